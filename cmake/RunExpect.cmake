@@ -1,0 +1,21 @@
+# cmake -DEXPECT=N -P RunExpect.cmake -- COMMAND [ARGS...]
+# Runs COMMAND and fails unless its exit status is exactly N (so "scored
+# below full" (1) is told apart from "could not run" (2) or a crash).
+set(cmd "")
+set(after_dashes FALSE)
+math(EXPR last "${CMAKE_ARGC} - 1")
+foreach(i RANGE 0 ${last})
+  if(after_dashes)
+    list(APPEND cmd "${CMAKE_ARGV${i}}")
+  elseif("${CMAKE_ARGV${i}}" STREQUAL "--")
+    set(after_dashes TRUE)
+  endif()
+endforeach()
+if(NOT cmd OR NOT DEFINED EXPECT)
+  message(FATAL_ERROR "usage: cmake -DEXPECT=N -P RunExpect.cmake -- COMMAND [ARGS...]")
+endif()
+execute_process(COMMAND ${cmd} RESULT_VARIABLE status)
+if(NOT "${status}" STREQUAL "${EXPECT}")
+  message(FATAL_ERROR "expected exit status ${EXPECT}, got '${status}' from: ${cmd}")
+endif()
+message(STATUS "exit status ${status}, as expected")

@@ -1,0 +1,12 @@
+# Applies CSD_SANITIZE_KIND to every target of the build (see CMakePresets.json).
+if(CSD_SANITIZE)
+  if(CSD_SANITIZE_KIND STREQUAL "address")
+    set(_csd_san -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  elseif(CSD_SANITIZE_KIND STREQUAL "thread")
+    set(_csd_san -fsanitize=thread -fno-omit-frame-pointer)
+  else()
+    message(FATAL_ERROR "CSD_SANITIZE_KIND must be 'address' or 'thread', not '${CSD_SANITIZE_KIND}'")
+  endif()
+  add_compile_options(${_csd_san})
+  add_link_options(${_csd_san})
+endif()

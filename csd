@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# csd: the one entry point of the course (students, instructors and CI).
+# `./csd help` says what it does; README.md explains the course.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+
+BIN="$ROOT/build/bin"
+# The order the labs are taught in; labs not listed here come after, by name.
+COURSE_ORDER=(iterative fork select poll epoll thread prethread prefork fdpass
+              rst sigpipe selfpipe sendfile cork)
+# Debian packages. doctest-dev is in the build list because the default
+# configuration builds the unit tests too.
+BUILD_PACKAGES=(cmake g++ ninja-build libfmt-dev libcli11-dev nlohmann-json3-dev doctest-dev)
+DOCS_PACKAGES=(doxygen python3-sphinx python3-breathe python3-myst-parser furo)
+
+usage() {
+    cat <<'EOF'
+csd: build, grade, test and document the concurrent server labs.
+
+Usage: ./csd [COMMAND [ARGS...]]
+
+  demo (the default)  Install what the build lacks, build everything (build/),
+                      grade every lab's reference solution and print a score
+                      table. Exit status 0 only if every reference scores full.
+  grade LAB [OPTS]    Build and grade YOUR server for LAB (skeletons/LAB/, the
+                      program build/bin/skeleton-LAB). OPTS go to csd-grade:
+                      --check ID (one check), --list (lab ids), --json FILE
+                      (Gradescope results.json). Exit status 0 at full score.
+  grade-solution LAB [OPTS]
+                      The same for the reference solution (solution-LAB).
+  test                Install what the tests need, build, run the whole CTest
+                      suite (build/), then the ASan+UBSan build (build-asan/)
+                      with the unit and solution tests. This is what CI runs.
+  docs                Build the HTML docs (Doxygen + Sphinx) and print where
+                      index.html is.
+  bench [ARGS]        Run the benchmarks (tools/bench.sh), if there are any.
+  help                This text.
+
+Examples:
+  ./csd                   # first run: see that every reference passes
+  ./csd grade fork        # grade your skeletons/fork/server.cpp
+  ./csd grade fork --check pipeline
+  ctest --preset default -L fork    # every test of one lab
+EOF
+}
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'csd: %s\n' "$*" >&2; exit 2; }
+
+# --- Packages -----------------------------------------------------------------
+
+APT_UPDATED=0
+
+# need_packages PKG...: installs the Debian packages that are not installed.
+need_packages() {
+    if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+        echo "csd: not a Debian-like system: make sure these are installed: $*" >&2
+        return 0
+    fi
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 ||
+            die "missing packages ${missing[*]}, and no sudo to install them: install them as root"
+        sudo=(sudo)
+    fi
+    say "Installing ${missing[*]}"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        "${sudo[@]}" apt-get update -q
+        APT_UPDATED=1
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# --- Build --------------------------------------------------------------------
+
+# configure PRESET: (re)configures the build directory of a CMake preset.
+configure() {
+    say "Configuring (cmake --preset $1)"
+    cmake --preset "$1"
+}
+
+# build PRESET [TARGET...]: builds the preset's directory (everything, or TARGETs).
+build() {
+    local preset=$1
+    shift
+    if [ $# -eq 0 ]; then
+        say "Building (cmake --build --preset $preset)"
+        cmake --build --preset "$preset"
+    else
+        say "Building $* (cmake --build --preset $preset)"
+        cmake --build --preset "$preset" --target "$@"
+    fi
+}
+
+# Lab ids that have a reference solution in solutions/, in course order.
+known_labs() {
+    local all=() lab dir
+    for dir in solutions/*/; do
+        if [ -d "$dir" ]; then all+=("$(basename "$dir")"); fi
+    done
+    for lab in "${COURSE_ORDER[@]}"; do
+        if [[ " ${all[*]} " == *" $lab "* ]]; then echo "$lab"; fi
+    done
+    for lab in "${all[@]}"; do
+        if [[ " ${COURSE_ORDER[*]} " != *" $lab "* ]]; then echo "$lab"; fi
+    done
+}
+
+# Lab ids whose solution-LAB program was built, in course order.
+built_labs() {
+    local lab
+    for lab in $(known_labs); do
+        if [ -x "$BIN/solution-$lab" ]; then echo "$lab"; fi
+    done
+}
+
+check_lab() {
+    local lab=${1:-}
+    [ -n "$lab" ] || die "which lab? one of: $(known_labs | tr '\n' ' ')"
+    [[ "$lab" =~ ^[a-z0-9_-]+$ ]] || die "not a lab id: '$lab'"
+    [ -d "solutions/$lab" ] || die "no lab '$lab'; the labs are: $(known_labs | tr '\n' ' ')"
+}
+
+now() { date +%s.%N; }
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- Commands -----------------------------------------------------------------
+
+cmd_demo() {
+    need_packages "${BUILD_PACKAGES[@]}"
+    configure default
+    build default
+    local labs
+    labs=$(built_labs)
+    [ -n "$labs" ] || { echo "csd: no reference solution was built (build/bin/solution-*)" >&2; exit 1; }
+
+    local logs="$ROOT/build/demo"
+    mkdir -p "$logs"
+    say "Grading every reference solution (logs in build/demo/)"
+    local lab start end status score failed=()
+    local rows=()
+    for lab in $labs; do
+        printf '  %-12s ' "$lab"
+        start=$(now)
+        status=0
+        "$BIN/csd-grade" "$lab" "$BIN/solution-$lab" --json "$logs/$lab.json" \
+            >"$logs/$lab.log" 2>&1 || status=$?
+        end=$(now)
+        score=$(grep -o 'Score: [0-9]*/[0-9]*' "$logs/$lab.log" | tail -n 1 | cut -d' ' -f2)
+        score=${score:-none}
+        [ "$status" -eq 0 ] || failed+=("$lab")
+        rows+=("$(printf '%-12s %-9s %7s' "$lab" "$score" "$(seconds "$start" "$end")")")
+        if [ "$status" -eq 0 ]; then echo "ok"; else echo "FAILED (exit status $status)"; fi
+    done
+
+    echo
+    printf '%-12s %-9s %7s\n' lab score seconds
+    printf '%s\n' "${rows[@]}"
+    for lab in "${failed[@]}"; do
+        printf '\n--- %s: build/demo/%s.log ---\n' "$lab" "$lab"
+        cat "$logs/$lab.log"
+    done
+
+    echo
+    echo "Now grade your own code: edit skeletons/LAB/server.cpp, then"
+    for lab in $labs; do
+        printf '  ./csd grade %-10s # labs/%s/handout.md\n' "$lab" "$lab"
+    done
+    echo "(./csd help for more)"
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "csd: reference solutions below full score: ${failed[*]}" >&2
+        exit 1
+    fi
+}
+
+# grade_program KIND LAB [csd-grade options]: KIND is skeleton or solution.
+grade_program() {
+    local kind=$1 lab=${2:-}
+    check_lab "$lab"
+    shift 2
+    need_packages "${BUILD_PACKAGES[@]}"
+    configure default
+    build default "$kind-$lab" csd-grade csd-client
+    say "Grading build/bin/$kind-$lab (csd-grade $lab)"
+    exec "$BIN/csd-grade" "$lab" "$BIN/$kind-$lab" "$@"
+}
+
+cmd_test() {
+    need_packages "${BUILD_PACKAGES[@]}" "${DOCS_PACKAGES[@]}"
+    local failed=()
+
+    configure default
+    if build default; then
+        say "Testing (ctest --preset default)"
+        ctest --preset default -j2 --output-on-failure || failed+=("ctest default")
+    else
+        failed+=("build default")
+    fi
+
+    if configure asan && build asan; then
+        say "Testing under ASan+UBSan (ctest --preset asan -L 'unit|solution')"
+        ctest --preset asan -L 'unit|solution' -j2 --output-on-failure || failed+=("ctest asan")
+    else
+        failed+=("build asan")
+    fi
+
+    echo
+    if [ ${#failed[@]} -eq 0 ]; then
+        echo "csd test: OK (default: every test; asan: unit and solution tests)"
+    else
+        local joined
+        joined=$(printf '%s, ' "${failed[@]}")
+        echo "csd test: FAILED: ${joined%, }"
+        exit 1
+    fi
+}
+
+cmd_docs() {
+    need_packages "${BUILD_PACKAGES[@]}" "${DOCS_PACKAGES[@]}"
+    configure default
+    build default docs
+    echo
+    echo "Docs: $ROOT/build/docs/html/index.html"
+}
+
+cmd_bench() {
+    if [ ! -f tools/bench.sh ]; then
+        echo "csd: no benchmarks yet (tools/bench.sh does not exist)"
+        return 0
+    fi
+    need_packages "${BUILD_PACKAGES[@]}"
+    configure default
+    build default
+    exec bash tools/bench.sh "$@"
+}
+
+main() {
+    local command=${1:-demo}
+    [ $# -gt 0 ] && shift
+    case "$command" in
+        demo) cmd_demo ;;
+        grade) grade_program skeleton "$@" ;;
+        grade-solution) grade_program solution "$@" ;;
+        test) cmd_test ;;
+        docs) cmd_docs ;;
+        bench) cmd_bench "$@" ;;
+        help | -h | --help) usage ;;
+        *) die "unknown command '$command' (./csd help lists the commands)" ;;
+    esac
+}
+
+main "$@"

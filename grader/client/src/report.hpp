@@ -1,0 +1,26 @@
+#pragma once
+/// @file report.hpp
+/// @brief What csd-client prints at the end.
+
+#include <chrono>
+
+#include "tally.hpp"
+
+namespace csd::client {
+
+/// Prints the failure lines kept by @p tally on stderr, then
+/// `... and N more failures` when some were not kept, then
+/// `csd-client: F of T connections failed`. Prints nothing when all were exact.
+void print_failures(const Tally& tally);
+
+/// Prints the summary on stdout:
+///
+///     connections: 1000 total, 1000 ok, 0 failed
+///     elapsed: 0.214 s, 4672.9 connections/s
+///     latency (connect to last byte): p50 0.154 ms, p90 0.231 ms, p99 0.612 ms, max 1.903 ms
+///
+/// The latency line covers the exact connections only (`latency: no exact
+/// connection` when there is none). Sorts the tally's latencies.
+void print_summary(Tally& tally, std::chrono::steady_clock::duration elapsed);
+
+}  // namespace csd::client

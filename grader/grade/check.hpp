@@ -1,0 +1,56 @@
+#pragma once
+/// @file check.hpp
+/// @brief What a check gets to work with.
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "failure.hpp"
+#include "registry.hpp"
+#include "server.hpp"
+
+namespace csd::grade {
+
+/// The state shared by the checks of one grading run: the server under
+/// test, its lab, and how its first start went. Main thread only.
+class Context {
+public:
+    /// A context for grading @p server as lab @p lab.
+    Context(Server& server, const LabInfo& lab, Readiness first_start, bool verbose)
+        : server_(server), lab_(lab), first_start_(std::move(first_start)), verbose_(verbose) {}
+
+    /// The server under test (restarted by the runner when it died).
+    [[nodiscard]] Server& server() noexcept { return server_; }
+    /// The lab being graded.
+    [[nodiscard]] const LabInfo& lab() const noexcept { return lab_; }
+    /// The port of the running server.
+    [[nodiscard]] std::uint16_t port() const noexcept { return server_.port(); }
+    /// The pid of the server's top process.
+    [[nodiscard]] pid_t pid() const noexcept { return server_.pid(); }
+    /// How the first start of the server went (for the start check).
+    [[nodiscard]] const Readiness& first_start() const noexcept { return first_start_; }
+
+    /// With -v: prints a progress line to stderr.
+    template <typename... Args>
+    void log(fmt::format_string<Args...> format, Args&&... args) const {
+        if (!verbose_) return;
+        fmt::print(stderr, "  [grade] {}\n", fmt::format(format, std::forward<Args>(args)...));
+    }
+
+    /// Throws CheckFailed with the server's death report when its top
+    /// process has ended; @p when says when ("after the resets").
+    void require_running(std::string_view when) const {
+        if (!server_.running()) fail(fmt::format("{}: {}", when, server_.death_report()));
+    }
+
+private:
+    Server& server_;
+    const LabInfo& lab_;
+    Readiness first_start_;
+    bool verbose_;
+};
+
+}  // namespace csd::grade

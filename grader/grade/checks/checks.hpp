@@ -1,0 +1,45 @@
+#pragma once
+/// @file checks.hpp
+/// @brief Every check of the grader. Each returns when the server passed
+/// and throws CheckFailed with what it saw otherwise. Each makes its own
+/// traffic, so it can run alone (--check ID), and bounds every wait.
+/// Main thread only.
+
+#include "check.hpp"
+
+namespace csd::grade {
+
+/// start: accepted within 5 s and printed `Listening on 127.0.0.1:PORT`.
+void check_start(Context& ctx);
+/// bytes: exact replies of several sizes, then EOF after a half-close.
+void check_bytes(Context& ctx);
+/// pipeline: several requests on one connection, sequential and pipelined; `\r\n`.
+void check_pipeline(Context& ctx);
+/// split: a request arriving in several TCP segments.
+void check_split(Context& ctx);
+/// malformed: bad requests close the connection without a reply; N max is accepted.
+void check_malformed(Context& ctx);
+/// reset: clients resetting mid-reply do not kill the server.
+void check_reset(Context& ctx);
+/// concurrency: a client with half a request does not block another.
+void check_concurrency(Context& ctx);
+/// load: csd-client with 5 children x 200 connections.
+void check_load(Context& ctx);
+/// zombies: no zombie children after 50 connections.
+void check_zombies(Context& ctx);
+/// fd-leak: the top process's descriptor count returns to its baseline.
+void check_fd_leak(Context& ctx);
+/// architecture: processes and threads as the lab requires.
+void check_architecture(Context& ctx);
+/// syscall: idle, the thread is blocked in the lab's multiplexing call.
+void check_syscall(Context& ctx);
+/// idle-cpu: no busy loop with idle clients.
+void check_idle_cpu(Context& ctx);
+/// slow-reader: a client that does not read does not block others.
+void check_slow_reader(Context& ctx);
+/// many: thousands of connections held at once.
+void check_many(Context& ctx);
+/// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
+void check_sigterm(Context& ctx);
+
+}  // namespace csd::grade

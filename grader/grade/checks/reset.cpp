@@ -1,0 +1,32 @@
+// reset: clients that reset the connection in the middle of a reply.
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "../expect.hpp"
+#include "checks.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+void check_reset(Context& ctx) {
+    const Deadline overall(30s);
+    constexpr std::uint64_t big = 64ULL << 20;
+    for (int i = 1; i <= 3; ++i) {
+        const std::string what =
+            fmt::format("client {} of 3 (asks for 64 MiB, reads 64 KiB, then resets)", i);
+        Connection conn = Connection::open(ctx.port(), overall.within(3s));
+        conn.send_all(request_line(big), overall.within(3s), what);
+        expect_reply(conn, 64 * 1024, overall.within(5s), what);
+        conn.reset();
+        std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(300ms);
+    ctx.require_running("after 3 clients reset their connections in the middle of a 64 MiB reply");
+    in_context("after 3 clients reset their connections mid-reply, a fresh client", [&] {
+        fetch(ctx.port(), 4000, overall.within(3s), "request 4000");
+    });
+}
+
+}  // namespace csd::grade

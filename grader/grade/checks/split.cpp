@@ -1,0 +1,39 @@
+// split: a request line arriving in several TCP segments.
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "../expect.hpp"
+#include "checks.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Sends @p pieces as separate segments, @p pause apart, then expects @p n bytes.
+void split_request(Context& ctx, const std::vector<std::string>& pieces,
+                   std::chrono::milliseconds pause, std::uint64_t n, Deadline overall) {
+    std::string shown;
+    for (const auto& p : pieces) shown += (shown.empty() ? "" : " + ") + quote(p);
+    const std::string what = fmt::format("request sent in {} pieces {} ({} ms apart)",
+                                         pieces.size(), shown, pause.count());
+    Connection conn = Connection::open(ctx.port(), overall.within(3s));
+    conn.set_nodelay();
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        if (i > 0) std::this_thread::sleep_for(pause);
+        conn.send_all(pieces[i], overall.within(3s), what);
+    }
+    expect_reply(conn, n, overall.within(5s), what);
+}
+
+}  // namespace
+
+void check_split(Context& ctx) {
+    const Deadline overall(20s);
+    split_request(ctx, {"40", "00\n"}, 300ms, 4000, overall);
+    split_request(ctx, {"6", "55", "36\n"}, 150ms, 65536, overall);
+}
+
+}  // namespace csd::grade

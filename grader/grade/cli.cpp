@@ -1,0 +1,31 @@
+#include "cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace csd::grade {
+
+std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_status) {
+    CommandLine line;
+    CLI::App app{"csd-grade: starts a lab server on a free loopback port, runs the lab's checks "
+                 "against it, prints one line per check and the score.\n"
+                 "Exit status: 0 full score, 1 below full score, 2 usage or internal error."};
+    app.add_option("LAB", line.lab, "Lab id (see --list)");
+    app.add_option("SERVER", line.server, "The server executable to grade");
+    app.add_option("--json", line.json_file, "Also write Gradescope results.json to FILE")
+        ->option_text("FILE");
+    app.add_option("--check", line.checks, "Run only check ID (repeatable; start always runs)")
+        ->option_text("ID")
+        ->type_size(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    app.add_flag("--list", line.list, "List the labs and their checks with points");
+    app.add_flag("-v,--verbose", line.verbose, "Print progress to stderr");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        exit_status = app.exit(e) == 0 ? 0 : 2;
+        return std::nullopt;
+    }
+    return line;
+}
+
+}  // namespace csd::grade

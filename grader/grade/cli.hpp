@@ -1,0 +1,26 @@
+#pragma once
+/// @file cli.hpp
+/// @brief The csd-grade command line (SPEC section 4).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace csd::grade {
+
+/// What csd-grade was asked to do.
+struct CommandLine {
+    std::string lab;                  ///< LAB (may be empty with --list).
+    std::string server;               ///< SERVER.
+    std::string json_file;            ///< --json FILE, empty when not given.
+    std::vector<std::string> checks;  ///< --check ID..., empty: all.
+    bool list = false;                ///< --list.
+    bool verbose = false;             ///< -v.
+};
+
+/// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.
+/// Returns nullopt after printing help (then @p exit_status is 0) or a
+/// usage error (then 2). Main thread only.
+std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_status);
+
+}  // namespace csd::grade

@@ -1,0 +1,45 @@
+#pragma once
+/// @file deadline.hpp
+/// @brief A point in time after which a wait gives up.
+
+#include <algorithm>
+#include <chrono>
+
+namespace csd::grade {
+
+/// A steady-clock deadline. A plain value: copy it freely, use it from any thread.
+class Deadline {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    /// A deadline @p timeout from now.
+    explicit Deadline(Clock::duration timeout) : at_(Clock::now() + timeout) {}
+
+    /// The earlier of this deadline and @p timeout from now.
+    [[nodiscard]] Deadline within(Clock::duration timeout) const {
+        Deadline other(timeout);
+        other.at_ = std::min(other.at_, at_);
+        return other;
+    }
+
+    /// True once the deadline has passed.
+    [[nodiscard]] bool expired() const { return Clock::now() >= at_; }
+
+    /// Milliseconds left, rounded up, 0 when expired: a poll(2) timeout.
+    [[nodiscard]] int poll_ms() const {
+        const auto left = at_ - Clock::now();
+        if (left <= Clock::duration::zero()) return 0;
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+        return static_cast<int>(std::min<decltype(ms)>(ms, 1'000'000));
+    }
+
+private:
+    Clock::time_point at_;
+};
+
+/// Seconds elapsed since @p start, for messages.
+[[nodiscard]] inline double seconds_since(Deadline::Clock::time_point start) {
+    return std::chrono::duration<double>(Deadline::Clock::now() - start).count();
+}
+
+}  // namespace csd::grade

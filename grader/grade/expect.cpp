@@ -1,0 +1,149 @@
+#include "expect.hpp"
+
+#include <fmt/format.h>
+
+#include <poll.h>
+
+#include <cstring>
+#include <vector>
+
+#include "csd/protocol.hpp"
+#include "failure.hpp"
+
+namespace csd::grade {
+namespace {
+
+std::string char_text(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) return fmt::format("'{}' (0x{:02x})", c, u);
+    return fmt::format("0x{:02x}", u);
+}
+
+}  // namespace
+
+void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what) {
+    const auto start = Deadline::Clock::now();
+    std::vector<char> buf(256 * 1024);
+    std::uint64_t got = 0;
+    while (got < n) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - got));
+        const ReadResult r = conn.read_some(buf.data(), want, deadline);
+        switch (r.status) {
+            case ReadStatus::data: {
+                const std::string_view chunk(buf.data(), r.bytes);
+                const std::size_t bad = csd::first_mismatch(chunk, got);
+                if (bad < chunk.size()) {
+                    fail(fmt::format("{}: reply byte {} is {}, expected {} (the first {} bytes "
+                                     "were right)",
+                                     what, got + bad, char_text(chunk[bad]),
+                                     char_text(csd::reply_byte(got + bad)), got + bad));
+                }
+                got += r.bytes;
+                break;
+            }
+            case ReadStatus::eof:
+                fail(fmt::format("{}: the server closed the connection after {} of {} reply bytes",
+                                 what, got, n));
+            case ReadStatus::reset:
+                fail(fmt::format("{}: the server reset the connection after {} of {} reply bytes",
+                                 what, got, n));
+            case ReadStatus::timeout:
+                fail(fmt::format("{}: got {} of {} reply bytes, then nothing more (waited {:.1f} s)",
+                                 what, got, n, seconds_since(start)));
+            case ReadStatus::error:
+                fail(fmt::format("{}: read failed after {} of {} reply bytes: {}", what, got, n,
+                                 std::strerror(r.error)));
+        }
+    }
+}
+
+Closing wait_closed(Connection& conn, Deadline deadline) {
+    Closing c;
+    char buf[64 * 1024];
+    for (;;) {
+        const ReadResult r = conn.read_some(buf, sizeof buf, deadline);
+        if (r.status != ReadStatus::data) {
+            c.how = r.status;
+            return c;
+        }
+        if (c.first.size() < 64) c.first.append(buf, std::min<std::size_t>(r.bytes, 64));
+        c.extra += r.bytes;
+    }
+}
+
+void expect_closed(Connection& conn, Deadline deadline, std::string_view after) {
+    const auto start = Deadline::Clock::now();
+    const Closing c = wait_closed(conn, deadline);
+    if (c.extra > 0) {
+        fail(fmt::format("{}: expected no more bytes, got {} bytes: {}", after, c.extra,
+                         quote(c.first)));
+    }
+    if (c.how == ReadStatus::timeout) {
+        fail(fmt::format("{}: the server did not close the connection (waited {:.1f} s)", after,
+                         seconds_since(start)));
+    }
+}
+
+void fetch(std::uint16_t port, std::uint64_t n, Deadline deadline, std::string_view what) {
+    Connection conn = Connection::open(port, deadline);
+    conn.send_all(request_line(n), deadline, what);
+    expect_reply(conn, n, deadline, what);
+}
+
+void expect_replies_together(std::vector<Connection>& conns,
+                             const std::vector<std::uint64_t>& sizes, Deadline deadline,
+                             std::string_view what, const std::function<void()>& tick) {
+    using namespace std::chrono_literals;
+    std::vector<std::uint64_t> got(conns.size(), 0);
+    std::vector<char> buf(64 * 1024);
+    auto next_tick = Deadline::Clock::now();
+    for (;;) {
+        if (Deadline::Clock::now() >= next_tick) {
+            tick();
+            next_tick = Deadline::Clock::now() + 20ms;
+        }
+        std::vector<pollfd> fds;
+        std::vector<std::size_t> index;
+        for (std::size_t i = 0; i < conns.size(); ++i) {
+            if (got[i] < sizes[i]) {
+                fds.push_back({conns[i].fd(), POLLIN, 0});
+                index.push_back(i);
+            }
+        }
+        if (fds.empty()) return;
+        if (deadline.expired()) {
+            std::uint64_t missing = 0;
+            for (std::size_t i : index) missing += sizes[i] - got[i];
+            fail(fmt::format("{}: {} of {} replies were incomplete at the deadline ({} bytes "
+                             "missing)",
+                             what, fds.size(), conns.size(), missing));
+        }
+        const int n = ::poll(fds.data(), fds.size(), std::min(deadline.poll_ms(), 20));
+        if (n <= 0) continue;
+        for (std::size_t k = 0; k < fds.size(); ++k) {
+            if (fds[k].revents == 0) continue;
+            const std::size_t i = index[k];
+            const auto want = static_cast<std::size_t>(
+                std::min<std::uint64_t>(buf.size(), sizes[i] - got[i]));
+            const ReadResult r = conns[i].read_some(buf.data(), want, Deadline(0ms));
+            const std::string label = fmt::format("{}, connection {} (request {})", what, i + 1,
+                                                  sizes[i]);
+            if (r.status == ReadStatus::data) {
+                const std::string_view chunk(buf.data(), r.bytes);
+                const std::size_t bad = csd::first_mismatch(chunk, got[i]);
+                if (bad < chunk.size()) {
+                    fail(fmt::format("{}: reply byte {} is {}, expected {}", label, got[i] + bad,
+                                     char_text(chunk[bad]), char_text(csd::reply_byte(got[i] + bad))));
+                }
+                got[i] += r.bytes;
+                if (got[i] == sizes[i]) conns[i].close();  // an iterative server moves on
+            } else if (r.status != ReadStatus::timeout) {
+                fail(fmt::format("{}: the server {} the connection after {} of {} reply bytes",
+                                 label, r.status == ReadStatus::eof ? "closed" : "reset", got[i],
+                                 sizes[i]));
+            }
+        }
+    }
+}
+
+}  // namespace csd::grade

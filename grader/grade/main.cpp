@@ -1,0 +1,112 @@
+// csd-grade: grades a lab server (SPEC section 4).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli.hpp"
+#include "process.hpp"
+#include "registry.hpp"
+#include "report.hpp"
+#include "runner.hpp"
+
+namespace {
+
+using namespace csd::grade;
+
+constexpr int exit_full = 0;
+constexpr int exit_partial = 1;
+constexpr int exit_error = 2;
+
+std::string lab_ids() {
+    std::string ids;
+    for (const auto& lab : labs()) ids += (ids.empty() ? "" : " ") + std::string(lab.id);
+    return ids;
+}
+
+// Checks the command line; returns the server path to run or prints why not.
+std::optional<std::string> executable(const std::string& server) {
+    std::error_code ec;
+    const auto path = std::filesystem::absolute(server, ec);
+    if (ec || !std::filesystem::is_regular_file(path, ec) || ::access(path.c_str(), X_OK) != 0) {
+        fmt::print(stderr, "csd-grade: SERVER '{}' is not an executable file\n", server);
+        return std::nullopt;
+    }
+    return path.string();
+}
+
+bool write_json(const std::string& file, const std::vector<CheckResult>& results,
+                const LabInfo& lab) {
+    std::ofstream out(file);
+    out << gradescope_json(results, lab).dump(2) << '\n';
+    out.close();
+    if (!out) {
+        fmt::print(stderr, "csd-grade: cannot write {}\n", file);
+        return false;
+    }
+    return true;
+}
+
+int grade(const CommandLine& line) {
+    const std::string& lab_id = line.lab;
+    const std::string& server = line.server;
+    const LabInfo* lab = find_lab(lab_id);
+    if (lab == nullptr) {
+        fmt::print(stderr, "csd-grade: unknown lab '{}'; labs: {}\n", lab_id, lab_ids());
+        return exit_error;
+    }
+    if (!lab->available) {
+        fmt::print(stderr, "csd-grade: lab '{}' ({}) is not yet available in this grader\n",
+                   lab->id, lab->title);
+        return exit_error;
+    }
+    const Selection selection = select_checks(*lab, line.checks);
+    if (!selection.error.empty()) {
+        fmt::print(stderr, "csd-grade: {}\n", selection.error);
+        return exit_error;
+    }
+    const auto path = executable(server);
+    if (!path) return exit_error;
+
+    init_process_control();
+    fmt::print("csd-grade: lab {} ({}), server {}\n", lab->id, lab->title, server);
+    std::fflush(stdout);
+    const auto results = run_checks(*lab, selection.checks, *path, line.verbose,
+                                    [&](const CheckResult& r) {
+                                        fmt::print("{}", format_result(r, *lab));
+                                        std::fflush(stdout);
+                                    });
+    fmt::print("{}", format_score(results));
+    if (!line.json_file.empty() && !write_json(line.json_file, results, *lab)) return exit_error;
+    return score(results) == max_score(results) ? exit_full : exit_partial;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int status = exit_error;
+    const auto line = parse_command_line(argc, argv, status);
+    if (!line) return status;
+    if (line->list) {
+        if (!line->lab.empty() && find_lab(line->lab) == nullptr) {
+            fmt::print(stderr, "csd-grade: unknown lab '{}'; labs: {}\n", line->lab, lab_ids());
+            return exit_error;
+        }
+        fmt::print("{}", format_list(line->lab));
+        return exit_full;
+    }
+    if (line->lab.empty() || line->server.empty()) {
+        fmt::print(stderr,
+                   "csd-grade: usage: csd-grade LAB SERVER [--json FILE] [--check ID]... [-v]\n"
+                   "       csd-grade --list\n");
+        return exit_error;
+    }
+    try {
+        return grade(*line);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "csd-grade: internal error: {}\n", e.what());
+        kill_all_descendants(std::chrono::milliseconds(300));
+        return exit_error;
+    }
+}

@@ -1,0 +1,258 @@
+#include "procfs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include "csd/fd.hpp"
+
+namespace csd::grade::procfs {
+namespace {
+
+// Splits @p text at runs of spaces/tabs.
+std::vector<std::string_view> words(std::string_view text) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+        const std::size_t start = i;
+        while (i < text.size() && text[i] != ' ' && text[i] != '\t' && text[i] != '\n') ++i;
+        if (i > start) out.push_back(text.substr(start, i - start));
+        if (i < text.size() && text[i] == '\n') break;
+    }
+    return out;
+}
+
+template <typename T>
+bool to_number(std::string_view s, T& out, int base = 10) {
+    const auto* end = s.data() + s.size();
+    const auto [ptr, ec] = std::from_chars(s.data(), end, out, base);
+    return ec == std::errc{} && ptr == end;
+}
+
+// The whole content of a (small) /proc file; nullopt when it cannot be read.
+std::optional<std::string> read_text(const std::string& path) {
+    csd::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::nullopt;
+    std::string text;
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    return text;
+}
+
+// The numeric entries of directory @p path.
+std::vector<long> numeric_entries(const std::string& path) {
+    std::vector<long> out;
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return out;
+    while (const dirent* entry = ::readdir(dir)) {
+        long n = 0;
+        if (to_number(std::string_view(entry->d_name), n)) out.push_back(n);
+    }
+    ::closedir(dir);
+    return out;
+}
+
+std::string pid_path(pid_t pid, const char* leaf) {
+    return "/proc/" + std::to_string(pid) + "/" + leaf;
+}
+
+}  // namespace
+
+std::optional<ProcStat> parse_stat(std::string_view text) {
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+        return std::nullopt;
+    }
+    ProcStat st;
+    const auto head = words(text.substr(0, open));
+    if (head.empty() || !to_number(head.front(), st.pid)) return std::nullopt;
+    st.comm = std::string(text.substr(open + 1, close - open - 1));
+    // Fields after the command name, numbered as in proc(5) from 3 (state).
+    const auto rest = words(text.substr(close + 1));
+    if (rest.size() < 18 || rest[0].size() != 1) return std::nullopt;
+    st.state = rest[0][0];
+    const bool ok = to_number(rest[1], st.ppid) && to_number(rest[2], st.pgrp) &&
+                    to_number(rest[3], st.session) && to_number(rest[11], st.utime) &&
+                    to_number(rest[12], st.stime) && to_number(rest[17], st.num_threads);
+    if (!ok) return std::nullopt;
+    return st;
+}
+
+std::vector<TcpSocket> parse_net_tcp(std::string_view text) {
+    std::vector<TcpSocket> out;
+    bool header = true;
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        const auto line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (header) {
+            header = false;
+            continue;
+        }
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        const auto w = words(line);
+        if (w.size() < 10) continue;
+        const auto local_colon = w[1].rfind(':');
+        const auto remote_colon = w[2].rfind(':');
+        if (local_colon == std::string_view::npos || remote_colon == std::string_view::npos) {
+            continue;
+        }
+        TcpSocket s;
+        if (to_number(w[1].substr(local_colon + 1), s.local_port, 16) &&
+            to_number(w[2].substr(remote_colon + 1), s.remote_port, 16) &&
+            to_number(w[3], s.state, 16) && to_number(w[9], s.inode)) {
+            out.push_back(s);
+        }
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> socket_inode(std::string_view link_target) {
+    constexpr std::string_view prefix = "socket:[";
+    if (link_target.size() <= prefix.size() + 1 || !link_target.starts_with(prefix) ||
+        link_target.back() != ']') {
+        return std::nullopt;
+    }
+    std::uint64_t inode = 0;
+    if (!to_number(link_target.substr(prefix.size(), link_target.size() - prefix.size() - 1),
+                   inode)) {
+        return std::nullopt;
+    }
+    return inode;
+}
+
+SyscallSample parse_syscall(std::string_view text) {
+    SyscallSample s;
+    s.readable = true;
+    s.raw = std::string(text.substr(0, text.find('\n')));
+    const auto w = words(text);
+    if (w.empty()) return s;
+    if (w[0] == "running") {
+        s.running = true;
+        return s;
+    }
+    long nr = 0;
+    if (to_number(w[0], nr) && nr >= 0) s.number = nr;
+    return s;
+}
+
+std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all) {
+    std::multimap<pid_t, const ProcStat*> children;
+    for (const auto& p : all) children.emplace(p.ppid, &p);
+    std::vector<ProcStat> out;
+    std::vector<pid_t> todo{root};
+    while (!todo.empty() && out.size() < all.size()) {
+        const pid_t parent = todo.back();
+        todo.pop_back();
+        const auto [first, last] = children.equal_range(parent);
+        for (auto it = first; it != last; ++it) {
+            if (it->second->pid == root) continue;  // defensive: no cycles
+            out.push_back(*it->second);
+            todo.push_back(it->second->pid);
+        }
+    }
+    return out;
+}
+
+std::optional<ProcStat> read_stat(pid_t pid) {
+    const auto text = read_text(pid_path(pid, "stat"));
+    if (!text) return std::nullopt;
+    return parse_stat(*text);
+}
+
+std::vector<ProcStat> snapshot() {
+    std::vector<ProcStat> out;
+    for (const long pid : numeric_entries("/proc")) {
+        if (auto st = read_stat(static_cast<pid_t>(pid))) out.push_back(std::move(*st));
+    }
+    return out;
+}
+
+std::vector<ProcStat> descendants(pid_t root) { return descendants_in(root, snapshot()); }
+
+int thread_count(pid_t pid) {
+    return static_cast<int>(numeric_entries(pid_path(pid, "task")).size());
+}
+
+std::vector<FdInfo> open_fds(pid_t pid) {
+    std::vector<FdInfo> out;
+    const std::string dir = pid_path(pid, "fd");
+    for (const long fd : numeric_entries(dir)) {
+        const std::string link = dir + "/" + std::to_string(fd);
+        char buf[512];
+        const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+        if (n < 0) continue;  // closed meanwhile
+        out.push_back({static_cast<int>(fd), std::string(buf, static_cast<std::size_t>(n))});
+    }
+    std::sort(out.begin(), out.end(), [](const FdInfo& a, const FdInfo& b) { return a.fd < b.fd; });
+    return out;
+}
+
+std::vector<TcpSocket> tcp_sockets() {
+    std::vector<TcpSocket> out;
+    for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        if (const auto text = read_text(path)) {
+            auto part = parse_net_tcp(*text);
+            out.insert(out.end(), part.begin(), part.end());
+        }
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> listening_inode(std::uint16_t port) {
+    for (const auto& s : tcp_sockets()) {
+        if (s.local_port == port && s.state == tcp_listen && s.inode != 0) return s.inode;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> connection_inode(std::uint16_t server_port,
+                                              std::uint16_t client_port) {
+    for (const auto& s : tcp_sockets()) {
+        if (s.local_port == server_port && s.remote_port == client_port &&
+            s.state != tcp_listen && s.inode != 0) {
+            return s.inode;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> cpu_ticks(pid_t pid) {
+    const auto st = read_stat(pid);
+    if (!st) return std::nullopt;
+    return st->utime + st->stime;
+}
+
+long ticks_per_second() {
+    static const long ticks = [] {
+        const long t = ::sysconf(_SC_CLK_TCK);
+        return t > 0 ? t : 100;
+    }();
+    return ticks;
+}
+
+SyscallSample current_syscall(pid_t pid) {
+    const auto text = read_text(pid_path(pid, "syscall"));
+    if (!text) {
+        SyscallSample s;
+        s.raw = "cannot read /proc/" + std::to_string(pid) + "/syscall";
+        return s;
+    }
+    return parse_syscall(*text);
+}
+
+}  // namespace csd::grade::procfs

@@ -1,0 +1,108 @@
+#pragma once
+/// @file procfs.hpp
+/// @brief What /proc says about the server: processes, threads, descriptors,
+/// sockets, CPU time and the system call a thread is blocked in.
+///
+/// The parse_* functions are pure (they take the text of a /proc file);
+/// the others read /proc. A process may vanish at any moment: readers then
+/// return an empty result, never throw. Usable from any thread.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace csd::grade::procfs {
+
+/// The fields of /proc/PID/stat the grader uses.
+struct ProcStat {
+    pid_t pid = 0;               ///< Process id.
+    std::string comm;            ///< Command name (may contain spaces and parentheses).
+    char state = '?';            ///< R, S, D, Z, T...
+    pid_t ppid = 0;              ///< Parent process id.
+    pid_t pgrp = 0;              ///< Process group id.
+    pid_t session = 0;           ///< Session id.
+    std::uint64_t utime = 0;     ///< User CPU time, clock ticks.
+    std::uint64_t stime = 0;     ///< System CPU time, clock ticks.
+    long num_threads = 0;        ///< Threads in the process.
+};
+
+/// Parses the text of /proc/PID/stat; nullopt when it does not look like one.
+[[nodiscard]] std::optional<ProcStat> parse_stat(std::string_view text);
+
+/// One socket line of /proc/net/tcp or /proc/net/tcp6.
+struct TcpSocket {
+    std::uint16_t local_port = 0;   ///< Local port (host order).
+    std::uint16_t remote_port = 0;  ///< Remote port (host order).
+    int state = 0;                  ///< Kernel TCP state: 0x0A listen, 0x01 established...
+    std::uint64_t inode = 0;        ///< Socket inode (0 when no process owns it yet).
+};
+
+/// TCP state number of a listening socket in /proc/net/tcp.
+inline constexpr int tcp_listen = 0x0A;
+
+/// Parses the text of /proc/net/tcp or /proc/net/tcp6 (header line skipped).
+[[nodiscard]] std::vector<TcpSocket> parse_net_tcp(std::string_view text);
+
+/// The inode in an fd link target `socket:[INODE]`, nullopt for anything else.
+[[nodiscard]] std::optional<std::uint64_t> socket_inode(std::string_view link_target);
+
+/// What /proc/PID/syscall said.
+struct SyscallSample {
+    bool readable = false;        ///< False when the file could not be read.
+    bool running = false;         ///< The thread was running (not in a system call).
+    std::optional<long> number;   ///< The system call it is blocked in, when known.
+    std::string raw;              ///< First line of the file (or the error), for messages.
+};
+
+/// Parses the text of /proc/PID/syscall.
+[[nodiscard]] SyscallSample parse_syscall(std::string_view text);
+
+/// Pids of the processes below @p root in @p all (children, grandchildren...).
+[[nodiscard]] std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all);
+
+/// Reads /proc/PID/stat.
+[[nodiscard]] std::optional<ProcStat> read_stat(pid_t pid);
+
+/// Every process in /proc right now.
+[[nodiscard]] std::vector<ProcStat> snapshot();
+
+/// Every process below @p root right now (a fresh snapshot).
+[[nodiscard]] std::vector<ProcStat> descendants(pid_t root);
+
+/// Number of threads of @p pid (entries of /proc/PID/task), 0 when gone.
+[[nodiscard]] int thread_count(pid_t pid);
+
+/// One open descriptor and what it points to (readlink of /proc/PID/fd/N).
+struct FdInfo {
+    int fd = -1;         ///< Descriptor number.
+    std::string target;  ///< `socket:[123]`, `anon_inode:[eventpoll]`, `/dev/null`, `pipe:[7]`...
+};
+
+/// The open descriptors of @p pid, sorted by number; empty when gone.
+[[nodiscard]] std::vector<FdInfo> open_fds(pid_t pid);
+
+/// Every TCP socket of this network namespace (IPv4 and IPv6).
+[[nodiscard]] std::vector<TcpSocket> tcp_sockets();
+
+/// Inode of the socket listening on @p port, nullopt when none.
+[[nodiscard]] std::optional<std::uint64_t> listening_inode(std::uint16_t port);
+
+/// Inode of the server side of the connection between @p server_port and
+/// the client's @p client_port, nullopt when not (yet) accepted.
+[[nodiscard]] std::optional<std::uint64_t> connection_inode(std::uint16_t server_port,
+                                                            std::uint16_t client_port);
+
+/// utime + stime of @p pid in clock ticks, nullopt when gone.
+[[nodiscard]] std::optional<std::uint64_t> cpu_ticks(pid_t pid);
+
+/// Clock ticks per second (sysconf(_SC_CLK_TCK)).
+[[nodiscard]] long ticks_per_second();
+
+/// Reads /proc/PID/syscall (same user; the server is our descendant).
+[[nodiscard]] SyscallSample current_syscall(pid_t pid);
+
+}  // namespace csd::grade::procfs

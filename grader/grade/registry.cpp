@@ -1,0 +1,172 @@
+#include "registry.hpp"
+
+#include <algorithm>
+
+#include "checks/checks.hpp"
+
+namespace csd::grade {
+
+const std::vector<LabInfo>& labs() {
+    // Generic checks every server lab runs, before its own ones.
+    static const std::vector<LabInfo> table = {
+        {.id = "iterative",
+         .title = "Iterative server: one client at a time",
+         .available = true,
+         .model = Model::single_process,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "load", "zombies",
+                    "fd-leak", "architecture", "sigterm"}},
+        {.id = "fork",
+         .title = "Concurrent server: one child process per client (fork)",
+         .available = true,
+         .model = Model::process_per_connection,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "load", "zombies", "fd-leak", "architecture", "sigterm"}},
+        {.id = "select",
+         .title = "Single-process server multiplexing with select()",
+         .available = true,
+         .model = Model::event_loop,
+         .wait_calls = {"select", "pselect6"},
+         .many_connections = 1000,
+         .fd_setsize_limit = true,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "load", "zombies", "fd-leak", "architecture", "syscall", "idle-cpu",
+                    "slow-reader", "many", "sigterm"}},
+        {.id = "poll",
+         .title = "Single-process server multiplexing with poll()",
+         .available = true,
+         .model = Model::event_loop,
+         .wait_calls = {"poll", "ppoll"},
+         .many_connections = 5000,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "load", "zombies", "fd-leak", "architecture", "syscall", "idle-cpu",
+                    "slow-reader", "many", "sigterm"}},
+        {.id = "epoll",
+         .title = "Single-process server multiplexing with epoll",
+         .available = true,
+         .model = Model::event_loop,
+         .wait_calls = {"epoll_wait", "epoll_pwait", "epoll_pwait2"},
+         .needs_eventpoll = true,
+         .many_connections = 10000,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "load", "zombies", "fd-leak", "architecture", "syscall", "idle-cpu",
+                    "slow-reader", "many", "sigterm"}},
+        {.id = "thread", .title = "Concurrent server: one thread per client"},
+        {.id = "prethread", .title = "Prethreaded server: a pool of -n threads"},
+        {.id = "prefork", .title = "Preforked server: a pool of -n processes"},
+        {.id = "fdpass", .title = "Preforked server with descriptor passing"},
+        {.id = "rst", .title = "Trick: closing with an RST (SO_LINGER)"},
+        {.id = "sigpipe", .title = "Trick: SIGPIPE and EPIPE"},
+        {.id = "selfpipe", .title = "Trick: the self-pipe"},
+        {.id = "sendfile", .title = "Trick: sendfile()"},
+        {.id = "cork", .title = "Trick: TCP_CORK"},
+    };
+    return table;
+}
+
+const std::vector<CheckInfo>& checks() {
+    static const std::vector<CheckInfo> table = {
+        {"start", 5, check_start,
+         "the server accepts within 5 s and prints `Listening on 127.0.0.1:PORT` on stdout",
+         "bind and listen first, then print exactly \"Listening on HOST:PORT\" with the -i and "
+         "-p you were given, followed by a newline, and flush stdout (std::endl or fflush); "
+         "logs go to stderr"},
+        {"bytes", 15, check_bytes,
+         "exact replies of 1, 26, 4000, 65536 and 16777216 bytes; EOF after a half-close",
+         "write() may write less than asked: loop, and continue from where you stopped, not "
+         "from the start of your buffer. Byte i of every reply is 'a' + i % 26, counted from "
+         "the start of that reply. After the client half-closes, finish what you owe, then "
+         "close"},
+        {"pipeline", 10, check_pipeline,
+         "several requests on one connection, one by one and pipelined; \\r\\n accepted",
+         "one read may hold several requests, or part of one: keep a buffer per connection, "
+         "answer every complete line in it in order, keep the rest for the next read; a \\r "
+         "right before the \\n is allowed"},
+        {"split", 5, check_split, "a request arriving in 2 and in 3 TCP segments",
+         "TCP is a byte stream, not messages: a request may arrive in pieces; keep the bytes of "
+         "an unfinished line until its \\n arrives"},
+        {"malformed", 10, check_malformed,
+         "bad requests get no reply and a closed connection; N = 1073741824 is accepted",
+         "accept digits only, 1 <= N <= 1073741824, at most 32 bytes before the \\n (a \\r "
+         "before it allowed); otherwise close that connection without replying and go on "
+         "serving the others. Check the limit while parsing, so a long number cannot overflow"},
+        {"reset", 10, check_reset, "clients resetting mid-reply do not kill the server",
+         "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL; treat "
+         "EPIPE/ECONNRESET as 'drop this client', not as a fatal error"},
+        {"concurrency", 10, check_concurrency,
+         "a client that sent half a request does not delay another client",
+         "never wait for one client while others are waiting: a client that sent half a line "
+         "must not stop the server from accepting and serving the next one"},
+        {"load", 10, check_load, "csd-client: 5 processes x 200 connections of 4000 bytes",
+         "run the same csd-client command yourself (see saw:) against your server to "
+         "reproduce; look at your server's stderr"},
+        {"zombies", 5, check_zombies, "no zombie child remains after 50 connections",
+         "reap every child: SIGCHLD wakes you, then waitpid(-1, &st, WNOHANG) in a loop until "
+         "it returns 0 (one SIGCHLD may stand for several children)"},
+        {"fd-leak", 5, check_fd_leak,
+         "the descriptor count returns to its idle value after 100 connections",
+         "close every descriptor you are done with on every path: after a reply, after a "
+         "malformed request, after EPIPE/ECONNRESET, and (fork) the connected socket in the "
+         "parent right after fork()"},
+        {"architecture", 10, check_architecture,
+         "processes and threads as the lab requires (seen in /proc)",
+         "build the server the way the handout asks"},
+        {"syscall", 5, check_syscall,
+         "when idle, the server is blocked in the lab's multiplexing call",
+         "when there is nothing to do, block in the lab's call (select, poll or epoll_wait), "
+         "not in accept(), read() or a sleep"},
+        {"idle-cpu", 5, check_idle_cpu, "less than 5% CPU with 5 idle clients",
+         "do not busy-wait: block without a timeout (or a long one), and only ask to be woken "
+         "for writability while you have something to write"},
+        {"slow-reader", 10, check_slow_reader,
+         "a client that does not read its 64 MiB reply does not block another client",
+         "never block on one client's write: use non-blocking sockets, send what fits, keep "
+         "your position, and wait for writability only for clients with pending output"},
+        {"many", 10, check_many, "thousands of connections held open at once",
+         "keep per-client state in a structure that grows with the number of clients, and do "
+         "not stop accepting while you can serve"},
+        {"sigterm", 10, check_sigterm,
+         "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
+         "on SIGTERM: stop accepting, close the listening socket, end (SIGTERM) and reap your "
+         "children, then return 0 from main, all within 2 s. A handler should only set a "
+         "flag or write to a self-pipe; EINTR from a blocking call means 'check the flag'"},
+    };
+    return table;
+}
+
+const LabInfo* find_lab(std::string_view id) {
+    const auto& all = labs();
+    const auto it = std::find_if(all.begin(), all.end(), [&](const LabInfo& l) { return l.id == id; });
+    return it == all.end() ? nullptr : &*it;
+}
+
+const CheckInfo* find_check(std::string_view id) {
+    const auto& all = checks();
+    const auto it =
+        std::find_if(all.begin(), all.end(), [&](const CheckInfo& c) { return c.id == id; });
+    return it == all.end() ? nullptr : &*it;
+}
+
+std::string handout_path(const LabInfo& lab) {
+    return "labs/" + std::string(lab.id) + "/handout.md";
+}
+
+Selection select_checks(const LabInfo& lab, const std::vector<std::string>& wanted) {
+    Selection sel;
+    for (const auto& w : wanted) {
+        if (std::find(lab.checks.begin(), lab.checks.end(), w) == lab.checks.end()) {
+            std::string ids;
+            for (const auto id : lab.checks) ids += (ids.empty() ? "" : " ") + std::string(id);
+            sel.error = "'" + w + "' is not a check of lab " + std::string(lab.id) +
+                        "; its checks: " + ids;
+            return sel;
+        }
+    }
+    for (const auto id : lab.checks) {
+        const bool chosen = wanted.empty() || id == "start" ||
+                            std::find(wanted.begin(), wanted.end(), id) != wanted.end();
+        if (chosen) sel.checks.push_back(find_check(id));
+    }
+    return sel;
+}
+
+}  // namespace csd::grade

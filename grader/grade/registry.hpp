@@ -1,0 +1,71 @@
+#pragma once
+/// @file registry.hpp
+/// @brief The one table of labs and the one table of checks.
+///
+/// Adding a lab is one entry in labs() (registry.cpp): its id, title, how
+/// its architecture is checked, and which checks run in which order.
+/// Everything here is immutable after first use: any thread.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace csd::grade {
+
+class Context;
+/// A check: returns when it passed, throws CheckFailed when it did not.
+using CheckFn = void (*)(Context&);
+
+/// How the architecture check recognises a lab's design.
+enum class Model {
+    single_process,  ///< iterative: one process, one thread, no children.
+    process_per_connection,  ///< fork: a new child per connection.
+    event_loop,      ///< select/poll/epoll: one process, one thread, many clients.
+    none,            ///< Not gradable yet.
+};
+
+/// One lab: everything the grader knows about it.
+struct LabInfo {
+    std::string_view id = {};               ///< Command-line id: "select".
+    std::string_view title = {};            ///< One line for --list and the report.
+    bool available = false;                 ///< False: listed, grading refused.
+    Model model = Model::none;              ///< For the architecture check.
+    std::vector<std::string_view> wait_calls = {};  ///< syscall: accepted blocking calls.
+    bool needs_eventpoll = false;           ///< syscall: must hold an epoll descriptor.
+    int many_connections = 0;               ///< many: connections held at once.
+    bool fd_setsize_limit = false;          ///< many: also check the FD_SETSIZE refusal.
+    std::vector<std::string_view> checks = {};  ///< Check ids in run order (start first).
+};
+
+/// One check.
+struct CheckInfo {
+    std::string_view id;       ///< Command-line id: "zombies".
+    int points = 0;            ///< Points when it passes (all or nothing).
+    CheckFn run = nullptr;     ///< The check itself.
+    std::string_view summary;  ///< What it verifies, one line, for --list.
+    std::string_view hint;     ///< What to do when it fails.
+};
+
+/// Every lab, in the order of the course.
+[[nodiscard]] const std::vector<LabInfo>& labs();
+/// Every check.
+[[nodiscard]] const std::vector<CheckInfo>& checks();
+/// The lab with id @p id, or nullptr.
+[[nodiscard]] const LabInfo* find_lab(std::string_view id);
+/// The check with id @p id, or nullptr.
+[[nodiscard]] const CheckInfo* find_check(std::string_view id);
+/// Where the handout of @p lab lives: "labs/LAB/handout.md".
+[[nodiscard]] std::string handout_path(const LabInfo& lab);
+
+/// The checks to run for @p lab.
+struct Selection {
+    std::vector<const CheckInfo*> checks;  ///< In run order.
+    std::string error;                     ///< Not empty: the selection is invalid.
+};
+
+/// All checks of @p lab when @p wanted is empty; otherwise "start" and the
+/// wanted ones, in the lab's order. An id that is not a check of @p lab is
+/// an error naming the lab's checks.
+[[nodiscard]] Selection select_checks(const LabInfo& lab, const std::vector<std::string>& wanted);
+
+}  // namespace csd::grade

@@ -1,0 +1,90 @@
+#include "report.hpp"
+
+#include <fmt/format.h>
+
+namespace csd::grade {
+namespace {
+
+// @p text with every line after the first indented by @p indent.
+std::string indent_continuation(std::string_view text, std::string_view indent) {
+    std::string out;
+    for (const char c : text) {
+        out += c;
+        if (c == '\n') out += indent;
+    }
+    return out;
+}
+
+std::string hint_text(const CheckResult& r, const LabInfo& lab) {
+    return fmt::format("{} (handout: {}, section \"Grading\", check {})", r.hint,
+                       handout_path(lab), r.id);
+}
+
+}  // namespace
+
+std::string format_result(const CheckResult& r, const LabInfo& lab) {
+    std::string out = fmt::format("{:<4}  {:<16}{:>3}/{}\n", r.passed ? "PASS" : "FAIL", r.id,
+                                  r.points, r.max_points);
+    if (!r.passed) {
+        if (!r.saw.empty()) out += "  saw: " + indent_continuation(r.saw, "       ") + "\n";
+        if (!r.hint.empty()) out += "  hint: " + hint_text(r, lab) + "\n";
+    }
+    return out;
+}
+
+int score(const std::vector<CheckResult>& results) {
+    int total = 0;
+    for (const auto& r : results) total += r.points;
+    return total;
+}
+
+int max_score(const std::vector<CheckResult>& results) {
+    int total = 0;
+    for (const auto& r : results) total += r.max_points;
+    return total;
+}
+
+std::string format_score(const std::vector<CheckResult>& results) {
+    return fmt::format("Score: {}/{}\n", score(results), max_score(results));
+}
+
+std::string result_output(const CheckResult& r, const LabInfo& lab) {
+    if (r.passed) return "passed";
+    std::string out;
+    if (!r.saw.empty()) out += "saw: " + r.saw + "\n";
+    if (!r.hint.empty()) out += "hint: " + hint_text(r, lab) + "\n";
+    return out;
+}
+
+nlohmann::json gradescope_json(const std::vector<CheckResult>& results, const LabInfo& lab) {
+    nlohmann::json tests = nlohmann::json::array();
+    for (const auto& r : results) {
+        tests.push_back({{"name", r.id},
+                         {"score", r.points},
+                         {"max_score", r.max_points},
+                         {"status", r.passed ? "passed" : "failed"},
+                         {"output", result_output(r, lab)}});
+    }
+    return {{"score", score(results)}, {"max_score", max_score(results)}, {"tests", tests}};
+}
+
+std::string format_list(std::string_view only) {
+    std::string out;
+    for (const auto& lab : labs()) {
+        if (!only.empty() && lab.id != only) continue;
+        if (!lab.available) {
+            out += fmt::format("{:<10} {} (not yet available)\n", lab.id, lab.title);
+            continue;
+        }
+        int total = 0;
+        for (const auto id : lab.checks) total += find_check(id)->points;
+        out += fmt::format("{:<10} {} ({} points)\n", lab.id, lab.title, total);
+        for (const auto id : lab.checks) {
+            const CheckInfo* c = find_check(id);
+            out += fmt::format("  {:<14}{:>3}  {}\n", c->id, c->points, c->summary);
+        }
+    }
+    return out;
+}
+
+}  // namespace csd::grade

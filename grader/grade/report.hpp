@@ -1,0 +1,51 @@
+#pragma once
+/// @file report.hpp
+/// @brief The grading report: one text block per check, the score line,
+/// the --list text and the Gradescope results.json. Pure: any thread.
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "registry.hpp"
+
+namespace csd::grade {
+
+/// The outcome of one check.
+struct CheckResult {
+    std::string id = {};  ///< Check id ("bytes").
+    int points = 0;       ///< Points earned.
+    int max_points = 0;   ///< Points possible.
+    bool passed = false;  ///< Verdict.
+    std::string saw = {};  ///< What was seen (failures; may span lines).
+    std::string hint = {};  ///< What to do about it (failures).
+    double seconds = 0;   ///< How long it took.
+};
+
+/// The text for one check: the verdict line, then for a failure the
+/// indented `saw:` and `hint:` lines; the hint names the handout section.
+[[nodiscard]] std::string format_result(const CheckResult& result, const LabInfo& lab);
+
+/// `Score: N/M`.
+[[nodiscard]] std::string format_score(const std::vector<CheckResult>& results);
+
+/// Earned points.
+[[nodiscard]] int score(const std::vector<CheckResult>& results);
+/// Possible points.
+[[nodiscard]] int max_score(const std::vector<CheckResult>& results);
+
+/// The `output` text of a check in results.json: saw and hint.
+[[nodiscard]] std::string result_output(const CheckResult& result, const LabInfo& lab);
+
+/// Gradescope results.json: {"score", "max_score", "tests": [{"name",
+/// "score", "max_score", "status", "output"}]}.
+[[nodiscard]] nlohmann::json gradescope_json(const std::vector<CheckResult>& results,
+                                             const LabInfo& lab);
+
+/// The --list text: every lab with its checks and points (or "not yet
+/// available"); only @p only when not empty.
+[[nodiscard]] std::string format_list(std::string_view only = {});
+
+}  // namespace csd::grade

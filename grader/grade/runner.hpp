@@ -1,0 +1,24 @@
+#pragma once
+/// @file runner.hpp
+/// @brief Runs the selected checks of a lab against a server: starts it,
+/// restarts it when a check left it dead or unresponsive, stops it.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "registry.hpp"
+#include "report.hpp"
+
+namespace csd::grade {
+
+/// Starts @p server_path, runs @p selection in order and returns the
+/// results; @p on_result sees each as soon as it is known. No process of
+/// the server is left when this returns (or throws). Throws
+/// std::system_error when the server cannot be spawned at all. Main thread only.
+std::vector<CheckResult> run_checks(const LabInfo& lab,
+                                    const std::vector<const CheckInfo*>& selection,
+                                    const std::string& server_path, bool verbose,
+                                    const std::function<void(const CheckResult&)>& on_result);
+
+}  // namespace csd::grade

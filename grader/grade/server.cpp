@@ -1,0 +1,145 @@
+#include "server.hpp"
+
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+#include "csd/error.hpp"
+#include "deadline.hpp"
+#include "net.hpp"
+#include "process.hpp"
+
+namespace csd::grade {
+namespace {
+
+using namespace std::chrono_literals;
+
+csd::Fd make_memfd(const char* name) {
+    return csd::Fd(csd::check(::memfd_create(name, MFD_CLOEXEC), "memfd_create"));
+}
+
+// True when @p text has the line @p line (a `\r` before the `\n` allowed).
+bool has_line(std::string_view text, std::string_view line) {
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        if (nl == std::string_view::npos) return false;  // not finished (or flushed) yet
+        std::string_view l = text.substr(0, nl);
+        if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+        if (l == line) return true;
+        text.remove_prefix(nl + 1);
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string read_all(int fd) {
+    std::string text;
+    if (fd < 0) return text;
+    char buf[16 * 1024];
+    off_t offset = 0;
+    for (;;) {
+        const ssize_t n = ::pread(fd, buf, sizeof buf, offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+        offset += n;
+    }
+    return text;
+}
+
+std::string tail_lines(std::string_view text, std::size_t lines) {
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (lines == 0) return {};
+    std::size_t pos = text.size();
+    for (std::size_t i = 0; i < lines; ++i) {
+        if (pos == 0) return std::string(text);
+        const auto nl = text.rfind('\n', pos - 1);
+        if (nl == std::string_view::npos) return std::string(text);
+        pos = nl;
+    }
+    return std::string(text.substr(pos + 1));
+}
+
+Readiness Server::start(std::chrono::milliseconds timeout) {
+    stop();
+    out_ = make_memfd("csd-grade-server-stdout");
+    err_ = make_memfd("csd-grade-server-stderr");
+    port_ = free_port();
+    pid_ = spawn({path_, "-i", "127.0.0.1", "-p", std::to_string(port_)}, out_.get(), err_.get());
+    ++starts_;
+
+    Readiness r;
+    const auto begin = Deadline::Clock::now();
+    const Deadline deadline(timeout);
+    while (!deadline.expired()) {
+        if (!running()) {
+            r.problem = fmt::format("{} before accepting connections", death_report());
+            return r;
+        }
+        Connection probe = Connection::begin_open(port_);
+        if (probe.finish_connect(deadline.within(250ms)) == 0) {
+            r.accepting = true;
+            r.seconds = seconds_since(begin);
+            break;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    if (!r.accepting) {
+        r.problem = fmt::format(
+            "nothing accepted connections on 127.0.0.1:{} within {:.0f} s (the grader started "
+            "`{} -i 127.0.0.1 -p {}`)",
+            port_, std::chrono::duration<double>(timeout).count(), path_, port_);
+        return r;
+    }
+    const std::string expected = fmt::format("Listening on 127.0.0.1:{}", port_);
+    const Deadline announce = deadline.within(1s);
+    while (!(r.announced = has_line(stdout_text(), expected)) && !announce.expired()) {
+        std::this_thread::sleep_for(10ms);
+    }
+    if (!r.announced) {
+        const std::string out = stdout_text();
+        r.problem = out.empty()
+                        ? fmt::format("the server accepts connections but printed nothing on "
+                                      "stdout; expected the line \"{}\" (flushed)",
+                                      expected)
+                        : fmt::format("the server accepts connections but its stdout was {} "
+                                      "instead of the line \"{}\"",
+                                      quote(out, 80), expected);
+    }
+    return r;
+}
+
+void Server::stop() {
+    if (pid_ == 0) return;
+    kill_all_descendants(300ms);
+    (void)status();  // reap and record the top process
+}
+
+bool Server::running() const { return pid_ != 0 && !status(); }
+
+std::optional<int> Server::status() const {
+    if (pid_ == 0) return std::nullopt;
+    return child_status(pid_);
+}
+
+std::string Server::stdout_text() const { return read_all(out_.get()); }
+
+std::string Server::stderr_tail(std::size_t lines) const {
+    return tail_lines(read_all(err_.get()), lines);
+}
+
+std::string Server::death_report() const {
+    const auto st = status();
+    std::string text =
+        st ? fmt::format("the server (pid {}) {}", pid_, describe_wait_status(*st))
+           : fmt::format("the server (pid {}) is still running", pid_);
+    const std::string tail = stderr_tail();
+    if (!tail.empty()) text += "; its stderr ended with:\n" + tail;
+    return text;
+}
+
+}  // namespace csd::grade

@@ -1,0 +1,80 @@
+#pragma once
+/// @file server.hpp
+/// @brief The server under test: started on a free loopback port in a
+/// process group of its own, watched, and stopped with everything it
+/// started.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "csd/fd.hpp"
+
+namespace csd::grade {
+
+/// What waiting for a freshly started server found.
+struct Readiness {
+    bool accepting = false;  ///< The port accepted a connection in time.
+    bool announced = false;  ///< stdout had the line `Listening on 127.0.0.1:PORT`.
+    double seconds = 0;      ///< Seconds until the port accepted.
+    std::string problem;     ///< What went wrong, when not both.
+};
+
+/// One run of SERVER at a time. Owns the server's top process and the
+/// memfds holding its stdout and stderr. Used from the main thread only.
+class Server {
+public:
+    /// A server that will run @p path (not started yet).
+    explicit Server(std::string path) : path_(std::move(path)) {}
+    /// Stops the server (and everything it started).
+    ~Server() { stop(); }
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Stops a running server, then starts `PATH -i 127.0.0.1 -p PORT` on a
+    /// new free port and waits up to @p timeout until it accepts and
+    /// announces itself. Throws std::system_error if it cannot be spawned.
+    Readiness start(std::chrono::milliseconds timeout);
+
+    /// Kills the server's process group and every descendant of the
+    /// grader (SIGTERM, a grace period, SIGKILL) and reaps them.
+    void stop();
+
+    /// True while the top process has not ended.
+    [[nodiscard]] bool running() const;
+    /// The top process's wait status once it ended.
+    [[nodiscard]] std::optional<int> status() const;
+    /// Pid of the top process (0 before start()).
+    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    /// The port it was told to listen on.
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    /// How many times start() was called.
+    [[nodiscard]] int starts() const noexcept { return starts_; }
+
+    /// Everything the server wrote to stdout.
+    [[nodiscard]] std::string stdout_text() const;
+    /// The last @p lines lines the server wrote to stderr.
+    [[nodiscard]] std::string stderr_tail(std::size_t lines = 8) const;
+    /// "the server (pid N) was killed by signal 13 (SIGPIPE)" plus the tail
+    /// of its stderr; for messages once it ended.
+    [[nodiscard]] std::string death_report() const;
+
+private:
+    std::string path_;
+    pid_t pid_ = 0;
+    std::uint16_t port_ = 0;
+    int starts_ = 0;
+    csd::Fd out_;  // memfd: the server's stdout
+    csd::Fd err_;  // memfd: the server's stderr
+};
+
+/// The last @p lines lines of @p text (all of it when shorter). Pure.
+[[nodiscard]] std::string tail_lines(std::string_view text, std::size_t lines);
+
+/// Everything in the file @p fd refers to (pread from offset 0).
+[[nodiscard]] std::string read_all(int fd);
+
+}  // namespace csd::grade

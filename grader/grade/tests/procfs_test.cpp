@@ -1,0 +1,118 @@
+// Parsing of /proc text: stat, net/tcp, syscall, fd link targets.
+#include "procfs.hpp"
+
+#include <doctest/doctest.h>
+#include <algorithm>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "syscalls.hpp"
+
+using namespace csd::grade::procfs;
+
+TEST_CASE("parse_stat reads the fields after a command name with spaces and parentheses") {
+    const auto st = parse_stat(
+        "4242 (my (odd) server) S 4200 4242 4100 34816 4242 4194304 120 0 0 0 17 5 0 0 20 0 3 0 "
+        "123456 10000000 500 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n");
+    REQUIRE(st);
+    CHECK(st->pid == 4242);
+    CHECK(st->comm == "my (odd) server");
+    CHECK(st->state == 'S');
+    CHECK(st->ppid == 4200);
+    CHECK(st->pgrp == 4242);
+    CHECK(st->session == 4100);
+    CHECK(st->utime == 17);
+    CHECK(st->stime == 5);
+    CHECK(st->num_threads == 3);
+}
+
+TEST_CASE("parse_stat refuses text that is not a stat line") {
+    CHECK_FALSE(parse_stat(""));
+    CHECK_FALSE(parse_stat("12 (x) S 1"));
+    CHECK_FALSE(parse_stat("no parentheses at all"));
+}
+
+TEST_CASE("parse_stat reads this process") {
+    const auto st = read_stat(::getpid());
+    REQUIRE(st);
+    CHECK(st->pid == ::getpid());
+    CHECK(st->ppid == ::getppid());
+    CHECK(st->state == 'R');
+}
+
+TEST_CASE("parse_net_tcp finds listening and connected sockets") {
+    const char* text =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+        "timeout inode\n"
+        "   0: 0100007F:0FA0 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000    "
+        "    0 31337 1 0000000000000000 100 0 0 10 0\n"
+        "   1: 0100007F:0FA0 0100007F:C350 01 00000000:00000000 00:00000000 00000000  1000    "
+        "    0 31338 1 0000000000000000 20 4 30 10 -1\n";
+    const auto sockets = parse_net_tcp(text);
+    REQUIRE(sockets.size() == 2);
+    CHECK(sockets[0].local_port == 4000);
+    CHECK(sockets[0].state == tcp_listen);
+    CHECK(sockets[0].inode == 31337);
+    CHECK(sockets[1].remote_port == 50000);
+    CHECK(sockets[1].state == 1);
+    CHECK(sockets[1].inode == 31338);
+}
+
+TEST_CASE("parse_net_tcp reads IPv6 lines and skips garbage") {
+    const char* text =
+        "header\n"
+        "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A "
+        "00000000:00000000 00:00000000 00000000  1000        0 777 1 0 100 0 0 10 0\n"
+        "garbage line\n";
+    const auto sockets = parse_net_tcp(text);
+    REQUIRE(sockets.size() == 1);
+    CHECK(sockets[0].local_port == 8080);
+    CHECK(sockets[0].inode == 777);
+}
+
+TEST_CASE("socket_inode reads socket:[N] only") {
+    CHECK(socket_inode("socket:[12345]") == 12345u);
+    CHECK_FALSE(socket_inode("anon_inode:[eventpoll]"));
+    CHECK_FALSE(socket_inode("socket:[]"));
+    CHECK_FALSE(socket_inode("/dev/null"));
+}
+
+TEST_CASE("parse_syscall") {
+    const auto blocked = parse_syscall("232 0x4 0x7ffd 0x400 0xffffffff 0x0 0x0 0x7ffd 0x7f\n");
+    CHECK(blocked.readable);
+    CHECK_FALSE(blocked.running);
+    CHECK(blocked.number == 232);
+    CHECK(parse_syscall("running\n").running);
+    CHECK_FALSE(parse_syscall("-1 0x7ffd 0x7f\n").number);
+}
+
+TEST_CASE("syscall names follow this architecture") {
+#ifdef SYS_epoll_pwait
+    CHECK(csd::grade::syscall_name(SYS_epoll_pwait) == "epoll_pwait");
+#endif
+#ifdef SYS_select
+    CHECK(csd::grade::syscall_name(SYS_select) == "select");
+#endif
+    CHECK(csd::grade::syscall_name(100000) == "syscall 100000");
+}
+
+TEST_CASE("descendants_in walks the whole tree below a pid") {
+    std::vector<ProcStat> all(6);
+    const pid_t links[][2] = {{1, 0}, {10, 1}, {11, 10}, {12, 11}, {13, 10}, {20, 1}};
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        all[i].pid = links[i][0];
+        all[i].ppid = links[i][1];
+    }
+    const auto below = descendants_in(10, all);
+    std::vector<pid_t> pids;
+    for (const auto& p : below) pids.push_back(p.pid);
+    std::sort(pids.begin(), pids.end());
+    CHECK(pids == std::vector<pid_t>{11, 12, 13});
+    CHECK(descendants_in(12, all).empty());
+}
+
+TEST_CASE("open_fds of this process sees a descriptor") {
+    const auto fds = open_fds(::getpid());
+    CHECK_FALSE(fds.empty());
+    CHECK(thread_count(::getpid()) >= 1);
+}

@@ -1,0 +1,79 @@
+// The lab and check tables, and check selection.
+#include "registry.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+using namespace csd::grade;
+
+TEST_CASE("every lab of SPEC section 4 is listed") {
+    for (const char* id : {"iterative", "fork", "select", "poll", "epoll", "thread", "prethread",
+                           "prefork", "fdpass", "rst", "sigpipe", "selfpipe", "sendfile", "cork"}) {
+        CAPTURE(id);
+        CHECK(find_lab(id) != nullptr);
+    }
+    CHECK(find_lab("nope") == nullptr);
+}
+
+TEST_CASE("available labs start with start, end with sigterm, and name known checks") {
+    for (const auto& lab : labs()) {
+        if (!lab.available) {
+            CHECK(lab.checks.empty());
+            continue;
+        }
+        CAPTURE(lab.id);
+        REQUIRE(!lab.checks.empty());
+        CHECK(lab.checks.front() == "start");
+        CHECK(lab.checks.back() == "sigterm");
+        std::set<std::string_view> unique(lab.checks.begin(), lab.checks.end());
+        CHECK(unique.size() == lab.checks.size());
+        for (const auto id : lab.checks) CHECK(find_check(id) != nullptr);
+    }
+}
+
+TEST_CASE("points of the labs") {
+    auto total = [](std::string_view id) {
+        int sum = 0;
+        for (const auto c : find_lab(id)->checks) sum += find_check(c)->points;
+        return sum;
+    };
+    CHECK(total("iterative") == 95);
+    CHECK(total("fork") == 105);
+    CHECK(total("select") == 135);
+    CHECK(total("epoll") == 135);
+    CHECK(find_check("bytes")->points == 15);
+    CHECK(find_check("start")->points == 5);
+}
+
+TEST_CASE("lab specifics") {
+    CHECK(find_lab("select")->many_connections == 1000);
+    CHECK(find_lab("select")->fd_setsize_limit);
+    CHECK(find_lab("poll")->many_connections == 5000);
+    CHECK(find_lab("epoll")->many_connections == 10000);
+    CHECK(find_lab("epoll")->needs_eventpoll);
+    CHECK(find_lab("iterative")->model == Model::single_process);
+    CHECK(find_lab("fork")->model == Model::process_per_connection);
+    const auto& iterative = find_lab("iterative")->checks;
+    CHECK(std::find(iterative.begin(), iterative.end(), "concurrency") == iterative.end());
+    CHECK(handout_path(*find_lab("poll")) == "labs/poll/handout.md");
+}
+
+TEST_CASE("select_checks keeps start and the lab's order") {
+    const LabInfo& lab = *find_lab("fork");
+    const auto all = select_checks(lab, {});
+    CHECK(all.error.empty());
+    CHECK(all.checks.size() == lab.checks.size());
+
+    const auto some = select_checks(lab, {"sigterm", "zombies"});
+    REQUIRE(some.error.empty());
+    REQUIRE(some.checks.size() == 3);
+    CHECK(some.checks[0]->id == "start");
+    CHECK(some.checks[1]->id == "zombies");
+    CHECK(some.checks[2]->id == "sigterm");
+
+    const auto bad = select_checks(lab, {"syscall"});
+    CHECK(bad.checks.empty());
+    CHECK(bad.error.find("not a check of lab fork") != std::string::npos);
+}

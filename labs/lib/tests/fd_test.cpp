@@ -1,0 +1,42 @@
+#include "csd/fd.hpp"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <utility>
+
+namespace {
+bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+}  // namespace
+
+TEST_CASE("Fd closes what it owns, once, and moves ownership") {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    {
+        csd::Fd a(fds[0]);
+        csd::Fd b(fds[1]);
+        CHECK(a.valid());
+        csd::Fd c(std::move(a));
+        CHECK_FALSE(a.valid());
+        CHECK(c.get() == fds[0]);
+        b = std::move(c);  // closes fds[1], takes fds[0]
+        CHECK_FALSE(is_open(fds[1]));
+        CHECK(is_open(fds[0]));
+    }
+    CHECK_FALSE(is_open(fds[0]));
+}
+
+TEST_CASE("Fd::release gives the descriptor away without closing it") {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    int raw = -1;
+    {
+        csd::Fd a(fds[0]);
+        raw = a.release();
+        CHECK_FALSE(a);
+    }
+    CHECK(is_open(raw));
+    ::close(raw);
+    ::close(fds[1]);
+}
