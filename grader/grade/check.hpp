@@ -17,7 +17,7 @@ namespace csd::grade {
 /// The state shared by the checks of one grading run: the server under
 /// test, its lab, and how its first start went. Main thread only.
 class Context {
-public:
+  public:
     /// A context for grading @p server as lab @p lab.
     Context(Server& server, const LabInfo& lab, Readiness first_start, bool verbose)
         : server_(server), lab_(lab), first_start_(std::move(first_start)), verbose_(verbose) {}
@@ -46,7 +46,7 @@ public:
         if (!server_.running()) fail(fmt::format("{}: {}", when, server_.death_report()));
     }
 
-private:
+  private:
     Server& server_;
     const LabInfo& lab_;
     Readiness first_start_;

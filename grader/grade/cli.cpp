@@ -6,9 +6,10 @@ namespace csd::grade {
 
 std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_status) {
     CommandLine line;
-    CLI::App app{"csd-grade: starts a lab server on a free loopback port, runs the lab's checks "
-                 "against it, prints one line per check and the score.\n"
-                 "Exit status: 0 full score, 1 below full score, 2 usage or internal error."};
+    CLI::App app{
+        "csd-grade: starts a lab server on a free loopback port, runs the lab's checks "
+        "against it, prints one line per check and the score.\n"
+        "Exit status: 0 full score, 1 below full score, 2 usage or internal error."};
     app.add_option("LAB", line.lab, "Lab id (see --list)");
     app.add_option("SERVER", line.server, "The server executable to grade");
     app.add_option("--json", line.json_file, "Also write Gradescope results.json to FILE")

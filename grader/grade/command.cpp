@@ -20,8 +20,7 @@ bool CommandResult::succeeded() const {
     return !timed_out && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-CommandResult run_command(const std::vector<std::string>& argv,
-                          std::chrono::milliseconds timeout) {
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
     const csd::Fd out(csd::check(::memfd_create("csd-grade-command", MFD_CLOEXEC), "memfd_create"));
     const auto begin = Deadline::Clock::now();
     const pid_t pid = spawn(argv, out.get(), out.get());

@@ -9,7 +9,7 @@ namespace csd::grade {
 
 /// A steady-clock deadline. A plain value: copy it freely, use it from any thread.
 class Deadline {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     /// A deadline @p timeout from now.
@@ -33,7 +33,7 @@ public:
         return static_cast<int>(std::min<decltype(ms)>(ms, 1'000'000));
     }
 
-private:
+  private:
     Clock::time_point at_;
 };
 

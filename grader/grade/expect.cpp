@@ -4,7 +4,9 @@
 
 #include <poll.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "csd/protocol.hpp"
@@ -21,22 +23,31 @@ std::string char_text(char c) {
 
 }  // namespace
 
-void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what) {
+void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
+                  std::uint64_t pause_at) {
     const auto start = Deadline::Clock::now();
     std::vector<char> buf(256 * 1024);
     std::uint64_t got = 0;
+    bool paused = pause_at == 0;
     while (got < n) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - got));
+        if (!paused && got >= pause_at) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            paused = true;
+        }
+        const std::uint64_t until = paused ? n : pause_at;
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), until - got));
         const ReadResult r = conn.read_some(buf.data(), want, deadline);
         switch (r.status) {
             case ReadStatus::data: {
                 const std::string_view chunk(buf.data(), r.bytes);
                 const std::size_t bad = csd::first_mismatch(chunk, got);
                 if (bad < chunk.size()) {
-                    fail(fmt::format("{}: reply byte {} is {}, expected {} (the first {} bytes "
-                                     "were right)",
-                                     what, got + bad, char_text(chunk[bad]),
-                                     char_text(csd::reply_byte(got + bad)), got + bad));
+                    fail(
+                        fmt::format("{}: reply byte {} is {}, expected {} (the first {} bytes "
+                                    "were right)",
+                                    what, got + bad, char_text(chunk[bad]),
+                                    char_text(csd::reply_byte(got + bad)), got + bad));
                 }
                 got += r.bytes;
                 break;
@@ -48,8 +59,9 @@ void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::str
                 fail(fmt::format("{}: the server reset the connection after {} of {} reply bytes",
                                  what, got, n));
             case ReadStatus::timeout:
-                fail(fmt::format("{}: got {} of {} reply bytes, then nothing more (waited {:.1f} s)",
-                                 what, got, n, seconds_since(start)));
+                fail(
+                    fmt::format("{}: got {} of {} reply bytes, then nothing more (waited {:.1f} s)",
+                                what, got, n, seconds_since(start)));
             case ReadStatus::error:
                 fail(fmt::format("{}: read failed after {} of {} reply bytes: {}", what, got, n,
                                  std::strerror(r.error)));
@@ -114,26 +126,28 @@ void expect_replies_together(std::vector<Connection>& conns,
         if (deadline.expired()) {
             std::uint64_t missing = 0;
             for (std::size_t i : index) missing += sizes[i] - got[i];
-            fail(fmt::format("{}: {} of {} replies were incomplete at the deadline ({} bytes "
-                             "missing)",
-                             what, fds.size(), conns.size(), missing));
+            fail(
+                fmt::format("{}: {} of {} replies were incomplete at the deadline ({} bytes "
+                            "missing)",
+                            what, fds.size(), conns.size(), missing));
         }
         const int n = ::poll(fds.data(), fds.size(), std::min(deadline.poll_ms(), 20));
         if (n <= 0) continue;
         for (std::size_t k = 0; k < fds.size(); ++k) {
             if (fds[k].revents == 0) continue;
             const std::size_t i = index[k];
-            const auto want = static_cast<std::size_t>(
-                std::min<std::uint64_t>(buf.size(), sizes[i] - got[i]));
+            const auto want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), sizes[i] - got[i]));
             const ReadResult r = conns[i].read_some(buf.data(), want, Deadline(0ms));
-            const std::string label = fmt::format("{}, connection {} (request {})", what, i + 1,
-                                                  sizes[i]);
+            const std::string label =
+                fmt::format("{}, connection {} (request {})", what, i + 1, sizes[i]);
             if (r.status == ReadStatus::data) {
                 const std::string_view chunk(buf.data(), r.bytes);
                 const std::size_t bad = csd::first_mismatch(chunk, got[i]);
                 if (bad < chunk.size()) {
                     fail(fmt::format("{}: reply byte {} is {}, expected {}", label, got[i] + bad,
-                                     char_text(chunk[bad]), char_text(csd::reply_byte(got[i] + bad))));
+                                     char_text(chunk[bad]),
+                                     char_text(csd::reply_byte(got[i] + bad))));
                 }
                 got[i] += r.bytes;
                 if (got[i] == sizes[i]) conns[i].close();  // an iterative server moves on

@@ -5,9 +5,9 @@
 /// says precisely what arrived instead.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
-#include <functional>
 #include <vector>
 
 #include "deadline.hpp"
@@ -17,7 +17,11 @@ namespace csd::grade {
 
 /// Reads exactly @p n reply bytes and checks every one ('a' + i % 26).
 /// @p what names the request in messages ("request 4000 on connection 2").
-void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what);
+/// With @p pause_at > 0, stops reading for 300 ms once that many bytes
+/// arrived, so the server's socket buffer fills and its writes come up
+/// short: a server that mishandles partial writes is then caught for sure.
+void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
+                  std::uint64_t pause_at = 0);
 
 /// How a connection ended, as seen by wait_closed().
 struct Closing {

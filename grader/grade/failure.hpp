@@ -4,21 +4,22 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace csd::grade {
 
 /// Thrown by a check (or a probe helper it calls) when the server did
 /// something wrong. what() is the "saw:" text; hint, when not empty,
-/// replaces the check's usual hint.
+/// replaces the check's usual hint. A plain value: any thread.
 class CheckFailed : public std::runtime_error {
-public:
+  public:
     /// A failure showing @p saw, with the check's usual hint.
     explicit CheckFailed(const std::string& saw, std::string hint = {})
         : std::runtime_error(saw), hint_(std::move(hint)) {}
     /// The hint to show instead of the check's usual one (may be empty).
     [[nodiscard]] const std::string& hint() const noexcept { return hint_; }
 
-private:
+  private:
     std::string hint_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "cli.hpp"
 #include "process.hpp"
@@ -72,11 +73,11 @@ int grade(const CommandLine& line) {
     init_process_control();
     fmt::print("csd-grade: lab {} ({}), server {}\n", lab->id, lab->title, server);
     std::fflush(stdout);
-    const auto results = run_checks(*lab, selection.checks, *path, line.verbose,
-                                    [&](const CheckResult& r) {
-                                        fmt::print("{}", format_result(r, *lab));
-                                        std::fflush(stdout);
-                                    });
+    const auto results =
+        run_checks(*lab, selection.checks, *path, line.verbose, [&](const CheckResult& r) {
+            fmt::print("{}", format_result(r, *lab));
+            std::fflush(stdout);
+        });
     fmt::print("{}", format_score(results));
     if (!line.json_file.empty() && !write_json(line.json_file, results, *lab)) return exit_error;
     return score(results) == max_score(results) ? exit_full : exit_partial;
@@ -104,6 +105,10 @@ int main(int argc, char** argv) {
     }
     try {
         return grade(*line);
+    } catch (const std::system_error& e) {
+        fmt::print(stderr, "csd-grade: {}\n", e.what());
+        kill_all_descendants(std::chrono::milliseconds(300));
+        return exit_error;
     } catch (const std::exception& e) {
         fmt::print(stderr, "csd-grade: internal error: {}\n", e.what());
         kill_all_descendants(std::chrono::milliseconds(300));

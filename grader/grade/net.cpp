@@ -39,8 +39,8 @@ short wait_for(int fd, short events, Deadline deadline) {
 }  // namespace
 
 Connection Connection::begin_open(std::uint16_t port) {
-    csd::Fd fd(csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0),
-                          "socket"));
+    csd::Fd fd(
+        csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket"));
     const sockaddr_in addr = loopback(port);
     // sockaddr_in is the documented way to pass an IPv4 address to connect(2).
     const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
@@ -62,9 +62,10 @@ Connection Connection::open(std::uint16_t port, Deadline deadline) {
     Connection c = begin_open(port);
     const int err = c.finish_connect(deadline);
     if (err == ETIMEDOUT) {
-        fail(fmt::format("could not connect to 127.0.0.1:{}: no answer in time (is the server "
-                         "stuck, or is its listen backlog full?)",
-                         port));
+        fail(
+            fmt::format("could not connect to 127.0.0.1:{}: no answer in time (is the server "
+                        "stuck, or is its listen backlog full?)",
+                        port));
     }
     if (err != 0) {
         fail(fmt::format("could not connect to 127.0.0.1:{}: {}", port, std::strerror(err)));
@@ -82,16 +83,18 @@ void Connection::send_all(std::string_view data, Deadline deadline, std::string_
         }
         if (n < 0) {
             if (errno == EPIPE || errno == ECONNRESET) {
-                fail(fmt::format("{}: the server closed the connection while the request was "
-                                 "being sent ({} of {} bytes sent)",
-                                 what, sent, data.size()));
+                fail(
+                    fmt::format("{}: the server closed the connection while the request was "
+                                "being sent ({} of {} bytes sent)",
+                                what, sent, data.size()));
             }
             csd::throw_errno("send");
         }
         if (wait_for(fd_.get(), POLLOUT, deadline) == 0) {
-            fail(fmt::format("{}: the server stopped reading: only {} of {} request bytes could "
-                             "be sent in time",
-                             what, sent, data.size()));
+            fail(
+                fmt::format("{}: the server stopped reading: only {} of {} request bytes could "
+                            "be sent in time",
+                            what, sent, data.size()));
         }
     }
 }
@@ -118,7 +121,9 @@ ReadResult Connection::read_some(char* buf, std::size_t size, Deadline deadline)
     }
 }
 
-void Connection::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+void Connection::shutdown_write() {
+    ::shutdown(fd_.get(), SHUT_WR);
+}
 
 void Connection::set_nodelay() {
     const int on = 1;
@@ -140,7 +145,9 @@ std::uint16_t Connection::local_port() const {
     return ntohs(addr.sin_port);
 }
 
-std::string request_line(std::uint64_t n) { return std::to_string(n) + "\n"; }
+std::string request_line(std::uint64_t n) {
+    return std::to_string(n) + "\n";
+}
 
 std::string quote(std::string_view bytes, std::size_t max) {
     std::string out = "\"";

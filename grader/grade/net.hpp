@@ -33,7 +33,7 @@ struct ReadResult {
 /// One client connection to 127.0.0.1:PORT. Owns its socket (csd::Fd,
 /// non-blocking, CLOEXEC). Move-only; one thread at a time.
 class Connection {
-public:
+  public:
     /// Connects before @p deadline; throws CheckFailed saying why not.
     static Connection open(std::uint16_t port, Deadline deadline);
     /// Starts a non-blocking connect and returns at once; see finish_connect().
@@ -64,7 +64,7 @@ public:
     /// The client-side port of this connection.
     [[nodiscard]] std::uint16_t local_port() const;
 
-private:
+  private:
     explicit Connection(csd::Fd fd, int connect_error = 0)
         : fd_(std::move(fd)), connect_error_(connect_error) {}
     csd::Fd fd_;

@@ -98,6 +98,8 @@ void kill_set(const std::function<std::vector<pid_t>()>& targets, pid_t group,
     spawn_mutex().lock();  // never released: we exit below
     std::fprintf(stderr, "\ncsd-grade: %s received, stopping the server\n",
                  signal_name(sig).c_str());
+    // Results from here on would only show the server being killed: hide them.
+    if (const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC); null >= 0) ::dup2(null, 1);
     kill_all_descendants(300ms);
     std::_Exit(2);
 }
@@ -111,7 +113,8 @@ void terminate_handler() {
 }  // namespace
 
 void init_process_control() {
-    csd::check(::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL), "prctl(PR_SET_CHILD_SUBREAPER)");
+    csd::check(::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL),
+               "prctl(PR_SET_CHILD_SUBREAPER)");
     rlimit lim{};
     csd::check(::getrlimit(RLIMIT_NOFILE, &lim), "getrlimit");
     if (lim.rlim_cur < lim.rlim_max) {
@@ -157,8 +160,8 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
     sigfillset(&all);
     sigdelset(&all, SIGKILL);
     sigdelset(&all, SIGSTOP);
-    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                          POSIX_SPAWN_SETSIGDEF);
+    ::posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     ::posix_spawnattr_setpgroup(&attr, 0);
     ::posix_spawnattr_setsigmask(&attr, &empty);
     ::posix_spawnattr_setsigdefault(&attr, &all);
@@ -176,7 +179,7 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
     ::posix_spawn_file_actions_destroy(&actions);
     ::posix_spawnattr_destroy(&attr);
     if (err != 0) {
-        throw std::system_error(err, std::generic_category(), "posix_spawn " + argv.front());
+        throw std::system_error(err, std::generic_category(), "cannot start " + argv.front());
     }
     return pid;
 }

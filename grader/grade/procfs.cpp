@@ -182,7 +182,9 @@ std::vector<ProcStat> snapshot() {
     return out;
 }
 
-std::vector<ProcStat> descendants(pid_t root) { return descendants_in(root, snapshot()); }
+std::vector<ProcStat> descendants(pid_t root) {
+    return descendants_in(root, snapshot());
+}
 
 int thread_count(pid_t pid) {
     return static_cast<int>(numeric_entries(pid_path(pid, "task")).size());
@@ -223,8 +225,8 @@ std::optional<std::uint64_t> listening_inode(std::uint16_t port) {
 std::optional<std::uint64_t> connection_inode(std::uint16_t server_port,
                                               std::uint16_t client_port) {
     for (const auto& s : tcp_sockets()) {
-        if (s.local_port == server_port && s.remote_port == client_port &&
-            s.state != tcp_listen && s.inode != 0) {
+        if (s.local_port == server_port && s.remote_port == client_port && s.state != tcp_listen &&
+            s.inode != 0) {
             return s.inode;
         }
     }

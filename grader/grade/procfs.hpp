@@ -19,15 +19,15 @@ namespace csd::grade::procfs {
 
 /// The fields of /proc/PID/stat the grader uses.
 struct ProcStat {
-    pid_t pid = 0;               ///< Process id.
-    std::string comm;            ///< Command name (may contain spaces and parentheses).
-    char state = '?';            ///< R, S, D, Z, T...
-    pid_t ppid = 0;              ///< Parent process id.
-    pid_t pgrp = 0;              ///< Process group id.
-    pid_t session = 0;           ///< Session id.
-    std::uint64_t utime = 0;     ///< User CPU time, clock ticks.
-    std::uint64_t stime = 0;     ///< System CPU time, clock ticks.
-    long num_threads = 0;        ///< Threads in the process.
+    pid_t pid = 0;            ///< Process id.
+    std::string comm;         ///< Command name (may contain spaces and parentheses).
+    char state = '?';         ///< R, S, D, Z, T...
+    pid_t ppid = 0;           ///< Parent process id.
+    pid_t pgrp = 0;           ///< Process group id.
+    pid_t session = 0;        ///< Session id.
+    std::uint64_t utime = 0;  ///< User CPU time, clock ticks.
+    std::uint64_t stime = 0;  ///< System CPU time, clock ticks.
+    long num_threads = 0;     ///< Threads in the process.
 };
 
 /// Parses the text of /proc/PID/stat; nullopt when it does not look like one.
@@ -52,10 +52,10 @@ inline constexpr int tcp_listen = 0x0A;
 
 /// What /proc/PID/syscall said.
 struct SyscallSample {
-    bool readable = false;        ///< False when the file could not be read.
-    bool running = false;         ///< The thread was running (not in a system call).
-    std::optional<long> number;   ///< The system call it is blocked in, when known.
-    std::string raw;              ///< First line of the file (or the error), for messages.
+    bool readable = false;       ///< False when the file could not be read.
+    bool running = false;        ///< The thread was running (not in a system call).
+    std::optional<long> number;  ///< The system call it is blocked in, when known.
+    std::string raw;             ///< First line of the file (or the error), for messages.
 };
 
 /// Parses the text of /proc/PID/syscall.

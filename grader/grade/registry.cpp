@@ -135,7 +135,8 @@ const std::vector<CheckInfo>& checks() {
 
 const LabInfo* find_lab(std::string_view id) {
     const auto& all = labs();
-    const auto it = std::find_if(all.begin(), all.end(), [&](const LabInfo& l) { return l.id == id; });
+    const auto it =
+        std::find_if(all.begin(), all.end(), [&](const LabInfo& l) { return l.id == id; });
     return it == all.end() ? nullptr : &*it;
 }
 
@@ -156,8 +157,8 @@ Selection select_checks(const LabInfo& lab, const std::vector<std::string>& want
         if (std::find(lab.checks.begin(), lab.checks.end(), w) == lab.checks.end()) {
             std::string ids;
             for (const auto id : lab.checks) ids += (ids.empty() ? "" : " ") + std::string(id);
-            sel.error = "'" + w + "' is not a check of lab " + std::string(lab.id) +
-                        "; its checks: " + ids;
+            sel.error =
+                "'" + w + "' is not a check of lab " + std::string(lab.id) + "; its checks: " + ids;
             return sel;
         }
     }

@@ -18,23 +18,23 @@ using CheckFn = void (*)(Context&);
 
 /// How the architecture check recognises a lab's design.
 enum class Model {
-    single_process,  ///< iterative: one process, one thread, no children.
+    single_process,          ///< iterative: one process, one thread, no children.
     process_per_connection,  ///< fork: a new child per connection.
-    event_loop,      ///< select/poll/epoll: one process, one thread, many clients.
-    none,            ///< Not gradable yet.
+    event_loop,              ///< select/poll/epoll: one process, one thread, many clients.
+    none,                    ///< Not gradable yet.
 };
 
 /// One lab: everything the grader knows about it.
 struct LabInfo {
-    std::string_view id = {};               ///< Command-line id: "select".
-    std::string_view title = {};            ///< One line for --list and the report.
-    bool available = false;                 ///< False: listed, grading refused.
-    Model model = Model::none;              ///< For the architecture check.
+    std::string_view id = {};                       ///< Command-line id: "select".
+    std::string_view title = {};                    ///< One line for --list and the report.
+    bool available = false;                         ///< False: listed, grading refused.
+    Model model = Model::none;                      ///< For the architecture check.
     std::vector<std::string_view> wait_calls = {};  ///< syscall: accepted blocking calls.
-    bool needs_eventpoll = false;           ///< syscall: must hold an epoll descriptor.
-    int many_connections = 0;               ///< many: connections held at once.
-    bool fd_setsize_limit = false;          ///< many: also check the FD_SETSIZE refusal.
-    std::vector<std::string_view> checks = {};  ///< Check ids in run order (start first).
+    bool needs_eventpoll = false;                   ///< syscall: must hold an epoll descriptor.
+    int many_connections = 0;                       ///< many: connections held at once.
+    bool fd_setsize_limit = false;                  ///< many: also check the FD_SETSIZE refusal.
+    std::vector<std::string_view> checks = {};      ///< Check ids in run order (start first).
 };
 
 /// One check.

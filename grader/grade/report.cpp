@@ -16,8 +16,8 @@ std::string indent_continuation(std::string_view text, std::string_view indent) 
 }
 
 std::string hint_text(const CheckResult& r, const LabInfo& lab) {
-    return fmt::format("{} (handout: {}, section \"Grading\", check {})", r.hint,
-                       handout_path(lab), r.id);
+    return fmt::format("{} (handout: {}, section \"How it is graded\", check {})", r.hint, handout_path(lab),
+                       r.id);
 }
 
 }  // namespace

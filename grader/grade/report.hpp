@@ -15,13 +15,13 @@ namespace csd::grade {
 
 /// The outcome of one check.
 struct CheckResult {
-    std::string id = {};  ///< Check id ("bytes").
-    int points = 0;       ///< Points earned.
-    int max_points = 0;   ///< Points possible.
-    bool passed = false;  ///< Verdict.
-    std::string saw = {};  ///< What was seen (failures; may span lines).
+    std::string id = {};    ///< Check id ("bytes").
+    int points = 0;         ///< Points earned.
+    int max_points = 0;     ///< Points possible.
+    bool passed = false;    ///< Verdict.
+    std::string saw = {};   ///< What was seen (failures; may span lines).
     std::string hint = {};  ///< What to do about it (failures).
-    double seconds = 0;   ///< How long it took.
+    double seconds = 0;     ///< How long it took.
 };
 
 /// The text for one check: the verdict line, then for a failure the

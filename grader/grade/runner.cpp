@@ -36,6 +36,66 @@ bool serves(Context& ctx) {
     }
 }
 
+// The state of one grading run between checks. Main thread only.
+class Run {
+  public:
+    Run(Server& server, Context& ctx, const Readiness& first) : server_(server), ctx_(ctx) {
+        if (!first.accepting) unusable_ = "not run: the server did not start (see check start)";
+    }
+
+    // Makes sure a usable server runs before a check (not for start):
+    // restarts it when it died or stopped serving. False when none can run.
+    bool prepare() {
+        if (!unusable_.empty()) return false;
+        if (!server_.running()) {
+            note_ = fmt::format("note: the server {} before this check and was restarted",
+                                describe_wait_status(server_.status().value_or(-1)));
+            restart_ = true;
+        }
+        if (restart_) {
+            ctx_.log("restarting the server");
+            restart_ = false;
+            const Readiness again = server_.start(start_timeout);
+            if (!again.accepting) {
+                unusable_ = "not run: the server could not be restarted: " + again.problem;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Why no check can run (after prepare() returned false).
+    [[nodiscard]] const std::string& unusable() const { return unusable_; }
+
+    // After a check of @p r that may leave the server running: explains a
+    // failure (death, earlier restart) and decides whether to restart.
+    void after(CheckResult& r, bool ends_server) {
+        if (!r.passed && !ends_server) {
+            // A dying process closes its sockets a moment before it can be reaped.
+            (void)wait_child(server_.pid(), Deadline(100ms));
+            const std::string death = server_.running() ? "" : server_.death_report();
+            if (!death.empty() && r.saw.find(death) == std::string::npos) {
+                r.saw += "\nmeanwhile " + death;
+            }
+        }
+        if (!r.passed && !note_.empty()) r.saw += "\n" + note_;
+        note_.clear();
+        if (!r.passed && !ends_server && server_.running() && !serves(ctx_)) {
+            restart_ = true;
+            note_ =
+                "note: the server no longer served a fresh 4000-byte request after the previous "
+                "check, so it was restarted for this check";
+        }
+    }
+
+  private:
+    Server& server_;
+    Context& ctx_;
+    std::string unusable_;  // not empty: no server can run any more
+    bool restart_ = false;  // restart before the next check
+    std::string note_;      // why the server was restarted before this check
+};
+
 }  // namespace
 
 std::vector<CheckResult> run_checks(const LabInfo& lab,
@@ -43,51 +103,27 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
                                     const std::string& server_path, bool verbose,
                                     const std::function<void(const CheckResult&)>& on_result) {
     Server server(server_path);
-    Readiness first = server.start(start_timeout);
+    const Readiness first = server.start(start_timeout);
     Context ctx(server, lab, first, verbose);
-    ctx.log("started {} as pid {} on port {} ({:.2f} s)", server_path, server.pid(),
-            server.port(), first.seconds);
+    ctx.log("started {} as pid {} on port {} ({:.2f} s)", server_path, server.pid(), server.port(),
+            first.seconds);
+    Run run(server, ctx, first);
 
     std::vector<CheckResult> results;
-    std::string unusable = first.accepting ? "" : "not run: the server did not start (see check start)";
-    bool restart = false;
-    std::string note;  // why the server was restarted before this check
-
     for (const CheckInfo* check : selection) {
-        CheckResult r{.id = std::string(check->id), .max_points = check->points,
+        CheckResult r{.id = std::string(check->id),
+                      .max_points = check->points,
                       .hint = std::string(check->hint)};
         const auto begin = Deadline::Clock::now();
-        const bool is_start = check->id == "start";
-        const bool ends_server = check->id == "sigterm";
-        if (!is_start && unusable.empty()) {
-            if (!server.running()) {
-                note = fmt::format("note: the server {} before this check and was restarted",
-                                   describe_wait_status(server.status().value_or(-1)));
-                restart = true;
-            }
-            if (restart) {
-                ctx.log("restarting the server");
-                const Readiness again = server.start(start_timeout);
-                if (!again.accepting) unusable = "the server could not be restarted: " + again.problem;
-                restart = false;
-            }
-        }
-        if (!is_start && !unusable.empty()) {
-            r.saw = unusable;
+        if (check->id == "start") {
+            run_one(*check, ctx, r);
+        } else if (!run.prepare()) {
+            r.saw = run.unusable();
+            r.hint.clear();
         } else {
             ctx.log("check {}", check->id);
             run_one(*check, ctx, r);
-            if (r.passed && !is_start && !ends_server && !server.running()) {
-                r.passed = false;
-                r.saw = "the server died during this check: " + server.death_report();
-            }
-            if (!r.passed && !note.empty()) r.saw += "\n" + note;
-            note.clear();
-            if (!r.passed && !is_start && !ends_server && server.running() && !serves(ctx)) {
-                restart = true;
-                note = "note: the server no longer served a fresh 4000-byte request after the "
-                       "previous check, so it was restarted for this check";
-            }
+            run.after(r, check->id == "sigterm");
         }
         if (r.passed) {
             r.points = r.max_points;

@@ -77,7 +77,7 @@ Readiness Server::start(std::chrono::milliseconds timeout) {
     const Deadline deadline(timeout);
     while (!deadline.expired()) {
         if (!running()) {
-            r.problem = fmt::format("{} before accepting connections", death_report());
+            r.problem = death_report(" before accepting connections");
             return r;
         }
         Connection probe = Connection::begin_open(port_);
@@ -93,6 +93,9 @@ Readiness Server::start(std::chrono::milliseconds timeout) {
             "nothing accepted connections on 127.0.0.1:{} within {:.0f} s (the grader started "
             "`{} -i 127.0.0.1 -p {}`)",
             port_, std::chrono::duration<double>(timeout).count(), path_, port_);
+        if (const auto tail = stderr_tail(); !tail.empty()) {
+            r.problem += "; its stderr ended with:\n" + tail;
+        }
         return r;
     }
     const std::string expected = fmt::format("Listening on 127.0.0.1:{}", port_);
@@ -102,11 +105,12 @@ Readiness Server::start(std::chrono::milliseconds timeout) {
     }
     if (!r.announced) {
         const std::string out = stdout_text();
-        r.problem = out.empty()
-                        ? fmt::format("the server accepts connections but printed nothing on "
+        r.problem = out.empty() ? fmt::format(
+                                      "the server accepts connections but printed nothing on "
                                       "stdout; expected the line \"{}\" (flushed)",
                                       expected)
-                        : fmt::format("the server accepts connections but its stdout was {} "
+                                : fmt::format(
+                                      "the server accepts connections but its stdout was {} "
                                       "instead of the line \"{}\"",
                                       quote(out, 80), expected);
     }
@@ -119,23 +123,27 @@ void Server::stop() {
     (void)status();  // reap and record the top process
 }
 
-bool Server::running() const { return pid_ != 0 && !status(); }
+bool Server::running() const {
+    return pid_ != 0 && !status();
+}
 
 std::optional<int> Server::status() const {
     if (pid_ == 0) return std::nullopt;
     return child_status(pid_);
 }
 
-std::string Server::stdout_text() const { return read_all(out_.get()); }
+std::string Server::stdout_text() const {
+    return read_all(out_.get());
+}
 
 std::string Server::stderr_tail(std::size_t lines) const {
     return tail_lines(read_all(err_.get()), lines);
 }
 
-std::string Server::death_report() const {
+std::string Server::death_report(std::string_view when) const {
     const auto st = status();
     std::string text =
-        st ? fmt::format("the server (pid {}) {}", pid_, describe_wait_status(*st))
+        st ? fmt::format("the server (pid {}) {}{}", pid_, describe_wait_status(*st), when)
            : fmt::format("the server (pid {}) is still running", pid_);
     const std::string tail = stderr_tail();
     if (!tail.empty()) text += "; its stderr ended with:\n" + tail;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "csd/fd.hpp"
 
@@ -26,7 +27,7 @@ struct Readiness {
 /// One run of SERVER at a time. Owns the server's top process and the
 /// memfds holding its stdout and stderr. Used from the main thread only.
 class Server {
-public:
+  public:
     /// A server that will run @p path (not started yet).
     explicit Server(std::string path) : path_(std::move(path)) {}
     /// Stops the server (and everything it started).
@@ -58,11 +59,11 @@ public:
     [[nodiscard]] std::string stdout_text() const;
     /// The last @p lines lines the server wrote to stderr.
     [[nodiscard]] std::string stderr_tail(std::size_t lines = 8) const;
-    /// "the server (pid N) was killed by signal 13 (SIGPIPE)" plus the tail
-    /// of its stderr; for messages once it ended.
-    [[nodiscard]] std::string death_report() const;
+    /// "the server (pid N) was killed by signal 13 (SIGPIPE)" + @p when +
+    /// the tail of its stderr; for messages once it ended.
+    [[nodiscard]] std::string death_report(std::string_view when = {}) const;
 
-private:
+  private:
     std::string path_;
     pid_t pid_ = 0;
     std::uint16_t port_ = 0;

@@ -2,9 +2,6 @@
 
 #include <sys/syscall.h>
 
-#include <array>
-#include <utility>
-
 namespace csd::grade {
 namespace {
 

@@ -5,9 +5,9 @@
 #include <set>
 #include <thread>
 
-#include "../expect.hpp"
-#include "../procfs.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
+#include "procfs.hpp"
 
 namespace csd::grade {
 
@@ -18,8 +18,8 @@ namespace {
 std::string process_list(const std::vector<procfs::ProcStat>& ps) {
     std::string text;
     for (std::size_t i = 0; i < ps.size() && i < 10; ++i) {
-        text += fmt::format("{}{} ({}, state {})", i ? ", " : "", ps[i].pid, ps[i].comm,
-                            ps[i].state);
+        text +=
+            fmt::format("{}{} ({}, state {})", i ? ", " : "", ps[i].pid, ps[i].comm, ps[i].state);
     }
     if (ps.size() > 10) text += fmt::format(" and {} more", ps.size() - 10);
     return text;
@@ -36,8 +36,7 @@ void require_single(Context& ctx, std::string_view when, const std::string& hint
     const int threads = procfs::thread_count(ctx.pid());
     if (threads == 0) ctx.require_running(when);
     if (threads != 1) {
-        fail(fmt::format("{}: the server (pid {}) has {} threads", when, ctx.pid(), threads),
-             hint);
+        fail(fmt::format("{}: the server (pid {}) has {} threads", when, ctx.pid(), threads), hint);
     }
 }
 
@@ -53,8 +52,8 @@ void single_process(Context& ctx, int clients, std::uint64_t size, const std::st
         conns.back().send_all(request_line(size), overall.within(3s), "request");
     }
     int samples = 0;
-    expect_replies_together(conns, std::vector<std::uint64_t>(conns.size(), size), overall,
-                            during, [&] {
+    expect_replies_together(conns, std::vector<std::uint64_t>(conns.size(), size), overall, during,
+                            [&] {
                                 require_single(ctx, during, hint);
                                 ++samples;
                             });
@@ -98,7 +97,8 @@ constexpr const char* fork_hint =
 void process_per_connection(Context& ctx) {
     const pid_t top = ctx.pid();
     const auto listen_inode = procfs::listening_inode(ctx.port());
-    if (!listen_inode) fail(fmt::format("no socket listens on port {} (/proc/net/tcp)", ctx.port()));
+    if (!listen_inode)
+        fail(fmt::format("no socket listens on port {} (/proc/net/tcp)", ctx.port()));
     std::set<pid_t> before;
     for (const auto& p : procfs::descendants(top)) before.insert(p.pid);
     const auto parent_fds = procfs::open_fds(top);
@@ -111,9 +111,8 @@ void process_per_connection(Context& ctx) {
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(4000), overall.within(3s), label);
         expect_reply(conn, 4000, overall.within(3s), label);
-        const auto inode = poll_until(1s, [&] {
-            return procfs::connection_inode(ctx.port(), conn.local_port());
-        });
+        const auto inode =
+            poll_until(1s, [&] { return procfs::connection_inode(ctx.port(), conn.local_port()); });
         if (!inode) fail(label + ": /proc/net/tcp shows no accepted socket for it");
         // The parent may close its copy a moment after fork(): give it 500 ms.
         std::vector<std::pair<pid_t, int>> owners;
@@ -123,8 +122,9 @@ void process_per_connection(Context& ctx) {
                                 [&](const auto& o) { return o.first == top; });
         });
         if (!parent_let_go) {
-            const auto fd = std::find_if(owners.begin(), owners.end(),
-                                         [&](const auto& o) { return o.first == top; })->second;
+            const auto fd = std::find_if(owners.begin(), owners.end(), [&](const auto& o) {
+                                return o.first == top;
+                            })->second;
             if (owners.size() == 1) {
                 fail(fmt::format("{}: served by the server process itself (pid {}), not by a "
                                  "child process",

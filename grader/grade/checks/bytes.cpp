@@ -1,8 +1,8 @@
 // bytes: one connection per size; every reply byte checked; EOF after a half-close.
 #include <fmt/format.h>
 
-#include "../expect.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
 
 namespace csd::grade {
 
@@ -19,7 +19,9 @@ void check_bytes(Context& ctx) {
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(n), overall.within(3s), what);
         if (last) conn.shutdown_write();
-        expect_reply(conn, n, overall.within(10s), what);
+        // Pause in the middle of the 16 MiB reply: the server's writes then
+        // come up short, and what it does next is what this check is about.
+        expect_reply(conn, n, overall.within(10s), what, last ? 1024 * 1024 : 0);
         if (!last) conn.shutdown_write();
         expect_closed(conn, overall.within(2s),
                       last ? what + ", after the whole reply"

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include "../command.hpp"
-#include "../process.hpp"
+#include "command.hpp"
+#include "process.hpp"
 
 namespace csd::grade {
 

@@ -1,8 +1,8 @@
 // concurrency: a client holding half a request must not delay another one.
 #include <thread>
 
-#include "../expect.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
 
 namespace csd::grade {
 
@@ -13,14 +13,15 @@ void check_concurrency(Context& ctx) {
     a.set_nodelay();
     a.send_all("40", Deadline(3s), "client A (half a request, \"40\")");
     std::this_thread::sleep_for(100ms);
-    in_context("client B asked for 4000 bytes while client A had sent only \"40\" (half a "
-               "request) and waited; B must be served within 1 s",
-               [&] {
-                   const Deadline one_second(1s);
-                   Connection b = Connection::open(ctx.port(), one_second);
-                   b.send_all(request_line(4000), one_second, "request 4000");
-                   expect_reply(b, 4000, one_second, "request 4000");
-               });
+    in_context(
+        "client B asked for 4000 bytes while client A had sent only \"40\" (half a "
+        "request) and waited; B must be served within 1 s",
+        [&] {
+            const Deadline one_second(1s);
+            Connection b = Connection::open(ctx.port(), one_second);
+            b.send_all(request_line(4000), one_second, "request 4000");
+            expect_reply(b, 4000, one_second, "request 4000");
+        });
 }
 
 }  // namespace csd::grade

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <thread>
 
-#include "../expect.hpp"
-#include "../procfs.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
+#include "procfs.hpp"
 
 namespace csd::grade {
 
@@ -84,10 +84,11 @@ void check_fd_leak(Context& ctx) {
         std::this_thread::sleep_for(50ms);
     }
     ctx.require_running("after 100 connections");
-    fail(fmt::format("the server (pid {}) had {} open descriptors when idle before, and {} "
-                     "1 s after 100 connections (80 normal, 10 malformed, 10 reset mid-reply) "
-                     "ended; new ones: {}",
-                     ctx.pid(), baseline.size(), now.size(), extra_fds(baseline, now)));
+    fail(
+        fmt::format("the server (pid {}) had {} open descriptors when idle before, and {} "
+                    "1 s after 100 connections (80 normal, 10 malformed, 10 reset mid-reply) "
+                    "ended; new ones: {}",
+                    ctx.pid(), baseline.size(), now.size(), extra_fds(baseline, now)));
 }
 
 }  // namespace csd::grade

@@ -3,9 +3,9 @@
 
 #include <thread>
 
-#include "../net.hpp"
-#include "../procfs.hpp"
 #include "checks.hpp"
+#include "net.hpp"
+#include "procfs.hpp"
 
 namespace csd::grade {
 
@@ -25,14 +25,15 @@ void check_idle_cpu(Context& ctx) {
     const double wall = seconds_since(start);
     if (!before || !after) ctx.require_running("while 5 clients were idle");
     if (!before || !after) fail("could not read the server's CPU time from /proc");
-    const double cpu = static_cast<double>(*after - *before) /
-                       static_cast<double>(procfs::ticks_per_second());
+    const double cpu =
+        static_cast<double>(*after - *before) / static_cast<double>(procfs::ticks_per_second());
     ctx.log("idle CPU: {:.3f} s in {:.3f} s", cpu, wall);
     if (cpu >= 0.05 * wall) {
-        fail(fmt::format("the server (pid {}) used {:.0f}% of a CPU ({:.2f} s of CPU time in "
-                         "{:.2f} s) while 5 clients were connected and idle (2 of them had sent "
-                         "half a request, \"40\")",
-                         ctx.pid(), 100 * cpu / wall, cpu, wall));
+        fail(
+            fmt::format("the server (pid {}) used {:.0f}% of a CPU ({:.2f} s of CPU time in "
+                        "{:.2f} s) while 5 clients were connected and idle (2 of them had sent "
+                        "half a request, \"40\")",
+                        ctx.pid(), 100 * cpu / wall, cpu, wall));
     }
 }
 

@@ -2,9 +2,10 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <thread>
 
-#include "../expect.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
 
 namespace csd::grade {
 
@@ -25,7 +26,9 @@ std::vector<Bad> bad_requests() {
         {"23 digits", "12345678901234567890123\n"},
         {"N = 2^30 + 1, one too many", "1073741825\n"},
         {"40 digits and no newline", std::string(40, '1')},
-        {"binary bytes", std::string("\x00\xff\x01" "abc\xfe\n", 8)},
+        {"binary bytes", std::string("\x00\xff\x01"
+                                     "abc\xfe\n",
+                                     8)},
         {"a leading space", " 12\n"},
         {"a trailing space", "12 \n"},
     };
@@ -52,14 +55,16 @@ void check_malformed(Context& ctx) {
         const auto start = Deadline::Clock::now();
         const Closing c = wait_closed(conn, overall.within(2s));
         if (c.extra > 0) {
-            fail(fmt::format("{}: the server replied {} bytes ({}); a malformed request gets no "
-                             "reply",
-                             what, c.extra, quote(c.first, 20)));
+            fail(
+                fmt::format("{}: the server replied {} bytes ({}); a malformed request gets no "
+                            "reply",
+                            what, c.extra, quote(c.first, 20)));
         }
         if (c.how == ReadStatus::timeout) {
-            fail(fmt::format("{}: the connection was still open {:.1f} s later; the server must "
-                             "close it without replying",
-                             what, seconds_since(start)));
+            fail(
+                fmt::format("{}: the connection was still open {:.1f} s later; the server must "
+                            "close it without replying",
+                            what, seconds_since(start)));
         }
         conn.close();
         in_context("a fresh client after " + what,
@@ -71,6 +76,9 @@ void check_malformed(Context& ctx) {
     conn.send_all("1073741824\n", overall.within(3s), what);
     expect_reply(conn, 64 * 1024, overall.within(5s), what + ", first 64 KiB of the reply");
     conn.reset();
+    // Give the server a moment to see the reset, so that a server that dies
+    // of it (check reset) is restarted before the next check, not during it.
+    std::this_thread::sleep_for(200ms);
 }
 
 }  // namespace csd::grade

@@ -6,10 +6,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "../expect.hpp"
 #include "checks.hpp"
 #include "client_run.hpp"
 #include "csd/protocol.hpp"
+#include "expect.hpp"
 
 namespace csd::grade {
 
@@ -67,21 +67,21 @@ int serve_all(std::vector<Held>& held, Deadline deadline, int& refused) {
         }
         if (fds.empty()) return served;
         if (deadline.expired()) {
-            fail(fmt::format("{} of {} connections open at once got neither a complete reply nor a "
-                             "close in time ({} served, {} refused)",
-                             fds.size(), held.size() + static_cast<std::size_t>(refused), served,
-                             refused));
+            fail(fmt::format(
+                "{} of {} connections open at once got neither a complete reply nor a "
+                "close in time ({} served, {} refused)",
+                fds.size(), held.size() + static_cast<std::size_t>(refused), served, refused));
         }
         if (::poll(fds.data(), fds.size(), std::min(deadline.poll_ms(), 100)) <= 0) continue;
         for (std::size_t k = 0; k < fds.size(); ++k) {
             if (fds[k].revents == 0) continue;
             Held& h = held[index[k]];
-            const ReadResult r = h.conn.read_some(
-                buf.data(),
-                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), beyond_request - h.got)),
-                Deadline(0ms));
-            const std::string label = fmt::format("connection {} of {} open at once",
-                                                  index[k] + 1, held.size());
+            const ReadResult r = h.conn.read_some(buf.data(),
+                                                  static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                      buf.size(), beyond_request - h.got)),
+                                                  Deadline(0ms));
+            const std::string label =
+                fmt::format("connection {} of {} open at once", index[k] + 1, held.size());
             if (r.status == ReadStatus::data) {
                 const std::string_view chunk(buf.data(), r.bytes);
                 if (const auto bad = csd::first_mismatch(chunk, h.got); bad < chunk.size()) {
@@ -96,9 +96,10 @@ int serve_all(std::vector<Held>& held, Deadline deadline, int& refused) {
                 }
             } else if (r.status != ReadStatus::timeout) {
                 if (h.got > 0) {
-                    fail(fmt::format("{}: the server closed it after {} of {} reply bytes; "
-                                     "refuse a connection before replying, or serve it fully",
-                                     label, h.got, beyond_request));
+                    fail(
+                        fmt::format("{}: the server closed it after {} of {} reply bytes; "
+                                    "refuse a connection before replying, or serve it fully",
+                                    label, h.got, beyond_request));
                 }
                 h.done = true;
                 h.conn.close();
@@ -116,12 +117,13 @@ void beyond_fd_setsize(Context& ctx) {
     const int served = serve_all(held, overall, refused);
     held.clear();
     ctx.log("FD_SETSIZE part: {} served, {} refused", served, refused);
-    ctx.require_running(fmt::format("with {} connections open at once (more than FD_SETSIZE)",
-                                    beyond_connections));
+    ctx.require_running(
+        fmt::format("with {} connections open at once (more than FD_SETSIZE)", beyond_connections));
     if (served < beyond_must_serve) {
-        fail(fmt::format("of {} connections open at once, only {} were served ({} refused); "
-                         "at least {} must be",
-                         beyond_connections, served, refused, beyond_must_serve));
+        fail(
+            fmt::format("of {} connections open at once, only {} were served ({} refused); "
+                        "at least {} must be",
+                        beyond_connections, served, refused, beyond_must_serve));
     }
     in_context(fmt::format("after {} connections at once, a fresh client", beyond_connections),
                [&] { fetch(ctx.port(), 4000, Deadline(3s), "request 4000"); });
@@ -131,13 +133,14 @@ void beyond_fd_setsize(Context& ctx) {
 
 void check_many(Context& ctx) {
     const LabInfo& lab = ctx.lab();
-    run_client(ctx,
-               {"--concurrent", std::to_string(lab.many_connections), "-c", "1", "-b", "4000", "-q"},
-               60s);
+    run_client(
+        ctx, {"--concurrent", std::to_string(lab.many_connections), "-c", "1", "-b", "4000", "-q"},
+        60s);
     if (lab.fd_setsize_limit) {
-        in_context("select and FD_SETSIZE", [&] { beyond_fd_setsize(ctx); },
-                   "FD_SET() with a descriptor >= FD_SETSIZE (1024) is undefined behaviour: "
-                   "close such a connection at once (no reply) and go on serving the others");
+        in_context(
+            "select and FD_SETSIZE", [&] { beyond_fd_setsize(ctx); },
+            "FD_SET() with a descriptor >= FD_SETSIZE (1024) is undefined behaviour: "
+            "close such a connection at once (no reply) and go on serving the others");
     }
 }
 

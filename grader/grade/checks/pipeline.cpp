@@ -1,8 +1,8 @@
 // pipeline: several requests on one connection: one by one, pipelined, with \r\n.
 #include <fmt/format.h>
 
-#include "../expect.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
 
 namespace csd::grade {
 

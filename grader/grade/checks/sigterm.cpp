@@ -5,10 +5,10 @@
 
 #include <thread>
 
-#include "../expect.hpp"
-#include "../process.hpp"
-#include "../procfs.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
+#include "process.hpp"
+#include "procfs.hpp"
 
 namespace csd::grade {
 
@@ -71,9 +71,10 @@ void check_sigterm(Context& ctx) {
                          with_clients));
     }
     if (!left.empty()) {
-        fail(fmt::format("the server {} after SIGTERM, but 2 s later {} of its processes still "
-                         "ran: {}",
-                         describe_wait_status(*status), left.size(), describe_left(left, top)));
+        fail(
+            fmt::format("the server {} after SIGTERM, but 2 s later {} of its processes still "
+                        "ran: {}",
+                        describe_wait_status(*status), left.size(), describe_left(left, top)));
     }
     if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
         fail(fmt::format("the server {} after SIGTERM ({}); expected exit status 0",

@@ -3,8 +3,8 @@
 
 #include <thread>
 
-#include "../expect.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
 
 namespace csd::grade {
 

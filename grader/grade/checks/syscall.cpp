@@ -5,9 +5,9 @@
 #include <map>
 #include <thread>
 
-#include "../procfs.hpp"
-#include "../syscalls.hpp"
 #include "checks.hpp"
+#include "procfs.hpp"
+#include "syscalls.hpp"
 
 namespace csd::grade {
 
@@ -52,7 +52,11 @@ void check_syscall(Context& ctx) {
         }
         fail(fmt::format("idle, the server (pid {}) was in {} in only {} of {} samples of "
                          "/proc/{}/syscall over 300 ms; it was in: {}",
-                         ctx.pid(), accepted_calls(lab), in_call, samples, ctx.pid(), what));
+                         ctx.pid(), accepted_calls(lab), in_call, samples, ctx.pid(), what),
+             fmt::format("when there is nothing to do, block in {}() on all your descriptors "
+                         "(the listening socket too), not in accept(), read(), a sleep or a "
+                         "loop with a zero timeout",
+                         lab.wait_calls.front()));
     }
     if (lab.needs_eventpoll) {
         const auto fds = procfs::open_fds(ctx.pid());

@@ -3,9 +3,9 @@
 
 #include <thread>
 
-#include "../expect.hpp"
-#include "../procfs.hpp"
 #include "checks.hpp"
+#include "expect.hpp"
+#include "procfs.hpp"
 
 namespace csd::grade {
 
@@ -32,10 +32,11 @@ void check_zombies(Context& ctx) {
         pids += (i ? ", " : "") + std::to_string(zombies[i].pid);
     }
     if (zombies.size() > 20) pids += ", ...";
-    fail(fmt::format("1 s after 50 connections ended, the server (pid {}) had {} zombie "
-                     "child{} (state Z, exited but not reaped): pid{} {}",
-                     ctx.pid(), zombies.size(), zombies.size() == 1 ? "" : "ren",
-                     zombies.size() == 1 ? "" : "s", pids));
+    fail(
+        fmt::format("1 s after 50 connections ended, the server (pid {}) had {} zombie "
+                    "child{} (state Z, exited but not reaped): pid{} {}",
+                    ctx.pid(), zombies.size(), zombies.size() == 1 ? "" : "ren",
+                    zombies.size() == 1 ? "" : "s", pids));
 }
 
 }  // namespace csd::grade

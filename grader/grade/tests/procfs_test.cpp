@@ -2,9 +2,9 @@
 #include "procfs.hpp"
 
 #include <doctest/doctest.h>
-#include <algorithm>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include "syscalls.hpp"
 

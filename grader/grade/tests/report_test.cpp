@@ -29,7 +29,7 @@ TEST_CASE("one line per check, saw and hint for failures") {
           "FAIL  zombies           0/5\n"
           "  saw: 3 zombies\n"
           "       second line\n"
-          "  hint: reap them (handout: labs/fork/handout.md, section \"Grading\", check "
+          "  hint: reap them (handout: labs/fork/handout.md, section \"How it is graded\", check "
           "zombies)\n");
     CHECK(format_score(r) == "Score: 15/20\n");
     CHECK(score(r) == 15);

@@ -1,0 +1,203 @@
+// A blocking lab server (fork per client, iterative, or a thread per client)
+// that is correct except for the one bug named by CSD_BUG at compile time.
+// grader/tests/CMakeLists.txt builds one broken-<bug> program per bug and
+// checks that csd-grade fails exactly the check that bug is about.
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "csd/lab.hpp"
+
+#ifndef CSD_BUG
+#define CSD_BUG "none"
+#endif
+
+namespace {
+
+/// The one thing this build gets wrong ("none": a correct server).
+constexpr std::string_view bug = CSD_BUG;
+
+// The bugs, each with the check that must catch it:
+//   no-reap               never waitpid()s its children: zombies pile up        -> zombies
+//   parent-keeps-socket   parent never closes the connected sockets             -> fd-leak
+//   one-request           closes the connection after the first reply           -> pipeline
+//   partial-line          takes the end of each read() as a whole line          -> split
+//   crash                 abort()s the (iterative) server on a malformed line   -> malformed
+//   accepts-sign          answers "-5" with 5 bytes instead of closing          -> malformed
+//   sigpipe               keeps SIGPIPE fatal: the (iterative) server dies      -> reset
+//   ignores-sigterm       SIG_IGN for SIGTERM: runs on after it                 -> sigterm
+//   orphans               on SIGTERM exits without ending its children          -> sigterm
+//   iterative             serves one client at a time (graded as fork)          -> concurrency
+//   child-keeps-listener  the child never closes the listening socket           -> architecture
+//   silent                never prints the `Listening on` line                  -> start
+//   slow-start            listens only after 6 s                                -> start
+//   drops-every-50th      closes every 50th connection without a reply          -> load
+//   forks                 a correct fork server (graded as iterative)           -> architecture
+//   threads               a thread per client (graded as select)                -> architecture
+
+enum class Design { fork, iterative, thread };
+
+constexpr Design design = bug == "iterative" || bug == "crash" || bug == "sigpipe"
+                              ? Design::iterative
+                          : bug == "threads" ? Design::thread
+                                             : Design::fork;
+
+/// Every reply starts at the start of this: the alphabet, about 64 KiB of it.
+const std::string& pattern() {
+    static const std::string bytes = [] {
+        std::string s(26 * 2521, 'a');
+        for (std::size_t i = 0; i < s.size(); ++i) s[i] = csd::reply_byte(i);
+        return s;
+    }();
+    return bytes;
+}
+
+/// Writes the @p n bytes of one reply with plain write(); false when the
+/// client is gone (or a stop was requested) and the reply was abandoned.
+bool send_reply(int fd, std::uint64_t n) {
+    const std::string_view all = pattern();
+    std::uint64_t sent = 0;
+    while (sent < n) {
+        const std::size_t len =
+            static_cast<std::size_t>(std::min<std::uint64_t>(n - sent, all.size() - 26));
+        const ssize_t w = ::write(fd, all.data() + sent % 26, len);
+        if (w < 0 && errno == EINTR && !csd::stop_requested()) continue;
+        if (w < 0) return false;
+        sent += static_cast<std::uint64_t>(w);
+    }
+    return true;
+}
+
+/// Answers one request line; false when the connection must be closed now.
+bool answer(int fd, std::string_view line) {
+    std::uint64_t n = csd::parse_request(line);
+    if constexpr (bug == "accepts-sign") {
+        if (n == 0 && line.starts_with('-')) n = csd::parse_request(line.substr(1));
+    }
+    if (n == 0) {
+        if constexpr (bug == "crash") std::abort();
+        return false;  // malformed: close without a reply
+    }
+    // A failed write abandons this reply only; the next read() sees the client gone.
+    (void)send_reply(fd, n);
+    return bug != "one-request";
+}
+
+/// Serves the protocol on the blocking socket @p fd until the client is done.
+void serve(int fd) {
+    std::string line;  // the unfinished request line
+    char buf[4096];
+    for (;;) {
+        const ssize_t got = ::read(fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR && !csd::stop_requested()) continue;
+        if (got <= 0) return;  // EOF, reset, or a stop
+        std::string_view data(buf, static_cast<std::size_t>(got));
+        for (auto nl = data.find('\n'); nl != std::string_view::npos; nl = data.find('\n')) {
+            line.append(data.substr(0, nl));
+            data.remove_prefix(nl + 1);
+            if (!answer(fd, line)) return;
+            line.clear();
+        }
+        line.append(data);
+        if constexpr (bug == "partial-line") {
+            if (!line.empty() && !answer(fd, line)) return;
+            line.clear();
+        }
+        if (line.size() > csd::max_line_bytes) return;  // too long: malformed
+    }
+}
+
+/// Reaps every child that has ended.
+void reap(std::set<pid_t>& children) {
+    pid_t pid = 0;
+    while ((pid = ::waitpid(-1, nullptr, WNOHANG)) > 0) children.erase(pid);
+}
+
+/// One child process per connection; on SIGTERM ends and reaps them all.
+void serve_forking(csd::Fd& listener) {
+    std::set<pid_t> children;
+    std::vector<csd::Fd> kept;  // parent-keeps-socket only
+    unsigned accepted = 0;
+    for (;;) {
+        if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) {
+            if constexpr (bug != "no-reap") reap(children);
+            if (csd::stop_requested()) break;
+            continue;
+        }
+        csd::Fd conn = csd::accept_connection(listener.get());
+        if (!conn) continue;
+        if constexpr (bug == "drops-every-50th") {
+            if (++accepted % 50 == 0) continue;  // conn closes here, unanswered
+        }
+        const pid_t pid = csd::check(::fork(), "fork");
+        if (pid == 0) {
+            csd::reset_signals_in_child();
+            if constexpr (bug != "child-keeps-listener") listener.reset();
+            serve(conn.get());
+            ::_exit(0);
+        }
+        children.insert(pid);
+        if constexpr (bug == "parent-keeps-socket") kept.push_back(std::move(conn));
+    }
+    if constexpr (bug == "orphans") return;
+    for (const pid_t pid : children) ::kill(pid, SIGTERM);
+    for (const pid_t pid : children) ::waitpid(pid, nullptr, 0);
+}
+
+/// One client after the other, in this process.
+void serve_iteratively(const csd::Fd& listener) {
+    while (!csd::stop_requested()) {
+        if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+        if (csd::Fd conn = csd::accept_connection(listener.get())) serve(conn.get());
+    }
+}
+
+/// A detached thread per client; they end with the process.
+void serve_threaded(const csd::Fd& listener) {
+    while (!csd::stop_requested()) {
+        if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+        if (csd::Fd conn = csd::accept_connection(listener.get())) {
+            std::thread([c = std::move(conn)] { serve(c.get()); }).detach();
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
+    if constexpr (bug == "ignores-sigterm") {
+        ::signal(SIGTERM, SIG_IGN);
+        csd::route_signals({SIGINT, SIGCHLD});
+    } else {
+        csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
+    }
+    if constexpr (bug != "sigpipe") csd::ignore_sigpipe();
+    if constexpr (bug == "slow-start") std::this_thread::sleep_for(std::chrono::seconds(6));
+    csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
+    if constexpr (bug != "silent") csd::announce_listening(opts.host, opts.port);
+    switch (design) {
+        case Design::fork:
+            serve_forking(listener);
+            break;
+        case Design::iterative:
+            serve_iteratively(listener);
+            break;
+        case Design::thread:
+            serve_threaded(listener);
+            break;
+    }
+    return 0;
+}
