@@ -42,6 +42,13 @@ function(csd_add_lab lab)
   endforeach()
   add_dependencies(skeletons skelgen)
   list(FILTER skel_sources INCLUDE REGEX "\\.cpp$")
+  foreach(src IN LISTS skel_sources)
+    if(NOT EXISTS ${src})
+      # A new lab: its skeleton is made by the `skeletons` target, then reconfigure.
+      message(WARNING "lab ${lab}: ${src} does not exist yet; build the target `skeletons`")
+      return()
+    endif()
+  endforeach()
   add_executable(skeleton-${lab} ${skel_sources})
   target_link_libraries(skeleton-${lab} PRIVATE csd::lab)
   csd_warnings(skeleton-${lab})
@@ -58,6 +65,7 @@ function(csd_add_lab lab)
     COMMENT "Grading the reference solution-${lab}")
 
   if(CSD_BUILD_TESTS)
+    file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/results)
     add_test(NAME solution.${lab}
       COMMAND csd-grade ${lab} $<TARGET_FILE:solution-${lab}>
               --json ${CMAKE_BINARY_DIR}/results/solution-${lab}.json)

@@ -1,0 +1,230 @@
+// Lab "iterative": a TCP server that serves one client at a time.
+//
+// The protocol (docs/contract.md, section 1): the client sends "N\n", the
+// server replies with exactly N bytes "abcd...zabc...". The handout,
+// labs/iterative/handout.md, explains every step; the TODOs below name them
+// ("handout step N").
+//
+// Given: the command line, the listening socket, the accept loop, SIGTERM
+// while waiting for a client, serve_client() and send_reply().
+// Yours: checking a request, reading lines, writing whole replies, SIGPIPE,
+// SIGTERM while serving a client.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "csd/lab.hpp"
+
+namespace {
+
+/// How the I/O helpers below ended.
+enum class Io {
+    ok,    ///< Done: a whole line was read, or every byte was written.
+    eof,   ///< The client closed its sending side (reads only).
+    bad,   ///< More than csd::max_line_bytes bytes without a '\n' (reads only).
+    gone,  ///< The client reset or vanished (ECONNRESET, EPIPE...).
+    stop,  ///< SIGTERM or SIGINT arrived: the server is shutting down.
+};
+
+/// The bytes of a reply, from offset 0: "abc...z" repeated, a bit more than
+/// 64 KiB. Reply bytes from offset `off` on are at reply_pattern()[off % 26].
+std::string_view reply_pattern() {
+    static const std::string bytes = [] {
+        std::string s(26 * 2522, '\0');
+        for (std::size_t i = 0; i < s.size(); ++i) s[i] = csd::reply_byte(i);
+        return s;
+    }();
+    return bytes;
+}
+
+/// Most bytes send_reply() hands to write_all() at once.
+constexpr std::size_t reply_chunk = 26 * 2521;
+
+/// The N of the request @p line (without '\n'), or 0 when it is malformed.
+std::uint64_t request_size(std::string_view line) {
+    // TODO(handout step 2): one '\r' may end the line; then digits only,
+    // at most csd::max_line_bytes bytes, 1 <= N <= csd::max_request_bytes.
+    // Check the limit digit by digit, so that a long number cannot overflow.
+    // SKELETON: (void)line;
+    // SKELETON: return 0;
+    // BEGIN SOLUTION
+    if (line.size() > csd::max_line_bytes) return 0;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return 0;
+    std::uint64_t n = 0;
+    for (const char c : line) {
+        if (c < '0' || c > '9') return 0;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        if (n > csd::max_request_bytes) return 0;
+    }
+    return n;  // 0 for "0", "00"...: malformed too
+    // END SOLUTION
+}
+
+/// Size of the request line buffer: any number of pipelined lines may be
+/// waiting in it, a partial line is never longer than csd::max_line_bytes.
+constexpr std::size_t read_buffer_size = 4096;
+
+/// Reads request lines from one connected socket, buffered (UNP's readline).
+///
+/// Owns the buffer, not the socket. One read() may bring part of a line or
+/// several lines: what follows the line returned stays here for the next
+/// call. Used by the one thread of the server.
+class LineReader {
+  public:
+    /// Reads from the blocking socket @p fd, which must outlive the reader.
+    explicit LineReader(int fd) noexcept : fd_(fd) {}
+
+    /// Reads the next line into @p line, without its '\n'.
+    ///
+    /// @p line stays valid until the next call. Returns Io::ok, or why
+    /// there is no line: eof (a partial line is dropped), bad, gone, stop.
+    Io next(std::string_view& line);
+
+  private:
+    int fd_;
+    std::array<char, read_buffer_size> buf_{};
+    std::size_t begin_ = 0;  // first byte not yet returned
+    std::size_t end_ = 0;    // end of the bytes read so far
+};
+
+Io LineReader::next(std::string_view& line) {
+    // TODO(handout step 3): return the next line from buf_, reading more
+    // when no '\n' is buffered yet. Keep what follows the line for the next
+    // call (pipelining), give up on a line longer than csd::max_line_bytes,
+    // and handle read() returning 0, or -1 with ECONNRESET.
+    // TODO(handout step 6): EINTR may mean SIGTERM: check csd::stop_requested().
+    // SKELETON: (void)line;
+    // SKELETON: return Io::eof;
+    // BEGIN SOLUTION
+    for (;;) {
+        const char* first = buf_.data() + begin_;
+        const char* last = buf_.data() + end_;
+        if (const char* nl = std::find(first, last, '\n'); nl != last) {
+            line = std::string_view(first, static_cast<std::size_t>(nl - first));
+            begin_ += line.size() + 1;
+            return Io::ok;
+        }
+        // No '\n' yet. A valid line is at most max_line_bytes long: do not
+        // wait for the end of a longer one (nor let it fill the buffer).
+        if (end_ - begin_ > csd::max_line_bytes) return Io::bad;
+        // Move the partial line to the front, so the read has room.
+        std::memmove(buf_.data(), first, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+
+        if (csd::stop_requested()) return Io::stop;
+        const ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+        if (n > 0) {
+            end_ += static_cast<std::size_t>(n);
+        } else if (n == 0) {
+            return Io::eof;  // half-close or close: a partial line is dropped
+        } else if (errno == EINTR) {
+            continue;  // a signal: the top of the loop checks for SIGTERM
+        } else if (csd::peer_gone(errno)) {
+            return Io::gone;
+        } else {
+            csd::throw_errno("read");
+        }
+    }
+    // END SOLUTION
+}
+
+/// Writes all of @p data to the blocking socket @p fd (UNP's writen).
+/// Returns Io::ok once every byte is written, or gone or stop.
+Io write_all(int fd, std::string_view data) {
+    // TODO(handout step 4): write() may write fewer bytes than asked: loop,
+    // continuing from where the last write() stopped. EPIPE and ECONNRESET
+    // mean the client is gone.
+    // TODO(handout step 6): EINTR may mean SIGTERM: check csd::stop_requested().
+    // SKELETON: (void)fd;
+    // SKELETON: (void)data;
+    // SKELETON: return Io::gone;
+    // BEGIN SOLUTION
+    while (!data.empty()) {
+        if (csd::stop_requested()) return Io::stop;
+        const ssize_t n = ::write(fd, data.data(), data.size());
+        if (n >= 0) {
+            data.remove_prefix(static_cast<std::size_t>(n));  // continue after what was written
+        } else if (errno == EINTR) {
+            continue;  // the top of the loop checks for SIGTERM
+        } else if (csd::peer_gone(errno)) {
+            return Io::gone;  // EPIPE needs SIGPIPE ignored, see main()
+        } else {
+            csd::throw_errno("write");
+        }
+    }
+    return Io::ok;
+    // END SOLUTION
+}
+
+/// Sends the @p n bytes of one reply on @p fd, in chunks taken from
+/// reply_pattern(). Returns Io::ok, or why it stopped (from write_all()).
+Io send_reply(int fd, std::uint64_t n) {
+    for (std::uint64_t sent = 0; sent < n;) {
+        // Each chunk starts with the letter of reply byte number `sent`.
+        const auto start = static_cast<std::size_t>(sent % 26);
+        const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(n - sent, reply_chunk));
+        if (const Io io = write_all(fd, reply_pattern().substr(start, size)); io != Io::ok) {
+            return io;
+        }
+        sent += size;
+    }
+    return Io::ok;
+}
+
+/// Serves one client on the connected socket @p fd until it is done:
+/// answers its requests in order, stops at the first malformed one.
+/// The caller closes @p fd.
+void serve_client(int fd) {
+    LineReader reader(fd);
+    std::string_view line;
+    while (reader.next(line) == Io::ok) {
+        const std::uint64_t n = request_size(line);
+        if (n == 0) return;  // malformed: close without a reply
+        if (send_reply(fd, n) != Io::ok) return;
+    }
+    // eof, bad, gone or stop: nothing more to do for this client
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv);
+    try {
+        // TODO(handout step 5): a client that vanishes makes write() raise
+        // SIGPIPE, which kills the server. Ignore it, and get EPIPE instead.
+        // BEGIN SOLUTION
+        csd::ignore_sigpipe();
+        // END SOLUTION
+
+        // SIGTERM and SIGINT set csd::stop_requested() and interrupt a
+        // blocking call (EINTR); csd::wait_readable() also wakes up for them.
+        csd::route_signals({SIGTERM, SIGINT});
+        const csd::Fd listener = csd::listen_tcp(options.host, options.port);
+        csd::announce_listening(options.host, options.port);
+
+        // The iterative loop (UNP ch. 30): accept one client, serve it
+        // completely, close it, accept the next one.
+        while (!csd::stop_requested()) {
+            if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+            const csd::Fd client = csd::accept_connection(listener.get());
+            if (!client) continue;  // EINTR, or a client that already left
+            serve_client(client.get());
+        }  // end of an iteration: the csd::Fd `client` closes the connection
+    } catch (const std::exception& e) {
+        std::cerr << "server: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}
