@@ -42,7 +42,7 @@ Examples:
   ./csd                   # first run: see that every reference passes
   ./csd grade fork        # grade your skeletons/fork/server.cpp
   ./csd grade fork --check pipeline
-  ctest --preset default -L fork    # every test of one lab
+  ctest --preset default -L fork    # (instructors) the project's tests of one lab
 EOF
 }
 
@@ -89,6 +89,21 @@ need_packages() {
 configure() {
     say "Configuring (cmake --preset $1)"
     cmake --preset "$1"
+}
+
+# configured PRESET: configures only when the build directory is not yet
+# configured (once configured, the build re-runs CMake by itself when a
+# CMakeLists.txt changes).
+configured() {
+    local dir
+    case "$1" in
+        default) dir=build ;;
+        *) dir=build-$1 ;;
+    esac
+    if [ -f "$dir/CMakeCache.txt" ] && [ -f "$dir/build.ninja" ]; then
+        return 0
+    fi
+    configure "$1"
 }
 
 # build PRESET [TARGET...]: builds the preset's directory (everything, or TARGETs).
@@ -191,7 +206,7 @@ grade_program() {
     check_lab "$lab"
     shift 2
     need_packages "${BUILD_PACKAGES[@]}"
-    configure default
+    configured default
     build default "$kind-$lab" csd-grade csd-client
     say "Grading build/bin/$kind-$lab (csd-grade $lab)"
     exec "$BIN/csd-grade" "$lab" "$BIN/$kind-$lab" "$@"

@@ -11,7 +11,7 @@ namespace csd {
 [[noreturn]] void throw_errno(const char* call);
 
 /// Returns @p result, or throws (via throw_errno) when it is -1.
-/// Usage: `int fd = csd::check(::socket(...), "socket");`
+/// Usage: `int fd = csd::check(socket(...), "socket");`
 template <typename T>
 T check(T result, const char* call) {
     if (result == static_cast<T>(-1)) throw_errno(call);

@@ -12,7 +12,7 @@
 
 namespace csd {
 
-/// Creates a TCP socket bound to @p host:@p port and listening.
+/// Creates a TCP socket bound to @p host and @p port, listening.
 ///
 /// The socket is created with SOCK_CLOEXEC (and SOCK_NONBLOCK when
 /// @p nonblocking), with SO_REUSEADDR so a restarted server can bind at
