@@ -1,0 +1,243 @@
+// Lab "poll": one process, one thread, every client served from one loop
+// around poll() (UNP vol. 1, section 6.11, with non-blocking I/O, ch. 16).
+//
+// The protocol state of each client is a csd::Session: it parses what the
+// client sent and says what to send back, and does no I/O. This lab is the
+// I/O around it: never wait for one client while another one could be
+// served, for thousands of clients at once. The handout,
+// labs/poll/handout.md, explains every step; the TODOs below name them
+// ("handout step N").
+//
+// Given: the command line, the descriptor limit, the non-blocking listening
+// socket, SIGTERM through the self-pipe, the two tables (pollfd entries and
+// connections) and how to remove from both, the loop around poll().
+// Yours: what to watch, accepting, reading, writing, closing, and what to do
+// when the process runs out of descriptors.
+
+#include <poll.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <iostream>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "csd/lab.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Most bytes read from one client in one turn of the loop: a client that
+/// sends a lot must not keep the loop to itself.
+constexpr std::size_t read_budget = 64 * 1024;
+/// Most bytes written to one client in one turn of the loop.
+constexpr std::size_t write_budget = 256 * 1024;
+/// How long to stop accepting after accept() found no free descriptor.
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+/// Most clients served at once; more are accepted and closed at once.
+constexpr std::size_t max_clients = 10000;
+
+/// One client: its socket and its protocol state.
+///
+/// How to use the session: session.feed(bytes) with what was read,
+/// session.end_of_input() at EOF; send session.output() and report what
+/// went out with session.consume(n). session.wants_input() says whether to
+/// read, session.has_output() whether there is something to write, and
+/// session.finished() that the connection should be closed now.
+struct Connection {
+    csd::Fd fd;            ///< The connected socket, non-blocking.
+    csd::Session session;  ///< What the client asked for and what it is still owed.
+    bool gone = false;     ///< The client reset or vanished: close it.
+
+    /// A new client on the connected socket @p socket.
+    explicit Connection(csd::Fd socket) : fd(std::move(socket)) {}
+};
+
+/// The poll() events to ask for on a connection in state @p s.
+short interest(const csd::Session& s) {
+    // TODO(handout step 2): POLLIN only while the session wants input,
+    // POLLOUT only while it has output (or poll() would return at once for
+    // it, every time: a writable socket stays writable).
+    (void)s;
+    return 0;
+}
+
+/// True when @p c should be closed now.
+bool done(const Connection& c) {
+    // TODO(handout step 6): when the client is gone, or its session is
+    // finished (it sent EOF or a malformed request, and is owed nothing).
+    (void)c;
+    return false;
+}
+
+/// Raises the soft limit on open descriptors (RLIMIT_NOFILE, often 1024)
+/// to the hard limit: poll() has no FD_SETSIZE wall, but the process has
+/// this one.
+void raise_descriptor_limit() {
+    rlimit limit{};
+    csd::check(::getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        csd::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit(RLIMIT_NOFILE)");
+    }
+}
+
+/// The event loop: the listening socket and every connection.
+///
+/// Owns the listening socket and the connections. Used by the one thread of
+/// the process; nothing in it ever blocks except poll().
+class Server {
+  public:
+    /// Serves clients of @p listener, a non-blocking listening socket.
+    explicit Server(csd::Fd listener);
+
+    /// Runs the loop until SIGTERM or SIGINT, then returns. The connections
+    /// are closed when the Server is destroyed.
+    void run();
+
+  private:
+    /// Accepts every client waiting in the listen queue.
+    void accept_clients();
+    /// Reads what @p c sent (at most read_budget bytes) into its session.
+    void read_from(Connection& c);
+    /// Writes what @p c is owed (at most write_budget bytes).
+    void write_to(Connection& c);
+    /// Closes connection @p i and removes it from both tables.
+    void remove(std::size_t i);
+
+    /// watched_[first_client + i] is the entry of connections_[i].
+    static constexpr std::size_t first_client = 2;
+
+    csd::Fd listener_;
+    // What poll() watches: [0] the self-pipe, [1] the listener, then one
+    // entry per connection, in the order of connections_.
+    std::vector<pollfd> watched_;
+    std::vector<Connection> connections_;
+    Clock::time_point accept_paused_until_{};
+    std::array<char, 16 * 1024> buffer_{};  // for read_from(), shared by every connection
+};
+
+Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
+    watched_.push_back({csd::signal_fd(), POLLIN, 0});  // a byte arrives here on SIGTERM
+    watched_.push_back({listener_.get(), POLLIN, 0});
+}
+
+void Server::run() {
+    for (;;) {
+        // The kernel copies the whole array in and the answers out on every
+        // call, and looks at every entry: O(connections) each time.
+        const bool accepting = Clock::now() >= accept_paused_until_;
+        watched_[1].events = accepting ? POLLIN : 0;
+        int timeout_ms = -1;  // sleep until something happens...
+        if (!accepting) {     // ...or until the pause ends
+            const auto left =
+                std::chrono::ceil<std::chrono::milliseconds>(accept_paused_until_ - Clock::now());
+            timeout_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
+        }
+        const int ready = ::poll(watched_.data(), watched_.size(), timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;  // a signal: the self-pipe is readable now
+        csd::check(ready, "poll");
+
+        if (watched_[0].revents != 0) {
+            csd::drain_signals();
+            if (csd::stop_requested()) return;  // ~Server closes every connection
+        }
+        if (watched_[1].revents != 0) accept_clients();  // new entries have revents 0
+
+        for (std::size_t i = 0; i < connections_.size();) {
+            pollfd& entry = watched_[first_client + i];
+            if (entry.revents == 0) {
+                ++i;
+                continue;
+            }
+            Connection& c = connections_[i];
+            // An error or a hang-up shows up as POLLERR or POLLHUP, even
+            // when not asked for: the read (or the write) then says which.
+            const bool can_read = (entry.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+            if (can_read) read_from(c);
+            // Right after a read there is usually a reply to send, and the
+            // socket is nearly always writable: try at once (write_to()
+            // finds out if it is not).
+            if (!c.gone) write_to(c);
+            if (done(c)) {
+                remove(i);  // the last connection moves to i: look at i again
+            } else {
+                entry.events = interest(c.session);  // what to watch from now on
+                ++i;
+            }
+        }
+    }
+}
+
+void Server::remove(std::size_t i) {
+    // Swap-remove from both tables, so that they stay in step: the last
+    // connection (and its entry, with its revents) moves to place i.
+    if (i + 1 != connections_.size()) {
+        connections_[i] = std::move(connections_.back());  // closes the socket at i
+        watched_[first_client + i] = watched_.back();
+    }
+    connections_.pop_back();  // closes the socket, if it was the last one
+    watched_.pop_back();
+}
+
+void Server::accept_clients() {
+    for (;;) {  // ends when the listen queue is empty: it is finite
+        csd::Fd fd;
+        try {
+            fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
+        } catch (const std::system_error& e) {
+            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
+            // left. Do not crash, do not spin: stop accepting for a while.
+            throw;
+        }
+        if (!fd) return;  // nobody else is waiting
+        // TODO(handout step 3): keep the client: add it to connections_ and
+        // its entry (what to watch: interest()) to watched_, at the same
+        // place. But beyond max_clients, refuse it (close it at once).
+        // Until then, `fd` closes here: every client is hung up on.
+    }
+}
+
+void Server::read_from(Connection& c) {
+    // TODO(handout step 4): read with csd::read_some() into buffer_ and
+    // feed the session, until the socket would block, the session wants no
+    // more input, or read_budget bytes were read. EOF: end_of_input().
+    // The client reset: mark it gone.
+    (void)c;
+}
+
+void Server::write_to(Connection& c) {
+    // TODO(handout step 5): while the session has output, write_some() its
+    // output() and consume() what was written, until the socket would
+    // block or write_budget bytes went out. EPIPE/ECONNRESET: mark it gone.
+    (void)c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv);
+    try {
+        raise_descriptor_limit();
+        // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
+        // which the loop watches like any other descriptor.
+        csd::route_signals({SIGTERM, SIGINT});
+        // Non-blocking listener: accept() returns at once when nobody waits.
+        Server server(csd::listen_tcp(options.host, options.port, true));
+        csd::announce_listening(options.host, options.port);
+        server.run();
+    } catch (const std::exception& e) {
+        std::cerr << "server: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

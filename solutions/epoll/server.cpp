@@ -1,0 +1,459 @@
+// Lab "epoll": one process, one thread, every client served from one loop
+// around epoll_wait() (TLPI ch. 63, "Alternative I/O Models"; epoll(7)).
+//
+// The protocol state of each client is a csd::Session: it parses what the
+// client sent and says what to send back, and does no I/O. This lab is the
+// I/O around it: never wait for one client while another one could be
+// served, for ten thousand clients at once, at a cost that depends on how
+// many are ready, not on how many are connected. The handout,
+// labs/epoll/handout.md, explains every step; the TODOs below name them
+// ("handout step N").
+//
+// Given: the command line, the descriptor limit, the epoll instance, the
+// non-blocking listening socket, SIGTERM through the self-pipe, the
+// connection table and how to close a connection, the loop around
+// epoll_wait().
+// Yours: what to watch, accepting, reading, writing, closing, and what to do
+// when the process runs out of descriptors.
+// BEGIN SOLUTION
+//
+// With -e the solution watches its clients edge-triggered (EPOLLET); the
+// handout explains it under "Going further".
+// END SOLUTION
+
+#include <sys/epoll.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <iostream>
+#include <memory>
+// BEGIN SOLUTION
+#include <string_view>
+// END SOLUTION
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "csd/lab.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Most bytes read from one client in one turn of the loop: a client that
+/// sends a lot must not keep the loop to itself.
+constexpr std::size_t read_budget = 64 * 1024;
+/// Most bytes written to one client in one turn of the loop.
+constexpr std::size_t write_budget = 256 * 1024;
+/// How long to stop accepting after accept() found no free descriptor.
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+/// Most clients served at once; more are accepted and closed at once.
+constexpr std::size_t max_clients = 20000;
+/// Most events one epoll_wait() hands over; more wait for the next call.
+constexpr int max_events = 256;
+
+/// One client: its socket and its protocol state.
+///
+/// How to use the session: session.feed(bytes) with what was read,
+/// session.end_of_input() at EOF; send session.output() and report what
+/// went out with session.consume(n). session.wants_input() says whether to
+/// read, session.has_output() whether there is something to write, and
+/// session.finished() that the connection should be closed now.
+struct Connection {
+    csd::Fd fd;                  ///< The connected socket, non-blocking; empty once closed.
+    csd::Session session;        ///< What the client asked for and what it is still owed.
+    bool gone = false;           ///< The client reset or vanished: close it.
+    std::uint32_t watching = 0;  ///< The events epoll watches on fd now.
+    // BEGIN SOLUTION
+    // Edge-triggered mode only: an edge is reported once, so remember it.
+    bool can_read = false;   ///< An edge said readable, and no read hit EAGAIN since.
+    bool can_write = false;  ///< An edge said writable, and no write hit EAGAIN since.
+    bool listed = false;     ///< In Server::still_ready_ (or in the turn being served).
+    // END SOLUTION
+
+    /// A new client on the connected socket @p socket.
+    explicit Connection(csd::Fd socket) : fd(std::move(socket)) {}
+};
+
+/// The epoll events to watch on a connection in state @p s.
+std::uint32_t interest(const csd::Session& s) {
+    // TODO(handout step 2): EPOLLIN only while the session wants input,
+    // EPOLLOUT only while it has output (level-triggered, a writable socket
+    // would be reported again and again).
+    // SKELETON: (void)s;
+    // SKELETON: return 0;
+    // BEGIN SOLUTION
+    return (s.wants_input() ? EPOLLIN : 0u) | (s.has_output() ? EPOLLOUT : 0u);
+    // END SOLUTION
+}
+
+/// True when @p c should be closed now.
+bool done(const Connection& c) {
+    // TODO(handout step 6): when the client is gone, or its session is
+    // finished (it sent EOF or a malformed request, and is owed nothing).
+    // SKELETON: (void)c;
+    // SKELETON: return false;
+    // BEGIN SOLUTION
+    return c.gone || c.session.finished();
+    // END SOLUTION
+}
+
+/// Raises the soft limit on open descriptors (RLIMIT_NOFILE, often 1024)
+/// to the hard limit, so that one process can hold 10,000 clients.
+void raise_descriptor_limit() {
+    rlimit limit{};
+    csd::check(::getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        csd::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit(RLIMIT_NOFILE)");
+    }
+}
+
+// What epoll_event.data.ptr holds for the two descriptors that are not
+// clients (for a client, it is its Connection*): the address of one of these.
+char signal_tag;
+char listener_tag;
+
+/// The event loop: the epoll instance, the listening socket, every connection.
+///
+/// Owns the epoll instance, the listening socket and the connections. Used
+/// by the one thread of the process; nothing in it ever blocks except
+/// epoll_wait().
+class Server {
+  public:
+    /// Serves clients of @p listener, a non-blocking listening socket.
+    explicit Server(csd::Fd listener);
+    // BEGIN SOLUTION
+    /// Watches the clients accepted from now on edge-triggered (EPOLLET).
+    void use_edge_triggered() noexcept { edge_ = true; }
+    // END SOLUTION
+
+    /// Runs the loop until SIGTERM or SIGINT, then returns. The connections
+    /// are closed when the Server is destroyed.
+    void run();
+
+  private:
+    /// epoll_ctl(@p op) for @p fd: watch @p events, report them with @p tag.
+    void control(int op, int fd, std::uint32_t events, void* tag);
+    /// Accepts every client waiting in the listen queue.
+    void accept_clients();
+    /// Serves @p c, for which epoll_wait() reported @p events.
+    void on_event(Connection& c, std::uint32_t events);
+    /// Reads what @p c sent (at most read_budget bytes) into its session.
+    void read_from(Connection& c);
+    /// Writes what @p c is owed (at most write_budget bytes).
+    void write_to(Connection& c);
+    /// Tells epoll what to watch on @p c now, if that changed.
+    void update_interest(Connection& c);
+    /// Closes @p c; its memory lives until the current batch of events is done.
+    void close(Connection& c);
+    // BEGIN SOLUTION
+    /// Edge-triggered mode: serves @p c as far as its flags and budgets allow.
+    void take_turn(Connection& c);
+    // END SOLUTION
+
+    csd::Fd epoll_;
+    csd::Fd listener_;
+    bool accepting_ = true;  // the listener is watched (EPOLLIN)
+    Clock::time_point accept_paused_until_{};
+    std::vector<std::unique_ptr<Connection>> by_fd_;   // by_fd_[fd]: the client on fd, or null
+    std::size_t clients_ = 0;                          // non-null entries of by_fd_
+    std::vector<std::unique_ptr<Connection>> closed_;  // closed in this batch: freed after it
+    std::array<epoll_event, max_events> events_{};
+    std::array<char, 16 * 1024> buffer_{};  // for read_from(), shared by every connection
+    // BEGIN SOLUTION
+    bool edge_ = false;                     // -e: clients are watched edge-triggered
+    std::vector<Connection*> still_ready_;  // edge-triggered: budget ran out before EAGAIN
+    std::vector<Connection*> turn_;         // those of still_ready_ being served now
+    // END SOLUTION
+};
+
+Server::Server(csd::Fd listener)
+    : epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
+      listener_(std::move(listener)) {
+    // The self-pipe and the listener: level-triggered, reported for as
+    // long as they are readable.
+    // BEGIN SOLUTION
+    // They stay so with -e: the loop takes all they offer at each wakeup.
+    // END SOLUTION
+    control(EPOLL_CTL_ADD, csd::signal_fd(), EPOLLIN, &signal_tag);  // a byte comes on SIGTERM
+    control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
+}
+
+void Server::control(int op, int fd, std::uint32_t events, void* tag) {
+    epoll_event event{};
+    event.events = events;
+    event.data.ptr = tag;
+    csd::check(::epoll_ctl(epoll_.get(), op, fd, &event), "epoll_ctl");
+}
+
+void Server::run() {
+    for (;;) {
+        if (!accepting_ && Clock::now() >= accept_paused_until_) {
+            control(EPOLL_CTL_MOD, listener_.get(), EPOLLIN, &listener_tag);  // accept again
+            accepting_ = true;
+        }
+        int timeout_ms = -1;  // sleep until something happens...
+        if (!accepting_) {    // ...or until the pause ends
+            const auto left =
+                std::chrono::ceil<std::chrono::milliseconds>(accept_paused_until_ - Clock::now());
+            timeout_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
+        }
+        // BEGIN SOLUTION
+        if (!still_ready_.empty()) timeout_ms = 0;  // take new events, do not sleep
+        // END SOLUTION
+        // The kernel hands over only descriptors that are ready: the cost
+        // is O(ready), however many clients are connected and idle.
+        const int ready = ::epoll_wait(epoll_.get(), events_.data(), max_events, timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;  // a signal: the self-pipe is readable now
+        csd::check(ready, "epoll_wait");
+        // BEGIN SOLUTION
+        turn_.swap(still_ready_);  // they had to wait: they go after this batch
+        // END SOLUTION
+
+        for (std::size_t i = 0; i < static_cast<std::size_t>(ready); ++i) {
+            void* const tag = events_[i].data.ptr;
+            if (tag == &signal_tag) {
+                csd::drain_signals();
+                if (csd::stop_requested()) return;  // ~Server closes every connection
+            } else if (tag == &listener_tag) {
+                accept_clients();
+            } else {
+                Connection& c = *static_cast<Connection*>(tag);
+                // Closed earlier in this batch? Then this event is stale
+                // (and its descriptor number may already be someone else's).
+                if (c.fd) on_event(c, events_[i].events);
+            }
+        }
+        // BEGIN SOLUTION
+        for (Connection* c : turn_) {
+            c->listed = false;
+            if (c->fd) take_turn(*c);
+        }
+        turn_.clear();
+        // END SOLUTION
+        closed_.clear();  // no event of this batch points to them any more
+    }
+}
+
+void Server::accept_clients() {
+    for (;;) {  // ends when the listen queue is empty: it is finite
+        csd::Fd fd;
+        try {
+            fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
+        } catch (const std::system_error& e) {
+            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
+            // left. Do not crash, do not spin: stop watching the listener
+            // (EPOLL_CTL_MOD to no events, accepting_ = false) for
+            // accept_pause; run() watches it again when the pause is over.
+            // BEGIN SOLUTION
+            if (e.code() == std::errc::too_many_files_open ||
+                e.code() == std::errc::too_many_files_open_in_system) {
+                // The client stays in the listen queue and the listener stays
+                // readable: watching it now would make epoll_wait() return at
+                // once, again and again. Look away for a while instead.
+                std::cerr << "server: " << e.what() << "; not accepting for 100 ms\n";
+                control(EPOLL_CTL_MOD, listener_.get(), 0, &listener_tag);
+                accepting_ = false;
+                accept_paused_until_ = Clock::now() + accept_pause;
+                return;
+            }
+            // END SOLUTION
+            throw;
+        }
+        if (!fd) return;  // nobody else is waiting
+        // TODO(handout step 3): keep the client: a Connection in
+        // by_fd_[its fd] (grow by_fd_ as needed, count it in clients_), and
+        // watched by epoll (EPOLL_CTL_ADD, interest(), data.ptr = the
+        // Connection; note it in `watching`). But beyond max_clients, refuse
+        // it (close it at once).
+        // Until then, `fd` closes here: every client is hung up on.
+        // BEGIN SOLUTION
+        if (clients_ >= max_clients) continue;  // refused: `fd` closes here
+        const auto slot = static_cast<std::size_t>(fd.get());
+        if (slot >= by_fd_.size()) by_fd_.resize(slot + 1);
+        by_fd_[slot] = std::make_unique<Connection>(std::move(fd));
+        ++clients_;
+        Connection& c = *by_fd_[slot];
+        // Edge-triggered: watch both directions for good, and never change
+        // it; an edge comes only when the state changes, so an idle
+        // writable socket costs nothing.
+        c.watching = edge_ ? EPOLLIN | EPOLLOUT | EPOLLET : interest(c.session);
+        control(EPOLL_CTL_ADD, c.fd.get(), c.watching, &c);
+        // END SOLUTION
+    }
+}
+
+void Server::on_event(Connection& c, std::uint32_t events) {
+    // BEGIN SOLUTION
+    if (edge_) {
+        // Remember the edges: they will not be reported again.
+        if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) c.can_read = true;
+        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) c.can_write = true;
+        take_turn(c);
+        return;
+    }
+    // END SOLUTION
+    // An error or a hang-up shows up as EPOLLERR or EPOLLHUP, even when not
+    // asked for: the read (or the write) then says which.
+    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) read_from(c);
+    // Right after a read there is usually a reply to send, and the socket
+    // is nearly always writable: try at once (write_to() finds out if not).
+    if (!c.gone) write_to(c);
+    if (done(c)) {
+        close(c);
+    } else {
+        update_interest(c);
+    }
+}
+// BEGIN SOLUTION
+
+void Server::take_turn(Connection& c) {
+    if (c.can_read) read_from(c);             // clears can_read at EAGAIN
+    if (!c.gone && c.can_write) write_to(c);  // clears can_write at EAGAIN
+    if (done(c)) {
+        close(c);
+        return;
+    }
+    // A budget ran out before EAGAIN? No new edge will come for what is
+    // left: remember it here, and come back once the others had a turn
+    // (epoll(7), "possible pitfalls": starvation).
+    const bool more =
+        (c.can_read && c.session.wants_input()) || (c.can_write && c.session.has_output());
+    if (more && !c.listed) {
+        c.listed = true;
+        still_ready_.push_back(&c);
+    }
+}
+// END SOLUTION
+
+void Server::update_interest(Connection& c) {
+    // epoll remembers what it watches: tell it only when that changes.
+    // Most turns change nothing, and then cost no system call.
+    const std::uint32_t wanted = interest(c.session);
+    if (wanted == c.watching) return;
+    control(EPOLL_CTL_MOD, c.fd.get(), wanted, &c);
+    c.watching = wanted;
+}
+
+void Server::close(Connection& c) {
+    const auto slot = static_cast<std::size_t>(c.fd.get());
+    // close() also takes the socket out of the epoll set. But an event for
+    // it may still wait further down in events_: keep the Connection alive
+    // (its fd empty) until run() is through with this batch.
+    c.fd.reset();
+    closed_.push_back(std::move(by_fd_[slot]));
+    --clients_;
+}
+
+void Server::read_from(Connection& c) {
+    // TODO(handout step 4): read with csd::read_some() into buffer_ and
+    // feed the session, until the socket would block, the session wants no
+    // more input, or read_budget bytes were read. EOF: end_of_input().
+    // The client reset: mark it gone.
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
+    for (std::size_t total = 0; total < read_budget && c.session.wants_input();) {
+        const csd::IoResult r = csd::read_some(c.fd.get(), buffer_.data(), buffer_.size());
+        switch (r.status) {
+            case csd::IoStatus::ok:
+                c.session.feed({buffer_.data(), r.bytes});
+                total += r.bytes;
+                break;
+            case csd::IoStatus::eof:
+                c.session.end_of_input();  // still answer what it asked for
+                return;
+            case csd::IoStatus::peer_gone:
+                c.gone = true;
+                return;
+            case csd::IoStatus::would_block:  // read everything there was
+                c.can_read = false;           // (edge-triggered: wait for the next edge)
+                return;
+            case csd::IoStatus::interrupted:  // try again on the next turn
+                return;
+        }
+    }
+    // END SOLUTION
+}
+
+void Server::write_to(Connection& c) {
+    // TODO(handout step 5): while the session has output, write_some() its
+    // output() and consume() what was written, until the socket would
+    // block or write_budget bytes went out. EPIPE/ECONNRESET: mark it gone.
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
+    for (std::size_t total = 0; total < write_budget && c.session.has_output();) {
+        const csd::IoResult w = csd::write_some(c.fd.get(), c.session.output());
+        switch (w.status) {
+            case csd::IoStatus::ok:
+                c.session.consume(w.bytes);  // a partial write: the rest goes next time
+                total += w.bytes;
+                break;
+            case csd::IoStatus::peer_gone:
+                c.gone = true;
+                return;
+            case csd::IoStatus::would_block:  // its socket buffer is full
+                c.can_write = false;          // (edge-triggered: wait for the next edge)
+                return;
+            case csd::IoStatus::interrupted:
+            case csd::IoStatus::eof:  // (not a write result)
+                return;
+        }
+    }
+    // END SOLUTION
+}
+// BEGIN SOLUTION
+
+/// Takes "-e" (edge-triggered) out of the command line and says whether it
+/// was there; csd::parse_server_options() then reads the rest.
+bool take_edge_option(int& argc, char** argv) {
+    bool found = false;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "-e") {
+            found = true;
+            continue;
+        }
+        argv[kept++] = argv[i];
+        // The value of -i or -p stays, even if it reads "-e".
+        if ((arg == "-i" || arg == "-p") && i + 1 < argc) argv[kept++] = argv[++i];
+    }
+    argv[kept] = nullptr;
+    argc = kept;
+    return found;
+}
+// END SOLUTION
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // BEGIN SOLUTION
+    const bool edge_triggered = take_edge_option(argc, argv);
+    // END SOLUTION
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv);
+    try {
+        raise_descriptor_limit();
+        // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
+        // which the loop watches like any other descriptor.
+        csd::route_signals({SIGTERM, SIGINT});
+        // Non-blocking listener: accept() returns at once when nobody waits.
+        Server server(csd::listen_tcp(options.host, options.port, true));
+        // BEGIN SOLUTION
+        if (edge_triggered) server.use_edge_triggered();
+        // END SOLUTION
+        csd::announce_listening(options.host, options.port);
+        server.run();
+    } catch (const std::exception& e) {
+        std::cerr << "server: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

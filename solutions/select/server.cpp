@@ -1,0 +1,270 @@
+// Lab "select": one process, one thread, every client served from one loop
+// around select() (UNP vol. 1, section 6.8, with non-blocking I/O, ch. 16).
+//
+// The protocol state of each client is a csd::Session: it parses what the
+// client sent and says what to send back, and does no I/O. This lab is the
+// I/O around it: never wait for one client while another one could be
+// served. The handout, labs/select/handout.md, explains every step; the
+// TODOs below name them ("handout step N").
+//
+// Given: the command line, the non-blocking listening socket, SIGTERM through
+// the self-pipe, the connection table, the loop around select().
+// Yours: what to watch, accepting, reading, writing, closing, and what to do
+// when the process runs out of descriptors.
+
+#include <sys/select.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <iostream>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "csd/lab.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Most bytes read from one client in one turn of the loop: a client that
+/// sends a lot must not keep the loop to itself.
+constexpr std::size_t read_budget = 64 * 1024;
+/// Most bytes written to one client in one turn of the loop.
+constexpr std::size_t write_budget = 256 * 1024;
+/// How long to stop accepting after accept() found no free descriptor.
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+
+/// One client: its socket and its protocol state.
+///
+/// How to use the session: session.feed(bytes) with what was read,
+/// session.end_of_input() at EOF; send session.output() and report what
+/// went out with session.consume(n). session.wants_input() says whether to
+/// read, session.has_output() whether there is something to write, and
+/// session.finished() that the connection should be closed now.
+struct Connection {
+    csd::Fd fd;            ///< The connected socket, non-blocking.
+    csd::Session session;  ///< What the client asked for and what it is still owed.
+    bool gone = false;     ///< The client reset or vanished: close it.
+
+    /// A new client on the connected socket @p socket.
+    explicit Connection(csd::Fd socket) : fd(std::move(socket)) {}
+};
+
+/// True when @p c should be closed now.
+bool done(const Connection& c) {
+    // TODO(handout step 6): when the client is gone, or its session is
+    // finished (it sent EOF or a malformed request, and is owed nothing).
+    // SKELETON: (void)c;
+    // SKELETON: return false;
+    // BEGIN SOLUTION
+    return c.gone || c.session.finished();
+    // END SOLUTION
+}
+
+/// The event loop: the listening socket and every connection.
+///
+/// Owns the listening socket and the connections. Used by the one thread of
+/// the process; nothing in it ever blocks except select().
+class Server {
+  public:
+    /// Serves clients of @p listener, a non-blocking listening socket.
+    explicit Server(csd::Fd listener) : listener_(std::move(listener)) {}
+
+    /// Runs the loop until SIGTERM or SIGINT, then returns. The connections
+    /// are closed when the Server is destroyed.
+    void run();
+
+  private:
+    /// Accepts every client waiting in the listen queue.
+    void accept_clients();
+    /// Reads what @p c sent (at most read_budget bytes) into its session.
+    void read_from(Connection& c);
+    /// Writes what @p c is owed (at most write_budget bytes).
+    void write_to(Connection& c);
+
+    csd::Fd listener_;
+    std::vector<Connection> connections_;  // in no particular order
+    Clock::time_point accept_paused_until_{};
+    std::array<char, 16 * 1024> buffer_{};  // for read_from(), shared by every connection
+};
+
+void Server::run() {
+    for (;;) {
+        // select() overwrites the sets with its answer: build them anew
+        // every turn. That is O(connections), and so is select() itself.
+        fd_set readable;
+        fd_set writable;
+        FD_ZERO(&readable);
+        FD_ZERO(&writable);
+        int max_fd = csd::signal_fd();
+        FD_SET(csd::signal_fd(), &readable);  // a byte arrives here on SIGTERM
+        const bool accepting = Clock::now() >= accept_paused_until_;
+
+        const auto watch = [&max_fd](int fd, fd_set& set) {
+            FD_SET(fd, &set);
+            max_fd = std::max(max_fd, fd);
+        };
+        if (accepting) watch(listener_.get(), readable);
+        // TODO(handout step 2): watch each connection: for reading only
+        // while its session wants input, for writing only while it has
+        // output (or select() would wake up for it at once, every time).
+        // BEGIN SOLUTION
+        for (const Connection& c : connections_) {
+            if (c.session.wants_input()) watch(c.fd.get(), readable);
+            if (c.session.has_output()) watch(c.fd.get(), writable);
+        }
+        // END SOLUTION
+
+        // No timeout (sleep until something happens), unless accepting is
+        // paused: then wake up when the pause ends.
+        timeval pause{};
+        timeval* timeout = nullptr;
+        if (!accepting) {
+            const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+                accept_paused_until_ - Clock::now());
+            pause.tv_usec = static_cast<suseconds_t>(std::max<std::int64_t>(left.count(), 0));
+            timeout = &pause;
+        }
+        const int ready = ::select(max_fd + 1, &readable, &writable, nullptr, timeout);
+        if (ready < 0 && errno == EINTR) continue;  // a signal: the self-pipe is readable now
+        csd::check(ready, "select");
+
+        if (FD_ISSET(csd::signal_fd(), &readable)) {
+            csd::drain_signals();
+            if (csd::stop_requested()) return;  // ~Server closes every connection
+        }
+        if (FD_ISSET(listener_.get(), &readable)) accept_clients();
+
+        for (std::size_t i = 0; i < connections_.size();) {
+            Connection& c = connections_[i];
+            const int fd = c.fd.get();
+            const bool can_read = FD_ISSET(fd, &readable);
+            if (can_read) read_from(c);
+            // Right after a read there is usually a reply to send, and the
+            // socket is nearly always writable: try at once (write_to()
+            // finds out if it is not).
+            if (!c.gone && (can_read || FD_ISSET(fd, &writable))) write_to(c);
+            if (done(c)) {
+                // Swap-remove: the last connection moves into this place
+                // (closing this socket) and is looked at next, as i stays.
+                if (&c != &connections_.back()) c = std::move(connections_.back());
+                connections_.pop_back();
+            } else {
+                ++i;
+            }
+        }
+    }
+}
+
+void Server::accept_clients() {
+    for (;;) {  // ends when the listen queue is empty: it is finite
+        csd::Fd fd;
+        try {
+            fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
+        } catch (const std::system_error& e) {
+            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
+            // left. Do not crash, do not spin: stop accepting for a while.
+            // BEGIN SOLUTION
+            if (e.code() == std::errc::too_many_files_open ||
+                e.code() == std::errc::too_many_files_open_in_system) {
+                // The client stays in the listen queue and the listener stays
+                // readable: watching it now would make select() return at
+                // once, again and again. Look away for a while instead.
+                std::cerr << "server: " << e.what() << "; not accepting for 100 ms\n";
+                accept_paused_until_ = Clock::now() + accept_pause;
+                return;
+            }
+            // END SOLUTION
+            throw;
+        }
+        if (!fd) return;  // nobody else is waiting
+        // TODO(handout step 3): keep the client: add it to connections_.
+        // But a descriptor >= FD_SETSIZE cannot go into an fd_set: refuse
+        // such a client (close it at once, it sees EOF and no reply).
+        // Until then, `fd` closes here: every client is hung up on.
+        // BEGIN SOLUTION
+        if (fd.get() >= FD_SETSIZE) continue;  // FD_SET() would write past the end
+        connections_.emplace_back(std::move(fd));
+        // END SOLUTION
+    }
+}
+
+void Server::read_from(Connection& c) {
+    // TODO(handout step 4): read with csd::read_some() into buffer_ and
+    // feed the session, until the socket would block, the session wants no
+    // more input, or read_budget bytes were read. EOF: end_of_input().
+    // The client reset: mark it gone.
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
+    for (std::size_t total = 0; total < read_budget && c.session.wants_input();) {
+        const csd::IoResult r = csd::read_some(c.fd.get(), buffer_.data(), buffer_.size());
+        switch (r.status) {
+            case csd::IoStatus::ok:
+                c.session.feed({buffer_.data(), r.bytes});
+                total += r.bytes;
+                break;
+            case csd::IoStatus::eof:
+                c.session.end_of_input();  // still answer what it asked for
+                return;
+            case csd::IoStatus::peer_gone:
+                c.gone = true;
+                return;
+            case csd::IoStatus::would_block:  // read everything there was
+            case csd::IoStatus::interrupted:  // select() will say so again
+                return;
+        }
+    }
+    // END SOLUTION
+}
+
+void Server::write_to(Connection& c) {
+    // TODO(handout step 5): while the session has output, write_some() its
+    // output() and consume() what was written, until the socket would
+    // block or write_budget bytes went out. EPIPE/ECONNRESET: mark it gone.
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
+    for (std::size_t total = 0; total < write_budget && c.session.has_output();) {
+        const csd::IoResult w = csd::write_some(c.fd.get(), c.session.output());
+        switch (w.status) {
+            case csd::IoStatus::ok:
+                c.session.consume(w.bytes);  // a partial write: the rest goes next time
+                total += w.bytes;
+                break;
+            case csd::IoStatus::peer_gone:
+                c.gone = true;
+                return;
+            case csd::IoStatus::would_block:  // its socket buffer is full
+            case csd::IoStatus::interrupted:
+            case csd::IoStatus::eof:  // (not a write result)
+                return;
+        }
+    }
+    // END SOLUTION
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv);
+    try {
+        // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
+        // which the loop watches like any other descriptor.
+        csd::route_signals({SIGTERM, SIGINT});
+        // Non-blocking listener: accept() returns at once when nobody waits.
+        Server server(csd::listen_tcp(options.host, options.port, true));
+        csd::announce_listening(options.host, options.port);
+        server.run();
+    } catch (const std::exception& e) {
+        std::cerr << "server: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

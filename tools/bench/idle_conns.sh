@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# idle_conns.sh: server CPU time per reply, with idle connections held open
+# and one busy client, for the select, poll and epoll (LT and ET) solutions.
+#
+#   tools/bench/idle_conns.sh [BUILD_DIR]        (default: build)
+#
+# Needs, in BUILD_DIR: bin/solution-{select,poll,epoll}, bin/csd-client and
+# bench/bench-idle (cmake --build BUILD_DIR --target solution-select
+# solution-poll solution-epoll csd-client bench-idle).
+# For each server: start it, open IDLE idle connections (bench-idle), read
+# the server's utime+stime from /proc/PID/stat, run
+# `csd-client -c 1 -t REPLIES -b BYTES` (REPLIES connections one after
+# another, one request each), read the CPU time again, and print the
+# difference divided by REPLIES; once with 1 idle connection, once with
+# IDLE. Environment: IDLE (1000), REPLIES (10000), BYTES (4000), SERVERS
+# (a subset of: select poll epoll epoll-et).
+# /proc/PID/stat counts in clock ticks (usually 10 ms): the more REPLIES,
+# the finer the result. One run on a shared machine varies by 10 % or more.
+set -euo pipefail
+
+build=${1:-build}
+idle=${IDLE:-1000}
+replies=${REPLIES:-10000}
+bytes=${BYTES:-4000}
+servers=${SERVERS:-select poll epoll epoll-et}
+ticks_per_s=$(getconf CLK_TCK)
+
+for f in "$build/bin/csd-client" "$build/bench/bench-idle"; do
+    [[ -x $f ]] || { echo "idle_conns.sh: $f is missing (build it first)" >&2; exit 2; }
+done
+tmp=$(mktemp -d)
+server_pid=""
+idle_pid=""
+result=""
+# Ends what is still running (after an error too) and removes $tmp.
+cleanup() {
+    local pid
+    for pid in $idle_pid $server_pid; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# utime + stime of process $1, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat; the command name in field 2 may hold spaces, so count
+# from the last ')').
+cpu_ticks() {
+    local stat rest
+    stat=$(<"/proc/$1/stat")
+    rest=${stat##*) }
+    read -r -a f <<<"$rest"
+    echo $((f[11] + f[12]))
+}
+
+# Waits up to 5 s for a line matching $2 in file $1.
+wait_for_line() {
+    for _ in $(seq 50); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Starts "$@ -i 127.0.0.1 -p PORT" on a free port; sets server_pid and port.
+start_server() {
+    for _ in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 20000))
+        "$@" -i 127.0.0.1 -p "$port" >"$tmp/server.out" 2>"$tmp/server.err" &
+        server_pid=$!
+        wait_for_line "$tmp/server.out" "^Listening on" && return 0
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    done
+    echo "idle_conns.sh: $* did not start:" >&2
+    cat "$tmp/server.err" >&2
+    exit 1
+}
+
+# Measures one server with $1 idle connections; sets `result` to the µs of
+# server CPU per reply, with one decimal. (Not run in $(...): a subshell
+# would keep server_pid from cleanup() if it failed.)
+measure() {
+    local idle_count=$1
+    shift
+    start_server "$@"
+    "$build/bench/bench-idle" -p "$port" -n "$idle_count" -s 600 >"$tmp/idle.out" &
+    idle_pid=$!
+    if ! wait_for_line "$tmp/idle.out" "^holding"; then
+        echo "idle_conns.sh: $*: could not hold $idle_count idle connections" >&2
+        exit 1
+    fi
+    local before after
+    before=$(cpu_ticks "$server_pid")
+    "$build/bin/csd-client" -i 127.0.0.1 -p "$port" -c 1 -t "$replies" -b "$bytes" -q
+    after=$(cpu_ticks "$server_pid")
+    kill "$idle_pid"
+    wait "$idle_pid" 2>/dev/null || true
+    idle_pid=""
+    kill "$server_pid"
+    wait "$server_pid" || echo "idle_conns.sh: $* did not exit with status 0" >&2
+    server_pid=""
+    local tenths=$(((after - before) * 10000000 / ticks_per_s / replies))
+    result="$((tenths / 10)).$((tenths % 10))"
+}
+
+# One table row: the server with 1 idle connection, then with $idle.
+row() {
+    local label=$1
+    shift
+    local few many
+    measure 1 "$@"
+    few=$result
+    measure "$idle" "$@"
+    many=$result
+    printf '| %-13s | %14s | %17s |\n' "$label" "$few" "$many"
+}
+
+echo "Server CPU time per reply (µs), one client making $replies connections one"
+echo "after another (one $bytes-byte request each), while 1 or $idle other"
+echo "connections are held open and idle."
+echo "($(nproc) CPUs, $(uname -sr), $(date +%F); one run: run it yourself)"
+echo
+printf '| %-13s | %14s | %17s |\n' server "1 idle" "$idle idle"
+echo "| ------------- | -------------: | ----------------: |"
+for s in $servers; do
+    case $s in
+        select) row select "$build/bin/solution-select" ;;
+        poll) row poll "$build/bin/solution-poll" ;;
+        epoll) row "epoll (LT)" "$build/bin/solution-epoll" ;;
+        epoll-et) row "epoll -e (ET)" "$build/bin/solution-epoll" -e ;;
+        *) echo "idle_conns.sh: unknown server '$s'" >&2; exit 2 ;;
+    esac
+done
