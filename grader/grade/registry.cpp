@@ -100,8 +100,9 @@ const std::vector<CheckInfo>& checks() {
          "run the same csd-client command yourself (see saw:) against your server to "
          "reproduce; look at your server's stderr"},
         {"zombies", 5, check_zombies, "no zombie child remains after 50 connections",
-         "reap every child: SIGCHLD wakes you, then waitpid(-1, &st, WNOHANG) in a loop until "
-         "it returns 0 (one SIGCHLD may stand for several children)"},
+         "a server that forks must reap every child: SIGCHLD wakes you, then "
+         "waitpid(-1, &st, WNOHANG) in a loop until it returns 0 (one SIGCHLD may stand for "
+         "several children); a single-process server must not fork at all"},
         {"fd-leak", 5, check_fd_leak,
          "the descriptor count returns to its idle value after 100 connections",
          "close every descriptor you are done with on every path: after a reply, after a "
@@ -126,8 +127,8 @@ const std::vector<CheckInfo>& checks() {
          "not stop accepting while you can serve"},
         {"sigterm", 10, check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
-         "on SIGTERM: stop accepting, close the listening socket, end (SIGTERM) and reap your "
-         "children, then return 0 from main, all within 2 s. A handler should only set a "
+         "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "
+         "you forked, end and reap your children), then return 0 from main, all within 2 s. A handler should only set a "
          "flag or write to a self-pipe; EINTR from a blocking call means 'check the flag'"},
     };
     return table;
