@@ -12,9 +12,10 @@
 // Given: the command line, the descriptor limit, the epoll instance, the
 // non-blocking listening socket, SIGTERM through the self-pipe, the
 // connection table and how to close a connection, the loop around
-// epoll_wait().
-// Yours: what to watch, accepting, reading, writing, closing, and what to do
-// when the process runs out of descriptors.
+// epoll_wait(), and reading and writing (csd::pump_input() and
+// csd::pump_output(): the loops you wrote in the select lab).
+// Yours: what to watch, accepting, closing, and what to do when the process
+// runs out of descriptors.
 
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -53,11 +54,11 @@ constexpr int max_events = 256;
 
 /// One client: its socket and its protocol state.
 ///
-/// How to use the session: session.feed(bytes) with what was read,
-/// session.end_of_input() at EOF; send session.output() and report what
-/// went out with session.consume(n). session.wants_input() says whether to
-/// read, session.has_output() whether there is something to write, and
+/// What the session says: session.wants_input() whether to read,
+/// session.has_output() whether there is something to write, and
 /// session.finished() that the connection should be closed now.
+/// csd::pump_input() and csd::pump_output() move the bytes between the
+/// socket and the session.
 struct Connection {
     csd::Fd fd;                  ///< The connected socket, non-blocking; empty once closed.
     csd::Session session;        ///< What the client asked for and what it is still owed.
@@ -79,7 +80,7 @@ std::uint32_t interest(const csd::Session& s) {
 
 /// True when @p c should be closed now.
 bool done(const Connection& c) {
-    // TODO(handout step 6): when the client is gone, or its session is
+    // TODO(handout step 4): when the client is gone, or its session is
     // finished (it sent EOF or a malformed request, and is owed nothing).
     (void)c;
     return false;
@@ -122,9 +123,11 @@ class Server {
     void accept_clients();
     /// Serves @p c, for which epoll_wait() reported @p events.
     void on_event(Connection& c, std::uint32_t events);
-    /// Reads what @p c sent (at most read_budget bytes) into its session.
+    /// Reads what @p c sent (at most read_budget bytes) into its session;
+    /// marks it gone if the client reset.
     void read_from(Connection& c);
-    /// Writes what @p c is owed (at most write_budget bytes).
+    /// Writes what @p c is owed (at most write_budget bytes); marks it gone
+    /// if the client reset or vanished.
     void write_to(Connection& c);
     /// Tells epoll what to watch on @p c now, if that changed.
     void update_interest(Connection& c);
@@ -200,7 +203,7 @@ void Server::accept_clients() {
         try {
             fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
         } catch (const std::system_error& e) {
-            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
+            // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop watching the listener
             // (EPOLL_CTL_MOD to no events, accepting_ = false) for
             // accept_pause; run() watches it again when the pause is over.
@@ -250,18 +253,20 @@ void Server::close(Connection& c) {
 }
 
 void Server::read_from(Connection& c) {
-    // TODO(handout step 4): read with csd::read_some() into buffer_ and
-    // feed the session, until the socket would block, the session wants no
-    // more input, or read_budget bytes were read. EOF: end_of_input().
-    // The client reset: mark it gone.
-    (void)c;
+    // csd::pump_input() is the read loop of the select lab: read_some()
+    // into buffer_ and feed() the session until the socket would block, the
+    // session wants no more input, or read_budget bytes were read; at EOF,
+    // end_of_input() (the client still gets what it asked for).
+    const csd::Pump result = csd::pump_input(c.fd.get(), c.session, buffer_, read_budget);
+    if (result == csd::Pump::gone) c.gone = true;
 }
 
 void Server::write_to(Connection& c) {
-    // TODO(handout step 5): while the session has output, write_some() its
-    // output() and consume() what was written, until the socket would
-    // block or write_budget bytes went out. EPIPE/ECONNRESET: mark it gone.
-    (void)c;
+    // csd::pump_output() is the write loop of the select lab: write_some()
+    // the session's output() and consume() what went out, until nothing is
+    // owed, the socket would block, or write_budget bytes were written.
+    const csd::Pump result = csd::pump_output(c.fd.get(), c.session, write_budget);
+    if (result == csd::Pump::gone) c.gone = true;
 }
 
 }  // namespace

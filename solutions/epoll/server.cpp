@@ -12,9 +12,10 @@
 // Given: the command line, the descriptor limit, the epoll instance, the
 // non-blocking listening socket, SIGTERM through the self-pipe, the
 // connection table and how to close a connection, the loop around
-// epoll_wait().
-// Yours: what to watch, accepting, reading, writing, closing, and what to do
-// when the process runs out of descriptors.
+// epoll_wait(), and reading and writing (csd::pump_input() and
+// csd::pump_output(): the loops you wrote in the select lab).
+// Yours: what to watch, accepting, closing, and what to do when the process
+// runs out of descriptors.
 // BEGIN SOLUTION
 //
 // With -e the solution watches its clients edge-triggered (EPOLLET); the
@@ -61,11 +62,11 @@ constexpr int max_events = 256;
 
 /// One client: its socket and its protocol state.
 ///
-/// How to use the session: session.feed(bytes) with what was read,
-/// session.end_of_input() at EOF; send session.output() and report what
-/// went out with session.consume(n). session.wants_input() says whether to
-/// read, session.has_output() whether there is something to write, and
+/// What the session says: session.wants_input() whether to read,
+/// session.has_output() whether there is something to write, and
 /// session.finished() that the connection should be closed now.
+/// csd::pump_input() and csd::pump_output() move the bytes between the
+/// socket and the session.
 struct Connection {
     csd::Fd fd;                  ///< The connected socket, non-blocking; empty once closed.
     csd::Session session;        ///< What the client asked for and what it is still owed.
@@ -96,7 +97,7 @@ std::uint32_t interest(const csd::Session& s) {
 
 /// True when @p c should be closed now.
 bool done(const Connection& c) {
-    // TODO(handout step 6): when the client is gone, or its session is
+    // TODO(handout step 4): when the client is gone, or its session is
     // finished (it sent EOF or a malformed request, and is owed nothing).
     // SKELETON: (void)c;
     // SKELETON: return false;
@@ -146,9 +147,11 @@ class Server {
     void accept_clients();
     /// Serves @p c, for which epoll_wait() reported @p events.
     void on_event(Connection& c, std::uint32_t events);
-    /// Reads what @p c sent (at most read_budget bytes) into its session.
+    /// Reads what @p c sent (at most read_budget bytes) into its session;
+    /// marks it gone if the client reset.
     void read_from(Connection& c);
-    /// Writes what @p c is owed (at most write_budget bytes).
+    /// Writes what @p c is owed (at most write_budget bytes); marks it gone
+    /// if the client reset or vanished.
     void write_to(Connection& c);
     /// Tells epoll what to watch on @p c now, if that changed.
     void update_interest(Connection& c);
@@ -249,7 +252,7 @@ void Server::accept_clients() {
         try {
             fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
         } catch (const std::system_error& e) {
-            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
+            // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop watching the listener
             // (EPOLL_CTL_MOD to no events, accepting_ = false) for
             // accept_pause; run() watches it again when the pause is over.
@@ -354,59 +357,29 @@ void Server::close(Connection& c) {
 }
 
 void Server::read_from(Connection& c) {
-    // TODO(handout step 4): read with csd::read_some() into buffer_ and
-    // feed the session, until the socket would block, the session wants no
-    // more input, or read_budget bytes were read. EOF: end_of_input().
-    // The client reset: mark it gone.
-    // SKELETON: (void)c;
+    // csd::pump_input() is the read loop of the select lab: read_some()
+    // into buffer_ and feed() the session until the socket would block, the
+    // session wants no more input, or read_budget bytes were read; at EOF,
+    // end_of_input() (the client still gets what it asked for).
+    const csd::Pump result = csd::pump_input(c.fd.get(), c.session, buffer_, read_budget);
+    if (result == csd::Pump::gone) c.gone = true;
     // BEGIN SOLUTION
-    for (std::size_t total = 0; total < read_budget && c.session.wants_input();) {
-        const csd::IoResult r = csd::read_some(c.fd.get(), buffer_.data(), buffer_.size());
-        switch (r.status) {
-            case csd::IoStatus::ok:
-                c.session.feed({buffer_.data(), r.bytes});
-                total += r.bytes;
-                break;
-            case csd::IoStatus::eof:
-                c.session.end_of_input();  // still answer what it asked for
-                return;
-            case csd::IoStatus::peer_gone:
-                c.gone = true;
-                return;
-            case csd::IoStatus::would_block:  // read everything there was
-                c.can_read = false;           // (edge-triggered: wait for the next edge)
-                return;
-            case csd::IoStatus::interrupted:  // try again on the next turn
-                return;
-        }
-    }
+    // Edge-triggered: `drained` is EAGAIN (or EOF): wait for the next edge.
+    // `more` is a budget spent: take_turn() remembers the connection.
+    if (result == csd::Pump::drained) c.can_read = false;
     // END SOLUTION
 }
 
 void Server::write_to(Connection& c) {
-    // TODO(handout step 5): while the session has output, write_some() its
-    // output() and consume() what was written, until the socket would
-    // block or write_budget bytes went out. EPIPE/ECONNRESET: mark it gone.
-    // SKELETON: (void)c;
+    // csd::pump_output() is the write loop of the select lab: write_some()
+    // the session's output() and consume() what went out, until nothing is
+    // owed, the socket would block, or write_budget bytes were written.
+    const csd::Pump result = csd::pump_output(c.fd.get(), c.session, write_budget);
+    if (result == csd::Pump::gone) c.gone = true;
     // BEGIN SOLUTION
-    for (std::size_t total = 0; total < write_budget && c.session.has_output();) {
-        const csd::IoResult w = csd::write_some(c.fd.get(), c.session.output());
-        switch (w.status) {
-            case csd::IoStatus::ok:
-                c.session.consume(w.bytes);  // a partial write: the rest goes next time
-                total += w.bytes;
-                break;
-            case csd::IoStatus::peer_gone:
-                c.gone = true;
-                return;
-            case csd::IoStatus::would_block:  // its socket buffer is full
-                c.can_write = false;          // (edge-triggered: wait for the next edge)
-                return;
-            case csd::IoStatus::interrupted:
-            case csd::IoStatus::eof:  // (not a write result)
-                return;
-        }
-    }
+    // Edge-triggered: `drained` is EAGAIN (the socket buffer is full): wait
+    // for the next edge.
+    if (result == csd::Pump::drained) c.can_write = false;
     // END SOLUTION
 }
 // BEGIN SOLUTION

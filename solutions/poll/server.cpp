@@ -10,9 +10,11 @@
 //
 // Given: the command line, the descriptor limit, the non-blocking listening
 // socket, SIGTERM through the self-pipe, the two tables (pollfd entries and
-// connections) and how to remove from both, the loop around poll().
-// Yours: what to watch, accepting, reading, writing, closing, and what to do
-// when the process runs out of descriptors.
+// connections) and how to remove from both, the loop around poll(), and
+// reading and writing (csd::pump_input() and csd::pump_output(): the loops
+// you wrote in the select lab).
+// Yours: what to watch, accepting, closing, and what to do when the process
+// runs out of descriptors.
 
 #include <poll.h>
 #include <sys/resource.h>
@@ -48,11 +50,11 @@ constexpr std::size_t max_clients = 10000;
 
 /// One client: its socket and its protocol state.
 ///
-/// How to use the session: session.feed(bytes) with what was read,
-/// session.end_of_input() at EOF; send session.output() and report what
-/// went out with session.consume(n). session.wants_input() says whether to
-/// read, session.has_output() whether there is something to write, and
+/// What the session says: session.wants_input() whether to read,
+/// session.has_output() whether there is something to write, and
 /// session.finished() that the connection should be closed now.
+/// csd::pump_input() and csd::pump_output() move the bytes between the
+/// socket and the session.
 struct Connection {
     csd::Fd fd;            ///< The connected socket, non-blocking.
     csd::Session session;  ///< What the client asked for and what it is still owed.
@@ -76,7 +78,7 @@ short interest(const csd::Session& s) {
 
 /// True when @p c should be closed now.
 bool done(const Connection& c) {
-    // TODO(handout step 6): when the client is gone, or its session is
+    // TODO(handout step 4): when the client is gone, or its session is
     // finished (it sent EOF or a malformed request, and is owed nothing).
     // SKELETON: (void)c;
     // SKELETON: return false;
@@ -113,9 +115,11 @@ class Server {
   private:
     /// Accepts every client waiting in the listen queue.
     void accept_clients();
-    /// Reads what @p c sent (at most read_budget bytes) into its session.
+    /// Reads what @p c sent (at most read_budget bytes) into its session;
+    /// marks it gone if the client reset.
     void read_from(Connection& c);
-    /// Writes what @p c is owed (at most write_budget bytes).
+    /// Writes what @p c is owed (at most write_budget bytes); marks it gone
+    /// if the client reset or vanished.
     void write_to(Connection& c);
     /// Closes connection @p i and removes it from both tables.
     void remove(std::size_t i);
@@ -201,7 +205,7 @@ void Server::accept_clients() {
         try {
             fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
         } catch (const std::system_error& e) {
-            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
+            // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop accepting for a while.
             // BEGIN SOLUTION
             if (e.code() == std::errc::too_many_files_open ||
@@ -231,56 +235,20 @@ void Server::accept_clients() {
 }
 
 void Server::read_from(Connection& c) {
-    // TODO(handout step 4): read with csd::read_some() into buffer_ and
-    // feed the session, until the socket would block, the session wants no
-    // more input, or read_budget bytes were read. EOF: end_of_input().
-    // The client reset: mark it gone.
-    // SKELETON: (void)c;
-    // BEGIN SOLUTION
-    for (std::size_t total = 0; total < read_budget && c.session.wants_input();) {
-        const csd::IoResult r = csd::read_some(c.fd.get(), buffer_.data(), buffer_.size());
-        switch (r.status) {
-            case csd::IoStatus::ok:
-                c.session.feed({buffer_.data(), r.bytes});
-                total += r.bytes;
-                break;
-            case csd::IoStatus::eof:
-                c.session.end_of_input();  // still answer what it asked for
-                return;
-            case csd::IoStatus::peer_gone:
-                c.gone = true;
-                return;
-            case csd::IoStatus::would_block:  // read everything there was
-            case csd::IoStatus::interrupted:  // poll() will say so again
-                return;
-        }
-    }
-    // END SOLUTION
+    // csd::pump_input() is the read loop of the select lab: read_some()
+    // into buffer_ and feed() the session until the socket would block, the
+    // session wants no more input, or read_budget bytes were read; at EOF,
+    // end_of_input() (the client still gets what it asked for).
+    const csd::Pump result = csd::pump_input(c.fd.get(), c.session, buffer_, read_budget);
+    if (result == csd::Pump::gone) c.gone = true;
 }
 
 void Server::write_to(Connection& c) {
-    // TODO(handout step 5): while the session has output, write_some() its
-    // output() and consume() what was written, until the socket would
-    // block or write_budget bytes went out. EPIPE/ECONNRESET: mark it gone.
-    // SKELETON: (void)c;
-    // BEGIN SOLUTION
-    for (std::size_t total = 0; total < write_budget && c.session.has_output();) {
-        const csd::IoResult w = csd::write_some(c.fd.get(), c.session.output());
-        switch (w.status) {
-            case csd::IoStatus::ok:
-                c.session.consume(w.bytes);  // a partial write: the rest goes next time
-                total += w.bytes;
-                break;
-            case csd::IoStatus::peer_gone:
-                c.gone = true;
-                return;
-            case csd::IoStatus::would_block:  // its socket buffer is full
-            case csd::IoStatus::interrupted:
-            case csd::IoStatus::eof:  // (not a write result)
-                return;
-        }
-    }
-    // END SOLUTION
+    // csd::pump_output() is the write loop of the select lab: write_some()
+    // the session's output() and consume() what went out, until nothing is
+    // owed, the socket would block, or write_budget bytes were written.
+    const csd::Pump result = csd::pump_output(c.fd.get(), c.session, write_budget);
+    if (result == csd::Pump::gone) c.gone = true;
 }
 
 }  // namespace

@@ -7,5 +7,6 @@
 #include "csd/net.hpp"
 #include "csd/options.hpp"
 #include "csd/protocol.hpp"
+#include "csd/pump.hpp"
 #include "csd/serve.hpp"
 #include "csd/signals.hpp"
