@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include <thread>
 
 #include "csd/error.hpp"
+#include "csd/limits.hpp"
 #include "procfs.hpp"
 
 extern char** environ;
@@ -115,12 +115,7 @@ void terminate_handler() {
 void init_process_control() {
     csd::check(::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL),
                "prctl(PR_SET_CHILD_SUBREAPER)");
-    rlimit lim{};
-    csd::check(::getrlimit(RLIMIT_NOFILE, &lim), "getrlimit");
-    if (lim.rlim_cur < lim.rlim_max) {
-        lim.rlim_cur = lim.rlim_max;
-        csd::check(::setrlimit(RLIMIT_NOFILE, &lim), "setrlimit");
-    }
+    csd::raise_open_file_limit();  // servers inherit it (the many check)
     ::signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);

@@ -17,7 +17,6 @@
 // runs out of descriptors.
 
 #include <poll.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -79,18 +78,6 @@ bool done(const Connection& c) {
     // finished (it sent EOF or a malformed request, and is owed nothing).
     (void)c;
     return false;
-}
-
-/// Raises the soft limit on open descriptors (RLIMIT_NOFILE, often 1024)
-/// to the hard limit: poll() has no FD_SETSIZE wall, but the process has
-/// this one.
-void raise_descriptor_limit() {
-    rlimit limit{};
-    csd::check(::getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
-    if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        csd::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit(RLIMIT_NOFILE)");
-    }
 }
 
 /// The event loop: the listening socket and every connection.
@@ -233,7 +220,7 @@ void Server::write_to(Connection& c) {
 int main(int argc, char** argv) {
     const csd::ServerOptions options = csd::parse_server_options(argc, argv);
     try {
-        raise_descriptor_limit();
+        csd::raise_open_file_limit();  // thousands of clients: lift the soft limit (often 1024)
         // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
         // which the loop watches like any other descriptor.
         csd::route_signals({SIGTERM, SIGINT});

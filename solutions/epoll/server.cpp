@@ -23,7 +23,6 @@
 // END SOLUTION
 
 #include <sys/epoll.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -104,17 +103,6 @@ bool done(const Connection& c) {
     // BEGIN SOLUTION
     return c.gone || c.session.finished();
     // END SOLUTION
-}
-
-/// Raises the soft limit on open descriptors (RLIMIT_NOFILE, often 1024)
-/// to the hard limit, so that one process can hold 10,000 clients.
-void raise_descriptor_limit() {
-    rlimit limit{};
-    csd::check(::getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
-    if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        csd::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit(RLIMIT_NOFILE)");
-    }
 }
 
 // What epoll_event.data.ptr holds for the two descriptors that are not
@@ -413,7 +401,7 @@ int main(int argc, char** argv) {
     // END SOLUTION
     const csd::ServerOptions options = csd::parse_server_options(argc, argv);
     try {
-        raise_descriptor_limit();
+        csd::raise_open_file_limit();  // thousands of clients: lift the soft limit (often 1024)
         // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
         // which the loop watches like any other descriptor.
         csd::route_signals({SIGTERM, SIGINT});

@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "csd/error.hpp"
+#include "csd/limits.hpp"
 #include "csd/fd.hpp"
 
 namespace {
@@ -92,14 +92,6 @@ csd::Fd connect_to(const Options& o) {
     return fd;
 }
 
-/// Raises the soft descriptor limit to the hard one, for COUNT sockets.
-void raise_descriptor_limit() {
-    rlimit limit{};
-    csd::check(::getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
-    limit.rlim_cur = limit.rlim_max;
-    csd::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit");
-}
-
 /// How many of @p conns the server has closed (readable: EOF or RST).
 int closed_by_server(const std::vector<csd::Fd>& conns) {
     std::vector<pollfd> fds;
@@ -115,7 +107,7 @@ int closed_by_server(const std::vector<csd::Fd>& conns) {
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     try {
-        raise_descriptor_limit();
+        csd::raise_open_file_limit();
         std::vector<csd::Fd> conns;
         conns.reserve(static_cast<std::size_t>(o.count));
         for (int i = 0; i < o.count; ++i) conns.push_back(connect_to(o));

@@ -1,7 +1,9 @@
 #include "csd/fd.hpp"
+#include "csd/limits.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <utility>
@@ -39,4 +41,14 @@ TEST_CASE("Fd::release gives the descriptor away without closing it") {
     CHECK(is_open(raw));
     ::close(raw);
     ::close(fds[1]);
+}
+
+TEST_CASE("raise_open_file_limit lifts the soft limit to the hard one") {
+    rlimit before{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+    const std::uint64_t now = csd::raise_open_file_limit();
+    rlimit after{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &after) == 0);
+    CHECK(now == after.rlim_cur);
+    CHECK(after.rlim_cur == before.rlim_max);
 }

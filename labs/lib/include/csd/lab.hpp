@@ -4,6 +4,7 @@
 
 #include "csd/error.hpp"
 #include "csd/fd.hpp"
+#include "csd/limits.hpp"
 #include "csd/net.hpp"
 #include "csd/options.hpp"
 #include "csd/protocol.hpp"
