@@ -245,8 +245,8 @@ void Server::accept_clients() {
             // (EPOLL_CTL_MOD to no events, accepting_ = false) for
             // accept_pause; run() watches it again when the pause is over.
             // BEGIN SOLUTION
-            if (e.code() == std::errc::too_many_files_open ||
-                e.code() == std::errc::too_many_files_open_in_system) {
+            if (e.code().category() == std::generic_category() &&
+                csd::out_of_descriptors(e.code().value())) {
                 // The client stays in the listen queue and the listener stays
                 // readable: watching it now would make epoll_wait() return at
                 // once, again and again. Look away for a while instead.

@@ -173,8 +173,8 @@ void Server::accept_clients() {
             // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop accepting for a while.
             // BEGIN SOLUTION
-            if (e.code() == std::errc::too_many_files_open ||
-                e.code() == std::errc::too_many_files_open_in_system) {
+            if (e.code().category() == std::generic_category() &&
+                csd::out_of_descriptors(e.code().value())) {
                 // The client stays in the listen queue and the listener stays
                 // readable: watching it now would make select() return at
                 // once, again and again. Look away for a while instead.

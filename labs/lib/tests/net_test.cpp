@@ -78,3 +78,10 @@ TEST_CASE("a failed call throws system_error naming the call") {
     }
     CHECK_THROWS_AS(csd::listen_tcp("not-an-address.invalid", 0), std::system_error);
 }
+
+TEST_CASE("out_of_descriptors tells EMFILE and ENFILE from other errors") {
+    CHECK(csd::out_of_descriptors(EMFILE));
+    CHECK(csd::out_of_descriptors(ENFILE));
+    CHECK_FALSE(csd::out_of_descriptors(EAGAIN));
+    CHECK_FALSE(csd::out_of_descriptors(ECONNABORTED));
+}

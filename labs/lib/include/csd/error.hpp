@@ -28,4 +28,11 @@ T check(T result, const char* call) {
 /// ECONNRESET, ETIMEDOUT, EHOSTUNREACH...): drop the connection and go on.
 [[nodiscard]] bool peer_gone(int err) noexcept;
 
+/// True for the errno values that mean no descriptor is left (EMFILE for
+/// the process, ENFILE for the system): accept() will fail the same way
+/// until one is closed, so stop accepting for a while instead of spinning.
+[[nodiscard]] constexpr bool out_of_descriptors(int err) noexcept {
+    return err == EMFILE || err == ENFILE;
+}
+
 }  // namespace csd
