@@ -20,6 +20,11 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_flag("--list", line.list, "List the labs and their checks with points");
     app.add_flag("-v,--verbose", line.verbose, "Print progress to stderr");
+    app.add_option("--time-scale", line.time_scale,
+                   "Multiply every deadline and time threshold by X (0.1-100; default: "
+                   "$CSD_TIME_SCALE, else 1): for slow machines and sanitizer builds")
+        ->option_text("X")
+        ->check(CLI::Range(0.1, 100.0));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

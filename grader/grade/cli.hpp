@@ -16,6 +16,7 @@ struct CommandLine {
     std::vector<std::string> checks;  ///< --check ID..., empty: all.
     bool list = false;                ///< --list.
     bool verbose = false;             ///< -v.
+    double time_scale = 0;            ///< --time-scale X; 0 when not given.
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.

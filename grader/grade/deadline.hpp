@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "timing.hpp"
+
 namespace csd::grade {
 
 /// A steady-clock deadline. A plain value: copy it freely, use it from any thread.
@@ -12,10 +14,11 @@ class Deadline {
   public:
     using Clock = std::chrono::steady_clock;
 
-    /// A deadline @p timeout from now.
-    explicit Deadline(Clock::duration timeout) : at_(Clock::now() + timeout) {}
+    /// A deadline @p timeout from now, multiplied by the timing scale
+    /// (timing.hpp): every deadline of the grader scales with one factor.
+    explicit Deadline(Clock::duration timeout) : at_(Clock::now() + scaled(timeout)) {}
 
-    /// The earlier of this deadline and @p timeout from now.
+    /// The earlier of this deadline and @p timeout (scaled) from now.
     [[nodiscard]] Deadline within(Clock::duration timeout) const {
         Deadline other(timeout);
         other.at_ = std::min(other.at_, at_);

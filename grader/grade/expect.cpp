@@ -31,7 +31,7 @@ void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::str
     bool paused = pause_at == 0;
     while (got < n) {
         if (!paused && got >= pause_at) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            std::this_thread::sleep_for(scaled(std::chrono::milliseconds(300)));
             paused = true;
         }
         const std::uint64_t until = paused ? n : pause_at;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -11,6 +12,7 @@
 #include "registry.hpp"
 #include "report.hpp"
 #include "runner.hpp"
+#include "timing.hpp"
 
 namespace {
 
@@ -102,6 +104,17 @@ int main(int argc, char** argv) {
                    "csd-grade: usage: csd-grade LAB SERVER [--json FILE] [--check ID]... [-v]\n"
                    "       csd-grade --list\n");
         return exit_error;
+    }
+    if (line->time_scale > 0) {
+        (void)set_time_scale(line->time_scale);
+    } else if (const char* env = std::getenv("CSD_TIME_SCALE"); env != nullptr && *env != '\0') {
+        const auto factor = parse_time_scale(env);
+        if (!factor) {
+            fmt::print(stderr, "csd-grade: CSD_TIME_SCALE='{}' is not a number from 0.1 to 100\n",
+                       env);
+            return exit_error;
+        }
+        (void)set_time_scale(*factor);
     }
     try {
         return grade(*line);

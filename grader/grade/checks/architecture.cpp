@@ -59,7 +59,7 @@ void single_process(Context& ctx, int clients, std::uint64_t size, const std::st
                             });
     ctx.log("{} samples of processes and threads during the burst", samples);
     conns.clear();
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(scaled(100ms));
     require_single(ctx, "idle, after those clients left", hint);
 }
 

@@ -6,6 +6,7 @@
 /// Main thread only.
 
 #include "check.hpp"
+#include "timing.hpp"
 
 namespace csd::grade {
 

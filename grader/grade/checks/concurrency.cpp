@@ -12,7 +12,7 @@ void check_concurrency(Context& ctx) {
     Connection a = Connection::open(ctx.port(), Deadline(3s));
     a.set_nodelay();
     a.send_all("40", Deadline(3s), "client A (half a request, \"40\")");
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(scaled(100ms));
     in_context(
         "client B asked for 4000 bytes while client A had sent only \"40\" (half a "
         "request) and waited; B must be served within 1 s",

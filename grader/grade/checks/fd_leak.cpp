@@ -20,7 +20,7 @@ std::vector<procfs::FdInfo> settled_fds(pid_t pid) {
     auto fds = procfs::open_fds(pid);
     int stable = 0;
     while (stable < 3 && !limit.expired()) {
-        std::this_thread::sleep_for(50ms);
+        std::this_thread::sleep_for(scaled(50ms));
         auto again = procfs::open_fds(pid);
         stable = again.size() == fds.size() ? stable + 1 : 0;
         fds = std::move(again);
@@ -81,7 +81,7 @@ void check_fd_leak(Context& ctx) {
         now = procfs::open_fds(ctx.pid());
         if (now.size() <= baseline.size()) return;
         if (within.expired()) break;
-        std::this_thread::sleep_for(50ms);
+        std::this_thread::sleep_for(scaled(50ms));
     }
     ctx.require_running("after 100 connections");
     fail(

@@ -17,10 +17,10 @@ void check_idle_cpu(Context& ctx) {
         idle.push_back(Connection::open(ctx.port(), Deadline(3s)));
         if (i < 2) idle.back().send_all("40", Deadline(3s), "half a request");
     }
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(scaled(200ms));
     const auto start = Deadline::Clock::now();
     const auto before = procfs::cpu_ticks(ctx.pid());
-    std::this_thread::sleep_for(1s);
+    std::this_thread::sleep_for(scaled(1s));
     const auto after = procfs::cpu_ticks(ctx.pid());
     const double wall = seconds_since(start);
     if (!before || !after) ctx.require_running("while 5 clients were idle");

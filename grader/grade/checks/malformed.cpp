@@ -78,7 +78,7 @@ void check_malformed(Context& ctx) {
     conn.reset();
     // Give the server a moment to see the reset, so that a server that dies
     // of it (check reset) is restarted before the next check, not during it.
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(scaled(200ms));
 }
 
 }  // namespace csd::grade

@@ -25,10 +25,10 @@ void check_reset(Context& ctx) {
         conn.send_all(two ? request + request : request, overall.within(3s), what);
         expect_reply(conn, 64 * 1024, overall.within(5s), what);
         conn.reset();
-        std::this_thread::sleep_for(100ms);
+        std::this_thread::sleep_for(scaled(100ms));
         ctx.require_running(fmt::format("after client {} reset its connection mid-reply", i));
     }
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(scaled(200ms));
     ctx.require_running("after 3 clients reset their connections in the middle of a 64 MiB reply");
     in_context("after 3 clients reset their connections mid-reply, a fresh client",
                [&] { fetch(ctx.port(), 4000, overall.within(3s), "request 4000"); });

@@ -49,7 +49,7 @@ void check_sigterm(Context& ctx) {
             expect_reply(idle.back(), 1, Deadline(3s), what);
         }
     }
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(scaled(50ms));
     const pid_t top = ctx.pid();
     const auto tree = procfs::descendants(top);
     ctx.log("SIGTERM to pid {} ({} descendants)", top, tree.size());

@@ -22,7 +22,7 @@ void split_request(Context& ctx, const std::vector<std::string>& pieces,
     Connection conn = Connection::open(ctx.port(), overall.within(3s));
     conn.set_nodelay();
     for (std::size_t i = 0; i < pieces.size(); ++i) {
-        if (i > 0) std::this_thread::sleep_for(pause);
+        if (i > 0) std::this_thread::sleep_for(scaled(pause));
         conn.send_all(pieces[i], overall.within(3s), what);
     }
     expect_reply(conn, n, overall.within(5s), what);

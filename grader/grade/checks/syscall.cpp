@@ -5,6 +5,7 @@
 #include <map>
 #include <thread>
 
+#include "timing.hpp"
 #include "checks.hpp"
 #include "procfs.hpp"
 #include "syscalls.hpp"
@@ -25,12 +26,12 @@ std::string accepted_calls(const LabInfo& lab) {
 
 void check_syscall(Context& ctx) {
     const LabInfo& lab = ctx.lab();
-    std::this_thread::sleep_for(200ms);  // let the server go idle
+    std::this_thread::sleep_for(scaled(200ms));  // let the server go idle
     constexpr int samples = 7;
     int in_call = 0;
     std::map<std::string, int> seen;
     for (int i = 0; i < samples; ++i) {
-        if (i > 0) std::this_thread::sleep_for(50ms);
+        if (i > 0) std::this_thread::sleep_for(scaled(50ms));
         const auto s = procfs::current_syscall(ctx.pid());
         if (!s.readable) {
             ctx.require_running("while idle");

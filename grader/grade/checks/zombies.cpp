@@ -25,7 +25,7 @@ void check_zombies(Context& ctx) {
         }
         if (zombies.empty()) return;
         if (within.expired()) break;
-        std::this_thread::sleep_for(50ms);
+        std::this_thread::sleep_for(scaled(50ms));
     }
     std::string pids;
     for (std::size_t i = 0; i < zombies.size() && i < 20; ++i) {
