@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "checks.hpp"
+#include "client_run.hpp"
 #include "expect.hpp"
 #include "procfs.hpp"
 
@@ -50,6 +51,12 @@ std::string extra_fds(const std::vector<procfs::FdInfo>& before,
     return text;
 }
 
+// Short connections made by csd-client, 10 at a time: enough to see a leak
+// of one descriptor per thousand connections.
+constexpr int short_children = 10;
+constexpr int short_per_child = 200;
+constexpr int short_connections = short_children * short_per_child;
+
 // One connection of the traffic mix: 8 in 10 normal, 1 malformed, 1 reset mid-reply.
 void one_connection(Context& ctx, int i, Deadline overall) {
     const std::string what = fmt::format("connection {} of 100", i + 1);
@@ -74,6 +81,10 @@ void check_fd_leak(Context& ctx) {
     ctx.log("fd baseline of pid {}: {}", ctx.pid(), baseline.size());
     const Deadline overall(60s);
     for (int i = 0; i < 100; ++i) one_connection(ctx, i, overall);
+    run_client(ctx,
+               {"-c", std::to_string(short_children), "-t", std::to_string(short_per_child), "-b",
+                "1", "--timeout", "5", "-q"},
+               60s);
 
     const Deadline within(1s);
     std::vector<procfs::FdInfo> now;
@@ -83,12 +94,13 @@ void check_fd_leak(Context& ctx) {
         if (within.expired()) break;
         std::this_thread::sleep_for(scaled(50ms));
     }
-    ctx.require_running("after 100 connections");
+    ctx.require_running(fmt::format("after {} connections", 100 + short_connections));
     fail(
         fmt::format("the server (pid {}) had {} open descriptors when idle before, and {} "
-                    "1 s after 100 connections (80 normal, 10 malformed, 10 reset mid-reply) "
-                    "ended; new ones: {}",
-                    ctx.pid(), baseline.size(), now.size(), extra_fds(baseline, now)));
+                    "1 s after {} connections (80 normal, 10 malformed, 10 reset mid-reply, "
+                    "then {} short ones, {} at a time) ended; new ones: {}",
+                    ctx.pid(), baseline.size(), now.size(), 100 + short_connections,
+                    short_connections, short_children, extra_fds(baseline, now)));
 }
 
 }  // namespace csd::grade
