@@ -116,7 +116,7 @@ int wait_for_events(std::vector<pollfd>& fds) {
         for (pollfd& p : fds) p.revents = p.events;  // try every socket
         return static_cast<int>(fds.size());
     }
-    if constexpr (bug == "select-on-epoll") return wait_through_epoll(fds);
+    if (bug == "select-on-epoll") return wait_through_epoll(fds);
     if constexpr (bug == "select-not-epoll") {
         fd_set readable;
         fd_set writable;
@@ -251,11 +251,9 @@ void serve(const csd::Fd& listener) {
             if ((ready & (POLLOUT | POLLHUP | POLLERR)) && c.session.has_output() && !c.gone) {
                 on_writable(c);
             }
-            if constexpr (bug == "writer-thread") {
-                if (c.big && !c.gone && !c.session.finished()) {
-                    hand_to_thread(std::move(c));
-                    c.gone = true;
-                }
+            if (bug == "writer-thread" && c.big && !c.gone && !c.session.finished()) {
+                hand_to_thread(std::move(c));
+                c.gone = true;
             }
         }
         for (Client& c : clients) {

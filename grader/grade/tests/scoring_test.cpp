@@ -43,15 +43,17 @@ TEST_CASE("the scoring table names only labs and checks that exist") {
         CAPTURE(s.lab);
         const LabInfo* lab = find_lab(s.lab);
         REQUIRE(lab != nullptr);
-        for (const auto& [id, pts] : s.lesson) {
-            CAPTURE(id);
-            CHECK(std::find(lab->checks.begin(), lab->checks.end(), id) != lab->checks.end());
-            CHECK(pts > 0);
+        for (const auto& lesson : s.lesson) {
+            CAPTURE(lesson.first);
+            CHECK(std::find(lab->checks.begin(), lab->checks.end(), lesson.first) !=
+                  lab->checks.end());
+            CHECK(lesson.second > 0);
         }
-        for (const auto& [id, hint] : s.hints) {
-            CAPTURE(id);
-            CHECK(std::find(lab->checks.begin(), lab->checks.end(), id) != lab->checks.end());
-            CHECK(!hint.empty());
+        for (const auto& hint : s.hints) {
+            CAPTURE(hint.first);
+            CHECK(std::find(lab->checks.begin(), lab->checks.end(), hint.first) !=
+                  lab->checks.end());
+            CHECK(!hint.second.empty());
         }
     }
 }
