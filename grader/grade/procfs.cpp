@@ -147,7 +147,40 @@ SyscallSample parse_syscall(std::string_view text) {
     }
     long nr = 0;
     if (to_number(w[0], nr) && nr >= 0) s.number = nr;
+    if (!s.number) return s;
+    // The six arguments follow, in hex (then the stack and instruction pointers).
+    for (std::size_t i = 1; i < w.size() && i <= 6; ++i) {
+        std::uint64_t value = 0;
+        if (!w[i].starts_with("0x") || !to_number(w[i].substr(2), value, 16)) break;
+        s.args.push_back(value);
+    }
     return s;
+}
+
+std::vector<int> parse_epoll_targets(std::string_view text) {
+    std::vector<int> out;
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        const auto w = words(line);
+        int fd = -1;
+        if (w.size() >= 2 && w[0] == "tfd:" && to_number(w[1], fd)) out.push_back(fd);
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> parse_voluntary_switches(std::string_view text) {
+    constexpr std::string_view key = "voluntary_ctxt_switches:";
+    for (std::size_t at = text.find(key); at != std::string_view::npos;
+         at = text.find(key, at + 1)) {
+        if (at != 0 && text[at - 1] != '\n') continue;  // nonvoluntary_ctxt_switches
+        const auto w = words(text.substr(at + key.size()));
+        std::uint64_t n = 0;
+        if (!w.empty() && to_number(w[0], n)) return n;
+        return std::nullopt;
+    }
+    return std::nullopt;
 }
 
 std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all) {
@@ -245,6 +278,28 @@ long ticks_per_second() {
         return t > 0 ? t : 100;
     }();
     return ticks;
+}
+
+std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd) {
+    const auto text = read_text(pid_path(pid, "fdinfo") + "/" + std::to_string(epfd));
+    if (!text) return std::nullopt;
+    return parse_epoll_targets(*text);
+}
+
+std::optional<std::uint64_t> voluntary_switches(pid_t pid) {
+    const std::string tasks = pid_path(pid, "task");
+    std::uint64_t sum = 0;
+    bool any = false;
+    for (const long tid : numeric_entries(tasks)) {
+        const auto text = read_text(tasks + "/" + std::to_string(tid) + "/status");
+        if (!text) continue;  // the thread ended meanwhile
+        if (const auto n = parse_voluntary_switches(*text)) {
+            sum += *n;
+            any = true;
+        }
+    }
+    if (!any) return std::nullopt;
+    return sum;
 }
 
 SyscallSample current_syscall(pid_t pid) {

@@ -55,11 +55,20 @@ struct SyscallSample {
     bool readable = false;       ///< False when the file could not be read.
     bool running = false;        ///< The thread was running (not in a system call).
     std::optional<long> number;  ///< The system call it is blocked in, when known.
+    std::vector<std::uint64_t> args;  ///< Its arguments, as far as the file gives them.
     std::string raw;             ///< First line of the file (or the error), for messages.
 };
 
 /// Parses the text of /proc/PID/syscall.
 [[nodiscard]] SyscallSample parse_syscall(std::string_view text);
+
+/// The descriptors in the interest list of an epoll instance: the `tfd:`
+/// lines of the text of /proc/PID/fdinfo/EPFD.
+[[nodiscard]] std::vector<int> parse_epoll_targets(std::string_view text);
+
+/// The value of `voluntary_ctxt_switches:` in the text of /proc/PID/status
+/// (or of one of its tasks), nullopt when absent.
+[[nodiscard]] std::optional<std::uint64_t> parse_voluntary_switches(std::string_view text);
 
 /// Pids of the processes below @p root in @p all (children, grandchildren...).
 [[nodiscard]] std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all);
@@ -101,6 +110,14 @@ struct FdInfo {
 
 /// Clock ticks per second (sysconf(_SC_CLK_TCK)).
 [[nodiscard]] long ticks_per_second();
+
+/// The interest list of the epoll descriptor @p epfd of @p pid (from
+/// /proc/PID/fdinfo/EPFD); nullopt when it cannot be read.
+[[nodiscard]] std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd);
+
+/// Voluntary context switches of every thread of @p pid, summed: how often
+/// it went to sleep (blocked) so far. nullopt when gone.
+[[nodiscard]] std::optional<std::uint64_t> voluntary_switches(pid_t pid);
 
 /// Reads /proc/PID/syscall (same user; the server is our descendant).
 [[nodiscard]] SyscallSample current_syscall(pid_t pid);

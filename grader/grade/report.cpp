@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "scoring.hpp"
+
 namespace csd::grade {
 namespace {
 
@@ -76,12 +78,10 @@ std::string format_list(std::string_view only) {
             out += fmt::format("{:<10} {} (not yet available)\n", lab.id, lab.title);
             continue;
         }
-        int total = 0;
-        for (const auto id : lab.checks) total += find_check(id)->points;
-        out += fmt::format("{:<10} {} ({} points)\n", lab.id, lab.title, total);
+        out += fmt::format("{:<10} {} ({} points)\n", lab.id, lab.title, lab_points(lab));
         for (const auto id : lab.checks) {
             const CheckInfo* c = find_check(id);
-            out += fmt::format("  {:<14}{:>3}  {}\n", c->id, c->points, c->summary);
+            out += fmt::format("  {:<14}{:>3}  {}\n", c->id, check_points(lab, *c), c->summary);
         }
     }
     return out;

@@ -5,6 +5,7 @@
 #include "check.hpp"
 #include "expect.hpp"
 #include "process.hpp"
+#include "scoring.hpp"
 
 namespace csd::grade {
 namespace {
@@ -78,7 +79,12 @@ class Run {
                 r.saw += "\nmeanwhile " + death;
             }
         }
-        if (!r.passed && !note_.empty()) r.saw += "\n" + note_;
+        // Said once: a server that stops serving after every check would
+        // repeat it under every later failure.
+        if (!r.passed && !note_.empty() && !told_restart_) {
+            r.saw += "\n" + note_;
+            told_restart_ = true;
+        }
         note_.clear();
         if (!r.passed && !ends_server && server_.running() && !serves(ctx_)) {
             restart_ = true;
@@ -94,6 +100,7 @@ class Run {
     std::string unusable_;  // not empty: no server can run any more
     bool restart_ = false;  // restart before the next check
     std::string note_;      // why the server was restarted before this check
+    bool told_restart_ = false;  // a restart note was already given
 };
 
 }  // namespace
@@ -112,8 +119,8 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
     std::vector<CheckResult> results;
     for (const CheckInfo* check : selection) {
         CheckResult r{.id = std::string(check->id),
-                      .max_points = check->points,
-                      .hint = std::string(check->hint)};
+                      .max_points = check_points(lab, *check),
+                      .hint = std::string(check_hint(lab, *check))};
         const auto begin = Deadline::Clock::now();
         if (check->id == "start") {
             run_one(*check, ctx, r);

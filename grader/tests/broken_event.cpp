@@ -2,13 +2,20 @@
 // that is correct except for the one bug named by CSD_BUG at compile time.
 // grader/tests/CMakeLists.txt builds one broken-<bug> program per bug and
 // checks that csd-grade fails exactly the check that bug is about.
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "csd/lab.hpp"
@@ -31,13 +38,32 @@ constexpr std::string_view bug = CSD_BUG;
 //   select-not-epoll  waits in select() (graded as epoll)                     -> syscall
 //   cap-1000          closes every connection beyond the 1000th at once       -> many
 //   blocking-read     waits for the rest of a line: half a line stalls all    -> concurrency
+//   sleep-select      select() with no descriptors and a 1 ms timeout used as
+//                     a sleep, then tries every socket (graded as select)      -> syscall
+//   sleep-epoll       epoll_wait() on an empty epoll set with a 1 ms timeout,
+//                     then tries every socket (graded as epoll)                -> syscall
+//   select-on-epoll   its sockets in an epoll set, waited on by select() on
+//                     the epoll descriptor alone (graded as select)            -> syscall
+//   writer-thread     hands a client that asks for more than 1 MiB to a new
+//                     thread, which writes the reply (and serves it on)       -> architecture
+//   leak-every-500th  shuts down every 500th connection when done, but never
+//                     closes its descriptor                                    -> fd-leak
+//   leak-every-1000th the same, every 1000th connection                        -> fd-leak
 
 /// One client: its socket and its protocol state.
 struct Client {
     csd::Fd fd;
     csd::Session session;
     bool gone = false;  ///< Reset or vanished: drop it.
+    bool leak = false;  ///< leak-every-*: never close this one's descriptor.
+    bool big = false;   ///< writer-thread: asked for more than 1 MiB.
+    std::string line;   ///< writer-thread: the unfinished request line.
 };
+
+/// Every N-th connection is leaked (0: none).
+constexpr unsigned leak_every = bug == "leak-every-500th"    ? 500
+                                : bug == "leak-every-1000th" ? 1000
+                                                             : 0;
 
 /// The events @p c waits for.
 short interest(const Client& c) {
@@ -47,8 +73,50 @@ short interest(const Client& c) {
     return events;
 }
 
-/// poll(), or for the select-not-epoll bug the same wait done with select().
+/// select-on-epoll: the sockets of @p fds in an epoll set, waited on with
+/// select() on the epoll descriptor, then collected with epoll_wait().
+int wait_through_epoll(std::vector<pollfd>& fds) {
+    static const csd::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    std::map<int, std::size_t> index;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+        epoll_event ev{};
+        ev.events = static_cast<std::uint32_t>(fds[i].events);
+        ev.data.fd = fds[i].fd;
+        if (::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, fds[i].fd, &ev) < 0) {
+            csd::check(::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fds[i].fd, &ev), "epoll_ctl");
+        }
+        fds[i].revents = 0;
+        index[fds[i].fd] = i;
+    }
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(epoll.get(), &readable);
+    if (::select(epoll.get() + 1, &readable, nullptr, nullptr, nullptr) < 0) return -1;
+    std::vector<epoll_event> events(fds.size());
+    const int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), 0);
+    for (int k = 0; k < n; ++k) {
+        const auto e = events[static_cast<std::size_t>(k)];
+        fds[index[e.data.fd]].revents = static_cast<short>(e.events);
+    }
+    return n;
+}
+
+/// poll(), or the wait of the bug (select-not-epoll: the same wait done with
+/// select(); sleep-*: a 1 ms sleep, then every socket is tried).
 int wait_for_events(std::vector<pollfd>& fds) {
+    if constexpr (bug == "sleep-select" || bug == "sleep-epoll") {
+        if constexpr (bug == "sleep-select") {
+            timeval tick{0, 1000};
+            if (::select(0, nullptr, nullptr, nullptr, &tick) < 0) return -1;
+        } else {
+            static const csd::Fd empty(::epoll_create1(EPOLL_CLOEXEC));
+            epoll_event ev{};
+            if (::epoll_wait(empty.get(), &ev, 1, 1) < 0) return -1;
+        }
+        for (pollfd& p : fds) p.revents = p.events;  // try every socket
+        return static_cast<int>(fds.size());
+    }
+    if (bug == "select-on-epoll") return wait_through_epoll(fds);
     if constexpr (bug == "select-not-epoll") {
         fd_set readable;
         fd_set writable;
@@ -70,10 +138,25 @@ int wait_for_events(std::vector<pollfd>& fds) {
     return ::poll(fds.data(), fds.size(), bug == "spin" ? 0 : -1);
 }
 
+/// writer-thread: notes in @p c whether a request of @p bytes asks for more than 1 MiB.
+void note_big_requests(Client& c, std::string_view bytes) {
+    for (const char ch : bytes) {
+        if (ch != '\n') {
+            if (c.line.size() <= csd::max_line_bytes) c.line += ch;
+            continue;
+        }
+        if (csd::parse_request(c.line) > (1U << 20)) c.big = true;
+        c.line.clear();
+    }
+}
+
 /// One read into @p c's session.
 void read_once(Client& c) {
     char buf[4096];
     const csd::IoResult r = csd::read_some(c.fd.get(), buf, sizeof buf);
+    if (r.status == csd::IoStatus::ok && bug == "writer-thread") {
+        note_big_requests(c, {buf, r.bytes});
+    }
     if (r.status == csd::IoStatus::ok) c.session.feed({buf, r.bytes});
     if (r.status == csd::IoStatus::eof) c.session.end_of_input();
     if (r.status == csd::IoStatus::peer_gone) c.gone = true;
@@ -109,14 +192,45 @@ void on_writable(Client& c) {
     }
 }
 
+/// writer-thread: serves @p c from now on in a thread of its own, with
+/// blocking writes and reads, until it is done.
+void hand_to_thread(Client c) {
+    const int flags = csd::check(::fcntl(c.fd.get(), F_GETFL), "fcntl");
+    csd::check(::fcntl(c.fd.get(), F_SETFL, flags & ~O_NONBLOCK), "fcntl");
+    std::thread([c = std::move(c)]() mutable {
+        while (!c.gone && !c.session.finished()) {
+            if (c.session.has_output()) {
+                on_writable(c);
+            } else {
+                read_once(c);
+            }
+        }
+    }).detach();
+}
+
 /// Accepts every waiting connection into @p clients.
 void accept_all(int listener, std::vector<Client>& clients) {
+    static unsigned accepted = 0;
     while (csd::Fd fd = csd::accept_connection(listener, bug != "blocking-write")) {
         if constexpr (bug == "cap-1000") {
             if (clients.size() >= 1000) continue;  // fd closes here, unanswered
         }
-        clients.push_back({std::move(fd), {}});
+        ++accepted;
+        clients.push_back({.fd = std::move(fd),
+                           .session = {},
+                           .gone = false,
+                           .leak = leak_every != 0 && accepted % leak_every == 0,
+                           .big = false,
+                           .line = {}});
     }
+}
+
+/// Closes @p c (leak-every-*: only shuts it down, and keeps the descriptor).
+void drop(Client& c) {
+    static std::vector<csd::Fd> leaked;
+    if (!c.leak) return;
+    ::shutdown(c.fd.get(), SHUT_RDWR);
+    leaked.push_back(std::move(c.fd));
 }
 
 /// The loop: until SIGTERM or SIGINT, serve every client from one poll().
@@ -137,6 +251,13 @@ void serve(const csd::Fd& listener) {
             if ((ready & (POLLOUT | POLLHUP | POLLERR)) && c.session.has_output() && !c.gone) {
                 on_writable(c);
             }
+            if (bug == "writer-thread" && c.big && !c.gone && !c.session.finished()) {
+                hand_to_thread(std::move(c));
+                c.gone = true;
+            }
+        }
+        for (Client& c : clients) {
+            if (c.gone || c.session.finished()) drop(c);
         }
         std::erase_if(clients, [](const Client& c) { return c.gone || c.session.finished(); });
         if (fds[0].revents) (void)csd::drain_signals();

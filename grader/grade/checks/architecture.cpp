@@ -40,7 +40,21 @@ void require_single(Context& ctx, std::string_view when, const std::string& hint
     }
 }
 
-// One process, one thread: idle, while @p clients clients get @p size bytes at once, idle again.
+// One process, one thread while a client leaves its 64 MiB reply unread
+// (threads that exist only while a big reply is in flight show up here).
+void while_stalled(Context& ctx, const std::string& hint) {
+    const std::string when = "while a client left its 64 MiB reply unread";
+    Connection stalled = Connection::open(ctx.port(), Deadline(3s));
+    stalled.send_all(request_line(64ULL << 20), Deadline(3s), when);
+    for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(scaled(50ms));
+        require_single(ctx, when, hint);
+    }
+    stalled.reset();
+}
+
+// One process, one thread: idle, while @p clients clients get @p size bytes
+// at once, while a big reply stalls, idle again.
 void single_process(Context& ctx, int clients, std::uint64_t size, const std::string& hint) {
     require_single(ctx, "idle, before any client", hint);
     const std::string during =
@@ -59,6 +73,7 @@ void single_process(Context& ctx, int clients, std::uint64_t size, const std::st
                             });
     ctx.log("{} samples of processes and threads during the burst", samples);
     conns.clear();
+    while_stalled(ctx, hint);
     std::this_thread::sleep_for(scaled(100ms));
     require_single(ctx, "idle, after those clients left", hint);
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "checks.hpp"
+#include "client_run.hpp"
 #include "expect.hpp"
 #include "procfs.hpp"
 
@@ -50,6 +51,12 @@ std::string extra_fds(const std::vector<procfs::FdInfo>& before,
     return text;
 }
 
+// Short connections made by csd-client, 10 at a time: enough to see a leak
+// of one descriptor per thousand connections.
+constexpr int short_children = 10;
+constexpr int short_per_child = 200;
+constexpr int short_connections = short_children * short_per_child;
+
 // One connection of the traffic mix: 8 in 10 normal, 1 malformed, 1 reset mid-reply.
 void one_connection(Context& ctx, int i, Deadline overall) {
     const std::string what = fmt::format("connection {} of 100", i + 1);
@@ -69,12 +76,12 @@ void one_connection(Context& ctx, int i, Deadline overall) {
 
 }  // namespace
 
-void check_fd_leak(Context& ctx) {
-    const auto baseline = settled_fds(ctx.pid());
-    ctx.log("fd baseline of pid {}: {}", ctx.pid(), baseline.size());
-    const Deadline overall(60s);
-    for (int i = 0; i < 100; ++i) one_connection(ctx, i, overall);
+namespace {
 
+// Fails unless the descriptor count of the server is back to @p baseline
+// within 1 s; @p what says which connections ended.
+void require_back_to(Context& ctx, const std::vector<procfs::FdInfo>& baseline,
+                     const std::string& what) {
     const Deadline within(1s);
     std::vector<procfs::FdInfo> now;
     for (;;) {
@@ -83,12 +90,29 @@ void check_fd_leak(Context& ctx) {
         if (within.expired()) break;
         std::this_thread::sleep_for(scaled(50ms));
     }
-    ctx.require_running("after 100 connections");
+    ctx.require_running("after " + what);
     fail(
         fmt::format("the server (pid {}) had {} open descriptors when idle before, and {} "
-                    "1 s after 100 connections (80 normal, 10 malformed, 10 reset mid-reply) "
-                    "ended; new ones: {}",
-                    ctx.pid(), baseline.size(), now.size(), extra_fds(baseline, now)));
+                    "1 s after {} ended; new ones: {}",
+                    ctx.pid(), baseline.size(), now.size(), what, extra_fds(baseline, now)));
+}
+
+}  // namespace
+
+void check_fd_leak(Context& ctx) {
+    const auto baseline = settled_fds(ctx.pid());
+    ctx.log("fd baseline of pid {}: {}", ctx.pid(), baseline.size());
+    const Deadline overall(60s);
+    for (int i = 0; i < 100; ++i) one_connection(ctx, i, overall);
+    require_back_to(ctx, baseline, "100 connections (80 normal, 10 malformed, 10 reset mid-reply)");
+    // A slow leak (one descriptor per thousand connections) shows only after many.
+    run_client(ctx,
+               {"-c", std::to_string(short_children), "-t", std::to_string(short_per_child), "-b",
+                "1", "--timeout", "5", "-q"},
+               60s);
+    require_back_to(ctx, baseline,
+                    fmt::format("those and {} more short connections ({} at a time)",
+                                short_connections, short_children));
 }
 
 }  // namespace csd::grade

@@ -11,8 +11,33 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// In a lab with a child per connection: a connection held open after its
+// reply is served by a child. Without children there is nothing to reap,
+// so nothing this check could observe: it fails, saying so.
+void require_children(Context& ctx, Deadline overall) {
+    for (int i = 1; i <= 3; ++i) {
+        const std::string label = fmt::format("connection {} of 3 (held open)", i);
+        Connection conn = Connection::open(ctx.port(), overall.within(3s));
+        conn.send_all(request_line(4000), overall.within(3s), label);
+        expect_reply(conn, 4000, overall.within(3s), label);
+        if (!procfs::descendants(ctx.pid()).empty()) return;
+    }
+    ctx.require_running("with a connection held open");
+    fail(fmt::format("with a connection open and served, the server (pid {}) had no child "
+                     "process, 3 times: there is nothing to reap, so nothing this check can see",
+                     ctx.pid()),
+         "fork() one child per connection (see the architecture check), then reap every child "
+         "that ends: SIGCHLD wakes you, then waitpid(-1, &st, WNOHANG) in a loop until it "
+         "returns 0");
+}
+
+}  // namespace
+
 void check_zombies(Context& ctx) {
     const Deadline overall(30s);
+    if (ctx.lab().model == Model::process_per_connection) require_children(ctx, overall);
     for (int i = 1; i <= 50; ++i) {
         fetch(ctx.port(), 4000, overall.within(3s), fmt::format("connection {} of 50", i));
     }

@@ -84,6 +84,27 @@ TEST_CASE("parse_syscall") {
     CHECK(blocked.number == 232);
     CHECK(parse_syscall("running\n").running);
     CHECK_FALSE(parse_syscall("-1 0x7ffd 0x7f\n").number);
+    REQUIRE(blocked.args.size() == 6);
+    CHECK(blocked.args[0] == 4);
+    CHECK(blocked.args[2] == 0x400);
+    CHECK(blocked.args[3] == 0xffffffff);
+    CHECK(parse_syscall("running\n").args.empty());
+}
+
+TEST_CASE("parse_epoll_targets") {
+    const char* text =
+        "pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1038\n"
+        "tfd:        4 events:       19 data:                4  pos:0 ino:8be36 sdev:f\n"
+        "tfd:       12 events:       19 data:                c  pos:0 ino:8be37 sdev:f\n";
+    CHECK(parse_epoll_targets(text) == std::vector<int>{4, 12});
+    CHECK(parse_epoll_targets("pos:\t0\nflags:\t02\n").empty());
+}
+
+TEST_CASE("parse_voluntary_switches") {
+    const char* text =
+        "Name:\tx\nvoluntary_ctxt_switches:\t17\nnonvoluntary_ctxt_switches:\t3\n";
+    CHECK(parse_voluntary_switches(text) == 17U);
+    CHECK_FALSE(parse_voluntary_switches("nonvoluntary_ctxt_switches:\t3\n"));
 }
 
 TEST_CASE("syscall names follow this architecture") {

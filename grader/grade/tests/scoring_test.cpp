@@ -1,0 +1,80 @@
+// Points per lab: the lesson carries most of each lab.
+#include "scoring.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace csd::grade;
+
+namespace {
+
+int points(std::string_view lab, std::string_view check) {
+    return check_points(*find_lab(lab), *find_check(check));
+}
+
+}  // namespace
+
+TEST_CASE("points of the labs") {
+    CHECK(lab_points(*find_lab("iterative")) == 90);
+    CHECK(lab_points(*find_lab("fork")) == 134);
+    CHECK(lab_points(*find_lab("select")) == 143);
+    CHECK(lab_points(*find_lab("poll")) == 143);
+    CHECK(lab_points(*find_lab("epoll")) == 143);
+    CHECK(points("iterative", "bytes") == 15);
+    CHECK(points("fork", "bytes") == 2);
+    CHECK(points("select", "syscall") == 50);
+}
+
+TEST_CASE("in every lab the lesson checks carry more than half of the points") {
+    for (const auto& lab : labs()) {
+        if (!lab.available) continue;
+        CAPTURE(lab.id);
+        int lesson = 0;
+        for (const auto id : lab.checks) {
+            if (is_lesson(lab, id)) lesson += check_points(lab, *find_check(id));
+        }
+        CHECK(2 * lesson > lab_points(lab));
+    }
+}
+
+TEST_CASE("the scoring table names only labs and checks that exist") {
+    for (const auto& s : scorings()) {
+        CAPTURE(s.lab);
+        const LabInfo* lab = find_lab(s.lab);
+        REQUIRE(lab != nullptr);
+        for (const auto& lesson : s.lesson) {
+            CAPTURE(lesson.first);
+            CHECK(std::find(lab->checks.begin(), lab->checks.end(), lesson.first) !=
+                  lab->checks.end());
+            CHECK(lesson.second > 0);
+        }
+        for (const auto& hint : s.hints) {
+            CAPTURE(hint.first);
+            CHECK(std::find(lab->checks.begin(), lab->checks.end(), hint.first) !=
+                  lab->checks.end());
+            CHECK(!hint.second.empty());
+        }
+    }
+}
+
+TEST_CASE("event labs: the reset hint follows the library, not SIGPIPE handlers") {
+    for (const char* lab : {"select", "poll", "epoll"}) {
+        CAPTURE(lab);
+        const std::string_view hint = check_hint(*find_lab(lab), *find_check("reset"));
+        CHECK(hint.find("MSG_NOSIGNAL") != std::string_view::npos);
+        CHECK(hint.find("SIG_IGN") == std::string_view::npos);
+    }
+    CHECK(check_hint(*find_lab("iterative"), *find_check("reset")).find("SIG_IGN") !=
+          std::string_view::npos);
+}
+
+TEST_CASE("zombies is scored only where there are children") {
+    for (const char* lab : {"iterative", "select", "poll", "epoll"}) {
+        CAPTURE(lab);
+        const auto& checks = find_lab(lab)->checks;
+        CHECK(std::find(checks.begin(), checks.end(), "zombies") == checks.end());
+    }
+    const auto& fork = find_lab("fork")->checks;
+    CHECK(std::find(fork.begin(), fork.end(), "zombies") != fork.end());
+}
