@@ -39,10 +39,10 @@ TEST_CASE("points of the labs") {
         for (const auto c : find_lab(id)->checks) sum += find_check(c)->points;
         return sum;
     };
-    CHECK(total("iterative") == 95);
-    CHECK(total("fork") == 105);
-    CHECK(total("select") == 135);
-    CHECK(total("epoll") == 135);
+    CHECK(total("iterative") == 105);
+    CHECK(total("fork") == 115);
+    CHECK(total("select") == 145);
+    CHECK(total("epoll") == 145);
     CHECK(find_check("bytes")->points == 15);
     CHECK(find_check("start")->points == 5);
 }
