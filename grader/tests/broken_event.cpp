@@ -164,7 +164,7 @@ csd::IoResult write_out(int fd, std::string_view out) {
 
 /// blocking-write-1m: sends the rest of a reply of at most 1 MiB in a
 /// blocking loop (waits for the client, however long it takes).
-void write_small_reply_blocking(Client& c) {
+[[maybe_unused]] void write_small_reply_blocking(Client& c) {
     if (c.sizes.owed.empty() || c.sizes.owed.front() > (1U << 20)) return;
     const std::size_t replies = c.sizes.owed.size();
     while (!c.gone && c.sizes.owed.size() == replies) {
