@@ -21,50 +21,87 @@ std::string char_text(char c) {
     return fmt::format("0x{:02x}", u);
 }
 
+[[noreturn]] void reply_failed(ReplyProblem problem, const std::string& saw) {
+    throw ReplyFailed(saw, problem);
+}
+
 }  // namespace
+
+std::size_t reply_mismatch(std::string_view got, std::uint64_t offset) noexcept {
+    // The reply bytes from offset o on are pattern[o % 26...]; 26 * 4096 bytes.
+    static const std::string pattern = [] {
+        std::string p(26 * 4096, 'a');
+        for (std::size_t i = 0; i < p.size(); ++i) p[i] = csd::reply_byte(i);
+        return p;
+    }();
+    std::size_t done = 0;
+    while (done < got.size()) {
+        const auto start = static_cast<std::size_t>((offset + done) % 26);
+        const std::size_t len = std::min(got.size() - done, pattern.size() - start);
+        if (std::memcmp(got.data() + done, pattern.data() + start, len) != 0) {
+            return done + csd::first_mismatch(got.substr(done, len), offset + done);
+        }
+        done += len;
+    }
+    return got.size();
+}
 
 void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
                   std::uint64_t pause_at) {
+    expect_reply(conn, n, deadline, what, Reading{.pause_at = pause_at});
+}
+
+void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
+                  const Reading& how) {
     const auto start = Deadline::Clock::now();
-    std::vector<char> buf(256 * 1024);
+    std::vector<char> buf(how.piece > 0 ? how.piece : 256 * 1024);
     std::uint64_t got = 0;
-    bool paused = pause_at == 0;
+    bool paused = how.pause_at == 0;
     while (got < n) {
-        if (!paused && got >= pause_at) {
+        if (!paused && got >= how.pause_at) {
             std::this_thread::sleep_for(scaled(std::chrono::milliseconds(300)));
             paused = true;
         }
-        const std::uint64_t until = paused ? n : pause_at;
+        const std::uint64_t until = paused ? n : how.pause_at;
         const std::size_t want =
             static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), until - got));
         const ReadResult r = conn.read_some(buf.data(), want, deadline);
         switch (r.status) {
             case ReadStatus::data: {
                 const std::string_view chunk(buf.data(), r.bytes);
-                const std::size_t bad = csd::first_mismatch(chunk, got);
+                const std::size_t bad = reply_mismatch(chunk, got);
                 if (bad < chunk.size()) {
-                    fail(
+                    reply_failed(
+                        ReplyProblem::wrong_byte,
                         fmt::format("{}: reply byte {} is {}, expected {} (the first {} bytes "
                                     "were right)",
                                     what, got + bad, char_text(chunk[bad]),
                                     char_text(csd::reply_byte(got + bad)), got + bad));
                 }
                 got += r.bytes;
+                if (how.gap.count() > 0 && got < n) std::this_thread::sleep_for(scaled(how.gap));
                 break;
             }
             case ReadStatus::eof:
-                fail(fmt::format("{}: the server closed the connection after {} of {} reply bytes",
-                                 what, got, n));
+                reply_failed(
+                    ReplyProblem::closed,
+                    fmt::format("{}: the server closed the connection after {} of {} reply "
+                                "bytes",
+                                what, got, n));
             case ReadStatus::reset:
-                fail(fmt::format("{}: the server reset the connection after {} of {} reply bytes",
-                                 what, got, n));
+                reply_failed(
+                    ReplyProblem::reset,
+                    fmt::format("{}: the server reset the connection after {} of {} reply bytes",
+                                what, got, n));
             case ReadStatus::timeout:
-                fail(
-                    fmt::format("{}: got {} of {} reply bytes, then nothing more (waited {:.1f} s)",
-                                what, got, n, seconds_since(start)));
+                reply_failed(ReplyProblem::stalled,
+                             fmt::format("{}: got {} of {} reply bytes, then nothing more (waited "
+                                         "{:.1f} s)",
+                                         what, got, n, seconds_since(start)));
             case ReadStatus::error:
-                fail(fmt::format("{}: read failed after {} of {} reply bytes: {}", what, got, n,
-                                 std::strerror(r.error)));
+                reply_failed(ReplyProblem::error,
+                             fmt::format("{}: read failed after {} of {} reply bytes: {}", what,
+                                         got, n, std::strerror(r.error)));
         }
     }
 }
@@ -143,7 +180,7 @@ void expect_replies_together(std::vector<Connection>& conns,
                 fmt::format("{}, connection {} (request {})", what, i + 1, sizes[i]);
             if (r.status == ReadStatus::data) {
                 const std::string_view chunk(buf.data(), r.bytes);
-                const std::size_t bad = csd::first_mismatch(chunk, got[i]);
+                const std::size_t bad = reply_mismatch(chunk, got[i]);
                 if (bad < chunk.size()) {
                     fail(fmt::format("{}: reply byte {} is {}, expected {}", label, got[i] + bad,
                                      char_text(chunk[bad]),

@@ -4,6 +4,7 @@
 /// close with no extra bytes. Each throws CheckFailed with a message that
 /// says precisely what arrived instead.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -11,17 +12,62 @@
 #include <vector>
 
 #include "deadline.hpp"
+#include "failure.hpp"
 #include "net.hpp"
 
 namespace csd::grade {
 
-/// Reads exactly @p n reply bytes and checks every one ('a' + i % 26).
-/// @p what names the request in messages ("request 4000 on connection 2").
-/// With @p pause_at > 0, stops reading for 300 ms once that many bytes
-/// arrived, so the server's socket buffer fills and its writes come up
-/// short: a server that mishandles partial writes is then caught for sure.
+/// What went wrong with an expected reply.
+enum class ReplyProblem {
+    wrong_byte,  ///< A byte was not 'a' + i % 26.
+    closed,      ///< EOF before the last byte.
+    reset,       ///< RST before the last byte.
+    stalled,     ///< No more bytes until the deadline.
+    error,       ///< Another read error.
+};
+
+/// The CheckFailed thrown by expect_reply(): says which problem it was, so
+/// a check can give the hint that fits. A plain value: any thread.
+class ReplyFailed : public CheckFailed {
+  public:
+    /// A failure showing @p saw, of kind @p problem.
+    ReplyFailed(const std::string& saw, ReplyProblem problem)
+        : CheckFailed(saw), problem_(problem) {}
+    /// What went wrong.
+    [[nodiscard]] ReplyProblem problem() const noexcept { return problem_; }
+
+  private:
+    ReplyProblem problem_;
+};
+
+/// How expect_reply() reads a reply.
+struct Reading {
+    /// > 0: stop reading for 300 ms once this many bytes arrived, so the
+    /// server's socket buffer fills.
+    std::uint64_t pause_at = 0;
+    /// > 0: read at most this many bytes at a time (a slow reader)...
+    std::size_t piece = 0;
+    /// ... and wait this long (scaled) after each read.
+    std::chrono::microseconds gap{0};
+};
+
+/// Reads exactly @p n reply bytes and checks every one ('a' + i % 26), at
+/// O(1) memory, so a 1 GiB reply can be checked whole. @p what names the
+/// request in messages ("request 4000 on connection 2"). @p how may pause
+/// or pace the reading, so the server's socket buffer fills and its writes
+/// come up short: a server that mishandles partial writes is then caught.
+/// Throws ReplyFailed.
+void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
+                  const Reading& how);
+
+/// expect_reply() with a pause of 300 ms at @p pause_at bytes when > 0.
 void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
                   std::uint64_t pause_at = 0);
+
+/// Index of the first byte of @p got that is not the reply byte at
+/// offset @p offset + i, or got.size(): csd::first_mismatch(), but with
+/// memcmp against a pattern, fast enough for a gigabyte. Pure.
+[[nodiscard]] std::size_t reply_mismatch(std::string_view got, std::uint64_t offset) noexcept;
 
 /// How a connection ended, as seen by wait_closed().
 struct Closing {

@@ -38,9 +38,17 @@ short wait_for(int fd, short events, Deadline deadline) {
 
 }  // namespace
 
-Connection Connection::begin_open(std::uint16_t port) {
+Connection Connection::begin_open(std::uint16_t port, Window window) {
     csd::Fd fd(
         csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket"));
+    if (window == Window::narrow) {
+        const int rcvbuf = 4096;  // the kernel doubles it
+        const int mss = 536;      // the IPv4 default MSS of RFC 1122
+        csd::check(::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf),
+                   "setsockopt(SO_RCVBUF)");
+        csd::check(::setsockopt(fd.get(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss),
+                   "setsockopt(TCP_MAXSEG)");
+    }
     const sockaddr_in addr = loopback(port);
     // sockaddr_in is the documented way to pass an IPv4 address to connect(2).
     const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
@@ -58,8 +66,8 @@ int Connection::finish_connect(Deadline deadline) {
     return err;
 }
 
-Connection Connection::open(std::uint16_t port, Deadline deadline) {
-    Connection c = begin_open(port);
+Connection Connection::open(std::uint16_t port, Deadline deadline, Window window) {
+    Connection c = begin_open(port, window);
     const int err = c.finish_connect(deadline);
     if (err == ETIMEDOUT) {
         fail(

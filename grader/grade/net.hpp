@@ -30,14 +30,26 @@ struct ReadResult {
     int error = 0;                            ///< errno when status is error.
 };
 
+/// The receive side of a client connection, chosen before connect().
+enum class Window {
+    normal,  ///< The kernel's defaults: on loopback, megabytes in flight.
+    /// A 4 KiB receive buffer and a 536-byte MSS (set before connect, so
+    /// the SYN carries them): the server's send buffer starts near 64 KiB
+    /// instead of megabytes, so a client that reads slowly fills it
+    /// quickly. Then a reply of a few hundred KiB no longer fits in the
+    /// socket buffers (a blocking write blocks) and non-blocking writes of
+    /// the server come back short (a partial write happens for sure).
+    narrow,
+};
+
 /// One client connection to 127.0.0.1:PORT. Owns its socket (csd::Fd,
 /// non-blocking, CLOEXEC). Move-only; one thread at a time.
 class Connection {
   public:
     /// Connects before @p deadline; throws CheckFailed saying why not.
-    static Connection open(std::uint16_t port, Deadline deadline);
+    static Connection open(std::uint16_t port, Deadline deadline, Window window = Window::normal);
     /// Starts a non-blocking connect and returns at once; see finish_connect().
-    static Connection begin_open(std::uint16_t port);
+    static Connection begin_open(std::uint16_t port, Window window = Window::normal);
     /// For begin_open(): waits until the connect completed; returns 0 or the errno
     /// (ETIMEDOUT at the deadline).
     int finish_connect(Deadline deadline);

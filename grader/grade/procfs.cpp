@@ -312,4 +312,31 @@ SyscallSample current_syscall(pid_t pid) {
     return parse_syscall(*text);
 }
 
+std::optional<std::uint64_t> parse_vm_rss(std::string_view status_text) {
+    constexpr std::string_view key = "VmRSS:";
+    for (std::size_t at = 0; at < status_text.size();) {
+        const std::size_t end = std::min(status_text.find('\n', at), status_text.size());
+        const std::string_view line = status_text.substr(at, end - at);
+        at = end + 1;
+        if (!line.starts_with(key)) continue;
+        const auto w = words(line.substr(key.size()));
+        std::uint64_t kib = 0;
+        if (w.size() != 2 || w[1] != "kB" || !to_number(w[0], kib)) return std::nullopt;
+        return kib * 1024;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> rss_bytes(pid_t pid) {
+    const auto text = read_text(pid_path(pid, "status"));
+    if (!text) return std::nullopt;
+    return parse_vm_rss(*text);
+}
+
+std::uint64_t tree_rss_bytes(pid_t root) {
+    std::uint64_t total = rss_bytes(root).value_or(0);
+    for (const ProcStat& p : descendants(root)) total += rss_bytes(p.pid).value_or(0);
+    return total;
+}
+
 }  // namespace csd::grade::procfs

@@ -122,4 +122,15 @@ struct FdInfo {
 /// Reads /proc/PID/syscall (same user; the server is our descendant).
 [[nodiscard]] SyscallSample current_syscall(pid_t pid);
 
+/// The resident set size in bytes from the text of /proc/PID/status (its
+/// `VmRSS:` line, in kB); nullopt when there is none (a zombie has none).
+[[nodiscard]] std::optional<std::uint64_t> parse_vm_rss(std::string_view status_text);
+
+/// Resident set size of @p pid in bytes, nullopt when gone.
+[[nodiscard]] std::optional<std::uint64_t> rss_bytes(pid_t pid);
+
+/// Resident set size of @p root and every process below it, in bytes
+/// (0 when all are gone). Shared pages (fork) count once per process.
+[[nodiscard]] std::uint64_t tree_rss_bytes(pid_t root);
+
 }  // namespace csd::grade::procfs

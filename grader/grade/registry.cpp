@@ -13,14 +13,14 @@ const std::vector<LabInfo>& labs() {
          .title = "Iterative server: one client at a time",
          .available = true,
          .model = Model::single_process,
-         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "load",
-                    "fd-leak", "architecture", "sigterm"}},
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
+                    "load", "fd-leak", "architecture", "sigterm"}},
         {.id = "fork",
          .title = "Concurrent server: one child process per client (fork)",
          .available = true,
          .model = Model::process_per_connection,
-         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
-                    "load", "zombies", "fd-leak", "architecture", "sigterm"}},
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
+                    "concurrency", "load", "zombies", "fd-leak", "architecture", "sigterm"}},
         {.id = "select",
          .title = "Single-process server multiplexing with select()",
          .available = true,
@@ -29,8 +29,8 @@ const std::vector<LabInfo>& labs() {
          .many_connections = 1000,
          .fd_setsize_limit = true,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
-                    "load", "fd-leak", "architecture", "syscall", "idle-cpu",
-                    "slow-reader", "many", "sigterm"}},
+                    "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
+                    "back-pressure", "many", "sigterm"}},
         {.id = "poll",
          .title = "Single-process server multiplexing with poll()",
          .available = true,
@@ -38,8 +38,8 @@ const std::vector<LabInfo>& labs() {
          .wait_calls = {"poll", "ppoll"},
          .many_connections = 5000,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
-                    "load", "fd-leak", "architecture", "syscall", "idle-cpu",
-                    "slow-reader", "many", "sigterm"}},
+                    "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
+                    "back-pressure", "many", "sigterm"}},
         {.id = "epoll",
          .title = "Single-process server multiplexing with epoll",
          .available = true,
@@ -48,8 +48,8 @@ const std::vector<LabInfo>& labs() {
          .needs_eventpoll = true,
          .many_connections = 10000,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
-                    "load", "fd-leak", "architecture", "syscall", "idle-cpu",
-                    "slow-reader", "many", "sigterm"}},
+                    "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
+                    "back-pressure", "many", "sigterm"}},
         {.id = "thread", .title = "Concurrent server: one thread per client"},
         {.id = "prethread", .title = "Prethreaded server: a pool of -n threads"},
         {.id = "prefork", .title = "Preforked server: a pool of -n processes"},
@@ -71,7 +71,8 @@ const std::vector<CheckInfo>& checks() {
          "-p you were given, followed by a newline, and flush stdout (std::endl or fflush); "
          "logs go to stderr"},
         {"bytes", 15, check_bytes,
-         "exact replies of 1, 26, 4000, 65536 and 16777216 bytes; EOF after a half-close",
+         "exact replies of 1 B to 1 GiB, every byte checked, also through a 4 KiB receive window; "
+         "EOF after a half-close",
          "write() may write less than asked: loop, and continue from where you stopped, not "
          "from the start of your buffer. Byte i of every reply is 'a' + i % 26, counted from "
          "the start of that reply. After the client half-closes, finish what you owe, then "
@@ -85,11 +86,13 @@ const std::vector<CheckInfo>& checks() {
          "TCP is a byte stream, not messages: a request may arrive in pieces; keep the bytes of "
          "an unfinished line until its \\n arrives"},
         {"malformed", 10, check_malformed,
-         "bad requests get no reply and a closed connection; N = 1073741824 is accepted",
+         "34 bad requests, each on its own connection, get no reply and a closed connection; "
+         "the valid edge cases (32-byte lines, N = 1073741824) are answered",
          "accept digits only, 1 <= N <= 1073741824, at most 32 bytes before the \\n (a \\r "
          "before it allowed); otherwise close that connection without replying and go on "
          "serving the others. Check the limit while parsing, so a long number cannot overflow"},
-        {"reset", 10, check_reset, "clients resetting mid-reply do not kill the server",
+        {"reset", 10, check_reset,
+         "clients resetting mid-reply, one after a half-close (SIGPIPE), do not kill the server",
          "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL; treat "
          "EPIPE/ECONNRESET as 'drop this client', not as a fatal error"},
         {"concurrency", 10, check_concurrency,
@@ -119,16 +122,23 @@ const std::vector<CheckInfo>& checks() {
          "do not busy-wait: block without a timeout (or a long one), and only ask to be woken "
          "for writability while you have something to write"},
         {"slow-reader", 10, check_slow_reader,
-         "a client that does not read its 64 MiB reply does not block another client",
+         "clients that do not read a 256 KiB (small window) or 64 MiB reply do not block "
+         "another client",
          "never block on one client's write: use non-blocking sockets, send what fits, keep "
          "your position, and wait for writability only for clients with pending output"},
+        {"back-pressure", 10, check_back_pressure,
+         "a client pipelining requests for 400 MiB and more without reading grows the server's "
+         "memory by less than 48 MiB; others are still served",
+         "stop reading from a client while it has many requests waiting for their replies "
+         "(csd::Session::wants_input()); never build a reply in memory"},
         {"many", 10, check_many, "thousands of connections held open at once",
          "keep per-client state in a structure that grows with the number of clients, and do "
          "not stop accepting while you can serve"},
         {"sigterm", 10, check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
          "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "
-         "you forked, end and reap your children), then return 0 from main, all within 2 s. A handler should only set a "
+         "you forked, end and reap your children), then return 0 from main, all within 2 s. A "
+         "handler should only set a "
          "flag or write to a self-pipe; EINTR from a blocking call means 'check the flag'"},
     };
     return table;

@@ -33,10 +33,16 @@ constexpr std::string_view bug = CSD_BUG;
 //   no-reap               never waitpid()s its children: zombies pile up        -> zombies
 //   parent-keeps-socket   parent never closes the connected sockets             -> fd-leak
 //   one-request           closes the connection after the first reply           -> pipeline
+//   wraps-at-16m          starts the alphabet again every 16 MiB of a reply     -> bytes
 //   partial-line          takes the end of each read() as a whole line          -> split
 //   crash                 abort()s the (iterative) server on a malformed line   -> malformed
 //   accepts-sign          answers "-5" with 5 bytes instead of closing          -> malformed
 //   sigpipe               keeps SIGPIPE fatal: the (iterative) server dies      -> reset
+//   sigpipe-drop          the same, but drops a client at its first failed
+//                         write, as the solution does (no second write)         -> reset
+//   skips-empty-lines     ignores empty request lines instead of closing        -> malformed
+//   long-lines            skips leading zeros, then takes up to 32 more bytes   -> malformed
+//   many-cr               strips every '\r' before the '\n', not only one        -> malformed
 //   ignores-sigterm       SIG_IGN for SIGTERM: runs on after it                 -> sigterm
 //   orphans               on SIGTERM exits without ending its children          -> sigterm
 //   iterative             serves one client at a time (graded as fork)          -> concurrency
@@ -49,10 +55,11 @@ constexpr std::string_view bug = CSD_BUG;
 
 enum class Design { fork, iterative, thread };
 
-constexpr Design design = bug == "iterative" || bug == "crash" || bug == "sigpipe"
-                              ? Design::iterative
-                          : bug == "threads" ? Design::thread
-                                             : Design::fork;
+constexpr Design design =
+    bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
+        ? Design::iterative
+    : bug == "threads" ? Design::thread
+                       : Design::fork;
 
 /// Every reply starts at the start of this: the alphabet, about 64 KiB of it.
 const std::string& pattern() {
@@ -70,9 +77,15 @@ bool send_reply(int fd, std::uint64_t n) {
     const std::string_view all = pattern();
     std::uint64_t sent = 0;
     while (sent < n) {
-        const std::size_t len =
+        std::size_t len =
             static_cast<std::size_t>(std::min<std::uint64_t>(n - sent, all.size() - 26));
-        const ssize_t w = ::write(fd, all.data() + sent % 26, len);
+        std::uint64_t offset = sent;
+        if constexpr (bug == "wraps-at-16m") {
+            constexpr std::uint64_t wrap = 16 << 20;
+            offset = sent % wrap;
+            len = static_cast<std::size_t>(std::min<std::uint64_t>(len, wrap - offset));
+        }
+        const ssize_t w = ::write(fd, all.data() + offset % 26, len);
         if (w < 0 && errno == EINTR && !csd::stop_requested()) continue;
         if (w < 0) return false;
         sent += static_cast<std::uint64_t>(w);
@@ -80,9 +93,22 @@ bool send_reply(int fd, std::uint64_t n) {
     return true;
 }
 
+/// csd::parse_request(), or the lenient parser of one of the malformed bugs.
+std::uint64_t parse(std::string_view line) {
+    if constexpr (bug == "long-lines") {
+        while (line.size() > 1 && line.front() == '0') line.remove_prefix(1);
+    } else if constexpr (bug == "many-cr") {
+        while (line.size() > 1 && line.ends_with("\r\r")) line.remove_suffix(1);
+    }
+    return csd::parse_request(line);
+}
+
 /// Answers one request line; false when the connection must be closed now.
 bool answer(int fd, std::string_view line) {
-    std::uint64_t n = csd::parse_request(line);
+    if constexpr (bug == "skips-empty-lines") {
+        if (line.empty() || line == "\r") return true;
+    }
+    std::uint64_t n = parse(line);
     if constexpr (bug == "accepts-sign") {
         if (n == 0 && line.starts_with('-')) n = csd::parse_request(line.substr(1));
     }
@@ -91,7 +117,7 @@ bool answer(int fd, std::string_view line) {
         return false;  // malformed: close without a reply
     }
     // A failed write abandons this reply only; the next read() sees the client gone.
-    (void)send_reply(fd, n);
+    if (!send_reply(fd, n) && bug == "sigpipe-drop") return false;
     return bug != "one-request";
 }
 
@@ -184,7 +210,7 @@ int main(int argc, char** argv) {
     } else {
         csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
     }
-    if constexpr (bug != "sigpipe") csd::ignore_sigpipe();
+    if constexpr (bug != "sigpipe" && bug != "sigpipe-drop") csd::ignore_sigpipe();
     if constexpr (bug == "slow-start") std::this_thread::sleep_for(std::chrono::seconds(6));
     csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
     if constexpr (bug != "silent") csd::announce_listening(opts.host, opts.port);

@@ -8,10 +8,13 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <string_view>
@@ -49,6 +52,50 @@ constexpr std::string_view bug = CSD_BUG;
 //   leak-every-500th  shuts down every 500th connection when done, but never
 //                     closes its descriptor                                    -> fd-leak
 //   leak-every-1000th the same, every 1000th connection                        -> fd-leak
+// Bugs in a server that otherwise writes like the solutions (at most
+// write_budget bytes per turn, writability asked for only while output is
+// pending), so that only a client that makes writes come up short sees them:
+//   short-write-256k  short-write, with the budget                            -> bytes
+//   resend-256k       resend, with the budget                                 -> bytes
+//   sigpipe-poll      sends with write() (no MSG_NOSIGNAL) and leaves SIGPIPE
+//                     fatal; drops a client at its first failed write         -> reset
+//   blocking-write-1m writes replies up to 1 MiB in a blocking loop (bigger
+//                     ones as it should)                                      -> slow-reader
+//   no-backpressure   reads whatever arrives, however many requests are
+//                     queued (no max_queued_requests cap)                     -> back-pressure
+
+/// The solutions' per-turn write budget (the *-256k bugs and sigpipe-poll).
+constexpr std::size_t write_budget = 256 * 1024;
+constexpr bool budgeted =
+    bug == "short-write-256k" || bug == "resend-256k" || bug == "sigpipe-poll";
+
+/// The sizes of the replies still owed, for blocking-write-1m: which reply
+/// is being sent, and how big it is.
+struct ReplySizes {
+    std::deque<std::uint64_t> owed;  ///< Reply sizes, in order.
+    std::uint64_t front_sent = 0;    ///< Bytes of owed.front() already sent.
+    std::string line;                ///< The unfinished request line.
+
+    /// Notes the requests in @p bytes (a malformed one ends the list).
+    void feed(std::string_view bytes) {
+        for (const char ch : bytes) {
+            if (ch != '\n') {
+                line += ch;
+                continue;
+            }
+            if (const std::uint64_t n = csd::parse_request(line); n > 0) owed.push_back(n);
+            line.clear();
+        }
+    }
+    /// @p n reply bytes went out.
+    void sent(std::uint64_t n) {
+        front_sent += n;
+        while (!owed.empty() && front_sent >= owed.front()) {
+            front_sent -= owed.front();
+            owed.pop_front();
+        }
+    }
+};
 
 /// One client: its socket and its protocol state.
 struct Client {
@@ -58,6 +105,8 @@ struct Client {
     bool leak = false;  ///< leak-every-*: never close this one's descriptor.
     bool big = false;   ///< writer-thread: asked for more than 1 MiB.
     std::string line;   ///< writer-thread: the unfinished request line.
+    bool eof = false;   ///< The client half-closed (no-backpressure keeps track itself).
+    ReplySizes sizes{};  ///< blocking-write-1m only.
 };
 
 /// Every N-th connection is leaked (0: none).
@@ -65,10 +114,16 @@ constexpr unsigned leak_every = bug == "leak-every-500th"    ? 500
                                 : bug == "leak-every-1000th" ? 1000
                                                              : 0;
 
+/// True when @p c's requests are read (no-backpressure: whatever is queued).
+bool reads(const Client& c) {
+    if constexpr (bug == "no-backpressure") return !c.eof && !c.session.malformed();
+    return c.session.wants_input();
+}
+
 /// The events @p c waits for.
 short interest(const Client& c) {
     short events = 0;
-    if (c.session.wants_input()) events |= POLLIN;
+    if (reads(c)) events |= POLLIN;
     if (c.session.has_output()) events |= POLLOUT;
     return events;
 }
@@ -158,7 +213,9 @@ void read_once(Client& c) {
         note_big_requests(c, {buf, r.bytes});
     }
     if (r.status == csd::IoStatus::ok) c.session.feed({buf, r.bytes});
+    if (r.status == csd::IoStatus::ok && bug == "blocking-write-1m") c.sizes.feed({buf, r.bytes});
     if (r.status == csd::IoStatus::eof) c.session.end_of_input();
+    if (r.status == csd::IoStatus::eof) c.eof = true;
     if (r.status == csd::IoStatus::peer_gone) c.gone = true;
 }
 
@@ -174,20 +231,58 @@ void on_readable(Client& c) {
     }
 }
 
-/// Sends @p c's pending output until the socket is full (for a blocking
-/// socket: until all of it is sent).
-void on_writable(Client& c) {
-    while (c.session.has_output()) {
+/// write_some(), or for sigpipe-poll a plain write(): no MSG_NOSIGNAL.
+csd::IoResult write_out(int fd, std::string_view out) {
+    if constexpr (bug == "sigpipe-poll") {
+        const ssize_t n = ::write(fd, out.data(), out.size());
+        if (n >= 0) return {csd::IoStatus::ok, static_cast<std::size_t>(n)};
+        if (csd::would_block(errno)) return {csd::IoStatus::would_block, 0};
+        if (errno == EINTR) return {csd::IoStatus::interrupted, 0};
+        return {csd::IoStatus::peer_gone, 0};
+    }
+    return csd::write_some(fd, out);
+}
+
+/// blocking-write-1m: sends the rest of a reply of at most 1 MiB in a
+/// blocking loop (waits for the client, however long it takes).
+[[maybe_unused]] void write_small_reply_blocking(Client& c) {
+    if (c.sizes.owed.empty() || c.sizes.owed.front() > (1U << 20)) return;
+    const std::size_t replies = c.sizes.owed.size();
+    while (!c.gone && c.sizes.owed.size() == replies) {
         const std::string_view out = c.session.output();
-        const csd::IoResult w = csd::write_some(c.fd.get(), out);
+        const std::uint64_t left = c.sizes.owed.front() - c.sizes.front_sent;
+        const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(left, out.size()));
+        const csd::IoResult w = csd::write_some(c.fd.get(), out.substr(0, len));
+        if (w.status == csd::IoStatus::peer_gone) c.gone = true;
+        if (w.status == csd::IoStatus::ok) {
+            c.session.consume(w.bytes);
+            c.sizes.sent(w.bytes);
+        } else if (w.status == csd::IoStatus::would_block) {
+            pollfd p{c.fd.get(), POLLOUT, 0};
+            (void)::poll(&p, 1, -1);  // the bug: wait for this one client
+        }
+    }
+}
+
+/// Sends @p c's pending output until the socket is full (for a blocking
+/// socket: until all of it is sent), or for the budgeted bugs until
+/// write_budget bytes went out.
+void on_writable(Client& c) {
+    if constexpr (bug == "blocking-write-1m") write_small_reply_blocking(c);
+    std::size_t total = 0;
+    while (c.session.has_output() && !c.gone && (!budgeted || total < write_budget)) {
+        const std::string_view out = c.session.output();
+        const csd::IoResult w = write_out(c.fd.get(), out);
         if (w.status == csd::IoStatus::peer_gone) c.gone = true;
         if (w.status != csd::IoStatus::ok) return;
-        if constexpr (bug == "short-write") {
+        total += w.bytes;
+        if constexpr (bug == "short-write" || bug == "short-write-256k") {
             c.session.consume(out.size());
-        } else if constexpr (bug == "resend") {
+        } else if constexpr (bug == "resend" || bug == "resend-256k") {
             c.session.consume(w.bytes == out.size() ? w.bytes : 0);
         } else {
             c.session.consume(w.bytes);
+            if constexpr (bug == "blocking-write-1m") c.sizes.sent(w.bytes);
         }
     }
 }
@@ -247,7 +342,7 @@ void serve(const csd::Fd& listener) {
         for (std::size_t i = 0; i < clients.size(); ++i) {
             const short ready = fds[i + 2].revents;
             Client& c = clients[i];
-            if ((ready & (POLLIN | POLLHUP | POLLERR)) && c.session.wants_input()) on_readable(c);
+            if ((ready & (POLLIN | POLLHUP | POLLERR)) && reads(c)) on_readable(c);
             if ((ready & (POLLOUT | POLLHUP | POLLERR)) && c.session.has_output() && !c.gone) {
                 on_writable(c);
             }
@@ -270,7 +365,7 @@ void serve(const csd::Fd& listener) {
 int main(int argc, char** argv) {
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
-    csd::ignore_sigpipe();
+    if constexpr (bug != "sigpipe-poll") csd::ignore_sigpipe();
     const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, /*nonblocking=*/true);
     csd::announce_listening(opts.host, opts.port);
     serve(listener);

@@ -38,6 +38,8 @@ void check_syscall(Context& ctx);
 void check_idle_cpu(Context& ctx);
 /// slow-reader: a client that does not read does not block others.
 void check_slow_reader(Context& ctx);
+/// back-pressure: a client that never reads cannot make the server's memory grow.
+void check_back_pressure(Context& ctx);
 /// many: thousands of connections held at once.
 void check_many(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.

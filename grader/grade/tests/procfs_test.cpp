@@ -137,3 +137,18 @@ TEST_CASE("open_fds of this process sees a descriptor") {
     CHECK_FALSE(fds.empty());
     CHECK(thread_count(::getpid()) >= 1);
 }
+
+TEST_CASE("parse_vm_rss reads the VmRSS line in bytes") {
+    CHECK(parse_vm_rss("Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t    3268 kB\nRssAnon:\t 1 kB\n") ==
+          3268U * 1024);
+    CHECK_FALSE(parse_vm_rss("Name:\tzombie\nState:\tZ (zombie)\n").has_value());
+    CHECK_FALSE(parse_vm_rss("VmRSS:\t12 MB\n").has_value());
+    CHECK_FALSE(parse_vm_rss("").has_value());
+}
+
+TEST_CASE("rss_bytes of this process is some memory, and its tree counts it") {
+    const auto rss = rss_bytes(::getpid());
+    REQUIRE(rss.has_value());
+    CHECK(*rss > 0);
+    CHECK(tree_rss_bytes(::getpid()) >= *rss / 2);
+}

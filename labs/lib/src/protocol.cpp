@@ -35,8 +35,9 @@ std::size_t first_mismatch(std::string_view got, std::uint64_t offset) noexcept 
 }
 
 std::uint64_t parse_request(std::string_view line) noexcept {
+    if (line.size() > max_line_bytes) return 0;  // a '\r' counts, as in Session::feed()
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.size() > max_line_bytes) return 0;
+    if (line.empty()) return 0;
     std::uint64_t n = 0;
     for (char c : line) {
         if (c < '0' || c > '9') return 0;

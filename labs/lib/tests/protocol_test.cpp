@@ -54,6 +54,12 @@ TEST_CASE("parse_request accepts digits only, 1..1 GiB, optional \\r") {
     CHECK(csd::parse_request("abc") == 0);
     CHECK(csd::parse_request("99999999999999999999999") == 0);  // overflows uint64
     CHECK(csd::parse_request(std::string(33, '1')) == 0);
+    // The 32-byte limit counts every byte before the '\n', a '\r' included.
+    CHECK(csd::parse_request(std::string(31, '0') + "1") == 1);
+    CHECK(csd::parse_request(std::string(30, '0') + "1\r") == 1);
+    CHECK(csd::parse_request(std::string(31, '0') + "1\r") == 0);
+    CHECK(csd::parse_request(std::string(32, '0') + "1") == 0);
+    CHECK(csd::parse_request("12\r\r") == 0);
 }
 
 TEST_CASE("one request, one exact reply, then finished on end of input") {

@@ -33,7 +33,8 @@ inline constexpr std::size_t max_queued_requests = 64;
 
 /// Parses one request line (without `\n`, a trailing `\r` allowed).
 /// Returns N, or 0 when the line is malformed (empty, not digits only,
-/// N = 0, N > max_request_bytes, longer than max_line_bytes).
+/// N = 0, N > max_request_bytes, longer than max_line_bytes with the `\r`
+/// counted). Leading zeros are digits: "0004" is 4.
 [[nodiscard]] std::uint64_t parse_request(std::string_view line) noexcept;
 
 /// The protocol state of one connection.

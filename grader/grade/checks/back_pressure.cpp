@@ -1,0 +1,128 @@
+// back-pressure: a client that pipelines requests without reading any reply
+// must not make the server's memory grow, nor stop it serving the others.
+#include <fmt/format.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "procfs.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t mib = 1024 * 1024;
+// The most the server's processes may grow (VmRSS, summed over the tree)
+// while the client floods it. A server that stops reading once it has a
+// few requests queued grows by well under 1 MiB, under ASan too; one that
+// queues every request grows by 4 bytes per byte of "1\n" sent.
+constexpr std::uint64_t growth_bound = 48 * mib;
+// The client stops sending after this many request bytes.
+constexpr std::uint64_t flood_limit = 64 * mib;
+// The first requests: 100 replies of 4 MiB, 400 MiB that are never read.
+constexpr int big_requests = 100;
+constexpr std::uint64_t big_reply = 4 * mib;
+
+const char* const hint_text =
+    "stop reading from a client while it has many requests waiting for their replies (the "
+    "library's Session::wants_input() is false after csd::max_queued_requests of them): the "
+    "client's own socket buffers then fill and it waits. Never build a reply in memory: send "
+    "it from a small pattern";
+
+// The request bytes: the big requests, then "1\n" until flood_limit.
+class Flood {
+  public:
+    Flood() {
+        for (int i = 0; i < big_requests; ++i) head_ += request_line(big_reply);
+        for (int i = 0; i < 32 * 1024; ++i) ones_ += "1\n";
+    }
+    // The next bytes to send after @p sent bytes.
+    [[nodiscard]] std::string_view next(std::uint64_t sent) const {
+        if (sent < head_.size()) return std::string_view(head_).substr(sent);
+        const auto at = static_cast<std::size_t>((sent - head_.size()) % ones_.size());
+        return std::string_view(ones_).substr(at);
+    }
+    // Replies asked for by the first @p sent bytes, in bytes.
+    [[nodiscard]] std::uint64_t replies(std::uint64_t sent) const {
+        const std::uint64_t bigs =
+            std::min<std::uint64_t>(sent, head_.size()) / request_line(big_reply).size();
+        const std::uint64_t ones = sent > head_.size() ? (sent - head_.size()) / 2 : 0;
+        return bigs * big_reply + ones;
+    }
+
+  private:
+    std::string head_;
+    std::string ones_;
+};
+
+std::string in_mib(std::uint64_t bytes) {
+    return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / static_cast<double>(mib));
+}
+
+}  // namespace
+
+void check_back_pressure(Context& ctx) {
+    const pid_t root = ctx.pid();
+    const std::uint64_t before = procfs::tree_rss_bytes(root);
+    const Flood flood;
+    Connection conn = Connection::open(ctx.port(), Deadline(3s));
+    std::uint64_t sent = 0;
+    std::uint64_t peak = before;
+    auto progress = Deadline::Clock::now();
+    const Deadline overall(20s);
+    auto grown = [&] {
+        peak = std::max(peak, procfs::tree_rss_bytes(root));
+        return peak > before + growth_bound;
+    };
+    auto too_much = [&](const std::string& when) {
+        conn.reset();
+        fail(fmt::format("one client sent {} of pipelined requests (asking for {} of replies) "
+                         "and read nothing; {} the server's memory (VmRSS of its processes) had "
+                         "grown from {} to {}: by more than the {} allowed",
+                         in_mib(sent), in_mib(flood.replies(sent)), when, in_mib(before),
+                         in_mib(peak), in_mib(growth_bound)),
+             hint_text);
+    };
+    ctx.log("flooding: RSS {} before", in_mib(before));
+    // Send until the server stops taking requests (its buffers and ours are
+    // full) for 300 ms, or until flood_limit; watch its memory meanwhile.
+    while (sent < flood_limit && !overall.expired()) {
+        const long n = conn.send_some(flood.next(sent));
+        if (n < 0) {
+            fail(
+                "the server closed the connection of a client that pipelined requests without "
+                "reading the replies (after " +
+                in_mib(sent) + " of requests)");
+        }
+        if (n > 0) {
+            sent += static_cast<std::uint64_t>(n);
+            progress = Deadline::Clock::now();
+        } else if (Deadline::Clock::now() - progress > scaled(300ms)) {
+            break;  // the server stopped reading: back-pressure
+        } else {
+            pollfd p{conn.fd(), POLLOUT, 0};
+            (void)::poll(&p, 1, 20);
+        }
+        if (grown()) too_much("meanwhile");
+    }
+    ctx.log("sent {} of requests; RSS peak {}", in_mib(sent), in_mib(peak));
+    ctx.require_running("after a client pipelined requests without reading");
+    const bool concurrent =
+        std::ranges::find(ctx.lab().checks, "concurrency") != ctx.lab().checks.end();
+    if (concurrent) {
+        in_context(fmt::format("while a client that sent {} of requests read none of its replies, "
+                               "client B asked for 4000 bytes; B must be served within 1 s",
+                               in_mib(sent)),
+                   [&] { fetch(ctx.port(), 4000, Deadline(1s), "request 4000"); });
+    }
+    std::this_thread::sleep_for(scaled(100ms));
+    if (grown()) too_much("then");
+    conn.reset();
+}
+
+}  // namespace csd::grade
