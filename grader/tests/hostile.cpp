@@ -7,8 +7,12 @@
 //                   way a port taken in between makes it fail: "bind: Address
 //                   already in use" on stderr, exit status 1 (the file named by
 //                   $CSD_TEST_MARKER records that the first start happened)
+//   port-steal      the same, but on its first start another process (a
+//                   daemon, no longer its descendant) listens on the port
+//                   first, and the server waits without a word
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/wait.h>
 
 #include <string_view>
 #include <vector>
@@ -53,10 +57,27 @@ int main(int argc, char** argv) {
             if (fd >= 0) held.push_back(fd);
         }
     }
-    // port-race
-    if (first_start()) {
+    if (behaviour == "port-race" && first_start()) {
         std::fprintf(stderr, "bind: Address already in use\n");
         return 1;
+    }
+    if (behaviour == "port-steal" && first_start()) {
+        int ready[2];
+        if (::pipe2(ready, O_CLOEXEC) < 0) die("pipe2");
+        const pid_t child = ::fork();
+        if (child < 0) die("fork");
+        if (child == 0) {
+            if (::fork() != 0) ::_exit(0);  // the daemon is the grandchild, then an orphan
+            const int stolen = listen_on(o);
+            (void)::write(ready[1], "r", 1);
+            ::sleep(30);  // the grader ends it long before
+            ::close(stolen);
+            ::_exit(0);
+        }
+        ::waitpid(child, nullptr, 0);
+        char byte = 0;
+        (void)::read(ready[0], &byte, 1);
+        for (;;) ::pause();  // never binds, says nothing
     }
     catch_stop();
     const int listener = listen_on(o);
