@@ -2,8 +2,10 @@
 /// @file registry.hpp
 /// @brief The one table of labs and the one table of checks.
 ///
-/// Adding a lab is one entry in labs() (registry.cpp): its id, title, how
-/// its architecture is checked, and which checks run in which order.
+/// The labs, their titles, order and status come from labs/labs.txt (the
+/// generated course_labs.hpp); registry.cpp adds how each ready lab is
+/// graded: how its architecture is checked, which checks run in which
+/// order, and the server's -n and own flags.
 /// Everything here is immutable after first use: any thread.
 
 #include <string>
