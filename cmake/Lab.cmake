@@ -68,13 +68,15 @@ function(csd_add_lab lab)
     add_test(NAME solution.${lab}
       COMMAND csd-grade ${lab} $<TARGET_FILE:solution-${lab}>
               --json ${CMAKE_BINARY_DIR}/results/solution-${lab}.json)
-    set_tests_properties(solution.${lab} PROPERTIES LABELS "solution;${lab}" TIMEOUT 180)
+    set_tests_properties(solution.${lab} PROPERTIES LABELS "solution;${lab}" TIMEOUT 180
+                         ENVIRONMENT "CSD_TIME_SCALE=${CSD_TEST_TIME_SCALE}")
     add_test(NAME skeleton.${lab}
       COMMAND ${CMAKE_COMMAND}
               -DGRADE=$<TARGET_FILE:csd-grade> -DLAB=${lab}
               -DSERVER=$<TARGET_FILE:skeleton-${lab}> -DMAX_PERCENT=25
               -DJSON=${CMAKE_BINARY_DIR}/results/skeleton-${lab}.json
               -P ${PROJECT_SOURCE_DIR}/cmake/ExpectScore.cmake)
-    set_tests_properties(skeleton.${lab} PROPERTIES LABELS "skeleton;${lab}" TIMEOUT 180)
+    set_tests_properties(skeleton.${lab} PROPERTIES LABELS "skeleton;${lab}" TIMEOUT 180
+                         ENVIRONMENT "CSD_TIME_SCALE=${CSD_TEST_TIME_SCALE}")
   endif()
 endfunction()

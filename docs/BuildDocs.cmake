@@ -26,9 +26,11 @@ if(NOT DEFINED CSD_STRICT)
   set(CSD_STRICT OFF)
 endif()
 
-# The order labs are taught in; a handout of a lab not listed here comes last.
-set(course_order iterative fork select poll epoll thread prethread prefork fdpass
-                 rst sigpipe selfpipe sendfile cork)
+# The order labs are taught in (labs/labs.txt, the one list of labs); a
+# handout of a lab not listed there comes last.
+include("${CSD_REPO}/cmake/Labs.cmake")
+csd_read_labs("${CSD_REPO}/labs/labs.txt")
+set(course_order ${CSD_ALL_LABS})
 
 set(src "${CSD_OUT}/src")
 # Only our own subdirectories: CSD_OUT may be CMake's build/docs.
@@ -89,6 +91,29 @@ if(ordered STREQUAL "")
 else()
   set(lab_list "```{toctree}\n:maxdepth: 1\n\n${toc}```\n")
 endif()
+# The list of labs on the front page and the labs to come, from labs/labs.txt.
+set(front_list "")
+set(coming "")
+foreach(lab IN LISTS CSD_ALL_LABS)
+  if(CSD_LAB_STATUS_${lab} STREQUAL "ready")
+    string(APPEND front_list "`${lab}`\n: ${CSD_LAB_TITLE_${lab}}\n\n")
+  else()
+    string(APPEND front_list "`${lab}`\n: ${CSD_LAB_TITLE_${lab}} (coming)\n\n")
+    string(APPEND coming "- `${lab}`: ${CSD_LAB_TITLE_${lab}}\n")
+  endif()
+endforeach()
+file(READ "${src}/index.md" front)
+set(marker "<!-- labs: docs/BuildDocs.cmake writes the list of labs/labs.txt here -->\n")
+string(FIND "${front}" "${marker}" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "docs/index.md lost the line ${marker}")
+endif()
+string(REPLACE "${marker}" "${front_list}" front "${front}")
+file(WRITE "${src}/index.md" "${front}")
+if(NOT coming STREQUAL "")
+  string(APPEND lab_list "\nComing later:\n\n${coming}")
+endif()
+
 file(WRITE "${src}/labs/index.md"
      "# Labs\n\n"
      "Each lab is one server design. Its handout says what to build, which\n"

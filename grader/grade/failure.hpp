@@ -23,6 +23,21 @@ class CheckFailed : public std::runtime_error {
     std::string hint_;
 };
 
+/// Thrown by a check that cannot observe what it needs (a /proc file it
+/// may not read, a facility the machine lacks): not the server's fault.
+/// what() is the reason. The check is reported "skipped" and left out of
+/// the score. A plain value: any thread.
+class CheckSkipped : public std::runtime_error {
+  public:
+    /// A skip for @p reason ("/proc/123/syscall: Permission denied").
+    explicit CheckSkipped(const std::string& reason) : std::runtime_error(reason) {}
+};
+
+/// Throws CheckSkipped(@p reason).
+[[noreturn]] inline void skip(const std::string& reason) {
+    throw CheckSkipped(reason);
+}
+
 /// Throws CheckFailed(@p saw, @p hint).
 [[noreturn]] inline void fail(const std::string& saw, std::string hint = {}) {
     throw CheckFailed(saw, std::move(hint));

@@ -24,7 +24,9 @@ constexpr int exit_error = 2;
 
 std::string lab_ids() {
     std::string ids;
-    for (const auto& lab : labs()) ids += (ids.empty() ? "" : " ") + std::string(lab.id);
+    for (const auto& lab : labs()) {
+        if (!lab.hidden) ids += (ids.empty() ? "" : " ") + std::string(lab.id);
+    }
     return ids;
 }
 

@@ -219,6 +219,32 @@ std::vector<ProcStat> descendants(pid_t root) {
     return descendants_in(root, snapshot());
 }
 
+std::vector<pid_t> process_tree(pid_t root) {
+    std::vector<pid_t> out{root};
+    for (const auto& p : descendants(root)) out.push_back(p.pid);
+    return out;
+}
+
+std::vector<pid_t> thread_ids(pid_t pid) {
+    std::vector<pid_t> out;
+    for (const long tid : numeric_entries(pid_path(pid, "task"))) {
+        out.push_back(static_cast<pid_t>(tid));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<Holder> socket_holders(const std::vector<pid_t>& pids, std::uint64_t inode) {
+    const std::string target = "socket:[" + std::to_string(inode) + "]";
+    std::vector<Holder> out;
+    for (const pid_t pid : pids) {
+        for (const auto& fd : open_fds(pid)) {
+            if (fd.target == target) out.push_back({pid, fd.fd});
+        }
+    }
+    return out;
+}
+
 int thread_count(pid_t pid) {
     return static_cast<int>(numeric_entries(pid_path(pid, "task")).size());
 }

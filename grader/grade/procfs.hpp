@@ -82,6 +82,12 @@ struct SyscallSample {
 /// Every process below @p root right now (a fresh snapshot).
 [[nodiscard]] std::vector<ProcStat> descendants(pid_t root);
 
+/// @p root followed by every process below it right now.
+[[nodiscard]] std::vector<pid_t> process_tree(pid_t root);
+
+/// Thread ids of @p pid (entries of /proc/PID/task), sorted; empty when gone.
+[[nodiscard]] std::vector<pid_t> thread_ids(pid_t pid);
+
 /// Number of threads of @p pid (entries of /proc/PID/task), 0 when gone.
 [[nodiscard]] int thread_count(pid_t pid);
 
@@ -93,6 +99,16 @@ struct FdInfo {
 
 /// The open descriptors of @p pid, sorted by number; empty when gone.
 [[nodiscard]] std::vector<FdInfo> open_fds(pid_t pid);
+
+/// A process holding a socket: its pid and the descriptor number.
+struct Holder {
+    pid_t pid = 0;  ///< The process.
+    int fd = -1;    ///< Its descriptor for the socket.
+};
+
+/// The processes among @p pids holding `socket:[@p inode]`, with their fds.
+[[nodiscard]] std::vector<Holder> socket_holders(const std::vector<pid_t>& pids,
+                                                 std::uint64_t inode);
 
 /// Every TCP socket of this network namespace (IPv4 and IPv6).
 [[nodiscard]] std::vector<TcpSocket> tcp_sockets();

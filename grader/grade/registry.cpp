@@ -3,26 +3,26 @@
 #include <algorithm>
 
 #include "checks/checks.hpp"
+#include "csd/grade/course_labs.hpp"
 
 namespace csd::grade {
+namespace {
 
-const std::vector<LabInfo>& labs() {
-    // Generic checks every server lab runs, before its own ones.
+// How each gradable lab is graded; ids, titles and order come from
+// labs/labs.txt (course_labs.hpp), the test-only labs come last.
+const std::vector<LabInfo>& lab_details() {
     static const std::vector<LabInfo> table = {
         {.id = "iterative",
-         .title = "Iterative server: one client at a time",
          .available = true,
          .model = Model::single_process,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
                     "load", "fd-leak", "architecture", "sigterm"}},
         {.id = "fork",
-         .title = "Concurrent server: one child process per client (fork)",
          .available = true,
          .model = Model::process_per_connection,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
                     "concurrency", "load", "zombies", "fd-leak", "architecture", "sigterm"}},
         {.id = "select",
-         .title = "Single-process server multiplexing with select()",
          .available = true,
          .model = Model::event_loop,
          .wait_calls = {"select", "pselect6"},
@@ -32,7 +32,6 @@ const std::vector<LabInfo>& labs() {
                     "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
                     "back-pressure", "many", "sigterm"}},
         {.id = "poll",
-         .title = "Single-process server multiplexing with poll()",
          .available = true,
          .model = Model::event_loop,
          .wait_calls = {"poll", "ppoll"},
@@ -41,7 +40,6 @@ const std::vector<LabInfo>& labs() {
                     "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
                     "back-pressure", "many", "sigterm"}},
         {.id = "epoll",
-         .title = "Single-process server multiplexing with epoll",
          .available = true,
          .model = Model::event_loop,
          .wait_calls = {"epoll_wait", "epoll_pwait", "epoll_pwait2"},
@@ -50,16 +48,59 @@ const std::vector<LabInfo>& labs() {
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
                     "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
                     "back-pressure", "many", "sigterm"}},
-        {.id = "thread", .title = "Concurrent server: one thread per client"},
-        {.id = "prethread", .title = "Prethreaded server: a pool of -n threads"},
-        {.id = "prefork", .title = "Preforked server: a pool of -n processes"},
-        {.id = "fdpass", .title = "Preforked server with descriptor passing"},
-        {.id = "rst", .title = "Trick: closing with an RST (SO_LINGER)"},
-        {.id = "sigpipe", .title = "Trick: SIGPIPE and EPIPE"},
-        {.id = "selfpipe", .title = "Trick: the self-pipe"},
-        {.id = "sendfile", .title = "Trick: sendfile()"},
-        {.id = "cork", .title = "Trick: TCP_CORK"},
+        // Test-only labs (hidden from --list and the course): they prove the
+        // architecture models of the coming labs on the servers of
+        // grader/tests/models.cpp until those labs have solutions.
+        {.id = "test-pool",
+         .title = "Test only: a fixed pool of -n worker processes",
+         .available = true,
+         .model = Model::process_pool,
+         .checks = {"start", "bytes", "split", "fd-leak", "architecture", "sigterm"},
+         .workers = 4,
+         .hidden = true},
+        {.id = "test-thread",
+         .title = "Test only: one thread per connection",
+         .available = true,
+         .model = Model::thread_per_connection,
+         .checks = {"start", "bytes", "split", "fd-leak", "architecture", "sigterm"},
+         .hidden = true},
+        {.id = "test-thread-pool",
+         .title = "Test only: a fixed pool of -n threads",
+         .available = true,
+         .model = Model::thread_pool,
+         .checks = {"start", "bytes", "split", "fd-leak", "architecture", "sigterm"},
+         .workers = 4,
+         .hidden = true},
+        {.id = "test-fdpass",
+         .title = "Test only: the parent passes each connection to one of -n workers",
+         .available = true,
+         .model = Model::descriptor_passing,
+         .checks = {"start", "bytes", "split", "fd-leak", "architecture", "sigterm"},
+         .workers = 4,
+         .hidden = true},
     };
+    return table;
+}
+
+}  // namespace
+
+const std::vector<LabInfo>& labs() {
+    static const std::vector<LabInfo> table = [] {
+        std::vector<LabInfo> all;
+        const auto& details = lab_details();
+        for (const CourseLab& course : course_labs) {
+            const auto it = std::find_if(details.begin(), details.end(),
+                                         [&](const LabInfo& l) { return l.id == course.id; });
+            LabInfo lab = it == details.end() ? LabInfo{.id = course.id} : *it;
+            lab.title = course.title;
+            lab.available = course.ready && it != details.end();
+            all.push_back(std::move(lab));
+        }
+        for (const LabInfo& lab : details) {
+            if (lab.hidden) all.push_back(lab);
+        }
+        return all;
+    }();
     return table;
 }
 
@@ -156,6 +197,20 @@ const CheckInfo* find_check(std::string_view id) {
     const auto it =
         std::find_if(all.begin(), all.end(), [&](const CheckInfo& c) { return c.id == id; });
     return it == all.end() ? nullptr : &*it;
+}
+
+std::vector<std::string> server_args(const LabInfo& lab, std::string_view check) {
+    std::vector<std::string> args;
+    if (lab.workers > 0) {
+        args.emplace_back("-n");
+        args.push_back(std::to_string(lab.workers));
+    }
+    for (const auto a : lab.server_args) args.emplace_back(a);
+    for (const auto& c : lab.check_args) {
+        if (c.check != check) continue;
+        for (const auto a : c.args) args.emplace_back(a);
+    }
+    return args;
 }
 
 std::string handout_path(const LabInfo& lab) {

@@ -2,8 +2,10 @@
 /// @file registry.hpp
 /// @brief The one table of labs and the one table of checks.
 ///
-/// Adding a lab is one entry in labs() (registry.cpp): its id, title, how
-/// its architecture is checked, and which checks run in which order.
+/// The labs, their titles, order and status come from labs/labs.txt (the
+/// generated course_labs.hpp); registry.cpp adds how each ready lab is
+/// graded: how its architecture is checked, which checks run in which
+/// order, and the server's -n and own flags.
 /// Everything here is immutable after first use: any thread.
 
 #include <string>
@@ -21,7 +23,17 @@ enum class Model {
     single_process,          ///< iterative: one process, one thread, no children.
     process_per_connection,  ///< fork: a new child per connection.
     event_loop,              ///< select/poll/epoll: one process, one thread, many clients.
+    process_pool,            ///< prefork: the same N worker processes before and after load.
+    thread_per_connection,   ///< thread: a thread per connection, back to the baseline after.
+    thread_pool,             ///< prethread: N threads plus the main thread, always the same.
+    descriptor_passing,      ///< fdpass: the parent accepts and hands each socket to a worker.
     none,                    ///< Not gradable yet.
+};
+
+/// Server flags one check needs on top of the lab's (another mode of the server).
+struct CheckArgs {
+    std::string_view check;                   ///< Check id.
+    std::vector<std::string_view> args = {};  ///< Appended to the lab's server arguments.
 };
 
 /// One lab: everything the grader knows about it.
@@ -35,6 +47,10 @@ struct LabInfo {
     int many_connections = 0;                       ///< many: connections held at once.
     bool fd_setsize_limit = false;                  ///< many: also check the FD_SETSIZE refusal.
     std::vector<std::string_view> checks = {};      ///< Check ids in run order (start first).
+    int workers = 0;                                ///< > 0: the server is run with `-n workers`.
+    std::vector<std::string_view> server_args = {};  ///< The lab's own flags, for every check.
+    std::vector<CheckArgs> check_args = {};          ///< Extra flags of some checks.
+    bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
 };
 
 /// One check.
@@ -46,7 +62,7 @@ struct CheckInfo {
     std::string_view hint;     ///< What to do when it fails.
 };
 
-/// Every lab, in the order of the course.
+/// Every lab, in the order of the course, then the hidden test-only labs.
 [[nodiscard]] const std::vector<LabInfo>& labs();
 /// Every check.
 [[nodiscard]] const std::vector<CheckInfo>& checks();
@@ -54,6 +70,11 @@ struct CheckInfo {
 [[nodiscard]] const LabInfo* find_lab(std::string_view id);
 /// The check with id @p id, or nullptr.
 [[nodiscard]] const CheckInfo* find_check(std::string_view id);
+/// The arguments the server of @p lab gets after `-i HOST -p PORT` for
+/// check @p check: `-n workers` when the lab has a pool, the lab's own
+/// flags, then the check's extra flags.
+[[nodiscard]] std::vector<std::string> server_args(const LabInfo& lab, std::string_view check);
+
 /// Where the handout of @p lab lives: "labs/LAB/handout.md".
 [[nodiscard]] std::string handout_path(const LabInfo& lab);
 

@@ -25,6 +25,10 @@ std::string hint_text(const CheckResult& r, const LabInfo& lab) {
 }  // namespace
 
 std::string format_result(const CheckResult& r, const LabInfo& lab) {
+    if (r.skipped) {
+        return fmt::format("SKIP  {:<16}  -/{}  (not scored)\n  why: {}\n", r.id, r.max_points,
+                           indent_continuation(r.saw, "       "));
+    }
     std::string out = fmt::format("{:<4}  {:<16}{:>3}/{}\n", r.passed ? "PASS" : "FAIL", r.id,
                                   r.points, r.max_points);
     if (!r.passed) {
@@ -36,21 +40,32 @@ std::string format_result(const CheckResult& r, const LabInfo& lab) {
 
 int score(const std::vector<CheckResult>& results) {
     int total = 0;
-    for (const auto& r : results) total += r.points;
+    for (const auto& r : results) {
+        if (!r.skipped) total += r.points;
+    }
     return total;
 }
 
 int max_score(const std::vector<CheckResult>& results) {
     int total = 0;
-    for (const auto& r : results) total += r.max_points;
+    for (const auto& r : results) {
+        if (!r.skipped) total += r.max_points;
+    }
     return total;
 }
 
 std::string format_score(const std::vector<CheckResult>& results) {
-    return fmt::format("Score: {}/{}\n", score(results), max_score(results));
+    std::string skipped;
+    for (const auto& r : results) {
+        if (r.skipped) skipped += (skipped.empty() ? "" : ", ") + r.id;
+    }
+    if (skipped.empty()) return fmt::format("Score: {}/{}\n", score(results), max_score(results));
+    return fmt::format("Score: {}/{} (skipped, not scored: {})\n", score(results),
+                       max_score(results), skipped);
 }
 
 std::string result_output(const CheckResult& r, const LabInfo& lab) {
+    if (r.skipped) return "skipped (not scored): " + r.saw + "\n";
     if (r.passed) return "passed";
     std::string out;
     if (!r.saw.empty()) out += "saw: " + r.saw + "\n";
@@ -61,6 +76,14 @@ std::string result_output(const CheckResult& r, const LabInfo& lab) {
 nlohmann::json gradescope_json(const std::vector<CheckResult>& results, const LabInfo& lab) {
     nlohmann::json tests = nlohmann::json::array();
     for (const auto& r : results) {
+        if (r.skipped) {
+            tests.push_back({{"name", r.id},
+                             {"score", 0},
+                             {"max_score", 0},
+                             {"status", "skipped"},
+                             {"output", result_output(r, lab)}});
+            continue;
+        }
         tests.push_back({{"name", r.id},
                          {"score", r.points},
                          {"max_score", r.max_points},
@@ -73,7 +96,7 @@ nlohmann::json gradescope_json(const std::vector<CheckResult>& results, const La
 std::string format_list(std::string_view only) {
     std::string out;
     for (const auto& lab : labs()) {
-        if (!only.empty() && lab.id != only) continue;
+        if (lab.hidden || (!only.empty() && lab.id != only)) continue;
         if (!lab.available) {
             out += fmt::format("{:<10} {} (not yet available)\n", lab.id, lab.title);
             continue;

@@ -22,25 +22,27 @@ struct CheckResult {
     std::string saw = {};   ///< What was seen (failures; may span lines).
     std::string hint = {};  ///< What to do about it (failures).
     double seconds = 0;     ///< How long it took.
+    bool skipped = false;   ///< Could not observe what it needs (reason in saw); not scored.
 };
 
 /// The text for one check: the verdict line, then for a failure the
 /// indented `saw:` and `hint:` lines; the hint names the handout section.
 [[nodiscard]] std::string format_result(const CheckResult& result, const LabInfo& lab);
 
-/// `Score: N/M`.
+/// `Score: N/M`, followed by the skipped checks when there are any.
 [[nodiscard]] std::string format_score(const std::vector<CheckResult>& results);
 
-/// Earned points.
+/// Earned points (skipped checks left out).
 [[nodiscard]] int score(const std::vector<CheckResult>& results);
-/// Possible points.
+/// Possible points (skipped checks left out).
 [[nodiscard]] int max_score(const std::vector<CheckResult>& results);
 
 /// The `output` text of a check in results.json: saw and hint.
 [[nodiscard]] std::string result_output(const CheckResult& result, const LabInfo& lab);
 
 /// Gradescope results.json: {"score", "max_score", "tests": [{"name",
-/// "score", "max_score", "status", "output"}]}.
+/// "score", "max_score", "status", "output"}]}. A skipped check has status
+/// "skipped", score and max_score 0, and its reason in output.
 [[nodiscard]] nlohmann::json gradescope_json(const std::vector<CheckResult>& results,
                                              const LabInfo& lab);
 

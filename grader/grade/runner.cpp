@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 
 constexpr auto start_timeout = 5s;
 
-// Runs one check; fills passed/saw/hint of @p r.
+// Runs one check; fills passed/saw/hint (or skipped) of @p r.
 void run_one(const CheckInfo& check, Context& ctx, CheckResult& r) {
     try {
         check.run(ctx);
@@ -22,18 +22,22 @@ void run_one(const CheckInfo& check, Context& ctx, CheckResult& r) {
     } catch (const CheckFailed& e) {
         r.saw = e.what();
         if (!e.hint().empty()) r.hint = e.hint();
+    } catch (const CheckSkipped& e) {
+        r.skipped = true;
+        r.saw = e.what();
+        r.hint.clear();
     } catch (const std::exception& e) {
         r.saw = fmt::format("the check could not run: {}", e.what());
     }
 }
 
-// True when the server still serves a fresh 4000-byte request.
-bool serves(Context& ctx) {
+// Empty when the server serves a fresh 4000-byte request; otherwise what went wrong.
+std::string health_problem(Context& ctx) {
     try {
         fetch(ctx.port(), 4000, Deadline(2s), "health probe");
-        return true;
-    } catch (const std::exception&) {
-        return false;
+        return {};
+    } catch (const std::exception& e) {
+        return e.what();
     }
 }
 
@@ -44,21 +48,44 @@ class Run {
         if (!first.accepting) unusable_ = "not run: the server did not start (see check start)";
     }
 
-    // Makes sure a usable server runs before a check (not for start):
-    // restarts it when it died or stopped serving. False when none can run.
-    bool prepare() {
-        if (!unusable_.empty()) return false;
+    // Makes sure a usable server runs before @p check (not for start): with
+    // the arguments that check needs, restarted when it died or stopped
+    // serving. False when none can run (then unusable() says why).
+    bool prepare(const CheckInfo& check) {
+        if (!unusable_.empty()) {
+            if (!first_blocked_.empty()) {
+                unusable_ = "not run: the server does not answer a 4000-byte request (see check " +
+                            first_blocked_ + ")";
+                first_blocked_.clear();
+            }
+            return false;
+        }
         if (!server_.running()) {
             note_ = fmt::format("note: the server {} before this check and was restarted",
                                 describe_wait_status(server_.status().value_or(-1)));
             restart_ = true;
         }
+        const auto args = server_args(ctx_.lab(), check.id);
+        if (args != server_.args()) restart_ = true;
         if (restart_) {
             ctx_.log("restarting the server");
             restart_ = false;
-            const Readiness again = server_.start(start_timeout);
+            probed_ = false;
+            const Readiness again = server_.start(start_timeout, args);
             if (!again.accepting) {
                 unusable_ = "not run: the server could not be restarted: " + again.problem;
+                return false;
+            }
+        }
+        if (!probed_) {
+            // One quick request before the first check of this server: a
+            // server that does not answer it would only make every check
+            // wait out its own deadlines.
+            probed_ = true;
+            if (const auto problem = health_problem(ctx_); !problem.empty()) {
+                unusable_ = "not run: the server does not answer a 4000-byte request: " + problem;
+                if (!server_.running()) unusable_ += "\n" + server_.death_report();
+                first_blocked_ = std::string(check.id);
                 return false;
             }
         }
@@ -71,7 +98,8 @@ class Run {
     // After a check of @p r that may leave the server running: explains a
     // failure (death, earlier restart) and decides whether to restart.
     void after(CheckResult& r, bool ends_server) {
-        if (!r.passed && !ends_server) {
+        const bool failed = !r.passed && !r.skipped;
+        if (failed && !ends_server) {
             // A dying process closes its sockets a moment before it can be reaped.
             (void)wait_child(server_.pid(), Deadline(100ms));
             const std::string death = server_.running() ? "" : server_.death_report();
@@ -81,12 +109,12 @@ class Run {
         }
         // Said once: a server that stops serving after every check would
         // repeat it under every later failure.
-        if (!r.passed && !note_.empty() && !told_restart_) {
+        if (failed && !note_.empty() && !told_restart_) {
             r.saw += "\n" + note_;
             told_restart_ = true;
         }
         note_.clear();
-        if (!r.passed && !ends_server && server_.running() && !serves(ctx_)) {
+        if (failed && !ends_server && server_.running() && !health_problem(ctx_).empty()) {
             restart_ = true;
             note_ =
                 "note: the server no longer served a fresh 4000-byte request after the previous "
@@ -99,6 +127,8 @@ class Run {
     Context& ctx_;
     std::string unusable_;  // not empty: no server can run any more
     bool restart_ = false;  // restart before the next check
+    bool probed_ = false;   // the running server answered the health probe
+    std::string first_blocked_;  // the check that reported the failed probe in full
     std::string note_;      // why the server was restarted before this check
     bool told_restart_ = false;  // a restart note was already given
 };
@@ -110,10 +140,13 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
                                     const std::string& server_path, bool verbose,
                                     const std::function<void(const CheckResult&)>& on_result) {
     Server server(server_path);
-    const Readiness first = server.start(start_timeout);
+    const Readiness first = server.start(start_timeout, server_args(lab, "start"));
     Context ctx(server, lab, first, verbose);
-    ctx.log("started {} as pid {} on port {} ({:.2f} s)", server_path, server.pid(), server.port(),
-            first.seconds);
+    ctx.log("started `{}` as pid {} ({:.2f} s{})", server.command_line(), server.pid(),
+            first.seconds,
+            first.port_retries > 0
+                ? fmt::format(", after {} port(s) taken by another process", first.port_retries)
+                : "");
     Run run(server, ctx, first);
 
     std::vector<CheckResult> results;
@@ -124,7 +157,7 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
         const auto begin = Deadline::Clock::now();
         if (check->id == "start") {
             run_one(*check, ctx, r);
-        } else if (!run.prepare()) {
+        } else if (!run.prepare(*check)) {
             r.saw = run.unusable();
             r.hint.clear();
         } else {

@@ -11,6 +11,8 @@
 #include "deadline.hpp"
 #include "net.hpp"
 #include "process.hpp"
+#include "procfs.hpp"
+#include "timing.hpp"
 
 namespace csd::grade {
 namespace {
@@ -64,12 +66,25 @@ std::string tail_lines(std::string_view text, std::size_t lines) {
     return std::string(text.substr(pos + 1));
 }
 
-Readiness Server::start(std::chrono::milliseconds timeout) {
+Readiness Server::start(std::chrono::milliseconds timeout, const std::vector<std::string>& args) {
+    constexpr int max_port_retries = 3;
+    args_ = args;
+    for (int retries = 0;; ++retries) {
+        bool port_taken = false;
+        Readiness r = attempt(timeout, port_taken);
+        r.port_retries = retries;
+        if (!port_taken || retries == max_port_retries) return r;
+    }
+}
+
+Readiness Server::attempt(std::chrono::milliseconds timeout, bool& port_taken) {
     stop();
     out_ = make_memfd("csd-grade-server-stdout");
     err_ = make_memfd("csd-grade-server-stderr");
     port_ = free_port();
-    pid_ = spawn({path_, "-i", "127.0.0.1", "-p", std::to_string(port_)}, out_.get(), err_.get());
+    std::vector<std::string> argv = {path_, "-i", "127.0.0.1", "-p", std::to_string(port_)};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    pid_ = spawn(argv, out_.get(), err_.get());
     ++starts_;
 
     Readiness r;
@@ -77,6 +92,9 @@ Readiness Server::start(std::chrono::milliseconds timeout) {
     const Deadline deadline(timeout);
     while (!deadline.expired()) {
         if (!running()) {
+            const std::string err = read_all(err_.get());
+            port_taken = err.find("Address already in use") != std::string::npos ||
+                         err.find("EADDRINUSE") != std::string::npos;
             r.problem = death_report(" before accepting connections");
             return r;
         }
@@ -90,13 +108,22 @@ Readiness Server::start(std::chrono::milliseconds timeout) {
     }
     if (!r.accepting) {
         r.problem = fmt::format(
-            "nothing accepted connections on 127.0.0.1:{} within {:.0f} s (the grader started "
-            "`{} -i 127.0.0.1 -p {}`)",
-            port_, std::chrono::duration<double>(timeout).count(), path_, port_);
+            "nothing accepted connections on 127.0.0.1:{} within {:g} s (the grader started "
+            "`{}`)",
+            port_, scaled_seconds(timeout), command_line());
         if (const auto tail = stderr_tail(); !tail.empty()) {
             r.problem += "; its stderr ended with:\n" + tail;
         }
         return r;
+    }
+    // Accepting, but is it the server? Another process may have taken the port in between.
+    if (const auto inode = procfs::listening_inode(port_)) {
+        if (procfs::socket_holders(procfs::process_tree(pid_), *inode).empty()) {
+            port_taken = true;
+            r.accepting = false;
+            r.problem = fmt::format("port {} was taken by another process", port_);
+            return r;
+        }
     }
     const std::string expected = fmt::format("Listening on 127.0.0.1:{}", port_);
     const Deadline announce = deadline.within(1s);
@@ -115,6 +142,12 @@ Readiness Server::start(std::chrono::milliseconds timeout) {
                                       quote(out, 80), expected);
     }
     return r;
+}
+
+std::string Server::command_line() const {
+    std::string text = fmt::format("{} -i 127.0.0.1 -p {}", path_, port_);
+    for (const auto& a : args_) text += " " + a;
+    return text;
 }
 
 void Server::stop() {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "csd/fd.hpp"
 
@@ -22,6 +23,7 @@ struct Readiness {
     bool announced = false;  ///< stdout had the line `Listening on 127.0.0.1:PORT`.
     double seconds = 0;      ///< Seconds until the port accepted.
     std::string problem;     ///< What went wrong, when not both.
+    int port_retries = 0;    ///< Starts redone on a new port because another process took it.
 };
 
 /// One run of SERVER at a time. Owns the server's top process and the
@@ -35,10 +37,14 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    /// Stops a running server, then starts `PATH -i 127.0.0.1 -p PORT` on a
-    /// new free port and waits up to @p timeout until it accepts and
-    /// announces itself. Throws std::system_error if it cannot be spawned.
-    Readiness start(std::chrono::milliseconds timeout);
+    /// Stops a running server, then starts `PATH -i 127.0.0.1 -p PORT ARGS...`
+    /// on a new free port and waits up to @p timeout (scaled) until it
+    /// accepts and announces itself. When the port was taken by another
+    /// process in between (the server exits early with "Address already in
+    /// use" on stderr, or the listening socket belongs to a process outside
+    /// the server) it starts again on another port, up to 3 times. Throws
+    /// std::system_error if it cannot be spawned.
+    Readiness start(std::chrono::milliseconds timeout, const std::vector<std::string>& args = {});
 
     /// Kills the server's process group and every descendant of the
     /// grader (SIGTERM, a grace period, SIGKILL) and reaps them.
@@ -52,6 +58,10 @@ class Server {
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
     /// The port it was told to listen on.
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    /// The extra arguments of the last start() (after -i and -p).
+    [[nodiscard]] const std::vector<std::string>& args() const noexcept { return args_; }
+    /// The command line of the last start, for messages: `PATH -i 127.0.0.1 -p PORT ...`.
+    [[nodiscard]] std::string command_line() const;
     /// How many times start() was called.
     [[nodiscard]] int starts() const noexcept { return starts_; }
 
@@ -64,7 +74,11 @@ class Server {
     [[nodiscard]] std::string death_report(std::string_view when = {}) const;
 
   private:
+    // One attempt of start() on port_; sets @p port_taken when another process holds it.
+    Readiness attempt(std::chrono::milliseconds timeout, bool& port_taken);
+
     std::string path_;
+    std::vector<std::string> args_;
     pid_t pid_ = 0;
     std::uint16_t port_ = 0;
     int starts_ = 0;

@@ -1,5 +1,6 @@
 #include "timing.hpp"
 
+#include <array>
 #include <atomic>
 #include <charconv>
 
@@ -28,6 +29,17 @@ std::optional<double> parse_time_scale(std::string_view text) noexcept {
     if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
     if (!(value >= min_scale && value <= max_scale)) return std::nullopt;
     return value;
+}
+
+std::string scaled_seconds_arg(double seconds) {
+    std::array<char, 32> buf{};
+    const double value = seconds * time_scale();
+    const auto [end, ec] =
+        std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::fixed, 1);
+    if (ec != std::errc{}) return std::to_string(value);
+    std::string text(buf.data(), end);
+    if (text.ends_with(".0")) text.resize(text.size() - 2);
+    return text;
 }
 
 }  // namespace csd::grade

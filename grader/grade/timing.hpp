@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace csd::grade {
@@ -32,6 +33,16 @@ template <typename Rep, typename Period>
     const std::chrono::duration<double, typename Target::period> exact =
         std::chrono::duration_cast<Target>(d);
     return std::chrono::duration_cast<Target>(exact * time_scale());
+}
+
+/// @p seconds multiplied by time_scale(), written for a command line
+/// ("5", "15", "2.5"): the deadlines the grader hands to csd-client. Any thread.
+[[nodiscard]] std::string scaled_seconds_arg(double seconds);
+
+/// Seconds in @p d once scaled, for messages ("within 15 s"). Any thread.
+template <typename Rep, typename Period>
+[[nodiscard]] double scaled_seconds(std::chrono::duration<Rep, Period> d) {
+    return std::chrono::duration<double>(scaled(d)).count();
 }
 
 }  // namespace csd::grade

@@ -7,6 +7,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "models.hpp"
 #include "procfs.hpp"
 
 namespace csd::grade {
@@ -90,18 +91,6 @@ std::vector<std::pair<pid_t, int>> holders(pid_t top, std::uint64_t inode) {
         }
     }
     return out;
-}
-
-// Polls @p probe every 10 ms until it returns a value or @p limit passes.
-template <typename Probe>
-auto poll_until(std::chrono::milliseconds limit, Probe probe) {
-    const Deadline deadline(limit);
-    auto value = probe();
-    while (!value && !deadline.expired()) {
-        std::this_thread::sleep_for(10ms);
-        value = probe();
-    }
-    return value;
 }
 
 constexpr const char* fork_hint =
@@ -209,6 +198,18 @@ void check_architecture(Context& ctx) {
                            fmt::format("serve every client from one loop around {}() in one "
                                        "process and one thread: no fork(), no threads",
                                        ctx.lab().wait_calls.front()));
+            return;
+        case Model::process_pool:
+            check_process_pool(ctx);
+            return;
+        case Model::thread_per_connection:
+            check_thread_per_connection(ctx);
+            return;
+        case Model::thread_pool:
+            check_thread_pool(ctx);
+            return;
+        case Model::descriptor_passing:
+            check_descriptor_passing(ctx);
             return;
         case Model::none:
             break;

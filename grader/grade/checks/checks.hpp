@@ -28,7 +28,7 @@ void check_concurrency(Context& ctx);
 void check_load(Context& ctx);
 /// zombies: no zombie children after 50 connections.
 void check_zombies(Context& ctx);
-/// fd-leak: the top process's descriptor count returns to its baseline.
+/// fd-leak: the descriptor count of the server and all its descendants returns to its baseline.
 void check_fd_leak(Context& ctx);
 /// architecture: processes and threads as the lab requires.
 void check_architecture(Context& ctx);

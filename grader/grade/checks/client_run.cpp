@@ -5,6 +5,7 @@
 
 #include "command.hpp"
 #include "process.hpp"
+#include "timing.hpp"
 
 namespace csd::grade {
 
@@ -26,9 +27,9 @@ void run_client(Context& ctx, const std::vector<std::string>& args,
     ctx.log("csd-client took {:.2f} s", r.seconds);
     if (r.succeeded()) return;
     const std::string verdict =
-        r.timed_out ? fmt::format("did not finish within {} s and was killed",
-                                  std::chrono::duration_cast<std::chrono::seconds>(timeout).count())
-                    : describe_wait_status(r.status);
+        r.timed_out
+            ? fmt::format("did not finish within {:g} s and was killed", scaled_seconds(timeout))
+            : describe_wait_status(r.status);
     const std::string tail = tail_lines(r.output, 12);
     fail(fmt::format("`{}` {}{}{}", command_text(shown), verdict,
                      tail.empty() ? "" : "; its output ended with:\n", tail));

@@ -1,4 +1,4 @@
-// fd-leak: the top process's descriptor count returns to its idle value.
+// fd-leak: the descriptor count of the server's whole process tree returns to its idle value.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,33 +15,49 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The descriptors of @p pid once their number stopped changing (up to 1.5 s).
-std::vector<procfs::FdInfo> settled_fds(pid_t pid) {
+// One open descriptor of a process of the server's tree.
+struct TreeFd {
+    pid_t pid = 0;
+    procfs::FdInfo fd;
+};
+
+// The open descriptors of @p top and of every process below it.
+std::vector<TreeFd> tree_fds(pid_t top) {
+    std::vector<TreeFd> out;
+    for (const pid_t pid : procfs::process_tree(top)) {
+        for (auto& fd : procfs::open_fds(pid)) out.push_back({pid, std::move(fd)});
+    }
+    return out;
+}
+
+// The descriptors of @p top's tree once their number stopped changing (up to 1.5 s).
+std::vector<TreeFd> settled_fds(pid_t top) {
     const Deadline limit(1500ms);
-    auto fds = procfs::open_fds(pid);
+    auto fds = tree_fds(top);
     int stable = 0;
     while (stable < 3 && !limit.expired()) {
         std::this_thread::sleep_for(scaled(50ms));
-        auto again = procfs::open_fds(pid);
+        auto again = tree_fds(top);
         stable = again.size() == fds.size() ? stable + 1 : 0;
         fds = std::move(again);
     }
     return fds;
 }
 
-// Descriptors of @p now that were not open (same number, same target) in @p before.
-std::string extra_fds(const std::vector<procfs::FdInfo>& before,
-                      const std::vector<procfs::FdInfo>& now) {
+// Descriptors of @p now that were not open (same process, number and target) in @p before.
+std::string extra_fds(const std::vector<TreeFd>& before, const std::vector<TreeFd>& now,
+                      pid_t top) {
     std::string text;
     int shown = 0;
     int more = 0;
     for (const auto& fd : now) {
-        const bool old = std::any_of(before.begin(), before.end(), [&](const procfs::FdInfo& b) {
-            return b.fd == fd.fd && b.target == fd.target;
+        const bool old = std::any_of(before.begin(), before.end(), [&](const TreeFd& b) {
+            return b.pid == fd.pid && b.fd.fd == fd.fd.fd && b.fd.target == fd.fd.target;
         });
         if (old) continue;
         if (shown < 12) {
-            text += fmt::format("{}fd {} -> {}", shown ? ", " : "", fd.fd, fd.target);
+            const std::string who = fd.pid == top ? "" : fmt::format("pid {} ", fd.pid);
+            text += fmt::format("{}{}fd {} -> {}", shown ? ", " : "", who, fd.fd.fd, fd.fd.target);
             ++shown;
         } else {
             ++more;
@@ -56,6 +72,19 @@ std::string extra_fds(const std::vector<procfs::FdInfo>& before,
 constexpr int short_children = 10;
 constexpr int short_per_child = 200;
 constexpr int short_connections = short_children * short_per_child;
+
+// "the server (pid 5)" or "the server (pid 5) and its 3 other processes".
+std::string whose(pid_t top, const std::vector<TreeFd>& fds) {
+    std::vector<pid_t> pids;
+    for (const auto& fd : fds) {
+        if (fd.pid != top && std::find(pids.begin(), pids.end(), fd.pid) == pids.end()) {
+            pids.push_back(fd.pid);
+        }
+    }
+    if (pids.empty()) return fmt::format("the server (pid {})", top);
+    return fmt::format("the server (pid {}) and its {} other process{}", top, pids.size(),
+                       pids.size() == 1 ? "" : "es");
+}
 
 // One connection of the traffic mix: 8 in 10 normal, 1 malformed, 1 reset mid-reply.
 void one_connection(Context& ctx, int i, Deadline overall) {
@@ -74,43 +103,43 @@ void one_connection(Context& ctx, int i, Deadline overall) {
     }
 }
 
-}  // namespace
-
-namespace {
-
-// Fails unless the descriptor count of the server is back to @p baseline
-// within 1 s; @p what says which connections ended.
-void require_back_to(Context& ctx, const std::vector<procfs::FdInfo>& baseline,
+// Fails unless the descriptor count of the server tree under @p top is back
+// to @p baseline within 1 s; @p what says which connections ended.
+void require_back_to(Context& ctx, pid_t top, const std::vector<TreeFd>& baseline,
                      const std::string& what) {
     const Deadline within(1s);
-    std::vector<procfs::FdInfo> now;
+    std::vector<TreeFd> now;
     for (;;) {
-        now = procfs::open_fds(ctx.pid());
+        now = tree_fds(top);
         if (now.size() <= baseline.size()) return;
         if (within.expired()) break;
         std::this_thread::sleep_for(scaled(50ms));
     }
     ctx.require_running("after " + what);
-    fail(
-        fmt::format("the server (pid {}) had {} open descriptors when idle before, and {} "
-                    "1 s after {} ended; new ones: {}",
-                    ctx.pid(), baseline.size(), now.size(), what, extra_fds(baseline, now)));
+    const std::string before = whose(top, baseline);
+    const std::string after = whose(top, now);
+    fail(fmt::format("{} had {} open descriptors when idle before, and {}{} 1 s after {} "
+                     "ended; new ones: {}",
+                     before, baseline.size(), after == before ? "" : after + " had ", now.size(),
+                     what, extra_fds(baseline, now, top)));
 }
 
 }  // namespace
 
 void check_fd_leak(Context& ctx) {
-    const auto baseline = settled_fds(ctx.pid());
-    ctx.log("fd baseline of pid {}: {}", ctx.pid(), baseline.size());
+    const pid_t top = ctx.pid();
+    const auto baseline = settled_fds(top);
+    ctx.log("fd baseline of pid {} and its descendants: {}", top, baseline.size());
     const Deadline overall(60s);
     for (int i = 0; i < 100; ++i) one_connection(ctx, i, overall);
-    require_back_to(ctx, baseline, "100 connections (80 normal, 10 malformed, 10 reset mid-reply)");
+    require_back_to(ctx, top, baseline,
+                    "100 connections (80 normal, 10 malformed, 10 reset mid-reply)");
     // A slow leak (one descriptor per thousand connections) shows only after many.
     run_client(ctx,
                {"-c", std::to_string(short_children), "-t", std::to_string(short_per_child), "-b",
-                "1", "--timeout", "5", "-q"},
+                "1", "--timeout", scaled_seconds_arg(5), "-q"},
                60s);
-    require_back_to(ctx, baseline,
+    require_back_to(ctx, top, baseline,
                     fmt::format("those and {} more short connections ({} at a time)",
                                 short_connections, short_children));
 }

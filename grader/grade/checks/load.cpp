@@ -9,7 +9,8 @@ using namespace std::chrono_literals;
 void check_load(Context& ctx) {
     // A correct server needs a few seconds at most (more under a sanitizer);
     // one that hangs costs this check 30 s, not the whole run.
-    run_client(ctx, {"-c", "5", "-t", "200", "-b", "4000", "--timeout", "5", "-q"}, 30s);
+    run_client(
+        ctx, {"-c", "5", "-t", "200", "-b", "4000", "--timeout", scaled_seconds_arg(5), "-q"}, 30s);
 }
 
 }  // namespace csd::grade

@@ -133,9 +133,10 @@ void beyond_fd_setsize(Context& ctx) {
 
 void check_many(Context& ctx) {
     const LabInfo& lab = ctx.lab();
-    run_client(
-        ctx, {"--concurrent", std::to_string(lab.many_connections), "-c", "1", "-b", "4000", "-q"},
-        60s);
+    run_client(ctx,
+               {"--concurrent", std::to_string(lab.many_connections), "-c", "1", "-b", "4000",
+                "--timeout", scaled_seconds_arg(10), "-q"},
+               60s);
     if (lab.fd_setsize_limit) {
         in_context(
             "select and FD_SETSIZE", [&] { beyond_fd_setsize(ctx); },

@@ -177,8 +177,10 @@ void check_syscall(Context& ctx) {
         const auto s = procfs::current_syscall(ctx.pid());
         if (!s.readable) {
             ctx.require_running("while idle");
-            fail(fmt::format("{} (the grader needs to read it for its own child process)", s.raw),
-                 "this is a limit of where the grader runs, not of your server");
+            skip(
+                fmt::format("{} (the grader needs to read it for its own child process; "
+                            "this is a limit of where the grader runs, not of your server)",
+                            s.raw));
         }
         const std::string name = s.running  ? "running (not in a system call)"
                                  : s.number ? syscall_name(*s.number)

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <set>
 
+#include "csd/grade/course_labs.hpp"
+#include "report.hpp"
+
 using namespace csd::grade;
 
 TEST_CASE("every lab of SPEC section 4 is listed") {
@@ -67,4 +70,40 @@ TEST_CASE("select_checks keeps start and the lab's order") {
     const auto bad = select_checks(lab, {"syscall"});
     CHECK(bad.checks.empty());
     CHECK(bad.error.find("not a check of lab fork") != std::string::npos);
+}
+
+TEST_CASE("the labs follow labs/labs.txt: ids, titles, order and status") {
+    const auto& all = labs();
+    REQUIRE(all.size() >= course_labs.size());
+    for (std::size_t i = 0; i < course_labs.size(); ++i) {
+        CAPTURE(course_labs[i].id);
+        CHECK(all[i].id == course_labs[i].id);
+        CHECK(all[i].title == course_labs[i].title);
+        CHECK(all[i].available == course_labs[i].ready);
+        CHECK_FALSE(all[i].hidden);
+    }
+    for (std::size_t i = course_labs.size(); i < all.size(); ++i) {
+        CAPTURE(all[i].id);
+        CHECK(all[i].hidden);
+    }
+}
+
+TEST_CASE("hidden test-only labs are gradable but not listed") {
+    const LabInfo* pool = find_lab("test-pool");
+    REQUIRE(pool != nullptr);
+    CHECK(pool->available);
+    CHECK(pool->model == Model::process_pool);
+    CHECK(format_list().find("test-pool") == std::string::npos);
+    CHECK(format_list().find("Test only") == std::string::npos);
+}
+
+TEST_CASE("server arguments: -n for a pool, the lab's flags, then a check's") {
+    CHECK(server_args(*find_lab("fork"), "bytes").empty());
+    CHECK(server_args(*find_lab("test-pool"), "bytes") == std::vector<std::string>{"-n", "4"});
+    const LabInfo lab{.id = "x",
+                      .workers = 3,
+                      .server_args = {"-e"},
+                      .check_args = {{.check = "many", .args = {"-l", "2"}}}};
+    CHECK(server_args(lab, "bytes") == std::vector<std::string>{"-n", "3", "-e"});
+    CHECK(server_args(lab, "many") == std::vector<std::string>{"-n", "3", "-e", "-l", "2"});
 }

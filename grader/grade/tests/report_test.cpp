@@ -52,6 +52,36 @@ TEST_CASE("Gradescope results.json shape") {
     CHECK(out.find("hint: reap them") != std::string::npos);
 }
 
+TEST_CASE("a skipped check is reported with its reason and left out of the score") {
+    const LabInfo& lab = *find_lab("epoll");
+    auto r = sample();
+    r.push_back({.id = "syscall",
+                 .points = 0,
+                 .max_points = 5,
+                 .passed = false,
+                 .saw = "/proc/9/syscall: Permission denied",
+                 .skipped = true});
+    CHECK(format_result(r[2], lab) ==
+          "SKIP  syscall           -/5  (not scored)\n"
+          "  why: /proc/9/syscall: Permission denied\n");
+    CHECK(score(r) == 15);
+    CHECK(max_score(r) == 20);
+    CHECK(format_score(r) == "Score: 15/20 (skipped, not scored: syscall)\n");
+    const auto j = gradescope_json(r, lab);
+    CHECK(j["score"] == 15);
+    CHECK(j["max_score"] == 20);
+    REQUIRE(j["tests"].size() == 3);
+    CHECK(j["tests"][2]["status"] == "skipped");
+    CHECK(j["tests"][2]["score"] == 0);
+    CHECK(j["tests"][2]["max_score"] == 0);
+    const std::string out = j["tests"][2]["output"];
+    CHECK(out.find("Permission denied") != std::string::npos);
+
+    // Only passed and skipped checks: full score (exit status 0).
+    const std::vector<CheckResult> clean = {r[0], r[2]};
+    CHECK(score(clean) == max_score(clean));
+}
+
 TEST_CASE("--list shows every lab, with points or as not yet available") {
     const std::string all = format_list();
     CHECK(all.find("iterative") != std::string::npos);

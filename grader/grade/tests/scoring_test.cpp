@@ -28,7 +28,7 @@ TEST_CASE("points of the labs") {
 
 TEST_CASE("in every lab the lesson checks carry more than half of the points") {
     for (const auto& lab : labs()) {
-        if (!lab.available) continue;
+        if (!lab.available || lab.hidden) continue;  // test-only labs score no lesson
         CAPTURE(lab.id);
         int lesson = 0;
         for (const auto id : lab.checks) {

@@ -1,0 +1,45 @@
+#pragma once
+/// @file models.hpp
+/// @brief The architecture models of the pool, thread and descriptor-passing
+/// labs (checks/pools.cpp), and the small helpers they share with
+/// checks/architecture.cpp. Main thread only.
+
+#include <chrono>
+#include <thread>
+
+#include "check.hpp"
+#include "deadline.hpp"
+#include "timing.hpp"
+
+namespace csd::grade {
+
+/// Polls @p probe every 10 ms (scaled) until it returns a true value or
+/// @p limit (scaled) passes; returns the last value.
+template <typename Probe>
+auto poll_until(std::chrono::milliseconds limit, Probe probe) {
+    const Deadline deadline(limit);
+    auto value = probe();
+    while (!value && !deadline.expired()) {
+        std::this_thread::sleep_for(scaled(std::chrono::milliseconds(10)));
+        value = probe();
+    }
+    return value;
+}
+
+/// prefork: a fixed pool of lab().workers processes below the server,
+/// the same before and after load, each connection served by one of them
+/// (whether the workers hold the listening socket or not).
+void check_process_pool(Context& ctx);
+
+/// thread: one thread per open connection, back to the idle count after.
+void check_thread_per_connection(Context& ctx);
+
+/// prethread: lab().workers threads plus the main thread, the same threads
+/// idle, under load and after.
+void check_thread_pool(Context& ctx);
+
+/// fdpass: a pool of workers that do not hold the listening socket; the
+/// parent accepts and keeps no connected socket once it handed it over.
+void check_descriptor_passing(Context& ctx);
+
+}  // namespace csd::grade

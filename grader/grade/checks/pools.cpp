@@ -1,0 +1,325 @@
+// architecture, for the pool, thread and descriptor-passing labs: processes,
+// threads and socket owners of the server seen in /proc before, during and
+// after load.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "expect.hpp"
+#include "models.hpp"
+#include "procfs.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::set<pid_t> descendant_pids(pid_t top) {
+    std::set<pid_t> out;
+    for (const auto& p : procfs::descendants(top)) out.insert(p.pid);
+    return out;
+}
+
+std::string pid_list(const std::set<pid_t>& pids) {
+    if (pids.empty()) return "none";
+    return fmt::format("{}", fmt::join(pids, ", "));
+}
+
+int workers_of(const Context& ctx) {
+    const int n = ctx.lab().workers;
+    if (n <= 0) fail(fmt::format("the grader has no pool size (-n) for lab {}", ctx.lab().id));
+    return n;
+}
+
+// Fails unless the server has exactly @p n processes below it (given 2 s to fork them).
+std::set<pid_t> require_workers(Context& ctx, int n, std::string_view when,
+                                const std::string& hint) {
+    std::set<pid_t> pids;
+    const bool ok = poll_until(2s, [&] {
+        pids = descendant_pids(ctx.pid());
+        return pids.size() == static_cast<std::size_t>(n);
+    });
+    if (!ok) {
+        ctx.require_running(when);
+        fail(fmt::format("{}: the server (pid {}) started with -n {} has {} processes below it "
+                         "({}); expected a pool of {} worker processes",
+                         when, ctx.pid(), n, pids.size(), pid_list(pids), n),
+             hint);
+    }
+    return pids;
+}
+
+// A connection that got its 4000-byte reply and is held open.
+Connection open_served(Context& ctx, const std::string& label, Deadline overall) {
+    Connection conn = Connection::open(ctx.port(), overall.within(3s));
+    conn.send_all(request_line(4000), overall.within(3s), label);
+    expect_reply(conn, 4000, overall.within(3s), label);
+    return conn;
+}
+
+// The processes of the server's tree holding the server side of @p conn.
+std::vector<procfs::Holder> owners_of(Context& ctx, const Connection& conn,
+                                      const std::string& label) {
+    const auto inode =
+        poll_until(1s, [&] { return procfs::connection_inode(ctx.port(), conn.local_port()); });
+    if (!inode) fail(label + ": /proc/net/tcp shows no accepted socket for it");
+    return procfs::socket_holders(procfs::process_tree(ctx.pid()), *inode);
+}
+
+// @p n connections, each answered and held open, each served by one of @p workers
+// (the top process gets 500 ms to let go of a socket it handed over).
+std::vector<Connection> hold_in_workers(Context& ctx, int n, const std::set<pid_t>& workers,
+                                        const std::string& hint) {
+    std::vector<Connection> held;
+    const Deadline overall(30s);
+    for (int i = 1; i <= n; ++i) {
+        const std::string label = fmt::format("connection {} of {} (all held open)", i, n);
+        Connection conn = open_served(ctx, label, overall);
+        std::vector<procfs::Holder> owners;
+        const bool top_let_go = poll_until(500ms, [&] {
+            owners = owners_of(ctx, conn, label);
+            return std::none_of(owners.begin(), owners.end(),
+                                [&](const procfs::Holder& h) { return h.pid == ctx.pid(); });
+        });
+        if (!top_let_go) {
+            const auto fd = std::find_if(owners.begin(), owners.end(), [&](const auto& h) {
+                                return h.pid == ctx.pid();
+                            })->fd;
+            fail(fmt::format("{}: the server's main process (pid {}) holds its connected socket "
+                             "(fd {}) 500 ms after the reply; a worker should serve it alone",
+                             label, ctx.pid(), fd),
+                 hint);
+        }
+        if (owners.empty()) fail(label + ": no process of the server holds its socket", hint);
+        for (const auto& o : owners) {
+            if (!workers.contains(o.pid)) {
+                fail(fmt::format("{}: served by process {}, which is not one of the {} workers "
+                                 "that existed before the connection ({}): a process was made "
+                                 "for it",
+                                 label, o.pid, workers.size(), pid_list(workers)),
+                     hint);
+            }
+        }
+        held.push_back(std::move(conn));
+    }
+    return held;
+}
+
+// Requests of 4000 bytes from 2 * @p n clients at once, calling @p sample meanwhile.
+void burst(Context& ctx, int n, const std::string& during, const std::function<void()>& sample) {
+    std::vector<Connection> conns;
+    const Deadline overall(30s);
+    for (int i = 0; i < 2 * n; ++i) {
+        conns.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        conns.back().send_all(request_line(4000), overall.within(3s), "request");
+    }
+    expect_replies_together(conns, std::vector<std::uint64_t>(conns.size(), 4000), overall, during,
+                            sample);
+    for (int i = 0; i < 20; ++i) {
+        fetch(ctx.port(), 4000, overall.within(3s),
+              fmt::format("request {} of 20 in a row", i + 1));
+        sample();
+    }
+}
+
+// Fails unless the processes below the server are exactly @p workers.
+void require_same_workers(Context& ctx, const std::set<pid_t>& workers, std::string_view when,
+                          const std::string& hint) {
+    const auto now = descendant_pids(ctx.pid());
+    if (now == workers) return;
+    ctx.require_running(when);
+    fail(fmt::format("{}: the processes below the server (pid {}) were {} and are now {}; a pool "
+                     "keeps the same workers: no fork per connection, no worker replaced",
+                     when, ctx.pid(), pid_list(workers), pid_list(now)),
+         hint);
+}
+
+// Fails when a worker of @p workers holds the listening socket of the server.
+void require_listener_in_parent_only(Context& ctx, const std::set<pid_t>& workers,
+                                     std::string_view when, const std::string& hint) {
+    const auto inode = procfs::listening_inode(ctx.port());
+    if (!inode)
+        fail(fmt::format("{}: no socket listens on port {} (/proc/net/tcp)", when, ctx.port()));
+    const std::vector<pid_t> pids(workers.begin(), workers.end());
+    const auto holders = procfs::socket_holders(pids, *inode);
+    if (!holders.empty()) {
+        fail(fmt::format("{}: worker {} holds the listening socket (fd {} -> socket:[{}]); only "
+                         "the parent accepts, the workers get each connection from it",
+                         when, holders.front().pid, holders.front().fd, *inode),
+             hint);
+    }
+}
+
+constexpr const char* pool_hint =
+    "fork the -n workers once, before accepting; each worker serves connection after "
+    "connection and never exits while the server runs: no fork() per connection";
+
+constexpr const char* fdpass_hint =
+    "the parent alone accepts; it sends each connected socket to a worker over a UNIX-domain "
+    "socket (SCM_RIGHTS) and closes its own copy at once; the workers close the listening "
+    "socket right after fork()";
+
+constexpr const char* thread_hint =
+    "create one thread per accepted connection (std::thread, detached or joined once it is "
+    "done); the thread serves that client and ends when the client is gone";
+
+constexpr const char* prethread_hint =
+    "create the -n threads once, before accepting; each serves connection after connection; "
+    "create no thread per connection and let none end while the server runs";
+
+// Fails when the server has any process below it.
+// (Given 1 s: a child a previous check left may still be on its way out.)
+void require_no_children(Context& ctx, std::string_view when, const std::string& hint) {
+    std::set<pid_t> below;
+    if (poll_until(1s, [&] {
+            below = descendant_pids(ctx.pid());
+            return below.empty();
+        })) {
+        return;
+    }
+    fail(fmt::format("{}: the server (pid {}) has {} child process{} ({}); this lab uses threads, "
+                     "not processes",
+                     when, ctx.pid(), below.size(), below.size() == 1 ? "" : "es", pid_list(below)),
+         hint);
+}
+
+// The thread count of the server once it stopped changing (up to 1 s).
+int settled_threads(Context& ctx) {
+    int count = procfs::thread_count(ctx.pid());
+    int stable = 0;
+    const Deadline limit(1s);
+    while (stable < 3 && !limit.expired()) {
+        std::this_thread::sleep_for(scaled(50ms));
+        const int again = procfs::thread_count(ctx.pid());
+        stable = again == count ? stable + 1 : 0;
+        count = again;
+    }
+    return count;
+}
+
+}  // namespace
+
+void check_process_pool(Context& ctx) {
+    const int n = workers_of(ctx);
+    const auto workers = require_workers(ctx, n, "idle, before any client", pool_hint);
+    {
+        const auto held = hold_in_workers(ctx, n, workers, pool_hint);
+        require_same_workers(ctx, workers, fmt::format("with {} connections held open", n),
+                             pool_hint);
+    }
+    const std::string during = fmt::format(
+        "while {} clients and then 20 more asked for 4000 "
+        "bytes",
+        2 * n);
+    burst(ctx, n, during, [&] { require_same_workers(ctx, workers, during, pool_hint); });
+    std::this_thread::sleep_for(scaled(100ms));
+    require_same_workers(ctx, workers, "after those clients left", pool_hint);
+    ctx.log("pool of {} workers: {}", n, pid_list(workers));
+}
+
+void check_descriptor_passing(Context& ctx) {
+    const int n = workers_of(ctx);
+    const auto workers = require_workers(ctx, n, "idle, before any client", fdpass_hint);
+    require_listener_in_parent_only(ctx, workers, "idle, before any client", fdpass_hint);
+    {
+        const auto held = hold_in_workers(ctx, n, workers, fdpass_hint);
+        require_same_workers(ctx, workers, fmt::format("with {} connections held open", n),
+                             fdpass_hint);
+    }
+    const std::string during =
+        fmt::format("while {} clients and then 20 more asked for 4000 bytes", 2 * n);
+    burst(ctx, n, during, [&] { require_same_workers(ctx, workers, during, fdpass_hint); });
+    std::this_thread::sleep_for(scaled(100ms));
+    require_same_workers(ctx, workers, "after those clients left", fdpass_hint);
+    require_listener_in_parent_only(ctx, workers, "after those clients left", fdpass_hint);
+}
+
+void check_thread_per_connection(Context& ctx) {
+    constexpr int held_count = 5;
+    require_no_children(ctx, "idle, before any client", thread_hint);
+    const int idle = settled_threads(ctx);
+    ctx.log("{} threads when idle", idle);
+    {
+        std::vector<Connection> held;
+        const Deadline overall(30s);
+        for (int i = 1; i <= held_count; ++i) {
+            const std::string label =
+                fmt::format("connection {} of {} (all held open)", i, held_count);
+            held.push_back(open_served(ctx, label, overall));
+            int threads = 0;
+            const bool grew = poll_until(1s, [&] {
+                threads = procfs::thread_count(ctx.pid());
+                return threads >= idle + i;
+            });
+            if (!grew) {
+                ctx.require_running(label);
+                fail(fmt::format("with {} connection{} open the server (pid {}) had {} threads, "
+                                 "{} when idle: expected one more thread per connection",
+                                 i, i == 1 ? "" : "s", ctx.pid(), threads, idle),
+                     thread_hint);
+            }
+        }
+        require_no_children(ctx, fmt::format("with {} connections held open", held_count),
+                            thread_hint);
+    }
+    int threads = 0;
+    const bool back = poll_until(2s, [&] {
+        threads = procfs::thread_count(ctx.pid());
+        return threads <= idle;
+    });
+    if (!back) {
+        ctx.require_running("after the clients left");
+        fail(fmt::format("2 s after its {} clients left, the server (pid {}) still had {} threads "
+                         "({} when idle): a thread must end when its client is gone",
+                         held_count, ctx.pid(), threads, idle),
+             thread_hint);
+    }
+}
+
+void check_thread_pool(Context& ctx) {
+    const int n = workers_of(ctx);
+    require_no_children(ctx, "idle, before any client", prethread_hint);
+    std::vector<pid_t> tids;
+    const bool ready = poll_until(2s, [&] {
+        tids = procfs::thread_ids(ctx.pid());
+        return tids.size() == static_cast<std::size_t>(n + 1);
+    });
+    if (!ready) {
+        ctx.require_running("idle, before any client");
+        fail(fmt::format("idle, the server (pid {}) started with -n {} has {} thread{}; "
+                         "expected {} ({} workers and the main thread)",
+                         ctx.pid(), n, tids.size(), tids.size() == 1 ? "" : "s", n + 1, n),
+             prethread_hint);
+    }
+    auto require_same = [&](std::string_view when) {
+        const auto now = procfs::thread_ids(ctx.pid());
+        if (now == tids) return;
+        ctx.require_running(when);
+        fail(fmt::format("{}: the threads of the server (pid {}) were {} and are now {}; a pool "
+                         "keeps the same threads",
+                         when, ctx.pid(), fmt::join(tids, ", "), fmt::join(now, ", ")),
+             prethread_hint);
+    };
+    {
+        std::vector<Connection> held;
+        const Deadline overall(30s);
+        for (int i = 1; i < n; ++i) {
+            held.push_back(open_served(
+                ctx, fmt::format("connection {} of {} (all held open)", i, n - 1), overall));
+        }
+        require_same(fmt::format("with {} connections held open", n - 1));
+    }
+    const std::string during =
+        fmt::format("while {} clients and then 20 more asked for 4000 bytes", 2 * n);
+    burst(ctx, n, during, [&] {
+        require_no_children(ctx, during, prethread_hint);
+        require_same(during);
+    });
+    std::this_thread::sleep_for(scaled(100ms));
+    require_same("after those clients left");
+}
+
+}  // namespace csd::grade

@@ -1,0 +1,213 @@
+// Small servers of the designs the coming labs ask for, built once per
+// design named by CSD_DESIGN; they prove the grader's architecture models
+// (a correct design passes its model, another design fails it):
+//   prefork        -n workers, each calling accept() on the shared listener
+//   prefork-leaks  the same, but a worker leaks a descriptor per connection
+//   fdpass         the parent accepts and passes each socket to one of -n workers
+//   fdpass-keeps   the same, but the parent keeps its copy of every socket
+//   fork           a new child per connection
+//   thread         a new (detached) thread per connection
+//   prethread      -n threads, each calling accept()
+// Every one stops on SIGTERM within 2 s and exits 0 with its children reaped.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "test_server.hpp"
+
+#ifndef CSD_DESIGN
+#define CSD_DESIGN "prefork"
+#endif
+
+namespace {
+
+using namespace test_server;
+
+constexpr std::string_view design = CSD_DESIGN;
+
+// Waits up to 100 ms for a connection on @p listener; -1 when none (or a stop).
+int accept_within_100ms(int listener) {
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) return -1;
+    return ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+}
+
+// Ends and reaps @p children.
+int end_children(const std::vector<pid_t>& children) {
+    for (const pid_t pid : children) ::kill(pid, SIGTERM);
+    for (const pid_t pid : children) ::waitpid(pid, nullptr, 0);
+    return 0;
+}
+
+// A child process: default SIGTERM (it just ends), then @p body.
+template <typename Body>
+pid_t fork_child(Body body) {
+    const pid_t pid = ::fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        ::signal(SIGTERM, SIG_DFL);
+        body();
+        ::_exit(0);
+    }
+    return pid;
+}
+
+int run_prefork(int listener, int n) {
+    std::vector<pid_t> children;
+    for (int i = 0; i < n; ++i) {
+        children.push_back(fork_child([&] {
+            for (;;) {
+                const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+                if (fd < 0) continue;
+                if (design == "prefork-leaks") (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);
+                serve(fd);
+                ::close(fd);
+            }
+        }));
+    }
+    while (stop == 0) ::poll(nullptr, 0, 100);
+    return end_children(children);
+}
+
+// Sends @p fd over the UNIX socket @p channel (SCM_RIGHTS).
+bool send_fd(int channel, int fd) {
+    char byte = 'c';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return ::sendmsg(channel, &msg, MSG_NOSIGNAL) == 1;
+}
+
+// Receives a descriptor from @p channel; -1 when the channel is closed.
+int recv_fd(int channel) {
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    if (::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC) <= 0) return -1;
+    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return -1;
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+}
+
+int run_fdpass(int listener, int n) {
+    std::vector<pid_t> children;
+    std::vector<int> channels;
+    for (int i = 0; i < n; ++i) {
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0) die("socketpair");
+        children.push_back(fork_child([&] {
+            ::close(listener);
+            for (const int other : channels) ::close(other);
+            ::close(pair[0]);
+            for (;;) {
+                const int fd = recv_fd(pair[1]);
+                if (fd < 0) return;
+                serve(fd);
+                ::close(fd);
+            }
+        }));
+        ::close(pair[1]);
+        channels.push_back(pair[0]);
+    }
+    std::vector<int> kept;  // fdpass-keeps only
+    std::size_t next = 0;
+    while (stop == 0) {
+        const int fd = accept_within_100ms(listener);
+        if (fd < 0) continue;
+        (void)send_fd(channels[next], fd);
+        next = (next + 1) % channels.size();
+        if (design == "fdpass-keeps") {
+            kept.push_back(fd);
+        } else {
+            ::close(fd);
+        }
+    }
+    return end_children(children);
+}
+
+int run_fork(int listener) {
+    std::vector<pid_t> children;
+    while (stop == 0) {
+        pid_t done = 0;
+        while ((done = ::waitpid(-1, nullptr, WNOHANG)) > 0) std::erase(children, done);
+        const int fd = accept_within_100ms(listener);
+        if (fd < 0) continue;
+        children.push_back(fork_child([&] {
+            ::close(listener);
+            serve(fd);
+        }));
+        ::close(fd);
+    }
+    return end_children(children);
+}
+
+int run_thread(int listener) {
+    while (stop == 0) {
+        const int fd = accept_within_100ms(listener);
+        if (fd < 0) continue;
+        std::thread([fd] {
+            serve(fd);
+            ::close(fd);
+        }).detach();
+    }
+    return 0;
+}
+
+int run_prethread(int listener, int n) {
+    for (int i = 0; i < n; ++i) {
+        std::thread([listener] {
+            for (;;) {
+                const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+                if (fd < 0) continue;
+                serve(fd);
+                ::close(fd);
+            }
+        }).detach();
+    }
+    while (stop == 0) ::poll(nullptr, 0, 100);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Options o = parse(argc, argv);
+    catch_stop();
+    const int listener = listen_on(o);
+    announce(o);
+    int status = 0;
+    if (design == "prefork" || design == "prefork-leaks") {
+        status = run_prefork(listener, o.workers);
+    } else if (design == "fdpass" || design == "fdpass-keeps") {
+        status = run_fdpass(listener, o.workers);
+    } else if (design == "fork") {
+        status = run_fork(listener);
+    } else if (design == "thread") {
+        status = run_thread(listener);
+    } else {
+        status = run_prethread(listener, o.workers);
+    }
+    // Detached threads may still run: leave without destroying what they use.
+    std::fflush(stdout);
+    ::_exit(status);
+}
