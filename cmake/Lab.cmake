@@ -1,4 +1,7 @@
-# csd_add_lab(LAB): the programs, targets and tests of one lab.
+# csd_add_lab(LAB [LIBRARY PART]): the programs, targets and tests of one lab.
+# PART is the part of the lab library the lab links (labs/lib/CMakeLists.txt),
+# csd::lab (all of it) by default: a lab must not be able to call the library
+# code that is its own lesson, e.g. csd_add_lab(iterative LIBRARY csd::lab_base).
 #
 #   solution-LAB        built from solutions/LAB/*.cpp (the marked single source)
 #   skeleton-LAB        built from skeletons/LAB/*.cpp (generated, what students edit)
@@ -15,6 +18,10 @@ if(NOT TARGET skeletons)
 endif()
 
 function(csd_add_lab lab)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "LIBRARY" "")
+  if(NOT arg_LIBRARY)
+    set(arg_LIBRARY csd::lab)
+  endif()
   set(sol_dir ${PROJECT_SOURCE_DIR}/solutions/${lab})
   set(skel_dir ${PROJECT_SOURCE_DIR}/skeletons/${lab})
   file(GLOB sol_sources CONFIGURE_DEPENDS ${sol_dir}/*.cpp)
@@ -24,7 +31,7 @@ function(csd_add_lab lab)
   endif()
 
   add_executable(solution-${lab} ${sol_sources})
-  target_link_libraries(solution-${lab} PRIVATE csd::lab)
+  target_link_libraries(solution-${lab} PRIVATE ${arg_LIBRARY})
   csd_warnings(solution-${lab})
 
   set(skel_sources "")
@@ -49,7 +56,7 @@ function(csd_add_lab lab)
     endif()
   endforeach()
   add_executable(skeleton-${lab} ${skel_sources})
-  target_link_libraries(skeleton-${lab} PRIVATE csd::lab)
+  target_link_libraries(skeleton-${lab} PRIVATE ${arg_LIBRARY})
   csd_warnings(skeleton-${lab})
 
   add_custom_target(grade-${lab}

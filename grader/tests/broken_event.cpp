@@ -73,10 +73,11 @@ int wait_for_events(std::vector<pollfd>& fds) {
 /// One read into @p c's session.
 void read_once(Client& c) {
     char buf[4096];
-    const csd::IoResult r = csd::read_some(c.fd.get(), buf, sizeof buf);
-    if (r.status == csd::IoStatus::ok) c.session.feed({buf, r.bytes});
-    if (r.status == csd::IoStatus::eof) c.session.end_of_input();
-    if (r.status == csd::IoStatus::peer_gone) c.gone = true;
+    const std::size_t room = std::min(sizeof buf, c.session.input_room());
+    const csd::ReadResult r = csd::read_some(c.fd.get(), buf, room);
+    if (r.status == csd::ReadStatus::ok) (void)c.session.feed({buf, r.bytes});
+    if (r.status == csd::ReadStatus::eof) c.session.end_of_input();
+    if (r.status == csd::ReadStatus::peer_gone) c.gone = true;
 }
 
 /// Reads what @p c sent (blocking-read: until it sent a whole line).
@@ -96,9 +97,9 @@ void on_readable(Client& c) {
 void on_writable(Client& c) {
     while (c.session.has_output()) {
         const std::string_view out = c.session.output();
-        const csd::IoResult w = csd::write_some(c.fd.get(), out);
-        if (w.status == csd::IoStatus::peer_gone) c.gone = true;
-        if (w.status != csd::IoStatus::ok) return;
+        const csd::WriteResult w = csd::write_some(c.fd.get(), out);
+        if (w.status == csd::WriteStatus::peer_gone) c.gone = true;
+        if (w.status != csd::WriteStatus::ok) return;
         if constexpr (bug == "short-write") {
             c.session.consume(out.size());
         } else if constexpr (bug == "resend") {
@@ -111,7 +112,8 @@ void on_writable(Client& c) {
 
 /// Accepts every waiting connection into @p clients.
 void accept_all(int listener, std::vector<Client>& clients) {
-    while (csd::Fd fd = csd::accept_connection(listener, bug != "blocking-write")) {
+    const auto mode = bug != "blocking-write" ? csd::IoMode::nonblocking : csd::IoMode::blocking;
+    while (csd::Fd fd = csd::accept_connection(listener, mode).connection) {
         if constexpr (bug == "cap-1000") {
             if (clients.size() >= 1000) continue;  // fd closes here, unanswered
         }
@@ -150,7 +152,7 @@ int main(int argc, char** argv) {
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     csd::ignore_sigpipe();
-    const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, /*nonblocking=*/true);
+    const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, {.nonblocking = true});
     csd::announce_listening(opts.host, opts.port);
     serve(listener);
     return 0;

@@ -27,13 +27,6 @@ const std::array<char, pattern_size>& pattern() {
 
 }  // namespace
 
-std::size_t first_mismatch(std::string_view got, std::uint64_t offset) noexcept {
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        if (got[i] != reply_byte(offset + i)) return i;
-    }
-    return got.size();
-}
-
 std::uint64_t parse_request(std::string_view line) noexcept {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line.size() > max_line_bytes) return 0;
@@ -46,8 +39,9 @@ std::uint64_t parse_request(std::string_view line) noexcept {
     return n;
 }
 
-void Session::feed(std::string_view bytes) {
-    while (!bytes.empty() && !malformed_ && !eof_) {
+std::size_t Session::feed(std::string_view bytes) {
+    const std::size_t offered = bytes.size();
+    while (!bytes.empty() && !malformed_ && !eof_ && replies_.size() < max_queued_requests) {
         const auto nl = bytes.find('\n');
         const std::string_view piece = bytes.substr(0, nl);
         if (line_.size() + piece.size() > max_line_bytes) {
@@ -56,6 +50,7 @@ void Session::feed(std::string_view bytes) {
         }
         if (nl == std::string_view::npos) {
             line_.append(piece);
+            bytes = {};
             break;
         }
         line_.append(piece);
@@ -68,7 +63,11 @@ void Session::feed(std::string_view bytes) {
         replies_.push_back(n);
         bytes.remove_prefix(nl + 1);
     }
-    if (malformed_) line_.clear();
+    if (malformed_ || eof_) {
+        line_.clear();
+        return offered;  // dropped: nothing after a malformed line or EOF counts
+    }
+    return offered - bytes.size();
 }
 
 void Session::end_of_input() noexcept {
@@ -120,6 +119,19 @@ void Session::consume(std::size_t n) {
 
 bool Session::wants_input() const noexcept {
     return !malformed_ && !eof_ && replies_.size() < max_queued_requests;
+}
+
+std::size_t Session::input_room() const noexcept {
+    if (!wants_input()) return 0;
+    return 2 * (max_queued_requests - replies_.size()) - 1;
+}
+
+std::uint64_t Session::reply_offset() const noexcept {
+    return replies_.empty() ? 0 : front_offset_;
+}
+
+std::uint64_t Session::reply_left() const noexcept {
+    return replies_.empty() ? 0 : replies_.front() - front_offset_;
 }
 
 bool Session::has_output() const noexcept {
