@@ -12,6 +12,9 @@
 #   solution.LAB  the reference gets full marks
 #   skeleton.LAB  the untouched skeleton builds and scores below full (exit status 1)
 #   sync.LAB      skeletons/LAB is exactly what solutions/LAB generates
+#   snippets.LAB  each C++ block of labs/LAB/handout.md compiles under the
+#                 project's warnings (blocks marked <!-- snippet: compile -->)
+#                 or is an excerpt of the solution (tools/snippets.cpp)
 
 if(NOT TARGET skeletons)
   add_custom_target(skeletons COMMENT "Regenerating skeletons/ from solutions/")
@@ -80,5 +83,18 @@ function(csd_add_lab lab)
       COMMAND ${CMAKE_COMMAND} -DEXPECT=1 -P ${PROJECT_SOURCE_DIR}/cmake/RunExpect.cmake --
               $<TARGET_FILE:csd-grade> ${lab} $<TARGET_FILE:skeleton-${lab}>)
     set_tests_properties(skeleton.${lab} PROPERTIES LABELS "skeleton;${lab}" TIMEOUT 180)
+
+    set(handout ${PROJECT_SOURCE_DIR}/labs/${lab}/handout.md)
+    if(EXISTS ${handout})
+      # The solution's own warning flags, as errors whatever the build says.
+      get_target_property(flags solution-${lab} COMPILE_OPTIONS)
+      string(JOIN " " compile ${CMAKE_CXX_COMPILER} -std=c++20 ${flags} -Werror
+             -I${PROJECT_SOURCE_DIR}/labs/lib/include)
+      set(work ${CMAKE_BINARY_DIR}/snippets/${lab})
+      file(MAKE_DIRECTORY ${work})
+      add_test(NAME snippets.${lab}
+        COMMAND snippets --work ${work} --compile "${compile}" ${handout} ${sol_sources})
+      set_tests_properties(snippets.${lab} PROPERTIES LABELS "snippets;${lab}" TIMEOUT 120)
+    endif()
   endif()
 endfunction()
