@@ -127,11 +127,13 @@ std::size_t Session::input_room() const noexcept {
 }
 
 std::uint64_t Session::reply_offset() const noexcept {
-    return replies_.empty() ? 0 : front_offset_;
+    const bool batch_pending = batch_pos_ < batch_.size();
+    return replies_.empty() || batch_pending ? 0 : front_offset_;
 }
 
 std::uint64_t Session::reply_left() const noexcept {
-    return replies_.empty() ? 0 : replies_.front() - front_offset_;
+    const bool batch_pending = batch_pos_ < batch_.size();
+    return replies_.empty() || batch_pending ? 0 : replies_.front() - front_offset_;
 }
 
 bool Session::has_output() const noexcept {

@@ -227,3 +227,17 @@ TEST_CASE("reply_offset and reply_left follow the front reply, for a server that
     CHECK_FALSE(s.has_output());
     CHECK(s.reply_left() == 0);
 }
+
+TEST_CASE("reply_left is 0 while short replies copied together by output() are being sent") {
+    // Found by fuzz-session: a server that mixed output() and reply_left()
+    // would have skipped the replies of the batch.
+    csd::Session s;
+    feed_all(s, "3\n4\n");
+    const std::string_view batch = s.output();  // "abc" + "abcd", copied together
+    CHECK(batch.size() == 7);
+    feed_all(s, "50000\n");
+    CHECK(s.queued() == 1);
+    CHECK(s.reply_left() == 0);
+    s.consume(batch.size());
+    CHECK(s.reply_left() == 50000);
+}

@@ -50,11 +50,12 @@ public:
     void consume(std::size_t n);
 
     /// Bytes of the front reply already sent (its offset: the next byte to
-    /// send is reply_byte(reply_offset())). 0 when no reply is queued.
-    /// Several short replies copied together by output() are no longer
-    /// queued: send what output() returned first.
+    /// send is reply_byte(reply_offset())). 0 when no reply is queued, and
+    /// while several short replies that output() copied together are
+    /// being sent (they are no longer queued: send them first).
     [[nodiscard]] std::uint64_t reply_offset() const noexcept;
-    /// Bytes of the front reply still to send, 0 when none is queued.
+    /// Bytes of the front reply still to send: 0 when none is queued, and
+    /// while short replies copied together by output() are being sent.
     [[nodiscard]] std::uint64_t reply_left() const noexcept;
 
     /// True while reading more is useful and allowed: no malformed input,
