@@ -1,4 +1,7 @@
-# csd_add_lab(LAB): the programs, targets and tests of one lab.
+# csd_add_lab(LAB [LIBRARY PART]): the programs, targets and tests of one lab.
+# PART is the part of the lab library the lab links (labs/lib/CMakeLists.txt),
+# csd::lab (all of it) by default: a lab must not be able to call the library
+# code that is its own lesson, e.g. csd_add_lab(iterative LIBRARY csd::lab_base).
 #
 #   solution-LAB        built from solutions/LAB/*.cpp (the marked single source)
 #   skeleton-LAB        built from skeletons/LAB/*.cpp (generated, what students edit)
@@ -9,12 +12,19 @@
 #   solution.LAB  the reference gets full marks
 #   skeleton.LAB  the untouched skeleton builds and scores at most 25 % of the lab
 #   sync.LAB      skeletons/LAB is exactly what solutions/LAB generates
+#   snippets.LAB  each C++ block of labs/LAB/handout.md compiles under the
+#                 project's warnings (blocks marked <!-- snippet: compile -->)
+#                 or is an excerpt of the solution (tools/snippets.cpp)
 
 if(NOT TARGET skeletons)
   add_custom_target(skeletons COMMENT "Regenerating skeletons/ from solutions/")
 endif()
 
 function(csd_add_lab lab)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "LIBRARY" "")
+  if(NOT arg_LIBRARY)
+    set(arg_LIBRARY csd::lab)
+  endif()
   set(sol_dir ${PROJECT_SOURCE_DIR}/solutions/${lab})
   set(skel_dir ${PROJECT_SOURCE_DIR}/skeletons/${lab})
   file(GLOB sol_sources CONFIGURE_DEPENDS ${sol_dir}/*.cpp)
@@ -24,7 +34,7 @@ function(csd_add_lab lab)
   endif()
 
   add_executable(solution-${lab} ${sol_sources})
-  target_link_libraries(solution-${lab} PRIVATE csd::lab)
+  target_link_libraries(solution-${lab} PRIVATE ${arg_LIBRARY})
   csd_warnings(solution-${lab})
 
   set(skel_sources "")
@@ -49,7 +59,7 @@ function(csd_add_lab lab)
     endif()
   endforeach()
   add_executable(skeleton-${lab} ${skel_sources})
-  target_link_libraries(skeleton-${lab} PRIVATE csd::lab)
+  target_link_libraries(skeleton-${lab} PRIVATE ${arg_LIBRARY})
   csd_warnings(skeleton-${lab})
 
   add_custom_target(grade-${lab}
@@ -78,5 +88,18 @@ function(csd_add_lab lab)
               -P ${PROJECT_SOURCE_DIR}/cmake/ExpectScore.cmake)
     set_tests_properties(skeleton.${lab} PROPERTIES LABELS "skeleton;${lab}" TIMEOUT 180
                          ENVIRONMENT "CSD_TIME_SCALE=${CSD_TEST_TIME_SCALE}")
+
+    set(handout ${PROJECT_SOURCE_DIR}/labs/${lab}/handout.md)
+    if(EXISTS ${handout})
+      # The solution's own warning flags, as errors whatever the build says.
+      get_target_property(flags solution-${lab} COMPILE_OPTIONS)
+      string(JOIN " " compile ${CMAKE_CXX_COMPILER} -std=c++20 ${flags} -Werror
+             -I${PROJECT_SOURCE_DIR}/labs/lib/include)
+      set(work ${CMAKE_BINARY_DIR}/snippets/${lab})
+      file(MAKE_DIRECTORY ${work})
+      add_test(NAME snippets.${lab}
+        COMMAND snippets --work ${work} --compile "${compile}" ${handout} ${sol_sources})
+      set_tests_properties(snippets.${lab} PROPERTIES LABELS "snippets;${lab}" TIMEOUT 120)
+    endif()
   endif()
 endfunction()

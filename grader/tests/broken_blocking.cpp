@@ -162,14 +162,13 @@ void serve_forking(csd::Fd& listener) {
             if (csd::stop_requested()) break;
             continue;
         }
-        csd::Fd conn = csd::accept_connection(listener.get());
+        csd::Fd conn = csd::accept_connection(listener.get()).connection;
         if (!conn) continue;
         if constexpr (bug == "drops-every-50th") {
             if (++accepted % 50 == 0) continue;  // conn closes here, unanswered
         }
-        const pid_t pid = csd::check(::fork(), "fork");
+        const pid_t pid = csd::check(csd::fork_child(), "fork");
         if (pid == 0) {
-            csd::reset_signals_in_child();
             if constexpr (bug != "child-keeps-listener") listener.reset();
             serve(conn.get());
             ::_exit(0);
@@ -186,7 +185,7 @@ void serve_forking(csd::Fd& listener) {
 void serve_iteratively(const csd::Fd& listener) {
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-        if (csd::Fd conn = csd::accept_connection(listener.get())) serve(conn.get());
+        if (csd::Fd conn = csd::accept_connection(listener.get()).connection) serve(conn.get());
     }
 }
 
@@ -194,7 +193,7 @@ void serve_iteratively(const csd::Fd& listener) {
 void serve_threaded(const csd::Fd& listener) {
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-        if (csd::Fd conn = csd::accept_connection(listener.get())) {
+        if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
             std::thread([c = std::move(conn)] { serve(c.get()); }).detach();
         }
     }

@@ -107,7 +107,14 @@ struct Client {
     std::string line;   ///< writer-thread: the unfinished request line.
     bool eof = false;   ///< The client half-closed (no-backpressure keeps track itself).
     ReplySizes sizes{};  ///< blocking-write-1m only.
+    std::string backlog{};  ///< Read, not yet taken by the session (no-backpressure grows it).
 };
+
+/// Hands @p c's session what it can take of the backlog.
+void feed_backlog(Client& c) {
+    if (c.backlog.empty()) return;
+    c.backlog.erase(0, c.session.feed(c.backlog));
+}
 
 /// Every N-th connection is leaked (0: none).
 constexpr unsigned leak_every = bug == "leak-every-500th"    ? 500
@@ -208,15 +215,28 @@ void note_big_requests(Client& c, std::string_view bytes) {
 /// One read into @p c's session.
 void read_once(Client& c) {
     char buf[4096];
-    const csd::IoResult r = csd::read_some(c.fd.get(), buf, sizeof buf);
-    if (r.status == csd::IoStatus::ok && bug == "writer-thread") {
+    feed_backlog(c);
+    // no-backpressure reads whatever arrives and keeps what the session
+    // cannot take yet in a backlog that grows without bound: the bug.
+    const std::size_t room =
+        bug == "no-backpressure" ? sizeof buf : std::min(sizeof buf, c.session.input_room());
+    const csd::ReadResult r = csd::read_some(c.fd.get(), buf, room);
+    if (r.status == csd::ReadStatus::ok && bug == "writer-thread") {
         note_big_requests(c, {buf, r.bytes});
     }
-    if (r.status == csd::IoStatus::ok) c.session.feed({buf, r.bytes});
-    if (r.status == csd::IoStatus::ok && bug == "blocking-write-1m") c.sizes.feed({buf, r.bytes});
-    if (r.status == csd::IoStatus::eof) c.session.end_of_input();
-    if (r.status == csd::IoStatus::eof) c.eof = true;
-    if (r.status == csd::IoStatus::peer_gone) c.gone = true;
+    if (r.status == csd::ReadStatus::ok) {
+        const std::string_view got{buf, r.bytes};
+        if constexpr (bug == "blocking-write-1m") c.sizes.feed(got);
+        if (c.backlog.empty()) {
+            const std::size_t taken = c.session.feed(got);
+            c.backlog.append(got.substr(taken));
+        } else {
+            c.backlog.append(got);
+        }
+    }
+    if (r.status == csd::ReadStatus::eof) c.session.end_of_input();
+    if (r.status == csd::ReadStatus::eof) c.eof = true;
+    if (r.status == csd::ReadStatus::peer_gone) c.gone = true;
 }
 
 /// Reads what @p c sent (blocking-read: until it sent a whole line).
@@ -232,13 +252,13 @@ void on_readable(Client& c) {
 }
 
 /// write_some(), or for sigpipe-poll a plain write(): no MSG_NOSIGNAL.
-csd::IoResult write_out(int fd, std::string_view out) {
+csd::WriteResult write_out(int fd, std::string_view out) {
     if constexpr (bug == "sigpipe-poll") {
         const ssize_t n = ::write(fd, out.data(), out.size());
-        if (n >= 0) return {csd::IoStatus::ok, static_cast<std::size_t>(n)};
-        if (csd::would_block(errno)) return {csd::IoStatus::would_block, 0};
-        if (errno == EINTR) return {csd::IoStatus::interrupted, 0};
-        return {csd::IoStatus::peer_gone, 0};
+        if (n >= 0) return {csd::WriteStatus::ok, static_cast<std::size_t>(n)};
+        if (csd::would_block(errno)) return {csd::WriteStatus::would_block, 0};
+        if (errno == EINTR) return {csd::WriteStatus::interrupted, 0};
+        return {csd::WriteStatus::peer_gone, 0};
     }
     return csd::write_some(fd, out);
 }
@@ -252,12 +272,12 @@ csd::IoResult write_out(int fd, std::string_view out) {
         const std::string_view out = c.session.output();
         const std::uint64_t left = c.sizes.owed.front() - c.sizes.front_sent;
         const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(left, out.size()));
-        const csd::IoResult w = csd::write_some(c.fd.get(), out.substr(0, len));
-        if (w.status == csd::IoStatus::peer_gone) c.gone = true;
-        if (w.status == csd::IoStatus::ok) {
+        const csd::WriteResult w = csd::write_some(c.fd.get(), out.substr(0, len));
+        if (w.status == csd::WriteStatus::peer_gone) c.gone = true;
+        if (w.status == csd::WriteStatus::ok) {
             c.session.consume(w.bytes);
             c.sizes.sent(w.bytes);
-        } else if (w.status == csd::IoStatus::would_block) {
+        } else if (w.status == csd::WriteStatus::would_block) {
             pollfd p{c.fd.get(), POLLOUT, 0};
             (void)::poll(&p, 1, -1);  // the bug: wait for this one client
         }
@@ -272,9 +292,9 @@ void on_writable(Client& c) {
     std::size_t total = 0;
     while (c.session.has_output() && !c.gone && (!budgeted || total < write_budget)) {
         const std::string_view out = c.session.output();
-        const csd::IoResult w = write_out(c.fd.get(), out);
-        if (w.status == csd::IoStatus::peer_gone) c.gone = true;
-        if (w.status != csd::IoStatus::ok) return;
+        const csd::WriteResult w = write_out(c.fd.get(), out);
+        if (w.status == csd::WriteStatus::peer_gone) c.gone = true;
+        if (w.status != csd::WriteStatus::ok) return;
         total += w.bytes;
         if constexpr (bug == "short-write" || bug == "short-write-256k") {
             c.session.consume(out.size());
@@ -284,6 +304,7 @@ void on_writable(Client& c) {
             c.session.consume(w.bytes);
             if constexpr (bug == "blocking-write-1m") c.sizes.sent(w.bytes);
         }
+        feed_backlog(c);  // a reply sent may make room for queued requests
     }
 }
 
@@ -306,7 +327,8 @@ void hand_to_thread(Client c) {
 /// Accepts every waiting connection into @p clients.
 void accept_all(int listener, std::vector<Client>& clients) {
     static unsigned accepted = 0;
-    while (csd::Fd fd = csd::accept_connection(listener, bug != "blocking-write")) {
+    const auto mode = bug != "blocking-write" ? csd::IoMode::nonblocking : csd::IoMode::blocking;
+    while (csd::Fd fd = csd::accept_connection(listener, mode).connection) {
         if constexpr (bug == "cap-1000") {
             if (clients.size() >= 1000) continue;  // fd closes here, unanswered
         }
@@ -366,7 +388,7 @@ int main(int argc, char** argv) {
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     if constexpr (bug != "sigpipe-poll") csd::ignore_sigpipe();
-    const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, /*nonblocking=*/true);
+    const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, {.nonblocking = true});
     csd::announce_listening(opts.host, opts.port);
     serve(listener);
     return 0;

@@ -10,7 +10,7 @@
 // ("handout step N").
 //
 // Given: the command line, the descriptor limit, the epoll instance, the
-// non-blocking listening socket, SIGTERM through the self-pipe, the
+// non-blocking listening socket, SIGTERM through the stop descriptor, the
 // connection table and how to close a connection, the loop around
 // epoll_wait(), and reading and writing (csd::pump_input() and
 // csd::pump_output(): the loops you wrote in the select lab).
@@ -26,10 +26,10 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <memory>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -87,7 +87,7 @@ bool done(const Connection& c) {
 
 // What epoll_event.data.ptr holds for the two descriptors that are not
 // clients (for a client, it is its Connection*): the address of one of these.
-char signal_tag;
+char stop_tag;
 char listener_tag;
 
 /// The event loop: the epoll instance, the listening socket, every connection.
@@ -136,9 +136,9 @@ class Server {
 Server::Server(csd::Fd listener)
     : epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
       listener_(std::move(listener)) {
-    // The self-pipe and the listener: level-triggered, reported for as
+    // The stop descriptor and the listener: level-triggered, reported for as
     // long as they are readable.
-    control(EPOLL_CTL_ADD, csd::signal_fd(), EPOLLIN, &signal_tag);  // a byte comes on SIGTERM
+    control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);  // readable once SIGTERM came
     control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
 }
 
@@ -164,14 +164,13 @@ void Server::run() {
         // The kernel hands over only descriptors that are ready: the cost
         // is O(ready), however many clients are connected and idle.
         const int ready = ::epoll_wait(epoll_.get(), events_.data(), max_events, timeout_ms);
-        if (ready < 0 && errno == EINTR) continue;  // a signal: the self-pipe is readable now
+        if (ready < 0 && errno == EINTR) continue;  // a signal: stop_fd() says if it was SIGTERM
         csd::check(ready, "epoll_wait");
 
         for (std::size_t i = 0; i < static_cast<std::size_t>(ready); ++i) {
             void* const tag = events_[i].data.ptr;
-            if (tag == &signal_tag) {
-                csd::drain_signals();
-                if (csd::stop_requested()) return;  // ~Server closes every connection
+            if (tag == &stop_tag) {
+                return;  // ~Server closes every connection
             } else if (tag == &listener_tag) {
                 accept_clients();
             } else {
@@ -187,17 +186,16 @@ void Server::run() {
 
 void Server::accept_clients() {
     for (;;) {  // ends when the listen queue is empty: it is finite
-        csd::Fd fd;
-        try {
-            fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
-        } catch (const std::system_error& e) {
+        csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
+        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
             // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop watching the listener
             // (EPOLL_CTL_MOD to no events, accepting_ = false) for
             // accept_pause; run() watches it again when the pause is over.
-            throw;
+            return;
         }
-        if (!fd) return;  // nobody else is waiting
+        if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
+        csd::Fd fd = std::move(accepted.connection);
         // TODO(handout step 3): keep the client: a Connection in
         // by_fd_[its fd] (grow by_fd_ as needed, count it in clients_), and
         // watched by epoll (EPOLL_CTL_ADD, interest(), data.ptr = the
@@ -260,14 +258,17 @@ void Server::write_to(Connection& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const csd::ServerOptions options = csd::parse_server_options(argc, argv);
+    // The lab's own flag, -e (handout, "Going further"): listed by -h.
+    const csd::CommandLine command_line{
+        .flags = {{.letter = 'e', .help = "watch clients edge-triggered (EPOLLET)"}}};
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv, command_line);
     try {
         csd::raise_open_file_limit();  // thousands of clients: lift the soft limit (often 1024)
-        // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
-        // which the loop watches like any other descriptor.
+        // SIGTERM and SIGINT request a stop: csd::stop_fd() becomes readable
+        // (for good), and the loop watches it like any other descriptor.
         csd::route_signals({SIGTERM, SIGINT});
         // Non-blocking listener: accept() returns at once when nobody waits.
-        Server server(csd::listen_tcp(options.host, options.port, true));
+        Server server(csd::listen_tcp(options.host, options.port, {.nonblocking = true}));
         csd::announce_listening(options.host, options.port);
         server.run();
     } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstring>
@@ -45,10 +46,11 @@ void wait_for_signal() {
 /// Serves the client on @p client in a new child process, whose pid goes
 /// into @p children. The parent returns at once (and closes its @p client).
 void start_child(csd::Fd& listener, csd::Fd client, Children& children) {
-    // TODO(handout step 2): fork(). In the child: csd::reset_signals_in_child(),
-    // close the listening socket, csd::serve_connection(), then _exit(0):
-    // never return into the parent's loop. In the parent: remember the pid.
-    // The parent's copy of `client` is closed when this function returns.
+    // TODO(handout step 2): csd::fork_child() (fork() with the signals made
+    // safe, see the handout). In the child: close the listening socket,
+    // csd::serve_connection(), then _exit(0): never return into the
+    // parent's loop. In the parent: remember the pid. The parent's copy of
+    // `client` is closed when this function returns.
     (void)listener;
     (void)children;
     (void)csd::serve_connection(client.get());  // one client at a time, as before
@@ -90,9 +92,13 @@ int main(int argc, char** argv) {
                 continue;
             }
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-            csd::Fd client = csd::accept_connection(listener.get());
-            if (!client) continue;  // EINTR, or a client that already left
-            start_child(listener, std::move(client), children);
+            csd::Accepted accepted = csd::accept_connection(listener.get());
+            if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
+                (void)csd::wait_for_stop(std::chrono::milliseconds(100));  // do not spin
+                continue;
+            }
+            if (!accepted.connection) continue;  // EINTR, or a client that already left
+            start_child(listener, std::move(accepted.connection), children);
         }
         // SIGTERM or SIGINT: no new clients, then no children.
         listener.reset();

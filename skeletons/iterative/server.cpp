@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
@@ -23,7 +24,7 @@
 #include <string>
 #include <string_view>
 
-#include "csd/lab.hpp"
+#include "csd/base.hpp"  // the iterative lab links csd::lab_base only
 
 namespace {
 
@@ -155,10 +156,14 @@ int main(int argc, char** argv) {
         // completely, close it, accept the next one.
         while (!csd::stop_requested()) {
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-            const csd::Fd client = csd::accept_connection(listener.get());
-            if (!client) continue;  // EINTR, or a client that already left
-            serve_client(client.get());
-        }  // end of an iteration: the csd::Fd `client` closes the connection
+            const csd::Accepted accepted = csd::accept_connection(listener.get());
+            if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
+                (void)csd::wait_for_stop(std::chrono::milliseconds(100));  // do not spin
+                continue;
+            }
+            if (!accepted.connection) continue;  // EINTR, or a client that already left
+            serve_client(accepted.connection.get());
+        }  // end of an iteration: the csd::Fd `accepted.connection` closes the connection
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

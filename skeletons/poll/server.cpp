@@ -9,7 +9,7 @@
 // ("handout step N").
 //
 // Given: the command line, the descriptor limit, the non-blocking listening
-// socket, SIGTERM through the self-pipe, the two tables (pollfd entries and
+// socket, SIGTERM through the stop descriptor, the two tables (pollfd entries and
 // connections) and how to remove from both, the loop around poll(), and
 // reading and writing (csd::pump_input() and csd::pump_output(): the loops
 // you wrote in the select lab).
@@ -25,9 +25,9 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <iostream>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -109,7 +109,7 @@ class Server {
     static constexpr std::size_t first_client = 2;
 
     csd::Fd listener_;
-    // What poll() watches: [0] the self-pipe, [1] the listener, then one
+    // What poll() watches: [0] the stop descriptor, [1] the listener, then one
     // entry per connection, in the order of connections_.
     std::vector<pollfd> watched_;
     std::vector<Connection> connections_;
@@ -118,7 +118,7 @@ class Server {
 };
 
 Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
-    watched_.push_back({csd::signal_fd(), POLLIN, 0});  // a byte arrives here on SIGTERM
+    watched_.push_back({csd::stop_fd(), POLLIN, 0});  // readable once SIGTERM came
     watched_.push_back({listener_.get(), POLLIN, 0});
 }
 
@@ -135,13 +135,10 @@ void Server::run() {
             timeout_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
         }
         const int ready = ::poll(watched_.data(), watched_.size(), timeout_ms);
-        if (ready < 0 && errno == EINTR) continue;  // a signal: the self-pipe is readable now
+        if (ready < 0 && errno == EINTR) continue;  // a signal: stop_fd() says if it was SIGTERM
         csd::check(ready, "poll");
 
-        if (watched_[0].revents != 0) {
-            csd::drain_signals();
-            if (csd::stop_requested()) return;  // ~Server closes every connection
-        }
+        if (watched_[0].revents != 0) return;            // stop: ~Server closes every connection
         if (watched_[1].revents != 0) accept_clients();  // new entries have revents 0
 
         for (std::size_t i = 0; i < connections_.size();) {
@@ -182,15 +179,14 @@ void Server::remove(std::size_t i) {
 
 void Server::accept_clients() {
     for (;;) {  // ends when the listen queue is empty: it is finite
-        csd::Fd fd;
-        try {
-            fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
-        } catch (const std::system_error& e) {
+        csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
+        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
             // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop accepting for a while.
-            throw;
+            return;
         }
-        if (!fd) return;  // nobody else is waiting
+        if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
+        csd::Fd fd = std::move(accepted.connection);
         // TODO(handout step 3): keep the client: add it to connections_ and
         // its entry (what to watch: interest()) to watched_, at the same
         // place. But beyond max_clients, refuse it (close it at once).
@@ -221,11 +217,11 @@ int main(int argc, char** argv) {
     const csd::ServerOptions options = csd::parse_server_options(argc, argv);
     try {
         csd::raise_open_file_limit();  // thousands of clients: lift the soft limit (often 1024)
-        // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
-        // which the loop watches like any other descriptor.
+        // SIGTERM and SIGINT request a stop: csd::stop_fd() becomes readable
+        // (for good), and the loop watches it like any other descriptor.
         csd::route_signals({SIGTERM, SIGINT});
         // Non-blocking listener: accept() returns at once when nobody waits.
-        Server server(csd::listen_tcp(options.host, options.port, true));
+        Server server(csd::listen_tcp(options.host, options.port, {.nonblocking = true}));
         csd::announce_listening(options.host, options.port);
         server.run();
     } catch (const std::exception& e) {

@@ -8,7 +8,7 @@
 // TODOs below name them ("handout step N").
 //
 // Given: the command line, the non-blocking listening socket, SIGTERM through
-// the self-pipe, the connection table, the loop around select().
+// the stop descriptor, the connection table, the loop around select().
 // Yours: what to watch, accepting, reading, writing, closing, and what to do
 // when the process runs out of descriptors.
 
@@ -22,9 +22,9 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <iostream>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -44,7 +44,8 @@ constexpr auto accept_pause = std::chrono::milliseconds(100);
 
 /// One client: its socket and its protocol state.
 ///
-/// How to use the session: session.feed(bytes) with what was read,
+/// How to use the session: session.feed(bytes) with what was read (read
+/// at most session.input_room() bytes: it takes them all),
 /// session.end_of_input() at EOF; send session.output() and report what
 /// went out with session.consume(n). session.wants_input() says whether to
 /// read, session.has_output() whether there is something to write, and
@@ -101,8 +102,8 @@ void Server::run() {
         fd_set writable;
         FD_ZERO(&readable);
         FD_ZERO(&writable);
-        int max_fd = csd::signal_fd();
-        FD_SET(csd::signal_fd(), &readable);  // a byte arrives here on SIGTERM
+        int max_fd = csd::stop_fd();
+        FD_SET(csd::stop_fd(), &readable);  // readable once SIGTERM came
         const bool accepting = Clock::now() >= accept_paused_until_;
 
         const auto watch = [&max_fd](int fd, fd_set& set) {
@@ -125,13 +126,10 @@ void Server::run() {
             timeout = &pause;
         }
         const int ready = ::select(max_fd + 1, &readable, &writable, nullptr, timeout);
-        if (ready < 0 && errno == EINTR) continue;  // a signal: the self-pipe is readable now
+        if (ready < 0 && errno == EINTR) continue;  // a signal: stop_fd() says if it was SIGTERM
         csd::check(ready, "select");
 
-        if (FD_ISSET(csd::signal_fd(), &readable)) {
-            csd::drain_signals();
-            if (csd::stop_requested()) return;  // ~Server closes every connection
-        }
+        if (FD_ISSET(csd::stop_fd(), &readable)) return;  // ~Server closes every connection
         if (FD_ISSET(listener_.get(), &readable)) accept_clients();
 
         for (std::size_t i = 0; i < connections_.size();) {
@@ -157,15 +155,14 @@ void Server::run() {
 
 void Server::accept_clients() {
     for (;;) {  // ends when the listen queue is empty: it is finite
-        csd::Fd fd;
-        try {
-            fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
-        } catch (const std::system_error& e) {
+        csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
+        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
             // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop accepting for a while.
-            throw;
+            return;
         }
-        if (!fd) return;  // nobody else is waiting
+        if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
+        csd::Fd fd = std::move(accepted.connection);
         // TODO(handout step 3): keep the client: add it to connections_.
         // But a descriptor >= FD_SETSIZE cannot go into an fd_set: refuse
         // such a client (close it at once, it sees EOF and no reply).
@@ -174,10 +171,10 @@ void Server::accept_clients() {
 }
 
 void Server::read_from(Connection& c) {
-    // TODO(handout step 4): read with csd::read_some() into buffer_ and
-    // feed the session, until the socket would block, the session wants no
-    // more input, or read_budget bytes were read. EOF: end_of_input().
-    // The client reset: mark it gone.
+    // TODO(handout step 4): read with csd::read_some() into buffer_ (at
+    // most session.input_room() bytes) and feed the session, until the
+    // socket would block, the session wants no more input, or read_budget
+    // bytes were read. EOF: end_of_input(). The client reset: mark it gone.
     (void)c;
 }
 
@@ -193,11 +190,11 @@ void Server::write_to(Connection& c) {
 int main(int argc, char** argv) {
     const csd::ServerOptions options = csd::parse_server_options(argc, argv);
     try {
-        // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
-        // which the loop watches like any other descriptor.
+        // SIGTERM and SIGINT request a stop: csd::stop_fd() becomes readable
+        // (for good), and the loop watches it like any other descriptor.
         csd::route_signals({SIGTERM, SIGINT});
         // Non-blocking listener: accept() returns at once when nobody waits.
-        Server server(csd::listen_tcp(options.host, options.port, true));
+        Server server(csd::listen_tcp(options.host, options.port, {.nonblocking = true}));
         csd::announce_listening(options.host, options.port);
         server.run();
     } catch (const std::exception& e) {

@@ -10,7 +10,7 @@
 // ("handout step N").
 //
 // Given: the command line, the descriptor limit, the epoll instance, the
-// non-blocking listening socket, SIGTERM through the self-pipe, the
+// non-blocking listening socket, SIGTERM through the stop descriptor, the
 // connection table and how to close a connection, the loop around
 // epoll_wait(), and reading and writing (csd::pump_input() and
 // csd::pump_output(): the loops you wrote in the select lab).
@@ -31,13 +31,10 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <memory>
-// BEGIN SOLUTION
-#include <string_view>
-// END SOLUTION
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -107,7 +104,7 @@ bool done(const Connection& c) {
 
 // What epoll_event.data.ptr holds for the two descriptors that are not
 // clients (for a client, it is its Connection*): the address of one of these.
-char signal_tag;
+char stop_tag;
 char listener_tag;
 
 /// The event loop: the epoll instance, the listening socket, every connection.
@@ -169,12 +166,12 @@ class Server {
 Server::Server(csd::Fd listener)
     : epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
       listener_(std::move(listener)) {
-    // The self-pipe and the listener: level-triggered, reported for as
+    // The stop descriptor and the listener: level-triggered, reported for as
     // long as they are readable.
     // BEGIN SOLUTION
     // They stay so with -e: the loop takes all they offer at each wakeup.
     // END SOLUTION
-    control(EPOLL_CTL_ADD, csd::signal_fd(), EPOLLIN, &signal_tag);  // a byte comes on SIGTERM
+    control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);  // readable once SIGTERM came
     control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
 }
 
@@ -203,7 +200,7 @@ void Server::run() {
         // The kernel hands over only descriptors that are ready: the cost
         // is O(ready), however many clients are connected and idle.
         const int ready = ::epoll_wait(epoll_.get(), events_.data(), max_events, timeout_ms);
-        if (ready < 0 && errno == EINTR) continue;  // a signal: the self-pipe is readable now
+        if (ready < 0 && errno == EINTR) continue;  // a signal: stop_fd() says if it was SIGTERM
         csd::check(ready, "epoll_wait");
         // BEGIN SOLUTION
         turn_.swap(still_ready_);  // they had to wait: they go after this batch
@@ -211,9 +208,8 @@ void Server::run() {
 
         for (std::size_t i = 0; i < static_cast<std::size_t>(ready); ++i) {
             void* const tag = events_[i].data.ptr;
-            if (tag == &signal_tag) {
-                csd::drain_signals();
-                if (csd::stop_requested()) return;  // ~Server closes every connection
+            if (tag == &stop_tag) {
+                return;  // ~Server closes every connection
             } else if (tag == &listener_tag) {
                 accept_clients();
             } else {
@@ -236,30 +232,26 @@ void Server::run() {
 
 void Server::accept_clients() {
     for (;;) {  // ends when the listen queue is empty: it is finite
-        csd::Fd fd;
-        try {
-            fd = csd::accept_connection(listener_.get(), true);  // non-blocking socket
-        } catch (const std::system_error& e) {
+        csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
+        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
             // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop watching the listener
             // (EPOLL_CTL_MOD to no events, accepting_ = false) for
             // accept_pause; run() watches it again when the pause is over.
             // BEGIN SOLUTION
-            if (e.code().category() == std::generic_category() &&
-                csd::out_of_descriptors(e.code().value())) {
-                // The client stays in the listen queue and the listener stays
-                // readable: watching it now would make epoll_wait() return at
-                // once, again and again. Look away for a while instead.
-                std::cerr << "server: " << e.what() << "; not accepting for 100 ms\n";
-                control(EPOLL_CTL_MOD, listener_.get(), 0, &listener_tag);
-                accepting_ = false;
-                accept_paused_until_ = Clock::now() + accept_pause;
-                return;
-            }
+            // The client stays in the listen queue and the listener stays
+            // readable: watching it now would make epoll_wait() return at
+            // once, again and again. Look away for a while instead.
+            std::cerr << "server: " << std::strerror(accepted.error)
+                      << "; not accepting for 100 ms\n";
+            control(EPOLL_CTL_MOD, listener_.get(), 0, &listener_tag);
+            accepting_ = false;
+            accept_paused_until_ = Clock::now() + accept_pause;
             // END SOLUTION
-            throw;
+            return;
         }
-        if (!fd) return;  // nobody else is waiting
+        if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
+        csd::Fd fd = std::move(accepted.connection);
         // TODO(handout step 3): keep the client: a Connection in
         // by_fd_[its fd] (grow by_fd_ as needed, count it in clients_), and
         // watched by epoll (EPOLL_CTL_ADD, interest(), data.ptr = the
@@ -370,45 +362,23 @@ void Server::write_to(Connection& c) {
     if (result == csd::Pump::drained) c.can_write = false;
     // END SOLUTION
 }
-// BEGIN SOLUTION
-
-/// Takes "-e" (edge-triggered) out of the command line and says whether it
-/// was there; csd::parse_server_options() then reads the rest.
-bool take_edge_option(int& argc, char** argv) {
-    bool found = false;
-    int kept = 1;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "-e") {
-            found = true;
-            continue;
-        }
-        argv[kept++] = argv[i];
-        // The value of -i or -p stays, even if it reads "-e".
-        if ((arg == "-i" || arg == "-p") && i + 1 < argc) argv[kept++] = argv[++i];
-    }
-    argv[kept] = nullptr;
-    argc = kept;
-    return found;
-}
-// END SOLUTION
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    // BEGIN SOLUTION
-    const bool edge_triggered = take_edge_option(argc, argv);
-    // END SOLUTION
-    const csd::ServerOptions options = csd::parse_server_options(argc, argv);
+    // The lab's own flag, -e (handout, "Going further"): listed by -h.
+    const csd::CommandLine command_line{
+        .flags = {{.letter = 'e', .help = "watch clients edge-triggered (EPOLLET)"}}};
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv, command_line);
     try {
         csd::raise_open_file_limit();  // thousands of clients: lift the soft limit (often 1024)
-        // SIGTERM and SIGINT write a byte into the self-pipe, csd::signal_fd(),
-        // which the loop watches like any other descriptor.
+        // SIGTERM and SIGINT request a stop: csd::stop_fd() becomes readable
+        // (for good), and the loop watches it like any other descriptor.
         csd::route_signals({SIGTERM, SIGINT});
         // Non-blocking listener: accept() returns at once when nobody waits.
-        Server server(csd::listen_tcp(options.host, options.port, true));
+        Server server(csd::listen_tcp(options.host, options.port, {.nonblocking = true}));
         // BEGIN SOLUTION
-        if (edge_triggered) server.use_edge_triggered();
+        if (options.flag('e')) server.use_edge_triggered();
         // END SOLUTION
         csd::announce_listening(options.host, options.port);
         server.run();

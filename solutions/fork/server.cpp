@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstring>
@@ -45,23 +46,26 @@ void wait_for_signal() {
 /// Serves the client on @p client in a new child process, whose pid goes
 /// into @p children. The parent returns at once (and closes its @p client).
 void start_child(csd::Fd& listener, csd::Fd client, Children& children) {
-    // TODO(handout step 2): fork(). In the child: csd::reset_signals_in_child(),
-    // close the listening socket, csd::serve_connection(), then _exit(0):
-    // never return into the parent's loop. In the parent: remember the pid.
-    // The parent's copy of `client` is closed when this function returns.
+    // TODO(handout step 2): csd::fork_child() (fork() with the signals made
+    // safe, see the handout). In the child: close the listening socket,
+    // csd::serve_connection(), then _exit(0): never return into the
+    // parent's loop. In the parent: remember the pid. The parent's copy of
+    // `client` is closed when this function returns.
     // SKELETON: (void)listener;
     // SKELETON: (void)children;
     // SKELETON: (void)csd::serve_connection(client.get());  // one client at a time, as before
     // BEGIN SOLUTION
-    const pid_t pid = ::fork();
+    // Like fork(), but the child starts with SIGTERM at its default action
+    // (it kills), without the parent's self-pipe: no window in which a
+    // SIGTERM would run the parent's handler in the child.
+    const pid_t pid = csd::fork_child();
     if (pid < 0) {
         // Out of processes or memory: drop this client, keep serving.
         std::cerr << "server: fork: " << std::strerror(errno) << '\n';
         return;
     }
-    if (pid == 0) {                     // the child
-        csd::reset_signals_in_child();  // SIGTERM kills it; no self-pipe
-        listener.reset();               // only the parent accepts
+    if (pid == 0) {        // the child
+        listener.reset();  // only the parent accepts
         int status = 0;
         try {
             (void)csd::serve_connection(client.get());
@@ -103,8 +107,9 @@ void stop_children(Children& children) {
     // SKELETON: (void)children;
     // BEGIN SOLUTION
     for (const pid_t pid : children) ::kill(pid, SIGTERM);
-    // A child has the default action for SIGTERM (reset_signals_in_child()),
-    // so each wait below is short.
+    // A child has the default action for SIGTERM (csd::fork_child()), so
+    // each wait below is short. (A child whose serve_connection() is
+    // writing when SIGTERM comes dies at once too.)
     for (const pid_t pid : children) {
         while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
         }
@@ -134,9 +139,13 @@ int main(int argc, char** argv) {
                 continue;
             }
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-            csd::Fd client = csd::accept_connection(listener.get());
-            if (!client) continue;  // EINTR, or a client that already left
-            start_child(listener, std::move(client), children);
+            csd::Accepted accepted = csd::accept_connection(listener.get());
+            if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
+                (void)csd::wait_for_stop(std::chrono::milliseconds(100));  // do not spin
+                continue;
+            }
+            if (!accepted.connection) continue;  // EINTR, or a client that already left
+            start_child(listener, std::move(accepted.connection), children);
         }
         // SIGTERM or SIGINT: no new clients, then no children.
         listener.reset();

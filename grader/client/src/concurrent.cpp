@@ -110,11 +110,11 @@ void ConcurrentConnector::handle(std::uint64_t index) {
 
 void ConcurrentConnector::send_request(std::uint64_t index) {
     Slot& slot = slots_[index];
-    const IoResult sent =
+    const WriteResult sent =
         write_some(slot.socket.get(), std::string_view(request_).substr(slot.sent));
-    if (sent.status == IoStatus::peer_gone)
+    if (sent.status == WriteStatus::peer_gone)
         return finish(index, "connection reset while sending the request");
-    if (sent.status != IoStatus::ok) return;  // would block or interrupted: wait for writable
+    if (sent.status != WriteStatus::ok) return;  // would block or interrupted: wait for writable
     slot.sent += sent.bytes;
     if (slot.sent < request_.size()) return;
     slot.phase = Phase::receiving;
@@ -124,17 +124,17 @@ void ConcurrentConnector::send_request(std::uint64_t index) {
 void ConcurrentConnector::receive(std::uint64_t index) {
     Slot& slot = slots_[index];
     for (int round = 0; round < reads_per_event; ++round) {
-        const IoResult got = read_some(slot.socket.get(), buffer_.data(), buffer_.size());
-        if (got.status == IoStatus::ok) {
+        const ReadResult got = read_some(slot.socket.get(), buffer_.data(), buffer_.size());
+        if (got.status == ReadStatus::ok) {
             slot.check.feed(std::string_view(buffer_.data(), got.bytes));
             if (slot.check.complete() && !slot.half_closed) {
                 slot.last_byte = Clock::now();
                 half_close(slot.socket.get());
                 slot.half_closed = true;
             }
-        } else if (got.status == IoStatus::eof) {
+        } else if (got.status == ReadStatus::eof) {
             slot.check.end_of_input();
-        } else if (got.status == IoStatus::peer_gone) {
+        } else if (got.status == ReadStatus::peer_gone) {
             slot.check.fail(reset_during(slot.check));
         } else {
             break;  // would block or interrupted: wait for the next event

@@ -61,13 +61,13 @@ Outcome SequentialConnector::run() {
     const std::string request = fmt::format("{}\n", bytes_);
     std::string_view unsent = request;
     while (!unsent.empty()) {
-        const IoResult sent = write_some(fd, unsent);
-        if (sent.status == IoStatus::ok) {
+        const WriteResult sent = write_some(fd, unsent);
+        if (sent.status == WriteStatus::ok) {
             unsent.remove_prefix(sent.bytes);
-        } else if (sent.status == IoStatus::peer_gone) {
+        } else if (sent.status == WriteStatus::peer_gone) {
             failed.error = "connection reset while sending the request";
             return failed;
-        } else if (sent.status == IoStatus::would_block && !wait_for(fd, POLLOUT, deadline)) {
+        } else if (sent.status == WriteStatus::would_block && !wait_for(fd, POLLOUT, deadline)) {
             failed.error = fmt::format("timed out after {:g} s while sending the request",
                                        std::chrono::duration<double>(timeout_).count());
             return failed;
@@ -77,9 +77,9 @@ Outcome SequentialConnector::run() {
     auto last_byte = start;
     bool half_closed = false;
     while (!check.finished() && !check.failed()) {
-        const IoResult got = read_some(fd, buffer_.data(), buffer_.size());
+        const ReadResult got = read_some(fd, buffer_.data(), buffer_.size());
         switch (got.status) {
-            case IoStatus::ok:
+            case ReadStatus::ok:
                 check.feed(std::string_view(buffer_.data(), got.bytes));
                 if (check.complete() && !half_closed) {
                     last_byte = Clock::now();
@@ -87,16 +87,16 @@ Outcome SequentialConnector::run() {
                     half_closed = true;
                 }
                 break;
-            case IoStatus::eof:
+            case ReadStatus::eof:
                 check.end_of_input();
                 break;
-            case IoStatus::would_block:
+            case ReadStatus::would_block:
                 if (!wait_for(fd, POLLIN, deadline)) check.fail(reply_timed_out(check, timeout_));
                 break;
-            case IoStatus::peer_gone:
+            case ReadStatus::peer_gone:
                 check.fail(reset_during(check));
                 break;
-            case IoStatus::interrupted:
+            case ReadStatus::interrupted:
                 break;
         }
     }

@@ -27,13 +27,6 @@ const std::array<char, pattern_size>& pattern() {
 
 }  // namespace
 
-std::size_t first_mismatch(std::string_view got, std::uint64_t offset) noexcept {
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        if (got[i] != reply_byte(offset + i)) return i;
-    }
-    return got.size();
-}
-
 std::uint64_t parse_request(std::string_view line) noexcept {
     if (line.size() > max_line_bytes) return 0;  // a '\r' counts, as in Session::feed()
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -47,8 +40,9 @@ std::uint64_t parse_request(std::string_view line) noexcept {
     return n;
 }
 
-void Session::feed(std::string_view bytes) {
-    while (!bytes.empty() && !malformed_ && !eof_) {
+std::size_t Session::feed(std::string_view bytes) {
+    const std::size_t offered = bytes.size();
+    while (!bytes.empty() && !malformed_ && !eof_ && replies_.size() < max_queued_requests) {
         const auto nl = bytes.find('\n');
         const std::string_view piece = bytes.substr(0, nl);
         if (line_.size() + piece.size() > max_line_bytes) {
@@ -57,6 +51,7 @@ void Session::feed(std::string_view bytes) {
         }
         if (nl == std::string_view::npos) {
             line_.append(piece);
+            bytes = {};
             break;
         }
         line_.append(piece);
@@ -69,7 +64,11 @@ void Session::feed(std::string_view bytes) {
         replies_.push_back(n);
         bytes.remove_prefix(nl + 1);
     }
-    if (malformed_) line_.clear();
+    if (malformed_ || eof_) {
+        line_.clear();
+        return offered;  // dropped: nothing after a malformed line or EOF counts
+    }
+    return offered - bytes.size();
 }
 
 void Session::end_of_input() noexcept {
@@ -121,6 +120,21 @@ void Session::consume(std::size_t n) {
 
 bool Session::wants_input() const noexcept {
     return !malformed_ && !eof_ && replies_.size() < max_queued_requests;
+}
+
+std::size_t Session::input_room() const noexcept {
+    if (!wants_input()) return 0;
+    return 2 * (max_queued_requests - replies_.size()) - 1;
+}
+
+std::uint64_t Session::reply_offset() const noexcept {
+    const bool batch_pending = batch_pos_ < batch_.size();
+    return replies_.empty() || batch_pending ? 0 : front_offset_;
+}
+
+std::uint64_t Session::reply_left() const noexcept {
+    const bool batch_pending = batch_pos_ < batch_.size();
+    return replies_.empty() || batch_pending ? 0 : replies_.front() - front_offset_;
 }
 
 bool Session::has_output() const noexcept {

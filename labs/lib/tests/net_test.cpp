@@ -3,11 +3,17 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include <cstring>
 #include <system_error>
+#include <vector>
 
 #include "csd/error.hpp"
 
@@ -31,40 +37,206 @@ TEST_CASE("listen_tcp binds loopback on an ephemeral port, CLOEXEC") {
     CHECK((::fcntl(l.get(), F_GETFD) & FD_CLOEXEC) != 0);
 }
 
-TEST_CASE("accept_connection: empty Fd when nothing waits, a CLOEXEC socket otherwise") {
-    csd::Fd l = csd::listen_tcp("127.0.0.1", 0, /*nonblocking=*/true);
-    CHECK_FALSE(csd::accept_connection(l.get(), true).valid());
+TEST_CASE("accept_connection: nothing when nobody waits, a CLOEXEC socket otherwise") {
+    csd::Fd l = csd::listen_tcp("127.0.0.1", 0, {.nonblocking = true});
+    const csd::Accepted none = csd::accept_connection(l.get(), csd::IoMode::nonblocking);
+    CHECK(none.status == csd::AcceptStatus::nothing);
+    CHECK(none.error == EAGAIN);
+    CHECK_FALSE(none.connection.valid());
     csd::Fd client = connect_to(csd::local_port(l.get()));
-    csd::Fd conn;
-    for (int i = 0; i < 1000 && !conn; ++i) conn = csd::accept_connection(l.get(), true);
-    REQUIRE(conn.valid());
-    CHECK((::fcntl(conn.get(), F_GETFD) & FD_CLOEXEC) != 0);
-    CHECK((::fcntl(conn.get(), F_GETFL) & O_NONBLOCK) != 0);
+    csd::Accepted got;
+    for (int i = 0; i < 1000 && !got.connection; ++i) {
+        got = csd::accept_connection(l.get(), csd::IoMode::nonblocking);
+    }
+    REQUIRE(got.status == csd::AcceptStatus::accepted);
+    REQUIRE(got.connection.valid());
+    CHECK((::fcntl(got.connection.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK((::fcntl(got.connection.get(), F_GETFL) & O_NONBLOCK) != 0);
+}
+
+TEST_CASE("accept_connection reports EMFILE as out_of_descriptors, not as an exception") {
+    csd::Fd l = csd::listen_tcp("127.0.0.1", 0, {.nonblocking = true});
+    csd::Fd client = connect_to(csd::local_port(l.get()));
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    // Use up every descriptor below a low limit, then accept.
+    std::vector<csd::Fd> hogs;
+    rlimit low = old;
+    low.rlim_cur = 64;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    for (;;) {
+        const int fd = ::dup(l.get());
+        if (fd < 0) break;
+        hogs.emplace_back(fd);
+    }
+    const csd::Accepted a = csd::accept_connection(l.get(), csd::IoMode::nonblocking);
+    hogs.clear();
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK(a.status == csd::AcceptStatus::out_of_descriptors);
+    CHECK(a.error == EMFILE);
+}
+
+TEST_CASE("listen_tcp options: backlog, SO_REUSEPORT") {
+    csd::Fd a = csd::listen_tcp("127.0.0.1", 0, {.backlog = 8, .reuse_port = true});
+    int on = 0;
+    socklen_t len = sizeof on;
+    REQUIRE(::getsockopt(a.get(), SOL_SOCKET, SO_REUSEPORT, &on, &len) == 0);
+    CHECK(on == 1);
+    CHECK((::fcntl(a.get(), F_GETFL) & O_NONBLOCK) == 0);
+    // A second socket may listen on the same port with SO_REUSEPORT.
+    csd::Fd b = csd::listen_tcp("127.0.0.1", csd::local_port(a.get()), {.reuse_port = true});
+    CHECK(b.valid());
 }
 
 TEST_CASE("read_some and write_some report would-block, eof and peer-gone as results") {
     csd::Fd l = csd::listen_tcp("127.0.0.1", 0);
     csd::Fd client = connect_to(csd::local_port(l.get()));
-    csd::Fd conn = csd::accept_connection(l.get());
+    csd::Fd conn = csd::accept_connection(l.get()).connection;
     REQUIRE(conn.valid());
     csd::set_nonblocking(conn.get());
     char buf[16];
-    CHECK(csd::read_some(conn.get(), buf, sizeof buf).status == csd::IoStatus::would_block);
+    CHECK(csd::read_some(conn.get(), buf, sizeof buf).status == csd::ReadStatus::would_block);
     const auto w = csd::write_some(client.get(), "hi");
-    CHECK(w.status == csd::IoStatus::ok);
+    CHECK(w.status == csd::WriteStatus::ok);
     CHECK(w.bytes == 2);
     csd::set_nonblocking(conn.get(), false);
     const auto r = csd::read_some(conn.get(), buf, sizeof buf);
-    CHECK(r.status == csd::IoStatus::ok);
+    CHECK(r.status == csd::ReadStatus::ok);
     CHECK(std::string_view(buf, r.bytes) == "hi");
     ::shutdown(client.get(), SHUT_WR);
-    CHECK(csd::read_some(conn.get(), buf, sizeof buf).status == csd::IoStatus::eof);
+    CHECK(csd::read_some(conn.get(), buf, sizeof buf).status == csd::ReadStatus::eof);
     linger lg{1, 0};
     ::setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     client.reset();  // RST
-    csd::IoResult last{csd::IoStatus::ok};
-    for (int i = 0; i < 100 && last.status == csd::IoStatus::ok; ++i) last = csd::write_some(conn.get(), "x");
-    CHECK(last.status == csd::IoStatus::peer_gone);  // no SIGPIPE: MSG_NOSIGNAL
+    csd::WriteResult last{csd::WriteStatus::ok};
+    for (int i = 0; i < 100 && last.status == csd::WriteStatus::ok; ++i) last = csd::write_some(conn.get(), "x");
+    CHECK(last.status == csd::WriteStatus::peer_gone);  // no SIGPIPE: MSG_NOSIGNAL
+}
+
+TEST_CASE("socket_pair: two connected CLOEXEC ends") {
+    auto [a, b] = csd::socket_pair(csd::IoMode::nonblocking);
+    CHECK((::fcntl(a.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK((::fcntl(b.get(), F_GETFL) & O_NONBLOCK) != 0);
+    CHECK(csd::write_some(a.get(), "ping").bytes == 4);
+    char buf[8];
+    const auto r = csd::read_some(b.get(), buf, sizeof buf);
+    CHECK(std::string_view(buf, r.bytes) == "ping");
+    CHECK(csd::read_some(b.get(), buf, sizeof buf).status == csd::ReadStatus::would_block);
+}
+
+namespace {
+
+/// True when @p a and @p b are descriptors of the same open file.
+bool same_file(int a, int b) {
+    struct stat sa {};
+    struct stat sb {};
+    return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/// Sends @p count descriptors (copies of @p fd) in one SCM_RIGHTS message.
+void send_many(int socket, int fd, std::size_t count) {
+    char byte = 'x';
+    iovec iov{&byte, 1};
+    union {
+        char buf[CMSG_SPACE(16 * sizeof(int))];
+        cmsghdr align;
+    } control{};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(count * sizeof(int));
+    for (std::size_t i = 0; i < count; ++i) std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
+    REQUIRE(::sendmsg(socket, &msg, 0) == 1);
+}
+
+/// Descriptors open in this process.
+std::size_t open_descriptors() {
+    std::size_t n = 0;
+    for (int fd = 0; fd < 4096; ++fd) if (::fcntl(fd, F_GETFD) >= 0) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("send_fd / recv_fd pass a descriptor over a socket pair, CLOEXEC on arrival") {
+    auto [a, b] = csd::socket_pair();
+    auto [x, y] = csd::socket_pair();
+    const csd::WriteResult sent = csd::send_fd(a.get(), x.get());
+    CHECK(sent.status == csd::WriteStatus::ok);
+    CHECK(sent.bytes == 1);
+    csd::ReceivedFd got = csd::recv_fd(b.get());
+    REQUIRE(got.status == csd::ReadStatus::ok);
+    REQUIRE(got.fd.valid());
+    CHECK(got.fd.get() != x.get());
+    CHECK(same_file(got.fd.get(), x.get()));
+    CHECK((::fcntl(got.fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    // It works: what goes into the received copy comes out of y.
+    CHECK(csd::write_some(got.fd.get(), "ok").bytes == 2);
+    char buf[4];
+    CHECK(csd::read_some(y.get(), buf, sizeof buf).bytes == 2);
+}
+
+TEST_CASE("recv_fd: eof, would-block, and messages without a descriptor") {
+    auto [a, b] = csd::socket_pair(csd::IoMode::nonblocking);
+    CHECK(csd::recv_fd(b.get()).status == csd::ReadStatus::would_block);
+    CHECK(csd::write_some(a.get(), "z").bytes == 1);
+    CHECK_THROWS_AS((void)csd::recv_fd(b.get()), std::system_error);
+    a.reset();
+    CHECK(csd::recv_fd(b.get()).status == csd::ReadStatus::eof);
+}
+
+TEST_CASE("recv_fd keeps the first of several descriptors and closes the others") {
+    auto [a, b] = csd::socket_pair();
+    auto [x, y] = csd::socket_pair();
+    const std::size_t before = open_descriptors();
+    send_many(a.get(), x.get(), 3);
+    {
+        csd::ReceivedFd got = csd::recv_fd(b.get());
+        REQUIRE(got.fd.valid());
+        CHECK(same_file(got.fd.get(), x.get()));
+        CHECK(open_descriptors() == before + 1);  // the two surplus ones are closed
+    }
+    CHECK(open_descriptors() == before);
+}
+
+TEST_CASE("recv_fd rejects a truncated message (MSG_CTRUNC) and leaks nothing") {
+    auto [a, b] = csd::socket_pair();
+    auto [x, y] = csd::socket_pair();
+    const std::size_t before = open_descriptors();
+    send_many(a.get(), x.get(), 16);  // more than recv_fd has room for
+    CHECK_THROWS_AS((void)csd::recv_fd(b.get()), std::system_error);
+    CHECK(open_descriptors() == before);
+}
+
+TEST_CASE("recv_fd rejects a control message that is not SCM_RIGHTS") {
+    auto [a, b] = csd::socket_pair();
+    const int on = 1;
+    REQUIRE(::setsockopt(b.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0);
+    CHECK(csd::send_fd(a.get(), a.get()).status == csd::WriteStatus::ok);
+    const std::size_t before = open_descriptors();
+    CHECK_THROWS_AS((void)csd::recv_fd(b.get()), std::system_error);  // SCM_CREDENTIALS came along
+    CHECK(open_descriptors() == before);
+}
+
+TEST_CASE("check_rc and check_mmap turn their failure conventions into system_error") {
+    CHECK_NOTHROW(csd::check_rc(0, "pthread_create"));
+    try {
+        csd::check_rc(EAGAIN, "pthread_create");
+        FAIL("no throw");
+    } catch (const std::system_error& e) {
+        CHECK(e.code().value() == EAGAIN);
+        CHECK(std::strstr(e.what(), "pthread_create") != nullptr);
+    }
+    errno = ENOMEM;
+    CHECK_THROWS_AS((void)csd::check_mmap(MAP_FAILED, "mmap"), std::system_error);
+    int x = 0;
+    CHECK(csd::check_mmap(&x, "mmap") == &x);
 }
 
 TEST_CASE("a failed call throws system_error naming the call") {
@@ -76,7 +248,14 @@ TEST_CASE("a failed call throws system_error naming the call") {
         CHECK(std::strstr(e.what(), "bind") != nullptr);
         CHECK(e.code().value() == EADDRINUSE);
     }
-    CHECK_THROWS_AS(csd::listen_tcp("not-an-address.invalid", 0), std::system_error);
+    try {
+        (void)csd::listen_tcp("not-an-address.invalid", 0);
+        FAIL("a name that does not resolve was bound");
+    } catch (const std::system_error& e) {
+        // Reported as what it is (gai_strerror), not as EINVAL.
+        CHECK(e.code().category() == csd::resolver_category());
+        CHECK(std::strstr(e.what(), "getaddrinfo") != nullptr);
+    }
 }
 
 TEST_CASE("out_of_descriptors tells EMFILE and ENFILE from other errors") {

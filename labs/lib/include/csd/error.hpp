@@ -18,6 +18,22 @@ T check(T result, const char* call) {
     return result;
 }
 
+/// Throws std::system_error for @p rc when it is not 0: for the calls that
+/// return an error number instead of setting errno (pthread_create,
+/// pthread_mutex_lock, posix_spawn...).
+/// Usage: `csd::check_rc(pthread_create(&t, nullptr, run, arg), "pthread_create");`
+void check_rc(int rc, const char* call);
+
+/// Returns @p address, or throws (via throw_errno) when it is MAP_FAILED:
+/// mmap(2) reports failure with MAP_FAILED, not with -1 or nullptr.
+/// Usage: `void* p = csd::check_mmap(mmap(...), "mmap");`
+void* check_mmap(void* address, const char* call);
+
+/// The error category of getaddrinfo()'s EAI_* codes: message() is
+/// gai_strerror(). listen_tcp() throws std::system_error with it when a
+/// name cannot be resolved (EAI_SYSTEM is reported as its errno instead).
+[[nodiscard]] const std::error_category& resolver_category() noexcept;
+
 /// True for the errno values that mean "try again later" on a
 /// non-blocking descriptor (EAGAIN, EWOULDBLOCK).
 [[nodiscard]] constexpr bool would_block(int err) noexcept {

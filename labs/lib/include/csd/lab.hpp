@@ -1,13 +1,10 @@
 #pragma once
 /// @file lab.hpp
-/// @brief Everything a lab server includes: the whole lab library.
+/// @brief The whole lab library: the base (base.hpp), the protocol, serving
+/// a blocking connection and pumping a non-blocking one. A lab links only
+/// the part it may use (see labs/lib/CMakeLists.txt).
 
-#include "csd/error.hpp"
-#include "csd/fd.hpp"
-#include "csd/limits.hpp"
-#include "csd/net.hpp"
-#include "csd/options.hpp"
+#include "csd/base.hpp"
 #include "csd/protocol.hpp"
 #include "csd/pump.hpp"
 #include "csd/serve.hpp"
-#include "csd/signals.hpp"

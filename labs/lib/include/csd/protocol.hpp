@@ -12,24 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "csd/reply.hpp"
+
 namespace csd {
-
-/// Largest N a client may ask for: 1 GiB.
-inline constexpr std::uint64_t max_request_bytes = std::uint64_t{1} << 30;
-/// Longest request line, without its `\n` (a `\r` before it counts).
-inline constexpr std::size_t max_line_bytes = 32;
-/// Requests queued on one connection before the server stops reading
-/// from it (back-pressure: a client cannot make the server queue more).
-inline constexpr std::size_t max_queued_requests = 64;
-
-/// Byte @p i of every reply: 'a' + i % 26.
-[[nodiscard]] constexpr char reply_byte(std::uint64_t i) noexcept {
-    return static_cast<char>('a' + i % 26);
-}
-
-/// Index of the first byte of @p got that differs from the reply bytes
-/// starting at reply offset @p offset, or got.size() when all match.
-[[nodiscard]] std::size_t first_mismatch(std::string_view got, std::uint64_t offset) noexcept;
 
 /// Parses one request line (without `\n`, a trailing `\r` allowed).
 /// Returns N, or 0 when the line is malformed (empty, not digits only,
@@ -45,22 +30,43 @@ inline constexpr std::size_t max_queued_requests = 64;
 /// thread-safe: one thread at a time per Session.
 class Session {
 public:
-    /// Adds bytes received from the client. Complete lines become queued
-    /// requests; a malformed line stops the session (see malformed()):
-    /// requests before it are still answered, nothing after it.
-    void feed(std::string_view bytes);
+    /// Adds bytes received from the client and returns how many it took:
+    /// complete lines become queued requests, up to max_queued_requests;
+    /// from there on it takes nothing more, and the caller keeps the rest
+    /// for later (reading at most input_room() bytes avoids that). A
+    /// malformed line stops the session for good (see malformed()):
+    /// requests before it are still answered; it and everything after it
+    /// (like anything fed after end_of_input()) is taken and dropped.
+    [[nodiscard]] std::size_t feed(std::string_view bytes);
     /// The client closed its sending side. A partial line is dropped.
     void end_of_input() noexcept;
 
     /// The next bytes to send (empty when nothing is pending). The view
     /// stays valid until the next call of a non-const member.
     [[nodiscard]] std::string_view output();
-    /// @p n bytes of the last output() were sent.
+    /// @p n bytes of the last output() were sent. A server that sends the
+    /// replies itself (from a file, with sendfile(2)) and never calls
+    /// output() reports here the bytes it sent of the front reply, at most
+    /// reply_left().
     void consume(std::size_t n);
+
+    /// Bytes of the front reply already sent (its offset: the next byte to
+    /// send is reply_byte(reply_offset())). 0 when no reply is queued, and
+    /// while several short replies that output() copied together are
+    /// being sent (they are no longer queued: send them first).
+    [[nodiscard]] std::uint64_t reply_offset() const noexcept;
+    /// Bytes of the front reply still to send: 0 when none is queued, and
+    /// while short replies copied together by output() are being sent.
+    [[nodiscard]] std::uint64_t reply_left() const noexcept;
 
     /// True while reading more is useful and allowed: no malformed input,
     /// no end of input, fewer than max_queued_requests queued.
     [[nodiscard]] bool wants_input() const noexcept;
+    /// The most bytes the next feed() is sure to take, all of them: room
+    /// for the requests that may still be queued (each complete line is at
+    /// least 2 bytes, the first may end a partial line with 1). 0 when
+    /// wants_input() is false. Read at most this much.
+    [[nodiscard]] std::size_t input_room() const noexcept;
     /// True when a reply is waiting to be sent.
     [[nodiscard]] bool has_output() const noexcept;
     /// True when the connection should be closed now: nothing left to

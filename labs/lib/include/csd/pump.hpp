@@ -22,7 +22,9 @@ enum class Pump {
 /// Reads from the non-blocking socket @p fd into @p session, through
 /// @p buffer, while the session wants input, until the socket would block
 /// or @p budget bytes were read (so one busy client cannot starve the
-/// others). End of input is passed on with Session::end_of_input().
+/// others); it reads at most Session::input_room() bytes at a time, so the
+/// session takes everything read and a client that does not read its
+/// replies is left unread (back-pressure). End of input is passed on with Session::end_of_input().
 /// Unexpected errors throw std::system_error. One thread at a time per
 /// session.
 Pump pump_input(int fd, Session& session, std::span<char> buffer, std::size_t budget);
