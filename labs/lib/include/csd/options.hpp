@@ -1,6 +1,6 @@
 #pragma once
 /// @file options.hpp
-/// @brief The lab server command line of SPEC section 2.
+/// @brief The lab server command line of the contract (docs/contract.md, section 2).
 
 #include <cstdint>
 #include <string>
@@ -11,7 +11,7 @@ namespace csd {
 struct ServerOptions {
     std::string host = "127.0.0.1";  ///< -i: address to bind (loopback by default).
     std::uint16_t port = 2000;       ///< -p: port.
-    int workers = 10;                ///< -n: pool size (labs with a pool only).
+    int workers = 10;                ///< -n: pool size (the pool labs, coming).
 };
 
 /// Parses `SERVER [-i HOST] [-p PORT] [-n WORKERS]`.
