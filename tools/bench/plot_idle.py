@@ -52,6 +52,8 @@ def read(path: Path):
 def plot(notes, series, out: Path):
     # Reproducible SVG: the same CSV gives the same file.
     plt.rcParams["svg.hashsalt"] = "csdesign"
+    # Text stays text (small, searchable; the browser draws it).
+    plt.rcParams["svg.fonttype"] = "none"
     plt.rcParams["font.size"] = 10
     fig, ax = plt.subplots(figsize=(7.5, 4.6), facecolor="white")
     for server, points in series.items():
@@ -76,6 +78,9 @@ def plot(notes, series, out: Path):
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="svg", metadata={"Date": None})
     plt.close(fig)
+    # No trailing blanks: the SVG is committed, and diffs stay clean.
+    lines = out.read_text(encoding="utf-8").splitlines()
+    out.write_text("\n".join(line.rstrip() for line in lines) + "\n", encoding="utf-8")
 
 
 def main(argv):
