@@ -13,7 +13,11 @@ mapfile -t COURSE_ORDER < <(sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' la
 # Debian packages. doctest-dev is in the build list because the default
 # configuration builds the unit tests too.
 BUILD_PACKAGES=(cmake g++ ninja-build libfmt-dev libcli11-dev nlohmann-json3-dev doctest-dev)
-DOCS_PACKAGES=(doxygen python3-sphinx python3-breathe python3-myst-parser furo)
+DOCS_PACKAGES=(doxygen python3-sphinx python3-breathe python3-myst-parser furo graphviz)
+# The docs' browser test (docs.browser) opens the built site in headless Chromium.
+BROWSER_PACKAGES=(chromium)
+# `./csd bench --plot` draws the cost plot with matplotlib.
+PLOT_PACKAGES=(python3-matplotlib)
 
 usage() {
     cat <<'EOF'
@@ -35,8 +39,11 @@ Usage: ./csd [COMMAND [ARGS...]]
                       build (build-asan/). This is what CI runs.
   docs                Build the HTML docs (Doxygen + Sphinx) and print where
                       index.html is.
-  bench               Measure server CPU per reply with 1,000 idle connections
-                      (tools/bench/idle_conns.sh): select, poll, epoll.
+  bench [--plot]      Measure server CPU per reply with 1,000 idle connections
+                      (tools/bench/idle_conns.sh): select, poll, epoll. With
+                      --plot: measure from 1 to 5,000 idle connections into
+                      docs/figures/idle-cost.csv and redraw the plot of the
+                      handouts, docs/figures/idle-cost.svg (plot_idle.py).
   help                This text.
 
 Examples:
@@ -214,7 +221,7 @@ grade_program() {
 }
 
 cmd_test() {
-    need_packages "${BUILD_PACKAGES[@]}" "${DOCS_PACKAGES[@]}"
+    need_packages "${BUILD_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}"
     local failed=()
 
     configure default
@@ -252,13 +259,24 @@ cmd_docs() {
 }
 
 cmd_bench() {
+    local plot=0
+    case "${1:-}" in
+        "") ;;
+        --plot) plot=1 ;;
+        *) die "bench: unknown option '$1' (./csd bench [--plot])" ;;
+    esac
     need_packages "${BUILD_PACKAGES[@]}"
-    configure default
-    build default
+    [ "$plot" -eq 0 ] || need_packages "${PLOT_PACKAGES[@]}"
+    configured default
+    build default solution-select solution-poll solution-epoll csd-client bench-idle
     # Server CPU per reply with idle connections held open (select, poll,
-    # epoll): the table in the event-loop handouts. IDLE, REPLIES, BYTES and
-    # SERVERS tune it (see the script).
-    exec bash tools/bench/idle_conns.sh build
+    # epoll). IDLE, REPLIES, BYTES, SERVERS and COUNTS tune it (see the script).
+    if [ "$plot" -eq 0 ]; then
+        exec bash tools/bench/idle_conns.sh build
+    fi
+    say "Measuring from 1 to 5,000 idle connections (a few minutes)"
+    CSV=docs/figures/idle-cost.csv REPLIES=${REPLIES:-5000} bash tools/bench/idle_conns.sh build
+    /usr/bin/python3 tools/bench/plot_idle.py docs/figures/idle-cost.csv docs/figures/idle-cost.svg
 }
 
 main() {

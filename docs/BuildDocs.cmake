@@ -2,22 +2,26 @@
 # `docs.build` test (docs/CMakeLists.txt), never at configure time.
 #
 #   cmake -DCSD_REPO=<repo root> -DCSD_OUT=<output dir> -DCSD_STRICT=ON|OFF
-#         -DCSD_DOXYGEN=<doxygen> -DCSD_SPHINX_BUILD=<sphinx-build> -P BuildDocs.cmake
+#         -DCSD_DOXYGEN=<doxygen> -DCSD_SPHINX_BUILD=<sphinx-build>
+#         -DCSD_GRADE=<csd-grade> -P BuildDocs.cmake
 #
 # Steps, all inside CSD_OUT:
 #   1. Doxygen reads labs/lib/include and writes XML into doxygen/xml.
 #   2. The Sphinx sources are staged into src/: a copy of docs/*.md, one page
 #      labs/LAB.md per labs/LAB/handout.md that exists (it includes the
-#      handout) and labs/index.md listing them.
+#      handout), labs/index.md listing them, and the figure sources
+#      (labs/LAB/figures/, docs/figures/) at their repository paths, which is
+#      how the pages name them (a figure path starting with /).
 #   3. sphinx-build (conf.py read from docs/ itself) writes html/; conf.py
-#      adds to api.md one section per lab library header.
+#      adds to api.md one section per lab library header, and reads the labs
+#      and their checks from `csd-grade --list` (docs/course.py).
 # Every run rebuilds from scratch (a few seconds), so that no warning hides
 # in an incremental build and no page of a removed handout lingers.
 # CSD_STRICT=ON turns every Doxygen and Sphinx warning into a failure.
 
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var CSD_REPO CSD_OUT CSD_DOXYGEN CSD_SPHINX_BUILD)
+foreach(var CSD_REPO CSD_OUT CSD_DOXYGEN CSD_SPHINX_BUILD CSD_GRADE)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "BuildDocs.cmake: -D${var}=... is required")
   endif()
@@ -74,6 +78,16 @@ endforeach()
 list(SORT labs)
 list(APPEND ordered ${labs})
 
+# Figure sources, at their repository paths (a page names them /labs/LAB/figures/X.dot).
+foreach(lab IN LISTS ordered)
+  if(IS_DIRECTORY "${CSD_REPO}/labs/${lab}/figures")
+    file(COPY "${CSD_REPO}/labs/${lab}/figures" DESTINATION "${src}/labs/${lab}")
+  endif()
+endforeach()
+if(IS_DIRECTORY "${CSD_REPO}/docs/figures")
+  file(COPY "${CSD_REPO}/docs/figures" DESTINATION "${src}/docs")
+endif()
+
 file(MAKE_DIRECTORY "${src}/labs")
 set(toc "")
 foreach(lab IN LISTS ordered)
@@ -89,42 +103,23 @@ endforeach()
 if(ordered STREQUAL "")
   set(lab_list "No lab handout is written yet.\n")
 else()
-  set(lab_list "```{toctree}\n:maxdepth: 1\n\n${toc}```\n")
+  set(lab_list "```{toctree}\n:hidden:\n\n${toc}```\n")
 endif()
-# The list of labs on the front page and the labs to come, from labs/labs.txt.
-set(front_list "")
-set(coming "")
-foreach(lab IN LISTS CSD_ALL_LABS)
-  if(CSD_LAB_STATUS_${lab} STREQUAL "ready")
-    string(APPEND front_list "`${lab}`\n: ${CSD_LAB_TITLE_${lab}}\n\n")
-  else()
-    string(APPEND front_list "`${lab}`\n: ${CSD_LAB_TITLE_${lab}} (coming)\n\n")
-    string(APPEND coming "- `${lab}`: ${CSD_LAB_TITLE_${lab}}\n")
-  endif()
-endforeach()
-file(READ "${src}/index.md" front)
-set(marker "<!-- labs: docs/BuildDocs.cmake writes the list of labs/labs.txt here -->\n")
-string(FIND "${front}" "${marker}" at)
-if(at EQUAL -1)
-  message(FATAL_ERROR "docs/index.md lost the line ${marker}")
-endif()
-string(REPLACE "${marker}" "${front_list}" front "${front}")
-file(WRITE "${src}/index.md" "${front}")
-if(NOT coming STREQUAL "")
-  string(APPEND lab_list "\nComing later:\n\n${coming}")
-endif()
-
+# The outline (docs/course.py, from csd-grade --list) links each written lab.
 file(WRITE "${src}/labs/index.md"
      "# Labs\n\n"
-     "Each lab is one server design. Its handout says what to build, which\n"
-     "system calls it exercises and how the grader checks it; the server you\n"
-     "edit is `skeletons/LAB/server.cpp` and `./csd grade LAB` grades it.\n\n"
+     "Each lab is one server design, in the order they are taught. Its handout\n"
+     "says what to build, which system calls it exercises and how the grader\n"
+     "checks it; the server you edit is `skeletons/LAB/server.cpp` and\n"
+     "`./csd grade LAB` grades it. Labs marked *coming* are not written yet.\n\n"
+     "{{ course_outline_labs }}\n"
      "${lab_list}")
 
 # --- 3. Sphinx ----------------------------------------------------------------
 set(ENV{CSD_REPO} "${CSD_REPO}")
 set(ENV{CSD_DOXYGEN_XML} "${CSD_DOXYGEN_OUT}/xml")
 set(ENV{CSD_DOCS_SRC} "${src}")
+set(ENV{CSD_GRADE} "${CSD_GRADE}")
 set(sphinx_args -b html -q -E -a -c "${CSD_REPO}/docs" -d "${CSD_OUT}/doctrees")
 if(CSD_STRICT)
   list(APPEND sphinx_args -W --keep-going)

@@ -17,9 +17,11 @@ std::string indent_continuation(std::string_view text, std::string_view indent) 
     return out;
 }
 
-std::string hint_text(const CheckResult& r, const LabInfo& lab) {
-    return fmt::format("{} (handout: {}, section \"How it is graded\", check {})", r.hint, handout_path(lab),
-                       r.id);
+// Where the handout explains the usual causes of a failed check: its section
+// "What usually goes wrong" (the same anchor on a forge and on the docs site),
+// where each entry starts with the names of the checks it is about.
+std::string see_text(const LabInfo& lab) {
+    return handout_path(lab) + "#what-usually-goes-wrong";
 }
 
 }  // namespace
@@ -33,7 +35,10 @@ std::string format_result(const CheckResult& r, const LabInfo& lab) {
                                   r.points, r.max_points);
     if (!r.passed) {
         if (!r.saw.empty()) out += "  saw: " + indent_continuation(r.saw, "       ") + "\n";
-        if (!r.hint.empty()) out += "  hint: " + hint_text(r, lab) + "\n";
+        if (!r.hint.empty()) {
+            out += "  hint: " + indent_continuation(r.hint, "        ") + "\n";
+            out += "  see: " + see_text(lab) + "\n";
+        }
     }
     return out;
 }
@@ -69,7 +74,7 @@ std::string result_output(const CheckResult& r, const LabInfo& lab) {
     if (r.passed) return "passed";
     std::string out;
     if (!r.saw.empty()) out += "saw: " + r.saw + "\n";
-    if (!r.hint.empty()) out += "hint: " + hint_text(r, lab) + "\n";
+    if (!r.hint.empty()) out += "hint: " + r.hint + "\nsee: " + see_text(lab) + "\n";
     return out;
 }
 

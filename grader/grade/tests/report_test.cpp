@@ -29,8 +29,8 @@ TEST_CASE("one line per check, saw and hint for failures") {
           "FAIL  zombies           0/5\n"
           "  saw: 3 zombies\n"
           "       second line\n"
-          "  hint: reap them (handout: labs/fork/handout.md, section \"How it is graded\", check "
-          "zombies)\n");
+          "  hint: reap them\n"
+          "  see: labs/fork/handout.md#what-usually-goes-wrong\n");
     CHECK(format_score(r) == "Score: 15/20\n");
     CHECK(score(r) == 15);
     CHECK(max_score(r) == 20);
@@ -50,6 +50,7 @@ TEST_CASE("Gradescope results.json shape") {
     const std::string out = j["tests"][1]["output"];
     CHECK(out.find("saw: 3 zombies") != std::string::npos);
     CHECK(out.find("hint: reap them") != std::string::npos);
+    CHECK(out.find("see: labs/fork/handout.md#what-usually-goes-wrong") != std::string::npos);
 }
 
 TEST_CASE("a skipped check is reported with its reason and left out of the score") {

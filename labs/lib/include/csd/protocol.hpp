@@ -1,6 +1,6 @@
 #pragma once
 /// @file protocol.hpp
-/// @brief The wire protocol of SPEC section 1, with no I/O in it.
+/// @brief The wire protocol of the contract (docs/contract.md, section 1), with no I/O in it.
 ///
 /// A Session is fed the bytes a client sent and says what to send back.
 /// Blocking servers (serve_connection()) and event-driven servers (one
