@@ -24,7 +24,10 @@ constexpr int exit_error = 2;
 
 std::string lab_ids() {
     std::string ids;
-    for (const auto& lab : labs()) ids += (ids.empty() ? "" : " ") + std::string(lab.id);
+    for (const auto& lab : labs()) {
+        if (!ids.empty()) ids += ' ';
+        ids += lab.id;
+    }
     return ids;
 }
 
