@@ -51,6 +51,9 @@ function(csd_add_lab lab)
   add_executable(skeleton-${lab} ${skel_sources})
   target_link_libraries(skeleton-${lab} PRIVATE csd::lab)
   csd_warnings(skeleton-${lab})
+  # A skeleton is unfinished by design: it declares the fields and constants
+  # the student's code will use (clang++ warns that they are unused, g++ not).
+  csd_no_warnings(skeleton-${lab} unused-private-field unused-const-variable)
 
   add_custom_target(grade-${lab}
     COMMAND csd-grade ${lab} $<TARGET_FILE:skeleton-${lab}>

@@ -31,3 +31,16 @@ endif()
 function(csd_warnings target)
   target_compile_options(${target} PRIVATE ${CSD_WARNINGS})
 endfunction()
+
+# csd_no_warnings(TARGET WARNING...): turns these warnings (names without the
+# -W) off for TARGET, with the compilers that have them. Only for code that
+# is unfinished by design, never to hide a bug.
+function(csd_no_warnings target)
+  foreach(warning IN LISTS ARGN)
+    string(MAKE_C_IDENTIFIER "CSD_CXX_HAS-W${warning}" has_it)
+    check_cxx_compiler_flag(-W${warning} ${has_it})
+    if(${has_it})
+      target_compile_options(${target} PRIVATE -Wno-${warning})
+    endif()
+  endforeach()
+endfunction()
