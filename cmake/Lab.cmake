@@ -72,9 +72,11 @@ function(csd_add_lab lab)
       COMMAND csd-grade ${lab} $<TARGET_FILE:solution-${lab}>
               --json ${CMAKE_BINARY_DIR}/results/solution-${lab}.json)
     set_tests_properties(solution.${lab} PROPERTIES LABELS "solution;${lab}" TIMEOUT 180)
+    csd_test_runs_checks(solution.${lab} ALL)
     add_test(NAME skeleton.${lab}
       COMMAND ${CMAKE_COMMAND} -DEXPECT=1 -P ${PROJECT_SOURCE_DIR}/cmake/RunExpect.cmake --
               $<TARGET_FILE:csd-grade> ${lab} $<TARGET_FILE:skeleton-${lab}>)
     set_tests_properties(skeleton.${lab} PROPERTIES LABELS "skeleton;${lab}" TIMEOUT 180)
+    csd_test_runs_checks(skeleton.${lab} ALL)
   endif()
 endfunction()
