@@ -11,8 +11,14 @@ BIN="$ROOT/build/bin"
 # labs not listed there come after, by name.
 mapfile -t COURSE_ORDER < <(sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' labs/labs.txt)
 # Debian packages. doctest-dev is in the build list because the default
-# configuration builds the unit tests too.
+# configuration builds the unit tests too. The lab list has the tools the
+# handouts use by hand (nc -N is netcat-openbsd's). The test suite is also
+# built with clang++ (the clang preset).
 BUILD_PACKAGES=(cmake g++ ninja-build libfmt-dev libcli11-dev nlohmann-json3-dev doctest-dev)
+LAB_PACKAGES=(netcat-openbsd strace)
+# clang++ builds the suite a second time (the clang preset), with the
+# libFuzzer target of the protocol parser (its runtime: libclang-rt-14-dev).
+TEST_PACKAGES=(clang libclang-rt-14-dev)
 DOCS_PACKAGES=(doxygen python3-sphinx python3-breathe python3-myst-parser furo graphviz)
 # The docs' browser test (docs.browser) opens the built site in headless Chromium.
 BROWSER_PACKAGES=(chromium)
@@ -34,9 +40,11 @@ Usage: ./csd [COMMAND [ARGS...]]
                       (Gradescope results.json). Exit status 0 at full score.
   grade-solution LAB [OPTS]
                       The same for the reference solution (solution-LAB).
-  test                Install what the tests need, build, run the whole CTest
-                      suite (build/), then the same suite on the ASan+UBSan
-                      build (build-asan/). This is what CI runs.
+  test                Install what the tests need, build and run the whole
+                      CTest suite three times: g++ (build/), clang++
+                      (build-clang/, without the docs test) and g++ with
+                      ASan+UBSan (build-asan/); warnings are errors. Prints
+                      the time of each. This is what CI runs.
   docs                Build the HTML docs (Doxygen + Sphinx) and print where
                       index.html is.
   bench [--plot]      Measure server CPU per reply with 1,000 idle connections
@@ -89,6 +97,13 @@ need_packages() {
     fi
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# want_packages PKG...: need_packages for tools that only the handouts use:
+# when they cannot be installed, says so and goes on.
+want_packages() {
+    (need_packages "$@") ||
+        echo "csd: could not install $*; the handouts use them by hand, the build does not" >&2
 }
 
 # --- Build --------------------------------------------------------------------
@@ -163,6 +178,7 @@ seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 cmd_demo() {
     need_packages "${BUILD_PACKAGES[@]}"
+    want_packages "${LAB_PACKAGES[@]}"
     configure default
     build default
     local labs
@@ -214,34 +230,44 @@ grade_program() {
     check_lab "$lab"
     shift 2
     need_packages "${BUILD_PACKAGES[@]}"
+    want_packages "${LAB_PACKAGES[@]}"
     configured default
     build default "$kind-$lab" csd-grade csd-client
     say "Grading build/bin/$kind-$lab (csd-grade $lab)"
     exec "$BIN/csd-grade" "$lab" "$BIN/$kind-$lab" "$@"
 }
 
+# test_preset PRESET WHAT: configures and builds PRESET, runs its CTest suite;
+# adds to the caller's `failed` and `phases`.
+test_preset() {
+    local preset=$1 what=$2 start
+    start=$(now)
+    if configure "$preset" && build "$preset"; then
+        say "Testing $what (ctest --preset $preset)"
+        ctest --preset "$preset" -j2 --output-on-failure || failed+=("ctest $preset")
+    else
+        failed+=("build $preset")
+    fi
+    phases+=("$(printf '  %-8s %7s s  %s' "$preset" "$(seconds "$start" "$(now)")" "$what")")
+}
+
 cmd_test() {
-    need_packages "${BUILD_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}"
-    local failed=()
+    need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" \
+        "${BROWSER_PACKAGES[@]}"
+    local failed=() phases=() start
+    start=$(now)
 
-    configure default
-    if build default; then
-        say "Testing (ctest --preset default)"
-        ctest --preset default -j2 --output-on-failure || failed+=("ctest default")
-    else
-        failed+=("build default")
-    fi
-
-    if configure asan && build asan; then
-        say "Testing under ASan+UBSan (ctest --preset asan): the same suite, sanitized"
-        ctest --preset asan -j2 --output-on-failure || failed+=("ctest asan")
-    else
-        failed+=("build asan")
-    fi
+    test_preset default "g++, the whole suite with the docs"
+    # The docs do not depend on the compiler: the clang preset leaves them out.
+    test_preset clang "clang++, the same suite without the docs"
+    test_preset asan "g++ with ASan+UBSan, the same suite without the docs"
 
     echo
+    echo "csd test: time (configure, build and test) of each build:"
+    printf '%s\n' "${phases[@]}"
+    printf '  %-8s %7s s\n' total "$(seconds "$start" "$(now)")"
     if [ ${#failed[@]} -eq 0 ]; then
-        echo "csd test: OK (every test, plain and under ASan+UBSan)"
+        echo "csd test: OK (every test with g++, with clang++ and under ASan+UBSan)"
     else
         local joined
         joined=$(printf '%s, ' "${failed[@]}")

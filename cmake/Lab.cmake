@@ -61,6 +61,9 @@ function(csd_add_lab lab)
   add_executable(skeleton-${lab} ${skel_sources})
   target_link_libraries(skeleton-${lab} PRIVATE ${arg_LIBRARY})
   csd_warnings(skeleton-${lab})
+  # A skeleton is unfinished by design: it declares the fields and constants
+  # the student's code will use (clang++ warns that they are unused, g++ not).
+  csd_no_warnings(skeleton-${lab} unused-private-field unused-const-variable)
 
   add_custom_target(grade-${lab}
     COMMAND csd-grade ${lab} $<TARGET_FILE:skeleton-${lab}>
@@ -80,6 +83,7 @@ function(csd_add_lab lab)
               --json ${CMAKE_BINARY_DIR}/results/solution-${lab}.json)
     set_tests_properties(solution.${lab} PROPERTIES LABELS "solution;${lab}" TIMEOUT 180
                          ENVIRONMENT "CSD_TIME_SCALE=${CSD_TEST_TIME_SCALE}")
+    csd_test_runs_checks(solution.${lab} ALL)
     add_test(NAME skeleton.${lab}
       COMMAND ${CMAKE_COMMAND}
               -DGRADE=$<TARGET_FILE:csd-grade> -DLAB=${lab}
@@ -88,6 +92,7 @@ function(csd_add_lab lab)
               -P ${PROJECT_SOURCE_DIR}/cmake/ExpectScore.cmake)
     set_tests_properties(skeleton.${lab} PROPERTIES LABELS "skeleton;${lab}" TIMEOUT 180
                          ENVIRONMENT "CSD_TIME_SCALE=${CSD_TEST_TIME_SCALE}")
+    csd_test_runs_checks(skeleton.${lab} ALL)
 
     set(handout ${PROJECT_SOURCE_DIR}/labs/${lab}/handout.md)
     if(EXISTS ${handout})

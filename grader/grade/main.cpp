@@ -25,7 +25,9 @@ constexpr int exit_error = 2;
 std::string lab_ids() {
     std::string ids;
     for (const auto& lab : labs()) {
-        if (!lab.hidden) ids += (ids.empty() ? "" : " ") + std::string(lab.id);
+        if (lab.hidden) continue;
+        if (!ids.empty()) ids += ' ';
+        ids += lab.id;
     }
     return ids;
 }

@@ -222,7 +222,10 @@ Selection select_checks(const LabInfo& lab, const std::vector<std::string>& want
     for (const auto& w : wanted) {
         if (std::find(lab.checks.begin(), lab.checks.end(), w) == lab.checks.end()) {
             std::string ids;
-            for (const auto id : lab.checks) ids += (ids.empty() ? "" : " ") + std::string(id);
+            for (const auto id : lab.checks) {
+                if (!ids.empty()) ids += ' ';
+                ids += id;
+            }
             sel.error =
                 "'" + w + "' is not a check of lab " + std::string(lab.id) + "; its checks: " + ids;
             return sel;
