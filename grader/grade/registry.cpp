@@ -62,6 +62,13 @@ const std::vector<LabInfo>& lab_details() {
                         {.check = "stalled", .args = {"-m", "lock"}},
                         {.check = "distribution", .args = {"-m", "select"}},
                         {.check = "load", .args = {"-m", "epoll-exclusive"}}}},
+        {.id = "fdpass",
+         .available = true,
+         .model = Model::descriptor_passing,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
+                    "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
+                    "distribution", "sigterm"},
+         .workers = 4},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.

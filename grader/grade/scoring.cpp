@@ -64,6 +64,15 @@ const std::vector<LabScoring>& scorings() {
                     {"distribution", 20},
                     {"sigterm", 10}},
          .other_points = 2},
+        // The skeleton serves one client at a time in the parent: the pool,
+        // the passing of descriptors and the supervision are the lesson.
+        {.lab = "fdpass",
+         .lesson = {{"architecture", 40},
+                    {"stalled", 20},
+                    {"replace", 20},
+                    {"distribution", 20},
+                    {"sigterm", 10}},
+         .other_points = 2},
     };
     return table;
 }
