@@ -55,7 +55,8 @@ void start_worker(std::vector<Worker>& workers, std::size_t index, csd::Fd& list
     // TODO(handout step 1): csd::socket_pair(); csd::fork_child(). In the
     // child: close the listener and every other slot's channel and your
     // copy of the parent's end, run_worker() on your end, then _exit(0).
-    // In the parent: keep your end in workers[index].channel, close the
+    // Create the worker's stop descriptor at once (csd::stop_fd()). In the
+    // parent: keep your end in workers[index].channel, close the
     // child's end, remember the pid, mark the worker free.
     (void)workers;
     (void)index;

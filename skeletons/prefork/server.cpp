@@ -127,6 +127,10 @@ pid_t start_worker(int listener, const std::string& mode, Board& board, int inde
     }
     if (pid == 0) {
         try {
+            // The worker's own stop descriptor (serve_connection() watches
+            // it), made now rather than at its first client: the worker's
+            // descriptors stay the same while it serves.
+            (void)csd::stop_fd();
             run_worker(listener, mode, board, board.slots[index]);
         } catch (const std::exception& e) {
             std::cerr << "server worker: " << e.what() << '\n';
