@@ -52,6 +52,9 @@ Usage: ./csd [COMMAND [ARGS...]]
                       --plot: measure from 1 to 5,000 idle connections into
                       docs/figures/idle-cost.csv and redraw the plot of the
                       handouts, docs/figures/idle-cost.svg (plot_idle.py).
+  bench herd          The thundering herd of the prefork lab
+                      (tools/bench/herd.sh): connections, useless wakeups
+                      and server CPU for each -m mode of solution-prefork.
   help                This text.
 
 Examples:
@@ -289,7 +292,14 @@ cmd_bench() {
     case "${1:-}" in
         "") ;;
         --plot) plot=1 ;;
-        *) die "bench: unknown option '$1' (./csd bench [--plot])" ;;
+        herd)
+            # The thundering herd of the prefork lab: one row per -m mode.
+            need_packages "${BUILD_PACKAGES[@]}"
+            configured default
+            build default solution-prefork csd-client
+            exec bash tools/bench/herd.sh build
+            ;;
+        *) die "bench: unknown option '$1' (./csd bench [--plot | herd])" ;;
     esac
     need_packages "${BUILD_PACKAGES[@]}"
     [ "$plot" -eq 0 ] || need_packages "${PLOT_PACKAGES[@]}"

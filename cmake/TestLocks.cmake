@@ -31,6 +31,10 @@ set(CSD_CHECK_LOCKS_slow-reader cpu)
 set(CSD_CHECK_LOCKS_fd-leak connections cpu)
 set(CSD_CHECK_LOCKS_bytes cpu)
 set(CSD_CHECK_LOCKS_back-pressure cpu)
+# prefork: stalled gives the N-th client a 2 s deadline; replace kills a
+# worker under load and gives the pool 2 s to be whole again.
+set(CSD_CHECK_LOCKS_stalled cpu)
+set(CSD_CHECK_LOCKS_replace cpu)
 
 # csd_test_runs_checks(TEST CHECK...): TEST runs csd-grade with these checks
 # (ALL: every check of its lab); it gets their locks (csd.NAME). Call it in

@@ -48,6 +48,27 @@ const std::vector<LabInfo>& lab_details() {
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
                     "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
                     "back-pressure", "many", "sigterm"}},
+        {.id = "prefork",
+         .available = true,
+         .model = Model::process_pool,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
+                    "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
+                    "distribution", "sigterm"},
+         .workers = 4,
+         // Every mode of -m is graded by some check: accept (the default)
+         // by most, lock (a worker killed holding the accept lock) by
+         // replace and stalled, select by distribution, epoll-exclusive by load.
+         .check_args = {{.check = "replace", .args = {"-m", "lock"}},
+                        {.check = "stalled", .args = {"-m", "lock"}},
+                        {.check = "distribution", .args = {"-m", "select"}},
+                        {.check = "load", .args = {"-m", "epoll-exclusive"}}}},
+        {.id = "fdpass",
+         .available = true,
+         .model = Model::descriptor_passing,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
+                    "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
+                    "distribution", "sigterm"},
+         .workers = 4},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.
@@ -175,6 +196,21 @@ const std::vector<CheckInfo>& checks() {
         {"many", 10, check_many, "thousands of connections held open at once",
          "keep per-client state in a structure that grows with the number of clients, and do "
          "not stop accepting while you can serve"},
+        {"stalled", 10, check_stalled,
+         "with -n N workers, N-1 clients that sent half a request do not stop the N-th from "
+         "being served",
+         "each worker serves one client at a time, so N workers serve N clients at once; hold "
+         "nothing the other workers wait for (the accept lock) while you serve"},
+        {"replace", 10, check_replace,
+         "a worker killed with SIGKILL under load is replaced within 2 s; every request after "
+         "that is served",
+         "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork a new "
+         "one in its slot; the parent never exits because a worker did"},
+        {"distribution", 10, check_distribution,
+         "after SIGTERM, one distribution line per worker that add up to the connections made",
+         "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
+         "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
+         "one line per slot in the format of docs/contract.md"},
         {"sigterm", 10, check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
          "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "

@@ -61,10 +61,12 @@ class Run {
             return false;
         }
         if (!server_.running()) {
-            note_ = fmt::format("note: the server {} before this check and was restarted",
-                                describe_wait_status(server_.status().value_or(-1)));
+            if (!ended_by_check_)
+                note_ = fmt::format("note: the server {} before this check and was restarted",
+                                    describe_wait_status(server_.status().value_or(-1)));
             restart_ = true;
         }
+        ended_by_check_ = false;
         const auto args = server_args(ctx_.lab(), check.id);
         if (args != server_.args()) restart_ = true;
         if (restart_) {
@@ -98,6 +100,7 @@ class Run {
     // After a check of @p r that may leave the server running: explains a
     // failure (death, earlier restart) and decides whether to restart.
     void after(CheckResult& r, bool ends_server) {
+        ended_by_check_ = ends_server;
         const bool failed = !r.passed && !r.skipped;
         if (failed && !ends_server) {
             // A dying process closes its sockets a moment before it can be reaped.
@@ -127,6 +130,7 @@ class Run {
     Context& ctx_;
     std::string unusable_;  // not empty: no server can run any more
     bool restart_ = false;  // restart before the next check
+    bool ended_by_check_ = false;  // the last check ended the server on purpose
     bool probed_ = false;   // the running server answered the health probe
     std::string first_blocked_;  // the check that reported the failed probe in full
     std::string note_;      // why the server was restarted before this check
@@ -163,7 +167,7 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
         } else {
             ctx.log("check {}", check->id);
             run_one(*check, ctx, r);
-            run.after(r, check->id == "sigterm");
+            run.after(r, check->id == "sigterm" || check->id == "distribution");
         }
         if (r.passed) {
             r.points = r.max_points;

@@ -55,6 +55,24 @@ const std::vector<LabScoring>& scorings() {
         event_lab("select"),
         event_lab("poll"),
         event_lab("epoll"),
+        // The skeleton serves one client at a time in the parent: the pool,
+        // its supervision and its shared counters are the lesson.
+        {.lab = "prefork",
+         .lesson = {{"architecture", 40},
+                    {"stalled", 20},
+                    {"replace", 20},
+                    {"distribution", 20},
+                    {"sigterm", 10}},
+         .other_points = 2},
+        // The skeleton serves one client at a time in the parent: the pool,
+        // the passing of descriptors and the supervision are the lesson.
+        {.lab = "fdpass",
+         .lesson = {{"architecture", 40},
+                    {"stalled", 20},
+                    {"replace", 20},
+                    {"distribution", 20},
+                    {"sigterm", 10}},
+         .other_points = 2},
     };
     return table;
 }

@@ -42,6 +42,12 @@ void check_slow_reader(Context& ctx);
 void check_back_pressure(Context& ctx);
 /// many: thousands of connections held at once.
 void check_many(Context& ctx);
+/// replace: a worker killed under load is replaced; nothing is lost afterwards.
+void check_replace(Context& ctx);
+/// stalled: with -n workers, n-1 stalled clients do not stop the n-th.
+void check_stalled(Context& ctx);
+/// distribution: the per-worker lines printed at shutdown add up.
+void check_distribution(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx);
 

@@ -28,7 +28,8 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
 
 /// prefork: a fixed pool of lab().workers processes below the server,
 /// the same before and after load, each connection served by one of them
-/// (whether the workers hold the listening socket or not).
+/// (each worker holds the listening socket: it accepts, nobody passes
+/// it connections).
 void check_process_pool(Context& ctx);
 
 /// thread: one thread per open connection, back to the idle count after.

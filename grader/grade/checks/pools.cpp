@@ -153,6 +153,22 @@ void require_listener_in_parent_only(Context& ctx, const std::set<pid_t>& worker
     }
 }
 
+// Fails unless every worker of @p workers holds the listening socket (each
+// accepts on it: the prefork design, not descriptor passing).
+void require_listener_in_workers(Context& ctx, const std::set<pid_t>& workers,
+                                 std::string_view when, const std::string& hint) {
+    const auto inode = procfs::listening_inode(ctx.port());
+    if (!inode)
+        fail(fmt::format("{}: no socket listens on port {} (/proc/net/tcp)", when, ctx.port()));
+    for (const pid_t pid : workers) {
+        if (!procfs::socket_holders({pid}, *inode).empty()) continue;
+        fail(fmt::format("{}: worker {} does not hold the listening socket (socket:[{}]); in a "
+                         "preforked pool every worker accepts on it",
+                         when, pid, *inode),
+             hint);
+    }
+}
+
 constexpr const char* pool_hint =
     "fork the -n workers once, before accepting; each worker serves connection after "
     "connection and never exits while the server runs: no fork() per connection";
@@ -205,6 +221,7 @@ int settled_threads(Context& ctx) {
 void check_process_pool(Context& ctx) {
     const int n = workers_of(ctx);
     const auto workers = require_workers(ctx, n, "idle, before any client", pool_hint);
+    require_listener_in_workers(ctx, workers, "idle, before any client", pool_hint);
     {
         const auto held = hold_in_workers(ctx, n, workers, pool_hint);
         require_same_workers(ctx, workers, fmt::format("with {} connections held open", n),

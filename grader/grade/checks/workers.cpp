@@ -1,0 +1,180 @@
+// replace, stalled, distribution: the checks of a pool of -n worker
+// processes (lab prefork). Each asks the server's tree in /proc which
+// workers exist, and its stdout for the distribution report
+// (docs/contract.md, "Distribution report").
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "models.hpp"
+#include "process.hpp"
+#include "procfs.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::set<pid_t> workers_below(pid_t top) {
+    std::set<pid_t> out;
+    for (const auto& p : procfs::descendants(top)) out.insert(p.pid);
+    return out;
+}
+
+std::string pids_text(const std::set<pid_t>& pids) {
+    return pids.empty() ? std::string("none") : fmt::format("{}", fmt::join(pids, ", "));
+}
+
+int pool_size(const Context& ctx) {
+    const int n = ctx.lab().workers;
+    if (n <= 0) fail(fmt::format("the grader has no pool size (-n) for lab {}", ctx.lab().id));
+    return n;
+}
+
+// The @p n workers of the server (given 2 s); fails when there are not @p n.
+std::set<pid_t> pool_of(Context& ctx, int n, std::string_view when) {
+    std::set<pid_t> pids;
+    const bool ok = poll_until(2s, [&] {
+        pids = workers_below(ctx.pid());
+        return pids.size() == static_cast<std::size_t>(n);
+    });
+    if (!ok) {
+        ctx.require_running(when);
+        fail(fmt::format("{}: the server (pid {}) started with -n {} has {} processes below it "
+                         "({}); expected {} workers",
+                         when, ctx.pid(), n, pids.size(), pids_text(pids), n),
+             "fork the -n workers at start and keep -n of them running");
+    }
+    return pids;
+}
+
+}  // namespace
+
+void check_replace(Context& ctx) {
+    const int n = pool_size(ctx);
+    const auto before = pool_of(ctx, n, "before the kill");
+    const Deadline overall(40s);
+    // Load: 2n clients asking for 1 MiB each and not reading yet.
+    std::vector<Connection> load;
+    for (int i = 0; i < 2 * n; ++i) {
+        load.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        load.back().send_all(request_line(1 << 20), overall.within(3s), "a loading client");
+    }
+    std::this_thread::sleep_for(scaled(100ms));
+    const pid_t victim = *before.begin();
+    ctx.log("SIGKILL to worker {}", victim);
+    ::kill(victim, SIGKILL);
+    std::set<pid_t> now;
+    const bool replaced = poll_until(2s, [&] {
+        now = workers_below(ctx.pid());
+        return now.size() == static_cast<std::size_t>(n) && !now.contains(victim);
+    });
+    ctx.require_running(fmt::format("after worker {} was killed with SIGKILL", victim));
+    if (!replaced) {
+        fail(fmt::format("2 s after worker {} was killed with SIGKILL (with {} clients loading "
+                         "the server), the processes below the server were {}; expected {} "
+                         "workers again, the dead one replaced",
+                         victim, 2 * n, pids_text(now), n),
+             "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork "
+             "a new one in its place; the parent must never exit because a worker did");
+    }
+    load.clear();
+    for (int i = 1; i <= 4 * n; ++i) {
+        fetch(ctx.port(), 4000, overall.within(3s),
+              fmt::format("request {} of {} after worker {} was replaced", i, 4 * n, victim));
+    }
+}
+
+void check_stalled(Context& ctx) {
+    const int n = pool_size(ctx);
+    (void)pool_of(ctx, n, "idle, before any client");
+    const Deadline overall(30s);
+    std::vector<Connection> stalled;
+    for (int i = 1; i < n; ++i) {
+        stalled.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        stalled.back().send_all("40", overall.within(3s), "a stalled client");
+    }
+    std::this_thread::sleep_for(scaled(200ms));
+    const std::string label =
+        fmt::format("client {} of {}, while the {} others sent half a request each", n, n, n - 1);
+    try {
+        fetch(ctx.port(), 4000, Deadline(2s), label);
+    } catch (const CheckFailed& e) {
+        fail(fmt::format("{} (a pool of {} workers: one was free)", e.what(), n),
+             "each worker serves one client at a time, so -n workers serve -n clients at once; "
+             "do not hold the accept lock (or anything the other workers wait for) while you "
+             "serve a client");
+    }
+    for (std::size_t i = 0; i < stalled.size(); ++i) {
+        const std::string what =
+            fmt::format("stalled client {} after it finished its request", i + 1);
+        stalled[i].send_all("00\n", overall.within(3s), what);
+        expect_reply(stalled[i], 4000, overall.within(3s), what);
+    }
+}
+
+void check_distribution(Context& ctx) {
+    const int n = pool_size(ctx);
+    // A fresh server, so the report counts only what this check asks.
+    const Readiness ready = ctx.server().start(5s, ctx.server().args());
+    if (!ready.accepting) fail("restarting the server for this check: " + ready.problem);
+    (void)pool_of(ctx, n, "after a fresh start");
+    const int total = 20 * n;
+    const Deadline overall(60s);
+    for (int round = 0; round < 4; ++round) {
+        std::vector<Connection> conns;
+        for (int i = 0; i < total / 4; ++i) {
+            conns.push_back(Connection::open(ctx.port(), overall.within(3s)));
+            conns.back().send_all(request_line(4000), overall.within(3s), "request");
+        }
+        expect_replies_together(conns, std::vector<std::uint64_t>(conns.size(), 4000),
+                                overall.within(10s), "a burst of clients", [] {});
+    }
+    const pid_t top = ctx.pid();
+    ::kill(top, SIGTERM);
+    const auto status = wait_child(top, Deadline(2s));
+    if (!status) fail(fmt::format("the server (pid {}) still ran 2 s after SIGTERM", top));
+    reap_children();
+
+    static const std::regex line_format(
+        R"(worker (\d+) pid (\d+) connections (\d+) useless-wakeups (\d+))");
+    std::istringstream out(ctx.server().stdout_text());
+    std::set<int> slots;
+    std::uint64_t sum = 0;
+    std::string line;
+    std::string lines;
+    while (std::getline(out, line)) {
+        std::smatch m;
+        if (!std::regex_match(line, m, line_format)) continue;
+        slots.insert(std::stoi(m[1].str()));
+        sum += std::stoull(m[3].str());
+        lines += (lines.empty() ? "" : "; ") + line;
+    }
+    const std::string hint =
+        "at shutdown, after reaping the workers, print one line per worker slot: `worker I pid "
+        "PID connections C useless-wakeups U` (docs/contract.md); count in memory shared by all "
+        "the processes (mmap MAP_SHARED | MAP_ANONYMOUS before the first fork), with atomics";
+    if (slots.size() != static_cast<std::size_t>(n) || *slots.begin() != 0 ||
+        *slots.rbegin() != n - 1) {
+        fail(fmt::format("after SIGTERM the server printed {} distribution lines for slots "
+                         "{{{}}}; expected {} lines, slots 0 to {}",
+                         slots.size(), fmt::join(slots, ", "), n, n - 1),
+             hint);
+    }
+    // The grader's start made one more: the connection that saw it ready.
+    if (sum != static_cast<std::uint64_t>(total) + 1) {
+        fail(fmt::format("the grader made {} connections (its readiness probe at start, then "
+                         "{} requests); the distribution lines add up to {} ({})",
+                         total + 1, total, sum, lines.empty() ? "no line in the format" : lines),
+             hint);
+    }
+    ctx.log("distribution: {}", lines);
+}
+
+}  // namespace csd::grade

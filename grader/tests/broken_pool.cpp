@@ -1,0 +1,117 @@
+// A preforked pool server (lab prefork: -n workers accepting on the shared
+// listener, the parent supervising) that is correct except for the one bug
+// named by CSD_BUG at compile time:
+//   no-replace          a worker that dies is reaped but never replaced
+//   lock-while-serving  a worker holds the accept lock while it serves
+//   private-counters    the counters live in each process's own memory
+// grader/tests/CMakeLists.txt builds one broken-<bug> program per bug.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+#include "csd/lab.hpp"
+
+#ifndef CSD_BUG
+#define CSD_BUG "none"
+#endif
+
+namespace {
+
+/// The one thing this build gets wrong ("none": a correct server).
+constexpr std::string_view bug = CSD_BUG;
+
+/// Connections per worker slot, shared unless the bug is private-counters.
+std::atomic<std::uint64_t>* counters = nullptr;
+
+/// The accept lock: an fcntl record lock on an unnamed temporary file.
+int lock_file = -1;
+
+void set_lock(short type) {
+    struct flock lock {};
+    lock.l_type = type;
+    lock.l_whence = SEEK_SET;
+    while (::fcntl(lock_file, F_SETLKW, &lock) < 0 && errno == EINTR) {
+    }
+}
+
+[[noreturn]] void work(int listener, std::size_t slot) {
+    for (;;) {
+        set_lock(F_WRLCK);
+        csd::Accepted accepted = csd::accept_connection(listener);
+        if (bug != "lock-while-serving") set_lock(F_UNLCK);
+        if (accepted.connection) {
+            counters[slot].fetch_add(1);
+            (void)csd::serve_connection(accepted.connection.get());
+        }
+        if (bug == "lock-while-serving") set_lock(F_UNLCK);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // -m as in the lab, accepted and ignored: every worker takes the lock.
+    const csd::ServerOptions options = csd::parse_server_options(
+        argc, argv,
+        csd::CommandLine{.workers = true,
+                         .flags = {csd::LabFlag{
+                             .letter = 'm',
+                             .help = "ignored (the workers always take an fcntl accept lock)",
+                             .value_name = "MODE",
+                             .choices = {"accept", "select", "epoll", "epoll-exclusive", "lock"},
+                             .default_value = "lock"}}});
+    csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
+    csd::Fd listener = csd::listen_tcp(options.host, options.port);
+    const auto n = static_cast<std::size_t>(options.workers);
+    const std::size_t bytes = n * sizeof(std::atomic<std::uint64_t>);
+    void* memory = bug == "private-counters"
+                       ? ::operator new(bytes)
+                       : csd::check_mmap(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                                                MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+                                         "mmap");
+    counters = new (memory) std::atomic<std::uint64_t>[n] {};
+    lock_file = csd::check(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), "open");
+    csd::announce_listening(options.host, options.port);
+
+    std::vector<pid_t> pids(n, 0);
+    std::vector<pid_t> last(n, 0);
+    bool first_round = true;
+    while (!csd::stop_requested()) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (pids[i] != 0 || (bug == "no-replace" && !first_round)) continue;
+            const pid_t pid = csd::fork_child();
+            if (pid == 0) work(listener.get(), i);
+            pids[i] = last[i] = pid > 0 ? pid : 0;
+        }
+        first_round = false;
+        if (csd::wait_readable(csd::signal_fd()) == csd::Wakeup::readable) {
+            (void)csd::drain_signals();
+        }
+        for (pid_t pid; (pid = ::waitpid(-1, nullptr, WNOHANG)) > 0;) {
+            for (pid_t& p : pids) {
+                if (p == pid) p = 0;
+            }
+        }
+    }
+    for (const pid_t pid : pids) {
+        if (pid > 0) ::kill(pid, SIGTERM);
+    }
+    for (const pid_t pid : pids) {
+        if (pid > 0) ::waitpid(pid, nullptr, 0);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        std::cout << "worker " << i << " pid " << last[i] << " connections " << counters[i].load()
+                  << " useless-wakeups 0\n";
+    }
+    std::cout << std::flush;
+    return 0;
+}

@@ -1,0 +1,305 @@
+// Lab "prefork": a TCP server with a pool of -n worker processes, forked
+// once at start, each accepting on the shared listening socket.
+//
+// The protocol (docs/contract.md, section 1) is served by
+// csd::serve_connection(). This lab is about a pool of processes: the
+// handout, labs/prefork/handout.md, explains every step; the TODOs below
+// name them ("handout step N").
+//
+// Given: the command line (-n WORKERS, -m MODE), the listening socket,
+// signals routed to a self-pipe, the report printed at shutdown.
+// Yours: the shared counters, the worker's accept loop in each mode, the
+// parent that replaces a dead worker and ends them all on SIGTERM.
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "csd/lab.hpp"
+
+namespace {
+
+/// Largest pool accepted by -n (the size of the shared counters).
+constexpr int max_workers = 256;
+
+/// What one worker slot did: written by the worker in that slot, read by
+/// the parent at shutdown. Lives in memory shared by all the processes.
+struct SlotCounters {
+    std::atomic<std::uint64_t> connections{0};      ///< Connections accepted.
+    std::atomic<std::uint64_t> useless_wakeups{0};  ///< Wakeups that found no connection.
+};
+
+/// The memory every process of the server shares (mmap MAP_SHARED |
+/// MAP_ANONYMOUS before the first fork): the accept lock of mode `lock`
+/// and the counters of each worker slot.
+struct Board {
+    pthread_mutex_t accept_lock;      ///< Process-shared, robust (mode `lock`).
+    SlotCounters slots[max_workers];  ///< One per worker slot.
+};
+
+// Lock-free atomics work between processes: they are plain memory.
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+/// Maps the Board shared by the parent and every worker it forks later.
+Board* map_board() {
+    // TODO(handout step 1): mmap(nullptr, sizeof(Board), PROT_READ |
+    // PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) (csd::check_mmap), build
+    // the Board in it (placement new), and make accept_lock process-shared
+    // and robust (pthread_mutexattr_setpshared, pthread_mutexattr_setrobust).
+    // SKELETON: return new Board{};  // private memory: each process counts in its own copy
+    // BEGIN SOLUTION
+    void* memory = csd::check_mmap(
+        ::mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+        "mmap");
+    Board* board = new (memory) Board{};
+    pthread_mutexattr_t attributes;
+    csd::check_rc(pthread_mutexattr_init(&attributes), "pthread_mutexattr_init");
+    csd::check_rc(pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED),
+                  "pthread_mutexattr_setpshared");
+    csd::check_rc(pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST),
+                  "pthread_mutexattr_setrobust");
+    csd::check_rc(pthread_mutex_init(&board->accept_lock, &attributes), "pthread_mutex_init");
+    pthread_mutexattr_destroy(&attributes);
+    return board;
+    // END SOLUTION
+}
+
+/// Takes the accept lock; a worker that died holding it does not block
+/// the others (robust mutex).
+void lock_accept(Board& board) {
+    pthread_mutex_t* lock = &board.accept_lock;
+    const int rc = pthread_mutex_lock(lock);
+    // EOWNERDEAD: we own it now, and it protects no data to repair.
+    if (rc == EOWNERDEAD) {
+        csd::check_rc(pthread_mutex_consistent(lock), "pthread_mutex_consistent");
+        return;
+    }
+    csd::check_rc(rc, "pthread_mutex_lock");
+}
+
+/// Blocks until @p listener is readable, in select() (all the waiters wake).
+void wait_in_select(int listener) {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(listener, &readable);
+    if (::select(listener + 1, &readable, nullptr, nullptr, nullptr) < 0 && errno != EINTR) {
+        csd::throw_errno("select");
+    }
+}
+
+/// An epoll instance watching @p listener (EPOLLEXCLUSIVE when @p exclusive).
+csd::Fd watch_listener(int listener, bool exclusive) {
+    csd::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll) csd::throw_errno("epoll_create1");
+    epoll_event event{};
+    event.events = EPOLLIN | (exclusive ? EPOLLEXCLUSIVE : 0u);
+    event.data.fd = listener;
+    csd::check(::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listener, &event), "epoll_ctl");
+    return epoll;
+}
+
+/// The body of a worker in slot @p slot: accept and serve, one client
+/// after another, until killed. Never returns.
+[[noreturn]] void run_worker(int listener, const std::string& mode, Board& board,
+                             SlotCounters& slot) {
+    // TODO(handout step 2): forever: wait for a connection the way `mode`
+    // says (accept: block in accept(); select / epoll / epoll-exclusive:
+    // wait for the listener to be readable, then a non-blocking accept;
+    // lock: hold board.accept_lock around a blocking accept, see
+    // lock_accept()); count each connection and each wakeup that found
+    // none in `slot`; serve the connection, close it, go round.
+    // SKELETON: (void)listener;
+    // SKELETON: (void)mode;
+    // SKELETON: (void)board;
+    // SKELETON: (void)slot;
+    // SKELETON: (void)lock_accept;  // the given helpers: yours to call
+    // SKELETON: (void)wait_in_select;
+    // SKELETON: (void)watch_listener;
+    // SKELETON: for (;;) ::pause();  // a worker that waits for nothing
+    // BEGIN SOLUTION
+    csd::Fd epoll;
+    if (mode == "epoll" || mode == "epoll-exclusive") {
+        epoll = watch_listener(listener, mode == "epoll-exclusive");
+    }
+    for (;;) {
+        if (mode == "select") wait_in_select(listener);
+        if (epoll) {
+            epoll_event event{};
+            if (::epoll_wait(epoll.get(), &event, 1, -1) < 0 && errno != EINTR) {
+                csd::throw_errno("epoll_wait");
+            }
+        }
+        if (mode == "lock") lock_accept(board);
+        // The listener is non-blocking in the modes that wait first (main()):
+        // then accept() says EAGAIN when another worker was faster.
+        csd::Accepted accepted = csd::accept_connection(listener);
+        if (mode == "lock") pthread_mutex_unlock(&board.accept_lock);
+        if (!accepted.connection) {
+            slot.useless_wakeups.fetch_add(1, std::memory_order_relaxed);
+            if (accepted.status == csd::AcceptStatus::out_of_descriptors) ::usleep(100'000);
+            continue;
+        }
+        slot.connections.fetch_add(1, std::memory_order_relaxed);
+        (void)csd::serve_connection(accepted.connection.get());
+    }
+    // END SOLUTION
+}
+
+/// Forks the worker of slot @p index; returns its pid (-1 when fork failed).
+pid_t start_worker(int listener, const std::string& mode, Board& board, int index) {
+    const pid_t pid = csd::fork_child();
+    if (pid < 0) {
+        std::cerr << "server: fork: " << std::strerror(errno) << '\n';
+        return -1;
+    }
+    if (pid == 0) {
+        try {
+            // The worker's own stop descriptor (serve_connection() watches
+            // it), made now rather than at its first client: the worker's
+            // descriptors stay the same while it serves.
+            (void)csd::stop_fd();
+            run_worker(listener, mode, board, board.slots[index]);
+        } catch (const std::exception& e) {
+            std::cerr << "server worker: " << e.what() << '\n';
+        }
+        ::_exit(1);
+    }
+    return pid;
+}
+
+/// Reaps every ended worker; its slot's pid becomes 0 (to be replaced).
+void reap_workers(std::vector<pid_t>& pids) {
+    // TODO(handout step 3): waitpid(-1, &status, WNOHANG) until it returns 0
+    // or fails with ECHILD; set the slot of each reaped pid to 0.
+    // SKELETON: (void)pids;
+    // BEGIN SOLUTION
+    for (;;) {
+        const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+        if (pid == 0 || (pid < 0 && errno == ECHILD)) return;
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            csd::throw_errno("waitpid");
+        }
+        for (pid_t& p : pids) {
+            if (p == pid) p = 0;
+        }
+    }
+    // END SOLUTION
+}
+
+/// Ends every worker (SIGTERM) and waits until all of them are reaped.
+void stop_workers(std::vector<pid_t>& pids) {
+    // TODO(handout step 4): SIGTERM to every live worker, then waitpid each.
+    // SKELETON: (void)pids;
+    // BEGIN SOLUTION
+    for (const pid_t pid : pids) {
+        if (pid > 0) ::kill(pid, SIGTERM);
+    }
+    for (pid_t& pid : pids) {
+        if (pid <= 0) continue;
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        pid = 0;
+    }
+    // END SOLUTION
+}
+
+/// Prints the distribution report (docs/contract.md): one line per slot.
+void print_report(const Board& board, const std::vector<pid_t>& last_pids) {
+    for (std::size_t i = 0; i < last_pids.size(); ++i) {
+        std::cout << "worker " << i << " pid " << last_pids[i] << " connections "
+                  << board.slots[i].connections.load() << " useless-wakeups "
+                  << board.slots[i].useless_wakeups.load() << '\n';
+    }
+    std::cout << std::flush;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions options = csd::parse_server_options(
+        argc, argv,
+        csd::CommandLine{.workers = true,
+                         .flags = {csd::LabFlag{
+                             .letter = 'm',
+                             .help = "how the workers wait for a connection (the thundering herd)",
+                             .value_name = "MODE",
+                             .choices = {"accept", "select", "epoll", "epoll-exclusive", "lock"},
+                             .default_value = "accept"}}});
+    if (options.workers < 1 || options.workers > max_workers) {
+        std::cerr << "server: -n must be between 1 and " << max_workers << '\n';
+        return 2;
+    }
+    const std::string mode = options.value('m');
+    try {
+        csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
+        const bool waits_first = mode != "accept" && mode != "lock";
+        csd::Fd listener = csd::listen_tcp(options.host, options.port,
+                                           csd::ListenOptions{.nonblocking = waits_first});
+        Board* board = map_board();
+        const auto n = static_cast<std::size_t>(options.workers);
+        std::vector<pid_t> pids(n, 0);       // 0: no worker in that slot now
+        std::vector<pid_t> last_pids(n, 0);  // for the report
+        csd::announce_listening(options.host, options.port);
+
+        while (!csd::stop_requested()) {
+            // TODO(handout step 3): the parent only supervises. Fill every
+            // empty slot (at start, and after a worker died) with
+            // start_worker(), then sleep until a signal (SIGCHLD: reap with
+            // reap_workers(); SIGTERM: leave the loop).
+            // SKELETON: (void)listener;
+            // SKELETON: (void)board;
+            // SKELETON: (void)pids;
+            // SKELETON: (void)last_pids;
+            // SKELETON: (void)start_worker;  // yours to call, with reap_workers()
+            // SKELETON: (void)reap_workers;
+            // SKELETON: csd::Accepted client = csd::accept_connection(listener.get());
+            // SKELETON: if (!client.connection) continue;  // EINTR: SIGTERM, perhaps
+            // SKELETON: (void)csd::serve_connection(client.connection.get());
+            // BEGIN SOLUTION
+            bool all_running = true;
+            for (std::size_t i = 0; i < n; ++i) {
+                if (pids[i] != 0) continue;
+                pids[i] = start_worker(listener.get(), mode, *board, static_cast<int>(i));
+                if (pids[i] < 0) {
+                    pids[i] = 0;
+                    all_running = false;
+                } else {
+                    last_pids[i] = pids[i];
+                }
+            }
+            // A fork that failed is tried again in 100 ms; else wait for a signal.
+            if (all_running) {
+                if (csd::wait_readable(csd::signal_fd()) == csd::Wakeup::readable) {
+                    (void)csd::drain_signals();
+                }
+            } else {
+                (void)csd::wait_for_stop(std::chrono::milliseconds(100));
+            }
+            reap_workers(pids);
+            // END SOLUTION
+        }
+        listener.reset();
+        stop_workers(pids);
+        print_report(*board, last_pids);
+    } catch (const std::exception& e) {
+        std::cerr << "server: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

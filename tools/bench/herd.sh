@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# herd.sh: the thundering herd of the prefork lab, measured. For each mode
+# of solution-prefork's -m flag it starts `solution-prefork -n WORKERS -m
+# MODE`, runs `csd-client -c CLIENTS -t CONNS -b BYTES` against it, reads the
+# CPU time of the whole server (the parent and its workers, utime + stime
+# from /proc/PID/stat) before and after, sends SIGTERM and sums the
+# distribution report the server prints (docs/contract.md, section 2).
+# Prints one table row per mode: connections accepted, useless wakeups
+# (wakeups that found no connection), server CPU in ms.
+#
+#   tools/bench/herd.sh [BUILD_DIR]        (default: build)
+#
+# Needs bin/solution-prefork and bin/csd-client in BUILD_DIR (`./csd bench
+# herd` builds them and runs this). Environment: WORKERS (8), CLIENTS (4),
+# CONNS (2000, per client), BYTES (100), MODES (accept select epoll
+# epoll-exclusive lock), REPORT (1: print each server's distribution
+# report under its row, with a bar of # per 2 % of the connections). /proc counts CPU in clock ticks (usually 10 ms),
+# and one run on a shared machine varies: compare orders of magnitude.
+set -euo pipefail
+
+build=${1:-build}
+workers=${WORKERS:-8}
+clients=${CLIENTS:-4}
+conns=${CONNS:-2000}
+bytes=${BYTES:-100}
+modes=${MODES:-accept select epoll epoll-exclusive lock}
+ms_per_tick=$((1000 / $(getconf CLK_TCK)))
+
+for f in "$build/bin/solution-prefork" "$build/bin/csd-client"; do
+    [[ -x $f ]] || { echo "herd.sh: $f is missing (build it first)" >&2; exit 2; }
+done
+tmp=$(mktemp -d)
+server_pid=""
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# utime + stime of process $1 and of its children, in clock ticks (fields
+# 14 and 15 of /proc/PID/stat, counted from the last ')').
+tree_ticks() {
+    local total=0 pid stat rest
+    for pid in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+        stat=$(<"/proc/$pid/stat") || continue
+        rest=${stat##*) }
+        read -r -a f <<<"$rest"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# Starts the server in mode $1 on a free port; sets server_pid and port.
+start_server() {
+    local _
+    for _ in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 20000))
+        "$build/bin/solution-prefork" -i 127.0.0.1 -p "$port" -n "$workers" -m "$1" \
+            >"$tmp/server.out" 2>"$tmp/server.err" &
+        server_pid=$!
+        for _ in $(seq 50); do
+            if grep -q "^Listening on" "$tmp/server.out"; then
+                sleep 0.2  # let the workers start waiting
+                return 0
+            fi
+            sleep 0.1
+        done
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    done
+    echo "herd.sh: solution-prefork -m $1 did not start:" >&2
+    cat "$tmp/server.err" >&2
+    exit 1
+}
+
+printf '%-16s %12s %17s %16s\n' mode connections "useless wakeups" "server CPU (ms)"
+for mode in $modes; do
+    start_server "$mode"
+    before=$(tree_ticks "$server_pid")
+    "$build/bin/csd-client" -i 127.0.0.1 -p "$port" -c "$clients" -t "$conns" -b "$bytes" -q
+    after=$(tree_ticks "$server_pid")
+    kill -TERM "$server_pid"
+    wait "$server_pid"
+    server_pid=""
+    read -r accepted useless < <(awk '/^worker / { c += $6; u += $8 } END { print c + 0, u + 0 }' \
+        "$tmp/server.out")
+    printf '%-16s %12d %17d %16d\n' "$mode" "$accepted" "$useless" \
+        $(((after - before) * ms_per_tick))
+    if [[ ${REPORT:-0} == 1 ]]; then
+        awk -v total="$accepted" '/^worker / {
+            bar = ""; for (i = 0; i < 50 * $6 / total; i++) bar = bar "#"
+            printf "    %s %s\n", $0, bar }' "$tmp/server.out"
+    fi
+done
