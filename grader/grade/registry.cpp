@@ -48,6 +48,11 @@ const std::vector<LabInfo>& lab_details() {
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
                     "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
                     "back-pressure", "many", "sigterm"}},
+        {.id = "thread",
+         .available = true,
+         .model = Model::thread_per_connection,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
+                    "concurrency", "load", "fd-leak", "architecture", "sigterm"}},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.

@@ -52,6 +52,15 @@ const std::vector<LabScoring>& scorings() {
                     "csd::serve_connection() sends with MSG_NOSIGNAL: a client that resets ends "
                     "only the child serving it. The parent must not notice: it never writes to a "
                     "client, reaps that child like any other and keeps accepting"}}},
+        // The skeleton serves one client at a time on the main thread: the
+        // points are in threads that come and go, and are all joined on stop.
+        {.lab = "thread",
+         .lesson = {{"concurrency", 30}, {"architecture", 50}, {"sigterm", 20}},
+         .other_points = 2,
+         .hints = {{"sigterm",
+                    "every connection thread must see the stop: csd::serve_connection() watches "
+                    "csd::stop_fd() and returns `stopped`, even for an idle client; then join "
+                    "every thread (a std::jthread joins in its destructor) and return 0"}}},
         event_lab("select"),
         event_lab("poll"),
         event_lab("epoll"),
