@@ -53,6 +53,16 @@ const std::vector<LabInfo>& lab_details() {
          .model = Model::thread_per_connection,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
                     "concurrency", "load", "fd-leak", "architecture", "sigterm"}},
+        // -m queue (the main thread accepts) for most checks; load and fd-leak
+        // grade the two modes whose pool threads accept. With 8 threads,
+        // idle-cpu's 5 idle clients leave 3 pool threads with nothing to do.
+        {.id = "prethread",
+         .available = true,
+         .model = Model::thread_pool,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
+                    "concurrency", "load", "fd-leak", "architecture", "idle-cpu", "sigterm"},
+         .workers = 8,
+         .check_args = {{"load", {"-m", "lock"}}, {"fd-leak", {"-m", "nolock"}}}},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.

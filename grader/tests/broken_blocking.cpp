@@ -227,7 +227,9 @@ void serve_threaded(const csd::Fd& listener) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
+    // -n is accepted (and ignored): the pool labs grade these servers as other designs.
+    const csd::ServerOptions opts =
+        csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
     if constexpr (bug == "ignores-sigterm") {
         ::signal(SIGTERM, SIG_IGN);
         csd::route_signals({SIGINT, SIGCHLD});
