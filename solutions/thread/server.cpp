@@ -87,8 +87,10 @@ void join_finished(Workers& workers) {
     // since the thread is at its end.
     // SKELETON: (void)workers;
     // BEGIN SOLUTION
-    workers.remove_if(
-        [](const std::unique_ptr<Worker>& w) { return w->done.load(std::memory_order_acquire); });
+    const auto ended = [](const std::unique_ptr<Worker>& w) {
+        return w->done.load(std::memory_order_acquire);
+    };
+    workers.remove_if(ended);  // each erased std::jthread joins
     // END SOLUTION
 }
 
