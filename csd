@@ -240,14 +240,18 @@ grade_program() {
     exec "$BIN/csd-grade" "$lab" "$BIN/$kind-$lab" "$@"
 }
 
-# test_preset PRESET WHAT: configures and builds PRESET, runs its CTest suite;
-# adds to the caller's `failed` and `phases`.
+# test_preset PRESET WHAT [CTEST ARGS...]: configures and builds PRESET, runs
+# its CTest suite (the tests the extra ctest arguments select, e.g. -L
+# REGEX, when given); adds to the caller's `failed` and `phases`.
 test_preset() {
     local preset=$1 what=$2 start
+    shift 2
+    local select=("$@")
     start=$(now)
     if configure "$preset" && build "$preset"; then
-        say "Testing $what (ctest --preset $preset)"
-        ctest --preset "$preset" -j2 --output-on-failure || failed+=("ctest $preset")
+        say "Testing $what (ctest --preset $preset ${select[*]})"
+        ctest --preset "$preset" -j2 --output-on-failure "${select[@]}" ||
+            failed+=("ctest $preset")
     else
         failed+=("build $preset")
     fi
@@ -264,13 +268,18 @@ cmd_test() {
     # The docs do not depend on the compiler: the clang preset leaves them out.
     test_preset clang "clang++, the same suite without the docs"
     test_preset asan "g++ with ASan+UBSan, the same suite without the docs"
+    # The threaded labs' tests and the unit tests under ThreadSanitizer (the
+    # preset sets TSAN_OPTIONS=halt_on_error=1: a race fails the grading).
+    test_preset tsan "g++ with ThreadSanitizer, the thread labs and the unit tests" \
+        -L '^(thread|prethread|unit)$' -LE '^split$'
 
     echo
     echo "csd test: time (configure, build and test) of each build:"
     printf '%s\n' "${phases[@]}"
     printf '  %-8s %7s s\n' total "$(seconds "$start" "$(now)")"
     if [ ${#failed[@]} -eq 0 ]; then
-        echo "csd test: OK (every test with g++, with clang++ and under ASan+UBSan)"
+        echo "csd test: OK (every test with g++, with clang++ and under ASan+UBSan;" \
+            "the thread labs under TSan)"
     else
         local joined
         joined=$(printf '%s, ' "${failed[@]}")

@@ -52,6 +52,27 @@ const std::vector<LabScoring>& scorings() {
                     "csd::serve_connection() sends with MSG_NOSIGNAL: a client that resets ends "
                     "only the child serving it. The parent must not notice: it never writes to a "
                     "client, reaps that child like any other and keeps accepting"}}},
+        // The skeleton serves one client at a time on the main thread: the
+        // points are in threads that come and go, and are all joined on stop.
+        {.lab = "thread",
+         .lesson = {{"concurrency", 30}, {"architecture", 50}, {"sigterm", 20}},
+         .other_points = 2,
+         .hints = {{"sigterm",
+                    "every connection thread must see the stop: csd::serve_connection() watches "
+                    "csd::stop_fd() and returns `stopped`, even for an idle client; then join "
+                    "every thread (a std::jthread joins in its destructor) and return 0"}}},
+        // The skeleton's pool threads end at once and its main thread serves
+        // one client at a time: the points are in the pool and its queue.
+        {.lab = "prethread",
+         .lesson = {{"concurrency", 20}, {"architecture", 50}, {"idle-cpu", 10}, {"sigterm", 20}},
+         .other_points = 2,
+         .hints = {{"idle-cpu",
+                    "a pool thread with nothing to do must sleep: wait on a condition variable "
+                    "(with a predicate, in a loop), never poll the queue in a loop"},
+                   {"sigterm",
+                    "on a stop, close the queue: set a flag under the mutex and notify_all(), so "
+                    "that every idle pool thread wakes and ends; busy ones see csd::stop_fd() "
+                    "in csd::serve_connection(); then join them all and return 0"}}},
         event_lab("select"),
         event_lab("poll"),
         event_lab("epoll"),

@@ -52,14 +52,21 @@ constexpr std::string_view bug = CSD_BUG;
 //   drops-every-50th      closes every 50th connection without a reply          -> load
 //   forks                 a correct fork server (graded as iterative)           -> architecture
 //   threads               a thread per client (graded as select)                -> architecture
+//   thread-leak           a thread per client that stays after its client left
+//                         (waits for the stop instead of ending)                -> architecture
+//   joins-blocked         a joined thread per client, blocked in plain read():
+//                         an idle client's thread never sees the stop           -> sigterm
+//   shared-buffer         a thread per client, all sharing one static line
+//                         buffer: requests mix up under load                    -> load
 
 enum class Design { fork, iterative, thread };
 
 constexpr Design design =
     bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
         ? Design::iterative
-    : bug == "threads" ? Design::thread
-                       : Design::fork;
+    : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" || bug == "shared-buffer"
+        ? Design::thread
+        : Design::fork;
 
 /// Every reply starts at the start of this: the alphabet, about 64 KiB of it.
 const std::string& pattern() {
@@ -123,7 +130,10 @@ bool answer(int fd, std::string_view line) {
 
 /// Serves the protocol on the blocking socket @p fd until the client is done.
 void serve(int fd) {
-    std::string line;  // the unfinished request line
+    // shared-buffer: one line buffer for every thread (a data race).
+    static std::string shared_line;
+    std::string own_line;
+    std::string& line = bug == "shared-buffer" ? shared_line : own_line;
     char buf[4096];
     for (;;) {
         const ssize_t got = ::read(fd, buf, sizeof buf);
@@ -189,20 +199,37 @@ void serve_iteratively(const csd::Fd& listener) {
     }
 }
 
-/// A detached thread per client; they end with the process.
+/// A detached thread per client; they end with the process (joins-blocked:
+/// joined threads, all joined after the loop).
 void serve_threaded(const csd::Fd& listener) {
+    std::vector<std::thread> joined;  // joins-blocked only
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
         if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
-            std::thread([c = std::move(conn)] { serve(c.get()); }).detach();
+            std::thread thread([c = std::move(conn)]() mutable {
+                serve(c.get());
+                c.reset();
+                if constexpr (bug == "thread-leak") {
+                    while (!csd::wait_for_stop(std::chrono::seconds(1))) {
+                    }
+                }
+            });
+            if constexpr (bug == "joins-blocked") {
+                joined.emplace_back(std::move(thread));
+            } else {
+                thread.detach();
+            }
         }
     }
+    for (std::thread& t : joined) t.join();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
+    // -n is accepted (and ignored): the pool labs grade these servers as other designs.
+    const csd::ServerOptions opts =
+        csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
     if constexpr (bug == "ignores-sigterm") {
         ::signal(SIGTERM, SIG_IGN);
         csd::route_signals({SIGINT, SIGCHLD});

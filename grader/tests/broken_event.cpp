@@ -385,7 +385,9 @@ void serve(const csd::Fd& listener) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
+    // -n is accepted (and ignored): the pool labs grade these servers as other designs.
+    const csd::ServerOptions opts =
+        csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
     csd::route_signals({SIGTERM, SIGINT});
     if constexpr (bug != "sigpipe-poll") csd::ignore_sigpipe();
     const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, {.nonblocking = true});

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <set>
+#include <string>
 
 #include "expect.hpp"
 #include "models.hpp"
@@ -202,6 +204,17 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
          hint);
 }
 
+// Threads a sanitizer runtime adds to the server: ThreadSanitizer starts a
+// background thread of its own (seen by its library in /proc/PID/maps).
+int runtime_threads(pid_t pid) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        if (line.find("libtsan") != std::string::npos) return 1;
+    }
+    return 0;
+}
+
 // The thread count of the server once it stopped changing (up to 1 s).
 int settled_threads(Context& ctx) {
     int count = procfs::thread_count(ctx.pid());
@@ -300,15 +313,17 @@ void check_thread_pool(Context& ctx) {
     const int n = workers_of(ctx);
     require_no_children(ctx, "idle, before any client", prethread_hint);
     std::vector<pid_t> tids;
+    const int runtime = runtime_threads(ctx.pid());
     const bool ready = poll_until(2s, [&] {
         tids = procfs::thread_ids(ctx.pid());
-        return tids.size() == static_cast<std::size_t>(n + 1);
+        return tids.size() == static_cast<std::size_t>(n + 1 + runtime);
     });
     if (!ready) {
         ctx.require_running("idle, before any client");
         fail(fmt::format("idle, the server (pid {}) started with -n {} has {} thread{}; "
-                         "expected {} ({} workers and the main thread)",
-                         ctx.pid(), n, tids.size(), tids.size() == 1 ? "" : "s", n + 1, n),
+                         "expected {} ({} workers and the main thread{})",
+                         ctx.pid(), n, tids.size(), tids.size() == 1 ? "" : "s", n + 1 + runtime, n,
+                         runtime > 0 ? ", and ThreadSanitizer's own" : ""),
              prethread_hint);
     }
     auto require_same = [&](std::string_view when) {

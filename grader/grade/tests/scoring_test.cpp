@@ -21,9 +21,12 @@ TEST_CASE("points of the labs") {
     CHECK(lab_points(*find_lab("select")) == 145);
     CHECK(lab_points(*find_lab("poll")) == 145);
     CHECK(lab_points(*find_lab("epoll")) == 145);
+    CHECK(lab_points(*find_lab("thread")) == 118);
+    CHECK(lab_points(*find_lab("prethread")) == 118);
     CHECK(points("iterative", "bytes") == 15);
     CHECK(points("fork", "bytes") == 2);
     CHECK(points("select", "syscall") == 50);
+    CHECK(points("thread", "architecture") == 50);
 }
 
 TEST_CASE("in every lab the lesson checks carry more than half of the points") {

@@ -1,0 +1,111 @@
+// A prethreaded lab server (-n threads fed by a queue from the main thread)
+// that is correct except for the one bug named by CSD_BUG at compile time.
+// grader/tests/CMakeLists.txt builds one broken-<bug> program per bug and
+// checks that csd-grade fails exactly the check that bug is about.
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "csd/lab.hpp"
+
+#ifndef CSD_BUG
+#define CSD_BUG "none"
+#endif
+
+namespace {
+
+/// The one thing this build gets wrong ("none": a correct server).
+constexpr std::string_view bug = CSD_BUG;
+
+// The bugs, each with the check that must catch it:
+//   pool-spawns     a pool of -n threads, but each connection gets a new
+//                   thread of its own anyway                              -> architecture
+//   spin-queue      no condition variable: idle pool threads poll the
+//                   queue in a loop                                       -> idle-cpu
+//   pool-no-wakeup  on a stop nobody wakes the idle pool threads, and the
+//                   main thread joins them forever                        -> sigterm
+
+/// The queue between the main thread and the pool; any thread.
+class Queue {
+  public:
+    void push(csd::Fd fd) {
+        {
+            std::lock_guard lock(mutex_);
+            queue_.push_back(std::move(fd));
+        }
+        ready_.notify_one();
+    }
+
+    /// std::nullopt once closed and empty.
+    std::optional<csd::Fd> pop() {
+        std::unique_lock lock(mutex_);
+        if constexpr (bug == "spin-queue") {
+            while (!closed_ && queue_.empty()) {
+                lock.unlock();
+                std::this_thread::yield();
+                lock.lock();
+            }
+        } else {
+            ready_.wait(lock, [this] { return closed_ || !queue_.empty(); });
+        }
+        if (queue_.empty()) return std::nullopt;
+        csd::Fd fd = std::move(queue_.front());
+        queue_.pop_front();
+        return fd;
+    }
+
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        if constexpr (bug != "pool-no-wakeup") ready_.notify_all();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<csd::Fd> queue_;
+    bool closed_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions opts =
+        csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
+    csd::route_signals({SIGTERM, SIGINT});
+    csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
+    csd::announce_listening(opts.host, opts.port);
+    Queue queue;
+    {
+        std::vector<std::jthread> pool;
+        for (int i = 0; i < opts.workers; ++i) {
+            pool.emplace_back([&queue] {
+                while (std::optional<csd::Fd> fd = queue.pop()) {
+                    (void)csd::serve_connection(fd->get());
+                }
+            });
+        }
+        std::vector<std::jthread> extra;  // pool-spawns only
+        while (!csd::stop_requested()) {
+            if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+            csd::Fd fd = csd::accept_connection(listener.get()).connection;
+            if (!fd) continue;
+            if constexpr (bug == "pool-spawns") {
+                extra.emplace_back([c = std::move(fd)] { (void)csd::serve_connection(c.get()); });
+            } else {
+                queue.push(std::move(fd));
+            }
+        }
+        queue.close();
+    }
+    return 0;
+}
