@@ -1,7 +1,7 @@
 #pragma once
 /// @file serve.hpp
 /// @brief Serving one connection with blocking I/O, for the process labs
-/// (fork) and the thread labs (coming).
+/// (fork, prefork, fdpass) and the thread labs (thread, prethread).
 
 namespace csd {
 
