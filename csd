@@ -246,9 +246,17 @@ grade_program() {
 test_preset() {
     local preset=$1 what=$2 start
     shift 2
-    local select=("$@")
+    # Up to "--": the targets to build (none: everything); after it, what
+    # ctest runs (none: every test).
+    local targets=() select=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        targets+=("$1")
+        shift
+    done
+    [ $# -gt 0 ] && shift
+    select=("$@")
     start=$(now)
-    if configure "$preset" && build "$preset"; then
+    if configure "$preset" && build "$preset" "${targets[@]}"; then
         say "Testing $what (ctest --preset $preset ${select[*]})"
         ctest --preset "$preset" -j2 --output-on-failure "${select[@]}" ||
             failed+=("ctest $preset")
@@ -258,6 +266,13 @@ test_preset() {
     phases+=("$(printf '  %-8s %7s s  %s' "$preset" "$(seconds "$start" "$(now)")" "$what")")
 }
 
+# What ./csd test runs, in four builds. The whole suite once, with g++; the
+# other builds prove what depends on the compiler or needs a sanitizer: the
+# library's and the grader's unit tests, every reference solution graded
+# (which runs the grader and the client too), the SIGTERM hammers. The
+# broken-server, model, skeleton and docs tests check the grader's verdicts
+# and the course text, which do not change with the compiler: they run once.
+# (2 cores: about 20 minutes in all; each phase prints its time.)
 cmd_test() {
     need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" \
         "${BROWSER_PACKAGES[@]}"
@@ -265,21 +280,24 @@ cmd_test() {
     start=$(now)
 
     test_preset default "g++, the whole suite with the docs"
-    # The docs do not depend on the compiler: the clang preset leaves them out.
-    test_preset clang "clang++, the same suite without the docs"
-    test_preset asan "g++ with ASan+UBSan, the same suite without the docs"
-    # The threaded labs' tests and the unit tests under ThreadSanitizer (the
-    # preset sets TSAN_OPTIONS=halt_on_error=1: a race fails the grading).
-    test_preset tsan "g++ with ThreadSanitizer, the thread labs and the unit tests" \
-        -L '^(thread|prethread|unit)$' -LE '^split$'
+    # Everything builds warning-free with clang++ too (skeletons, broken
+    # servers); the clang build also runs the libFuzzer target.
+    test_preset clang "clang++, unit tests, solutions graded, fuzzing" \
+        -- -L '^(unit|solution|fuzz)$'
+    test_preset asan "g++ with ASan+UBSan, unit tests, solutions graded, SIGTERM hammers" \
+        core -- -L '^(unit|solution|hammer)$'
+    # The threaded labs under ThreadSanitizer (the preset sets
+    # TSAN_OPTIONS=halt_on_error=1: a race fails the grading).
+    test_preset tsan "g++ with ThreadSanitizer, unit tests, the thread labs graded and hammered" \
+        core -- -R '^(unit\.|(solution|hammer)\.(thread|prethread)($|\.))'
 
     echo
     echo "csd test: time (configure, build and test) of each build:"
     printf '%s\n' "${phases[@]}"
     printf '  %-8s %7s s\n' total "$(seconds "$start" "$(now)")"
     if [ ${#failed[@]} -eq 0 ]; then
-        echo "csd test: OK (every test with g++, with clang++ and under ASan+UBSan;" \
-            "the thread labs under TSan)"
+        echo "csd test: OK (the whole suite with g++; unit tests and solutions with" \
+            "clang++, under ASan+UBSan and, for the thread labs, under TSan)"
     else
         local joined
         joined=$(printf '%s, ' "${failed[@]}")

@@ -36,6 +36,7 @@ function(csd_add_lab lab)
   add_executable(solution-${lab} ${sol_sources})
   target_link_libraries(solution-${lab} PRIVATE ${arg_LIBRARY})
   csd_warnings(solution-${lab})
+  csd_core_program(solution-${lab})
 
   set(skel_sources "")
   foreach(src IN LISTS sol_sources sol_headers)

@@ -1,6 +1,6 @@
 #pragma once
 /// @file cli.hpp
-/// @brief The csd-grade command line (SPEC section 4).
+/// @brief The csd-grade command line (docs/contract.md section 4).
 
 #include <optional>
 #include <string>

@@ -1,4 +1,4 @@
-// csd-grade: grades a lab server (SPEC section 4).
+// csd-grade: grades a lab server (docs/contract.md section 4).
 #include <fmt/format.h>
 #include <unistd.h>
 

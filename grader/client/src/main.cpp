@@ -1,5 +1,5 @@
 /// @file main.cpp
-/// @brief csd-client: the shared load and check client (SPEC section 3).
+/// @brief csd-client: the shared load and check client (docs/contract.md section 3).
 
 #include <fmt/core.h>
 #include <sys/resource.h>

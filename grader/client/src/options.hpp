@@ -1,6 +1,6 @@
 #pragma once
 /// @file options.hpp
-/// @brief The csd-client command line (SPEC section 3, plus --concurrent).
+/// @brief The csd-client command line (docs/contract.md section 3, plus --concurrent).
 
 #include <cstdint>
 #include <string>
