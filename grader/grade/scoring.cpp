@@ -94,6 +94,10 @@ const std::vector<LabScoring>& scorings() {
                     {"distribution", 20},
                     {"sigterm", 10}},
          .other_points = 2},
+        // The skeleton answers and closes normally: the abortive close and
+        // waiting for the acknowledgement before it are the lesson.
+        {.lab = "rst",
+         .lesson = {{"reply", 10}, {"rst", 40}, {"time-wait", 40}, {"sigterm", 10}}},
     };
     return table;
 }

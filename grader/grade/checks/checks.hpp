@@ -50,5 +50,11 @@ void check_stalled(Context& ctx);
 void check_distribution(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx);
+/// reply (rst): one request per connection, the exact reply, then the end of the connection.
+void check_one_reply(Context& ctx);
+/// rst (rst): after its reply the server resets the connection (ECONNRESET, not EOF).
+void check_rst(Context& ctx);
+/// time-wait (rst): no TIME_WAIT socket is left on the server's port.
+void check_time_wait(Context& ctx);
 
 }  // namespace csd::grade
