@@ -90,6 +90,12 @@ const std::vector<LabInfo>& lab_details() {
          .available = true,
          .model = Model::single_process,
          .checks = {"start", "reply", "rst", "time-wait", "sigterm"}},
+        // A header line and a body per reply, corked into one segment.
+        {.id = "cork",
+         .available = true,
+         .model = Model::single_process,
+         .checks = {"start", "framing", "segments", "uncork", "sigterm"},
+         .header_line = true},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.
@@ -247,6 +253,21 @@ const std::vector<CheckInfo>& checks() {
          "(/proc/net/tcp)",
          "the side that closes first with a FIN keeps the connection in TIME_WAIT for 60 s; "
          "an abortive close (SO_LINGER {1, 0}) leaves none"},
+        {"framing", 10, check_framing,
+         "cork: each reply is the header line \"N\\n\" then N exact bytes (1 B to 16 MiB, "
+         "pipelined, after a half-close)",
+         "write the header line (N in decimal without leading zeros, then '\\n'), then the "
+         "N bytes of the reply; answer every complete request in order"},
+        {"segments", 10, check_segments,
+         "cork: 10 small replies, one at a time: at least 8 arrive as one TCP segment each "
+         "(TCP_INFO tcpi_data_segs_in of the grader's socket)",
+         "with TCP_NODELAY each write leaves as its own segment: set TCP_CORK before the "
+         "header and clear it after the body, so the kernel sends the reply as one segment"},
+        {"uncork", 10, check_uncork,
+         "cork: 10 small replies, one at a time: at least 8 arrive in one segment within "
+         "100 ms of their request",
+         "clear TCP_CORK right after the body, on every path: a reply left corked waits for "
+         "the kernel's 200 ms cork timer"},
         {"sigterm", 10, check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
          "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "
