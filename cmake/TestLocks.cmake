@@ -35,6 +35,8 @@ set(CSD_CHECK_LOCKS_back-pressure cpu)
 # worker under load and gives the pool 2 s to be whole again.
 set(CSD_CHECK_LOCKS_stalled cpu)
 set(CSD_CHECK_LOCKS_replace cpu)
+# cork: uncork measures the time of each small reply against 100 ms.
+set(CSD_CHECK_LOCKS_uncork cpu)
 
 # csd_test_runs_checks(TEST CHECK...): TEST runs csd-grade with these checks
 # (ALL: every check of its lab); it gets their locks (csd.NAME). Call it in

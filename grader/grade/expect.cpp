@@ -139,6 +139,47 @@ void fetch(std::uint16_t port, std::uint64_t n, Deadline deadline, std::string_v
     expect_reply(conn, n, deadline, what);
 }
 
+void fetch(const LabInfo& lab, std::uint16_t port, std::uint64_t n, Deadline deadline,
+           std::string_view what) {
+    Connection conn = Connection::open(port, deadline);
+    conn.send_all(request_line(n), deadline, what);
+    expect_lab_reply(lab, conn, n, deadline, what);
+}
+
+void expect_header_line(Connection& conn, std::uint64_t n, Deadline deadline,
+                        std::string_view what) {
+    const std::string want = std::to_string(n) + "\n";
+    const std::string hint =
+        "each reply starts with a header line: N in decimal, without leading zeros, then "
+        "'\\n'; then come the N bytes";
+    std::string got;
+    while (got.size() < want.size()) {
+        char c = 0;
+        const ReadResult r = conn.read_some(&c, 1, deadline);
+        if (r.status != ReadStatus::data) {
+            const char* end = r.status == ReadStatus::eof       ? "EOF"
+                              : r.status == ReadStatus::reset   ? "a reset"
+                              : r.status == ReadStatus::timeout ? "nothing more"
+                                                                : "a read error";
+            throw CheckFailed(fmt::format("{}: the header line {} was expected, got {} then {}",
+                                          what, quote(want), quote(got), end),
+                              hint);
+        }
+        got += c;
+        if (got.back() != want[got.size() - 1]) {
+            throw CheckFailed(fmt::format("{}: the header line {} was expected, got {}", what,
+                                          quote(want), quote(got)),
+                              hint);
+        }
+    }
+}
+
+void expect_lab_reply(const LabInfo& lab, Connection& conn, std::uint64_t n, Deadline deadline,
+                      std::string_view what) {
+    if (lab.header_line) expect_header_line(conn, n, deadline, what);
+    expect_reply(conn, n, deadline, what);
+}
+
 void expect_replies_together(std::vector<Connection>& conns,
                              const std::vector<std::uint64_t>& sizes, Deadline deadline,
                              std::string_view what, const std::function<void()>& tick) {

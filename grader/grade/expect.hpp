@@ -14,6 +14,7 @@
 #include "deadline.hpp"
 #include "failure.hpp"
 #include "net.hpp"
+#include "registry.hpp"
 
 namespace csd::grade {
 
@@ -76,6 +77,15 @@ struct Closing {
     std::string first;                     ///< The first of those bytes.
 };
 
+/// Reads the header line of a reply to a request for @p n bytes ("N\n",
+/// docs/contract.md section 6, cork) byte by byte, so that no byte of the
+/// body is taken. Throws CheckFailed.
+void expect_header_line(Connection& conn, std::uint64_t n, Deadline deadline,
+                        std::string_view what);
+/// expect_reply() for a lab's replies: the header line first when
+/// @p lab has one (LabInfo::header_line).
+void expect_lab_reply(const LabInfo& lab, Connection& conn, std::uint64_t n, Deadline deadline,
+                      std::string_view what);
 /// Reads until the server closes (EOF or RST) or @p deadline.
 [[nodiscard]] Closing wait_closed(Connection& conn, Deadline deadline);
 
@@ -85,6 +95,9 @@ void expect_closed(Connection& conn, Deadline deadline, std::string_view after);
 
 /// Opens a fresh connection, requests @p n bytes, checks the reply, closes.
 void fetch(std::uint16_t port, std::uint64_t n, Deadline deadline, std::string_view what);
+/// fetch() for a lab's replies (expect_lab_reply()).
+void fetch(const LabInfo& lab, std::uint16_t port, std::uint64_t n, Deadline deadline,
+           std::string_view what);
 
 /// Reads the replies of @p sizes[i] bytes on @p conns[i] all at once
 /// (poll), checking every byte, until all are complete or @p deadline;

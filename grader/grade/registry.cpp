@@ -85,6 +85,17 @@ const std::vector<LabInfo>& lab_details() {
                     "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
                     "distribution", "sigterm"},
          .workers = 4},
+        // One request per connection, then an RST: the close is the lesson.
+        {.id = "rst",
+         .available = true,
+         .model = Model::single_process,
+         .checks = {"start", "reply", "rst", "time-wait", "sigterm"}},
+        // A header line and a body per reply, corked into one segment.
+        {.id = "cork",
+         .available = true,
+         .model = Model::single_process,
+         .checks = {"start", "framing", "segments", "uncork", "sigterm"},
+         .header_line = true},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.
@@ -227,6 +238,36 @@ const std::vector<CheckInfo>& checks() {
          "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
          "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
          "one line per slot in the format of docs/contract.md"},
+        {"reply", 10, check_one_reply,
+         "rst: one request per connection gets its exact reply (1 B to 1 MiB, also through a "
+         "4 KiB receive window), then the server ends the connection",
+         "answer the one request of each connection, then end it yourself. An abortive close "
+         "throws away what the send queue still holds: wait until the reply is acknowledged "
+         "(ioctl SIOCOUTQ returns 0) before it"},
+        {"rst", 10, check_rst,
+         "rst: after the reply, the client's read() fails with ECONNRESET, not EOF",
+         "set SO_LINGER to {l_onoff = 1, l_linger = 0} on the connected socket, then close() "
+         "it: the kernel sends an RST instead of a FIN"},
+        {"time-wait", 10, check_time_wait,
+         "rst: 20 connections leave no socket in TIME_WAIT on the server's port "
+         "(/proc/net/tcp)",
+         "the side that closes first with a FIN keeps the connection in TIME_WAIT for 60 s; "
+         "an abortive close (SO_LINGER {1, 0}) leaves none"},
+        {"framing", 10, check_framing,
+         "cork: each reply is the header line \"N\\n\" then N exact bytes (1 B to 16 MiB, "
+         "pipelined, after a half-close)",
+         "write the header line (N in decimal without leading zeros, then '\\n'), then the "
+         "N bytes of the reply; answer every complete request in order"},
+        {"segments", 10, check_segments,
+         "cork: 10 small replies, one at a time: at least 8 arrive as one TCP segment each "
+         "(TCP_INFO tcpi_data_segs_in of the grader's socket)",
+         "with TCP_NODELAY each write leaves as its own segment: set TCP_CORK before the "
+         "header and clear it after the body, so the kernel sends the reply as one segment"},
+        {"uncork", 10, check_uncork,
+         "cork: 10 small replies, one at a time: at least 8 arrive in one segment within "
+         "100 ms of their request",
+         "clear TCP_CORK right after the body, on every path: a reply left corked waits for "
+         "the kernel's 200 ms cork timer"},
         {"sigterm", 10, check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
          "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "

@@ -51,6 +51,8 @@ struct LabInfo {
     std::vector<std::string_view> server_args = {};  ///< The lab's own flags, for every check.
     std::vector<CheckArgs> check_args = {};          ///< Extra flags of some checks.
     bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
+    /// Every reply starts with the header line "N\n" (cork, docs/contract.md section 6).
+    bool header_line = false;
 };
 
 /// One check.

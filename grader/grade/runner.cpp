@@ -34,7 +34,7 @@ void run_one(const CheckInfo& check, Context& ctx, CheckResult& r) {
 // Empty when the server serves a fresh 4000-byte request; otherwise what went wrong.
 std::string health_problem(Context& ctx) {
     try {
-        fetch(ctx.port(), 4000, Deadline(2s), "health probe");
+        fetch(ctx.lab(), ctx.port(), 4000, Deadline(2s), "health probe");
         return {};
     } catch (const std::exception& e) {
         return e.what();

@@ -50,5 +50,17 @@ void check_stalled(Context& ctx);
 void check_distribution(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx);
+/// reply (rst): one request per connection, the exact reply, then the end of the connection.
+void check_one_reply(Context& ctx);
+/// rst (rst): after its reply the server resets the connection (ECONNRESET, not EOF).
+void check_rst(Context& ctx);
+/// time-wait (rst): no TIME_WAIT socket is left on the server's port.
+void check_time_wait(Context& ctx);
+/// framing (cork): each reply is the header line "N\n" then the N bytes; pipelining, half-close.
+void check_framing(Context& ctx);
+/// segments (cork): small replies arrive as one TCP segment each (TCP_INFO).
+void check_segments(Context& ctx);
+/// uncork (cork): small replies arrive in one segment, promptly (not after the cork timer).
+void check_uncork(Context& ctx);
 
 }  // namespace csd::grade

@@ -46,7 +46,7 @@ void check_sigterm(Context& ctx) {
         idle.push_back(Connection::open(ctx.port(), Deadline(3s)));
         idle.back().send_all(request_line(1), Deadline(3s), what);
         if (i == 1 || ctx.lab().model != Model::single_process) {
-            expect_reply(idle.back(), 1, Deadline(3s), what);
+            expect_lab_reply(ctx.lab(), idle.back(), 1, Deadline(3s), what);
         }
     }
     std::this_thread::sleep_for(scaled(50ms));

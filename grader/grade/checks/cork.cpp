@@ -1,0 +1,146 @@
+// The checks of the cork lab (docs/contract.md, section 6, "cork"): each
+// reply is a header line then the body; a small reply arrives as one TCP
+// segment (counted by the grader's own socket, TCP_INFO), and promptly.
+#include <linux/tcp.h>  // struct tcp_info with tcpi_data_segs_in (glibc's lacks it)
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include "checks.hpp"
+#include "expect.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The whole reply (header, then body) to a request for @p n bytes.
+void expect_corked_reply(Connection& conn, std::uint64_t n, Deadline deadline,
+                         const std::string& what) {
+    expect_header_line(conn, n, deadline, what);
+    expect_reply(conn, n, deadline, what);
+}
+
+// Segments with data the grader's socket @p fd has received so far, or
+// nullopt when the kernel does not count them (TCP_INFO too old).
+std::optional<std::uint32_t> data_segments_in(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::nullopt;
+    const auto needed = offsetof(tcp_info, tcpi_data_segs_in) + sizeof info.tcpi_data_segs_in;
+    if (len < needed) return std::nullopt;
+    return info.tcpi_data_segs_in;
+}
+
+// One small reply as the grader saw it.
+struct Sample {
+    std::uint32_t segments = 0;  // segments with data that brought it
+    Clock::duration latency{};   // from the request sent to the last byte read
+};
+
+// @p count requests for @p size bytes on one connection, one at a time:
+// how each reply arrived.
+std::vector<Sample> sample_replies(Context& ctx, int count, std::uint64_t size) {
+    const Deadline overall(30s);
+    Connection conn = Connection::open(ctx.port(), overall.within(3s));
+    conn.set_nodelay();
+    std::vector<Sample> samples;
+    for (int i = 1; i <= count; ++i) {
+        const std::string what =
+            fmt::format("request {} of {} for {} bytes on one connection", i, count, size);
+        const auto before = data_segments_in(conn.fd());
+        if (!before) skip("TCP_INFO does not count the segments received (tcpi_data_segs_in)");
+        const auto start = Clock::now();
+        conn.send_all(request_line(size), overall.within(3s), what);
+        expect_corked_reply(conn, size, overall.within(3s), what);
+        const auto latency = Clock::now() - start;
+        samples.push_back({*data_segments_in(conn.fd()) - *before, latency});
+    }
+    return samples;
+}
+
+double ms(Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// "2, 2, 1, ..." or "240 ms, 236 ms, ..." for messages.
+template <typename Show>
+std::string list(const std::vector<Sample>& samples, Show show) {
+    std::string text;
+    for (const Sample& s : samples) text += (text.empty() ? "" : ", ") + show(s);
+    return text;
+}
+
+constexpr int samples_taken = 10;
+constexpr int samples_needed = 8;  // a stray segment now and then is not the server's doing
+
+}  // namespace
+
+void check_framing(Context& ctx) {
+    const Deadline overall(30s);
+    Connection conn = Connection::open(ctx.port(), overall.within(3s));
+    for (const std::uint64_t n : {1ULL, 26ULL, 4000ULL, 100000ULL, 16ULL << 20}) {
+        const std::string what = fmt::format("request {} (one at a time)", n);
+        conn.send_all(request_line(n), overall.within(3s), what);
+        expect_corked_reply(conn, n, overall.within(10s), what);
+    }
+    conn.send_all("3\n0007\r\n10\n1\n", overall.within(3s), "four pipelined requests");
+    conn.shutdown_write();
+    for (const std::uint64_t n : {3ULL, 7ULL, 10ULL, 1ULL}) {
+        expect_corked_reply(conn, n, overall.within(3s),
+                            fmt::format("pipelined request {} (3, 0007\\r, 10, 1)", n));
+    }
+    expect_closed(conn, overall.within(3s), "after the half-close and the four replies");
+    Connection bad = Connection::open(ctx.port(), overall.within(3s));
+    bad.send_all("12x\n", overall.within(3s), "a malformed request");
+    expect_closed(bad, overall.within(3s), "after a malformed request (\"12x\\n\")");
+}
+
+void check_segments(Context& ctx) {
+    const auto samples = sample_replies(ctx, samples_taken, 1000);
+    const auto whole = std::count_if(samples.begin(), samples.end(),
+                                     [](const Sample& s) { return s.segments == 1; });
+    ctx.log("segments per reply: {}",
+            list(samples, [](const Sample& s) { return std::to_string(s.segments); }));
+    if (whole < samples_needed) {
+        fail(
+            fmt::format("{} replies of 1000 bytes (5-byte header, then the body) came in {} TCP "
+                        "segments each (tcpi_data_segs_in of the grader's socket); only {} in "
+                        "one segment, {} needed",
+                        samples_taken,
+                        list(samples, [](const Sample& s) { return std::to_string(s.segments); }),
+                        whole, samples_needed));
+    }
+}
+
+void check_uncork(Context& ctx) {
+    // The cork timer of Linux is 200 ms whatever the machine: the threshold
+    // grows with the time scale, but stays below it.
+    const auto threshold = std::min<Clock::duration>(scaled(100ms), 150ms);
+    const auto samples = sample_replies(ctx, samples_taken, 500);
+    const auto good = std::count_if(samples.begin(), samples.end(), [&](const Sample& s) {
+        return s.segments == 1 && s.latency < threshold;
+    });
+    const auto shown = [](const Sample& s) {
+        return fmt::format("{:.1f} ms/{}", ms(s.latency), s.segments);
+    };
+    ctx.log("latency/segments per reply: {}", list(samples, shown));
+    if (good < samples_needed) {
+        fail(
+            fmt::format("{} replies of 500 bytes, one at a time (time from request to last "
+                        "byte / TCP segments): {}; only {} came whole in one segment within "
+                        "{:.0f} ms, {} needed",
+                        samples_taken, list(samples, shown), good, ms(threshold), samples_needed));
+    }
+}
+
+}  // namespace csd::grade

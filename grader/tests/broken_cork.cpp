@@ -1,0 +1,70 @@
+// Broken servers of the cork lab (docs/contract.md, section 6, "cork"):
+// each reply a header line "N\n" then the N bytes, header and body in two
+// write() calls, TCP_NODELAY on. Each is right except for the one bug that
+// CSD_BUG names:
+//
+//   cork-none     never corks: with TCP_NODELAY, each reply leaves as two
+//                 segments, the header and the body (fails segments)
+//   cork-forever  corks each connection once and never uncorks: a reply
+//                 smaller than a segment waits for the kernel's 200 ms cork
+//                 timer (fails uncork)
+//   cork-bad-header  writes the header with leading zeros as the request
+//                 had them ("0007"): fails framing
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <string_view>
+
+#include "test_server.hpp"
+
+namespace {
+
+constexpr std::string_view bug = CSD_BUG;
+
+// Serves the requests of the blocking socket @p fd until EOF or a bad line.
+void serve(int fd) {
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (bug == "cork-forever") ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    std::string input;
+    char buf[4096];
+    for (;;) {
+        for (auto nl = input.find('\n'); nl != std::string::npos; nl = input.find('\n')) {
+            std::string line = input.substr(0, nl);
+            const std::uint64_t n = test_server::parse_request(line);
+            if (n == 0) return;
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            const std::string header = (bug == "cork-bad-header" ? line : std::to_string(n)) + "\n";
+            const bool cork_each = bug == "cork-bad-header";  // corked right, the header wrong
+            const int zero = 0;
+            if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+            if (::write(fd, header.data(), header.size()) < 0) return;
+            if (!test_server::send_reply(fd, n)) return;
+            if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+            input.erase(0, nl + 1);
+        }
+        if (input.size() > 32) return;
+        const ssize_t got = ::read(fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR && !test_server::stop) continue;
+        if (got <= 0) return;
+        input.append(buf, static_cast<std::size_t>(got));
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    static_assert(bug == "cork-none" || bug == "cork-forever" || bug == "cork-bad-header");
+    const test_server::Options options = test_server::parse(argc, argv);
+    test_server::catch_stop();
+    const int listener = test_server::listen_on(options);
+    test_server::announce(options);
+    while (!test_server::stop) {
+        const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        serve(fd);
+        ::close(fd);
+    }
+    return 0;
+}

@@ -1,0 +1,55 @@
+// Broken servers of the rst lab (docs/contract.md, section 6, "rst"): one
+// request per connection, its reply, then the close. Each is right except
+// for the one bug that CSD_BUG names:
+//
+//   rst-fin      closes normally (a FIN): the client reads EOF, not
+//                ECONNRESET, and the server's side keeps a TIME_WAIT (fails
+//                rst and time-wait)
+//   rst-no-wait  resets as soon as the reply is written, without waiting
+//                until it is acknowledged: the RST throws away what the
+//                send queue still holds (fails reply)
+#include <sys/socket.h>
+
+#include <string_view>
+
+#include "test_server.hpp"
+
+namespace {
+
+constexpr std::string_view bug = CSD_BUG;
+
+// The one request line of @p fd (blocking); its N, or 0.
+std::uint64_t read_request(int fd) {
+    std::string line;
+    char buf[64];
+    while (line.find('\n') == std::string::npos && line.size() <= 32) {
+        const ssize_t got = ::read(fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR && !test_server::stop) continue;
+        if (got <= 0) return 0;
+        line.append(buf, static_cast<std::size_t>(got));
+    }
+    const auto nl = line.find('\n');
+    return nl == std::string::npos ? 0 : test_server::parse_request(line.substr(0, nl));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    static_assert(bug == "rst-fin" || bug == "rst-no-wait");
+    const test_server::Options options = test_server::parse(argc, argv);
+    test_server::catch_stop();
+    const int listener = test_server::listen_on(options);
+    test_server::announce(options);
+    while (!test_server::stop) {
+        const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        const std::uint64_t n = read_request(fd);
+        if (n > 0) (void)test_server::send_reply(fd, n);
+        if (bug == "rst-no-wait") {
+            const linger abort{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        }
+        ::close(fd);
+    }
+    return 0;
+}

@@ -1,0 +1,161 @@
+// Lab "cork": a server whose small replies leave as one TCP segment.
+//
+// The protocol (docs/contract.md, section 6, "cork"): the requests of
+// section 1; each reply is a header line, N in decimal and '\n', then the N
+// bytes of section 1. The server writes the header and the body with two
+// separate calls, with TCP_NODELAY on; TCP_CORK around each reply makes a
+// small reply leave as one segment, as soon as it is complete. The
+// handout, labs/cork/handout.md, explains every step; the TODOs below name
+// them.
+//
+// Given: the command line, the listener, the accept loop, reading the
+// requests, writing the header and the body, TCP_NODELAY, SIGTERM.
+// Yours: corking and uncorking each reply (handout steps 1 and 2).
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "csd/base.hpp"
+#include "csd/protocol.hpp"  // the cork lab links csd::lab_protocol: parse_request()
+
+namespace {
+
+/// The reply bytes from offset 0, a bit more than 64 KiB: the bytes from
+/// offset `off` on are at reply_pattern()[off % 26].
+std::string_view reply_pattern() {
+    static const std::string bytes = [] {
+        std::string s(26 * 2522, '\0');
+        for (std::size_t i = 0; i < s.size(); ++i) s[i] = csd::reply_byte(i);
+        return s;
+    }();
+    return bytes;
+}
+
+/// Waits until @p fd has one of @p events or a stop is requested; true in
+/// the first case.
+bool wait_for(int fd, short events) {
+    for (;;) {
+        if (csd::stop_requested()) return false;
+        std::array<pollfd, 2> fds{{{fd, events, 0}, {csd::stop_fd(), POLLIN, 0}}};
+        const int n = ::poll(fds.data(), fds.size(), -1);
+        if (n < 0 && errno != EINTR) csd::throw_errno("poll");
+        if (n > 0 && fds[1].revents != 0) return false;
+        if (n > 0 && fds[0].revents != 0) return true;
+    }
+}
+
+/// Writes all of @p data to the non-blocking socket @p fd, in as many
+/// write() calls as it takes. False when the client left or a stop came.
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        const csd::WriteResult w = csd::write_some(fd, data);
+        if (w.status == csd::WriteStatus::peer_gone) return false;
+        if (w.status == csd::WriteStatus::ok) {
+            data.remove_prefix(w.bytes);
+        } else if (w.status == csd::WriteStatus::would_block && !wait_for(fd, POLLOUT)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Sets TCP_CORK on @p fd when @p on, clears it otherwise.
+void set_cork(int fd, bool on) {
+    // TODO(handout step 1): set the option TCP_CORK (level IPPROTO_TCP, an
+    // int, man 7 tcp) to 1 or 0. Clearing it sends what it held at once.
+    // SKELETON: (void)fd;
+    // SKELETON: (void)on;
+    // BEGIN SOLUTION
+    const int value = on ? 1 : 0;
+    csd::check_rc(::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value),
+                  "setsockopt(TCP_CORK)");
+    // END SOLUTION
+}
+
+/// Sends the reply to a request for @p n bytes: the header line, then the
+/// body, each with its own write() calls. False when the client left or a
+/// stop came.
+bool send_reply(int fd, std::uint64_t n) {
+    // TODO(handout step 2): cork before the header and uncork after the
+    // body, on every path, so that the reply leaves as one segment as soon
+    // as it is complete (and not 200 ms later).
+    // SKELETON: (void)set_cork;  // yours to call: before the header, after the body
+    // BEGIN SOLUTION
+    set_cork(fd, true);
+    // END SOLUTION
+    bool sent = write_all(fd, std::to_string(n) + "\n");
+    const std::string_view pattern = reply_pattern();
+    for (std::uint64_t done = 0; sent && done < n;) {
+        const std::size_t skip = static_cast<std::size_t>(done % 26);
+        const std::size_t size =
+            static_cast<std::size_t>(std::min<std::uint64_t>(n - done, pattern.size() - 26));
+        sent = write_all(fd, pattern.substr(skip, size));
+        done += size;
+    }
+    // BEGIN SOLUTION
+    set_cork(fd, false);
+    // END SOLUTION
+    return sent;
+}
+
+/// Serves the requests of @p fd until the client closes, a request is
+/// malformed, the client leaves or a stop comes.
+void serve_client(int fd) {
+    const int on = 1;
+    csd::check_rc(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on),
+                  "setsockopt(TCP_NODELAY)");
+    std::string input;
+    std::array<char, 4096> buf{};
+    for (;;) {
+        // Answer every complete line already received, in order.
+        for (auto nl = input.find('\n'); nl != std::string::npos; nl = input.find('\n')) {
+            const std::uint64_t n = csd::parse_request(std::string_view(input).substr(0, nl));
+            if (n == 0 || !send_reply(fd, n)) return;  // malformed, or the client left
+            input.erase(0, nl + 1);
+        }
+        if (input.size() > csd::max_line_bytes) return;  // 33 bytes and no '\n'
+        if (!wait_for(fd, POLLIN)) return;
+        const csd::ReadResult r = csd::read_some(fd, buf.data(), buf.size());
+        if (r.status == csd::ReadStatus::eof || r.status == csd::ReadStatus::peer_gone) return;
+        if (r.status == csd::ReadStatus::ok) input.append(buf.data(), r.bytes);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv);
+    try {
+        // SIGTERM and SIGINT set csd::stop_requested() and wake every wait.
+        csd::route_signals({SIGTERM, SIGINT});
+        csd::Fd listener = csd::listen_tcp(options.host, options.port);
+        csd::announce_listening(options.host, options.port);
+        while (!csd::stop_requested()) {
+            if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+            csd::Accepted accepted =
+                csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
+            if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
+                (void)csd::wait_for_stop(std::chrono::milliseconds(100));  // do not spin
+                continue;
+            }
+            if (accepted.connection) serve_client(accepted.connection.get());
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "server: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}
