@@ -76,8 +76,10 @@ const std::vector<LabInfo>& lab_details() {
          // replace, fcntl (the record lock released after accept) by
          // stalled, reuseport (a listening socket per worker) by
          // distribution, epoll-exclusive by load, epoll by zombies, select
-         // by fd-leak. Not stalled in mode reuseport: the kernel hands a
-         // connection to a listener by a hash, busy worker or not.
+         // by fd-leak. Reuseport by no check that keeps one client waiting
+         // while another must be served (stalled, back-pressure, sigterm):
+         // the kernel hands a connection to a listener by a hash, busy
+         // worker or not.
          .check_args = {{.check = "replace", .args = {"-m", "lock"}},
                         {.check = "stalled", .args = {"-m", "fcntl"}},
                         {.check = "distribution", .args = {"-m", "reuseport"}},
