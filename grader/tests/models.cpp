@@ -6,6 +6,8 @@
 //   reuseport      -n workers, each calling accept() on a listening socket of
 //                  its own (SO_REUSEPORT), opened by the parent before the fork
 //   reuseport-forks  the same, but a worker forks a child per connection
+//   reuseport-parent-listens  the same as reuseport, but the parent keeps a
+//                  listening socket on the port too (and never accepts)
 //   fdpass         the parent accepts and passes each socket to one of -n workers
 //   fdpass-keeps   the same, but the parent keeps its copy of every socket
 //   fork           a new child per connection
@@ -101,6 +103,7 @@ int run_reuseport(const Options& o) {
         }));
         ::close(own);
     }
+    if (design == "reuseport-parent-listens") (void)listen_on(o, true);
     announce(o);
     while (stop == 0) ::poll(nullptr, 0, 100);
     return end_children(children);
@@ -226,7 +229,7 @@ int run_prethread(int listener, int n) {
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     catch_stop();
-    if (design == "reuseport" || design == "reuseport-forks") ::_exit(run_reuseport(o));
+    if (design.starts_with("reuseport")) ::_exit(run_reuseport(o));
     const int listener = listen_on(o);
     announce(o);
     int status = 0;
