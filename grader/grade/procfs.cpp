@@ -281,6 +281,16 @@ std::optional<std::uint64_t> listening_inode(std::uint16_t port) {
     return std::nullopt;
 }
 
+std::vector<std::uint64_t> listening_inodes(std::uint16_t port) {
+    std::vector<std::uint64_t> out;
+    for (const auto& s : tcp_sockets()) {
+        if (s.local_port == port && s.state == tcp_listen && s.inode != 0) out.push_back(s.inode);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
 std::optional<std::uint64_t> connection_inode(std::uint16_t server_port,
                                               std::uint16_t client_port) {
     for (const auto& s : tcp_sockets()) {

@@ -116,6 +116,10 @@ struct Holder {
 /// Inode of the socket listening on @p port, nullopt when none.
 [[nodiscard]] std::optional<std::uint64_t> listening_inode(std::uint16_t port);
 
+/// Inodes of every socket listening on @p port (several with SO_REUSEPORT),
+/// sorted; empty when none.
+[[nodiscard]] std::vector<std::uint64_t> listening_inodes(std::uint16_t port);
+
 /// Inode of the server side of the connection between @p server_port and
 /// the client's @p client_port, nullopt when not (yet) accepted.
 [[nodiscard]] std::optional<std::uint64_t> connection_inode(std::uint16_t server_port,

@@ -72,12 +72,20 @@ const std::vector<LabInfo>& lab_details() {
                     "distribution", "sigterm"},
          .workers = 4,
          // Every mode of -m is graded by some check: accept (the default)
-         // by most, lock (a worker killed holding the accept lock) by
-         // replace and stalled, select by distribution, epoll-exclusive by load.
+         // by most, lock (a worker killed holding the robust mutex) by
+         // replace, fcntl (the record lock released after accept) by
+         // stalled, reuseport (a listening socket per worker) by
+         // distribution, epoll-exclusive by load, epoll by zombies, select
+         // by fd-leak. Reuseport by no check that keeps one client waiting
+         // while another must be served (stalled, back-pressure, sigterm):
+         // the kernel hands a connection to a listener by a hash, busy
+         // worker or not.
          .check_args = {{.check = "replace", .args = {"-m", "lock"}},
-                        {.check = "stalled", .args = {"-m", "lock"}},
-                        {.check = "distribution", .args = {"-m", "select"}},
-                        {.check = "load", .args = {"-m", "epoll-exclusive"}}}},
+                        {.check = "stalled", .args = {"-m", "fcntl"}},
+                        {.check = "distribution", .args = {"-m", "reuseport"}},
+                        {.check = "load", .args = {"-m", "epoll-exclusive"}},
+                        {.check = "zombies", .args = {"-m", "epoll"}},
+                        {.check = "fd-leak", .args = {"-m", "select"}}}},
         {.id = "fdpass",
          .available = true,
          .model = Model::descriptor_passing,
@@ -229,8 +237,9 @@ const std::vector<CheckInfo>& checks() {
          "each worker serves one client at a time, so N workers serve N clients at once; hold "
          "nothing the other workers wait for (the accept lock) while you serve"},
         {"replace", 10, check_replace,
-         "a worker killed with SIGKILL under load is replaced within 2 s; every request after "
-         "that is served",
+         "a worker killed with SIGKILL under load is replaced within 2 s, and so is one killed "
+         "while it waits in accept (holding the accept lock, if the workers take one); every "
+         "request after that is served",
          "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork a new "
          "one in its slot; the parent never exits because a worker did"},
         {"distribution", 10, check_distribution,

@@ -4,8 +4,11 @@
 //   no-replace          a worker that dies is reaped but never replaced
 //   lock-while-serving  a worker holds the accept lock while it serves
 //   private-counters    the counters live in each process's own memory
+//   mutex-not-robust    the accept lock is a process-shared pthread mutex that
+//                       is not robust: a worker killed holding it stops the pool
 // grader/tests/CMakeLists.txt builds one broken-<bug> program per bug.
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,7 +38,14 @@ std::atomic<std::uint64_t>* counters = nullptr;
 /// The accept lock: an fcntl record lock on an unnamed temporary file.
 int lock_file = -1;
 
+/// The accept lock of bug mutex-not-robust, in shared memory.
+pthread_mutex_t* mutex = nullptr;
+
 void set_lock(short type) {
+    if (mutex != nullptr) {
+        (void)(type == F_WRLCK ? pthread_mutex_lock(mutex) : pthread_mutex_unlock(mutex));
+        return;
+    }
     struct flock lock {};
     lock.l_type = type;
     lock.l_whence = SEEK_SET;
@@ -59,16 +69,18 @@ void set_lock(short type) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // -m as in the lab, accepted and ignored: every worker takes the lock.
+    // -m as in the lab, accepted and ignored: every worker takes the lock
+    // (an fcntl record lock; the pthread mutex of bug mutex-not-robust).
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
-        csd::CommandLine{.workers = true,
-                         .flags = {csd::LabFlag{
-                             .letter = 'm',
-                             .help = "ignored (the workers always take an fcntl accept lock)",
-                             .value_name = "MODE",
-                             .choices = {"accept", "select", "epoll", "epoll-exclusive", "lock"},
-                             .default_value = "lock"}}});
+        csd::CommandLine{
+            .workers = true,
+            .flags = {csd::LabFlag{.letter = 'm',
+                                   .help = "ignored (the workers always take an accept lock)",
+                                   .value_name = "MODE",
+                                   .choices = {"accept", "select", "epoll", "epoll-exclusive",
+                                               "lock", "fcntl", "reuseport"},
+                                   .default_value = "lock"}}});
     csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
     csd::Fd listener = csd::listen_tcp(options.host, options.port);
     const auto n = static_cast<std::size_t>(options.workers);
@@ -80,6 +92,17 @@ int main(int argc, char** argv) {
                                          "mmap");
     counters = new (memory) std::atomic<std::uint64_t>[n] {};
     lock_file = csd::check(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), "open");
+    if (bug == "mutex-not-robust") {
+        mutex = static_cast<pthread_mutex_t*>(
+            csd::check_mmap(::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+                            "mmap"));
+        pthread_mutexattr_t attributes;
+        pthread_mutexattr_init(&attributes);
+        pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+        pthread_mutex_init(mutex, &attributes);  // not PTHREAD_MUTEX_ROBUST: the bug
+        pthread_mutexattr_destroy(&attributes);
+    }
     csd::announce_listening(options.host, options.port);
 
     std::vector<pid_t> pids(n, 0);

@@ -3,6 +3,11 @@
 // (a correct design passes its model, another design fails it):
 //   prefork        -n workers, each calling accept() on the shared listener
 //   prefork-leaks  the same, but a worker leaks a descriptor per connection
+//   reuseport      -n workers, each calling accept() on a listening socket of
+//                  its own (SO_REUSEPORT), opened by the parent before the fork
+//   reuseport-forks  the same, but a worker forks a child per connection
+//   reuseport-parent-listens  the same as reuseport, but the parent keeps a
+//                  listening socket on the port too (and never accepts)
 //   fdpass         the parent accepts and passes each socket to one of -n workers
 //   fdpass-keeps   the same, but the parent keeps its copy of every socket
 //   fork           a new child per connection
@@ -69,6 +74,37 @@ int run_prefork(int listener, int n) {
             }
         }));
     }
+    while (stop == 0) ::poll(nullptr, 0, 100);
+    return end_children(children);
+}
+
+// -n workers, each with a listening socket of its own on the port
+// (SO_REUSEPORT), opened before its fork and closed in the parent after it;
+// ready once every worker has one.
+int run_reuseport(const Options& o) {
+    std::vector<pid_t> children;
+    for (int i = 0; i < o.workers; ++i) {
+        const int own = listen_on(o, true);
+        children.push_back(fork_child([&] {
+            ::signal(SIGCHLD, SIG_IGN);  // reuseport-forks: its children reap themselves
+            for (;;) {
+                const int fd = ::accept4(own, nullptr, nullptr, SOCK_CLOEXEC);
+                if (fd < 0) continue;
+                if (design == "reuseport-forks") {
+                    (void)fork_child([&] {
+                        ::close(own);
+                        serve(fd);
+                    });
+                } else {
+                    serve(fd);
+                }
+                ::close(fd);
+            }
+        }));
+        ::close(own);
+    }
+    if (design == "reuseport-parent-listens") (void)listen_on(o, true);
+    announce(o);
     while (stop == 0) ::poll(nullptr, 0, 100);
     return end_children(children);
 }
@@ -193,6 +229,7 @@ int run_prethread(int listener, int n) {
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     catch_stop();
+    if (design.starts_with("reuseport")) ::_exit(run_reuseport(o));
     const int listener = listen_on(o);
     announce(o);
     int status = 0;

@@ -59,12 +59,16 @@ inline Options parse(int argc, char** argv) {
     std::exit(1);
 }
 
-/// A listening TCP socket on @p o (CLOEXEC, SO_REUSEADDR, backlog 128).
-inline int listen_on(const Options& o) {
+/// A listening TCP socket on @p o (CLOEXEC, SO_REUSEADDR, backlog 128;
+/// SO_REUSEPORT too when @p reuse_port).
+inline int listen_on(const Options& o, bool reuse_port = false) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) die("socket");
     const int one = 1;
     if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) die("setsockopt");
+    if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        die("setsockopt");
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(o.port);

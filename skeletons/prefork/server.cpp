@@ -7,10 +7,13 @@
 // name them ("handout step N").
 //
 // Given: the command line (-n WORKERS, -m MODE), the listening socket,
-// signals routed to a self-pipe, the report printed at shutdown.
+// the two accept locks' helpers, signals routed to a self-pipe, the report
+// printed at shutdown.
 // Yours: the shared counters, the worker's accept loop in each mode, the
-// parent that replaces a dead worker and ends them all on SIGTERM.
+// parent that starts the workers (in mode reuseport each with a listening
+// socket of its own), replaces a dead one and ends them all on SIGTERM.
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -28,6 +31,7 @@
 #include <iostream>
 #include <new>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "csd/lab.hpp"
@@ -77,6 +81,34 @@ void lock_accept(Board& board) {
     csd::check_rc(rc, "pthread_mutex_lock");
 }
 
+/// The file whose record lock is the accept lock of mode `fcntl`: an
+/// unnamed file in memory (memfd_create), inherited by every worker. A
+/// record lock belongs to a process, and the kernel releases it when that
+/// process ends, however it ends.
+csd::Fd open_lock_file() {
+    csd::Fd file(::memfd_create("csd-prefork-accept-lock", MFD_CLOEXEC));
+    if (!file) csd::throw_errno("memfd_create");
+    return file;
+}
+
+/// Takes (F_WRLCK) or releases (F_UNLCK) the record lock on the whole of
+/// @p lock_file (mode `fcntl`), waiting while another process holds it.
+void set_record_lock(int lock_file, short type) {
+    struct flock lock {};
+    lock.l_type = type;
+    lock.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file
+    while (::fcntl(lock_file, F_SETLKW, &lock) < 0) {
+        if (errno != EINTR) csd::throw_errno("fcntl(F_SETLKW)");
+    }
+}
+
+/// A new listening socket for one worker of mode `reuseport`: with
+/// SO_REUSEPORT every worker's socket listens on the same port, and the
+/// kernel spreads the incoming connections among them.
+csd::Fd own_listener(const csd::ServerOptions& options) {
+    return csd::listen_tcp(options.host, options.port, csd::ListenOptions{.reuse_port = true});
+}
+
 /// Blocks until @p listener is readable, in select() (all the waiters wake).
 void wait_in_select(int listener) {
     fd_set readable;
@@ -98,28 +130,40 @@ csd::Fd watch_listener(int listener, bool exclusive) {
     return epoll;
 }
 
-/// The body of a worker in slot @p slot: accept and serve, one client
-/// after another, until killed. Never returns.
-[[noreturn]] void run_worker(int listener, const std::string& mode, Board& board,
-                             SlotCounters& slot) {
-    // TODO(handout step 2): forever: wait for a connection the way `mode`
-    // says (accept: block in accept(); select / epoll / epoll-exclusive:
-    // wait for the listener to be readable, then a non-blocking accept;
-    // lock: hold board.accept_lock around a blocking accept, see
-    // lock_accept()); count each connection and each wakeup that found
-    // none in `slot`; serve the connection, close it, go round.
+/// What the parent gives every worker it starts (set once, before the
+/// first fork; read by the parent and, after fork, by each worker).
+struct Pool {
+    const csd::ServerOptions& options;  ///< -i and -p: where mode reuseport listens.
+    std::string mode;                   ///< -m: how a worker waits for a connection.
+    int listener;                       ///< The shared listening socket (-1 in mode reuseport).
+    int lock_file;                      ///< The accept lock of mode fcntl.
+    Board& board;                       ///< The shared memory.
+};
+
+/// The body of a worker in slot @p slot, accepting on @p listener: accept
+/// and serve, one client after another, until killed. Never returns.
+[[noreturn]] void run_worker(const Pool& pool, int listener, SlotCounters& slot) {
+    // TODO(handout step 2): forever: wait for a connection the way
+    // pool.mode says (accept and reuseport: block in accept(); select /
+    // epoll / epoll-exclusive: wait for the listener to be readable, then a
+    // non-blocking accept; lock: hold pool.board.accept_lock around a
+    // blocking accept, see lock_accept(); fcntl: the same with the record
+    // lock on pool.lock_file, see set_record_lock()); count each connection
+    // and each wakeup that found none in `slot`; serve the connection,
+    // close it, go round.
+    (void)pool;
     (void)listener;
-    (void)mode;
-    (void)board;
     (void)slot;
     (void)lock_accept;  // the given helpers: yours to call
+    (void)set_record_lock;
     (void)wait_in_select;
     (void)watch_listener;
     for (;;) ::pause();  // a worker that waits for nothing
 }
 
-/// Forks the worker of slot @p index; returns its pid (-1 when fork failed).
-pid_t start_worker(int listener, const std::string& mode, Board& board, int index) {
+/// Forks the worker of slot @p index, accepting on @p listener; returns its
+/// pid (-1 when fork failed).
+pid_t start_worker(const Pool& pool, int listener, std::size_t index) {
     const pid_t pid = csd::fork_child();
     if (pid < 0) {
         std::cerr << "server: fork: " << std::strerror(errno) << '\n';
@@ -131,13 +175,32 @@ pid_t start_worker(int listener, const std::string& mode, Board& board, int inde
             // it), made now rather than at its first client: the worker's
             // descriptors stay the same while it serves.
             (void)csd::stop_fd();
-            run_worker(listener, mode, board, board.slots[index]);
+            run_worker(pool, listener, pool.board.slots[index]);
         } catch (const std::exception& e) {
             std::cerr << "server worker: " << e.what() << '\n';
         }
         ::_exit(1);
     }
     return pid;
+}
+
+/// Starts a worker in every empty slot of @p pids (pid 0), and notes its
+/// pid in @p last_pids too; false when a fork failed (that slot stays
+/// empty: try again later). Mode reuseport: each new worker gets a
+/// listening socket of its own, opened before the fork (throws when it
+/// cannot be opened).
+bool start_workers(const Pool& pool, std::vector<pid_t>& pids, std::vector<pid_t>& last_pids) {
+    // TODO(handout step 3): for each empty slot i (pids[i] == 0): in mode
+    // reuseport open the worker's own listener (own_listener()), else it
+    // accepts on pool.listener; start_worker() forks it; note its pid in
+    // pids[i] and last_pids[i]; close the parent's copy of an own listener
+    // once the worker is forked. Return false when a fork failed.
+    (void)pool;
+    (void)pids;
+    (void)last_pids;
+    (void)start_worker;  // the given helpers: yours to call
+    (void)own_listener;
+    return true;
 }
 
 /// Reaps every ended worker; its slot's pid becomes 0 (to be replaced).
@@ -173,7 +236,8 @@ int main(int argc, char** argv) {
                              .letter = 'm',
                              .help = "how the workers wait for a connection (the thundering herd)",
                              .value_name = "MODE",
-                             .choices = {"accept", "select", "epoll", "epoll-exclusive", "lock"},
+                             .choices = {"accept", "select", "epoll", "epoll-exclusive", "lock",
+                                         "fcntl", "reuseport"},
                              .default_value = "accept"}}});
     if (options.workers < 1 || options.workers > max_workers) {
         std::cerr << "server: -n must be between 1 and " << max_workers << '\n';
@@ -182,33 +246,42 @@ int main(int argc, char** argv) {
     const std::string mode = options.value('m');
     try {
         csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
-        const bool waits_first = mode != "accept" && mode != "lock";
-        csd::Fd listener = csd::listen_tcp(options.host, options.port,
-                                           csd::ListenOptions{.nonblocking = waits_first});
-        Board* board = map_board();
+        const bool waits_first = mode == "select" || mode == "epoll" || mode == "epoll-exclusive";
+        // One listening socket that every worker inherits; none in mode
+        // reuseport, where each worker gets its own (start_workers()).
+        csd::Fd listener;
+        if (mode != "reuseport") {
+            listener = csd::listen_tcp(options.host, options.port,
+                                       csd::ListenOptions{.nonblocking = waits_first});
+        }
+        const csd::Fd lock_file = open_lock_file();
+        const Pool pool{.options = options,
+                        .mode = mode,
+                        .listener = listener.get(),
+                        .lock_file = lock_file.get(),
+                        .board = *map_board()};
         const auto n = static_cast<std::size_t>(options.workers);
         std::vector<pid_t> pids(n, 0);       // 0: no worker in that slot now
         std::vector<pid_t> last_pids(n, 0);  // for the report
+        // The first workers start before the server says it is ready: in
+        // mode reuseport their listening sockets are its only ones.
+        bool all_started = start_workers(pool, pids, last_pids);
         csd::announce_listening(options.host, options.port);
 
         while (!csd::stop_requested()) {
-            // TODO(handout step 3): the parent only supervises. Fill every
-            // empty slot (at start, and after a worker died) with
-            // start_worker(), then sleep until a signal (SIGCHLD: reap with
-            // reap_workers(); SIGTERM: leave the loop).
-            (void)listener;
-            (void)board;
-            (void)pids;
-            (void)last_pids;
-            (void)start_worker;  // yours to call, with reap_workers()
-            (void)reap_workers;
+            // TODO(handout step 3): the parent only supervises. Sleep until
+            // a signal (SIGCHLD: reap with reap_workers(); SIGTERM: leave the
+            // loop), or 100 ms when a worker could not be started; then
+            // start_workers() again, to fill the slots of dead workers.
+            (void)all_started;
+            (void)reap_workers;  // yours to call
             csd::Accepted client = csd::accept_connection(listener.get());
             if (!client.connection) continue;  // EINTR: SIGTERM, perhaps
             (void)csd::serve_connection(client.connection.get());
         }
         listener.reset();
         stop_workers(pids);
-        print_report(*board, last_pids);
+        print_report(pool.board, last_pids);
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

@@ -7,10 +7,13 @@
 // name them ("handout step N").
 //
 // Given: the command line (-n WORKERS, -m MODE), the listening socket,
-// signals routed to a self-pipe, the report printed at shutdown.
+// the two accept locks' helpers, signals routed to a self-pipe, the report
+// printed at shutdown.
 // Yours: the shared counters, the worker's accept loop in each mode, the
-// parent that replaces a dead worker and ends them all on SIGTERM.
+// parent that starts the workers (in mode reuseport each with a listening
+// socket of its own), replaces a dead one and ends them all on SIGTERM.
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -28,6 +31,7 @@
 #include <iostream>
 #include <new>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "csd/lab.hpp"
@@ -92,6 +96,34 @@ void lock_accept(Board& board) {
     csd::check_rc(rc, "pthread_mutex_lock");
 }
 
+/// The file whose record lock is the accept lock of mode `fcntl`: an
+/// unnamed file in memory (memfd_create), inherited by every worker. A
+/// record lock belongs to a process, and the kernel releases it when that
+/// process ends, however it ends.
+csd::Fd open_lock_file() {
+    csd::Fd file(::memfd_create("csd-prefork-accept-lock", MFD_CLOEXEC));
+    if (!file) csd::throw_errno("memfd_create");
+    return file;
+}
+
+/// Takes (F_WRLCK) or releases (F_UNLCK) the record lock on the whole of
+/// @p lock_file (mode `fcntl`), waiting while another process holds it.
+void set_record_lock(int lock_file, short type) {
+    struct flock lock {};
+    lock.l_type = type;
+    lock.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file
+    while (::fcntl(lock_file, F_SETLKW, &lock) < 0) {
+        if (errno != EINTR) csd::throw_errno("fcntl(F_SETLKW)");
+    }
+}
+
+/// A new listening socket for one worker of mode `reuseport`: with
+/// SO_REUSEPORT every worker's socket listens on the same port, and the
+/// kernel spreads the incoming connections among them.
+csd::Fd own_listener(const csd::ServerOptions& options) {
+    return csd::listen_tcp(options.host, options.port, csd::ListenOptions{.reuse_port = true});
+}
+
 /// Blocks until @p listener is readable, in select() (all the waiters wake).
 void wait_in_select(int listener) {
     fd_set readable;
@@ -113,25 +145,37 @@ csd::Fd watch_listener(int listener, bool exclusive) {
     return epoll;
 }
 
-/// The body of a worker in slot @p slot: accept and serve, one client
-/// after another, until killed. Never returns.
-[[noreturn]] void run_worker(int listener, const std::string& mode, Board& board,
-                             SlotCounters& slot) {
-    // TODO(handout step 2): forever: wait for a connection the way `mode`
-    // says (accept: block in accept(); select / epoll / epoll-exclusive:
-    // wait for the listener to be readable, then a non-blocking accept;
-    // lock: hold board.accept_lock around a blocking accept, see
-    // lock_accept()); count each connection and each wakeup that found
-    // none in `slot`; serve the connection, close it, go round.
+/// What the parent gives every worker it starts (set once, before the
+/// first fork; read by the parent and, after fork, by each worker).
+struct Pool {
+    const csd::ServerOptions& options;  ///< -i and -p: where mode reuseport listens.
+    std::string mode;                   ///< -m: how a worker waits for a connection.
+    int listener;                       ///< The shared listening socket (-1 in mode reuseport).
+    int lock_file;                      ///< The accept lock of mode fcntl.
+    Board& board;                       ///< The shared memory.
+};
+
+/// The body of a worker in slot @p slot, accepting on @p listener: accept
+/// and serve, one client after another, until killed. Never returns.
+[[noreturn]] void run_worker(const Pool& pool, int listener, SlotCounters& slot) {
+    // TODO(handout step 2): forever: wait for a connection the way
+    // pool.mode says (accept and reuseport: block in accept(); select /
+    // epoll / epoll-exclusive: wait for the listener to be readable, then a
+    // non-blocking accept; lock: hold pool.board.accept_lock around a
+    // blocking accept, see lock_accept(); fcntl: the same with the record
+    // lock on pool.lock_file, see set_record_lock()); count each connection
+    // and each wakeup that found none in `slot`; serve the connection,
+    // close it, go round.
+    // SKELETON: (void)pool;
     // SKELETON: (void)listener;
-    // SKELETON: (void)mode;
-    // SKELETON: (void)board;
     // SKELETON: (void)slot;
     // SKELETON: (void)lock_accept;  // the given helpers: yours to call
+    // SKELETON: (void)set_record_lock;
     // SKELETON: (void)wait_in_select;
     // SKELETON: (void)watch_listener;
     // SKELETON: for (;;) ::pause();  // a worker that waits for nothing
     // BEGIN SOLUTION
+    const std::string& mode = pool.mode;
     csd::Fd epoll;
     if (mode == "epoll" || mode == "epoll-exclusive") {
         epoll = watch_listener(listener, mode == "epoll-exclusive");
@@ -144,11 +188,13 @@ csd::Fd watch_listener(int listener, bool exclusive) {
                 csd::throw_errno("epoll_wait");
             }
         }
-        if (mode == "lock") lock_accept(board);
+        if (mode == "lock") lock_accept(pool.board);
+        if (mode == "fcntl") set_record_lock(pool.lock_file, F_WRLCK);
         // The listener is non-blocking in the modes that wait first (main()):
         // then accept() says EAGAIN when another worker was faster.
         csd::Accepted accepted = csd::accept_connection(listener);
-        if (mode == "lock") pthread_mutex_unlock(&board.accept_lock);
+        if (mode == "lock") pthread_mutex_unlock(&pool.board.accept_lock);
+        if (mode == "fcntl") set_record_lock(pool.lock_file, F_UNLCK);
         if (!accepted.connection) {
             slot.useless_wakeups.fetch_add(1, std::memory_order_relaxed);
             if (accepted.status == csd::AcceptStatus::out_of_descriptors) ::usleep(100'000);
@@ -160,8 +206,9 @@ csd::Fd watch_listener(int listener, bool exclusive) {
     // END SOLUTION
 }
 
-/// Forks the worker of slot @p index; returns its pid (-1 when fork failed).
-pid_t start_worker(int listener, const std::string& mode, Board& board, int index) {
+/// Forks the worker of slot @p index, accepting on @p listener; returns its
+/// pid (-1 when fork failed).
+pid_t start_worker(const Pool& pool, int listener, std::size_t index) {
     const pid_t pid = csd::fork_child();
     if (pid < 0) {
         std::cerr << "server: fork: " << std::strerror(errno) << '\n';
@@ -173,13 +220,51 @@ pid_t start_worker(int listener, const std::string& mode, Board& board, int inde
             // it), made now rather than at its first client: the worker's
             // descriptors stay the same while it serves.
             (void)csd::stop_fd();
-            run_worker(listener, mode, board, board.slots[index]);
+            run_worker(pool, listener, pool.board.slots[index]);
         } catch (const std::exception& e) {
             std::cerr << "server worker: " << e.what() << '\n';
         }
         ::_exit(1);
     }
     return pid;
+}
+
+/// Starts a worker in every empty slot of @p pids (pid 0), and notes its
+/// pid in @p last_pids too; false when a fork failed (that slot stays
+/// empty: try again later). Mode reuseport: each new worker gets a
+/// listening socket of its own, opened before the fork (throws when it
+/// cannot be opened).
+bool start_workers(const Pool& pool, std::vector<pid_t>& pids, std::vector<pid_t>& last_pids) {
+    // TODO(handout step 3): for each empty slot i (pids[i] == 0): in mode
+    // reuseport open the worker's own listener (own_listener()), else it
+    // accepts on pool.listener; start_worker() forks it; note its pid in
+    // pids[i] and last_pids[i]; close the parent's copy of an own listener
+    // once the worker is forked. Return false when a fork failed.
+    // SKELETON: (void)pool;
+    // SKELETON: (void)pids;
+    // SKELETON: (void)last_pids;
+    // SKELETON: (void)start_worker;  // the given helpers: yours to call
+    // SKELETON: (void)own_listener;
+    // SKELETON: return true;
+    // BEGIN SOLUTION
+    bool all_started = true;
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+        if (pids[i] != 0) continue;
+        // Opened before the fork, so the worker listens from its first
+        // instant; the parent's copy closes at the end of this turn, and
+        // the worker holds the only one.
+        csd::Fd own;
+        if (pool.mode == "reuseport") own = own_listener(pool.options);
+        const pid_t pid = start_worker(pool, own ? own.get() : pool.listener, i);
+        if (pid < 0) {
+            all_started = false;
+            continue;
+        }
+        pids[i] = pid;
+        last_pids[i] = pid;
+    }
+    return all_started;
+    // END SOLUTION
 }
 
 /// Reaps every ended worker; its slot's pid becomes 0 (to be replaced).
@@ -239,7 +324,8 @@ int main(int argc, char** argv) {
                              .letter = 'm',
                              .help = "how the workers wait for a connection (the thundering herd)",
                              .value_name = "MODE",
-                             .choices = {"accept", "select", "epoll", "epoll-exclusive", "lock"},
+                             .choices = {"accept", "select", "epoll", "epoll-exclusive", "lock",
+                                         "fcntl", "reuseport"},
                              .default_value = "accept"}}});
     if (options.workers < 1 || options.workers > max_workers) {
         std::cerr << "server: -n must be between 1 and " << max_workers << '\n';
@@ -248,43 +334,40 @@ int main(int argc, char** argv) {
     const std::string mode = options.value('m');
     try {
         csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
-        const bool waits_first = mode != "accept" && mode != "lock";
-        csd::Fd listener = csd::listen_tcp(options.host, options.port,
-                                           csd::ListenOptions{.nonblocking = waits_first});
-        Board* board = map_board();
+        const bool waits_first = mode == "select" || mode == "epoll" || mode == "epoll-exclusive";
+        // One listening socket that every worker inherits; none in mode
+        // reuseport, where each worker gets its own (start_workers()).
+        csd::Fd listener;
+        if (mode != "reuseport") {
+            listener = csd::listen_tcp(options.host, options.port,
+                                       csd::ListenOptions{.nonblocking = waits_first});
+        }
+        const csd::Fd lock_file = open_lock_file();
+        const Pool pool{.options = options,
+                        .mode = mode,
+                        .listener = listener.get(),
+                        .lock_file = lock_file.get(),
+                        .board = *map_board()};
         const auto n = static_cast<std::size_t>(options.workers);
         std::vector<pid_t> pids(n, 0);       // 0: no worker in that slot now
         std::vector<pid_t> last_pids(n, 0);  // for the report
+        // The first workers start before the server says it is ready: in
+        // mode reuseport their listening sockets are its only ones.
+        bool all_started = start_workers(pool, pids, last_pids);
         csd::announce_listening(options.host, options.port);
 
         while (!csd::stop_requested()) {
-            // TODO(handout step 3): the parent only supervises. Fill every
-            // empty slot (at start, and after a worker died) with
-            // start_worker(), then sleep until a signal (SIGCHLD: reap with
-            // reap_workers(); SIGTERM: leave the loop).
-            // SKELETON: (void)listener;
-            // SKELETON: (void)board;
-            // SKELETON: (void)pids;
-            // SKELETON: (void)last_pids;
-            // SKELETON: (void)start_worker;  // yours to call, with reap_workers()
-            // SKELETON: (void)reap_workers;
+            // TODO(handout step 3): the parent only supervises. Sleep until
+            // a signal (SIGCHLD: reap with reap_workers(); SIGTERM: leave the
+            // loop), or 100 ms when a worker could not be started; then
+            // start_workers() again, to fill the slots of dead workers.
+            // SKELETON: (void)all_started;
+            // SKELETON: (void)reap_workers;  // yours to call
             // SKELETON: csd::Accepted client = csd::accept_connection(listener.get());
             // SKELETON: if (!client.connection) continue;  // EINTR: SIGTERM, perhaps
             // SKELETON: (void)csd::serve_connection(client.connection.get());
             // BEGIN SOLUTION
-            bool all_running = true;
-            for (std::size_t i = 0; i < n; ++i) {
-                if (pids[i] != 0) continue;
-                pids[i] = start_worker(listener.get(), mode, *board, static_cast<int>(i));
-                if (pids[i] < 0) {
-                    pids[i] = 0;
-                    all_running = false;
-                } else {
-                    last_pids[i] = pids[i];
-                }
-            }
-            // A fork that failed is tried again in 100 ms; else wait for a signal.
-            if (all_running) {
+            if (all_started) {
                 if (csd::wait_readable(csd::signal_fd()) == csd::Wakeup::readable) {
                     (void)csd::drain_signals();
                 }
@@ -292,11 +375,18 @@ int main(int argc, char** argv) {
                 (void)csd::wait_for_stop(std::chrono::milliseconds(100));
             }
             reap_workers(pids);
+            try {
+                all_started = start_workers(pool, pids, last_pids);
+            } catch (const std::system_error& e) {
+                // Mode reuseport: no listening socket for a new worker now.
+                std::cerr << "server: " << e.what() << '\n';
+                all_started = false;
+            }
             // END SOLUTION
         }
         listener.reset();
         stop_workers(pids);
-        print_report(*board, last_pids);
+        print_report(pool.board, last_pids);
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

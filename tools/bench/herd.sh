@@ -13,7 +13,7 @@
 # Needs bin/solution-prefork and bin/csd-client in BUILD_DIR (`./csd bench
 # herd` builds them and runs this). Environment: WORKERS (8), CLIENTS (4),
 # CONNS (2000, per client), BYTES (100), MODES (accept select epoll
-# epoll-exclusive lock), REPORT (1: print each server's distribution
+# epoll-exclusive lock fcntl reuseport), REPORT (1: print each server's distribution
 # report under its row, with a bar of # per 2 % of the connections). /proc counts CPU in clock ticks (usually 10 ms),
 # and one run on a shared machine varies: compare orders of magnitude.
 set -euo pipefail
@@ -23,7 +23,7 @@ workers=${WORKERS:-8}
 clients=${CLIENTS:-4}
 conns=${CONNS:-2000}
 bytes=${BYTES:-100}
-modes=${MODES:-accept select epoll epoll-exclusive lock}
+modes=${MODES:-accept select epoll epoll-exclusive lock fcntl reuseport}
 ms_per_tick=$((1000 / $(getconf CLK_TCK)))
 
 for f in "$build/bin/solution-prefork" "$build/bin/csd-client"; do

@@ -27,9 +27,12 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
 }
 
 /// prefork: a fixed pool of lab().workers processes below the server,
-/// the same before and after load, each connection served by one of them
-/// (each worker holds the listening socket: it accepts, nobody passes
-/// it connections).
+/// the same before and after load, each connection served by one of them.
+/// The workers accept, nobody passes them connections: either each holds
+/// the one listening socket, or (SO_REUSEPORT, seen as several sockets
+/// listening on the port) each holds a listening socket of its own and the
+/// parent none; then the connections are checked one after another, not
+/// held open together (the kernel's hash may queue one behind another).
 void check_process_pool(Context& ctx);
 
 /// thread: one thread per open connection, back to the idle count after.

@@ -71,14 +71,16 @@ std::vector<procfs::Holder> owners_of(Context& ctx, const Connection& conn,
     return procfs::socket_holders(procfs::process_tree(ctx.pid()), *inode);
 }
 
-// @p n connections, each answered and held open, each served by one of @p workers
-// (the top process gets 500 ms to let go of a socket it handed over).
+// @p n connections, each answered and served by one of @p workers (the top
+// process gets 500 ms to let go of a socket it handed over); all held open
+// when @p hold_open, else each closed once its owner is known.
 std::vector<Connection> hold_in_workers(Context& ctx, int n, const std::set<pid_t>& workers,
-                                        const std::string& hint) {
+                                        const std::string& hint, bool hold_open = true) {
     std::vector<Connection> held;
     const Deadline overall(30s);
     for (int i = 1; i <= n; ++i) {
-        const std::string label = fmt::format("connection {} of {} (all held open)", i, n);
+        const std::string label = fmt::format("connection {} of {} ({})", i, n,
+                                              hold_open ? "all held open" : "one after another");
         Connection conn = open_served(ctx, label, overall);
         std::vector<procfs::Holder> owners;
         const bool top_let_go = poll_until(500ms, [&] {
@@ -105,7 +107,7 @@ std::vector<Connection> hold_in_workers(Context& ctx, int n, const std::set<pid_
                      hint);
             }
         }
-        held.push_back(std::move(conn));
+        if (hold_open) held.push_back(std::move(conn));
     }
     return held;
 }
@@ -155,20 +157,77 @@ void require_listener_in_parent_only(Context& ctx, const std::set<pid_t>& worker
     }
 }
 
-// Fails unless every worker of @p workers holds the listening socket (each
-// accepts on it: the prefork design, not descriptor passing).
-void require_listener_in_workers(Context& ctx, const std::set<pid_t>& workers,
-                                 std::string_view when, const std::string& hint) {
-    const auto inode = procfs::listening_inode(ctx.port());
-    if (!inode)
-        fail(fmt::format("{}: no socket listens on port {} (/proc/net/tcp)", when, ctx.port()));
-    for (const pid_t pid : workers) {
-        if (!procfs::socket_holders({pid}, *inode).empty()) continue;
-        fail(fmt::format("{}: worker {} does not hold the listening socket (socket:[{}]); in a "
-                         "preforked pool every worker accepts on it",
-                         when, pid, *inode),
-             hint);
+// How the workers of a preforked pool get their connections.
+enum class Listening {
+    shared,          // every worker holds the one listening socket (inherited across fork)
+    one_per_worker,  // SO_REUSEPORT: each worker holds a listening socket of its own
+};
+
+// Empty when the workers of @p workers accept on the server's port
+// themselves, in one of the two ways of Listening (set in @p how); else
+// what is wrong. With one socket, every worker must hold it; with several
+// (SO_REUSEPORT), there must be one per worker, each held by that worker
+// alone, none by the parent or anyone else.
+std::string listening_problem(Context& ctx, const std::set<pid_t>& workers, Listening& how) {
+    const auto inodes = procfs::listening_inodes(ctx.port());
+    if (inodes.empty())
+        return fmt::format("no socket listens on port {} (/proc/net/tcp)", ctx.port());
+    if (inodes.size() == 1) {
+        how = Listening::shared;
+        for (const pid_t pid : workers) {
+            if (!procfs::socket_holders({pid}, inodes.front()).empty()) continue;
+            return fmt::format(
+                "worker {} does not hold the listening socket (socket:[{}]); in a "
+                "preforked pool every worker accepts on it",
+                pid, inodes.front());
+        }
+        return {};
     }
+    how = Listening::one_per_worker;
+    if (inodes.size() != workers.size()) {
+        return fmt::format(
+            "{} sockets listen on port {} (SO_REUSEPORT); a pool of {} workers "
+            "has one listening socket shared by all, or one per worker",
+            inodes.size(), ctx.port(), workers.size());
+    }
+    const auto tree = procfs::process_tree(ctx.pid());
+    std::set<pid_t> owners;
+    for (const std::uint64_t inode : inodes) {
+        std::set<pid_t> holders;
+        for (const auto& h : procfs::socket_holders(tree, inode)) holders.insert(h.pid);
+        if (holders.size() != 1 || !workers.contains(*holders.begin())) {
+            return fmt::format(
+                "the listening socket socket:[{}] on port {} is held by {} of the "
+                "server's processes ({}); with a listening socket per worker "
+                "(SO_REUSEPORT) each is held by its worker alone, and the "
+                "parent holds none",
+                inode, ctx.port(), holders.size(), pid_list(holders));
+        }
+        owners.insert(*holders.begin());
+    }
+    if (owners != workers) {
+        return fmt::format(
+            "the {} listening sockets on port {} are held by {}; with a listening "
+            "socket per worker (SO_REUSEPORT) each of the workers {} holds one",
+            inodes.size(), ctx.port(), pid_list(owners), pid_list(workers));
+    }
+    return {};
+}
+
+// Fails unless the workers accept on the port themselves (listening_problem(),
+// given 1 s: a worker may open its own listening socket after its fork).
+Listening require_listeners_in_workers(Context& ctx, const std::set<pid_t>& workers,
+                                       std::string_view when, const std::string& hint) {
+    Listening how = Listening::shared;
+    std::string problem;
+    if (poll_until(1s, [&] {
+            problem = listening_problem(ctx, workers, how);
+            return problem.empty();
+        })) {
+        return how;
+    }
+    ctx.require_running(when);
+    fail(fmt::format("{}: {}", when, problem), hint);
 }
 
 constexpr const char* pool_hint =
@@ -234,10 +293,17 @@ int settled_threads(Context& ctx) {
 void check_process_pool(Context& ctx) {
     const int n = workers_of(ctx);
     const auto workers = require_workers(ctx, n, "idle, before any client", pool_hint);
-    require_listener_in_workers(ctx, workers, "idle, before any client", pool_hint);
+    const Listening how =
+        require_listeners_in_workers(ctx, workers, "idle, before any client", pool_hint);
+    // With a listening socket per worker the kernel picks the worker by a
+    // hash of the addresses, busy or not: a connection held open by one
+    // worker could delay the next, so each is closed once its owner is known.
+    const bool hold_open = how == Listening::shared;
     {
-        const auto held = hold_in_workers(ctx, n, workers, pool_hint);
-        require_same_workers(ctx, workers, fmt::format("with {} connections held open", n),
+        const auto held = hold_in_workers(ctx, n, workers, pool_hint, hold_open);
+        require_same_workers(ctx, workers,
+                             hold_open ? fmt::format("with {} connections held open", n)
+                                       : fmt::format("after {} connections one after another", n),
                              pool_hint);
     }
     const std::string during = fmt::format(
@@ -247,7 +313,8 @@ void check_process_pool(Context& ctx) {
     burst(ctx, n, during, [&] { require_same_workers(ctx, workers, during, pool_hint); });
     std::this_thread::sleep_for(scaled(100ms));
     require_same_workers(ctx, workers, "after those clients left", pool_hint);
-    ctx.log("pool of {} workers: {}", n, pid_list(workers));
+    ctx.log("pool of {} workers: {}, {}", n, pid_list(workers),
+            hold_open ? "sharing one listening socket" : "each with its own listening socket");
 }
 
 void check_descriptor_passing(Context& ctx) {

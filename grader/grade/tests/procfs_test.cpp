@@ -2,6 +2,8 @@
 #include "procfs.hpp"
 
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <algorithm>
@@ -151,4 +153,45 @@ TEST_CASE("rss_bytes of this process is some memory, and its tree counts it") {
     REQUIRE(rss.has_value());
     CHECK(*rss > 0);
     CHECK(tree_rss_bytes(::getpid()) >= *rss / 2);
+}
+
+TEST_CASE("listening_inodes sees every SO_REUSEPORT listener of a port") {
+    // Two listening sockets on one loopback port, as in prefork's -m reuseport.
+    auto listen_reuseport = [](std::uint16_t port) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd >= 0);
+        const int one = 1;
+        REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(port);
+        REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(fd, 8) == 0);
+        return fd;
+    };
+    const int a = listen_reuseport(0);
+    sockaddr_in bound{};
+    socklen_t len = sizeof bound;
+    REQUIRE(::getsockname(a, reinterpret_cast<sockaddr*>(&bound), &len) == 0);
+    const std::uint16_t port = ntohs(bound.sin_port);
+    const int b = listen_reuseport(port);
+
+    std::vector<std::uint64_t> mine;
+    for (const auto& f : open_fds(::getpid())) {
+        if (f.fd != a && f.fd != b) continue;
+        const auto inode = socket_inode(f.target);
+        REQUIRE(inode.has_value());
+        mine.push_back(*inode);
+    }
+    std::sort(mine.begin(), mine.end());
+    CHECK(mine.size() == 2);
+    CHECK(listening_inodes(port) == mine);
+    const auto one = listening_inode(port);
+    REQUIRE(one.has_value());
+    CHECK(std::find(mine.begin(), mine.end(), *one) != mine.end());
+    ::close(b);
+    CHECK(listening_inodes(port).size() == 1);
+    ::close(a);
+    CHECK(listening_inodes(port).empty());
 }
