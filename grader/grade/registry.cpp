@@ -52,15 +52,18 @@ const std::vector<LabInfo>& lab_details() {
          .available = true,
          .model = Model::thread_per_connection,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
-                    "concurrency", "load", "fd-leak", "architecture", "sigterm"}},
+                    "concurrency", "load", "fd-leak", "architecture", "cap", "sigterm"},
+         .thread_cap = 256},
         // -m queue (the main thread accepts) for most checks; load and fd-leak
         // grade the two modes whose pool threads accept. With 8 threads,
-        // idle-cpu's 5 idle clients leave 3 pool threads with nothing to do.
+        // idle-cpu's 5 idle clients leave 3 pool threads with nothing to do;
+        // stalled's 7 stalled clients leave one, the student's queue feeds it.
         {.id = "prethread",
          .available = true,
          .model = Model::thread_pool,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
-                    "concurrency", "load", "fd-leak", "architecture", "idle-cpu", "sigterm"},
+                    "concurrency", "load", "fd-leak", "architecture", "stalled", "idle-cpu",
+                    "sigterm"},
          .workers = 8,
          .check_args = {{.check = "load", .args = {"-m", "lock"}},
                         {.check = "fd-leak", .args = {"-m", "nolock"}}}},
@@ -236,6 +239,12 @@ const std::vector<CheckInfo>& checks() {
          "being served",
          "each worker serves one client at a time, so N workers serve N clients at once; hold "
          "nothing the other workers wait for (the accept lock) while you serve"},
+        {"cap", 10, check_cap,
+         "a flood of idle clients beyond the thread cap: the thread count reaches the cap and "
+         "stays there; the clients beyond it are served once the flood leaves",
+         "keep at most the cap of connection threads (docs/contract.md, section 2): with that "
+         "many alive, stop accepting until one ends; a client beyond the cap waits in the listen "
+         "queue, never close or refuse it because of the cap"},
         {"replace", 10, check_replace,
          "a worker killed with SIGKILL under load is replaced within 2 s, and so is one killed "
          "while it waits in accept (holding the accept lock, if the workers take one); every "

@@ -50,6 +50,7 @@ struct LabInfo {
     int workers = 0;                                ///< > 0: the server is run with `-n workers`.
     std::vector<std::string_view> server_args = {};  ///< The lab's own flags, for every check.
     std::vector<CheckArgs> check_args = {};          ///< Extra flags of some checks.
+    int thread_cap = 0;   ///< cap: most connection threads at once (docs/contract.md, section 2).
     bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
     /// Every reply starts with the header line "N\n" (cork, docs/contract.md section 6).
     bool header_line = false;

@@ -53,9 +53,10 @@ const std::vector<LabScoring>& scorings() {
                     "only the child serving it. The parent must not notice: it never writes to a "
                     "client, reaps that child like any other and keeps accepting"}}},
         // The skeleton serves one client at a time on the main thread: the
-        // points are in threads that come and go, and are all joined on stop.
+        // points are in threads that come and go, bounded by a cap, and all
+        // joined on stop.
         {.lab = "thread",
-         .lesson = {{"concurrency", 30}, {"architecture", 50}, {"sigterm", 20}},
+         .lesson = {{"concurrency", 30}, {"architecture", 50}, {"cap", 20}, {"sigterm", 20}},
          .other_points = 2,
          .hints = {{"sigterm",
                     "every connection thread must see the stop: csd::serve_connection() watches "
@@ -64,9 +65,18 @@ const std::vector<LabScoring>& scorings() {
         // The skeleton's pool threads end at once and its main thread serves
         // one client at a time: the points are in the pool and its queue.
         {.lab = "prethread",
-         .lesson = {{"concurrency", 20}, {"architecture", 50}, {"idle-cpu", 10}, {"sigterm", 20}},
+         .lesson = {{"concurrency", 20},
+                    {"architecture", 50},
+                    {"stalled", 20},
+                    {"idle-cpu", 10},
+                    {"sigterm", 20}},
          .other_points = 2,
-         .hints = {{"idle-cpu",
+         .hints = {{"stalled",
+                    "each pool thread serves one client at a time, so -n threads serve -n clients "
+                    "at once: push every connection into the one queue the whole pool pops from, "
+                    "so the first idle thread takes it; do not hand connections to each thread in "
+                    "turn, and hold no lock while serving"},
+                   {"idle-cpu",
                     "a pool thread with nothing to do must sleep: wait on a condition variable "
                     "(with a predicate, in a loop), never poll the queue in a loop"},
                    {"sigterm",

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -52,19 +53,25 @@ constexpr std::string_view bug = CSD_BUG;
 //   drops-every-50th      closes every 50th connection without a reply          -> load
 //   forks                 a correct fork server (graded as iterative)           -> architecture
 //   threads               a thread per client (graded as select)                -> architecture
+//                         and no cap: a flood of clients gets a thread each
+//                         (graded as thread)                                    -> cap
 //   thread-leak           a thread per client that stays after its client left
 //                         (waits for the stop instead of ending)                -> architecture
 //   joins-blocked         a joined thread per client, blocked in plain read():
 //                         an idle client's thread never sees the stop           -> sigterm
 //   shared-buffer         a thread per client, all sharing one static line
 //                         buffer: requests mix up under load                    -> load
+//   cap-closes            a thread per client up to 256, and the clients
+//                         beyond that cap are accepted and closed at once
+//                         instead of waiting in the listen queue                -> cap
 
 enum class Design { fork, iterative, thread };
 
 constexpr Design design =
     bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
         ? Design::iterative
-    : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" || bug == "shared-buffer"
+    : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
+            bug == "shared-buffer" || bug == "cap-closes"
         ? Design::thread
         : Design::fork;
 
@@ -202,13 +209,19 @@ void serve_iteratively(const csd::Fd& listener) {
 /// A detached thread per client; they end with the process (joins-blocked:
 /// joined threads, all joined after the loop).
 void serve_threaded(const csd::Fd& listener) {
-    std::vector<std::thread> joined;  // joins-blocked only
+    std::vector<std::thread> joined;   // joins-blocked only
+    static std::atomic<int> alive{0};  // cap-closes only: connection threads running
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
         if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
+            if constexpr (bug == "cap-closes") {
+                if (alive.load() >= 256) continue;  // conn closes here, unanswered
+                alive.fetch_add(1);
+            }
             std::thread thread([c = std::move(conn)]() mutable {
                 serve(c.get());
                 c.reset();
+                if constexpr (bug == "cap-closes") alive.fetch_sub(1);
                 if constexpr (bug == "thread-leak") {
                     while (!csd::wait_for_stop(std::chrono::seconds(1))) {
                     }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstddef>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,9 @@ constexpr std::string_view bug = CSD_BUG;
 //                   queue in a loop                                       -> idle-cpu
 //   pool-no-wakeup  on a stop nobody wakes the idle pool threads, and the
 //                   main thread joins them forever                        -> sigterm
+//   queue-per-thread  a queue per pool thread, filled in turn by the main
+//                   thread: a new client may wait behind a stalled one
+//                   while another thread is free                          -> stalled
 
 /// The queue between the main thread and the pool; any thread.
 class Queue {
@@ -84,10 +88,14 @@ int main(int argc, char** argv) {
     csd::route_signals({SIGTERM, SIGINT});
     csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
     csd::announce_listening(opts.host, opts.port);
-    Queue queue;
+    // One queue for the whole pool; queue-per-thread: one per pool thread.
+    const std::size_t queue_count =
+        bug == "queue-per-thread" ? static_cast<std::size_t>(opts.workers) : 1;
+    std::vector<Queue> queues(queue_count);
     {
         std::vector<std::jthread> pool;
         for (int i = 0; i < opts.workers; ++i) {
+            Queue& queue = queues[static_cast<std::size_t>(i) % queue_count];
             pool.emplace_back([&queue] {
                 while (std::optional<csd::Fd> fd = queue.pop()) {
                     (void)csd::serve_connection(fd->get());
@@ -95,6 +103,7 @@ int main(int argc, char** argv) {
             });
         }
         std::vector<std::jthread> extra;  // pool-spawns only
+        std::size_t next = 0;             // the queue of the next connection
         while (!csd::stop_requested()) {
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
             csd::Fd fd = csd::accept_connection(listener.get()).connection;
@@ -102,10 +111,11 @@ int main(int argc, char** argv) {
             if constexpr (bug == "pool-spawns") {
                 extra.emplace_back([c = std::move(fd)] { (void)csd::serve_connection(c.get()); });
             } else {
-                queue.push(std::move(fd));
+                queues[next].push(std::move(fd));
+                next = (next + 1) % queue_count;
             }
         }
-        queue.close();
+        for (Queue& queue : queues) queue.close();
     }
     return 0;
 }

@@ -46,6 +46,9 @@ void check_many(Context& ctx);
 void check_replace(Context& ctx);
 /// stalled: with -n workers, n-1 stalled clients do not stop the n-th.
 void check_stalled(Context& ctx);
+/// cap: a flood of idle clients beyond lab().thread_cap keeps the thread
+/// count at the cap; the clients beyond it are served once it frees up.
+void check_cap(Context& ctx);
 /// distribution: the per-worker lines printed at shutdown add up.
 void check_distribution(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.

@@ -4,8 +4,13 @@
 /// labs (checks/pools.cpp), and the small helpers they share with
 /// checks/architecture.cpp. Main thread only.
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "check.hpp"
 #include "deadline.hpp"
@@ -25,6 +30,19 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
     }
     return value;
 }
+
+/// Threads a sanitizer runtime adds to process @p pid (ThreadSanitizer
+/// starts one of its own): 0 or 1.
+[[nodiscard]] int runtime_threads(pid_t pid);
+
+/// The thread count of the server once it stopped changing (up to 1 s).
+[[nodiscard]] int settled_threads(Context& ctx);
+
+/// The thread ids of a pool of @p n threads plus the main thread (and a
+/// sanitizer's own), given 2 s to appear; fails with @p hint, saying
+/// @p when, when the server has another number of threads.
+std::vector<pid_t> require_thread_pool(Context& ctx, int n, std::string_view when,
+                                       const std::string& hint);
 
 /// prefork: a fixed pool of lab().workers processes below the server,
 /// the same before and after load, each connection served by one of them.

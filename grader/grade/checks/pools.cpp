@@ -263,8 +263,10 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
          hint);
 }
 
-// Threads a sanitizer runtime adds to the server: ThreadSanitizer starts a
-// background thread of its own (seen by its library in /proc/PID/maps).
+}  // namespace
+
+// ThreadSanitizer starts a background thread of its own (seen by its
+// library in /proc/PID/maps).
 int runtime_threads(pid_t pid) {
     std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
     std::string line;
@@ -274,7 +276,6 @@ int runtime_threads(pid_t pid) {
     return 0;
 }
 
-// The thread count of the server once it stopped changing (up to 1 s).
 int settled_threads(Context& ctx) {
     int count = procfs::thread_count(ctx.pid());
     int stable = 0;
@@ -288,7 +289,24 @@ int settled_threads(Context& ctx) {
     return count;
 }
 
-}  // namespace
+std::vector<pid_t> require_thread_pool(Context& ctx, int n, std::string_view when,
+                                       const std::string& hint) {
+    std::vector<pid_t> tids;
+    const int runtime = runtime_threads(ctx.pid());
+    const bool ready = poll_until(2s, [&] {
+        tids = procfs::thread_ids(ctx.pid());
+        return tids.size() == static_cast<std::size_t>(n + 1 + runtime);
+    });
+    if (!ready) {
+        ctx.require_running(when);
+        fail(fmt::format("{}, the server (pid {}) started with -n {} has {} thread{}; "
+                         "expected {} ({} workers and the main thread{})",
+                         when, ctx.pid(), n, tids.size(), tids.size() == 1 ? "" : "s",
+                         n + 1 + runtime, n, runtime > 0 ? ", and ThreadSanitizer's own" : ""),
+             hint);
+    }
+    return tids;
+}
 
 void check_process_pool(Context& ctx) {
     const int n = workers_of(ctx);
@@ -379,20 +397,7 @@ void check_thread_per_connection(Context& ctx) {
 void check_thread_pool(Context& ctx) {
     const int n = workers_of(ctx);
     require_no_children(ctx, "idle, before any client", prethread_hint);
-    std::vector<pid_t> tids;
-    const int runtime = runtime_threads(ctx.pid());
-    const bool ready = poll_until(2s, [&] {
-        tids = procfs::thread_ids(ctx.pid());
-        return tids.size() == static_cast<std::size_t>(n + 1 + runtime);
-    });
-    if (!ready) {
-        ctx.require_running("idle, before any client");
-        fail(fmt::format("idle, the server (pid {}) started with -n {} has {} thread{}; "
-                         "expected {} ({} workers and the main thread{})",
-                         ctx.pid(), n, tids.size(), tids.size() == 1 ? "" : "s", n + 1 + runtime, n,
-                         runtime > 0 ? ", and ThreadSanitizer's own" : ""),
-             prethread_hint);
-    }
+    const std::vector<pid_t> tids = require_thread_pool(ctx, n, "idle", prethread_hint);
     auto require_same = [&](std::string_view when) {
         const auto now = procfs::thread_ids(ctx.pid());
         if (now == tids) return;

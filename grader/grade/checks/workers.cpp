@@ -1,7 +1,8 @@
 // replace, stalled, distribution: the checks of a pool of -n worker
 // processes (lab prefork). Each asks the server's tree in /proc which
 // workers exist, and its stdout for the distribution report
-// (docs/contract.md, "Distribution report").
+// (docs/contract.md, "Distribution report"). stalled also grades a pool of
+// -n threads (lab prethread), whose threads it counts in /proc/PID/task.
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -70,6 +71,11 @@ pid_t worker_in_accept(Context& ctx) {
     });
 }
 
+constexpr const char* stalled_thread_hint =
+    "each pool thread serves one client at a time, so -n threads serve -n clients at once: hand "
+    "each connection to whichever thread is free (one queue shared by the pool: the first idle "
+    "thread pops it), not to each thread in turn, and hold no lock while you serve";
+
 // SIGKILL to worker @p victim (killed @p how); fails unless within 2 s there
 // are @p n workers again, the victim not among them.
 void kill_and_expect_replacement(Context& ctx, int n, pid_t victim, std::string_view how) {
@@ -135,7 +141,16 @@ void check_replace(Context& ctx) {
 
 void check_stalled(Context& ctx) {
     const int n = pool_size(ctx);
-    (void)pool_of(ctx, n, "idle, before any client");
+    // A pool of threads (prethread) or of processes (prefork, fdpass).
+    const bool threads = ctx.lab().model == Model::thread_pool;
+    const std::string_view unit = threads ? "threads" : "workers";
+    if (threads) {
+        (void)require_thread_pool(ctx, n, "idle",
+                                  "create the -n pool threads once, at start, and keep them all "
+                                  "running: this check needs the whole pool");
+    } else {
+        (void)pool_of(ctx, n, "idle, before any client");
+    }
     const Deadline overall(30s);
     std::vector<Connection> stalled;
     for (int i = 1; i < n; ++i) {
@@ -148,10 +163,27 @@ void check_stalled(Context& ctx) {
     try {
         fetch(ctx.port(), 4000, Deadline(2s), label);
     } catch (const CheckFailed& e) {
-        fail(fmt::format("{} (a pool of {} workers: one was free)", e.what(), n),
-             "each worker serves one client at a time, so -n workers serve -n clients at once; "
-             "do not hold the accept lock (or anything the other workers wait for) while you "
-             "serve a client");
+        fail(fmt::format("{} (a pool of {} {}: one was free)", e.what(), n, unit),
+             threads ? stalled_thread_hint
+                     : "each worker serves one client at a time, so -n workers serve -n clients at "
+                       "once; do not hold the accept lock (or anything the other workers wait for) "
+                       "while you serve a client");
+    }
+    // A pool of threads gets its connections from the lab's own hand-over
+    // (a queue): the one free thread must serve every new client, one after
+    // another; handing them to each thread in turn puts one behind a stalled
+    // client.
+    for (int i = 1; threads && i <= n; ++i) {
+        const std::string next = fmt::format(
+            "client {} of {} more, one after another, while {} clients stay stalled", i, n, n - 1);
+        try {
+            fetch(ctx.port(), 4000, Deadline(2s), next);
+        } catch (const CheckFailed& e) {
+            fail(fmt::format("{} (a pool of {} threads: one was free, and served the client "
+                             "before)",
+                             e.what(), n),
+                 stalled_thread_hint);
+        }
     }
     for (std::size_t i = 0; i < stalled.size(); ++i) {
         const std::string what =

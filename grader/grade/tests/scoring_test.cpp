@@ -21,8 +21,8 @@ TEST_CASE("points of the labs") {
     CHECK(lab_points(*find_lab("select")) == 145);
     CHECK(lab_points(*find_lab("poll")) == 145);
     CHECK(lab_points(*find_lab("epoll")) == 145);
-    CHECK(lab_points(*find_lab("thread")) == 118);
-    CHECK(lab_points(*find_lab("prethread")) == 118);
+    CHECK(lab_points(*find_lab("thread")) == 138);
+    CHECK(lab_points(*find_lab("prethread")) == 138);
     CHECK(points("iterative", "bytes") == 15);
     CHECK(points("fork", "bytes") == 2);
     CHECK(points("select", "syscall") == 50);
