@@ -10,6 +10,9 @@
 //                 timer (fails uncork)
 //   cork-bad-header  writes the header with leading zeros as the request
 //                 had them ("0007"): fails framing
+//   cork-one-write  no cork, header and body in one write(): one segment a
+//                 small reply, but not the lesson (fails segments, which
+//                 watches the calls with strace)
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -39,6 +42,13 @@ void serve(int fd) {
             const bool cork_each = bug == "cork-bad-header";  // corked right, the header wrong
             const int zero = 0;
             if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+            if (bug == "cork-one-write") {
+                std::string whole = header;
+                for (std::uint64_t i = 0; i < n; ++i) whole += static_cast<char>('a' + i % 26);
+                if (::write(fd, whole.data(), whole.size()) < 0) return;
+                input.erase(0, nl + 1);
+                continue;
+            }
             if (::write(fd, header.data(), header.size()) < 0) return;
             if (!test_server::send_reply(fd, n)) return;
             if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
@@ -55,7 +65,8 @@ void serve(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    static_assert(bug == "cork-none" || bug == "cork-forever" || bug == "cork-bad-header");
+    static_assert(bug == "cork-none" || bug == "cork-forever" || bug == "cork-bad-header" ||
+                  bug == "cork-one-write");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);

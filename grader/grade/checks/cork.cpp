@@ -14,6 +14,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "trace.hpp"
 
 namespace csd::grade {
 
@@ -83,6 +84,47 @@ std::string list(const std::vector<Sample>& samples, Show show) {
 constexpr int samples_taken = 10;
 constexpr int samples_needed = 8;  // a stray segment now and then is not the server's doing
 
+// One segment a reply is the lesson only if the header and the body are
+// written apart (the contract's two writes): one write of both makes one
+// segment without TCP_CORK. With strace attached, @p replies requests for
+// 1000 bytes: each header ("1000\n", 5 bytes) must be one output call of
+// its own. Without strace or ptrace this part is logged and left out.
+void expect_header_written_alone(Context& ctx) {
+    constexpr int replies = 5;
+    OutputTrace trace(ctx.pid());
+    {
+        const Deadline overall(20s);
+        Connection conn = Connection::open(ctx.port(), overall.within(3s));
+        for (int i = 1; i <= replies; ++i) {
+            const std::string what = fmt::format("traced request {} of {} for 1000 bytes", i,
+                                                 replies);
+            conn.send_all(request_line(1000), overall.within(3s), what);
+            expect_corked_reply(conn, 1000, overall.within(3s), what);
+        }
+    }
+    const TraceResult result = trace.finish();
+    if (const auto* why = std::get_if<std::string>(&result)) {
+        ctx.log("the two writes of each reply not checked: {}", *why);
+        return;
+    }
+    const auto& calls = std::get<std::vector<OutputCall>>(result);
+    const auto to_clients = [](const OutputCall& c) { return c.fd > 2; };
+    const auto headers = std::count_if(calls.begin(), calls.end(), [&](const OutputCall& c) {
+        return to_clients(c) && c.result == 5;
+    });
+    const auto all = std::count_if(calls.begin(), calls.end(), to_clients);
+    ctx.log("traced output calls: {} to clients, {} of 5 bytes", all, headers);
+    if (headers < replies) {
+        fail(fmt::format("{} replies of 1000 bytes came in one segment each, but strace saw "
+                         "the server write them in {} output calls, {} of them the 5-byte "
+                         "header alone: header and body were sent together, so no cork was "
+                         "needed (the contract asks for two writes, header then body)",
+                         replies, all, headers),
+             "keep the two writes (the header line, then the body) and cork around them: "
+             "TCP_CORK on before the header, off after the body");
+    }
+}
+
 }  // namespace
 
 void check_framing(Context& ctx) {
@@ -120,6 +162,7 @@ void check_segments(Context& ctx) {
                         list(samples, [](const Sample& s) { return std::to_string(s.segments); }),
                         whole, samples_needed));
     }
+    expect_header_written_alone(ctx);
 }
 
 void check_uncork(Context& ctx) {
