@@ -55,6 +55,8 @@ Usage: ./csd [COMMAND [ARGS...]]
   bench herd          The thundering herd of the prefork lab
                       (tools/bench/herd.sh): connections, useless wakeups
                       and server CPU for each -m mode of solution-prefork.
+  bench sendfile      The sendfile lab (tools/bench/sendfile.sh): server CPU
+                      and /proc/PID/io counters per GiB, -m sendfile and -m copy.
   help                This text.
 
 Examples:
@@ -308,7 +310,14 @@ cmd_bench() {
             build default solution-prefork csd-client
             exec bash tools/bench/herd.sh build
             ;;
-        *) die "bench: unknown option '$1' (./csd bench [--plot | herd])" ;;
+        sendfile)
+            # The sendfile lab: server CPU per GiB, sendfile(2) against read/write.
+            need_packages "${BUILD_PACKAGES[@]}" netcat-openbsd
+            configured default
+            build default solution-sendfile
+            exec bash tools/bench/sendfile.sh build
+            ;;
+        *) die "bench: unknown option '$1' (./csd bench [--plot | herd | sendfile])" ;;
     esac
     need_packages "${BUILD_PACKAGES[@]}"
     [ "$plot" -eq 0 ] || need_packages "${PLOT_PACKAGES[@]}"

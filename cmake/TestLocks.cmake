@@ -35,6 +35,9 @@ set(CSD_CHECK_LOCKS_back-pressure cpu)
 # worker under load and gives the pool 2 s to be whole again.
 set(CSD_CHECK_LOCKS_stalled cpu)
 set(CSD_CHECK_LOCKS_replace cpu)
+# sendfile: zero-copy moves 56 MiB under strace, which stops the server at
+# every system call.
+set(CSD_CHECK_LOCKS_zero-copy cpu)
 
 # csd_test_runs_checks(TEST CHECK...): TEST runs csd-grade with these checks
 # (ALL: every check of its lab); it gets their locks (csd.NAME). Call it in

@@ -51,6 +51,10 @@ struct LabInfo {
     std::vector<std::string_view> server_args = {};  ///< The lab's own flags, for every check.
     std::vector<CheckArgs> check_args = {};          ///< Extra flags of some checks.
     bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
+    /// The server serves a file (sendfile): the grader writes a random file
+    /// (ServedFile), starts the server with `-f PATH` first, and expects
+    /// every reply to cycle through the file's bytes instead of the alphabet.
+    bool serves_file = false;
 };
 
 /// One check.

@@ -94,6 +94,18 @@ const std::vector<LabScoring>& scorings() {
                     {"distribution", 20},
                     {"sigterm", 10}},
          .other_points = 2},
+        // The skeleton serves no byte: the lesson is the file sent by
+        // sendfile(2), exact (partial sends) and never through user memory.
+        {.lab = "sendfile",
+         .lesson = {{"bytes", 20}, {"slow-reader", 15}, {"zero-copy", 40}},
+         .other_points = 2,
+         .hints = {{"bytes",
+                    "byte i of every reply is byte i % SIZE of the file: start each reply at "
+                    "offset 0 of the file, wrap at its end, and after a short sendfile() go on "
+                    "from the offset it reached, not from where you asked it to start"},
+                   {"reset",
+                    "sendfile() has no MSG_NOSIGNAL: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) "
+                    "and treat EPIPE/ECONNRESET as 'drop this client'"}}},
     };
     return table;
 }
