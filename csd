@@ -12,7 +12,8 @@ BIN="$ROOT/build/bin"
 mapfile -t COURSE_ORDER < <(sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' labs/labs.txt)
 # Debian packages. doctest-dev is in the build list because the default
 # configuration builds the unit tests too. The lab list has the tools the
-# handouts use by hand (nc -N is netcat-openbsd's). The test suite is also
+# handouts use by hand (nc -N is netcat-openbsd's); the grader's zero-copy
+# check (sendfile lab) watches a server with strace. The test suite is also
 # built with clang++ (the clang preset).
 BUILD_PACKAGES=(cmake g++ ninja-build libfmt-dev libcli11-dev nlohmann-json3-dev doctest-dev)
 LAB_PACKAGES=(netcat-openbsd strace)
@@ -263,6 +264,8 @@ test_preset() {
 cmd_test() {
     need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" \
         "${BROWSER_PACKAGES[@]}"
+    # strace: the sendfile lab's zero-copy check and its broken servers' tests.
+    need_packages "${LAB_PACKAGES[@]}"
     local failed=() phases=() start
     start=$(now)
 

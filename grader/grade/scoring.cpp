@@ -103,6 +103,10 @@ const std::vector<LabScoring>& scorings() {
                     "byte i of every reply is byte i % SIZE of the file: start each reply at "
                     "offset 0 of the file, wrap at its end, and after a short sendfile() go on "
                     "from the offset it reached, not from where you asked it to start"},
+                   {"pipeline",
+                    "every reply starts at offset 0 of the file (byte i of a reply is byte i % "
+                    "SIZE), not where the previous reply on the connection ended: compute the "
+                    "offset from csd::Session::reply_offset(), not from a counter of your own"},
                    {"reset",
                     "sendfile() has no MSG_NOSIGNAL: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) "
                     "and treat EPIPE/ECONNRESET as 'drop this client'"}}},

@@ -39,6 +39,8 @@ constexpr std::string_view bug = CSD_BUG;
 //   sendfile-mmap   send() straight from an mmap of the file: no read(), but
 //                   every byte still copied from user pages by send()       -> zero-copy
 //   sendfile-short  takes every sendfile() as complete, whatever it returned -> bytes
+//   sendfile-continues  starts each reply where the previous one on the
+//                   connection ended, not at offset 0 of the file           -> pipeline
 
 /// The file: descriptor, size, and (sendfile-mmap) its mapping.
 struct File {
@@ -86,15 +88,18 @@ long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count)
 void serve(csd::Fd fd, const File& file) {
     csd::Session session;
     std::array<char, 4096> buf{};
+    std::uint64_t stream = 0;  // reply bytes sent on this connection
     for (;;) {
         while (session.reply_left() > 0) {
-            const std::uint64_t at = session.reply_offset() % file.size;
+            const std::uint64_t at =
+                (bug == "sendfile-continues" ? stream : session.reply_offset()) % file.size;
             const auto count = static_cast<std::size_t>(
                 std::min({session.reply_left(), file.size - at, std::uint64_t{1} << 20}));
             const long n = send_piece(fd.get(), file, at, count);
             if (n < 0) return;
             if (n == 0 && !wait_for(fd.get(), POLLOUT)) return;
             session.consume(static_cast<std::size_t>(n));
+            stream += static_cast<std::uint64_t>(n);
         }
         if (session.finished()) return;
         if (!wait_for(fd.get(), POLLIN)) return;
