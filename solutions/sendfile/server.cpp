@@ -113,8 +113,11 @@ class Server {
     void run();
 
   private:
+    /// epoll_ctl(@p op) for @p fd: watch @p events, report them with @p tag.
     void control(int op, int fd, std::uint32_t events, void* tag);
+    /// Accepts every client waiting in the listen queue.
     void accept_clients();
+    /// Serves @p c, for which epoll_wait() reported @p events.
     void on_event(Connection& c, std::uint32_t events);
     /// Sends what @p c is owed from the file (at most write_budget bytes),
     /// until the socket would block; marks it gone if the client vanished.
@@ -123,7 +126,9 @@ class Server {
     /// send_replies() the old way (-m copy): pread() and send().
     void copy_replies(Connection& c);
     // END SOLUTION
+    /// Tells epoll what to watch on @p c now, if that changed.
     void update_interest(Connection& c);
+    /// Closes @p c; its memory lives until the current batch of events is done.
     void close(Connection& c);
 
     csd::Fd epoll_;
