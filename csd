@@ -12,7 +12,8 @@ BIN="$ROOT/build/bin"
 mapfile -t COURSE_ORDER < <(sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' labs/labs.txt)
 # Debian packages. doctest-dev is in the build list because the default
 # configuration builds the unit tests too. The lab list has the tools the
-# handouts use by hand (nc -N is netcat-openbsd's). The test suite is also
+# handouts use by hand (nc -N is netcat-openbsd's); the grader's zero-copy
+# check (sendfile lab) watches a server with strace. The test suite is also
 # built with clang++ (the clang preset).
 BUILD_PACKAGES=(cmake g++ ninja-build libfmt-dev libcli11-dev nlohmann-json3-dev doctest-dev)
 LAB_PACKAGES=(netcat-openbsd strace)
@@ -55,6 +56,8 @@ Usage: ./csd [COMMAND [ARGS...]]
   bench herd          The thundering herd of the prefork lab
                       (tools/bench/herd.sh): connections, useless wakeups
                       and server CPU for each -m mode of solution-prefork.
+  bench sendfile      The sendfile lab (tools/bench/sendfile.sh): server CPU
+                      and /proc/PID/io counters per GiB, -m sendfile and -m copy.
   help                This text.
 
 Examples:
@@ -276,6 +279,8 @@ test_preset() {
 cmd_test() {
     need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" \
         "${BROWSER_PACKAGES[@]}"
+    # strace: the sendfile lab's zero-copy check and its broken servers' tests.
+    need_packages "${LAB_PACKAGES[@]}"
     local failed=() phases=() start
     start=$(now)
 
@@ -326,7 +331,14 @@ cmd_bench() {
             build default solution-prefork csd-client
             exec bash tools/bench/herd.sh build
             ;;
-        *) die "bench: unknown option '$1' (./csd bench [--plot | herd])" ;;
+        sendfile)
+            # The sendfile lab: server CPU per GiB, sendfile(2) against read/write.
+            need_packages "${BUILD_PACKAGES[@]}" netcat-openbsd
+            configured default
+            build default solution-sendfile
+            exec bash tools/bench/sendfile.sh build
+            ;;
+        *) die "bench: unknown option '$1' (./csd bench [--plot | herd | sendfile])" ;;
     esac
     need_packages "${BUILD_PACKAGES[@]}"
     [ "$plot" -eq 0 ] || need_packages "${PLOT_PACKAGES[@]}"

@@ -27,19 +27,41 @@ std::string char_text(char c) {
 
 }  // namespace
 
+namespace {
+
+// The bytes every reply cycles through when a lab serves a file (sendfile):
+// set by set_reply_cycle() before the checks run, read by them after.
+std::string reply_cycle;
+
+}  // namespace
+
+void set_reply_cycle(std::string cycle) {
+    reply_cycle = std::move(cycle);
+}
+
+char expected_reply_byte(std::uint64_t i) noexcept {
+    if (reply_cycle.empty()) return csd::reply_byte(i);
+    return reply_cycle[static_cast<std::size_t>(i % reply_cycle.size())];
+}
+
 std::size_t reply_mismatch(std::string_view got, std::uint64_t offset) noexcept {
-    // The reply bytes from offset o on are pattern[o % 26...]; 26 * 4096 bytes.
-    static const std::string pattern = [] {
+    // The reply bytes from offset o on are pattern[o % period...]: the
+    // alphabet 4096 times over (period 26), or the served file itself.
+    static const std::string alphabet = [] {
         std::string p(26 * 4096, 'a');
         for (std::size_t i = 0; i < p.size(); ++i) p[i] = csd::reply_byte(i);
         return p;
     }();
+    const std::string& pattern = reply_cycle.empty() ? alphabet : reply_cycle;
+    const std::uint64_t period = reply_cycle.empty() ? 26 : reply_cycle.size();
     std::size_t done = 0;
     while (done < got.size()) {
-        const auto start = static_cast<std::size_t>((offset + done) % 26);
+        const auto start = static_cast<std::size_t>((offset + done) % period);
         const std::size_t len = std::min(got.size() - done, pattern.size() - start);
         if (std::memcmp(got.data() + done, pattern.data() + start, len) != 0) {
-            return done + csd::first_mismatch(got.substr(done, len), offset + done);
+            std::size_t k = 0;
+            while (got[done + k] == pattern[start + k]) ++k;
+            return done + k;
         }
         done += len;
     }
@@ -76,7 +98,7 @@ void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::str
                         fmt::format("{}: reply byte {} is {}, expected {} (the first {} bytes "
                                     "were right)",
                                     what, got + bad, char_text(chunk[bad]),
-                                    char_text(csd::reply_byte(got + bad)), got + bad));
+                                    char_text(expected_reply_byte(got + bad)), got + bad));
                 }
                 got += r.bytes;
                 if (how.gap.count() > 0 && got < n) std::this_thread::sleep_for(scaled(how.gap));
@@ -225,7 +247,7 @@ void expect_replies_together(std::vector<Connection>& conns,
                 if (bad < chunk.size()) {
                     fail(fmt::format("{}: reply byte {} is {}, expected {}", label, got[i] + bad,
                                      char_text(chunk[bad]),
-                                     char_text(csd::reply_byte(got[i] + bad))));
+                                     char_text(expected_reply_byte(got[i] + bad))));
                 }
                 got[i] += r.bytes;
                 if (got[i] == sizes[i]) conns[i].close();  // an iterative server moves on

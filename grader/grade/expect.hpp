@@ -52,7 +52,7 @@ struct Reading {
     std::chrono::microseconds gap{0};
 };
 
-/// Reads exactly @p n reply bytes and checks every one ('a' + i % 26), at
+/// Reads exactly @p n reply bytes and checks every one (expected_reply_byte()), at
 /// O(1) memory, so a 1 GiB reply can be checked whole. @p what names the
 /// request in messages ("request 4000 on connection 2"). @p how may pause
 /// or pace the reading, so the server's socket buffer fills and its writes
@@ -65,9 +65,19 @@ void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::str
 void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
                   std::uint64_t pause_at = 0);
 
+/// Makes every reply the grader expects cycle through @p cycle instead of
+/// the alphabet: byte i of a reply is cycle[i % cycle.size()] (a lab that
+/// serves a file, docs/contract.md section 6); empty: the alphabet again.
+/// Called by the runner before the checks start, never while they run.
+void set_reply_cycle(std::string cycle);
+
+/// Byte @p i of every reply: 'a' + i % 26, or that of set_reply_cycle().
+[[nodiscard]] char expected_reply_byte(std::uint64_t i) noexcept;
+
 /// Index of the first byte of @p got that is not the reply byte at
 /// offset @p offset + i, or got.size(): csd::first_mismatch(), but with
-/// memcmp against a pattern, fast enough for a gigabyte. Pure.
+/// memcmp against a pattern, fast enough for a gigabyte. Follows
+/// set_reply_cycle().
 [[nodiscard]] std::size_t reply_mismatch(std::string_view got, std::uint64_t offset) noexcept;
 
 /// How a connection ended, as seen by wait_closed().

@@ -107,6 +107,17 @@ const std::vector<LabInfo>& lab_details() {
          .model = Model::single_process,
          .checks = {"start", "framing", "segments", "uncork", "sigterm"},
          .header_line = true},
+        // The replies cycle through a random file the grader makes (-f PATH):
+        // every check that reads replies checks them against it.
+        {.id = "sendfile",
+         .available = true,
+         .model = Model::event_loop,
+         .wait_calls = {"epoll_wait", "epoll_pwait", "epoll_pwait2"},
+         .needs_eventpoll = true,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "architecture", "syscall", "idle-cpu", "slow-reader", "back-pressure",
+                    "zero-copy", "sigterm"},
+         .serves_file = true},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.
@@ -234,6 +245,12 @@ const std::vector<CheckInfo>& checks() {
         {"many", 10, check_many, "thousands of connections held open at once",
          "keep per-client state in a structure that grows with the number of clients, and do "
          "not stop accepting while you can serve"},
+        {"zero-copy", 20, check_zero_copy,
+         "56 MiB of replies leave by sendfile(2) (or splice): strace sees no read or write "
+         "call move the file's bytes",
+         "send the file with sendfile(sock, file, &offset, count): the kernel moves the bytes "
+         "from the page cache to the socket. A read()/write() loop, or write() from an mmap of "
+         "the file, copies every byte through your memory"},
         {"stalled", 10, check_stalled,
          "with -n N workers, N-1 clients that sent half a request do not stop the N-th from "
          "being served",

@@ -54,6 +54,10 @@ struct LabInfo {
     bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
     /// Every reply starts with the header line "N\n" (cork, docs/contract.md section 6).
     bool header_line = false;
+    /// The server serves a file (sendfile): the grader writes a random file
+    /// (ServedFile), starts the server with `-f PATH` first, and expects
+    /// every reply to cycle through the file's bytes instead of the alphabet.
+    bool serves_file = false;
 };
 
 /// One check.

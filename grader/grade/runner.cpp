@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "check.hpp"
 #include "expect.hpp"
 #include "process.hpp"
 #include "scoring.hpp"
+#include "served_file.hpp"
 
 namespace csd::grade {
 namespace {
@@ -31,6 +34,14 @@ void run_one(const CheckInfo& check, Context& ctx, CheckResult& r) {
     }
 }
 
+// @p file_args (`-f PATH`, or nothing) followed by @p args.
+std::vector<std::string> with_file(const std::vector<std::string>& file_args,
+                                   const std::vector<std::string>& args) {
+    std::vector<std::string> all = file_args;
+    all.insert(all.end(), args.begin(), args.end());
+    return all;
+}
+
 // Empty when the server serves a fresh 4000-byte request; otherwise what went wrong.
 std::string health_problem(Context& ctx) {
     try {
@@ -44,7 +55,8 @@ std::string health_problem(Context& ctx) {
 // The state of one grading run between checks. Main thread only.
 class Run {
   public:
-    Run(Server& server, Context& ctx, const Readiness& first) : server_(server), ctx_(ctx) {
+    Run(Server& server, Context& ctx, const Readiness& first, std::vector<std::string> file_args)
+        : server_(server), ctx_(ctx), file_args_(std::move(file_args)) {
         if (!first.accepting) unusable_ = "not run: the server did not start (see check start)";
     }
 
@@ -67,7 +79,7 @@ class Run {
             restart_ = true;
         }
         ended_by_check_ = false;
-        const auto args = server_args(ctx_.lab(), check.id);
+        const auto args = with_file(file_args_, server_args(ctx_.lab(), check.id));
         if (args != server_.args()) restart_ = true;
         if (restart_) {
             ctx_.log("restarting the server");
@@ -128,6 +140,7 @@ class Run {
   private:
     Server& server_;
     Context& ctx_;
+    std::vector<std::string> file_args_;  // `-f PATH` for a lab that serves a file, else empty
     std::string unusable_;  // not empty: no server can run any more
     bool restart_ = false;  // restart before the next check
     bool ended_by_check_ = false;  // the last check ended the server on purpose
@@ -143,15 +156,25 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
                                     const std::vector<const CheckInfo*>& selection,
                                     const std::string& server_path, bool verbose,
                                     const std::function<void(const CheckResult&)>& on_result) {
+    // A lab that serves a file gets a fresh random one, removed at the end;
+    // every reply must then cycle through its bytes.
+    std::optional<ServedFile> file;
+    std::vector<std::string> file_args;
+    if (lab.serves_file) {
+        file.emplace();
+        file_args = {"-f", file->path()};
+        set_reply_cycle(file->bytes());
+    }
     Server server(server_path);
-    const Readiness first = server.start(start_timeout, server_args(lab, "start"));
+    const Readiness first =
+        server.start(start_timeout, with_file(file_args, server_args(lab, "start")));
     Context ctx(server, lab, first, verbose);
     ctx.log("started `{}` as pid {} ({:.2f} s{})", server.command_line(), server.pid(),
             first.seconds,
             first.port_retries > 0
                 ? fmt::format(", after {} port(s) taken by another process", first.port_retries)
                 : "");
-    Run run(server, ctx, first);
+    Run run(server, ctx, first, file_args);
 
     std::vector<CheckResult> results;
     for (const CheckInfo* check : selection) {
@@ -179,6 +202,7 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
         on_result(r);
     }
     server.stop();
+    set_reply_cycle({});
     return results;
 }
 

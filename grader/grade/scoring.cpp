@@ -111,6 +111,22 @@ const std::vector<LabScoring>& scorings() {
         // The skeleton sends header and body uncorked: two segments a reply.
         {.lab = "cork",
          .lesson = {{"framing", 10}, {"segments", 40}, {"uncork", 40}, {"sigterm", 10}}},
+        // The skeleton serves no byte: the lesson is the file sent by
+        // sendfile(2), exact (partial sends) and never through user memory.
+        {.lab = "sendfile",
+         .lesson = {{"bytes", 20}, {"slow-reader", 15}, {"zero-copy", 40}},
+         .other_points = 2,
+         .hints = {{"bytes",
+                    "byte i of every reply is byte i % SIZE of the file: start each reply at "
+                    "offset 0 of the file, wrap at its end, and after a short sendfile() go on "
+                    "from the offset it reached, not from where you asked it to start"},
+                   {"pipeline",
+                    "every reply starts at offset 0 of the file (byte i of a reply is byte i % "
+                    "SIZE), not where the previous reply on the connection ended: compute the "
+                    "offset from csd::Session::reply_offset(), not from a counter of your own"},
+                   {"reset",
+                    "sendfile() has no MSG_NOSIGNAL: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) "
+                    "and treat EPIPE/ECONNRESET as 'drop this client'"}}},
     };
     return table;
 }

@@ -2,20 +2,18 @@
 
 #include <fmt/format.h>
 #include <signal.h>
-#include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
+#include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
-#include <system_error>
 #include <thread>
 
+#include "csd/error.hpp"
 #include "deadline.hpp"
 #include "process.hpp"
-#include "procfs.hpp"
+#include "server.hpp"
 
 namespace csd::grade {
 
@@ -26,7 +24,7 @@ namespace {
 // The strace program on PATH, or "" when there is none.
 std::string find_strace() {
     const char* path = std::getenv("PATH");
-    std::istringstream dirs(path ? path : "/usr/bin:/bin");
+    std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
     for (std::string dir; std::getline(dirs, dir, ':');) {
         const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/strace";
         if (::access(candidate.c_str(), X_OK) == 0) return candidate;
@@ -34,75 +32,58 @@ std::string find_strace() {
     return {};
 }
 
-// The TracerPid of process @p pid (0: not traced), -1 when unreadable.
+// The TracerPid of process @p pid: 0 when not traced or unreadable.
 long tracer_of(pid_t pid) {
     std::ifstream status(fmt::format("/proc/{}/status", pid));
     for (std::string line; std::getline(status, line);) {
-        if (line.rfind("TracerPid:", 0) == 0) return std::stol(line.substr(10));
+        if (line.rfind("TracerPid:", 0) == 0) return std::strtol(line.c_str() + 10, nullptr, 10);
     }
-    return -1;
+    return 0;
 }
 
 }  // namespace
 
-OutputTrace::OutputTrace(pid_t pid) {
+Strace::Strace(pid_t pid, const std::string& calls) {
     const std::string strace = find_strace();
     if (strace.empty()) {
-        why_not_ = "strace is not installed (./csd installs it)";
+        why_not_ = "strace is not installed (./csd installs it): the server's system calls "
+                   "cannot be seen";
         return;
     }
-    std::string tmpl = (std::filesystem::temp_directory_path() / "csd-trace-XXXXXX").string();
-    const int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) {
-        why_not_ = fmt::format("no temporary file for the trace: {}",
-                               std::generic_category().message(errno));
-        return;
-    }
-    ::close(fd);
-    path_ = tmpl;
-    strace_ = spawn({strace, "-f", "-qq", "-e", "trace=write,writev,send,sendto,sendmsg", "-e",
-                     "signal=none", "-o", path_, "-p", std::to_string(pid)},
-                    -1, -1);
-    const Deadline attach(2s);
+    out_ = csd::Fd(csd::check(::memfd_create("csd-grade-strace", MFD_CLOEXEC), "memfd_create"));
+    strace_ = spawn({strace, "-f", "-qq", "-e", "trace=" + calls, "-e", "signal=none", "-p",
+                     std::to_string(pid)},
+                    -1, out_.get());
+    const Deadline attach(3s);
     while (tracer_of(pid) != strace_) {
         if (child_status(strace_) || attach.expired()) {
-            why_not_ = fmt::format("strace could not attach to pid {} (ptrace not permitted?)", pid);
+            end();
+            why_not_ = fmt::format("strace could not attach to the server (pid {}): {}", pid,
+                                   tail_lines(read_all(out_.get()), 2));
             return;
         }
         std::this_thread::sleep_for(5ms);
     }
 }
 
-OutputTrace::~OutputTrace() {
-    if (strace_ > 0 && !child_status(strace_)) {
-        ::kill(strace_, SIGKILL);
-        wait_child(strace_, Deadline(2s));
-    }
-    if (!path_.empty()) ::unlink(path_.c_str());
+Strace::~Strace() {
+    end();
 }
 
-TraceResult OutputTrace::finish() {
-    if (!why_not_.empty()) return why_not_;
-    // SIGINT: strace detaches from every thread, flushes its file, exits.
+void Strace::end() {
+    if (strace_ <= 0) return;
+    // SIGINT: strace detaches from every thread, writes what it holds, exits.
     ::kill(strace_, SIGINT);
-    if (!wait_child(strace_, Deadline(3s))) return std::string("strace did not detach in time");
-    std::ifstream in(path_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return parse_output_calls(text.str());
+    if (!wait_child(strace_, Deadline(3s))) {
+        ::kill(strace_, SIGKILL);
+        (void)wait_child(strace_, Deadline(2s));
+    }
+    strace_ = -1;
 }
 
-std::vector<OutputCall> parse_output_calls(const std::string& text) {
-    static const std::regex call(
-        R"(^(?:\[pid\s+\d+\]\s+|\d+\s+)?(write|writev|send|sendto|sendmsg)\((\d+),.*\)\s+=\s+(\d+)\b)");
-    std::vector<OutputCall> calls;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        std::smatch m;
-        if (!std::regex_search(line, m, call)) continue;
-        calls.push_back({m[1].str(), std::stoi(m[2].str()), std::stoll(m[3].str())});
-    }
-    return calls;
+std::string Strace::finish() {
+    end();
+    return out_ ? read_all(out_.get()) : std::string();
 }
 
 }  // namespace csd::grade

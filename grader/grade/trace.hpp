@@ -1,51 +1,47 @@
 #pragma once
 /// @file trace.hpp
-/// @brief Watching a server's output system calls from outside, with
-/// strace attached for a while (ptrace: the grader's own children only).
+/// @brief strace attached to a server for a while, to see its system calls
+/// from outside (ptrace: allowed on the grader's own children, unless the
+/// machine forbids it). What the text says is read by strace_text.hpp.
 
 #include <sys/types.h>
 
 #include <string>
-#include <variant>
-#include <vector>
+
+#include "csd/fd.hpp"
 
 namespace csd::grade {
 
-/// One output call that the traced process made and that succeeded.
-struct OutputCall {
-    std::string name;      ///< "write", "writev", "send", "sendto" or "sendmsg"
-    int fd = -1;           ///< the descriptor it wrote to
-    long long result = 0;  ///< its return value: the bytes it wrote
-};
-
-/// What a trace saw: the output calls, or why there is no trace (no
-/// strace on the machine, ptrace refused...).
-using TraceResult = std::variant<std::vector<OutputCall>, std::string>;
-
-/// strace attached to process @p pid (and its threads) for the life of this
-/// object: owns the strace process and its temporary output file, both gone
-/// when the object is. Use from one thread.
-class OutputTrace {
+/// strace attached to process @p pid and its threads, tracing the system
+/// calls @p calls ("write,sendto"), from construction to finish(). Owns the
+/// strace process and the memory file it writes to; a trace never finished
+/// is ended by the destructor. Use from one thread.
+class Strace {
 public:
-    /// Starts strace on @p pid and waits (up to 2 s, scaled) until it is
-    /// attached; if it cannot attach, finish() says why.
-    explicit OutputTrace(pid_t pid);
-    ~OutputTrace();
-    OutputTrace(const OutputTrace&) = delete;
-    OutputTrace& operator=(const OutputTrace&) = delete;
+    /// Starts strace and waits (up to 3 s, scaled) until it traces @p pid.
+    /// When there is no strace, or it cannot attach, attached() is false
+    /// and why_not() says why.
+    Strace(pid_t pid, const std::string& calls);
+    ~Strace();
+    Strace(const Strace&) = delete;
+    Strace& operator=(const Strace&) = delete;
 
-    /// Detaches strace and returns the successful output calls it saw since
-    /// it attached, or why there is no trace. Call once.
-    TraceResult finish();
+    /// True when strace traces the process.
+    [[nodiscard]] bool attached() const noexcept { return why_not_.empty(); }
+
+    /// Why there is no trace ("strace is not installed..."), "" when attached.
+    [[nodiscard]] const std::string& why_not() const noexcept { return why_not_; }
+
+    /// Detaches strace (SIGINT) and returns what it wrote: one line per
+    /// system call. Call once, when attached.
+    std::string finish();
 
 private:
-    std::string path_;        // strace's output file
-    pid_t strace_ = -1;       // the strace process, -1 once reaped
-    std::string why_not_;     // set when strace could not attach
-};
+    void end();
 
-/// The output calls in strace output @p text (lines of "[PID ]name(fd, ...)
-/// = N"); unfinished, failed and other calls are left out. Pure.
-std::vector<OutputCall> parse_output_calls(const std::string& text);
+    csd::Fd out_;           // memfd strace writes its trace (and errors) to
+    pid_t strace_ = -1;     // the strace process, -1 once reaped
+    std::string why_not_;   // set when there is no trace
+};
 
 }  // namespace csd::grade

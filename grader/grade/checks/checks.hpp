@@ -40,6 +40,8 @@ void check_idle_cpu(Context& ctx);
 void check_slow_reader(Context& ctx);
 /// back-pressure: a client that never reads cannot make the server's memory grow.
 void check_back_pressure(Context& ctx);
+/// zero-copy: the served file's bytes leave by sendfile or splice, never by read and write.
+void check_zero_copy(Context& ctx);
 /// many: thousands of connections held at once.
 void check_many(Context& ctx);
 /// replace: a worker killed under load is replaced; nothing is lost afterwards.

@@ -14,6 +14,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "strace_text.hpp"
 #include "trace.hpp"
 
 namespace csd::grade {
@@ -91,7 +92,11 @@ constexpr int samples_needed = 8;  // a stray segment now and then is not the se
 // its own. Without strace or ptrace this part is logged and left out.
 void expect_header_written_alone(Context& ctx) {
     constexpr int replies = 5;
-    OutputTrace trace(ctx.pid());
+    Strace trace(ctx.pid(), "write,writev,send,sendto,sendmsg");
+    if (!trace.attached()) {
+        ctx.log("the two writes of each reply not checked: {}", trace.why_not());
+        return;
+    }
     {
         const Deadline overall(20s);
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
@@ -102,12 +107,7 @@ void expect_header_written_alone(Context& ctx) {
             expect_corked_reply(conn, 1000, overall.within(3s), what);
         }
     }
-    const TraceResult result = trace.finish();
-    if (const auto* why = std::get_if<std::string>(&result)) {
-        ctx.log("the two writes of each reply not checked: {}", *why);
-        return;
-    }
-    const auto& calls = std::get<std::vector<OutputCall>>(result);
+    const auto calls = parse_output_calls(trace.finish());
     const auto to_clients = [](const OutputCall& c) { return c.fd > 2; };
     const auto headers = std::count_if(calls.begin(), calls.end(), [&](const OutputCall& c) {
         return to_clients(c) && c.result == 5;

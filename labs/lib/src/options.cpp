@@ -22,7 +22,7 @@ void check_lab_flags(const CommandLine& line) {
             seen.find(f.letter) != std::string::npos) {
             throw std::logic_error(std::string("lab flag -") + f.letter + " is not a free letter");
         }
-        if (!f.value_name.empty() && f.choices.empty()) {
+        if (!f.value_name.empty() && f.choices.empty() && !f.any_value) {
             throw std::logic_error(std::string("lab flag -") + f.letter + " has no choices");
         }
         seen += f.letter;
@@ -127,8 +127,11 @@ ServerOptions parse_server_options(int argc, char** argv, const CommandLine& lin
                 }
                 if (!f->value_name.empty()) {
                     const std::string value = ::optarg;
-                    if (std::find(f->choices.begin(), f->choices.end(), value) ==
-                        f->choices.end()) {
+                    const bool taken = f->any_value
+                                           ? !value.empty()
+                                           : std::find(f->choices.begin(), f->choices.end(),
+                                                       value) != f->choices.end();
+                    if (!taken) {
                         std::fprintf(stderr, "%s: -%c does not take '%s'\n", prog, f->letter,
                                      ::optarg);
                         usage(prog, line, 2);

@@ -121,6 +121,16 @@ TEST_CASE("lab flags are validated like the others and listed by -h") {
     CHECK(help.find("-m MODE     how workers accept (lock, nolock; default lock)") != std::string::npos);
 }
 
+TEST_CASE("a lab flag with any_value takes any non-empty value, not an empty one") {
+    const csd::CommandLine line{
+        .flags = {{.letter = 'f', .help = "file", .value_name = "FILE", .any_value = true}}};
+    std::vector<std::string> args{"s", "-f", "/tmp/some file"};
+    const auto opts = parse(args, line);
+    CHECK(opts.flag('f'));
+    CHECK(opts.value('f') == "/tmp/some file");
+    CHECK(exit_status({"s", "-f", ""}, line, "/dev/null") == 2);
+}
+
 TEST_CASE("a lab flag that reuses a letter is a bug in the lab: logic_error") {
     std::vector<std::string> args{"s"};
     CHECK_THROWS_AS(parse(args, {.flags = {{.letter = 'p', .help = "x"}}}), std::logic_error);

@@ -18,6 +18,7 @@ struct LabFlag {
     std::string value_name = {};            ///< Empty: a boolean flag; else -letter VALUE_NAME.
     std::vector<std::string> choices = {};  ///< The values -letter accepts (flags with a value).
     std::string default_value = {};         ///< The value when the flag is not given.
+    bool any_value = false;  ///< With a value_name and no choices: any non-empty value (a path).
 };
 
 /// What a lab's command line takes besides -i HOST and -p PORT.

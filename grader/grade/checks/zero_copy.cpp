@@ -1,0 +1,87 @@
+// zero-copy: the file's bytes go from the page cache to the socket inside
+// the kernel (sendfile or splice); they never pass through the server's
+// memory. Seen from outside with strace: the bytes every data-moving system
+// call of the server returned while it sent 56 MiB of replies.
+#include <fmt/format.h>
+
+#include <map>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "strace_text.hpp"
+#include "trace.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The calls that move bytes (their x86-64 and arm64 names): the zero-copy
+// ones, and those that copy between user memory and a descriptor (vmsplice
+// too: it hands user pages to a pipe).
+constexpr const char* traced =
+    "sendfile,splice,tee,copy_file_range,vmsplice,read,pread64,readv,preadv,preadv2,write,"
+    "pwrite64,writev,pwritev,pwritev2,sendto,sendmsg,sendmmsg,recvfrom,recvmsg";
+
+bool zero_copy_call(const std::string& name) {
+    return name == "sendfile" || name == "splice" || name == "tee" || name == "copy_file_range";
+}
+
+}  // namespace
+
+void check_zero_copy(Context& ctx) {
+    Strace trace(ctx.pid(), traced);
+    if (!trace.attached()) {
+        ctx.require_running("while strace attached to it");
+        skip(trace.why_not());
+    }
+
+    // 16 MiB, then 40 MiB (longer than the file: it wraps around), pipelined.
+    const std::uint64_t first = 16u << 20;
+    const std::uint64_t second = 40u << 20;
+    const std::uint64_t total = first + second;
+    try {
+        Connection conn = Connection::open(ctx.port(), Deadline(3s));
+        conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
+        expect_reply(conn, first, Deadline(20s), fmt::format("request {}", first));
+        expect_reply(conn, second, Deadline(30s), fmt::format("request {}", second));
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const auto bytes = strace_bytes_per_call(trace.finish());
+    std::uint64_t kernel = 0;
+    std::uint64_t copied = 0;
+    std::string copies;
+    for (const auto& [name, n] : bytes) {
+        if (zero_copy_call(name)) {
+            kernel += n;
+        } else {
+            copied += n;
+            if (n >= (1u << 20)) copies += fmt::format(", {} {} MiB", name, n >> 20);
+        }
+    }
+    ctx.log("zero-copy: {} bytes by sendfile/splice, {} by read/write calls", kernel, copied);
+    // Reading the requests costs a few bytes; the replies are 56 MiB.
+    if (copied >= (1u << 20)) {
+        fail(fmt::format(
+            "while it sent {} MiB of replies, the server's read and write calls "
+            "moved {} MiB through its memory ({}); sendfile and splice moved {} MiB",
+            total >> 20, copied >> 20, copies.empty() ? "" : copies.substr(2), kernel >> 20));
+    }
+    if (kernel < total - total / 10) {
+        fail(fmt::format(
+            "of the {} MiB of replies, sendfile or splice sent only {} MiB (strace "
+            "saw: {})",
+            total >> 20, kernel >> 20,
+            bytes.empty() ? std::string("no data-moving system call") : [&] {
+                std::string s;
+                for (const auto& [name, n] : bytes)
+                    s += fmt::format("{}{} {} B", s.empty() ? "" : ", ", name, n);
+                return s;
+            }()));
+    }
+}
+
+}  // namespace csd::grade

@@ -1,0 +1,135 @@
+// A server of the sendfile lab (docs/contract.md, section 6: byte i of
+// every reply is byte i % SIZE of the file given with -f) that is correct
+// except for the one bug named by CSD_BUG at compile time. One thread per
+// client on a non-blocking socket, waiting in poll(), so partial sends
+// happen as they do in an event loop. grader/tests/CMakeLists.txt builds one
+// broken-<bug> program per bug and checks that csd-grade fails exactly the
+// check that bug is about.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "csd/lab.hpp"
+
+#ifndef CSD_BUG
+#define CSD_BUG "none"
+#endif
+
+namespace {
+
+/// The one thing this build gets wrong ("none": a correct server).
+constexpr std::string_view bug = CSD_BUG;
+
+// The bugs, each with the check that must catch it:
+//   sendfile-copy   pread() into a buffer and send() it: right bytes, copied -> zero-copy
+//   sendfile-mmap   send() straight from an mmap of the file: no read(), but
+//                   every byte still copied from user pages by send()       -> zero-copy
+//   sendfile-short  takes every sendfile() as complete, whatever it returned -> bytes
+//   sendfile-continues  starts each reply where the previous one on the
+//                   connection ended, not at offset 0 of the file           -> pipeline
+
+/// The file: descriptor, size, and (sendfile-mmap) its mapping.
+struct File {
+    int fd = -1;
+    std::uint64_t size = 0;
+    const char* map = nullptr;
+};
+
+/// Waits until @p fd is ready for @p events; false when the client is gone.
+bool wait_for(int fd, short events) {
+    pollfd p{fd, events, 0};
+    for (;;) {
+        const int n = ::poll(&p, 1, -1);
+        if (n > 0) return (p.revents & (POLLERR | POLLNVAL)) == 0 || (p.revents & events) != 0;
+        if (n < 0 && errno != EINTR) return false;
+    }
+}
+
+/// Sends up to @p count bytes of the file from @p at; returns the bytes
+/// the session may consume, 0 when the socket is full, -1 when the client is gone.
+long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count) {
+    if (bug == "sendfile-copy") {
+        static thread_local std::array<char, 16 * 1024> buf;
+        const ssize_t got =
+            ::pread(file.fd, buf.data(), std::min(count, buf.size()), static_cast<off_t>(at));
+        if (got <= 0) return -1;
+        const csd::WriteResult w =
+            csd::write_some(sock, std::string_view(buf.data(), static_cast<std::size_t>(got)));
+        if (w.status == csd::WriteStatus::peer_gone) return -1;
+        return static_cast<long>(w.bytes);
+    }
+    if (bug == "sendfile-mmap") {
+        const csd::WriteResult w = csd::write_some(sock, std::string_view(file.map + at, count));
+        if (w.status == csd::WriteStatus::peer_gone) return -1;
+        return static_cast<long>(w.bytes);
+    }
+    off_t offset = static_cast<off_t>(at);
+    const ssize_t n = ::sendfile(sock, file.fd, &offset, count);
+    if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    if (bug == "sendfile-short") return static_cast<long>(count);  // the bug: a short send is "all"
+    return n;
+}
+
+/// Serves one client on the non-blocking socket @p fd until it is done.
+void serve(csd::Fd fd, const File& file) {
+    csd::Session session;
+    std::array<char, 4096> buf{};
+    std::uint64_t stream = 0;  // reply bytes sent on this connection
+    for (;;) {
+        while (session.reply_left() > 0) {
+            const std::uint64_t at =
+                (bug == "sendfile-continues" ? stream : session.reply_offset()) % file.size;
+            const auto count = static_cast<std::size_t>(
+                std::min({session.reply_left(), file.size - at, std::uint64_t{1} << 20}));
+            const long n = send_piece(fd.get(), file, at, count);
+            if (n < 0) return;
+            if (n == 0 && !wait_for(fd.get(), POLLOUT)) return;
+            session.consume(static_cast<std::size_t>(n));
+            stream += static_cast<std::uint64_t>(n);
+        }
+        if (session.finished()) return;
+        if (!wait_for(fd.get(), POLLIN)) return;
+        if (csd::pump_input(fd.get(), session, buf, 64 * 1024) == csd::Pump::gone) return;
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::CommandLine line{.flags = {{.letter = 'f',
+                                           .help = "the file the replies are made of",
+                                           .value_name = "FILE",
+                                           .any_value = true}}};
+    const csd::ServerOptions options = csd::parse_server_options(argc, argv, line);
+    std::signal(SIGPIPE, SIG_IGN);
+    File file;
+    file.fd = csd::check(::open(options.value('f').c_str(), O_RDONLY | O_CLOEXEC), "open");
+    struct stat st {};
+    csd::check(::fstat(file.fd, &st), "fstat");
+    file.size = static_cast<std::uint64_t>(st.st_size);
+    if (bug == "sendfile-mmap") {
+        file.map = static_cast<const char*>(
+            csd::check_mmap(::mmap(nullptr, file.size, PROT_READ, MAP_SHARED, file.fd, 0), "mmap"));
+    }
+    const csd::Fd listener = csd::listen_tcp(options.host, options.port);
+    csd::announce_listening(options.host, options.port);
+    for (;;) {
+        csd::Accepted a = csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
+        if (a.status != csd::AcceptStatus::accepted) continue;
+        std::thread(serve, std::move(a.connection), std::cref(file)).detach();
+    }
+}
