@@ -31,7 +31,7 @@ using namespace std::chrono_literals;
 namespace {
 
 /// Rounds of the check (one server start each).
-constexpr int rounds = 8;
+constexpr int rounds = 12;
 /// Most connections one burst opens (below every lab's caps: 512 children,
 /// FD_SETSIZE, the grader's own descriptors).
 constexpr std::size_t burst_limit = 300;
@@ -42,7 +42,7 @@ constexpr std::size_t volley_size = 10;
 /// How long the burst runs before SIGTERM, in round r (from 0): (r + 1)
 /// times this (scaled), so that the SIGTERM finds the server at different
 /// points.
-constexpr auto first_kill_delay = 5ms;
+constexpr auto first_kill_delay = 3ms;
 
 /// New connections to a port, opened by a thread of its own until stop()
 /// or burst_limit: every third one sends a request for 1 byte (never read),
