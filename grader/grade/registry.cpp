@@ -304,7 +304,8 @@ const std::vector<CheckInfo>& checks() {
          "clear TCP_CORK right after the body, on every path: a reply left corked waits for "
          "the kernel's 200 ms cork timer"},
         {"sigterm", 10, check_sigterm,
-         "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
+         "SIGTERM ends the whole server (children too) with exit status 0 within 2 s, even "
+         "while clients keep connecting",
          "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "
          "you forked, end and reap your children), then return 0 from main, all within 2 s. A "
          "handler should only set a "

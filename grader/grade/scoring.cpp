@@ -51,7 +51,13 @@ const std::vector<LabScoring>& scorings() {
          .hints = {{"reset",
                     "csd::serve_connection() sends with MSG_NOSIGNAL: a client that resets ends "
                     "only the child serving it. The parent must not notice: it never writes to a "
-                    "client, reaps that child like any other and keeps accepting"}}},
+                    "client, reaps that child like any other and keeps accepting"},
+                   {"sigterm",
+                    "on SIGTERM the parent stops accepting, sends SIGTERM to every child and "
+                    "waits for each (again after EINTR), then returns 0. Fork with "
+                    "csd::fork_child(), not fork(): a child that gets the parent's SIGTERM before "
+                    "it reset its signals runs the parent's handler, the SIGTERM is lost and the "
+                    "child serves its idle client for ever"}}},
         // The skeleton serves one client at a time on the main thread: the
         // points are in threads that come and go, bounded by a cap, and all
         // joined on stop.

@@ -46,6 +46,11 @@ constexpr std::string_view bug = CSD_BUG;
 //   many-cr               strips every '\r' before the '\n', not only one        -> malformed
 //   ignores-sigterm       SIG_IGN for SIGTERM: runs on after it                 -> sigterm
 //   orphans               on SIGTERM exits without ending its children          -> sigterm
+//   plain-fork            fork() and then csd::reset_signals_in_child() in the
+//                         child, not csd::fork_child(): a SIGTERM from the
+//                         parent that reaches a new child before its reset runs
+//                         the parent's handler and is forgotten; the child serves
+//                         its idle client for ever, the parent waits for it    -> sigterm
 //   iterative             serves one client at a time (graded as fork)          -> concurrency
 //   child-keeps-listener  the child never closes the listening socket           -> architecture
 //   silent                never prints the `Listening on` line                  -> start
@@ -184,8 +189,9 @@ void serve_forking(csd::Fd& listener) {
         if constexpr (bug == "drops-every-50th") {
             if (++accepted % 50 == 0) continue;  // conn closes here, unanswered
         }
-        const pid_t pid = csd::check(csd::fork_child(), "fork");
+        const pid_t pid = csd::check(bug == "plain-fork" ? ::fork() : csd::fork_child(), "fork");
         if (pid == 0) {
+            if constexpr (bug == "plain-fork") csd::reset_signals_in_child();  // too late
             if constexpr (bug != "child-keeps-listener") listener.reset();
             serve(conn.get());
             ::_exit(0);

@@ -1,13 +1,16 @@
-// stop_hammer SERVER ROUNDS: SIGTERM sent to a lab server while idle
-// clients keep connecting, ROUNDS times. Each round starts SERVER on a free
-// port (in its own process group), connects idle clients (they never send)
-// from a thread, sends SIGTERM in the middle of it, and then expects the
-// server to exit, leaving no process of its group behind. A server that
+// stop_hammer SERVER ROUNDS [ARGS...]: SIGTERM sent to a lab server while
+// clients keep connecting, ROUNDS times. Each round starts
+// `SERVER -p PORT ARGS...` on a free port (in its own process group),
+// connects clients from a thread (most stay silent, every fourth sends a
+// request and then stays idle), sends SIGTERM in the middle of it, and then
+// expects the server to exit with status 0, leaving no process of its group
+// behind. A server that
 // hangs (before fork_child(): a child that got SIGTERM between fork() and
 // the reset of its signals, serving its idle client forever, and the parent
 // waiting for it) is killed after a generous bound and the round fails.
 //
-// Exit status: 0 when every round ended, 1 otherwise, 2 on a usage error.
+// Exit status: 0 when every round ended well, 1 otherwise, 2 on a usage
+// error.
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -65,18 +68,24 @@ struct Server {
     csd::Fd out;
 };
 
-/// Starts @p path -p @p port in a new process group, stdout on a pipe.
-Server start(const char* path, std::uint16_t port) {
+/// Starts `@p path -p @p port @p args...` in a new process group, stdout on
+/// a pipe.
+Server start(const char* path, std::uint16_t port, const std::vector<char*>& args) {
     int ends[2];
     csd::check(::pipe2(ends, O_CLOEXEC), "pipe2");
     csd::Fd read_end(ends[0]);
     csd::Fd write_end(ends[1]);
-    const std::string port_text = std::to_string(port);
+    std::string port_option = "-p";
+    std::string port_text = std::to_string(port);
+    // execv() takes char* const[] and does not write through it.
+    std::vector<char*> argv = {const_cast<char*>(path), port_option.data(), port_text.data()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(nullptr);
     const pid_t pid = csd::check(::fork(), "fork");
     if (pid == 0) {
         ::setpgid(0, 0);
         ::dup2(write_end.get(), STDOUT_FILENO);
-        ::execl(path, path, "-p", port_text.c_str(), static_cast<char*>(nullptr));
+        ::execv(path, argv.data());
         ::_exit(127);
     }
     ::setpgid(pid, pid);  // also here: no race with the kill below
@@ -101,11 +110,10 @@ bool wait_ready(const Server& s, std::chrono::milliseconds limit) {
     return seen.starts_with("Listening on");
 }
 
-/// Waits for @p pid to exit within @p limit; false (after SIGKILL to its
-/// group) when it did not.
-bool wait_exit(pid_t pid, std::chrono::milliseconds limit) {
+/// Waits for @p pid to exit within @p limit, its wait status in @p status;
+/// false (after SIGKILL to its group) when it did not.
+bool wait_exit(pid_t pid, std::chrono::milliseconds limit, int& status) {
     const auto deadline = Clock::now() + limit;
-    int status = 0;
     while (::waitpid(pid, &status, WNOHANG) == 0) {
         if (Clock::now() > deadline) {
             ::kill(-pid, SIGKILL);
@@ -133,12 +141,13 @@ bool group_alive(pid_t pgid, std::chrono::milliseconds grace) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s SERVER ROUNDS\n", argv[0]);
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s SERVER ROUNDS [ARGS...]\n", argv[0]);
         return 2;
     }
     const char* server_path = argv[1];
     const int rounds = std::atoi(argv[2]);
+    const std::vector<char*> server_args(argv + 3, argv + argc);
     const double scale = time_scale();
     const auto scaled = [scale](std::chrono::milliseconds d) {
         return std::chrono::milliseconds(static_cast<long>(static_cast<double>(d.count()) * scale));
@@ -147,30 +156,40 @@ int main(int argc, char** argv) {
     std::mt19937 random(12345);
     int hung = 0;
     int orphans = 0;
+    int bad_exits = 0;
     for (int round = 0; round < rounds; ++round) {
         const std::uint16_t port = free_port();
-        Server server = start(server_path, port);
+        Server server = start(server_path, port, server_args);
         if (!wait_ready(server, scaled(10s))) {
             std::fprintf(stderr, "round %d: the server did not announce itself\n", round);
             ::kill(-server.pid, SIGKILL);
             ::waitpid(server.pid, nullptr, 0);
             return 1;
         }
-        // Idle clients keep connecting (and stay connected, silent) before,
-        // during and after the SIGTERM.
+        // Clients keep connecting (and stay connected, most of them silent,
+        // every fourth after a request for 1 byte) before, during and after
+        // the SIGTERM.
         std::atomic<bool> done{false};
         std::thread connector([&] {
             std::vector<csd::Fd> idle;
             while (!done.load() && idle.size() < 300) {
-                if (csd::Fd c = connect_to(port)) idle.push_back(std::move(c));
+                if (csd::Fd c = connect_to(port)) {
+                    if (idle.size() % 4 == 3) (void)::send(c.get(), "1\n", 2, MSG_NOSIGNAL);
+                    idle.push_back(std::move(c));
+                }
                 std::this_thread::sleep_for(200us);
             }
             while (!done.load()) std::this_thread::sleep_for(1ms);
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(5 + random() % 40));
         ::kill(server.pid, SIGTERM);
-        const bool exited = wait_exit(server.pid, scaled(10s));
+        int status = 0;
+        const bool exited = wait_exit(server.pid, scaled(10s), status);
         if (!exited) ++hung;
+        if (exited && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            ++bad_exits;
+            std::fprintf(stderr, "round %d: the server ended with wait status %d\n", round, status);
+        }
         // The server reaped its children before exiting: none may be left.
         if (exited && group_alive(server.pid, scaled(1s))) ++orphans;
         done.store(true);
@@ -178,7 +197,8 @@ int main(int argc, char** argv) {
         if (!exited)
             std::fprintf(stderr, "round %d: the server did not exit after SIGTERM\n", round);
     }
-    std::printf("stop_hammer: %d rounds, %d hung, %d left processes behind\n", rounds, hung,
-                orphans);
-    return hung == 0 && orphans == 0 ? 0 : 1;
+    std::printf(
+        "stop_hammer: %d rounds, %d hung, %d left processes behind, %d did not exit with 0\n",
+        rounds, hung, orphans, bad_exits);
+    return hung == 0 && orphans == 0 && bad_exits == 0 ? 0 : 1;
 }
