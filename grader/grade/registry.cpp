@@ -85,6 +85,12 @@ const std::vector<LabInfo>& lab_details() {
                     "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
                     "distribution", "sigterm"},
          .workers = 4},
+        // A program, not a server (docs/contract.md section 6): each check
+        // runs it as often as it needs.
+        {.id = "selfpipe",
+         .available = true,
+         .checks = {"lines", "signals", "race-window", "idle-wakeups"},
+         .kind = LabKind::program},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.
@@ -227,6 +233,26 @@ const std::vector<CheckInfo>& checks() {
          "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
          "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
          "one line per slot in the format of docs/contract.md"},
+        {"lines", 10, check_lines,
+         "every stdin line comes back as `line: TEXT` (also lines in pieces), then `end of "
+         "input` and exit status 0 at EOF",
+         "keep the bytes of an unfinished line until its \\n arrives; print and flush one line "
+         "per line read (docs/contract.md section 6)"},
+        {"signals", 10, check_signals,
+         "300 fresh runs, SIGUSR1 at a random moment each: `got SIGUSR1` and exit status 0 "
+         "within 100 ms (all but 10 runs) and 1.5 s (every run)",
+         "the handler only writes a byte to the self-pipe; select() watches stdin and the "
+         "pipe's read end; when the pipe is readable print \"got SIGUSR1\", flush and return 0"},
+        {"race-window", 10, check_race_window,
+         "SIGUSR1 sent inside the -w window (after the flag was checked, before select) is still "
+         "answered at once",
+         "a flag checked before select() misses a signal that comes between the check and the "
+         "call: select() then sleeps forever. Let the signal make a descriptor readable (the "
+         "self-pipe), so select() returns even when the signal came before it"},
+        {"idle-wakeups", 10, check_idle_wakeups,
+         "idle for 1 s, the program wakes up at most 3 times, then still answers SIGUSR1",
+         "block in select() with no timeout (a null timeout pointer): a timeout that lets you "
+         "look at the flag now and then wakes the program up for nothing and still answers late"},
         {"sigterm", 10, check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s",
          "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "

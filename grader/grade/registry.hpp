@@ -30,6 +30,18 @@ enum class Model {
     none,                    ///< Not gradable yet.
 };
 
+/// What the graded executable of a lab is (docs/contract.md section 4).
+enum class LabKind {
+    /// A lab server: the runner starts it once (`-i 127.0.0.1 -p PORT`),
+    /// waits for `Listening on`, restarts it when it dies; every check
+    /// talks to that one running server.
+    server,
+    /// A lab program (a trick of docs/contract.md section 6): the runner
+    /// starts nothing; each check runs the program itself, with the command
+    /// line the contract defines, as often as it needs (ProgramRun).
+    program,
+};
+
 /// Server flags one check needs on top of the lab's (another mode of the server).
 struct CheckArgs {
     std::string_view check;                   ///< Check id.
@@ -51,6 +63,7 @@ struct LabInfo {
     std::vector<std::string_view> server_args = {};  ///< The lab's own flags, for every check.
     std::vector<CheckArgs> check_args = {};          ///< Extra flags of some checks.
     bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
+    LabKind kind = LabKind::server;  ///< A server, or a program its checks run themselves.
 };
 
 /// One check.

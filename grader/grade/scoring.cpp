@@ -94,6 +94,11 @@ const std::vector<LabScoring>& scorings() {
                     {"distribution", 20},
                     {"sigterm", 10}},
          .other_points = 2},
+        // The skeleton echoes lines but has no answer to SIGUSR1 yet: the
+        // signal checks are the lesson.
+        {.lab = "selfpipe",
+         .lesson = {{"signals", 30}, {"race-window", 40}, {"idle-wakeups", 20}},
+         .other_points = 10},
     };
     return table;
 }

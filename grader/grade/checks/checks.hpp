@@ -48,6 +48,14 @@ void check_replace(Context& ctx);
 void check_stalled(Context& ctx);
 /// distribution: the per-worker lines printed at shutdown add up.
 void check_distribution(Context& ctx);
+/// lines (selfpipe): every stdin line is echoed, then `end of input` and status 0.
+void check_lines(Context& ctx);
+/// signals (selfpipe): 300 fresh runs, SIGUSR1 at a random moment, each answered in 100 ms.
+void check_signals(Context& ctx);
+/// race-window (selfpipe): SIGUSR1 inside the -w window is still answered.
+void check_race_window(Context& ctx);
+/// idle-wakeups (selfpipe): idle, the program does not wake up (no timeout polling).
+void check_idle_wakeups(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx);
 
