@@ -85,8 +85,12 @@ const std::vector<LabInfo>& lab_details() {
                     "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
                     "distribution", "sigterm"},
          .workers = 4},
-        // A program, not a server (docs/contract.md section 6): each check
-        // runs it as often as it needs.
+        // Programs, not servers (docs/contract.md section 6): each check
+        // runs the program as often as it needs.
+        {.id = "sigpipe",
+         .available = true,
+         .checks = {"read-reset", "no-sigpipe", "epipe"},
+         .kind = LabKind::program},
         {.id = "selfpipe",
          .available = true,
          .checks = {"lines", "signals", "race-window", "idle-wakeups"},
@@ -233,6 +237,21 @@ const std::vector<CheckInfo>& checks() {
          "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
          "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
          "one line per slot in the format of docs/contract.md"},
+        {"read-reset", 10, check_read_reset,
+         "20 runs against a server that resets the connection after the first line: the first "
+         "thing printed is `read: ECONNRESET`",
+         "send your line, then read: the server answers with an RST, so read() fails with "
+         "ECONNRESET; print \"read: ECONNRESET\" and flush"},
+        {"no-sigpipe", 10, check_no_sigpipe,
+         "20 runs: writing after the reset does not kill the program (SIGPIPE); it exits with "
+         "status 0",
+         "a write to a connection that was reset raises SIGPIPE, whose default action kills the "
+         "process: ignore it (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL, and the "
+         "write fails with EPIPE instead"},
+        {"epipe", 10, check_epipe,
+         "20 runs: stdout is exactly `read: ECONNRESET` then `write: EPIPE`",
+         "after the failed read, write your line again: it fails with EPIPE; print \"write: "
+         "EPIPE\" (the errno's name, not strerror's text), flush, and return 0"},
         {"lines", 10, check_lines,
          "every stdin line comes back as `line: TEXT` (also lines in pieces), then `end of "
          "input` and exit status 0 at EOF",

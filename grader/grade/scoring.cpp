@@ -94,6 +94,9 @@ const std::vector<LabScoring>& scorings() {
                     {"distribution", 20},
                     {"sigterm", 10}},
          .other_points = 2},
+        // The skeleton reports the reset but dies of SIGPIPE at its write:
+        // surviving it and reporting EPIPE are the lesson.
+        {.lab = "sigpipe", .lesson = {{"no-sigpipe", 50}, {"epipe", 40}}, .other_points = 10},
         // The skeleton echoes lines but has no answer to SIGUSR1 yet: the
         // signal checks are the lesson.
         {.lab = "selfpipe",

@@ -56,6 +56,12 @@ void check_signals(Context& ctx);
 void check_race_window(Context& ctx);
 /// idle-wakeups (selfpipe): idle, the program does not wake up (no timeout polling).
 void check_idle_wakeups(Context& ctx);
+/// read-reset (sigpipe): the program's read after the reset reports ECONNRESET first.
+void check_read_reset(Context& ctx);
+/// no-sigpipe (sigpipe): writing after the reset does not kill it; it exits 0.
+void check_no_sigpipe(Context& ctx);
+/// epipe (sigpipe): exactly `read: ECONNRESET` then `write: EPIPE`.
+void check_epipe(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx);
 
