@@ -136,13 +136,13 @@ int run_naive(long window_us) {
     }
 }
 
-
 /// -m selfpipe (handout step 2): the handler writes a byte into a pipe;
 /// select() watches the pipe's read end next to stdin.
 int run_selfpipe(long window_us) {
     // TODO (handout step 2): make a pipe (pipe2, O_CLOEXEC | O_NONBLOCK on
     // both ends), install a SIGUSR1 handler that writes one byte into it
-    // (saving errno), and watch its read end in select() below.
+    // (saving errno), and watch its read end in select() below: when it
+    // is readable, print "got SIGUSR1" and return 0.
     say("ready");
     LineEcho lines;
     for (;;) {

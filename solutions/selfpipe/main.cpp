@@ -146,14 +146,15 @@ extern "C" void write_wake_byte(int) {
     (void)::write(wake_write, &byte, 1);  // full pipe: a byte is already there
     errno = saved;
 }
-// END SOLUTION
 
+// END SOLUTION
 /// -m selfpipe (handout step 2): the handler writes a byte into a pipe;
 /// select() watches the pipe's read end next to stdin.
 int run_selfpipe(long window_us) {
     // TODO (handout step 2): make a pipe (pipe2, O_CLOEXEC | O_NONBLOCK on
     // both ends), install a SIGUSR1 handler that writes one byte into it
-    // (saving errno), and watch its read end in select() below.
+    // (saving errno), and watch its read end in select() below: when it
+    // is readable, print "got SIGUSR1" and return 0.
     // BEGIN SOLUTION
     int ends[2];
     csd::check(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), "pipe2");
