@@ -3,7 +3,7 @@
 //   selfpipe-naive     a flag checked before select(): the race of the lab
 //   selfpipe-poll-10ms the flag and a 10 ms select() timeout: wakes up all the time
 //   selfpipe-poll-1s   the flag and a 1 s select() timeout: answers a raced signal late
-//   selfpipe-late      the self-pipe, but 150 ms of "cleanup" before it answers
+//   selfpipe-late      the self-pipe, but 150 ms (x CSD_TIME_SCALE) of "cleanup" first
 //   selfpipe-pieces    the self-pipe, but every read() is taken for one line
 // grader/tests/CMakeLists.txt proves csd-grade fails the check each bug is about.
 #include <fcntl.h>
@@ -108,7 +108,12 @@ int main(int argc, char** argv) {
             pending.erase(0, nl + 1);
         }
     }
-    if (bug == "selfpipe-late") sleep_us(150'000);
+    if (bug == "selfpipe-late") {
+        // 1.5 times the grader's 100 ms, on its timing scale (inherited).
+        const char* scale = std::getenv("CSD_TIME_SCALE");
+        const double factor = scale != nullptr ? std::atof(scale) : 1.0;
+        sleep_us(static_cast<long>(150'000 * (factor > 0 ? factor : 1.0)));
+    }
     say("got SIGUSR1");
     return 0;
 }
