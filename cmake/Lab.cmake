@@ -38,6 +38,7 @@ function(csd_add_lab lab)
   csd_warnings(solution-${lab})
   csd_core_program(solution-${lab})
 
+  file(MAKE_DIRECTORY ${skel_dir})  # a new lab: skelgen writes into it
   set(skel_sources "")
   foreach(src IN LISTS sol_sources sol_headers)
     get_filename_component(name ${src} NAME)

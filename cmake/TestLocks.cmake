@@ -68,3 +68,8 @@ function(csd_test_runs_checks test)
     set_property(TEST ${test} APPEND PROPERTY RESOURCE_LOCK ${locks})
   endif()
 endfunction()
+# selfpipe: signals and race-window give each of hundreds of fresh processes
+# 100 ms to answer; idle-wakeups counts the program's wakeups for 1 s.
+set(CSD_CHECK_LOCKS_signals cpu)
+set(CSD_CHECK_LOCKS_race-window cpu)
+set(CSD_CHECK_LOCKS_idle-wakeups cpu)

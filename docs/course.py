@@ -27,7 +27,7 @@ SYSTEM_CALLS = {
     "fdpass": "socketpair, sendmsg/recvmsg with SCM_RIGHTS",
     "rst": "setsockopt SO_LINGER, close",
     "sigpipe": "SIGPIPE, EPIPE, MSG_NOSIGNAL",
-    "selfpipe": "pipe2, sigaction, poll",
+    "selfpipe": "pipe2, sigaction, select; pselect, signalfd",
     "sendfile": "sendfile",
     "cork": "setsockopt TCP_CORK",
 }

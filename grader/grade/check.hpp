@@ -26,6 +26,9 @@ class Context {
     [[nodiscard]] Server& server() noexcept { return server_; }
     /// The lab being graded.
     [[nodiscard]] const LabInfo& lab() const noexcept { return lab_; }
+    /// The executable being graded: for a program lab (LabKind::program)
+    /// what the checks run themselves.
+    [[nodiscard]] const std::string& program() const noexcept { return server_.path(); }
     /// The port of the running server.
     [[nodiscard]] std::uint16_t port() const noexcept { return server_.port(); }
     /// The pid of the server's top process.

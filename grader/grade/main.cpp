@@ -77,7 +77,8 @@ int grade(const CommandLine& line) {
     if (!path) return exit_error;
 
     init_process_control();
-    fmt::print("csd-grade: lab {} ({}), server {}\n", lab->id, lab->title, server);
+    fmt::print("csd-grade: lab {} ({}), {} {}\n", lab->id, lab->title,
+               lab->kind == LabKind::program ? "program" : "server", server);
     std::fflush(stdout);
     const auto results =
         run_checks(*lab, selection.checks, *path, line.verbose, [&](const CheckResult& r) {

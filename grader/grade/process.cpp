@@ -130,6 +130,10 @@ void init_process_control() {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+    return spawn(argv, -1, out_fd, err_fd);
+}
+
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -138,7 +142,11 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
     posix_spawnattr_t attr;
     ::posix_spawn_file_actions_init(&actions);
     ::posix_spawnattr_init(&attr);
-    ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (in_fd >= 0) {
+        ::posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+    } else {
+        ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    }
     int slot = 1;
     for (const int fd : {out_fd, err_fd}) {
         if (fd >= 0) {

@@ -34,6 +34,9 @@ void init_process_control();
 /// std::system_error when the program cannot be started.
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd);
 
+/// Same as spawn() with stdin @p in_fd (-1: /dev/null).
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd);
+
 /// The wait status of child @p pid once it ended (reaping it if needed),
 /// nullopt while it runs. -1 when it ended but its status is unknown.
 [[nodiscard]] std::optional<int> child_status(pid_t pid);

@@ -118,6 +118,16 @@ const std::vector<LabInfo>& lab_details() {
                     "architecture", "syscall", "idle-cpu", "slow-reader", "back-pressure",
                     "zero-copy", "sigterm"},
          .serves_file = true},
+        // Programs, not servers (docs/contract.md section 6): each check
+        // runs the program as often as it needs.
+        {.id = "sigpipe",
+         .available = true,
+         .checks = {"read-reset", "no-sigpipe", "epipe"},
+         .kind = LabKind::program},
+        {.id = "selfpipe",
+         .available = true,
+         .checks = {"lines", "signals", "race-window", "idle-wakeups"},
+         .kind = LabKind::program},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.
@@ -295,7 +305,8 @@ const std::vector<CheckInfo>& checks() {
          "N bytes of the reply; answer every complete request in order"},
         {"segments", 10, check_segments,
          "cork: 10 small replies, one at a time: at least 8 arrive as one TCP segment each "
-         "(TCP_INFO tcpi_data_segs_in of the grader's socket)",
+         "(TCP_INFO tcpi_data_segs_in of the grader's socket); with strace attached, each "
+         "header is written by a call of its own",
          "with TCP_NODELAY each write leaves as its own segment: set TCP_CORK before the "
          "header and clear it after the body, so the kernel sends the reply as one segment"},
         {"uncork", 10, check_uncork,
@@ -303,6 +314,41 @@ const std::vector<CheckInfo>& checks() {
          "100 ms of their request",
          "clear TCP_CORK right after the body, on every path: a reply left corked waits for "
          "the kernel's 200 ms cork timer"},
+        {"read-reset", 10, check_read_reset,
+         "20 runs against a server that resets the connection after the first line: the first "
+         "thing printed is `read: ECONNRESET`",
+         "send your line, then read: the server answers with an RST, so read() fails with "
+         "ECONNRESET; print \"read: ECONNRESET\" and flush"},
+        {"no-sigpipe", 10, check_no_sigpipe,
+         "20 runs: writing after the reset does not kill the program (SIGPIPE); it exits with "
+         "status 0",
+         "a write to a connection that was reset raises SIGPIPE, whose default action kills the "
+         "process: ignore it (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL, and the "
+         "write fails with EPIPE instead"},
+        {"epipe", 10, check_epipe,
+         "20 runs: stdout is exactly `read: ECONNRESET` then `write: EPIPE`",
+         "after the failed read, write your line again: it fails with EPIPE; print \"write: "
+         "EPIPE\" (the errno's name, not strerror's text), flush, and return 0"},
+        {"lines", 10, check_lines,
+         "every stdin line comes back as `line: TEXT` (also lines in pieces), then `end of "
+         "input` and exit status 0 at EOF",
+         "keep the bytes of an unfinished line until its \\n arrives; print and flush one line "
+         "per line read (docs/contract.md section 6)"},
+        {"signals", 10, check_signals,
+         "300 fresh runs, SIGUSR1 at a random moment each: `got SIGUSR1` and exit status 0 "
+         "within 100 ms (all but 10 runs) and 1.5 s (every run)",
+         "the handler only writes a byte to the self-pipe; select() watches stdin and the "
+         "pipe's read end; when the pipe is readable print \"got SIGUSR1\", flush and return 0"},
+        {"race-window", 10, check_race_window,
+         "SIGUSR1 sent inside the -w window (after the flag was checked, before select) is still "
+         "answered at once",
+         "a flag checked before select() misses a signal that comes between the check and the "
+         "call: select() then sleeps forever. Let the signal make a descriptor readable (the "
+         "self-pipe), so select() returns even when the signal came before it"},
+        {"idle-wakeups", 10, check_idle_wakeups,
+         "idle for 1 s, the program wakes up at most 3 times, then still answers SIGUSR1",
+         "block in select() with no timeout (a null timeout pointer): a timeout that lets you "
+         "look at the flag now and then wakes the program up for nothing and still answers late"},
         {"sigterm", 10, check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s, even "
          "while clients keep connecting",

@@ -30,6 +30,18 @@ enum class Model {
     none,                    ///< Not gradable yet.
 };
 
+/// What the graded executable of a lab is (docs/contract.md section 4).
+enum class LabKind {
+    /// A lab server: the runner starts it once (`-i 127.0.0.1 -p PORT`),
+    /// waits for `Listening on`, restarts it when it dies; every check
+    /// talks to that one running server.
+    server,
+    /// A lab program (a trick of docs/contract.md section 6): the runner
+    /// starts nothing; each check runs the program itself, with the command
+    /// line the contract defines, as often as it needs (ProgramRun).
+    program,
+};
+
 /// Server flags one check needs on top of the lab's (another mode of the server).
 struct CheckArgs {
     std::string_view check;                   ///< Check id.
@@ -58,6 +70,7 @@ struct LabInfo {
     /// (ServedFile), starts the server with `-f PATH` first, and expects
     /// every reply to cycle through the file's bytes instead of the alphabet.
     bool serves_file = false;
+    LabKind kind = LabKind::server;  ///< A server, or a program its checks run themselves.
 };
 
 /// One check.

@@ -15,7 +15,10 @@ namespace csd::grade {
 /// Starts @p server_path, runs @p selection in order and returns the
 /// results; @p on_result sees each as soon as it is known. No process of
 /// the server is left when this returns (or throws). Throws
-/// std::system_error when the server cannot be spawned at all. Main thread only.
+/// std::system_error when the server cannot be spawned at all. For a
+/// program lab (LabKind::program) nothing is started here: each check runs
+/// the program itself, and every process it left is killed after the check.
+/// Main thread only.
 std::vector<CheckResult> run_checks(const LabInfo& lab,
                                     const std::vector<const CheckInfo*>& selection,
                                     const std::string& server_path, bool verbose,

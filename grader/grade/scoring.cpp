@@ -133,6 +133,14 @@ const std::vector<LabScoring>& scorings() {
                    {"reset",
                     "sendfile() has no MSG_NOSIGNAL: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) "
                     "and treat EPIPE/ECONNRESET as 'drop this client'"}}},
+        // The skeleton reports the reset but dies of SIGPIPE at its write:
+        // surviving it and reporting EPIPE are the lesson.
+        {.lab = "sigpipe", .lesson = {{"no-sigpipe", 50}, {"epipe", 40}}, .other_points = 10},
+        // The skeleton echoes lines but has no answer to SIGUSR1 yet: the
+        // signal checks are the lesson.
+        {.lab = "selfpipe",
+         .lesson = {{"signals", 30}, {"race-window", 40}, {"idle-wakeups", 20}},
+         .other_points = 10},
     };
     return table;
 }

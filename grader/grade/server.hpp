@@ -54,6 +54,8 @@ class Server {
     [[nodiscard]] bool running() const;
     /// The top process's wait status once it ended.
     [[nodiscard]] std::optional<int> status() const;
+    /// The executable it runs (for a program lab: what the checks run).
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
     /// Pid of the top process (0 before start()).
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
     /// The port it was told to listen on.

@@ -53,6 +53,20 @@ void check_stalled(Context& ctx);
 void check_cap(Context& ctx);
 /// distribution: the per-worker lines printed at shutdown add up.
 void check_distribution(Context& ctx);
+/// lines (selfpipe): every stdin line is echoed, then `end of input` and status 0.
+void check_lines(Context& ctx);
+/// signals (selfpipe): 300 fresh runs, SIGUSR1 at a random moment, each answered in 100 ms.
+void check_signals(Context& ctx);
+/// race-window (selfpipe): SIGUSR1 inside the -w window is still answered.
+void check_race_window(Context& ctx);
+/// idle-wakeups (selfpipe): idle, the program does not wake up (no timeout polling).
+void check_idle_wakeups(Context& ctx);
+/// read-reset (sigpipe): the program's read after the reset reports ECONNRESET first.
+void check_read_reset(Context& ctx);
+/// no-sigpipe (sigpipe): writing after the reset does not kill it; it exits 0.
+void check_no_sigpipe(Context& ctx);
+/// epipe (sigpipe): exactly `read: ECONNRESET` then `write: EPIPE`.
+void check_epipe(Context& ctx);
 /// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx);
 /// reply (rst): one request per connection, the exact reply, then the end of the connection.

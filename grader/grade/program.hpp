@@ -1,0 +1,85 @@
+#pragma once
+/// @file program.hpp
+/// @brief One run of a lab program (a trick of docs/contract.md section 6):
+/// started by a check with its own command line, fed on stdin, read on
+/// stdout, signalled, waited for, and killed with everything it started.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "csd/fd.hpp"
+#include "deadline.hpp"
+
+namespace csd::grade {
+
+/// What ProgramRun::read_line() found.
+struct LineResult {
+    /// The line without its `\n`; nullopt at EOF (every writer of stdout
+    /// closed it) or at the deadline (see eof).
+    std::optional<std::string> line = {};
+    bool eof = false;  ///< stdout reached EOF (the program ended or closed it).
+};
+
+/// One run of PROGRAM ARGS... in a process group of its own, stdin and
+/// stdout pipes to the grader (non-blocking on the grader's side), stderr
+/// a memfd. Owns the process (killed with everything below it by the
+/// destructor or kill()) and the three descriptors. Not copyable nor movable; one thread.
+class ProgramRun {
+  public:
+    /// Starts @p path with @p args; throws std::system_error when it cannot.
+    ProgramRun(const std::string& path, const std::vector<std::string>& args);
+    /// Kills what is left of the run (kill()).
+    ~ProgramRun() { kill(); }
+    ProgramRun(ProgramRun&&) = delete;
+    ProgramRun& operator=(ProgramRun&&) = delete;
+    ProgramRun(const ProgramRun&) = delete;
+    ProgramRun& operator=(const ProgramRun&) = delete;
+
+    /// Pid of the program.
+    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    /// `PATH ARGS...`, for messages.
+    [[nodiscard]] const std::string& command_line() const noexcept { return command_; }
+
+    /// Writes all of @p data to the program's stdin before @p deadline;
+    /// false when it could not (the program closed stdin or stopped reading).
+    bool write_stdin(std::string_view data, Deadline deadline);
+    /// Closes the program's stdin: it reads EOF.
+    void close_stdin() { in_.reset(); }
+
+    /// The next complete line of stdout, waiting up to @p deadline.
+    LineResult read_line(Deadline deadline);
+    /// Everything read from stdout so far (complete lines and the rest).
+    [[nodiscard]] const std::string& output() const noexcept { return seen_; }
+
+    /// Sends @p sig to the program.
+    void signal(int sig) const;
+    /// The program's wait status once it ended before @p deadline, else nullopt.
+    std::optional<int> wait(Deadline deadline);
+    /// "exited with status 1", "is still running" and the tail of stderr, for messages.
+    [[nodiscard]] std::string describe();
+
+    /// Kills the program and everything it started (SIGTERM, a short
+    /// grace, SIGKILL), reaps them. Idempotent.
+    void kill();
+
+  private:
+    // Reads what stdout holds now into buffer_/seen_; false at EOF.
+    bool fill();
+
+    pid_t pid_ = 0;
+    std::string command_;
+    csd::Fd in_;          // write end of the program's stdin
+    csd::Fd out_;         // read end of the program's stdout
+    csd::Fd err_;         // memfd: the program's stderr
+    std::string buffer_;  // stdout not yet returned as a line
+    std::string seen_;    // all stdout so far
+    bool eof_ = false;
+    bool killed_ = false;
+    std::optional<int> status_;
+};
+
+}  // namespace csd::grade

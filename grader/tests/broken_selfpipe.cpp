@@ -1,0 +1,119 @@
+// A selfpipe lab program (docs/contract.md section 6, selfpipe) that is
+// correct except for the one bug named by CSD_BUG at compile time:
+//   selfpipe-naive     a flag checked before select(): the race of the lab
+//   selfpipe-poll-10ms the flag and a 10 ms select() timeout: wakes up all the time
+//   selfpipe-poll-1s   the flag and a 1 s select() timeout: answers a raced signal late
+//   selfpipe-late      the self-pipe, but 150 ms (x CSD_TIME_SCALE) of "cleanup" first
+//   selfpipe-pieces    the self-pipe, but every read() is taken for one line
+// grader/tests/CMakeLists.txt proves csd-grade fails the check each bug is about.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#ifndef CSD_BUG
+#define CSD_BUG "none"
+#endif
+
+namespace {
+
+constexpr std::string_view bug = CSD_BUG;
+
+volatile sig_atomic_t got_usr1 = 0;
+int wake_write = -1;
+
+extern "C" void on_usr1(int) {
+    got_usr1 = 1;
+    const int saved = errno;
+    if (wake_write >= 0) {
+        const char byte = 1;
+        (void)!::write(wake_write, &byte, 1);
+    }
+    errno = saved;
+}
+
+void say(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+void sleep_us(long us) {
+    if (us <= 0) return;
+    const timespec t{.tv_sec = us / 1'000'000, .tv_nsec = (us % 1'000'000) * 1000};
+    (void)::nanosleep(&t, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    long window_us = 0;
+    for (int c = 0; (c = ::getopt(argc, argv, "w:")) != -1;) {
+        if (c != 'w') return 2;
+        window_us = std::atol(optarg);
+    }
+    const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" || bug == "none";
+    int wake_read = -1;
+    if (uses_pipe) {
+        int ends[2];
+        if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
+        wake_read = ends[0];
+        wake_write = ends[1];
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGUSR1, &sa, nullptr);
+    say("ready");
+    std::string pending;
+    for (;;) {
+        if (!uses_pipe && got_usr1 != 0) break;
+        sleep_us(window_us);
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(STDIN_FILENO, &readable);
+        if (wake_read >= 0) FD_SET(wake_read, &readable);
+        timeval timeout{.tv_sec = bug == "selfpipe-poll-1s" ? 1 : 0,
+                        .tv_usec = bug == "selfpipe-poll-10ms" ? 10'000 : 0};
+        const bool polls = bug == "selfpipe-poll-1s" || bug == "selfpipe-poll-10ms";
+        const int n = ::select(std::max(STDIN_FILENO, wake_read) + 1, &readable, nullptr, nullptr,
+                               polls ? &timeout : nullptr);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return 1;
+        if (wake_read >= 0 && FD_ISSET(wake_read, &readable)) break;
+        if (!FD_ISSET(STDIN_FILENO, &readable)) continue;
+        char chunk[4096];
+        const ssize_t got = ::read(STDIN_FILENO, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            say("end of input");
+            return 0;
+        }
+        pending.append(chunk, static_cast<std::size_t>(got));
+        if (bug == "selfpipe-pieces") {
+            if (pending.back() == '\n') pending.pop_back();
+            say("line: " + pending);
+            pending.clear();
+            continue;
+        }
+        for (std::size_t nl = 0; (nl = pending.find('\n')) != std::string::npos;) {
+            say("line: " + pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+        }
+    }
+    if (bug == "selfpipe-late") {
+        // 1.5 times the grader's 100 ms, on its timing scale (inherited).
+        const char* scale = std::getenv("CSD_TIME_SCALE");
+        const double factor = scale != nullptr ? std::atof(scale) : 1.0;
+        sleep_us(static_cast<long>(150'000 * (factor > 0 ? factor : 1.0)));
+    }
+    say("got SIGUSR1");
+    return 0;
+}

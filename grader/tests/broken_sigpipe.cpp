@@ -1,0 +1,66 @@
+// A sigpipe lab program (docs/contract.md section 6, sigpipe) that is
+// correct except for the one bug named by CSD_BUG at compile time:
+//   sigpipe-killed    SIGPIPE not ignored: the write after the reset kills it
+//   sigpipe-order     reports the two errors in the wrong order
+//   sigpipe-strerror  reports the read's error as strerror's text
+//   sigpipe-exit1     reports both errors, then exits with status 1
+// grader/tests/CMakeLists.txt proves csd-grade fails the check each bug is about.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#ifndef CSD_BUG
+#define CSD_BUG "none"
+#endif
+
+namespace {
+
+constexpr std::string_view bug = CSD_BUG;
+
+std::string name(int err) {
+    const char* n = ::strerrorname_np(err);
+    return n != nullptr ? n : "?";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int port = 0;
+    for (int c = 0; (c = ::getopt(argc, argv, "p:")) != -1;) {
+        if (c != 'p') return 2;
+        port = std::atoi(optarg);
+    }
+    if (bug != "sigpipe-killed") ::signal(SIGPIPE, SIG_IGN);
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return 1;
+    if (::send(fd, "hello\n", 6, 0) != 6) return 1;
+    char reply[256];
+    const ssize_t got = ::recv(fd, reply, sizeof reply, 0);
+    const int read_err = got < 0 ? errno : 0;
+    std::string read_line =
+        "read: " +
+        (bug == "sigpipe-strerror" ? std::string(std::strerror(read_err)) : name(read_err));
+    if (bug != "sigpipe-order") {
+        std::printf("%s\n", read_line.c_str());
+        std::fflush(stdout);
+    }
+    const ssize_t sent = ::send(fd, "hello\n", 6, 0);
+    std::printf("write: %s\n", sent < 0 ? name(errno).c_str() : "sent");
+    if (bug == "sigpipe-order") std::printf("%s\n", read_line.c_str());
+    std::fflush(stdout);
+    ::close(fd);
+    return bug == "sigpipe-exit1" ? 1 : 0;
+}

@@ -1,0 +1,133 @@
+// Lab "sigpipe": a client program (not a server) that talks to a server
+// which resets the connection, and survives writing to it afterwards.
+//
+// The command line and the output are in docs/contract.md, section 6
+// (sigpipe). The handout, labs/sigpipe/handout.md, explains what a write
+// to a reset connection does and the two ways to survive it; the TODOs
+// below name its steps ("handout step N").
+//
+// Given: the command line, connecting, sending, reading, reporting.
+// Yours: SIGPIPE, in both ways (-m ignore, -m nosignal).
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "csd/base.hpp"  // the sigpipe lab links csd::lab_base only
+
+namespace {
+
+/// How the program protects itself from SIGPIPE (-m).
+enum class Mode {
+    ignore,    ///< SIGPIPE ignored for the whole process (the default).
+    nosignal,  ///< Every send() with MSG_NOSIGNAL.
+    none,      ///< No protection: the handout's experiment (killed by SIGPIPE).
+};
+
+/// The command line: `PROGRAM -p PORT [-m ignore|nosignal|none]`.
+struct Options {
+    std::uint16_t port = 0;    ///< -p: the server's port on 127.0.0.1.
+    Mode mode = Mode::ignore;  ///< -m: how to survive SIGPIPE.
+};
+
+/// The line the program sends, twice.
+constexpr std::string_view request = "hello\n";
+
+/// Prints @p line and a newline on stdout, flushed (stdout is a pipe).
+void say(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+/// "ECONNRESET" for ECONNRESET: the name of an errno value.
+std::string errno_name(int err) {
+    const char* name = ::strerrorname_np(err);
+    return name != nullptr ? name : "errno " + std::to_string(err);
+}
+
+/// A connected TCP socket to 127.0.0.1:@p port (blocking, CLOEXEC).
+csd::Fd connect_loopback(std::uint16_t port) {
+    csd::Fd fd(csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    csd::check(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr),
+               "connect");
+    return fd;
+}
+
+/// Parses the command line; exits with status 2 and a usage line on error.
+Options parse(int argc, char** argv) {
+    Options o;
+    int c = 0;
+    bool ok = true;
+    while ((c = ::getopt(argc, argv, "p:m:")) != -1) {
+        const std::string_view value = optarg == nullptr ? "" : optarg;
+        if (c == 'p') {
+            const long port = std::strtol(optarg, nullptr, 10);
+            ok = ok && port > 0 && port < 65536;
+            o.port = static_cast<std::uint16_t>(port);
+        } else if (c == 'm' && value == "ignore") {
+            o.mode = Mode::ignore;
+        } else if (c == 'm' && value == "nosignal") {
+            o.mode = Mode::nosignal;
+        } else if (c == 'm' && value == "none") {
+            o.mode = Mode::none;
+        } else {
+            ok = false;
+        }
+    }
+    if (!ok || o.port == 0) {
+        std::fprintf(stderr, "usage: %s -p PORT [-m ignore|nosignal|none]\n", argv[0]);
+        std::exit(2);
+    }
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Options o = parse(argc, argv);
+    try {
+        // TODO (handout step 1): with -m ignore, ignore SIGPIPE for the whole
+        // process, before the first write.
+        // TODO (handout step 2): with -m nosignal, send with MSG_NOSIGNAL.
+        const int flags = 0;
+        const csd::Fd sock = connect_loopback(o.port);
+        csd::check(::send(sock.get(), request.data(), request.size(), flags), "send");
+
+        // The server resets the connection after our line: read() fails.
+        char reply[256];
+        const ssize_t got = ::recv(sock.get(), reply, sizeof reply, 0);
+        if (got < 0) {
+            say("read: " + errno_name(errno));
+        } else if (got == 0) {
+            say("read: EOF");
+        } else {
+            say("read: " + std::to_string(got) + " bytes");
+        }
+
+        // Writing to a connection that was reset: EPIPE, and SIGPIPE.
+        const ssize_t sent = ::send(sock.get(), request.data(), request.size(), flags);
+        if (sent < 0) {
+            say("write: " + errno_name(errno));
+        } else {
+            say("write: " + std::to_string(sent) + " bytes");
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sigpipe: %s\n", e.what());
+        return 1;
+    }
+}
