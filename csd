@@ -219,7 +219,7 @@ cmd_demo() {
     done
 
     echo
-    echo "Now grade your own code: edit skeletons/LAB/server.cpp, then"
+    echo "Now grade your own code: edit skeletons/LAB/ (server.cpp, or main.cpp), then"
     for lab in $labs; do
         printf '  ./csd grade %-10s # labs/%s/handout.md\n' "$lab" "$lab"
     done
