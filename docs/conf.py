@@ -98,8 +98,7 @@ def _lab_page(prefix):
 myst_substitutions = {
     "course_outline": course.outline_table(LABS, _lab_page("labs/")),
     "course_outline_labs": course.outline_table(LABS, _lab_page("")),
-    "ready_labs": course.id_list(LABS, True),
-    "coming_labs": course.id_list(LABS, False),
+    "lab_ids": course.id_sentence(LABS),
 }
 
 

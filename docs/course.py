@@ -137,3 +137,10 @@ def outline_table(labs: List[Lab], page_of) -> str:
 def id_list(labs: List[Lab], ready: bool) -> str:
     """The ids of the ready (or coming) labs, as inline code, comma separated."""
     return ", ".join(f"`{lab.id}`" for lab in labs if lab.ready == ready)
+
+
+def id_sentence(labs: List[Lab]) -> str:
+    """The lab ids for a sentence: the ready ones, then "; coming: ..." when
+    some lab is still coming."""
+    coming = id_list(labs, False)
+    return id_list(labs, True) + (f"; coming: {coming}" if coming else "")
