@@ -41,11 +41,12 @@ Usage: ./csd [COMMAND [ARGS...]]
                       (Gradescope results.json). Exit status 0 at full score.
   grade-solution LAB [OPTS]
                       The same for the reference solution (solution-LAB).
-  test                Install what the tests need, build and run the whole
-                      CTest suite three times: g++ (build/), clang++
-                      (build-clang/, without the docs test) and g++ with
-                      ASan+UBSan (build-asan/); warnings are errors. Prints
-                      the time of each. This is what CI runs.
+  test                Install what the tests need; build four times and test:
+                      g++ (build/, the whole suite with the docs), clang++
+                      (build-clang/: unit tests, solutions, fuzzer), ASan+UBSan
+                      (build-asan/: unit tests, solutions, hammers) and TSan
+                      (build-tsan/: unit tests, thread labs); warnings are
+                      errors. Prints the time of each. This is what CI runs.
   docs                Build the HTML docs (Doxygen + Sphinx) and print where
                       index.html is.
   bench [--plot]      Measure server CPU per reply with 1,000 idle connections

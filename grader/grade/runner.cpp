@@ -34,6 +34,21 @@ void run_one(const CheckInfo& check, Context& ctx, CheckResult& r) {
     }
 }
 
+// Ends result @p r of a check begun at @p begin: points when it passed,
+// its time; logs the time, keeps it in @p results and reports it.
+void finish_result(CheckResult& r, Deadline::Clock::time_point begin, Context& ctx,
+                   std::vector<CheckResult>& results,
+                   const std::function<void(const CheckResult&)>& on_result) {
+    if (r.passed) {
+        r.points = r.max_points;
+        r.hint.clear();
+    }
+    r.seconds = seconds_since(begin);
+    ctx.log("{} took {:.2f} s", r.id, r.seconds);
+    results.push_back(r);
+    on_result(r);
+}
+
 // @p file_args (`-f PATH`, or nothing) followed by @p args.
 std::vector<std::string> with_file(const std::vector<std::string>& file_args,
                                    const std::vector<std::string>& args) {
@@ -169,14 +184,7 @@ std::vector<CheckResult> run_program_checks(
         ctx.log("check {}", check->id);
         run_one(*check, ctx, r);
         kill_all_descendants(100ms);
-        if (r.passed) {
-            r.points = r.max_points;
-            r.hint.clear();
-        }
-        r.seconds = seconds_since(begin);
-        ctx.log("{} took {:.2f} s", check->id, r.seconds);
-        results.push_back(r);
-        on_result(r);
+        finish_result(r, begin, ctx, results, on_result);
     }
     return results;
 }
@@ -226,14 +234,7 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
             run_one(*check, ctx, r);
             run.after(r, check->id == "sigterm" || check->id == "distribution");
         }
-        if (r.passed) {
-            r.points = r.max_points;
-            r.hint.clear();
-        }
-        r.seconds = seconds_since(begin);
-        ctx.log("{} took {:.2f} s", check->id, r.seconds);
-        results.push_back(r);
-        on_result(r);
+        finish_result(r, begin, ctx, results, on_result);
     }
     server.stop();
     set_reply_cycle({});
