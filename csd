@@ -44,7 +44,7 @@ Usage: ./csd [COMMAND [ARGS...]]
   test                Install what the tests need; build four times and test:
                       g++ (build/, the whole suite with the docs), clang++
                       (build-clang/: unit tests, solutions, fuzzer), ASan+UBSan
-                      (build-asan/: unit tests, solutions, hammers) and TSan
+                      (build-asan/: unit tests, solutions) and TSan
                       (build-tsan/: unit tests, thread labs); warnings are
                       errors. Prints the time of each. This is what CI runs.
   docs                Build the HTML docs (Doxygen + Sphinx) and print where
@@ -272,30 +272,32 @@ test_preset() {
 
 # What ./csd test runs, in four builds. The whole suite once, with g++; the
 # other builds prove what depends on the compiler or needs a sanitizer: the
-# library's and the grader's unit tests, every reference solution graded
-# (which runs the grader and the client too), the SIGTERM hammers. The
-# broken-server, model, skeleton and docs tests check the grader's verdicts
-# and the course text, which do not change with the compiler: they run once.
-# (2 cores: about 20 minutes in all; each phase prints its time.)
+# library's, the client's and the grader's unit tests, and every reference
+# solution graded (which runs the grader and the client too). The
+# broken-server, model, skeleton, docs, split and hammer tests, and the
+# solutions' other modes (mode.*), check the grader's verdicts, the course
+# text and the stop logic, which do not change with the compiler: they run
+# once. (2 cores: under 20 minutes in all; each phase prints its time.)
 cmd_test() {
     need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" \
         "${BROWSER_PACKAGES[@]}"
-    # strace: the sendfile lab's zero-copy check and its broken servers' tests.
-    need_packages "${LAB_PACKAGES[@]}"
     local failed=() phases=() start
     start=$(now)
 
     test_preset default "g++, the whole suite with the docs"
     # Everything builds warning-free with clang++ too (skeletons, broken
-    # servers); the clang build also runs the libFuzzer target.
+    # servers, tools); the clang build also runs the libFuzzer target.
     test_preset clang "clang++, unit tests, solutions graded, fuzzing" \
-        -- -L '^(unit|solution|fuzz)$'
-    test_preset asan "g++ with ASan+UBSan, unit tests, solutions graded, SIGTERM hammers" \
-        core -- -L '^(unit|solution|hammer)$'
+        -- -L '^(unit|solution|fuzz)$' -LE '^split$' -E '^mode[.]'
+    test_preset asan "g++ with ASan+UBSan, unit tests, solutions graded" \
+        core -- -L '^(unit|solution)$' -LE '^split$' -E '^mode[.]'
     # The threaded labs under ThreadSanitizer (the preset sets
-    # TSAN_OPTIONS=halt_on_error=1: a race fails the grading).
+    # TSAN_OPTIONS=halt_on_error=1: a race fails the grading), and their
+    # hammers: only what those tests run is built.
     test_preset tsan "g++ with ThreadSanitizer, unit tests, the thread labs graded and hammered" \
-        core -- -R '^(unit\.|(solution|hammer)\.(thread|prethread)($|\.))'
+        csd-grade csd-client solution-thread solution-prethread csd_lab_tests \
+        csd_grade_tests csd_client_tests stop_hammer \
+        -- -R '^(unit[.]|(solution|hammer)[.](thread|prethread)($|[.]))'
 
     echo
     echo "csd test: time (configure, build and test) of each build:"
