@@ -69,6 +69,28 @@ std::string pid_path(pid_t pid, const char* leaf) {
     return "/proc/" + std::to_string(pid) + "/" + leaf;
 }
 
+// The rest of the line of /proc/PID/status text @p text that starts with
+// @p key ("VmRSS:"), nullopt when no line does.
+std::optional<std::string_view> status_value(std::string_view text, std::string_view key) {
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = std::min(text.find('\n', at), text.size());
+        const std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        if (line.starts_with(key)) return line.substr(key.size());
+    }
+    return std::nullopt;
+}
+
+// The first word of the status line @p key as a number, nullopt otherwise.
+std::optional<std::uint64_t> status_number(std::string_view text, std::string_view key) {
+    const auto value = status_value(text, key);
+    if (!value) return std::nullopt;
+    const auto w = words(*value);
+    std::uint64_t n = 0;
+    if (w.empty() || !to_number(w[0], n)) return std::nullopt;
+    return n;
+}
+
 }  // namespace
 
 std::optional<ProcStat> parse_stat(std::string_view text) {
@@ -171,16 +193,13 @@ std::vector<int> parse_epoll_targets(std::string_view text) {
 }
 
 std::optional<std::uint64_t> parse_voluntary_switches(std::string_view text) {
-    constexpr std::string_view key = "voluntary_ctxt_switches:";
-    for (std::size_t at = text.find(key); at != std::string_view::npos;
-         at = text.find(key, at + 1)) {
-        if (at != 0 && text[at - 1] != '\n') continue;  // nonvoluntary_ctxt_switches
-        const auto w = words(text.substr(at + key.size()));
-        std::uint64_t n = 0;
-        if (!w.empty() && to_number(w[0], n)) return n;
-        return std::nullopt;
-    }
-    return std::nullopt;
+    return status_number(text, "voluntary_ctxt_switches:");
+}
+
+std::optional<pid_t> parse_tracer_pid(std::string_view text) {
+    const auto n = status_number(text, "TracerPid:");
+    if (!n) return std::nullopt;
+    return static_cast<pid_t>(*n);
 }
 
 std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all) {
@@ -349,18 +368,18 @@ SyscallSample current_syscall(pid_t pid) {
 }
 
 std::optional<std::uint64_t> parse_vm_rss(std::string_view status_text) {
-    constexpr std::string_view key = "VmRSS:";
-    for (std::size_t at = 0; at < status_text.size();) {
-        const std::size_t end = std::min(status_text.find('\n', at), status_text.size());
-        const std::string_view line = status_text.substr(at, end - at);
-        at = end + 1;
-        if (!line.starts_with(key)) continue;
-        const auto w = words(line.substr(key.size()));
-        std::uint64_t kib = 0;
-        if (w.size() != 2 || w[1] != "kB" || !to_number(w[0], kib)) return std::nullopt;
-        return kib * 1024;
-    }
-    return std::nullopt;
+    const auto value = status_value(status_text, "VmRSS:");
+    if (!value) return std::nullopt;
+    const auto w = words(*value);
+    std::uint64_t kib = 0;
+    if (w.size() != 2 || w[1] != "kB" || !to_number(w[0], kib)) return std::nullopt;
+    return kib * 1024;
+}
+
+std::optional<pid_t> tracer_pid(pid_t pid) {
+    const auto text = read_text(pid_path(pid, "status"));
+    if (!text) return std::nullopt;
+    return parse_tracer_pid(*text);
 }
 
 std::optional<std::uint64_t> rss_bytes(pid_t pid) {

@@ -70,6 +70,10 @@ struct SyscallSample {
 /// (or of one of its tasks), nullopt when absent.
 [[nodiscard]] std::optional<std::uint64_t> parse_voluntary_switches(std::string_view text);
 
+/// The value of `TracerPid:` in the text of /proc/PID/status (0: not
+/// traced), nullopt when absent.
+[[nodiscard]] std::optional<pid_t> parse_tracer_pid(std::string_view text);
+
 /// Pids of the processes below @p root in @p all (children, grandchildren...).
 [[nodiscard]] std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all);
 
@@ -145,6 +149,9 @@ struct Holder {
 /// The resident set size in bytes from the text of /proc/PID/status (its
 /// `VmRSS:` line, in kB); nullopt when there is none (a zombie has none).
 [[nodiscard]] std::optional<std::uint64_t> parse_vm_rss(std::string_view status_text);
+
+/// The pid of the process tracing @p pid (0: none), nullopt when gone.
+[[nodiscard]] std::optional<pid_t> tracer_pid(pid_t pid);
 
 /// Resident set size of @p pid in bytes, nullopt when gone.
 [[nodiscard]] std::optional<std::uint64_t> rss_bytes(pid_t pid);

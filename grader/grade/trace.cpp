@@ -6,13 +6,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "csd/error.hpp"
 #include "deadline.hpp"
 #include "process.hpp"
+#include "procfs.hpp"
 #include "server.hpp"
 
 namespace csd::grade {
@@ -32,15 +32,6 @@ std::string find_strace() {
     return {};
 }
 
-// The TracerPid of process @p pid: 0 when not traced or unreadable.
-long tracer_of(pid_t pid) {
-    std::ifstream status(fmt::format("/proc/{}/status", pid));
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind("TracerPid:", 0) == 0) return std::strtol(line.c_str() + 10, nullptr, 10);
-    }
-    return 0;
-}
-
 }  // namespace
 
 Strace::Strace(pid_t pid, const std::string& calls) {
@@ -55,7 +46,7 @@ Strace::Strace(pid_t pid, const std::string& calls) {
                      std::to_string(pid)},
                     -1, out_.get());
     const Deadline attach(3s);
-    while (tracer_of(pid) != strace_) {
+    while (procfs::tracer_pid(pid).value_or(0) != strace_) {
         if (child_status(strace_) || attach.expired()) {
             end();
             why_not_ = fmt::format("strace could not attach to the server (pid {}): {}", pid,

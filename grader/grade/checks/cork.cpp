@@ -25,13 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The whole reply (header, then body) to a request for @p n bytes.
-void expect_corked_reply(Connection& conn, std::uint64_t n, Deadline deadline,
-                         const std::string& what) {
-    expect_header_line(conn, n, deadline, what);
-    expect_reply(conn, n, deadline, what);
-}
-
 // Segments with data the grader's socket @p fd has received so far, or
 // nullopt when the kernel does not count them (TCP_INFO too old).
 std::optional<std::uint32_t> data_segments_in(int fd) {
@@ -63,7 +56,7 @@ std::vector<Sample> sample_replies(Context& ctx, int count, std::uint64_t size) 
         if (!before) skip("TCP_INFO does not count the segments received (tcpi_data_segs_in)");
         const auto start = Clock::now();
         conn.send_all(request_line(size), overall.within(3s), what);
-        expect_corked_reply(conn, size, overall.within(3s), what);
+        expect_lab_reply(ctx.lab(), conn, size, overall.within(3s), what);
         const auto latency = Clock::now() - start;
         samples.push_back({*data_segments_in(conn.fd()) - *before, latency});
     }
@@ -104,7 +97,7 @@ void expect_header_written_alone(Context& ctx) {
             const std::string what = fmt::format("traced request {} of {} for 1000 bytes", i,
                                                  replies);
             conn.send_all(request_line(1000), overall.within(3s), what);
-            expect_corked_reply(conn, 1000, overall.within(3s), what);
+            expect_lab_reply(ctx.lab(), conn, 1000, overall.within(3s), what);
         }
     }
     const auto calls = parse_output_calls(trace.finish());
@@ -133,12 +126,12 @@ void check_framing(Context& ctx) {
     for (const std::uint64_t n : {1ULL, 26ULL, 4000ULL, 100000ULL, 16ULL << 20}) {
         const std::string what = fmt::format("request {} (one at a time)", n);
         conn.send_all(request_line(n), overall.within(3s), what);
-        expect_corked_reply(conn, n, overall.within(10s), what);
+        expect_lab_reply(ctx.lab(), conn, n, overall.within(10s), what);
     }
     conn.send_all("3\n0007\r\n10\n1\n", overall.within(3s), "four pipelined requests");
     conn.shutdown_write();
     for (const std::uint64_t n : {3ULL, 7ULL, 10ULL, 1ULL}) {
-        expect_corked_reply(conn, n, overall.within(3s),
+        expect_lab_reply(ctx.lab(), conn, n, overall.within(3s),
                             fmt::format("pipelined request {} (3, 0007\\r, 10, 1)", n));
     }
     expect_closed(conn, overall.within(3s), "after the half-close and the four replies");

@@ -140,6 +140,12 @@ TEST_CASE("open_fds of this process sees a descriptor") {
     CHECK(thread_count(::getpid()) >= 1);
 }
 
+TEST_CASE("parse_tracer_pid") {
+    CHECK(parse_tracer_pid("Name:\tx\nTracerPid:\t4242\nUid:\t1000\n") == 4242);
+    CHECK(parse_tracer_pid("TracerPid:\t0\n") == 0);
+    CHECK_FALSE(parse_tracer_pid("Name:\tx\n"));
+}
+
 TEST_CASE("parse_vm_rss reads the VmRSS line in bytes") {
     CHECK(parse_vm_rss("Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t    3268 kB\nRssAnon:\t 1 kB\n") ==
           3268U * 1024);
