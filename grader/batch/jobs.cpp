@@ -184,6 +184,7 @@ bool run_tasks(const std::vector<Task>& tasks, int jobs,
         }
         std::this_thread::sleep_for(20ms);
     }
+    on_tick(0);
     end_strays();
     return !stop_requested();
 }

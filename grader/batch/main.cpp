@@ -115,7 +115,13 @@ int run(const Options& o) {
         fmt::print(stderr, "csd-batch: cannot read {}: {}\n", o.dir, e.code().message());
         return exit_error;
     }
-    const fs::path out = fs::absolute(o.out);
+    const fs::path out = fs::weakly_canonical(fs::absolute(o.out));
+    // The results may go inside DIR: that entry is no submission.
+    std::erase_if(folder.submissions, [&](const Submission& s) {
+        if (fs::weakly_canonical(fs::absolute(s.source), ec) != out) return false;
+        folder.ignored.push_back(s.source.filename().string());
+        return true;
+    });
     const fs::path students = out / "students";
     const fs::path locks = out / "locks";
     fs::create_directories(students, ec);
