@@ -11,7 +11,7 @@ configure_file(${HOSTILE} ${subs}/hostile.cpp COPYONLY)                     # ne
 file(WRITE ${subs}/notes.txt "not a submission\n")
 
 execute_process(
-  COMMAND ${BATCH} iterative ${subs} --jobs 2 --out ${WORK}/out --check pipeline --check sigterm
+  COMMAND ${BATCH} iterative ${subs} --jobs 2 --out ${WORK}/out --check pipeline --check malformed
   RESULT_VARIABLE status OUTPUT_VARIABLE output ERROR_VARIABLE output)
 message("${output}")
 if(NOT status EQUAL 0)
@@ -28,7 +28,7 @@ endif()
 file(STRINGS ${WORK}/out/summary.csv csv)
 list(LENGTH csv lines)
 list(GET csv 0 header)
-if(NOT lines EQUAL 5 OR NOT header STREQUAL "student,status,score,max_score,start,pipeline,sigterm,seconds")
+if(NOT lines EQUAL 5 OR NOT header STREQUAL "student,status,score,max_score,start,pipeline,malformed,seconds")
   message(FATAL_ERROR "summary.csv: expected the header and 4 rows:\n${csv}")
 endif()
 
