@@ -75,20 +75,20 @@ int read_check_lines(std::string_view output, StudentResult& result) {
 }
 
 std::string first_error_line(std::string_view text, std::size_t max) {
-    std::string_view first;
+    std::string_view last;
     std::size_t pos = 0;
     while (pos < text.size()) {
         auto nl = text.find('\n', pos);
         if (nl == std::string_view::npos) nl = text.size();
         const std::string_view l = text.substr(pos, nl - pos);
         pos = nl + 1;
-        if (first.empty() && !l.empty()) first = l;
-        if (l.find("error") != std::string_view::npos) {
-            first = l;
-            break;
+        if (l.find("error:") != std::string_view::npos ||
+            l.find("undefined reference") != std::string_view::npos) {
+            return std::string(l.substr(0, max));
         }
+        if (!l.empty()) last = l;
     }
-    return std::string(first.substr(0, max));
+    return std::string(last.substr(0, max));
 }
 
 std::string csv_field(std::string_view field) {

@@ -54,8 +54,9 @@ bool read_results(const nlohmann::json& json, StudentResult& result);
 /// the grader was stopped. Returns how many lines were read.
 int read_check_lines(std::string_view output, StudentResult& result);
 
-/// The first line of @p text that contains "error" (else its first
-/// non-empty line), at most @p max characters: the message of a failure.
+/// The first line of @p text that says "error:" or "undefined reference"
+/// (else its last non-empty line), at most @p max characters: the message
+/// of a failure.
 [[nodiscard]] std::string first_error_line(std::string_view text, std::size_t max = 200);
 
 /// @p field quoted for CSV (RFC 4180) when it needs to be.

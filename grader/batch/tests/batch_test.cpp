@@ -64,9 +64,11 @@ TEST_CASE("check lines of an interrupted grader: the checks done count") {
 }
 
 TEST_CASE("first error line") {
-    CHECK(first_error_line("cmd\n\nx.cpp:1: warning: w\nx.cpp:2: error: e\nmore error\n") ==
-          "x.cpp:2: error: e");
-    CHECK(first_error_line("\nno luck\n") == "no luck");
+    CHECK(first_error_line("c++ /home/errors/x.cpp\n\nx.cpp:1: warning: w\nx.cpp:2: error: e\n"
+                           "more error: f\n") == "x.cpp:2: error: e");
+    CHECK(first_error_line("x.o: undefined reference to `f'\n") ==
+          "x.o: undefined reference to `f'");
+    CHECK(first_error_line("command\nno luck\n\n") == "no luck");
     CHECK(first_error_line("") == "");
     CHECK(first_error_line("error: " + std::string(300, 'x'), 10) == "error: xxx");
 }
