@@ -1,7 +1,7 @@
 # batch.build-submission (grader/batch/CMakeLists.txt): csd-build-submission
 # builds a program lab from a checkout, builds despite warnings (no -Werror),
 # refuses library code outside the lab's part, and says what is missing.
-#   cmake -DBUILD_SUBMISSION=path -DREPO=dir -DWORK=dir -P BuildSubmission.cmake
+#   cmake -DBUILD_SUBMISSION=path -DWORK=dir -P BuildSubmission.cmake
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK}/empty)
 
@@ -16,8 +16,11 @@ function(run name expected regex lab source)
   message(STATUS "${name}: status ${status} as expected")
 endfunction()
 
-# A checkout of the course (this repository): its skeletons/sigpipe/main.cpp.
-run(checkout 0 "submission-sigpipe" sigpipe ${REPO})
+# A checkout of the course: its skeletons/sigpipe/main.cpp (a program lab's
+# source), not the server.cpp beside it (a small one: compiling is the cost).
+file(WRITE ${WORK}/course/skeletons/sigpipe/main.cpp "#include \"csd/base.hpp\"\nint main() {}\n")
+file(WRITE ${WORK}/course/skeletons/sigpipe/server.cpp "does not compile\n")
+run(checkout 0 "submission-sigpipe" sigpipe ${WORK}/course)
 if(NOT EXISTS ${WORK}/checkout/submission-sigpipe OR NOT EXISTS ${WORK}/checkout/build.log)
   message(FATAL_ERROR "checkout: no executable or build.log")
 endif()
