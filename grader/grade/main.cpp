@@ -135,6 +135,11 @@ int main(int argc, char** argv) {
         }
         (void)set_time_scale(*factor);
     }
+    if (std::error_code ec;
+        !line->lock_dir.empty() && !std::filesystem::is_directory(line->lock_dir, ec)) {
+        fmt::print(stderr, "csd-grade: --lock-dir {}: not a directory\n", line->lock_dir);
+        return exit_error;
+    }
     set_lock_dir(line->lock_dir);
     try {
         return grade(*line);
