@@ -3,6 +3,8 @@
 # `./csd help` says what it does; README.md explains the course.
 set -euo pipefail
 
+# The caller's directory: `./csd batch` takes paths relative to it.
+CALLER_PWD=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
 
@@ -42,9 +44,19 @@ Usage: ./csd [COMMAND [ARGS...]]
   grade LAB [OPTS]    Build and grade YOUR server for LAB (skeletons/LAB/, the
                       program build/bin/skeleton-LAB). OPTS go to csd-grade:
                       --check ID (one check), --list (lab ids), --json FILE
-                      (Gradescope results.json). Exit status 0 at full score.
+                      (Gradescope results.json), --autolab (Autolab's score
+                      line last). Exit status 0 at full score.
   grade-solution LAB [OPTS]
                       The same for the reference solution (solution-LAB).
+  batch LAB DIR [OPTS]
+                      (instructors) Build and grade every submission in DIR
+                      (a directory per student: a checkout of the course or
+                      the lab's sources; or NAME.cpp files), each by its own
+                      csd-grade, N at a time: csd-batch LAB DIR [--jobs N]
+                      [--out DIR (default LAB-results)] [--timeout SECONDS]
+                      [--check ID]. Writes OUT/summary.csv, OUT/summary.json
+                      and per-student logs (docs/instructors.md, "Batch
+                      grading").
   test                Install what the tests need; build three times and test:
                       g++ (build/, the whole suite with the docs), clang++
                       with ASan+UBSan (build-clang-asan/: unit tests,
@@ -69,6 +81,7 @@ Examples:
   ./csd                   # first run: see that every reference passes
   ./csd grade fork        # grade your skeletons/fork/server.cpp
   ./csd grade fork --check pipeline
+  ./csd batch fork ~/submissions --jobs 2   # (instructors) grade a folder
   ctest --preset default -L fork    # (instructors) the project's tests of one lab
 EOF
 }
@@ -325,6 +338,17 @@ cmd_test() {
     fi
 }
 
+# cmd_batch LAB DIR [csd-batch options]: builds csd-batch (and what it runs)
+# and grades a folder of submissions; paths are the caller's.
+cmd_batch() {
+    [ $# -ge 2 ] || die "usage: ./csd batch LAB DIR [--jobs N] [--out DIR] [--timeout SECONDS] [--check ID]..."
+    need_packages "${BUILD_PACKAGES[@]}"
+    configured default
+    build default csd-batch
+    cd "$CALLER_PWD"
+    exec "$BIN/csd-batch" "$@"
+}
+
 cmd_docs() {
     need_packages "${BUILD_PACKAGES[@]}" "${DOCS_PACKAGES[@]}"
     configure default
@@ -375,6 +399,7 @@ main() {
         demo) cmd_demo ;;
         grade) grade_program skeleton "$@" ;;
         grade-solution) grade_program solution "$@" ;;
+        batch) cmd_batch "$@" ;;
         test) cmd_test ;;
         docs) cmd_docs ;;
         bench) cmd_bench "$@" ;;

@@ -25,6 +25,12 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
                    "$CSD_TIME_SCALE, else 1): for slow machines and sanitizer builds")
         ->option_text("X")
         ->check(CLI::Range(0.1, 100.0));
+    app.add_flag("-A,--autolab", line.autolab,
+                 "End the output with Autolab's autoresult line: {\"scores\": {\"ID\": points, "
+                 "...}}");
+    app.add_option("--lock-dir", line.lock_dir,
+                   "Graders sharing DIR run their heavy checks one at a time (csd-batch)")
+        ->option_text("DIR");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

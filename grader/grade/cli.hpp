@@ -17,6 +17,8 @@ struct CommandLine {
     bool list = false;                ///< --list.
     bool verbose = false;             ///< -v.
     double time_scale = 0;            ///< --time-scale X; 0 when not given.
+    bool autolab = false;             ///< --autolab (-A): last line the Autolab autoresult.
+    std::string lock_dir;             ///< --lock-dir DIR, empty when not given.
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "check_locks.hpp"
 #include "cli.hpp"
 #include "process.hpp"
 #include "registry.hpp"
@@ -55,6 +56,11 @@ bool write_json(const std::string& file, const std::vector<CheckResult>& results
     return true;
 }
 
+// --autolab: Autolab's autoresult, the last line of the output.
+void print_autolab(const CommandLine& line, const std::vector<CheckResult>& results) {
+    if (line.autolab) fmt::print("{}\n", autolab_json(results).dump());
+}
+
 int grade(const CommandLine& line) {
     const std::string& lab_id = line.lab;
     const std::string& server = line.server;
@@ -74,7 +80,14 @@ int grade(const CommandLine& line) {
         return exit_error;
     }
     const auto path = executable(server);
-    if (!path) return exit_error;
+    if (!path) {
+        // No program to grade (a submission that did not build): 0 points each.
+        std::vector<CheckResult> zeros;
+        for (const CheckInfo* check : selection.checks)
+            zeros.push_back({.id = std::string(check->id)});
+        print_autolab(line, zeros);
+        return exit_error;
+    }
 
     init_process_control();
     fmt::print("csd-grade: lab {} ({}), {} {}\n", lab->id, lab->title,
@@ -87,6 +100,7 @@ int grade(const CommandLine& line) {
         });
     fmt::print("{}", format_score(results));
     if (!line.json_file.empty() && !write_json(line.json_file, results, *lab)) return exit_error;
+    print_autolab(line, results);
     return score(results) == max_score(results) ? exit_full : exit_partial;
 }
 
@@ -121,6 +135,12 @@ int main(int argc, char** argv) {
         }
         (void)set_time_scale(*factor);
     }
+    if (std::error_code ec;
+        !line->lock_dir.empty() && !std::filesystem::is_directory(line->lock_dir, ec)) {
+        fmt::print(stderr, "csd-grade: --lock-dir {}: not a directory\n", line->lock_dir);
+        return exit_error;
+    }
+    set_lock_dir(line->lock_dir);
     try {
         return grade(*line);
     } catch (const std::system_error& e) {

@@ -98,6 +98,14 @@ nlohmann::json gradescope_json(const std::vector<CheckResult>& results, const La
     return {{"score", score(results)}, {"max_score", max_score(results)}, {"tests", tests}};
 }
 
+nlohmann::json autolab_json(const std::vector<CheckResult>& results) {
+    nlohmann::json scores = nlohmann::json::object();
+    for (const auto& r : results) {
+        if (!r.skipped) scores[r.id] = r.points;
+    }
+    return {{"scores", scores}};
+}
+
 std::string format_list(std::string_view only) {
     std::string out;
     for (const auto& lab : labs()) {

@@ -46,6 +46,12 @@ struct CheckResult {
 [[nodiscard]] nlohmann::json gradescope_json(const std::vector<CheckResult>& results,
                                              const LabInfo& lab);
 
+/// Autolab's autoresult: {"scores": {"check-id": points, ...}}, one entry
+/// per scored check (skipped checks are left out, so Autolab leaves those
+/// problems ungraded). Autolab reads it from the last line of the output;
+/// its problem names must be the check ids.
+[[nodiscard]] nlohmann::json autolab_json(const std::vector<CheckResult>& results);
+
 /// The --list text: every lab with its checks and points (or "not yet
 /// available"); only @p only when not empty.
 [[nodiscard]] std::string format_list(std::string_view only = {});
