@@ -8,11 +8,12 @@
 //   -m handoff    (default) the main thread is the acceptor: it accepts
 //                 every connection and hands it to the loops in turn,
 //                 through the loop's inbox (a vector under a mutex) and
-//                 its wake-up descriptor (an eventfd). -n loops plus the
-//                 acceptor: -n + 1 threads.
+//                 its wake-up descriptor (an eventfd).
 //   -m reuseport  every loop has a listening socket of its own on the port
 //                 (SO_REUSEPORT): the kernel spreads the connections. The
-//                 main thread runs loop 0: -n threads.
+//                 main thread only waits for the stop.
+// Either way -n + 1 threads: the loops, and the main thread, the only one
+// that takes SIGTERM (the loops are started with it blocked).
 // A loop touches only its own connections: the one lock of the server is
 // the inbox's, taken once per new connection. The handout,
 // labs/reactor/handout.md, explains every step; the TODOs below name them
@@ -23,6 +24,7 @@
 // Yours: the loop threads, the listening socket of each loop, the hand-over
 // of a connection to a loop, and what a loop does when it is woken up.
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -99,14 +101,18 @@ class Loop {
     /// empty when the acceptor hands it its connections (-m handoff).
     Loop(int index, std::size_t capacity, csd::Fd listener);
 
-    /// Runs the loop until a stop is requested (csd::stop_fd()), then
-    /// returns. The connections close when the Loop is destroyed.
-    void run();
+    /// Runs the loop on the calling thread until a stop is requested
+    /// (csd::stop_fd()), then returns. An error ends this loop and asks the
+    /// whole server to stop (csd::request_stop()). The connections close
+    /// when the Loop is destroyed.
+    void run() noexcept;
 
     /// Gives @p client to this loop: any thread may call it.
     void hand_over(csd::Fd client);
 
   private:
+    /// The loop of run(): returns on a stop, throws on an error.
+    void serve();
     /// epoll_ctl(@p op) for @p fd: watch @p events, report them with @p tag.
     void control(int op, int fd, std::uint32_t events, void* tag);
     /// Takes the connections of the inbox (woken by the eventfd).
@@ -206,7 +212,16 @@ void Loop::adopt(csd::Fd fd) {
     control(EPOLL_CTL_ADD, c.fd.get(), c.watching, &c);
 }
 
-void Loop::run() {
+void Loop::run() noexcept {
+    try {
+        serve();
+    } catch (const std::exception& e) {
+        std::cerr << "loop " << index_ << ": " << e.what() << '\n';
+        csd::request_stop();  // a server with a dead loop is not one to keep
+    }
+}
+
+void Loop::serve() {
     for (;;) {
         if (listener_ && !accepting_ && Clock::now() >= accept_paused_until_) {
             control(EPOLL_CTL_MOD, listener_.get(), EPOLLIN, &listener_tag);
@@ -281,17 +296,6 @@ void Loop::close(Connection& c) {
     --clients_;
 }
 
-/// Runs @p loop on the calling thread; an error ends this loop and asks
-/// the whole server to stop (a server with a dead loop is not one to keep).
-void run_loop(Loop& loop) {
-    try {
-        loop.run();
-    } catch (const std::exception& e) {
-        std::cerr << "server loop: " << e.what() << '\n';
-        csd::request_stop();
-    }
-}
-
 /// -m handoff: the calling thread accepts on @p listener and hands each
 /// connection to the next of @p loops in turn, until a stop.
 void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& loops) {
@@ -313,6 +317,26 @@ void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& l
         }
     }
 }
+
+/// Blocks SIGTERM and SIGINT in the calling thread while it lives: the
+/// threads started meanwhile inherit the mask, so the signals always go to
+/// the main thread, whose handler makes csd::stop_fd() readable.
+class SignalsBlocked {
+  public:
+    SignalsBlocked() {
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGINT);
+        csd::check_rc(::pthread_sigmask(SIG_BLOCK, &stop_signals, &before_), "pthread_sigmask");
+    }
+    SignalsBlocked(const SignalsBlocked&) = delete;
+    SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+    ~SignalsBlocked() { (void)::pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
+
+  private:
+    sigset_t before_{};
+};
 
 /// Requests a stop when destroyed, however the scope is left (an exception
 /// too): declared after the threads, it makes every loop return before the
@@ -368,20 +392,22 @@ int main(int argc, char** argv) {
         }
         csd::announce_listening(options.host, options.port);
 
-        // TODO(handout step 1): start a thread per loop, running run_loop():
-        // every loop with -m handoff, every loop but loop 0 with -m reuseport
-        // (the main thread runs it below). A std::jthread joins when it is
-        // destroyed: stop_all, declared after the threads and so destroyed
-        // first, makes every loop return before that.
+        // TODO(handout step 1): start a thread per loop, running its run(),
+        // while `blocked` lives. A std::jthread joins when it is destroyed:
+        // stop_all, declared after the threads and so destroyed first, makes
+        // every loop return before that.
         std::vector<std::jthread> threads;
         const StopOnExit stop_all;
-        // BEGIN SOLUTION
-        for (std::size_t i = reuseport ? 1 : 0; i < count; ++i) {
-            threads.emplace_back(run_loop, std::ref(*loops[i]));
+        {
+            const SignalsBlocked blocked;  // the loops' threads are born with SIGTERM blocked
+            // SKELETON: threads.emplace_back(&Loop::run, loops[0].get());  // loop 0 only
+            // BEGIN SOLUTION
+            for (const auto& loop : loops) threads.emplace_back(&Loop::run, loop.get());
+            // END SOLUTION
         }
-        // END SOLUTION
         if (reuseport) {
-            run_loop(*loops[0]);
+            while (!csd::wait_for_stop(std::chrono::hours(1))) {
+            }
         } else {
             run_acceptor(listener, loops);
         }

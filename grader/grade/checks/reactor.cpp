@@ -153,17 +153,29 @@ std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connect
         }
         watched[ep] = *targets;
     }
+    // One read of /proc/net/tcp for all of them (it can be long on a busy machine).
+    std::map<std::uint16_t, std::uint64_t> inode_of_client;  // client port -> server side
+    (void)poll_until(1s, [&] {
+        inode_of_client.clear();
+        for (const auto& t : procfs::tcp_sockets()) {
+            if (t.local_port == ctx.port() && t.state != procfs::tcp_listen && t.inode != 0) {
+                inode_of_client[t.remote_port] = t.inode;
+            }
+        }
+        return std::all_of(held.begin(), held.end(), [&](const Connection& c) {
+            return inode_of_client.contains(c.local_port());
+        });
+    });
     std::map<int, int> count;
     for (const int ep : epolls) count[ep] = 0;
     for (std::size_t i = 0; i < held.size(); ++i) {
-        const auto inode = poll_until(
-            1s, [&] { return procfs::connection_inode(ctx.port(), held[i].local_port()); });
-        if (!inode || !fd_of_inode.contains(*inode)) {
+        const auto inode = inode_of_client.find(held[i].local_port());
+        if (inode == inode_of_client.end() || !fd_of_inode.contains(inode->second)) {
             ctx.require_running(when);
             fail(fmt::format("{}: connection {} is not among the server's descriptors", when,
                              i + 1));
         }
-        const int fd = fd_of_inode[*inode];
+        const int fd = fd_of_inode[inode->second];
         std::vector<int> in;
         for (const auto& [ep, targets] : watched) {
             if (std::find(targets.begin(), targets.end(), fd) != targets.end()) in.push_back(ep);
