@@ -28,8 +28,9 @@ namespace {
 constexpr const char* reactor_hint =
     "run -n event loops, each on a thread of its own with an epoll instance of its own "
     "(epoll_create1 once per loop, at start), every connection in exactly one loop's epoll set; "
-    "besides the loops, at most one acceptor thread: no thread per client, no epoll per client, "
-    "no loop shared by several threads";
+    "besides the loops, at most one acceptor thread, which waits in poll() (not in an epoll "
+    "instance of its own): no thread per client, no epoll per client, no loop shared by several "
+    "threads";
 
 int loops_of(const Context& ctx) {
     const int n = ctx.lab().workers;
