@@ -15,7 +15,8 @@
 // Either way -n + 1 threads: the loops, and the main thread, the only one
 // that takes SIGTERM (the loops are started with it blocked).
 // A loop touches only its own connections: the one lock of the server is
-// the inbox's, taken once per new connection. The handout,
+// the inbox's, taken by the acceptor to push a connection and by the loop
+// to take what was pushed, never while serving. The handout,
 // labs/reactor/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
