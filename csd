@@ -319,9 +319,9 @@ cmd_test() {
     # TSAN_OPTIONS=halt_on_error=1: a race fails the grading), and their
     # hammers: only what those tests run is built.
     test_preset tsan "g++ with ThreadSanitizer, unit tests, the thread labs graded and hammered" \
-        csd-grade csd-client solution-thread solution-prethread csd_lab_tests \
+        csd-grade csd-client solution-thread solution-prethread solution-reactor csd_lab_tests \
         csd_grade_tests csd_client_tests stop_hammer \
-        -- -R '^(unit[.]|(solution|hammer)[.](thread|prethread)($|[.]))'
+        -- -R '^(unit[.]|(solution|hammer)[.](thread|prethread|reactor)($|[.]))'
 
     echo
     echo "csd test: time (configure, build and test) of each build:"

@@ -118,6 +118,23 @@ const std::vector<LabInfo>& lab_details() {
                     "architecture", "syscall", "idle-cpu", "slow-reader", "back-pressure",
                     "zero-copy", "sigterm"},
          .serves_file = true},
+        // -n event loops, a thread and an epoll instance each. -m handoff
+        // (the default: an acceptor thread hands each connection to a loop
+        // in turn) for most checks, so that stalled-loops puts its stalled
+        // clients on distinct loops; -m reuseport (a listening socket per
+        // loop, the kernel spreads) for load, spread and many, which run
+        // one after another: the server restarts only when its flags change.
+        {.id = "reactor",
+         .available = true,
+         .model = Model::reactor,
+         .many_connections = 10000,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "fd-leak", "architecture", "stalled-loops", "idle-cpu", "slow-reader",
+                    "back-pressure", "load", "spread", "many", "sigterm"},
+         .workers = 4,
+         .check_args = {{.check = "spread", .args = {"-m", "reuseport"}},
+                        {.check = "load", .args = {"-m", "reuseport"}},
+                        {.check = "many", .args = {"-m", "reuseport"}}}},
         // Programs, not servers (docs/contract.md section 6): each check
         // runs the program as often as it needs.
         {.id = "sigpipe",
@@ -283,6 +300,18 @@ const std::vector<CheckInfo>& checks() {
          "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
          "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
          "one line per slot in the format of docs/contract.md"},
+        {"spread", 10, check_spread,
+         "reactor: 10 x -n connections held open: every loop's epoll set watches some of them "
+         "(/proc/PID/fdinfo) and every loop's thread woke up to serve them",
+         "every loop must get connections: with -m reuseport each loop has a listening socket of "
+         "its own (SO_REUSEPORT) that only its epoll set watches; with -m handoff the acceptor "
+         "hands the connections to the loops in turn"},
+        {"stalled-loops", 10, check_stalled_loops,
+         "reactor: -n - 1 clients leave a 64 MiB reply unread (narrow window); 2 x -n clients "
+         "after them, one after another, are each served within 2 s",
+         "a loop never waits for one client: non-blocking sockets, write what fits, keep your "
+         "position, watch EPOLLOUT only while something is owed; a loop blocked in write() stops "
+         "every client it serves"},
         {"reply", 10, check_one_reply,
          "rst: one request per connection gets its exact reply (1 B to 1 MiB, also through a "
          "4 KiB receive window), then the server ends the connection",

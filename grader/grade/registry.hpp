@@ -27,6 +27,7 @@ enum class Model {
     thread_per_connection,   ///< thread: a thread per connection, back to the baseline after.
     thread_pool,             ///< prethread: N threads plus the main thread, always the same.
     descriptor_passing,      ///< fdpass: the parent accepts and hands each socket to a worker.
+    reactor,                 ///< reactor: N epoll loops, a thread each (and maybe an acceptor).
     none,                    ///< Not gradable yet.
 };
 

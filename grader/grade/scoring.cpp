@@ -133,6 +133,13 @@ const std::vector<LabScoring>& scorings() {
                    {"reset",
                     "sendfile() has no MSG_NOSIGNAL: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) "
                     "and treat EPIPE/ECONNRESET as 'drop this client'"}}},
+        // The skeleton's acceptor hangs up on every client: the loops, their
+        // threads and the hand-over are the lesson. One epoll loop on one
+        // thread (the epoll lab) passes the protocol checks, stalled-loops
+        // and sigterm: about a third.
+        {.lab = "reactor",
+         .lesson = {{"architecture", 50}, {"spread", 40}, {"stalled-loops", 10}, {"sigterm", 10}},
+         .other_points = 2},
         // The skeleton reports the reset but dies of SIGPIPE at its write:
         // surviving it and reporting EPIPE are the lesson.
         {.lab = "sigpipe", .lesson = {{"no-sigpipe", 50}, {"epipe", 40}}, .other_points = 10},

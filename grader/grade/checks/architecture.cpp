@@ -211,6 +211,9 @@ void check_architecture(Context& ctx) {
         case Model::descriptor_passing:
             check_descriptor_passing(ctx);
             return;
+        case Model::reactor:
+            check_reactor_architecture(ctx);
+            return;
         case Model::none:
             break;
     }

@@ -53,6 +53,12 @@ void check_stalled(Context& ctx);
 void check_cap(Context& ctx);
 /// distribution: the per-worker lines printed at shutdown add up.
 void check_distribution(Context& ctx);
+/// spread (reactor): every loop's epoll set watches some of 10 x -n held connections,
+/// and every loop's thread woke up to serve them.
+void check_spread(Context& ctx);
+/// stalled-loops (reactor): -n - 1 clients that never read a 64 MiB reply do not stop 2 x -n
+/// clients after them, one after another, from being served.
+void check_stalled_loops(Context& ctx);
 /// lines (selfpipe): every stdin line is echoed, then `end of input` and status 0.
 void check_lines(Context& ctx);
 /// signals (selfpipe): 300 fresh runs, SIGUSR1 at a random moment, each answered in 100 ms.

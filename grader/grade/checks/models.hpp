@@ -60,6 +60,12 @@ void check_thread_per_connection(Context& ctx);
 /// idle, under load and after.
 void check_thread_pool(Context& ctx);
 
+/// reactor: -n loops, each a thread with an epoll instance of its own (n
+/// threads, or n + 1 with an acceptor); idle, every loop sleeps in
+/// epoll_wait() without waking; every held connection is in exactly one
+/// loop's interest list (checks/reactor.cpp).
+void check_reactor_architecture(Context& ctx);
+
 /// fdpass: a pool of workers that do not hold the listening socket; the
 /// parent accepts and keeps no connected socket once it handed it over.
 void check_descriptor_passing(Context& ctx);
