@@ -118,6 +118,18 @@ const std::vector<LabInfo>& lab_details() {
                     "architecture", "syscall", "idle-cpu", "slow-reader", "back-pressure",
                     "zero-copy", "sigterm"},
          .serves_file = true},
+        // io_uring (through liburing): the event loop's checks, with the
+        // architecture seen as a ring and no epoll, and the idle wait in
+        // io_uring_enter.
+        {.id = "uring",
+         .available = true,
+         .model = Model::io_uring_loop,
+         .wait_calls = {"io_uring_enter"},
+         .many_connections = 10000,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
+                    "back-pressure", "many", "sigterm"},
+         .needs_io_uring = true},
         // Programs, not servers (docs/contract.md section 6): each check
         // runs the program as often as it needs.
         {.id = "sigpipe",

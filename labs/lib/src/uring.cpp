@@ -24,8 +24,9 @@ std::string io_uring_unavailable() {
         case ENOSYS:
             return why + " (the kernel has no io_uring, or a seccomp filter forbids it)";
         case EPERM:
-            return why + " (io_uring is disabled: sysctl kernel.io_uring_disabled, or a seccomp "
-                         "filter of the container forbids it)";
+            return why +
+                   " (io_uring is disabled: sysctl kernel.io_uring_disabled, or a seccomp "
+                   "filter of the container forbids it)";
         case ENOMEM:
             return why + " (the locked-memory limit, ulimit -l, is too low)";
         default:
@@ -77,9 +78,9 @@ BufferRing::BufferRing(Ring& ring, std::uint16_t group, unsigned count, std::siz
         throw std::invalid_argument("BufferRing: the count must be a power of two up to 32768");
     }
     shared_bytes_ = count * sizeof(io_uring_buf);
-    void* shared = check_mmap(::mmap(nullptr, shared_bytes_, PROT_READ | PROT_WRITE,
-                                     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
-                              "mmap");
+    void* shared = check_mmap(
+        ::mmap(nullptr, shared_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0),
+        "mmap");
     shared_ = static_cast<io_uring_buf_ring*>(shared);
     memory_ = std::make_unique<char[]>(count * size);
     io_uring_buf_reg reg{};

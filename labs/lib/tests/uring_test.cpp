@@ -24,7 +24,9 @@ std::string target_of(int fd) {
     return std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string();
 }
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool is_open(int fd) {
+    return ::fcntl(fd, F_GETFD) != -1;
+}
 
 // A connected pair of stream sockets, CLOEXEC.
 std::pair<csd::Fd, csd::Fd> socket_pair() {
