@@ -43,6 +43,8 @@ set(CSD_CHECK_LOCKS_cap connections cpu)
 # sendfile: zero-copy moves 56 MiB under strace, which stops the server at
 # every system call.
 set(CSD_CHECK_LOCKS_zero-copy cpu)
+# uring: ring-io serves 31 clients (one a 4 MiB reply) under strace.
+set(CSD_CHECK_LOCKS_ring-io cpu)
 
 # csd_test_runs_checks(TEST CHECK...): TEST runs csd-grade with these checks
 # (ALL: every check of its lab); it gets their locks (csd.NAME). Call it in

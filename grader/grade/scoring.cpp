@@ -129,7 +129,8 @@ const std::vector<LabScoring>& scorings() {
                     {"idle-cpu", 5},
                     {"slow-reader", 10},
                     {"back-pressure", 10},
-                    {"many", 10}},
+                    {"many", 10},
+                    {"ring-io", 20}},
          .other_points = 2,
          .hints = {{"reset",
                     "send with MSG_NOSIGNAL; a recv or send that completes with -ECONNRESET or "

@@ -9,6 +9,8 @@
 //                 when idle, though it sleeps in io_uring_enter()         -> syscall
 //   ring-thread   starts a second thread of its own, which it names
 //                 "iou-wrk-1" like io_uring's kernel workers               -> architecture
+//   send-syscall  receives through the ring, but sends each reply itself,
+//                 with send() calls in a loop                              -> ring-io
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -120,7 +122,7 @@ class Server {
 
     void serve(Client& c) {
         if (!c.gone && !c.sending) {
-            if (c.sent == c.out.size() && c.session.has_output()) {
+            if (bug != "send-syscall" && c.sent == c.out.size() && c.session.has_output()) {
                 c.out.clear();
                 c.sent = 0;
                 while (c.out.size() < 65536 && c.session.has_output()) {
@@ -130,7 +132,18 @@ class Server {
                     c.session.consume(take);
                 }
             }
-            if (c.sent < c.out.size()) {
+            if (bug == "send-syscall") {  // every byte owed, now, by send() calls
+                while (!c.gone && c.session.has_output()) {
+                    const std::string_view bytes = c.session.output();
+                    const ssize_t n = ::send(c.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                    if (n < 0) {
+                        c.gone = true;
+                    } else {
+                        c.session.consume(static_cast<std::size_t>(n));
+                    }
+                }
+            }
+            if (c.sent < c.out.size() && !c.gone) {
                 io_uring_sqe& sqe = ring_.next_sqe();
                 ::io_uring_prep_send(&sqe, c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent,
                                      MSG_NOSIGNAL);
