@@ -231,8 +231,8 @@ void Server::on_recv(Connection& c, const io_uring_cqe& cqe) {
     // once. 0: the client sent EOF (end_of_input()). -ENOBUFS: every buffer
     // was in use; note c.waiting_buffer and c in no_buffer_, run() retries
     // after the batch. -ECANCELED: close() cancelled it. Any other error:
-    // the client is gone. Then serve(c). (A connection being closed only
-    // gives its buffer back.)
+    // the client is gone. A connection being closed only gives its buffer
+    // back. serve(c) follows (given).
     (void)cqe;
     (void)id;
     serve(c);
