@@ -11,6 +11,9 @@
 //                 "iou-wrk-1" like io_uring's kernel workers               -> architecture
 //   send-syscall  receives through the ring, but sends each reply itself,
 //                 with send() calls in a loop                              -> ring-io
+// And one that is no bug, for the architecture check to pass:
+//   ring-async    every recv is forced to io_uring's kernel workers
+//                 (IOSQE_ASYNC): iou-wrk threads come and go in /proc/PID/task
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -155,6 +158,7 @@ class Server {
             io_uring_sqe& sqe = ring_.next_sqe();
             ::io_uring_prep_recv(&sqe, c.fd.get(), c.in,
                                  std::min(sizeof c.in, c.session.input_room()), 0);
+            if (bug == "ring-async") sqe.flags |= IOSQE_ASYNC;  // after prep: it clears flags
             ::io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&c) | recv_kind);
             c.receiving = true;
         }
