@@ -46,6 +46,8 @@ set(CSD_CHECK_LOCKS_zero-copy cpu)
 # reactor: stalled-loops gives each client a 2 s deadline next to stalled
 # 64 MiB replies; spread holds 40 connections and counts each loop's wakeups.
 set(CSD_CHECK_LOCKS_stalled-loops cpu)
+# uring: ring-io serves 31 clients (one a 4 MiB reply) under strace.
+set(CSD_CHECK_LOCKS_ring-io cpu)
 
 # csd_test_runs_checks(TEST CHECK...): TEST runs csd-grade with these checks
 # (ALL: every check of its lab); it gets their locks (csd.NAME). Call it in

@@ -30,6 +30,7 @@ SYSTEM_CALLS = {
     "selfpipe": "pipe2, sigaction, select; pselect, signalfd",
     "sendfile": "sendfile",
     "cork": "setsockopt TCP_CORK",
+    "uring": "io_uring_enter through liburing: multishot accept, provided buffers, cancel",
 }
 
 

@@ -9,6 +9,7 @@
 
 #include "check_locks.hpp"
 #include "cli.hpp"
+#include "io_uring_probe.hpp"
 #include "process.hpp"
 #include "registry.hpp"
 #include "report.hpp"
@@ -22,6 +23,8 @@ using namespace csd::grade;
 constexpr int exit_full = 0;
 constexpr int exit_partial = 1;
 constexpr int exit_error = 2;
+/// The lab cannot be graded where the grader runs (io_uring disabled): no check ran.
+constexpr int exit_unavailable = 3;
 
 std::string lab_ids() {
     std::string ids;
@@ -87,6 +90,15 @@ int grade(const CommandLine& line) {
             zeros.push_back({.id = std::string(check->id)});
         print_autolab(line, zeros);
         return exit_error;
+    }
+    if (lab->needs_io_uring) {
+        if (const std::string why = io_uring_unavailable(); !why.empty()) {
+            fmt::print("csd-grade: lab {} SKIPPED: io_uring is not available here: {}. No check "
+                       "was run; grade this lab on a machine (or container) that allows "
+                       "io_uring.\n",
+                       lab->id, why);
+            return exit_unavailable;
+        }
     }
 
     init_process_control();

@@ -135,6 +135,18 @@ const std::vector<LabInfo>& lab_details() {
          .check_args = {{.check = "spread", .args = {"-m", "reuseport"}},
                         {.check = "load", .args = {"-m", "reuseport"}},
                         {.check = "many", .args = {"-m", "reuseport"}}}},
+        // io_uring (through liburing): the event loop's checks, with the
+        // architecture seen as a ring and no epoll, and the idle wait in
+        // io_uring_enter.
+        {.id = "uring",
+         .available = true,
+         .model = Model::io_uring_loop,
+         .wait_calls = {"io_uring_enter"},
+         .many_connections = 10000,
+         .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
+                    "load", "fd-leak", "architecture", "syscall", "idle-cpu", "slow-reader",
+                    "back-pressure", "many", "ring-io", "sigterm"},
+         .needs_io_uring = true},
         // Programs, not servers (docs/contract.md section 6): each check
         // runs the program as often as it needs.
         {.id = "sigpipe",
@@ -278,6 +290,12 @@ const std::vector<CheckInfo>& checks() {
          "send the file with sendfile(sock, file, &offset, count): the kernel moves the bytes "
          "from the page cache to the socket. A read()/write() loop, or write() from an mmap of "
          "the file, copies every byte through your memory"},
+        {"ring-io", 10, check_ring_io,
+         "uring: with strace attached while 31 clients are served, the server makes no accept, "
+         "read, recv, write, send or wait call on a socket itself",
+         "submit every accept, recv and send as a ring request (io_uring_prep_multishot_accept, "
+         "io_uring_prep_recv, io_uring_prep_send) and use what its completion says; do not make "
+         "the call yourself, not even after a poll request said the socket was ready"},
         {"stalled", 10, check_stalled,
          "with -n N workers, N-1 clients that sent half a request do not stop the N-th from "
          "being served",

@@ -28,6 +28,9 @@ enum class Model {
     thread_pool,             ///< prethread: N threads plus the main thread, always the same.
     descriptor_passing,      ///< fdpass: the parent accepts and hands each socket to a worker.
     reactor,                 ///< reactor: N epoll loops, a thread each (and maybe an acceptor).
+    /// uring: one process, one server thread (io_uring's own kernel workers
+    /// iou-wrk/iou-sqp not counted), an io_uring descriptor and no epoll one.
+    io_uring_loop,
     none,                    ///< Not gradable yet.
 };
 
@@ -72,6 +75,9 @@ struct LabInfo {
     /// every reply to cycle through the file's bytes instead of the alphabet.
     bool serves_file = false;
     LabKind kind = LabKind::server;  ///< A server, or a program its checks run themselves.
+    /// The lab needs io_uring: where it is unavailable (io_uring_available()),
+    /// csd-grade runs no check and says so (exit status 3).
+    bool needs_io_uring = false;
 };
 
 /// One check.

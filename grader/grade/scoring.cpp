@@ -117,6 +117,25 @@ const std::vector<LabScoring>& scorings() {
         // The skeleton sends header and body uncorked: two segments a reply.
         {.lab = "cork",
          .lesson = {{"framing", 10}, {"segments", 40}, {"uncork", 40}, {"sigterm", 10}}},
+        // uring: the event labs' weights; and here the I/O is the student's
+        // (no pump_input()/pump_output()): a short send resubmitted (bytes)
+        // and a recv only while the session wants input (back-pressure) are
+        // lessons too.
+        {.lab = "uring",
+         .lesson = {{"bytes", 15},
+                    {"concurrency", 10},
+                    {"architecture", 40},
+                    {"syscall", 50},
+                    {"idle-cpu", 5},
+                    {"slow-reader", 10},
+                    {"back-pressure", 10},
+                    {"many", 10},
+                    {"ring-io", 20}},
+         .other_points = 2,
+         .hints = {{"reset",
+                    "send with MSG_NOSIGNAL; a recv or send that completes with -ECONNRESET or "
+                    "-EPIPE (cqe->res) ends that one client: close it (cancel what it still has "
+                    "in flight) and go on; never leave the loop because of one client"}}},
         // The skeleton serves no byte: the lesson is the file sent by
         // sendfile(2), exact (partial sends) and never through user memory.
         {.lab = "sendfile",

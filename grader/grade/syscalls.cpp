@@ -34,6 +34,9 @@ constexpr Known known[] = {
 #ifdef SYS_epoll_pwait2
     {SYS_epoll_pwait2, "epoll_pwait2"},
 #endif
+#ifdef SYS_io_uring_enter
+    {SYS_io_uring_enter, "io_uring_enter"},
+#endif
 #ifdef SYS_accept
     {SYS_accept, "accept"},
 #endif

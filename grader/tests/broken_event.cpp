@@ -3,10 +3,12 @@
 // grader/tests/CMakeLists.txt builds one broken-<bug> program per bug and
 // checks that csd-grade fails exactly the check that bug is about.
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <unistd.h>
 
@@ -63,6 +65,8 @@ constexpr std::string_view bug = CSD_BUG;
 //                     ones as it should)                                      -> slow-reader
 //   no-backpressure   reads whatever arrives, however many requests are
 //                     queued (no max_queued_requests cap)                     -> back-pressure
+//   epoll-ring        waits in epoll_wait() on its sockets, and also holds an
+//                     io_uring instance it never uses (graded as uring)       -> architecture
 
 /// The solutions' per-turn write budget (the *-256k bugs and sigpipe-poll).
 constexpr std::size_t write_budget = 256 * 1024;
@@ -137,6 +141,7 @@ short interest(const Client& c) {
 
 /// select-on-epoll: the sockets of @p fds in an epoll set, waited on with
 /// select() on the epoll descriptor, then collected with epoll_wait().
+/// epoll-ring: the same set, waited on by epoll_wait() itself.
 int wait_through_epoll(std::vector<pollfd>& fds) {
     static const csd::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
     std::map<int, std::size_t> index;
@@ -150,12 +155,15 @@ int wait_through_epoll(std::vector<pollfd>& fds) {
         fds[i].revents = 0;
         index[fds[i].fd] = i;
     }
-    fd_set readable;
-    FD_ZERO(&readable);
-    FD_SET(epoll.get(), &readable);
-    if (::select(epoll.get() + 1, &readable, nullptr, nullptr, nullptr) < 0) return -1;
+    if (bug == "select-on-epoll") {
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(epoll.get(), &readable);
+        if (::select(epoll.get() + 1, &readable, nullptr, nullptr, nullptr) < 0) return -1;
+    }
     std::vector<epoll_event> events(fds.size());
-    const int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), 0);
+    const int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()),
+                               bug == "epoll-ring" ? -1 : 0);
     for (int k = 0; k < n; ++k) {
         const auto e = events[static_cast<std::size_t>(k)];
         fds[index[e.data.fd]].revents = static_cast<short>(e.events);
@@ -178,7 +186,7 @@ int wait_for_events(std::vector<pollfd>& fds) {
         for (pollfd& p : fds) p.revents = p.events;  // try every socket
         return static_cast<int>(fds.size());
     }
-    if (bug == "select-on-epoll") return wait_through_epoll(fds);
+    if (bug == "select-on-epoll" || bug == "epoll-ring") return wait_through_epoll(fds);
     if constexpr (bug == "select-not-epoll") {
         fd_set readable;
         fd_set writable;
@@ -390,6 +398,13 @@ int main(int argc, char** argv) {
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
     csd::route_signals({SIGTERM, SIGINT});
     if constexpr (bug != "sigpipe-poll") csd::ignore_sigpipe();
+    csd::Fd ring;
+    if constexpr (bug == "epoll-ring") {
+        // A ring set up and never used (the raw call: this file needs no liburing).
+        io_uring_params params{};
+        ring = csd::Fd(static_cast<int>(
+            csd::check(::syscall(SYS_io_uring_setup, 8, &params), "io_uring_setup")));
+    }
     const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, {.nonblocking = true});
     csd::announce_listening(opts.host, opts.port);
     serve(listener);

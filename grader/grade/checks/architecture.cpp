@@ -34,10 +34,18 @@ void require_single(Context& ctx, std::string_view when, const std::string& hint
                          below.size(), below.size() == 1 ? "" : "es", process_list(below)),
              hint);
     }
-    const int threads = procfs::thread_count(ctx.pid());
+    int threads = procfs::thread_count(ctx.pid());
     if (threads == 0) ctx.require_running(when);
+    // io_uring's kernel workers are threads of the process, not the server's.
+    int kernel = 0;
+    if (ctx.lab().model == Model::io_uring_loop) kernel = io_uring_kernel_threads(ctx.pid());
+    threads -= kernel;
     if (threads != 1) {
-        fail(fmt::format("{}: the server (pid {}) has {} threads", when, ctx.pid(), threads), hint);
+        fail(fmt::format("{}: the server (pid {}) has {} threads{}", when, ctx.pid(), threads,
+                         kernel > 0 ? fmt::format(" (not counting {} io_uring kernel workers)",
+                                                  kernel)
+                                    : ""),
+             hint);
     }
 }
 
@@ -198,6 +206,13 @@ void check_architecture(Context& ctx) {
                            fmt::format("serve every client from one loop around {}() in one "
                                        "process and one thread: no fork(), no threads",
                                        ctx.lab().wait_calls.front()));
+            return;
+        case Model::io_uring_loop:
+            require_ring_not_epoll(ctx, "idle, before any client");
+            single_process(ctx, 20, 1ULL << 20,
+                           "serve every client from one loop around io_uring_enter() in one "
+                           "process and one thread: no fork(), no threads of your own");
+            require_ring_not_epoll(ctx, "idle, after the clients left");
             return;
         case Model::process_pool:
             check_process_pool(ctx);

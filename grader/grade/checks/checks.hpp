@@ -5,6 +5,9 @@
 /// traffic, so it can run alone (--check ID), and bounds every wait.
 /// Main thread only.
 
+#include <map>
+#include <string>
+
 #include "check.hpp"
 #include "timing.hpp"
 
@@ -42,6 +45,13 @@ void check_slow_reader(Context& ctx);
 void check_back_pressure(Context& ctx);
 /// zero-copy: the served file's bytes leave by sendfile or splice, never by read and write.
 void check_zero_copy(Context& ctx);
+/// ring-io (uring): with strace attached while 31 clients are served, the
+/// server makes no accept, read, recv, write, send or wait call on a socket
+/// itself: all of them are ring requests.
+void check_ring_io(Context& ctx);
+/// ring-io: the calls per name in the strace text @p trace (lines of
+/// `strace -f`), leaving out those on descriptors 0 to 2 (a log line).
+[[nodiscard]] std::map<std::string, int> ring_io_socket_calls(const std::string& trace);
 /// many: thousands of connections held at once.
 void check_many(Context& ctx);
 /// replace: a worker killed under load is replaced; nothing is lost afterwards.

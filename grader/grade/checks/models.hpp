@@ -65,6 +65,16 @@ void check_thread_pool(Context& ctx);
 /// epoll_wait() without waking; every held connection is in exactly one
 /// loop's interest list (checks/reactor.cpp).
 void check_reactor_architecture(Context& ctx);
+/// uring: the threads of process @p pid that are io_uring's own kernel
+/// workers (named iou-wrk-N, or iou-sqp-N for a submission queue polling
+/// thread; told apart by the kernel's PF_IO_WORKER flag in
+/// /proc/PID/task/TID/stat, not by the name): they show in /proc/PID/task
+/// but run no server code.
+[[nodiscard]] int io_uring_kernel_threads(pid_t pid);
+
+/// uring: fails, saying @p when, unless the server holds an io_uring
+/// descriptor (anon_inode:[io_uring]) and no epoll one.
+void require_ring_not_epoll(Context& ctx, std::string_view when);
 
 /// fdpass: a pool of workers that do not hold the listening socket; the
 /// parent accepts and keeps no connected socket once it handed it over.

@@ -1,0 +1,77 @@
+// The uring lab's part of the architecture check: the server holds an
+// io_uring instance and no epoll instance, and io_uring's own kernel threads
+// are told apart from the server's threads.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "checks.hpp"
+#include "models.hpp"
+#include "procfs.hpp"
+
+namespace csd::grade {
+
+namespace {
+
+/// PF_IO_WORKER (linux/sched.h): the task is an io_uring kernel worker.
+constexpr unsigned long pf_io_worker = 0x10;
+
+// The flags field (the 9th) of a /proc/PID/task/TID/stat text; nullopt if unreadable.
+std::optional<unsigned long> task_flags(pid_t pid, pid_t tid) {
+    std::ifstream in(fmt::format("/proc/{}/task/{}/stat", pid, tid));
+    std::string text;
+    if (!std::getline(in, text)) return std::nullopt;
+    const auto close = text.rfind(')');  // comm may hold spaces and parentheses
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream fields(text.substr(close + 1));
+    std::string field;
+    for (int i = 0; i < 7; ++i) {  // state ppid pgrp session tty_nr tpgid flags
+        if (!(fields >> field)) return std::nullopt;
+    }
+    return std::stoul(field);
+}
+
+}  // namespace
+
+int io_uring_kernel_threads(pid_t pid) {
+    // By the kernel's flag, not by the name: a thread of the server may call
+    // itself "iou-wrk-1" (pthread_setname_np), it does not become a worker.
+    int count = 0;
+    for (const pid_t tid : procfs::thread_ids(pid)) {
+        const auto flags = task_flags(pid, tid);
+        if (flags && (*flags & pf_io_worker) != 0) ++count;
+    }
+    return count;
+}
+
+void require_ring_not_epoll(Context& ctx, std::string_view when) {
+    const auto fds = procfs::open_fds(ctx.pid());
+    if (fds.empty()) ctx.require_running(std::string(when));
+    const auto holds = [&](std::string_view target) {
+        return std::any_of(fds.begin(), fds.end(),
+                           [&](const procfs::FdInfo& fd) { return fd.target == target; });
+    };
+    const auto epoll = std::find_if(fds.begin(), fds.end(), [](const procfs::FdInfo& fd) {
+        return fd.target == "anon_inode:[eventpoll]";
+    });
+    if (epoll != fds.end()) {
+        fail(fmt::format("{}: the server (pid {}) holds an epoll descriptor (fd {} -> "
+                         "anon_inode:[eventpoll], /proc/{}/fd)",
+                         when, ctx.pid(), epoll->fd, ctx.pid()),
+             "this lab waits in io_uring_enter() only: no epoll, select or poll; the ring "
+             "does the waiting (its requests complete when a socket is ready)");
+    }
+    if (!holds("anon_inode:[io_uring]")) {
+        fail(fmt::format("{}: the server (pid {}) holds no io_uring descriptor "
+                         "(anon_inode:[io_uring]) among its {} descriptors (/proc/{}/fd)",
+                         when, ctx.pid(), fds.size(), ctx.pid()),
+             "set up one ring (csd::Ring, io_uring_queue_init) and make every accept, recv and "
+             "send through it");
+    }
+}
+
+}  // namespace csd::grade

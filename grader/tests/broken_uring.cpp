@@ -1,0 +1,199 @@
+// An io_uring lab server (one ring, one csd::Session per client, a plain recv
+// into each client's own buffer) that is correct except for the one bug
+// named by CSD_BUG at compile time. grader/tests/CMakeLists.txt builds one
+// broken-<bug> program per bug and checks that csd-grade fails exactly the
+// check that bug is about.
+//
+// The bugs, each with the check that must catch it:
+//   ring-timeout  waits for completions with a 2 ms timeout: a sleep loop
+//                 when idle, though it sleeps in io_uring_enter()         -> syscall
+//   ring-thread   starts a second thread of its own, which it names
+//                 "iou-wrk-1" like io_uring's kernel workers               -> architecture
+//   send-syscall  receives through the ring, but sends each reply itself,
+//                 with send() calls in a loop                              -> ring-io
+// And one that is no bug, for the architecture check to pass:
+//   ring-async    every recv is forced to io_uring's kernel workers
+//                 (IOSQE_ASYNC): iou-wrk threads come and go in /proc/PID/task
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "csd/lab.hpp"
+#include "csd/uring.hpp"
+
+#ifndef CSD_BUG
+#define CSD_BUG "none"
+#endif
+
+namespace {
+
+/// The one thing this build gets wrong ("none": a correct server).
+constexpr std::string_view bug = CSD_BUG;
+
+enum Kind : std::uint64_t { accept_kind = 0, stop_kind = 1, recv_kind = 2, send_kind = 3 };
+constexpr std::uint64_t kind_mask = 3;
+
+struct alignas(8) Client {
+    csd::Fd fd;
+    csd::Session session;
+    char in[4096] = {};
+    std::string out;
+    std::size_t sent = 0;
+    bool receiving = false;
+    bool sending = false;
+    bool gone = false;
+};
+
+class Server {
+  public:
+    explicit Server(csd::Fd listener) : ring_(256), listener_(std::move(listener)) {
+        io_uring_sqe& stop = ring_.next_sqe();
+        ::io_uring_prep_poll_add(&stop, csd::stop_fd(), POLLIN);
+        ::io_uring_sqe_set_data64(&stop, stop_kind);
+        accept();
+    }
+
+    void run() {
+        for (;;) {
+            if constexpr (bug == "ring-timeout") {
+                __kernel_timespec tick{0, 2'000'000};
+                io_uring_cqe* first = nullptr;
+                const int rc =
+                    ::io_uring_submit_and_wait_timeout(ring_.get(), &first, 1, &tick, nullptr);
+                if (rc < 0 && rc != -ETIME && rc != -EINTR) csd::check_uring(rc, "wait");
+            } else {
+                ring_.submit_and_wait();
+            }
+            io_uring_cqe* cqe = nullptr;
+            while (::io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
+                const io_uring_cqe c = *cqe;
+                ::io_uring_cqe_seen(ring_.get(), cqe);
+                auto* client = reinterpret_cast<Client*>(c.user_data & ~kind_mask);
+                switch (static_cast<Kind>(c.user_data & kind_mask)) {
+                    case stop_kind:
+                        return;
+                    case accept_kind:
+                        if (c.res >= 0) {
+                            clients_.push_back(std::make_unique<Client>());
+                            clients_.back()->fd = csd::Fd(c.res);
+                            serve(*clients_.back());
+                        }
+                        if ((c.flags & IORING_CQE_F_MORE) == 0) accept();
+                        break;
+                    case recv_kind:
+                        client->receiving = false;
+                        if (c.res > 0) {
+                            (void)client->session.feed(
+                                std::string_view(client->in, static_cast<std::size_t>(c.res)));
+                        } else if (c.res == 0) {
+                            client->session.end_of_input();
+                        } else {
+                            client->gone = true;
+                        }
+                        serve(*client);
+                        break;
+                    case send_kind:
+                        client->sending = false;
+                        if (c.res >= 0) {
+                            client->sent += static_cast<std::size_t>(c.res);
+                        } else {
+                            client->gone = true;
+                        }
+                        serve(*client);
+                        break;
+                }
+            }
+        }
+    }
+
+  private:
+    void accept() {
+        io_uring_sqe& sqe = ring_.next_sqe();
+        ::io_uring_prep_multishot_accept(&sqe, listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        ::io_uring_sqe_set_data64(&sqe, accept_kind);
+    }
+
+    void serve(Client& c) {
+        if (!c.gone && !c.sending) {
+            if (bug != "send-syscall" && c.sent == c.out.size() && c.session.has_output()) {
+                c.out.clear();
+                c.sent = 0;
+                while (c.out.size() < 65536 && c.session.has_output()) {
+                    const std::string_view bytes = c.session.output();
+                    const std::size_t take = std::min(bytes.size(), 65536 - c.out.size());
+                    c.out.append(bytes.substr(0, take));
+                    c.session.consume(take);
+                }
+            }
+            if (bug == "send-syscall") {  // every byte owed, now, by send() calls
+                while (!c.gone && c.session.has_output()) {
+                    const std::string_view bytes = c.session.output();
+                    const ssize_t n = ::send(c.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                    if (n < 0) {
+                        c.gone = true;
+                    } else {
+                        c.session.consume(static_cast<std::size_t>(n));
+                    }
+                }
+            }
+            if (c.sent < c.out.size() && !c.gone) {
+                io_uring_sqe& sqe = ring_.next_sqe();
+                ::io_uring_prep_send(&sqe, c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent,
+                                     MSG_NOSIGNAL);
+                ::io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&c) | send_kind);
+                c.sending = true;
+            }
+        }
+        if (!c.gone && !c.receiving && c.session.wants_input()) {
+            io_uring_sqe& sqe = ring_.next_sqe();
+            ::io_uring_prep_recv(&sqe, c.fd.get(), c.in,
+                                 std::min(sizeof c.in, c.session.input_room()), 0);
+            if (bug == "ring-async") sqe.flags |= IOSQE_ASYNC;  // after prep: it clears flags
+            ::io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&c) | recv_kind);
+            c.receiving = true;
+        }
+        const bool done = c.gone || (c.session.finished() && c.sent == c.out.size());
+        if (done && !c.receiving && !c.sending) {
+            const auto it = std::find_if(clients_.begin(), clients_.end(),
+                                         [&](const auto& p) { return p.get() == &c; });
+            clients_.erase(it);  // closes the socket
+        }
+    }
+
+    csd::Ring ring_;
+    csd::Fd listener_;
+    std::vector<std::unique_ptr<Client>> clients_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
+    csd::route_signals({SIGTERM, SIGINT});
+    std::thread helper;
+    if constexpr (bug == "ring-thread") {
+        helper = std::thread([] {
+            ::pthread_setname_np(::pthread_self(), "iou-wrk-1");
+            pollfd stop{csd::stop_fd(), POLLIN, 0};
+            while (::poll(&stop, 1, -1) < 0 && errno == EINTR) {
+            }
+        });
+    }
+    {
+        Server server(csd::listen_tcp(opts.host, opts.port, {.nonblocking = true}));
+        csd::announce_listening(opts.host, opts.port);
+        server.run();
+    }
+    if (helper.joinable()) helper.join();
+    return 0;
+}
