@@ -17,6 +17,9 @@ struct CommandLine {
     bool list = false;                ///< --list.
     bool verbose = false;             ///< -v.
     double time_scale = 0;            ///< --time-scale X; 0 when not given.
+    bool hidden = false;              ///< --hidden: --list shows the hidden checks too.
+    /// --hidden-visibility V: Gradescope visibility of the hidden checks' results.
+    std::string hidden_visibility = "after_published";
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.
