@@ -84,7 +84,8 @@ def main():
                 secret_files[digest(path)] = path.relative_to(args.repo)
 
     problems = []
-    tree_files = files(args.tree)
+    # TREE's own build directory (made by the release test) is not part of the release.
+    tree_files = [p for p in files(args.tree) if not p.is_relative_to(args.tree / "build")]
     for path in tree_files:
         rel = path.relative_to(args.tree)
         if any(str(rel) == d or str(rel).startswith(d + "/") for d in SECRET_DIRS):
