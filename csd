@@ -11,6 +11,12 @@ cd "$ROOT"
 BIN="$ROOT/build/bin"
 # For ccache (see configure): hash paths relative to the repository.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$ROOT} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+# The student release (./csd release DIR) has no solutions/: there ./csd
+# builds and grades the skeletons only, and tests what a student's tree can pass.
+RELEASE=0
+[ -d "$ROOT/solutions" ] || RELEASE=1
+LAB_SOURCES=solutions
+[ "$RELEASE" -eq 0 ] || LAB_SOURCES=skeletons
 # The order the labs are taught in (labs/labs.txt, the one list of labs);
 # labs not listed there come after, by name.
 mapfile -t COURSE_ORDER < <(sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' labs/labs.txt)
@@ -44,6 +50,8 @@ Usage: ./csd [COMMAND [ARGS...]]
   demo (the default)  Install what the build lacks, build everything (build/),
                       grade every lab's reference solution and print a score
                       table. Exit status 0 only if every reference scores full.
+                      (In the student release: build, then list the labs
+                      and how to grade each; nothing is graded.)
   grade LAB [OPTS]    Build and grade YOUR server for LAB (skeletons/LAB/, the
                       program build/bin/skeleton-LAB). OPTS go to csd-grade:
                       --check ID (one check), --list (lab ids), --json FILE
@@ -66,6 +74,13 @@ Usage: ./csd [COMMAND [ARGS...]]
                       solutions, fuzzer) and g++ with TSan (build-tsan/: unit
                       tests, thread labs); warnings are errors. Prints the
                       time of each. This is what CI runs.
+  release DIR         (Instructors) Write the student release into DIR: the
+                      tracked files without solutions/, grader/tests/, tools/,
+                      the hidden checks and docs/instructors.md, with a
+                      student README (tools/release/make_release.sh).
+  gradescope LAB      (Instructors) Make build/gradescope/LAB.zip, the
+                      Gradescope autograder of LAB: the release with the
+                      hidden checks, setup.sh and run_autograder.
   docs                Build the HTML docs (Doxygen + Sphinx) and print where
                       index.html is.
   bench [--plot]      Measure server CPU per reply with 1,000 idle connections
@@ -176,10 +191,11 @@ build() {
     fi
 }
 
-# Lab ids that have a reference solution in solutions/, in course order.
+# Lab ids that have a reference solution in solutions/ (in the student
+# release: a skeleton in skeletons/), in course order.
 known_labs() {
     local all=() lab dir
-    for dir in solutions/*/; do
+    for dir in "$LAB_SOURCES"/*/; do
         if [ -d "$dir" ]; then all+=("$(basename "$dir")"); fi
     done
     for lab in "${COURSE_ORDER[@]}"; do
@@ -202,7 +218,7 @@ check_lab() {
     local lab=${1:-}
     [ -n "$lab" ] || die "which lab? one of: $(known_labs | tr '\n' ' ')"
     [[ "$lab" =~ ^[a-z0-9_-]+$ ]] || die "not a lab id: '$lab'"
-    [ -d "solutions/$lab" ] || die "no lab '$lab'; the labs are: $(known_labs | tr '\n' ' ')"
+    [ -d "$LAB_SOURCES/$lab" ] || die "no lab '$lab'; the labs are: $(known_labs | tr '\n' ' ')"
 }
 
 now() { date +%s.%N; }
@@ -210,11 +226,29 @@ seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # --- Commands -----------------------------------------------------------------
 
+# The student release's ./csd: builds everything (the skeletons build as
+# they are) and lists the labs; nothing is graded, no code is the student's yet.
+student_demo() {
+    local lab
+    echo
+    build/bin/csd-grade --list | grep -v '^  ' || true
+    echo
+    echo "Build done. Edit skeletons/LAB/ (server.cpp, or main.cpp), then grade it:"
+    for lab in $(known_labs); do
+        printf '  ./csd grade %-10s # labs/%s/handout.md\n' "$lab" "$lab"
+    done
+    echo "(./csd help for more; README.md)"
+}
+
 cmd_demo() {
     need_packages "${BUILD_PACKAGES[@]}"
     want_packages "${LAB_PACKAGES[@]}"
     configure default
     build default
+    if [ "$RELEASE" -eq 1 ]; then
+        student_demo
+        return
+    fi
     local labs
     labs=$(built_labs)
     [ -n "$labs" ] || { echo "csd: no reference solution was built (build/bin/solution-*)" >&2; exit 1; }
@@ -317,6 +351,16 @@ cmd_test() {
     local failed=() phases=() start
     start=$(now)
 
+    if [ "$RELEASE" -eq 1 ]; then
+        # The student release has no solutions to grade and no sync or
+        # skeleton tests: the unit tests and the docs, once, with g++.
+        test_preset default "g++: unit tests of the library, client and grader; the docs"
+        printf '%s\n' "${phases[@]}"
+        [ ${#failed[@]} -eq 0 ] || { echo "csd test: FAILED: ${failed[*]}"; exit 1; }
+        echo "csd test: OK"
+        return
+    fi
+
     test_preset default "g++, the whole suite with the docs"
     # Everything builds warning-free with clang++ too (skeletons, broken
     # servers, tools), under ASan+UBSan (one build proves both: another
@@ -367,7 +411,22 @@ cmd_docs() {
     echo "Docs: $ROOT/build/docs/html/index.html"
 }
 
+# cmd_release DIR: the student release (tools/release/make_release.sh).
+cmd_release() {
+    [ "$RELEASE" -eq 0 ] || die "this is already a student release"
+    [ $# -eq 1 ] || die "usage: ./csd release DIR (a new or empty directory)"
+    bash tools/release/make_release.sh "$1"
+}
+
+# cmd_gradescope LAB: build/gradescope/LAB.zip (tools/release/gradescope.sh).
+cmd_gradescope() {
+    [ "$RELEASE" -eq 0 ] || die "gradescope: run it in the instructor's tree"
+    check_lab "${1:-}"
+    bash tools/release/gradescope.sh "$1" "$ROOT/build/gradescope/$1.zip"
+}
+
 cmd_bench() {
+    [ "$RELEASE" -eq 0 ] || die "bench measures the reference solutions: not in the student release"
     local plot=0
     case "${1:-}" in
         "") ;;
@@ -408,11 +467,16 @@ main() {
     case "$command" in
         demo) cmd_demo ;;
         grade) grade_program skeleton "$@" ;;
-        grade-solution) grade_program solution "$@" ;;
+        grade-solution)
+            [ "$RELEASE" -eq 0 ] || die "no reference solutions in the student release"
+            grade_program solution "$@"
+            ;;
         batch) cmd_batch "$@" ;;
         test) cmd_test ;;
         docs) cmd_docs ;;
         bench) cmd_bench "$@" ;;
+        release) cmd_release "$@" ;;
+        gradescope) cmd_gradescope "$@" ;;
         help | -h | --help) usage ;;
         *) die "unknown command '$command' (./csd help lists the commands)" ;;
     esac

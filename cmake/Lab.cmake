@@ -15,10 +15,30 @@
 #   snippets.LAB  each C++ block of labs/LAB/handout.md compiles under the
 #                 project's warnings (blocks marked <!-- snippet: compile -->)
 #                 or is an excerpt of the solution (tools/snippets.cpp)
+#
+# In the student release (./csd release: no solutions/ directory) a lab is its
+# skeleton alone: skeleton-LAB and grade-LAB, no solution, no test.
 
 if(NOT TARGET skeletons)
   add_custom_target(skeletons COMMENT "Regenerating skeletons/ from solutions/")
 endif()
+
+# csd_add_student_lab(LAB PART): the student release's skeleton-LAB and grade-LAB.
+function(csd_add_student_lab lab library)
+  file(GLOB skel_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/skeletons/${lab}/*.cpp)
+  if(NOT skel_sources)
+    message(FATAL_ERROR "lab ${lab}: no sources in skeletons/${lab}")
+  endif()
+  add_executable(skeleton-${lab} ${skel_sources})
+  target_link_libraries(skeleton-${lab} PRIVATE ${library})
+  csd_warnings(skeleton-${lab})
+  csd_no_warnings(skeleton-${lab} unused-private-field unused-const-variable)
+  add_custom_target(grade-${lab}
+    COMMAND csd-grade ${lab} $<TARGET_FILE:skeleton-${lab}>
+    DEPENDS csd-grade csd-client skeleton-${lab}
+    USES_TERMINAL
+    COMMENT "Grading your skeleton-${lab}")
+endfunction()
 
 function(csd_add_lab lab)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "LIBRARY" "")
@@ -27,6 +47,10 @@ function(csd_add_lab lab)
   endif()
   set(sol_dir ${PROJECT_SOURCE_DIR}/solutions/${lab})
   set(skel_dir ${PROJECT_SOURCE_DIR}/skeletons/${lab})
+  if(NOT IS_DIRECTORY ${PROJECT_SOURCE_DIR}/solutions)
+    csd_add_student_lab(${lab} ${arg_LIBRARY})
+    return()
+  endif()
   file(GLOB sol_sources CONFIGURE_DEPENDS ${sol_dir}/*.cpp)
   file(GLOB sol_headers CONFIGURE_DEPENDS ${sol_dir}/*.hpp)
   if(NOT sol_sources)

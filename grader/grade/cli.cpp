@@ -19,6 +19,13 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
         ->type_size(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_flag("--list", line.list, "List the labs and their checks with points");
+    app.add_flag("--hidden", line.hidden,
+                 "With --list: list the hidden (instructor-only) checks too, if any");
+    app.add_option("--hidden-visibility", line.hidden_visibility,
+                   "Gradescope visibility of the hidden checks in --json (default: "
+                   "after_published)")
+        ->option_text("V")
+        ->check(CLI::IsMember({"hidden", "after_due_date", "after_published", "visible"}));
     app.add_flag("-v,--verbose", line.verbose, "Print progress to stderr");
     app.add_option("--time-scale", line.time_scale,
                    "Multiply every deadline and time threshold by X (0.1-100; default: "

@@ -19,6 +19,9 @@ struct CommandLine {
     double time_scale = 0;            ///< --time-scale X; 0 when not given.
     bool autolab = false;             ///< --autolab (-A): last line the Autolab autoresult.
     std::string lock_dir;             ///< --lock-dir DIR, empty when not given.
+    bool hidden = false;              ///< --hidden: --list shows the hidden checks too.
+    /// --hidden-visibility V: Gradescope visibility of the hidden checks' results.
+    std::string hidden_visibility = "after_published";
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.

@@ -48,9 +48,9 @@ std::optional<std::string> executable(const std::string& server) {
 }
 
 bool write_json(const std::string& file, const std::vector<CheckResult>& results,
-                const LabInfo& lab) {
+                const LabInfo& lab, std::string_view visibility) {
     std::ofstream out(file);
-    out << gradescope_json(results, lab).dump(2) << '\n';
+    out << gradescope_json(results, lab, visibility).dump(2) << '\n';
     out.close();
     if (!out) {
         fmt::print(stderr, "csd-grade: cannot write {}\n", file);
@@ -111,7 +111,9 @@ int grade(const CommandLine& line) {
             std::fflush(stdout);
         });
     fmt::print("{}", format_score(results));
-    if (!line.json_file.empty() && !write_json(line.json_file, results, *lab)) return exit_error;
+    if (!line.json_file.empty() &&
+        !write_json(line.json_file, results, *lab, line.hidden_visibility))
+        return exit_error;
     print_autolab(line, results);
     return score(results) == max_score(results) ? exit_full : exit_partial;
 }
@@ -127,7 +129,7 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "csd-grade: unknown lab '{}'; labs: {}\n", line->lab, lab_ids());
             return exit_error;
         }
-        fmt::print("{}", format_list(line->lab));
+        fmt::print("{}", format_list(line->lab, line->hidden));
         return exit_full;
     }
     if (line->lab.empty() || line->server.empty()) {

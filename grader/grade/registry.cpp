@@ -4,6 +4,7 @@
 
 #include "checks/checks.hpp"
 #include "csd/grade/course_labs.hpp"
+#include "hidden.hpp"
 
 namespace csd::grade {
 namespace {
@@ -191,6 +192,16 @@ const std::vector<LabInfo>& lab_details() {
     return table;
 }
 
+// Adds the hidden checks of @p lab (hidden.hpp) to its list, each right
+// before the check it names (or last).
+void add_hidden_checks(LabInfo& lab) {
+    for (const HiddenCheck& h : hidden_checks()) {
+        if (h.lab != lab.id) continue;
+        const auto at = std::find(lab.checks.begin(), lab.checks.end(), h.before);
+        lab.checks.insert(h.before.empty() ? lab.checks.end() : at, h.check.id);
+    }
+}
+
 }  // namespace
 
 const std::vector<LabInfo>& labs() {
@@ -203,6 +214,7 @@ const std::vector<LabInfo>& labs() {
             LabInfo lab = it == details.end() ? LabInfo{.id = course.id} : *it;
             lab.title = course.title;
             lab.available = course.ready && it != details.end();
+            add_hidden_checks(lab);
             all.push_back(std::move(lab));
         }
         for (const LabInfo& lab : details) {
@@ -418,7 +430,24 @@ const CheckInfo* find_check(std::string_view id) {
     const auto& all = checks();
     const auto it =
         std::find_if(all.begin(), all.end(), [&](const CheckInfo& c) { return c.id == id; });
-    return it == all.end() ? nullptr : &*it;
+    if (it != all.end()) return &*it;
+    for (const HiddenCheck& h : hidden_checks()) {
+        if (h.check.id == id) return &h.check;
+    }
+    return nullptr;
+}
+
+const HiddenCheck* find_hidden_check(std::string_view lab, std::string_view check) {
+    for (const HiddenCheck& h : hidden_checks()) {
+        if (h.lab == lab && h.check.id == check) return &h;
+    }
+    return nullptr;
+}
+
+bool is_hidden_check(std::string_view check) {
+    const auto& all = hidden_checks();
+    return std::any_of(all.begin(), all.end(),
+                       [&](const HiddenCheck& h) { return h.check.id == check; });
 }
 
 std::vector<std::string> server_args(const LabInfo& lab, std::string_view check) {

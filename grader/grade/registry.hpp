@@ -91,11 +91,11 @@ struct CheckInfo {
 
 /// Every lab, in the order of the course, then the hidden test-only labs.
 [[nodiscard]] const std::vector<LabInfo>& labs();
-/// Every check.
+/// Every check but the hidden ones (hidden.hpp: hidden_checks()).
 [[nodiscard]] const std::vector<CheckInfo>& checks();
 /// The lab with id @p id, or nullptr.
 [[nodiscard]] const LabInfo* find_lab(std::string_view id);
-/// The check with id @p id, or nullptr.
+/// The check with id @p id (hidden checks included), or nullptr.
 [[nodiscard]] const CheckInfo* find_check(std::string_view id);
 /// The arguments the server of @p lab gets after `-i HOST -p PORT` for
 /// check @p check: `-n workers` when the lab has a pool, the lab's own

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "hidden.hpp"
 #include "scoring.hpp"
 
 namespace csd::grade {
@@ -78,24 +79,35 @@ std::string result_output(const CheckResult& r, const LabInfo& lab) {
     return out;
 }
 
-nlohmann::json gradescope_json(const std::vector<CheckResult>& results, const LabInfo& lab) {
+nlohmann::json gradescope_json(const std::vector<CheckResult>& results, const LabInfo& lab,
+                               std::string_view hidden_visibility) {
     nlohmann::json tests = nlohmann::json::array();
+    double seconds = 0;
     for (const auto& r : results) {
+        seconds += r.seconds;
+        const std::string visibility{is_hidden_check(r.id) ? hidden_visibility : "visible"};
         if (r.skipped) {
+            // Gradescope knows only "passed" and "failed": a skipped check
+            // has no status (0/0, nothing lost) and says why in its output.
             tests.push_back({{"name", r.id},
                              {"score", 0},
                              {"max_score", 0},
-                             {"status", "skipped"},
-                             {"output", result_output(r, lab)}});
+                             {"output", result_output(r, lab)},
+                             {"visibility", visibility}});
             continue;
         }
         tests.push_back({{"name", r.id},
                          {"score", r.points},
                          {"max_score", r.max_points},
                          {"status", r.passed ? "passed" : "failed"},
-                         {"output", result_output(r, lab)}});
+                         {"output", result_output(r, lab)},
+                         {"visibility", visibility}});
     }
-    return {{"score", score(results)}, {"max_score", max_score(results)}, {"tests", tests}};
+    return {{"score", score(results)},
+            {"max_score", max_score(results)},
+            {"execution_time", static_cast<int>(seconds + 0.5)},
+            {"visibility", "visible"},
+            {"tests", tests}};
 }
 
 nlohmann::json autolab_json(const std::vector<CheckResult>& results) {
@@ -106,7 +118,7 @@ nlohmann::json autolab_json(const std::vector<CheckResult>& results) {
     return {{"scores", scores}};
 }
 
-std::string format_list(std::string_view only) {
+std::string format_list(std::string_view only, bool with_hidden) {
     std::string out;
     for (const auto& lab : labs()) {
         if (lab.hidden || (!only.empty() && lab.id != only)) continue;
@@ -114,11 +126,19 @@ std::string format_list(std::string_view only) {
             out += fmt::format("{:<10} {} (not yet available)\n", lab.id, lab.title);
             continue;
         }
-        out += fmt::format("{:<10} {} ({} points)\n", lab.id, lab.title, lab_points(lab));
+        // Without with_hidden, a hidden check is left out of the lab's points too.
+        int points = lab_points(lab);
+        std::string lines;
         for (const auto id : lab.checks) {
             const CheckInfo* c = find_check(id);
-            out += fmt::format("  {:<14}{:>3}  {}\n", c->id, check_points(lab, *c), c->summary);
+            if (is_hidden_check(id) && !with_hidden) {
+                points -= check_points(lab, *c);
+                continue;
+            }
+            lines += fmt::format("  {:<14}{:>3}  {}{}\n", c->id, check_points(lab, *c), c->summary,
+                                 is_hidden_check(id) ? " [hidden]" : "");
         }
+        out += fmt::format("{:<10} {} ({} points)\n", lab.id, lab.title, points) + lines;
     }
     return out;
 }

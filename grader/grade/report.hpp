@@ -40,11 +40,15 @@ struct CheckResult {
 /// The `output` text of a check in results.json: saw and hint.
 [[nodiscard]] std::string result_output(const CheckResult& result, const LabInfo& lab);
 
-/// Gradescope results.json: {"score", "max_score", "tests": [{"name",
-/// "score", "max_score", "status", "output"}]}. A skipped check has status
-/// "skipped", score and max_score 0, and its reason in output.
-[[nodiscard]] nlohmann::json gradescope_json(const std::vector<CheckResult>& results,
-                                             const LabInfo& lab);
+/// Gradescope results.json: {"score", "max_score", "execution_time" (whole
+/// seconds), "visibility", "tests": [{"name", "score", "max_score",
+/// "status" ("passed" or "failed"), "output", "visibility"}]}. A hidden
+/// check (hidden.hpp) has @p hidden_visibility ("hidden", "after_due_date",
+/// "after_published" or "visible"), every other check "visible". A skipped
+/// check has no status, score and max_score 0, and its reason in output.
+[[nodiscard]] nlohmann::json gradescope_json(
+    const std::vector<CheckResult>& results, const LabInfo& lab,
+    std::string_view hidden_visibility = "after_published");
 
 /// Autolab's autoresult: {"scores": {"check-id": points, ...}}, one entry
 /// per scored check (skipped checks are left out, so Autolab leaves those
@@ -53,7 +57,8 @@ struct CheckResult {
 [[nodiscard]] nlohmann::json autolab_json(const std::vector<CheckResult>& results);
 
 /// The --list text: every lab with its checks and points (or "not yet
-/// available"); only @p only when not empty.
-[[nodiscard]] std::string format_list(std::string_view only = {});
+/// available"); only @p only when not empty. Hidden checks (hidden.hpp) are
+/// left out, with their points, unless @p with_hidden (then marked [hidden]).
+[[nodiscard]] std::string format_list(std::string_view only = {}, bool with_hidden = false);
 
 }  // namespace csd::grade

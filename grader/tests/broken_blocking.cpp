@@ -35,6 +35,9 @@ constexpr std::string_view bug = CSD_BUG;
 //   parent-keeps-socket   parent never closes the connected sockets             -> fd-leak
 //   one-request           closes the connection after the first reply           -> pipeline
 //   wraps-at-16m          starts the alphabet again every 16 MiB of a reply     -> bytes
+//   whole-mib-only        sends a reply over 1 MiB in whole 1 MiB blocks and
+//                         drops the rest (every public size over 1 MiB is a
+//                         multiple of it)                                      -> bytes-hidden
 //   partial-line          takes the end of each read() as a whole line          -> split
 //   crash                 abort()s the (iterative) server on a malformed line   -> malformed
 //   accepts-sign          answers "-5" with 5 bytes instead of closing          -> malformed
@@ -134,6 +137,10 @@ bool answer(int fd, std::string_view line) {
     if (n == 0) {
         if constexpr (bug == "crash") std::abort();
         return false;  // malformed: close without a reply
+    }
+    if constexpr (bug == "whole-mib-only") {
+        constexpr std::uint64_t block = 1 << 20;
+        if (n > block) n -= n % block;
     }
     // A failed write abandons this reply only; the next read() sees the client gone.
     if (!send_reply(fd, n) && bug == "sigpipe-drop") return false;

@@ -76,7 +76,7 @@ TEST_CASE("a skipped check is reported with its reason and left out of the score
     CHECK(j["score"] == 15);
     CHECK(j["max_score"] == 20);
     REQUIRE(j["tests"].size() == 3);
-    CHECK(j["tests"][2]["status"] == "skipped");
+    CHECK(!j["tests"][2].contains("status"));  // Gradescope knows passed and failed only
     CHECK(j["tests"][2]["score"] == 0);
     CHECK(j["tests"][2]["max_score"] == 0);
     const std::string out = j["tests"][2]["output"];
