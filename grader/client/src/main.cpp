@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include "address.hpp"
 #include "children.hpp"
 #include "csd/error.hpp"
+#include "csd/signals.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "tally.hpp"
@@ -52,13 +54,18 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     try {
+        csd::route_signals({SIGINT, SIGTERM});  // run_children() ends early on them
         Tally tally(options.children, options.per_child());
         const auto start = std::chrono::steady_clock::now();
         const bool completed = run_children(options, address, tally);
         const auto elapsed = std::chrono::steady_clock::now() - start;
         if (!completed) fmt::print(stderr, "csd-client: interrupted\n");
         print_failures(tally);
-        if (!options.quiet) print_summary(tally, elapsed);
+        if (!options.quiet) {
+            if (options.count_only)
+                fmt::print("count-only: reply content NOT checked, bytes counted only\n");
+            print_summary(tally, elapsed);
+        }
         return completed && tally.failed() == 0 ? exit_all_exact : exit_failed;
     } catch (const std::exception& e) {
         fmt::print(stderr, "csd-client: {}\n", e.what());
