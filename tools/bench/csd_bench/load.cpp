@@ -1,6 +1,7 @@
 #include "load.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include "address.hpp"
 #include "children.hpp"
 #include "csd/error.hpp"
+#include "csd/signals.hpp"
 #include "options.hpp"
 #include "stats.hpp"
 #include "tally.hpp"
@@ -45,14 +47,15 @@ Profile make_profile(const std::string& name, std::uint64_t connections) {
         profile.children = 2;
         profile.per_child = connections >= 4 ? 2 : 1;
         profile.bytes = std::uint64_t{64} << 20;
-        profile.timeout_s = 120;
+        profile.timeout_s = 60;
     } else {
         throw std::invalid_argument("unknown profile '" + name + "' (unp, concurrent, bulk)");
     }
     return profile;
 }
 
-LoadResult run_load(const Profile& profile, int port, bool count_only, bool& interrupted) {
+LoadResult run_load(const Profile& profile, int port, bool count_only, unsigned deadline_s,
+                    bool& interrupted) {
     csd::client::ClientOptions options;
     options.host = "127.0.0.1";
     options.port = static_cast<std::uint16_t>(port);
@@ -69,10 +72,14 @@ LoadResult run_load(const Profile& profile, int port, bool count_only, bool& int
     const double self_before = cpu_seconds(RUSAGE_SELF);
     const double children_before = cpu_seconds(RUSAGE_CHILDREN);
     const auto start = std::chrono::steady_clock::now();
-    interrupted = !csd::client::run_children(options, address, tally);
+    ::alarm(deadline_s);  // SIGALRM ends run_children() early, as SIGINT does
+    const bool completed = csd::client::run_children(options, address, tally);
+    ::alarm(0);
+    interrupted = !completed && csd::stop_requested();
     const auto elapsed = std::chrono::steady_clock::now() - start;
 
     LoadResult result;
+    result.stopped = !completed && !interrupted;
     result.client_cpu_s =
         (cpu_seconds(RUSAGE_SELF) - self_before) + (cpu_seconds(RUSAGE_CHILDREN) - children_before);
     result.elapsed_s = std::chrono::duration<double>(elapsed).count();

@@ -16,7 +16,7 @@ struct Profile {
     std::uint64_t per_child = 1;   ///< -t: connections per child (rounds with concurrent).
     std::uint64_t bytes = 4000;    ///< -b: bytes per request.
     std::uint64_t concurrent = 0;  ///< --concurrent: connections open at once per child.
-    double timeout_s = 30;         ///< --timeout of each connection.
+    double timeout_s = 10;         ///< --timeout of each connection.
 
     /// Connections in all.
     [[nodiscard]] std::uint64_t connections() const noexcept {
@@ -39,15 +39,18 @@ struct LoadResult {
     std::uint64_t failed = 0;  ///< The others.
     double p50_ms = 0;         ///< Median latency (connect to last byte) of the ok ones.
     double p99_ms = 0;         ///< 99th percentile.
-    double client_cpu_s =
-        0;  ///< User + system CPU of the client processes and of csd-bench reading them.
+    /// User + system CPU of the client processes and of csd-bench reading them.
+    double client_cpu_s = 0;
     std::string first_failure;  ///< The first failure line, if any.
+    bool stopped = false;       ///< The deadline of the whole load passed: it was stopped.
 };
 
 /// Runs @p profile against 127.0.0.1:@p port with csd-client's code
-/// (forked children, the report pipe). Needs csd::route_signals({SIGINT,
-/// SIGTERM}) done once before; returns false in @p interrupted when one came.
+/// (forked children, the report pipe), stopping it after @p deadline_s
+/// seconds (alarm(): the connections not done by then fail, `stopped` is
+/// set). Needs csd::route_signals({SIGINT, SIGTERM, SIGALRM}) done once
+/// before; sets @p interrupted when SIGINT or SIGTERM came.
 [[nodiscard]] LoadResult run_load(const Profile& profile, int port, bool count_only,
-                                  bool& interrupted);
+                                  unsigned deadline_s, bool& interrupted);
 
 }  // namespace csd::bench

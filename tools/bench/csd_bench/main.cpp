@@ -39,6 +39,7 @@ struct BenchOptions {
     std::vector<std::string> profiles;   ///< --profile (repeatable).
     std::uint64_t connections = 2500;    ///< --connections.
     int repeat = 3;                      ///< --repeat.
+    unsigned deadline_s = 120;           ///< --deadline: most seconds one load may take.
     std::string csv, json, plots;        ///< Output files and plot directory.
     std::vector<std::string> externals;  ///< NAME=COMMAND.
     bool student = false;                ///< --student: also skeleton-LAB.
@@ -67,6 +68,11 @@ BenchOptions parse(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--repeat", options.repeat, "Runs per server and profile (medians)")
         ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    app.add_option("--deadline", options.deadline_s,
+                   "Most seconds one load may take; a server that needs more is stopped, its "
+                   "unfinished connections fail and it is left out of the rest of the run")
+        ->check(CLI::Range(1u, 3600u))
         ->capture_default_str();
     app.add_option("--csv", options.csv, "Write the rows as CSV");
     app.add_option("--json", options.json, "Write the rows and the run's conditions as JSON");
@@ -176,7 +182,7 @@ std::string tail_of(const fs::path& log) {
 int main(int argc, char** argv) {
     const BenchOptions options = parse(argc, argv);
     try {
-        csd::route_signals({SIGINT, SIGTERM});
+        csd::route_signals({SIGINT, SIGTERM, SIGALRM});  // SIGALRM: a load's deadline
         raise_descriptor_limit();
         std::vector<std::string> labs =
             options.labs.empty() ? server_labs() : split_commas(options.labs);
@@ -234,11 +240,20 @@ int main(int argc, char** argv) {
                         continue;
                     }
                     bool interrupted = false;
-                    const LoadResult load = run_load(profile, port, server.count_only, interrupted);
+                    LoadResult load =
+                        run_load(profile, port, server.count_only, options.deadline_s, interrupted);
                     const ServerUsage usage = process.stop();
                     if (interrupted) {
                         fmt::print(stderr, "\ncsd-bench: interrupted\n");
                         return 130;
+                    }
+                    if (load.stopped) {
+                        load.first_failure =
+                            fmt::format("stopped after {} s (--deadline){}{}", options.deadline_s,
+                                        load.first_failure.empty() ? "" : "; ", load.first_failure);
+                        fmt::print(stderr, "{}csd-bench: {}: {}; left out of the rest of the run\n",
+                                   tty ? "\r\033[K" : "", server.name, load.first_failure);
+                        broken.push_back(server.name);
                     }
                     samples.push_back(
                         Sample{server.name, profile.name, profile.connections(), usage, load});
@@ -251,8 +266,7 @@ int main(int argc, char** argv) {
         run["load_average_after"] = load_average();
         run["left_out"] = broken;
         nlohmann::json commands = nlohmann::json::object();
-        for (const auto& server : servers)
-            commands[server.name] = command_line(server, "{host}", 0, "{alphabet}");
+        for (const auto& server : servers) commands[server.name] = command_template(server);
         run["commands"] = commands;
 
         const std::vector<Row> rows = summarize_samples(samples, count_only);
@@ -270,8 +284,10 @@ int main(int argc, char** argv) {
         if (!options.json.empty()) write_json(rows, run, options.json);
         if (!options.plots.empty()) {
             fs::create_directories(options.plots);
-            const std::string command = fmt::format("/usr/bin/python3 '{}' '{}' '{}'",
-                                                    CSD_BENCH_PLOT_SCRIPT, csv, options.plots);
+            // The script also writes designs-table.md (with the run's conditions from the JSON).
+            std::string command = fmt::format("/usr/bin/python3 '{}' '{}' '{}'",
+                                              CSD_BENCH_PLOT_SCRIPT, csv, options.plots);
+            if (!options.json.empty()) command += fmt::format(" '{}'", options.json);
             if (std::system(command.c_str()) != 0) {
                 fmt::print(stderr, "csd-bench: drawing the plots failed ({})\n", command);
                 return 1;

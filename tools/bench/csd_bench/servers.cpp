@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
 
@@ -97,6 +98,13 @@ void replace_all(std::string& text, std::string_view what, const std::string& wi
 }
 
 }  // namespace
+
+std::vector<std::string> command_template(const BenchServer& server) {
+    std::vector<std::string> argv = server.argv;
+    if (!server.lab.empty()) argv.front() = std::filesystem::path(argv.front()).filename();
+    if (server.needs_address_args) argv.insert(argv.end(), {"-i", "{host}", "-p", "{port}"});
+    return argv;
+}
 
 std::vector<std::string> command_line(const BenchServer& server, const std::string& host, int port,
                                       const std::string& alphabet_file) {

@@ -48,6 +48,11 @@ struct LabMode {
 /// Throws std::invalid_argument on a malformed spec.
 [[nodiscard]] BenchServer external_server(std::string_view spec, bool count_only);
 
+/// How @p server is run, for the record (JSON): its argv with `-i {host}
+/// -p {port}` appended when csd-bench appends them, and a lab server's
+/// program as its file name only (solution-LAB), not its path.
+[[nodiscard]] std::vector<std::string> command_template(const BenchServer& server);
+
 /// @p argv with {host}, {port} and {alphabet} replaced, and `-i HOST -p
 /// PORT` appended when @p server asks for it.
 [[nodiscard]] std::vector<std::string> command_line(const BenchServer& server,

@@ -68,8 +68,8 @@ TEST_CASE("externals: {host}/{port} replaced, else -i HOST -p PORT appended") {
     const BenchServer placed = external_server("c=./serv --port={port} {host}", false);
     CHECK(command_line(placed, "::1", 7, "") ==
           std::vector<std::string>{"./serv", "--port=7", "::1"});
-    CHECK_THROWS(external_server("no-command", false));
-    CHECK_THROWS(external_server("=cmd", false));
+    CHECK_THROWS((void)external_server("no-command", false));
+    CHECK_THROWS((void)external_server("=cmd", false));
 }
 
 TEST_CASE("labs: each mode of the table, a lab without a line once, unknown lab refused") {
@@ -80,5 +80,16 @@ TEST_CASE("labs: each mode of the table, a lab without a line once, unknown lab 
     CHECK(servers[2].name == "epoll:et");
     CHECK(servers[2].argv == std::vector<std::string>{"/b/solution-epoll", "-e"});
     CHECK(lab_servers({"iterative"}, "/b", true).size() == 2);
-    CHECK_THROWS(lab_servers({"sigpipe"}, "/b", false));
+    CHECK_THROWS((void)lab_servers({"sigpipe"}, "/b", false));
+}
+
+TEST_CASE("the record of a command: a lab's program by name, the address as placeholders") {
+    const auto servers = lab_servers({"sendfile"}, "/some/build/bin", false);
+    REQUIRE_FALSE(servers.empty());
+    CHECK(command_template(servers.front()) ==
+          std::vector<std::string>{"solution-sendfile", "-f", "{alphabet}", "-m", "sendfile", "-i",
+                                   "{host}", "-p", "{port}"});
+    CHECK(command_line(servers.front(), "127.0.0.1", 9, "/tmp/a") ==
+          std::vector<std::string>{"/some/build/bin/solution-sendfile", "-f", "/tmp/a", "-m",
+                                   "sendfile", "-i", "127.0.0.1", "-p", "9"});
 }
