@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -40,6 +41,18 @@ void make_room_for(std::uint64_t sockets) {
     csd::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit(RLIMIT_NOFILE)");
 }
 
+/// User + system CPU time of this process and of its reaped children, in seconds.
+double cpu_seconds() {
+    double total = 0;
+    for (const int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+        rusage used{};
+        if (::getrusage(who, &used) != 0) continue;
+        total += static_cast<double>(used.ru_utime.tv_sec + used.ru_stime.tv_sec) +
+                 static_cast<double>(used.ru_utime.tv_usec + used.ru_stime.tv_usec) / 1e6;
+    }
+    return total;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +78,8 @@ int main(int argc, char** argv) {
             if (options.count_only)
                 fmt::print("count-only: reply content NOT checked, bytes counted only\n");
             print_summary(tally, elapsed);
+            print_client_cpu(cpu_seconds(), elapsed, options.children,
+                             static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
         }
         return completed && tally.failed() == 0 ? exit_all_exact : exit_failed;
     } catch (const std::exception& e) {
