@@ -194,21 +194,28 @@ int main(int argc, char** argv) {
         std::vector<Profile> profiles;
         for (const auto& name : options.profiles)
             profiles.push_back(make_profile(name, options.connections));
-        std::vector<std::string> count_only;
-        for (const auto& server : servers)
+        std::vector<std::string> count_only, seen;
+        for (const auto& server : servers) {
+            if (std::find(seen.begin(), seen.end(), server.name) != seen.end()) {
+                fmt::print(stderr, "csd-bench: two servers are named '{}'\n", server.name);
+                return 2;
+            }
+            seen.push_back(server.name);
             if (server.count_only) count_only.push_back(server.name);
+        }
 
         WorkDir work;
         const std::string alphabet = write_alphabet(work.path);
-        nlohmann::json run{{"date", utc_now()},
-                           {"cpu", first_line_of("/proc/cpuinfo", "model name")},
-                           {"cpus", ::sysconf(_SC_NPROCESSORS_ONLN)},
-                           {"load_average_before", load_average()},
-                           {"connections", options.connections},
-                           {"repeat", options.repeat},
-                           {"profiles", options.profiles}};
+        RunInfo run;
+        run.date = utc_now();
+        run.cpu = first_line_of("/proc/cpuinfo", "model name");
+        run.cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+        run.load_average_before = load_average();
+        run.connections = options.connections;
+        run.repeat = options.repeat;
+        run.profiles = options.profiles;
         utsname names{};
-        if (::uname(&names) == 0) run["kernel"] = std::string(names.sysname) + " " + names.release;
+        if (::uname(&names) == 0) run.kernel = std::string(names.sysname) + " " + names.release;
 
         const bool tty = ::isatty(STDERR_FILENO) == 1;
         const std::size_t total =
@@ -261,19 +268,16 @@ int main(int argc, char** argv) {
             }
         }
         if (tty) fmt::print(stderr, "\r\033[K");
-        run["seconds"] =
+        run.seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        run["load_average_after"] = load_average();
-        run["left_out"] = broken;
-        nlohmann::json commands = nlohmann::json::object();
-        for (const auto& server : servers) commands[server.name] = command_template(server);
-        run["commands"] = commands;
+        run.load_average_after = load_average();
+        run.left_out = broken;
+        for (const auto& server : servers)
+            run.commands.emplace_back(server.name, command_template(server));
 
         const std::vector<Row> rows = summarize_samples(samples, count_only);
-        fmt::print("csd-bench: {}, {} CPUs, load average {} -> {}, {:.0f} s\n",
-                   run["date"].get<std::string>(), run["cpus"].get<long>(),
-                   run["load_average_before"].get<std::string>(),
-                   run["load_average_after"].get<std::string>(), run["seconds"].get<double>());
+        fmt::print("csd-bench: {}, {} CPUs, load average {} -> {}, {:.0f} s\n", run.date, run.cpus,
+                   run.load_average_before, run.load_average_after, run.seconds);
         print_table(rows);
         std::string csv = options.csv;
         if (csv.empty() && !options.plots.empty()) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace csd::bench {
@@ -126,7 +127,21 @@ void write_csv(const std::vector<Row>& rows, const std::string& path) {
     if (!out.flush()) throw std::runtime_error("cannot write " + path);
 }
 
-void write_json(const std::vector<Row>& rows, const nlohmann::json& run, const std::string& path) {
+void write_json(const std::vector<Row>& rows, const RunInfo& info, const std::string& path) {
+    nlohmann::json commands = nlohmann::json::object();
+    for (const auto& [name, argv] : info.commands) commands[name] = argv;
+    const nlohmann::json run{{"date", info.date},
+                             {"cpu", info.cpu},
+                             {"cpus", info.cpus},
+                             {"kernel", info.kernel},
+                             {"load_average_before", info.load_average_before},
+                             {"load_average_after", info.load_average_after},
+                             {"connections", info.connections},
+                             {"repeat", info.repeat},
+                             {"profiles", info.profiles},
+                             {"seconds", info.seconds},
+                             {"left_out", info.left_out},
+                             {"commands", commands}};
     nlohmann::json list = nlohmann::json::array();
     const auto real = [](double value) {
         return std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);

@@ -3,9 +3,8 @@
 /// @brief What csd-bench writes: the terminal table, the CSV and the JSON.
 
 #include <string>
+#include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "results.hpp"
 
@@ -21,8 +20,25 @@ void print_table(const std::vector<Row>& rows);
 /// one line per row. Throws std::runtime_error when it cannot.
 void write_csv(const std::vector<Row>& rows, const std::string& path);
 
+/// The conditions of a run, for the record. Plain data.
+struct RunInfo {
+    std::string date;                   ///< "2026-11-27 08:09 UTC".
+    std::string cpu;                    ///< Model name from /proc/cpuinfo.
+    long cpus = 0;                      ///< Online CPUs.
+    std::string kernel;                 ///< "Linux 6.1.0".
+    std::string load_average_before;    ///< /proc/loadavg's three figures.
+    std::string load_average_after;     ///< The same at the end.
+    std::uint64_t connections = 0;      ///< --connections.
+    int repeat = 0;                     ///< --repeat.
+    std::vector<std::string> profiles;  ///< --profile.
+    double seconds = 0;                 ///< Wall time of the run.
+    std::vector<std::string> left_out;  ///< Servers that did not start or were stopped.
+    /// Each server's command line (see command_template()).
+    std::vector<std::pair<std::string, std::vector<std::string>>> commands;
+};
+
 /// Writes {"run": @p run, "rows": [...]} to @p path (the row fields by
 /// the CSV's column names; NaN ratios as null). Throws std::runtime_error.
-void write_json(const std::vector<Row>& rows, const nlohmann::json& run, const std::string& path);
+void write_json(const std::vector<Row>& rows, const RunInfo& run, const std::string& path);
 
 }  // namespace csd::bench
