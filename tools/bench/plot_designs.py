@@ -124,9 +124,9 @@ def table(rows, servers, run, out_dir: Path):
             f" before and {run.get('load_average_after', '?')} after the run; medians of"
             f" {run.get('repeat', '?')} runs; {run.get('seconds', 0):.0f} s in all.\n")
     lines += [
-        "| server | unp µs/conn | × iter. | + µs/conn | conn/s | concurrent µs/conn | × iter."
+        "| server | unp µs/conn | × iter. | + µs/conn | concurrent µs/conn | × iter."
         " | bulk ms/conn | RSS MiB |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     failures = []
     for server in servers:
@@ -147,14 +147,14 @@ def table(rows, servers, run, out_dir: Path):
         bulk_ms = f"{number(bulk['cpu_per_conn_us']) / 1000:,.1f}" if bulk else ""
         lines.append(
             f"| {name} | {cell(unp, 'cpu_per_conn_us', 1)} | {cell(unp, 'overhead_vs_iterative', 2)}"
-            f" | {cell(unp, 'overhead_us_per_conn', 1)} | {cell(unp, 'conn_per_s', 0)}"
+            f" | {cell(unp, 'overhead_us_per_conn', 1)}"
             f" | {cell(conc, 'cpu_per_conn_us', 1)} | {cell(conc, 'overhead_vs_iterative', 2)}"
             f" | {bulk_ms} | {rss:.1f} |")
     lines.append("")
     lines.append("\\* client-bound under unp (the client used more CPU than the server);"
                  " † count-only (reply content not checked); + µs/conn: the difference with the"
                  " iterative server (UNP's process control); bulk: server CPU per 64 MiB reply;"
-                 " RSS: the largest single process. Latencies are in the CSV.")
+                 " RSS: the largest single process. Connections/s and latencies are in the CSV.")
     if failures:
         lines += ["", "Failures:", ""] + failures
     (out_dir / "designs-table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
