@@ -63,7 +63,6 @@ std::vector<Row> summarize_samples(const std::vector<Sample>& samples,
         row.peak_rss_kib = median_of(
             runs, [](const Sample& s) { return static_cast<double>(s.usage.peak_rss_kib); });
         row.client_cpu_s = median_of(runs, [](const Sample& s) { return s.load.client_cpu_s; });
-        row.client_bound = row.client_cpu_s > row.server_cpu_s;
         row.count_only =
             std::find(count_only.begin(), count_only.end(), server) != count_only.end();
         for (const Sample* run : runs) {
@@ -73,6 +72,8 @@ std::vector<Row> summarize_samples(const std::vector<Sample>& samples,
             if (row.note.empty() && !run->usage.clean_exit)
                 row.note = "after SIGTERM the server " + run->usage.how;
         }
+        // A server that failed connections did less work: no verdict on the client then.
+        row.client_bound = row.failed == 0 && row.client_cpu_s > row.server_cpu_s;
         rows.push_back(std::move(row));
     }
     for (Row& row : rows) {

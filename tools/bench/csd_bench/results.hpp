@@ -41,8 +41,9 @@ struct Row {
     double peak_rss_kib = 0;             ///< Largest single process (ru_maxrss).
     double peak_rss_vs_iterative = 0;    ///< peak_rss_kib / iterative's.
     double client_cpu_s = 0;             ///< CPU of the load client.
-    bool client_bound =
-        false;  ///< The client used more CPU than the server (conn/s measure the client).
+    /// The client used more CPU than the server, and no connection failed
+    /// (conn/s then measure the client).
+    bool client_bound = false;
     bool count_only = false;   ///< Reply content not checked.
     std::uint64_t failed = 0;  ///< Failed connections, all repeats together.
     std::string note;          ///< First failure, or an unclean server exit.

@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int one_connection(const struct sockaddr_in *address, const char *request,
+static int one_connection(const struct sockaddr_in* address, const char* request,
                           unsigned long long bytes) {
     static char buffer[65536];
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (const struct sockaddr *)address, sizeof *address) < 0) return -1;
+    if (fd < 0 || connect(fd, (const struct sockaddr*)address, sizeof *address) < 0) return -1;
     size_t length = strlen(request);
     if (write(fd, request, length) != (ssize_t)length) return -1;
     while (bytes > 0) {
@@ -37,18 +37,24 @@ static int one_connection(const struct sockaddr_in *address, const char *request
     return 0;
 }
 
-int main(int argc, char **argv) {
-    const char *host = "127.0.0.1";
+int main(int argc, char** argv) {
+    const char* host = "127.0.0.1";
     int port = 2000, children = 1, option;
     long connections = 1;
     unsigned long long bytes = 4000;
     while ((option = getopt(argc, argv, "i:p:c:t:b:")) != -1) {
-        if (option == 'i') host = optarg;
-        else if (option == 'p') port = atoi(optarg);
-        else if (option == 'c') children = atoi(optarg);
-        else if (option == 't') connections = atol(optarg);
-        else if (option == 'b') bytes = strtoull(optarg, NULL, 10);
-        else return 2;
+        if (option == 'i')
+            host = optarg;
+        else if (option == 'p')
+            port = atoi(optarg);
+        else if (option == 'c')
+            children = atoi(optarg);
+        else if (option == 't')
+            connections = atol(optarg);
+        else if (option == 'b')
+            bytes = strtoull(optarg, NULL, 10);
+        else
+            return 2;
     }
     struct sockaddr_in address;
     memset(&address, 0, sizeof address);
@@ -71,7 +77,8 @@ int main(int argc, char **argv) {
     while (wait(&status) > 0)
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
     clock_gettime(CLOCK_MONOTONIC, &end);
-    double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+    double seconds =
+        (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
     printf("elapsed: %.3f s, %.1f connections/s\n", seconds,
            (double)children * (double)connections / seconds);
     if (failed) fprintf(stderr, "fork_client: a connection failed\n");

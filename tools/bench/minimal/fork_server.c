@@ -27,7 +27,7 @@ static void on_signal(int sig) {
     if (sig == SIGTERM || sig == SIGINT) stopping = 1;
 }
 
-static int write_all(int fd, const char *bytes, size_t count) {
+static int write_all(int fd, const char* bytes, size_t count) {
     while (count > 0) {
         ssize_t n = write(fd, bytes, count);
         if (n < 0) {
@@ -49,10 +49,10 @@ static void serve(int fd) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return;
         used += (size_t)n;
-        char *end;
+        char* end;
         while ((end = memchr(line, '\n', used)) != NULL) {
             unsigned long long want = 0;
-            char *p = line;
+            char* p = line;
             if (p == end) return;
             for (; p < end && *p >= '0' && *p <= '9'; ++p) want = want * 10 + (unsigned)(*p - '0');
             if (p < end && *p == '\r' && p + 1 == end) ++p;
@@ -70,13 +70,16 @@ static void serve(int fd) {
     }
 }
 
-int main(int argc, char **argv) {
-    const char *host = "127.0.0.1";
+int main(int argc, char** argv) {
+    const char* host = "127.0.0.1";
     int port = 2000, option;
     while ((option = getopt(argc, argv, "i:p:")) != -1) {
-        if (option == 'i') host = optarg;
-        else if (option == 'p') port = atoi(optarg);
-        else return 2;
+        if (option == 'i')
+            host = optarg;
+        else if (option == 'p')
+            port = atoi(optarg);
+        else
+            return 2;
     }
     for (int i = 0; i < CHUNK; ++i) reply[i] = (char)('a' + i % 26);
 
@@ -95,7 +98,7 @@ int main(int argc, char **argv) {
     address.sin_family = AF_INET;
     address.sin_port = htons((unsigned short)port);
     if (inet_pton(AF_INET, host, &address.sin_addr) != 1 ||
-        bind(listener, (struct sockaddr *)&address, sizeof address) < 0 ||
+        bind(listener, (struct sockaddr*)&address, sizeof address) < 0 ||
         listen(listener, 1024) < 0) {
         perror("fork_server");
         return 1;

@@ -93,3 +93,20 @@ TEST_CASE("the record of a command: a lab's program by name, the address as plac
           std::vector<std::string>{"/some/build/bin/solution-sendfile", "-f", "/tmp/a", "-m",
                                    "sendfile", "-i", "127.0.0.1", "-p", "9"});
 }
+
+TEST_CASE("rows: failures are added up and keep the first message; no client verdict then") {
+    Sample failing = sample("fork", 0.1, 1.0);
+    failing.load.failed = 3;
+    failing.load.first_failure = "child 1, connection 2: got 0 of 4000 bytes, then EOF";
+    Sample unclean = sample("fork", 0.1, 1.0);
+    unclean.usage.clean_exit = false;
+    unclean.usage.how = "killed by signal 9";
+    const std::vector<Row> rows = summarize_samples({failing, unclean}, {});
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].failed == 3);
+    CHECK(rows[0].note == "child 1, connection 2: got 0 of 4000 bytes, then EOF");
+    CHECK_FALSE(rows[0].client_bound);
+    const std::vector<Row> exits = summarize_samples({unclean}, {});
+    CHECK(exits[0].note == "after SIGTERM the server killed by signal 9");
+    CHECK(exits[0].client_bound);
+}
