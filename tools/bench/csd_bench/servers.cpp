@@ -30,6 +30,8 @@ const std::vector<LabMode>& lab_modes() {
         {"sendfile", "sendfile", {"-f", "{alphabet}", "-m", "sendfile"}},
         {"sendfile", "copy", {"-f", "{alphabet}", "-m", "copy"}},
         {"cork", "", {}, true},  // a header line before each reply
+        {"reactor", "handoff", {"-m", "handoff"}},
+        {"reactor", "reuseport", {"-m", "reuseport"}},
     };
     return modes;
 }

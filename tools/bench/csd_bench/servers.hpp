@@ -28,7 +28,8 @@ struct LabMode {
 
 /// THE table of modes: every lab flag mode worth a row. A lab without a
 /// line is benched once with its defaults; adding a lab is at most one
-/// line per mode here.
+/// line per mode here. A line of a lab that is not (yet) a ready lab
+/// server of this tree is never used (reactor's lines wait for its merge).
 [[nodiscard]] const std::vector<LabMode>& lab_modes();
 
 /// The benchable labs: ready lab servers (the grader's LabKind::server),
