@@ -38,7 +38,7 @@ TEST_PACKAGES=(clang libclang-rt-14-dev ccache)
 DOCS_PACKAGES=(doxygen python3-sphinx python3-breathe python3-myst-parser furo graphviz)
 # The docs' browser test (docs.browser) opens the built site in headless Chromium.
 BROWSER_PACKAGES=(chromium)
-# `./csd bench --plot` draws the cost plot with matplotlib.
+# `./csd bench --plot` and `./csd bench --docs` draw their plots with matplotlib.
 PLOT_PACKAGES=(python3-matplotlib)
 
 usage() {
@@ -83,11 +83,24 @@ Usage: ./csd [COMMAND [ARGS...]]
                       hidden checks, setup.sh and run_autograder.
   docs                Build the HTML docs (Doxygen + Sphinx) and print where
                       index.html is.
-  bench [--plot]      Measure server CPU per reply with 1,000 idle connections
+  bench [ARGS...]     The design comparison (UNP Fig. 30.1): csd-bench runs every
+                      lab server, in each mode of its flag, under three loads
+                      (unp, concurrent, bulk) and prints server CPU per
+                      connection, overhead against the iterative server,
+                      connections/s, latency, peak RSS and client CPU. ARGS go
+                      to csd-bench (--labs, --profile, --connections, --repeat,
+                      --csv, --json, --plots, --student, NAME=COMMAND: see
+                      docs/contract.md); a few minutes on 2 cores.
+  bench --docs        The same, written into docs/figures/designs.* (CSV, JSON,
+                      PNG and SVG plots, the table) with the client comparison
+                      (tools/bench/clients.sh): regenerates the docs' design
+                      comparison page.
+  bench idle [--plot] Server CPU per reply with 1,000 idle connections
                       (tools/bench/idle_conns.sh): select, poll, epoll. With
-                      --plot: measure from 1 to 5,000 idle connections into
-                      docs/figures/idle-cost.csv and redraw the plot of the
-                      handouts, docs/figures/idle-cost.svg (plot_idle.py).
+                      --plot (also `./csd bench --plot`): measure from 1 to
+                      5,000 idle connections into docs/figures/idle-cost.csv
+                      and redraw the plot of the handouts,
+                      docs/figures/idle-cost.svg (plot_idle.py).
   bench herd          The thundering herd of the prefork lab
                       (tools/bench/herd.sh): connections, useless wakeups
                       and server CPU for each -m mode of solution-prefork.
@@ -425,12 +438,49 @@ cmd_gradescope() {
     bash tools/release/gradescope.sh "$1" "$ROOT/build/gradescope/$1.zip"
 }
 
+# Every solution-LAB target, for csd-bench.
+solution_targets() {
+    local lab
+    for lab in $(known_labs); do echo "solution-$lab"; done
+}
+
+# ./csd bench [ARGS] and ./csd bench --docs: csd-bench on every solution.
+bench_designs() {
+    need_packages "${BUILD_PACKAGES[@]}"
+    configured default
+    local targets
+    mapfile -t targets < <(solution_targets)
+    # --student benches your builds too (skeleton-LAB).
+    if [[ " $* " == *" --student "* ]]; then
+        mapfile -t -O "${#targets[@]}" targets < <(solution_targets | sed 's/^solution-/skeleton-/')
+    fi
+    build default csd-bench csd-client minimal-fork_server minimal-fork_client "${targets[@]}"
+    if [ "${1:-}" != "--docs" ]; then
+        if [[ " $* " == *" --plots"* ]]; then need_packages "${PLOT_PACKAGES[@]}"; fi
+        exec "$BIN/csd-bench" "$@"
+    fi
+    need_packages "${PLOT_PACKAGES[@]}"
+    say "Measuring every design (a few minutes) into docs/figures/designs.*"
+    "$BIN/csd-bench" --csv docs/figures/designs.csv --json docs/figures/designs.json \
+        --plots docs/figures "minimal-fork=build/bench/minimal-fork_server"
+    say "csd-client against the minimal C fork client"
+    bash tools/bench/clients.sh build | tee docs/figures/designs-clients.md
+    echo
+    echo "csd bench --docs: docs/figures/designs.* written; ./csd docs shows the page (docs/designs.md)"
+}
+
 cmd_bench() {
     [ "$RELEASE" -eq 0 ] || die "bench measures the reference solutions: not in the student release"
     local plot=0
     case "${1:-}" in
-        "") ;;
         --plot) plot=1 ;;
+        idle)
+            if [ "${2:-}" = --plot ]; then plot=1; fi
+            ;;
+        "" | --* | *=*)
+            bench_designs "$@"
+            return
+            ;;
         herd)
             # The thundering herd of the prefork lab: one row per -m mode.
             need_packages "${BUILD_PACKAGES[@]}"
@@ -445,7 +495,7 @@ cmd_bench() {
             build default solution-sendfile
             exec bash tools/bench/sendfile.sh build
             ;;
-        *) die "bench: unknown option '$1' (./csd bench [--plot | herd | sendfile])" ;;
+        *) die "bench: unknown option '$1' (./csd bench [ARGS | --docs | idle [--plot] | --plot | herd | sendfile])" ;;
     esac
     need_packages "${BUILD_PACKAGES[@]}"
     [ "$plot" -eq 0 ] || need_packages "${PLOT_PACKAGES[@]}"

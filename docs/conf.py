@@ -41,7 +41,10 @@ copyright = "the csdesign authors"
 extensions = ["myst_parser", "breathe", "sphinx.ext.graphviz"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build"]
+# docs/figures/*.md are fragments the pages include (the design comparison's
+# tables, written by `./csd bench --docs`), not pages of their own; the
+# staging copies them to figures/ and docs/figures/.
+exclude_patterns = ["_build", "figures/*.md", "docs/figures/*.md"]
 
 myst_enable_extensions = ["colon_fence", "deflist", "fieldlist", "tasklist", "substitution"]
 myst_heading_anchors = 3

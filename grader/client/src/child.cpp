@@ -26,7 +26,7 @@ Record record_of(int child, std::uint64_t connection, const Outcome& outcome) {
 
 void run_one_at_a_time(int child, const ClientOptions& options, const Address& address,
                        Clock::duration timeout, RecordWriter& writer) {
-    SequentialConnector connector(address, options.bytes, timeout);
+    SequentialConnector connector(address, options.bytes, timeout, options.count_only);
     for (std::uint64_t connection = 1; connection <= options.connections; ++connection) {
         Outcome outcome;
         try {
@@ -40,7 +40,7 @@ void run_one_at_a_time(int child, const ClientOptions& options, const Address& a
 
 void run_concurrently(int child, const ClientOptions& options, const Address& address,
                       Clock::duration timeout, RecordWriter& writer) {
-    ConcurrentConnector connector(address, options.bytes, timeout);
+    ConcurrentConnector connector(address, options.bytes, timeout, options.count_only);
     for (std::uint64_t round = 0; round < options.connections; ++round) {
         const std::uint64_t first = round * options.concurrent + 1;
         connector.run(options.concurrent, [&](std::uint64_t index, const Outcome& outcome) {

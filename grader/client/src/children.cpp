@@ -77,7 +77,6 @@ std::string describe_wait_status(int status) {
 }
 
 bool run_children(const ClientOptions& options, const Address& address, Tally& tally) {
-    csd::route_signals({SIGINT, SIGTERM});
     std::array<int, 2> ends{};
     csd::check(::pipe2(ends.data(), O_CLOEXEC), "pipe2");
     Fd read_end(ends[0]);

@@ -41,9 +41,10 @@ class Children {
 [[nodiscard]] std::string describe_wait_status(int status);
 
 /// Forks options.children children (each runs run_child()), adds up their
-/// reports in @p tally until they are all done, reaps them all. A SIGINT
-/// or SIGTERM kills the children and ends the run early: the return
-/// value is then false.
+/// reports in @p tally until they are all done, reaps them all. The caller
+/// routes SIGINT and SIGTERM first (csd::route_signals(), once per
+/// process): one of them kills the children and ends the run early, the
+/// return value is then false.
 [[nodiscard]] bool run_children(const ClientOptions& options, const Address& address, Tally& tally);
 
 }  // namespace csd::client

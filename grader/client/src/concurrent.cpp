@@ -28,10 +28,11 @@ void watch(int epoll_fd, int op, int fd, std::uint32_t events, std::uint64_t ind
 }  // namespace
 
 ConcurrentConnector::ConcurrentConnector(const Address& address, std::uint64_t bytes,
-                                         Clock::duration timeout)
+                                         Clock::duration timeout, bool count_only)
     : address_(address),
       bytes_(bytes),
       timeout_(timeout),
+      count_only_(count_only),
       request_(fmt::format("{}\n", bytes)),
       buffer_(64 * 1024) {}
 
@@ -79,7 +80,7 @@ std::string ConcurrentConnector::reply_or_connect_timeout(std::uint64_t index) c
 }
 
 void ConcurrentConnector::start(std::uint64_t index) {
-    Slot& slot = slots_.emplace_back(bytes_);
+    Slot& slot = slots_.emplace_back(bytes_, count_only_);
     ++active_;
     slot.start = Clock::now();
     Connecting connecting = start_connect(address_);

@@ -22,8 +22,10 @@ class ConcurrentConnector {
     /// Called once per connection as it ends: its index in the batch (from 0) and outcome.
     using OnDone = std::function<void(std::uint64_t index, const Outcome& outcome)>;
 
-    /// Connections to @p address asking for @p bytes, each within @p timeout.
-    ConcurrentConnector(const Address& address, std::uint64_t bytes, Clock::duration timeout);
+    /// Connections to @p address asking for @p bytes, each within @p timeout;
+    /// @p count_only: count the reply bytes only (see ReplyCheck).
+    ConcurrentConnector(const Address& address, std::uint64_t bytes, Clock::duration timeout,
+                        bool count_only = false);
 
     /// Opens @p count connections at once and runs them all to their end.
     /// The caller must have raised RLIMIT_NOFILE for @p count sockets
@@ -33,7 +35,7 @@ class ConcurrentConnector {
   private:
     enum class Phase : std::uint8_t { connecting, sending, receiving, done };
     struct Slot {
-        explicit Slot(std::uint64_t bytes) : check(bytes) {}
+        Slot(std::uint64_t bytes, bool count_only) : check(bytes, count_only) {}
         Fd socket;
         ReplyCheck check;
         Clock::time_point start{};
@@ -54,6 +56,7 @@ class ConcurrentConnector {
     Address address_;
     std::uint64_t bytes_;
     Clock::duration timeout_;
+    bool count_only_;
     std::string request_;
     std::vector<char> buffer_;
     // Only while run() runs:

@@ -31,13 +31,17 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
 }  // namespace
 
 SequentialConnector::SequentialConnector(const Address& address, std::uint64_t bytes,
-                                         Clock::duration timeout)
-    : address_(address), bytes_(bytes), timeout_(timeout), buffer_(64 * 1024) {}
+                                         Clock::duration timeout, bool count_only)
+    : address_(address),
+      bytes_(bytes),
+      timeout_(timeout),
+      count_only_(count_only),
+      buffer_(64 * 1024) {}
 
 Outcome SequentialConnector::run() {
     const auto start = Clock::now();
     const auto deadline = start + timeout_;
-    ReplyCheck check(bytes_);
+    ReplyCheck check(bytes_, count_only_);
     Outcome failed;
 
     Connecting connecting = start_connect(address_);

@@ -16,8 +16,10 @@ namespace csd::client {
 /// and never hangs the client. Owns a read buffer; one thread at a time.
 class SequentialConnector {
   public:
-    /// Connections to @p address asking for @p bytes, each within @p timeout.
-    SequentialConnector(const Address& address, std::uint64_t bytes, Clock::duration timeout);
+    /// Connections to @p address asking for @p bytes, each within @p timeout;
+    /// @p count_only: count the reply bytes only (see ReplyCheck).
+    SequentialConnector(const Address& address, std::uint64_t bytes, Clock::duration timeout,
+                        bool count_only = false);
 
     /// Runs one connection to its end and says how it went. Only
     /// unexpected system errors throw.
@@ -27,6 +29,7 @@ class SequentialConnector {
     Address address_;
     std::uint64_t bytes_;
     Clock::duration timeout_;
+    bool count_only_;
     std::vector<char> buffer_;
 };
 

@@ -3,8 +3,10 @@
 
 #include <fmt/core.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -12,6 +14,7 @@
 #include "address.hpp"
 #include "children.hpp"
 #include "csd/error.hpp"
+#include "csd/signals.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "tally.hpp"
@@ -38,6 +41,18 @@ void make_room_for(std::uint64_t sockets) {
     csd::check(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit(RLIMIT_NOFILE)");
 }
 
+/// User + system CPU time of this process and of its reaped children, in seconds.
+double cpu_seconds() {
+    double total = 0;
+    for (const int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+        rusage used{};
+        if (::getrusage(who, &used) != 0) continue;
+        total += static_cast<double>(used.ru_utime.tv_sec + used.ru_stime.tv_sec) +
+                 static_cast<double>(used.ru_utime.tv_usec + used.ru_stime.tv_usec) / 1e6;
+    }
+    return total;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,13 +67,20 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     try {
+        csd::route_signals({SIGINT, SIGTERM});  // run_children() ends early on them
         Tally tally(options.children, options.per_child());
         const auto start = std::chrono::steady_clock::now();
         const bool completed = run_children(options, address, tally);
         const auto elapsed = std::chrono::steady_clock::now() - start;
         if (!completed) fmt::print(stderr, "csd-client: interrupted\n");
         print_failures(tally);
-        if (!options.quiet) print_summary(tally, elapsed);
+        if (!options.quiet) {
+            if (options.count_only)
+                fmt::print("count-only: reply content NOT checked, bytes counted only\n");
+            print_summary(tally, elapsed);
+            print_client_cpu(cpu_seconds(), elapsed, options.children,
+                             static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
+        }
         return completed && tally.failed() == 0 ? exit_all_exact : exit_failed;
     } catch (const std::exception& e) {
         fmt::print(stderr, "csd-client: {}\n", e.what());

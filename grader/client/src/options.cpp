@@ -37,6 +37,9 @@ ClientOptions parse_client_options(int argc, char** argv) {
         ->check(CLI::Range(0.001, 3600.0))
         ->capture_default_str();
     app.add_flag("-q,--quiet", options.quiet, "No summary; failures are still printed");
+    app.add_flag("--count-only", options.count_only,
+                 "Count the reply bytes only (content NOT checked) and close once BYTES arrived, "
+                 "as UNP's client.c: for servers outside the contract");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -18,6 +18,7 @@ struct ClientOptions {
         0;  ///< --concurrent: connections open at once per child; 0 = one at a time.
     double timeout_s = 10.0;  ///< --timeout: deadline of each connection, in seconds.
     bool quiet = false;       ///< -q: no summary.
+    bool count_only = false;  ///< --count-only: count reply bytes, do not check them.
 
     /// Connections one child opens in all.
     [[nodiscard]] std::uint64_t per_child() const noexcept {

@@ -13,12 +13,18 @@ namespace csd::client {
 ///
 /// A reply is exact when exactly `expected` bytes arrive, byte i being
 /// 'a' + i % 26, and then the server closes (end_of_input()) with
-/// nothing more. The first fault is kept as a readable message. Owns no
-/// resources; one thread at a time.
+/// nothing more. The first fault is kept as a readable message.
+///
+/// Count-only (csd-client --count-only, as UNP's client.c): the content
+/// is not checked, the reply is finished as soon as `expected` bytes
+/// arrived (the client then closes without waiting for the server's EOF),
+/// and bytes beyond them are ignored. Owns no resources; one thread at a time.
 class ReplyCheck {
   public:
-    /// Starts checking a reply of @p expected bytes (at least 1).
-    explicit ReplyCheck(std::uint64_t expected) noexcept : expected_(expected) {}
+    /// Starts checking a reply of @p expected bytes (at least 1); with
+    /// @p count_only only their number counts.
+    explicit ReplyCheck(std::uint64_t expected, bool count_only = false) noexcept
+        : expected_(expected), count_only_(count_only) {}
 
     /// Adds bytes the server sent. Returns false once the reply is known
     /// to be wrong (see failed()); later calls change nothing.
@@ -32,8 +38,9 @@ class ReplyCheck {
     /// True once all expected bytes arrived, all of them right (the
     /// latency clock stops here; the server has still to close).
     [[nodiscard]] bool complete() const noexcept { return !failed() && received_ == expected_; }
-    /// True when the reply was exact and the server closed afterwards.
-    [[nodiscard]] bool finished() const noexcept { return complete() && eof_; }
+    /// True when the reply was exact and the server closed afterwards
+    /// (count-only: as soon as the bytes are complete).
+    [[nodiscard]] bool finished() const noexcept { return complete() && (eof_ || count_only_); }
     /// True once a fault was seen.
     [[nodiscard]] bool failed() const noexcept { return !error_.empty(); }
     /// The first fault, e.g. "byte 4096 is 'a', expected 'c'"; empty if none.
@@ -47,6 +54,7 @@ class ReplyCheck {
 
   private:
     std::uint64_t expected_;
+    bool count_only_;
     std::uint64_t received_ = 0;
     bool eof_ = false;
     std::string error_;

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "stats.hpp"
@@ -22,6 +23,17 @@ void print_failures(const Tally& tally) {
         fmt::print(stderr, "... and {} more failures\n",
                    tally.failure_lines() - tally.shown().size());
     fmt::print(stderr, "csd-client: {} of {} connections failed\n", tally.failed(), tally.total());
+}
+
+void print_client_cpu(double cpu_s, std::chrono::steady_clock::duration elapsed, int processes,
+                      int cpus) {
+    const double share =
+        client_busy_share(cpu_s, std::chrono::duration<double>(elapsed).count(), processes, cpus);
+    const int usable = std::max(1, std::min(processes, cpus));
+    fmt::print("client CPU: {:.3f} s, {:.0f} % of what {} {}{}\n", cpu_s, share * 100, usable,
+               usable == 1 ? "CPU allows" : "CPUs allow",
+               share >= client_bound_share ? ": the client may be the bottleneck" : "");
+    std::fflush(stdout);
 }
 
 void print_summary(Tally& tally, std::chrono::steady_clock::duration elapsed) {

@@ -13,6 +13,12 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double percen
     return sorted[index];
 }
 
+double client_busy_share(double cpu_s, double elapsed_s, int processes, int cpus) {
+    const int usable = std::max(1, std::min(processes, cpus));
+    if (elapsed_s <= 0) return 0;
+    return std::min(1.0, cpu_s / (elapsed_s * usable));
+}
+
 LatencySummary summarize(std::vector<std::uint64_t>& latencies) {
     if (latencies.empty()) return {};
     std::sort(latencies.begin(), latencies.end());

@@ -23,4 +23,12 @@ struct LatencySummary {
 /// Summarizes @p latencies (any order; sorted in place). All zero when empty.
 [[nodiscard]] LatencySummary summarize(std::vector<std::uint64_t>& latencies);
 
+/// The share (0 to 1) of the CPU time the client could use that it did
+/// use: @p cpu_s seconds of CPU over @p elapsed_s seconds on
+/// min(@p processes, @p cpus) CPUs. 0 when @p elapsed_s is 0.
+[[nodiscard]] double client_busy_share(double cpu_s, double elapsed_s, int processes, int cpus);
+
+/// At or above this share, the client was busy enough to be the bottleneck.
+inline constexpr double client_bound_share = 0.8;
+
 }  // namespace csd::client

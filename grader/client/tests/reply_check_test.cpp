@@ -89,3 +89,22 @@ TEST_CASE("unprintable bytes are shown as escapes") {
     CHECK(csd::client::describe_byte('\0') == "'\\x00'");
     CHECK(csd::client::describe_byte('\xff') == "'\\xff'");
 }
+
+TEST_CASE("count-only: any bytes count, the reply is finished without EOF, extra bytes ignored") {
+    ReplyCheck check(10, true);
+    CHECK(check.feed("\x01\xff random"));
+    CHECK_FALSE(check.complete());
+    CHECK(check.feed("xyz and more"));
+    CHECK(check.complete());
+    CHECK(check.finished());
+    CHECK_FALSE(check.failed());
+    CHECK(check.received() == 10);
+}
+
+TEST_CASE("count-only: a short reply then EOF still fails") {
+    ReplyCheck check(10, true);
+    CHECK(check.feed("12345"));
+    check.end_of_input();
+    CHECK(check.failed());
+    CHECK_FALSE(check.finished());
+}

@@ -37,3 +37,12 @@ TEST_CASE("summarize sorts and handles empty input") {
     CHECK(summary.p90 == 30);
     CHECK(summary.max == 30);
 }
+
+TEST_CASE("the client's busy share: CPU over elapsed time on the CPUs it can use") {
+    using csd::client::client_busy_share;
+    CHECK(client_busy_share(1.0, 1.0, 1, 2) == doctest::Approx(1.0));   // one process, one CPU
+    CHECK(client_busy_share(1.0, 1.0, 5, 2) == doctest::Approx(0.5));   // 5 processes, 2 CPUs
+    CHECK(client_busy_share(0.9, 1.0, 2, 4) == doctest::Approx(0.45));  // 2 processes, 4 CPUs
+    CHECK(client_busy_share(3.0, 1.0, 1, 1) == doctest::Approx(1.0));   // capped
+    CHECK(client_busy_share(1.0, 0.0, 1, 1) == 0.0);
+}

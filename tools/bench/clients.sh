@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# clients.sh: csd-client against the minimal C fork client (UNP's client.c
+# in spirit, tools/bench/minimal/fork_client.c), the same load against the
+# same server: connections/s (wall time) and the client's CPU time, the
+# median of RUNS runs each. Prints a MyST table (the design comparison page
+# includes it, `./csd bench --docs` writes it to docs/figures/designs-clients.md).
+#
+#   tools/bench/clients.sh [BUILD_DIR]        (default: build)
+#
+# Environment: SERVER (epoll: solution-SERVER serves both), CLIENTS (5),
+# CONNS (500, per client), BYTES (4000), RUNS (5).
+set -euo pipefail
+
+build=${1:-build}
+server=${SERVER:-epoll}
+clients=${CLIENTS:-5}
+conns=${CONNS:-500}
+bytes=${BYTES:-4000}
+runs=${RUNS:-5}
+for f in "$build/bin/solution-$server" "$build/bin/csd-client" "$build/bench/minimal-fork_client"; do
+    [[ -x $f ]] || { echo "clients.sh: $f is missing (build it first)" >&2; exit 2; }
+done
+tmp=$(mktemp -d)
+server_pid=""
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+port=$((20000 + RANDOM % 20000))
+"$build/bin/solution-$server" -i 127.0.0.1 -p "$port" >"$tmp/server.out" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+    grep -q "^Listening on" "$tmp/server.out" && break
+    sleep 0.1
+done
+grep -q "^Listening on" "$tmp/server.out" || {
+    echo "clients.sh: solution-$server did not start:" >&2
+    cat "$tmp/server.out" >&2
+    exit 1
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# measure NAME COMMAND...: RUNS runs; one table row (median conn/s, median client CPU).
+# A run whose client reports a failure is said so in the row (its time still counts).
+measure() {
+    local name=$1 rate cpu failed=0
+    shift
+    : >"$tmp/rates"
+    : >"$tmp/cpus"
+    for _ in $(seq "$runs"); do
+        # bash's time: wall, user and system time of the client and its reaped children.
+        { TIMEFORMAT='%R %U %S'; time "$@" >"$tmp/out" 2>"$tmp/err"; } 2>"$tmp/time" || failed=$((failed + 1))
+        read -r wall user sys <"$tmp/time"
+        awk -v n=$((clients * conns)) -v w="$wall" 'BEGIN { print n / w }' >>"$tmp/rates"
+        awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }' >>"$tmp/cpus"
+    done
+    rate=$(median <"$tmp/rates")
+    cpu=$(median <"$tmp/cpus")
+    if [[ $failed -gt 0 ]]; then name="$name ($failed of $runs runs had failures)"; fi
+    printf '| %s | %.0f | %.3f |\n' "$name" "$rate" "$cpu"
+}
+
+echo "Both clients: $clients processes × $conns connections × $bytes bytes against"
+echo "solution-$server, medians of $runs runs (connections/s from the wall time of the whole run)."
+echo
+echo "| client | connections/s | client CPU s |"
+echo "|---|--:|--:|"
+measure "csd-client (checks every byte)" "$build/bin/csd-client" -i 127.0.0.1 -p "$port" \
+    -c "$clients" -t "$conns" -b "$bytes" -q
+measure "csd-client --count-only" "$build/bin/csd-client" -i 127.0.0.1 -p "$port" \
+    -c "$clients" -t "$conns" -b "$bytes" -q --count-only
+measure "minimal C fork client (counts bytes)" "$build/bench/minimal-fork_client" \
+    -i 127.0.0.1 -p "$port" -c "$clients" -t "$conns" -b "$bytes"
