@@ -7,18 +7,19 @@ grader/grade/hidden/ (by path or by content), or the id of a hidden check.
 A line "only a solution has" is a non-trivial line (at least 12 characters
 once stripped, with a letter or digit in it, not a marker comment) inside a
 BEGIN SOLUTION / END SOLUTION block of REPO's solutions/*/*, that appears in
-none of REPO's public text: the skeletons, the handouts, the lab library,
-the docs, the grader and the client (a handout may quote the solution on
-purpose; a line such as `conn.reset();` is common code). Lines are compared stripped of their indentation, in every text
+none of REPO's other files (git ls-files, outside the instructor-only
+directories): the skeletons, the handouts, the lab library, the docs, the
+grader, the client, the tools (a handout may quote the solution on purpose;
+a line such as `conn.reset();` or a waitpid() loop is common code). Lines are compared stripped of their indentation, in every text
 file of TREE."""
 
 import argparse
 import hashlib
+import subprocess
 import sys
 from pathlib import Path
 
 SECRET_DIRS = ("solutions", "grader/tests", "grader/grade/hidden")
-PUBLIC_DIRS = ("skeletons", "labs", "docs", "grader/client", "grader/grade")
 
 
 def text_lines(path):
@@ -49,11 +50,18 @@ def solution_lines(repo):
             elif inside and nontrivial(line):
                 lines.add(line.strip())
     public = set()
-    for d in PUBLIC_DIRS:
-        for path in files(repo / d):
-            if not any(path.is_relative_to(repo / s) for s in SECRET_DIRS):
-                public.update(line.strip() for line in text_lines(path))
+    for path in tracked_files(repo):
+        if not any(path.is_relative_to(repo / s) for s in SECRET_DIRS):
+            public.update(line.strip() for line in text_lines(path))
     return lines - public
+
+
+def tracked_files(repo):
+    """REPO's files under version control (build directories and other
+    untracked files are not the course's text)."""
+    names = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    return [repo / n for n in names if n and (repo / n).is_file()]
 
 
 def digest(path):
