@@ -25,6 +25,12 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
                    "$CSD_TIME_SCALE, else 1): for slow machines and sanitizer builds")
         ->option_text("X")
         ->check(CLI::Range(0.1, 100.0));
+    app.add_option("--deadline", line.deadline,
+                   "Whole-run deadline in seconds, scaled like every other (default: "
+                   "$CSD_DEADLINE, else 300): when it hits, the check running fails, the rest "
+                   "are not run, and the results so far are reported")
+        ->option_text("SECONDS")
+        ->check(CLI::Range(1.0, 86400.0));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -17,6 +17,7 @@ struct CommandLine {
     bool list = false;                ///< --list.
     bool verbose = false;             ///< -v.
     double time_scale = 0;            ///< --time-scale X; 0 when not given.
+    double deadline = 0;              ///< --deadline SECONDS (whole run, unscaled); 0: default.
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.

@@ -22,6 +22,7 @@ struct CheckResult {
     std::string saw = {};   ///< What was seen (failures; may span lines).
     std::string hint = {};  ///< What to do about it (failures).
     double seconds = 0;     ///< How long it took.
+    double deadline = 0;    ///< Its own deadline in seconds (scaled), 0 when it had none.
     bool skipped = false;   ///< Could not observe what it needs (reason in saw); not scored.
 };
 
@@ -41,8 +42,9 @@ struct CheckResult {
 [[nodiscard]] std::string result_output(const CheckResult& result, const LabInfo& lab);
 
 /// Gradescope results.json: {"score", "max_score", "tests": [{"name",
-/// "score", "max_score", "status", "output"}]}. A skipped check has status
-/// "skipped", score and max_score 0, and its reason in output.
+/// "score", "max_score", "status", "output", "extra_data": {"seconds",
+/// "deadline_seconds"}}]}. A skipped check has status "skipped", score and
+/// max_score 0, and its reason in output.
 [[nodiscard]] nlohmann::json gradescope_json(const std::vector<CheckResult>& results,
                                              const LabInfo& lab);
 
