@@ -14,7 +14,8 @@
 //   fork-bomb       first forks a tree of 2,047 processes (each forks two
 //                   more, 10 levels down) that ignore SIGTERM and sleep
 //   daemon          first starts a daemon (double fork + setsid) that
-//                   ignores SIGTERM and keeps running
+//                   ignores SIGTERM and keeps running; the server itself
+//                   exits with status 0 at once on SIGTERM
 //   spew            writes megabytes to stdout and stderr without pause
 //                   (a thread), after the Listening line
 //   spin            a second thread spins at 100 % CPU
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
     if (behaviour == "daemon") start_daemon();
     if (behaviour == "alloc" && allocate_until_refused()) make_marker();
     catch_stop();
+    if (behaviour == "daemon") ::signal(SIGTERM, [](int) { ::_exit(0); });
     const int listener = listen_on(o);
     announce(o);
     if (behaviour == "spew") {
