@@ -106,6 +106,10 @@ Usage: ./csd [COMMAND [ARGS...]]
                       and server CPU for each -m mode of solution-prefork.
   bench sendfile      The sendfile lab (tools/bench/sendfile.sh): server CPU
                       and /proc/PID/io counters per GiB, -m sendfile and -m copy.
+  flaky [ROUNDS]      The flakiness run (tools/flaky.sh; not in ./csd test):
+                      grade every reference solution ROUNDS times (20) with
+                      one core kept busy; print per lab the full-marks runs
+                      and the slowest check against its deadline.
   help                This text.
 
 Examples:
@@ -511,6 +515,14 @@ cmd_bench() {
     /usr/bin/python3 tools/bench/plot_idle.py docs/figures/idle-cost.csv docs/figures/idle-cost.svg
 }
 
+cmd_flaky() {
+    need_packages "${BUILD_PACKAGES[@]}"
+    want_packages "${LAB_PACKAGES[@]}"
+    configure default
+    build default
+    exec bash tools/flaky.sh build "$@"
+}
+
 main() {
     local command=${1:-demo}
     [ $# -gt 0 ] && shift
@@ -527,6 +539,7 @@ main() {
         bench) cmd_bench "$@" ;;
         release) cmd_release "$@" ;;
         gradescope) cmd_gradescope "$@" ;;
+        flaky) cmd_flaky "$@" ;;
         help | -h | --help) usage ;;
         *) die "unknown command '$command' (./csd help lists the commands)" ;;
     esac

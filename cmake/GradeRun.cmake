@@ -16,6 +16,7 @@ endmacro()
 #   grade_status  its exit status
 #   grade_shown   its arguments, for messages
 #   grade_json    the --json results ("" when it wrote none)
+#   grade_output  its report (stdout)
 #   status_<id>   the verdict of each check in them ("passed", "failed"...)
 macro(csd_grade lab server json checks)
   set(_csd_args ${lab} ${server})
@@ -32,6 +33,7 @@ macro(csd_grade lab server json checks)
   execute_process(COMMAND ${GRADE} ${_csd_args} --json ${json}
                   RESULT_VARIABLE grade_status OUTPUT_VARIABLE _csd_out ERROR_VARIABLE _csd_err)
   message("${_csd_out}${_csd_err}")
+  set(grade_output "${_csd_out}")
   set(grade_json "")
   if(EXISTS ${json})
     file(READ ${json} grade_json)

@@ -38,6 +38,12 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
     app.add_option("--lock-dir", line.lock_dir,
                    "Graders sharing DIR run their heavy checks one at a time (csd-batch)")
         ->option_text("DIR");
+    app.add_option("--deadline", line.deadline,
+                   "Whole-run deadline in seconds, scaled like every other (default: "
+                   "$CSD_DEADLINE, else 300): when it hits, the check running fails, the rest "
+                   "are not run, and the results so far are reported")
+        ->option_text("SECONDS")
+        ->check(CLI::Range(1.0, 86400.0));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

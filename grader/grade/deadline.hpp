@@ -3,11 +3,21 @@
 /// @brief A point in time after which a wait gives up.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #include "timing.hpp"
 
 namespace csd::grade {
+
+/// The time by which the check now running must end (its own deadline or
+/// the whole run's, whichever comes first; set by the runner): no Deadline
+/// lies beyond it. Clock::time_point::max() when none. Any thread.
+inline std::atomic<std::chrono::steady_clock::time_point>& check_end() {
+    static std::atomic<std::chrono::steady_clock::time_point> end{
+        std::chrono::steady_clock::time_point::max()};
+    return end;
+}
 
 /// A steady-clock deadline. A plain value: copy it freely, use it from any thread.
 class Deadline {
@@ -16,7 +26,18 @@ class Deadline {
 
     /// A deadline @p timeout from now, multiplied by the timing scale
     /// (timing.hpp): every deadline of the grader scales with one factor.
-    explicit Deadline(Clock::duration timeout) : at_(Clock::now() + scaled(timeout)) {}
+    /// Never later than check_end(): every wait of a check gives up when
+    /// the check's own or the whole run's deadline hits.
+    explicit Deadline(Clock::duration timeout)
+        : at_(std::min(Clock::now() + scaled(timeout), check_end().load())) {}
+
+    /// A deadline @p timeout (scaled) from now that ignores check_end():
+    /// for stopping and reaping processes, which must happen whatever the time.
+    [[nodiscard]] static Deadline ignoring_run_end(Clock::duration timeout) {
+        Deadline d(Clock::duration::zero());
+        d.at_ = Clock::now() + scaled(timeout);
+        return d;
+    }
 
     /// The earlier of this deadline and @p timeout (scaled) from now.
     [[nodiscard]] Deadline within(Clock::duration timeout) const {

@@ -14,6 +14,7 @@
 #include "registry.hpp"
 #include "report.hpp"
 #include "runner.hpp"
+#include "sandbox.hpp"
 #include "timing.hpp"
 
 namespace {
@@ -25,6 +26,9 @@ constexpr int exit_partial = 1;
 constexpr int exit_error = 2;
 /// The lab cannot be graded where the grader runs (io_uring disabled): no check ran.
 constexpr int exit_unavailable = 3;
+// The whole-run deadline (before scaling) unless --deadline says otherwise:
+// the slowest lab grades in well under a minute.
+constexpr double default_deadline_seconds = 300;
 
 std::string lab_ids() {
     std::string ids;
@@ -102,8 +106,18 @@ int grade(const CommandLine& line) {
     }
 
     init_process_control();
+    double run_seconds = line.deadline > 0 ? line.deadline : default_deadline_seconds;
+    if (const char* env = std::getenv("CSD_DEADLINE"); line.deadline <= 0 && env != nullptr) {
+        if (const double seconds = std::atof(env); seconds >= 1) run_seconds = seconds;
+    }
+    set_whole_run_deadline(std::chrono::milliseconds(static_cast<long>(run_seconds * 1000)));
+    // Each graded process may use at most the whole run in CPU time.
+    const SandboxInfo& sandbox =
+        configure_sandbox(scaled_seconds(std::chrono::duration<double>(run_seconds)));
     fmt::print("csd-grade: lab {} ({}), {} {}\n", lab->id, lab->title,
                lab->kind == LabKind::program ? "program" : "server", server);
+    fmt::print("sandbox: {}; whole-run deadline {:g} s\n", sandbox.summary,
+               scaled_seconds(std::chrono::duration<double>(run_seconds)));
     std::fflush(stdout);
     const auto results =
         run_checks(*lab, selection.checks, *path, line.verbose, [&](const CheckResult& r) {

@@ -37,6 +37,18 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd);
 /// Same as spawn() with stdin @p in_fd (-1: /dev/null).
 pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd);
 
+/// Starts the graded program @p argv as spawn() does, but confined
+/// (sandbox.hpp): in a session of its own (setsid), with the limits of
+/// sandbox_limits(), and, when configure_sandbox() found it possible, in a
+/// PID namespace whose PID 1 is a small init of the grader (the program is
+/// its child and the init reaps whatever is orphaned in the namespace).
+/// Returns the program's pid as the grader sees it (its host pid: /proc,
+/// kill() and strace work on it); child_status(), wait_child() and
+/// kill_tree() work on it as on a child of the grader. The caller must be a
+/// child subreaper (init_process_control()): the init is reparented to it.
+/// Throws std::system_error when the program cannot be started.
+pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd);
+
 /// The wait status of child @p pid once it ended (reaping it if needed),
 /// nullopt while it runs. -1 when it ended but its status is unknown.
 [[nodiscard]] std::optional<int> child_status(pid_t pid);
@@ -51,14 +63,17 @@ void reap_children();
 
 /// Sends SIGTERM to process group @p root and to every live descendant of
 /// @p root, waits up to @p grace, then SIGKILLs whatever is left (again
-/// and again, bounded) and reaps. For a client run, not for the server.
+/// and again, bounded) and reaps. When @p root runs in a PID namespace of
+/// its own, its init is killed too (which ends the namespace). For a client
+/// or program run, not for the server.
 void kill_tree(pid_t root, std::chrono::milliseconds grace);
 
 /// Same as kill_tree() for every descendant of the grader: used to stop
 /// the server, which may have escaped its process group.
 void kill_all_descendants(std::chrono::milliseconds grace);
 
-/// Live (not zombie) descendants of the grader, for tests and checks.
+/// Live (not zombie) descendants of the grader, for tests and checks; the
+/// inits of PID namespaces (spawn_graded()) are the grader's own and left out.
 [[nodiscard]] std::vector<pid_t> live_descendants_of_grader();
 
 /// "exited with status 1", "killed by signal 13 (SIGPIPE)". Pure.

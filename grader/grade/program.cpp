@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,13 +25,14 @@ ProgramRun::ProgramRun(const std::string& path, const std::vector<std::string>& 
     csd::check(::pipe2(out, O_CLOEXEC), "pipe2");
     out_ = csd::Fd(out[0]);
     csd::Fd out_write(out[1]);
-    err_ = csd::Fd(csd::check(::memfd_create("program-stderr", MFD_CLOEXEC), "memfd_create"));
+    err_ = std::make_unique<OutputCapture>();
 
     std::vector<std::string> argv{path};
     argv.insert(argv.end(), args.begin(), args.end());
     command_ = path;
     for (const auto& a : args) command_ += " " + a;
-    pid_ = spawn(argv, in_read.get(), out_write.get(), err_.get());
+    pid_ = spawn_graded(argv, in_read.get(), out_write.get(), err_->write_end());
+    err_->close_write_end();
     // Only the program holds these ends now: its exit means EOF on out_.
     for (const int fd : {in_.get(), out_.get()}) {
         csd::check(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK), "fcntl");
@@ -101,7 +101,8 @@ std::optional<int> ProgramRun::wait(Deadline deadline) {
 std::string ProgramRun::describe() {
     (void)wait(Deadline(0ms));
     std::string text = status_ ? describe_wait_status(*status_) : "is still running";
-    const std::string err = tail_lines(read_all(err_.get()), 4);
+    if (status_) (void)err_->wait_for_eof(100ms);
+    const std::string err = tail_lines(err_->text(), 4);
     if (!err.empty()) text += "; its stderr ends with:\n" + err;
     return text;
 }

@@ -6,11 +6,13 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "capture.hpp"
 #include "csd/fd.hpp"
 #include "deadline.hpp"
 
@@ -24,9 +26,9 @@ struct LineResult {
     bool eof = false;  ///< stdout reached EOF (the program ended or closed it).
 };
 
-/// One run of PROGRAM ARGS... in a process group of its own, stdin and
+/// One run of PROGRAM ARGS..., confined (spawn_graded()): stdin and
 /// stdout pipes to the grader (non-blocking on the grader's side), stderr
-/// a memfd. Owns the process (killed with everything below it by the
+/// captured (OutputCapture). Owns the process (killed with everything below it by the
 /// destructor or kill()) and the three descriptors. Not copyable nor movable; one thread.
 class ProgramRun {
   public:
@@ -72,9 +74,10 @@ class ProgramRun {
 
     pid_t pid_ = 0;
     std::string command_;
-    csd::Fd in_;          // write end of the program's stdin
-    csd::Fd out_;         // read end of the program's stdout
-    csd::Fd err_;         // memfd: the program's stderr
+    csd::Fd in_;   // write end of the program's stdin
+    csd::Fd out_;  // read end of the program's stdout
+    // The program's stderr.
+    std::unique_ptr<OutputCapture> err_;
     std::string buffer_;  // stdout not yet returned as a line
     std::string seen_;    // all stdout so far
     bool eof_ = false;

@@ -22,6 +22,7 @@ struct CheckResult {
     std::string saw = {};   ///< What was seen (failures; may span lines).
     std::string hint = {};  ///< What to do about it (failures).
     double seconds = 0;     ///< How long it took.
+    double deadline = 0;    ///< Its own deadline in seconds (scaled), 0 when it had none.
     bool skipped = false;   ///< Could not observe what it needs (reason in saw); not scored.
 };
 
@@ -46,6 +47,8 @@ struct CheckResult {
 /// check (hidden.hpp) has @p hidden_visibility ("hidden", "after_due_date",
 /// "after_published" or "visible"), every other check "visible". A skipped
 /// check has no status, score and max_score 0, and its reason in output.
+/// Each test also has "extra_data": {"seconds", "deadline_seconds"}: how
+/// long the check took and its own deadline (the flakiness run reads them).
 [[nodiscard]] nlohmann::json gradescope_json(
     const std::vector<CheckResult>& results, const LabInfo& lab,
     std::string_view hidden_visibility = "after_published");

@@ -18,6 +18,46 @@ using namespace std::chrono_literals;
 
 constexpr auto start_timeout = 5s;
 
+// The whole-run deadline (set_whole_run_deadline()) and its length in seconds.
+Deadline::Clock::time_point g_run_end = Deadline::Clock::time_point::max();
+double g_run_seconds = 0;
+
+bool run_over() {
+    return Deadline::Clock::now() >= g_run_end;
+}
+
+// Before a check: fills @p r and returns false when the whole-run deadline
+// has passed (the check is not run); else bounds every wait of the check
+// by its own deadline and the whole run's.
+bool begin_check(CheckResult& r) {
+    r.deadline = scaled_seconds(check_deadline);
+    if (run_over()) {
+        r.saw = fmt::format("not run: the whole-run deadline ({:g} s) had passed", g_run_seconds);
+        r.hint.clear();
+        return false;
+    }
+    check_end() = std::min(g_run_end, Deadline::Clock::now() + scaled(check_deadline));
+    return true;
+}
+
+// After a check: a check that was still running at its own or the whole
+// run's deadline fails, whatever it concluded.
+void end_check(CheckResult& r) {
+    const auto end = check_end().load();
+    check_end() = Deadline::Clock::time_point::max();
+    if (Deadline::Clock::now() < end) return;
+    const std::string why =
+        end == g_run_end
+            ? fmt::format("ended: the whole-run deadline ({:g} s) hit during this check",
+                          g_run_seconds)
+            : fmt::format("ended: the check was still running at its own deadline ({:g} s)",
+                          r.deadline);
+    r.passed = false;
+    r.skipped = false;
+    r.saw = r.saw.empty() ? why : why + "\n" + r.saw;
+    r.hint.clear();
+}
+
 // Runs one check; fills passed/saw/hint (or skipped) of @p r.
 void run_one(const CheckInfo& check, Context& ctx, CheckResult& r) {
     try {
@@ -185,15 +225,23 @@ std::vector<CheckResult> run_program_checks(
                       .max_points = check_points(lab, *check),
                       .hint = std::string(check_hint(lab, *check))};
         const auto begin = Deadline::Clock::now();
-        ctx.log("check {}", check->id);
-        run_one(*check, ctx, r);
-        kill_all_descendants(100ms);
+        if (begin_check(r)) {
+            ctx.log("check {}", check->id);
+            run_one(*check, ctx, r);
+            end_check(r);
+            kill_all_descendants(100ms);
+        }
         finish_result(r, begin, ctx, results, on_result);
     }
     return results;
 }
 
 }  // namespace
+
+void set_whole_run_deadline(std::chrono::milliseconds timeout) {
+    g_run_seconds = scaled_seconds(timeout);
+    g_run_end = Deadline::Clock::now() + scaled(timeout);
+}
 
 std::vector<CheckResult> run_checks(const LabInfo& lab,
                                     const std::vector<const CheckInfo*>& selection,
@@ -228,14 +276,19 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
                       .max_points = check_points(lab, *check),
                       .hint = std::string(check_hint(lab, *check))};
         const auto begin = Deadline::Clock::now();
-        if (check->id == "start") {
+        if (!begin_check(r)) {
+            // The whole-run deadline passed: not run, 0 points.
+        } else if (check->id == "start") {
             run_one(*check, ctx, r);
+            end_check(r);
         } else if (!run.prepare(*check)) {
             r.saw = run.unusable();
             r.hint.clear();
+            end_check(r);
         } else {
             ctx.log("check {}", check->id);
             run_one(*check, ctx, r);
+            end_check(r);
             run.after(r, check->id == "sigterm" || check->id == "distribution");
         }
         finish_result(r, begin, ctx, results, on_result);

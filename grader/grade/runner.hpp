@@ -3,6 +3,7 @@
 /// @brief Runs the selected checks of a lab against a server: starts it,
 /// restarts it when a check left it dead or unresponsive, stops it.
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -11,6 +12,16 @@
 #include "report.hpp"
 
 namespace csd::grade {
+
+/// Each check's own deadline (scaled): a check still running then is
+/// ended as failed. Generous: the flakiness run reports how close each came.
+inline constexpr std::chrono::seconds check_deadline{60};
+
+/// Sets the whole-run deadline of the next run_checks(): @p timeout
+/// (scaled) from now. When it hits, the check running is ended as failed
+/// and the remaining ones are reported as not run, with 0 points; the
+/// results so far are kept. None unless set. Main thread.
+void set_whole_run_deadline(std::chrono::milliseconds timeout);
 
 /// Starts @p server_path, runs @p selection in order and returns the
 /// results; @p on_result sees each as soon as it is known. No process of

@@ -19,10 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-csd::Fd make_memfd(const char* name) {
-    return csd::Fd(csd::check(::memfd_create(name, MFD_CLOEXEC), "memfd_create"));
-}
-
 // True when @p text has the line @p line (a `\r` before the `\n` allowed).
 bool has_line(std::string_view text, std::string_view line) {
     while (!text.empty()) {
@@ -79,12 +75,14 @@ Readiness Server::start(std::chrono::milliseconds timeout, const std::vector<std
 
 Readiness Server::attempt(std::chrono::milliseconds timeout, bool& port_taken) {
     stop();
-    out_ = make_memfd("csd-grade-server-stdout");
-    err_ = make_memfd("csd-grade-server-stderr");
+    out_ = std::make_unique<OutputCapture>();
+    err_ = std::make_unique<OutputCapture>();
     port_ = free_port();
     std::vector<std::string> argv = {path_, "-i", "127.0.0.1", "-p", std::to_string(port_)};
     argv.insert(argv.end(), args_.begin(), args_.end());
-    pid_ = spawn(argv, out_.get(), err_.get());
+    pid_ = spawn_graded(argv, -1, out_->write_end(), err_->write_end());
+    out_->close_write_end();
+    err_->close_write_end();
     ++starts_;
 
     Readiness r;
@@ -92,7 +90,8 @@ Readiness Server::attempt(std::chrono::milliseconds timeout, bool& port_taken) {
     const Deadline deadline(timeout);
     while (!deadline.expired()) {
         if (!running()) {
-            const std::string err = read_all(err_.get());
+            (void)err_->wait_for_eof(100ms);  // its last words, through the pipe
+            const std::string err = err_->text();
             port_taken = err.find("Address already in use") != std::string::npos ||
                          err.find("EADDRINUSE") != std::string::npos;
             r.problem = death_report(" before accepting connections");
@@ -166,11 +165,14 @@ std::optional<int> Server::status() const {
 }
 
 std::string Server::stdout_text() const {
-    return read_all(out_.get());
+    if (!out_) return {};
+    // Once the server ended, its last lines may still be in the pipe.
+    if (pid_ != 0 && status()) (void)out_->wait_for_eof(200ms);
+    return out_->text();
 }
 
 std::string Server::stderr_tail(std::size_t lines) const {
-    return tail_lines(read_all(err_.get()), lines);
+    return err_ ? tail_lines(err_->text(), lines) : std::string();
 }
 
 std::string Server::death_report(std::string_view when) const {
@@ -178,6 +180,7 @@ std::string Server::death_report(std::string_view when) const {
     std::string text =
         st ? fmt::format("the server (pid {}) {}{}", pid_, describe_wait_status(*st), when)
            : fmt::format("the server (pid {}) is still running", pid_);
+    if (st && err_) (void)err_->wait_for_eof(100ms);
     const std::string tail = stderr_tail();
     if (!tail.empty()) text += "; its stderr ended with:\n" + tail;
     return text;

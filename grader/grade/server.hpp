@@ -8,12 +8,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "csd/fd.hpp"
+#include "capture.hpp"
 
 namespace csd::grade {
 
@@ -26,8 +27,9 @@ struct Readiness {
     int port_retries = 0;    ///< Starts redone on a new port because another process took it.
 };
 
-/// One run of SERVER at a time. Owns the server's top process and the
-/// memfds holding its stdout and stderr. Used from the main thread only.
+/// One run of SERVER at a time, confined (spawn_graded()). Owns the
+/// server's top process and the captures of its stdout and stderr (their
+/// head and tail, OutputCapture). Used from the main thread only.
 class Server {
   public:
     /// A server that will run @p path (not started yet).
@@ -67,7 +69,9 @@ class Server {
     /// How many times start() was called.
     [[nodiscard]] int starts() const noexcept { return starts_; }
 
-    /// Everything the server wrote to stdout.
+    /// What the server wrote to stdout (all of it, or its head and tail
+    /// around a line `[N bytes cut]`); once the server ended, everything it
+    /// wrote (waits up to 200 ms for the pipe to drain).
     [[nodiscard]] std::string stdout_text() const;
     /// The last @p lines lines the server wrote to stderr.
     [[nodiscard]] std::string stderr_tail(std::size_t lines = 8) const;
@@ -84,8 +88,8 @@ class Server {
     pid_t pid_ = 0;
     std::uint16_t port_ = 0;
     int starts_ = 0;
-    csd::Fd out_;  // memfd: the server's stdout
-    csd::Fd err_;  // memfd: the server's stderr
+    std::unique_ptr<OutputCapture> out_;  // the server's stdout
+    std::unique_ptr<OutputCapture> err_;  // the server's stderr
 };
 
 /// The last @p lines lines of @p text (all of it when shorter). Pure.

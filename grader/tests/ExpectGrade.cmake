@@ -5,7 +5,8 @@
 # verdict ("passed", "failed", "skipped") in the --json results, and no
 # process running SERVER is left afterwards. With MARKER, the file is
 # removed first, passed to the server as $CSD_TEST_MARKER, and must exist
-# afterwards (the server made it).
+# afterwards (the server made it). With OUTPUT, csd-grade's report must match
+# that regular expression.
 include(${CMAKE_CURRENT_LIST_DIR}/../../cmake/GradeRun.cmake)
 csd_require_vars(ExpectGrade.cmake GRADE LAB SERVER EXPECT JSON)
 if(NOT DEFINED CHECKS)
@@ -25,6 +26,9 @@ set(shown "${grade_shown}")
 set(problems "")
 if(NOT "${status}" STREQUAL "${EXPECT}")
   string(APPEND problems "\n  exit status: expected ${EXPECT}, got '${status}'")
+endif()
+if(DEFINED OUTPUT AND NOT "${OUTPUT}" STREQUAL "" AND NOT "${grade_output}" MATCHES "${OUTPUT}")
+  string(APPEND problems "\n  the report does not match \"${OUTPUT}\"")
 endif()
 if(DEFINED MARKER AND NOT "${MARKER}" STREQUAL "" AND NOT EXISTS ${MARKER})
   string(APPEND problems "\n  the server never made ${MARKER}")
