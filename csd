@@ -379,8 +379,9 @@ cmd_test() {
     fi
 
     test_preset default "g++, the whole suite with the docs"
-    # Everything builds warning-free with clang++ too (skeletons, broken
-    # servers, tools), under ASan+UBSan (one build proves both: another
+    # Everything builds warning-free with clang++ too (skeletons, tools;
+    # not the broken servers of grader/tests, whose verdicts the g++ build
+    # proves), under ASan+UBSan (one build proves both: another
     # compiler, and no memory error or undefined behaviour in the unit tests
     # and the graded solutions); it also runs the libFuzzer target.
     test_preset clang-asan "clang++ with ASan+UBSan, unit tests, solutions graded, fuzzing" \

@@ -2,16 +2,20 @@
 # parallel (the presets say -j2, and CI runs that on 2 cores).
 #
 # A test that runs csd-grade declares the checks it runs with
-# csd_test_runs_checks(); the test then holds the CTest RESOURCE_LOCKs of
-# those checks, so ctest never starts it while another test holds one of the
-# same locks. Other tests (unit, sync, docs, light checks) still run
-# alongside. The locks, by what a check needs or measures:
+# csd_test_runs_checks(); the test then gets CSD_LOCK_DIR in its environment,
+# and csd-grade holds the locks of each check while that check runs (an
+# flock(2) on CSD_LOCK_DIR/LOCK.lock, check_locks.hpp; the same table
+# builds csd-grade's), so no two heavy checks that share a lock run at once,
+# while light checks and other tests (unit, sync, docs) run alongside. A test
+# that is not a grader and keeps the cores busy (a build, the browser, a
+# benchmark, the fuzzer) holds the cpu lock for its whole run through
+# csd_flock_command(). The locks, by what a check needs or measures:
 #
-#   csd.connections  thousands of sockets at once (many: up to 10,000 held
+#   connections      thousands of sockets at once (many: up to 10,000 held
 #                    connections; load: 1,000 in 5 client processes). Two at
 #                    once can run out of ephemeral ports, descriptors or
 #                    listen backlog, so a correct server would be failed.
-#   csd.cpu          checks that keep both cores busy (many, load, fd-leak,
+#   cpu              checks that keep both cores busy (many, load, fd-leak,
 #                    bytes), and
 #                    checks that measure the server's CPU or wakeups or give it
 #                    a 1 s deadline (idle-cpu, syscall, concurrency,
@@ -50,27 +54,28 @@ set(CSD_CHECK_LOCKS_stalled-loops cpu)
 set(CSD_CHECK_LOCKS_ring-io cpu)
 
 # csd_test_runs_checks(TEST CHECK...): TEST runs csd-grade with these checks
-# (ALL: every check of its lab); it gets their locks (csd.NAME). Call it in
-# the directory that added TEST.
+# (ALL: every check of its lab): it gets CSD_LOCK_DIR, and csd-grade takes
+# each check's locks while it runs.
 function(csd_test_runs_checks test)
-  set(locks "")
-  foreach(check IN LISTS ARGN)
-    if(check STREQUAL "ALL")
-      # Every lock of the table.
-      get_cmake_property(variables VARIABLES)
-      foreach(variable IN LISTS variables)
-        if(variable MATCHES "^CSD_CHECK_LOCKS_")
-          list(APPEND locks ${${variable}})
-        endif()
-      endforeach()
-    else()
-      list(APPEND locks ${CSD_CHECK_LOCKS_${check}})
-    endif()
-  endforeach()
-  if(locks)
-    list(REMOVE_DUPLICATES locks)
-    list(TRANSFORM locks PREPEND "csd.")
-    set_property(TEST ${test} APPEND PROPERTY RESOURCE_LOCK ${locks})
+  # The grader takes the locks itself, check by check (flock(2) on
+  # CSD_LOCK_DIR/LOCK.lock: grader/grade/check_locks.hpp, the mechanism of
+  # csd-batch), so two grading tests overlap except while both would run a
+  # heavy check. A test-long RESOURCE_LOCK would keep a whole lab's grading
+  # away from every other one for all its light checks too.
+  set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "CSD_LOCK_DIR=${CSD_TEST_LOCK_DIR}")
+endfunction()
+
+# The lock directory of this build's tests.
+set(CSD_TEST_LOCK_DIR ${CMAKE_BINARY_DIR}/test-locks)
+file(MAKE_DIRECTORY ${CSD_TEST_LOCK_DIR})
+find_program(CSD_FLOCK flock)
+# csd_flock_command(OUT LOCK): sets OUT to the command prefix that runs a
+# command holding LOCK (nothing when flock(1) is missing: no locking).
+function(csd_flock_command out lock)
+  if(CSD_FLOCK)
+    set(${out} ${CSD_FLOCK} ${CSD_TEST_LOCK_DIR}/${lock}.lock PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
   endif()
 endfunction()
 # selfpipe: signals and race-window give each of hundreds of fresh processes

@@ -21,7 +21,7 @@
 namespace csd::grade {
 
 /// The locks check @p check_id needs ("connections", "cpu"), sorted; empty
-/// for a light check. Pure.
+/// for a light check; "cpu" for a hidden check (hidden.hpp). Pure.
 [[nodiscard]] std::vector<std::string_view> check_locks(std::string_view check_id);
 
 /// Sets the lock directory (empty: no locking). Main thread, before any

@@ -36,7 +36,8 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
                  "End the output with Autolab's autoresult line: {\"scores\": {\"ID\": points, "
                  "...}}");
     app.add_option("--lock-dir", line.lock_dir,
-                   "Graders sharing DIR run their heavy checks one at a time (csd-batch)")
+                   "Graders sharing DIR run their heavy checks one at a time (csd-batch; "
+                   "default: $CSD_LOCK_DIR, as the test suite sets it)")
         ->option_text("DIR");
     app.add_option("--deadline", line.deadline,
                    "Whole-run deadline in seconds, scaled like every other (default: "

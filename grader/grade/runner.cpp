@@ -61,9 +61,6 @@ void end_check(CheckResult& r) {
 // Runs one check; fills passed/saw/hint (or skipped) of @p r.
 void run_one(const CheckInfo& check, Context& ctx, CheckResult& r) {
     try {
-        // Under `csd-grade --lock-dir` (csd-batch), a heavy check waits
-        // until no other grader runs one that shares a lock (check_locks.hpp).
-        const CheckLockGuard locks(check.id);
         check.run(ctx);
         r.passed = true;
     } catch (const CheckFailed& e) {
@@ -200,13 +197,13 @@ class Run {
     Server& server_;
     Context& ctx_;
     std::vector<std::string> file_args_;  // `-f PATH` for a lab that serves a file, else empty
-    std::string unusable_;  // not empty: no server can run any more
-    bool restart_ = false;  // restart before the next check
-    bool ended_by_check_ = false;  // the last check ended the server on purpose
-    bool probed_ = false;   // the running server answered the health probe
-    std::string first_blocked_;  // the check that reported the failed probe in full
-    std::string note_;      // why the server was restarted before this check
-    bool told_restart_ = false;  // a restart note was already given
+    std::string unusable_;                // not empty: no server can run any more
+    bool restart_ = false;                // restart before the next check
+    bool ended_by_check_ = false;         // the last check ended the server on purpose
+    bool probed_ = false;                 // the running server answered the health probe
+    std::string first_blocked_;           // the check that reported the failed probe in full
+    std::string note_;                    // why the server was restarted before this check
+    bool told_restart_ = false;           // a restart note was already given
 };
 
 // A lab program (LabKind::program): nothing runs between the checks; each
@@ -224,6 +221,7 @@ std::vector<CheckResult> run_program_checks(
         CheckResult r{.id = std::string(check->id),
                       .max_points = check_points(lab, *check),
                       .hint = std::string(check_hint(lab, *check))};
+        const CheckLockGuard locks(check->id);  // as in run_checks()
         const auto begin = Deadline::Clock::now();
         if (begin_check(r)) {
             ctx.log("check {}", check->id);
@@ -275,6 +273,10 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
         CheckResult r{.id = std::string(check->id),
                       .max_points = check_points(lab, *check),
                       .hint = std::string(check_hint(lab, *check))};
+        // Under a lock directory (csd-batch, the test suite) a heavy check
+        // waits here, before its clock starts, until no other grader runs
+        // one that shares a lock (check_locks.hpp).
+        const CheckLockGuard locks(check->id);
         const auto begin = Deadline::Clock::now();
         if (!begin_check(r)) {
             // The whole-run deadline passed: not run, 0 points.
