@@ -23,21 +23,29 @@ if(NOT TARGET skeletons)
   add_custom_target(skeletons COMMENT "Regenerating skeletons/ from solutions/")
 endif()
 
-# csd_add_student_lab(LAB PART): the student release's skeleton-LAB and grade-LAB.
-function(csd_add_student_lab lab library)
-  file(GLOB skel_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/skeletons/${lab}/*.cpp)
-  if(NOT skel_sources)
-    message(FATAL_ERROR "lab ${lab}: no sources in skeletons/${lab}")
-  endif()
-  add_executable(skeleton-${lab} ${skel_sources})
+# csd_skeleton_program(LAB LIBRARY SOURCE...): the program skeleton-LAB and
+# the target grade-LAB that grades it.
+function(csd_skeleton_program lab library)
+  add_executable(skeleton-${lab} ${ARGN})
   target_link_libraries(skeleton-${lab} PRIVATE ${library})
   csd_warnings(skeleton-${lab})
+  # A skeleton is unfinished by design: it declares the fields and constants
+  # the student's code will use (clang++ warns that they are unused, g++ not).
   csd_no_warnings(skeleton-${lab} unused-private-field unused-const-variable)
   add_custom_target(grade-${lab}
     COMMAND csd-grade ${lab} $<TARGET_FILE:skeleton-${lab}>
     DEPENDS csd-grade csd-client skeleton-${lab}
     USES_TERMINAL
     COMMENT "Grading your skeleton-${lab}")
+endfunction()
+
+# csd_add_student_lab(LAB PART): the student release's skeleton-LAB and grade-LAB.
+function(csd_add_student_lab lab library)
+  file(GLOB skel_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/skeletons/${lab}/*.cpp)
+  if(NOT skel_sources)
+    message(FATAL_ERROR "lab ${lab}: no sources in skeletons/${lab}")
+  endif()
+  csd_skeleton_program(${lab} ${library} ${skel_sources})
 endfunction()
 
 function(csd_add_lab lab)
@@ -84,18 +92,7 @@ function(csd_add_lab lab)
       return()
     endif()
   endforeach()
-  add_executable(skeleton-${lab} ${skel_sources})
-  target_link_libraries(skeleton-${lab} PRIVATE ${arg_LIBRARY})
-  csd_warnings(skeleton-${lab})
-  # A skeleton is unfinished by design: it declares the fields and constants
-  # the student's code will use (clang++ warns that they are unused, g++ not).
-  csd_no_warnings(skeleton-${lab} unused-private-field unused-const-variable)
-
-  add_custom_target(grade-${lab}
-    COMMAND csd-grade ${lab} $<TARGET_FILE:skeleton-${lab}>
-    DEPENDS csd-grade csd-client skeleton-${lab}
-    USES_TERMINAL
-    COMMENT "Grading your skeleton-${lab}")
+  csd_skeleton_program(${lab} ${arg_LIBRARY} ${skel_sources})
   add_custom_target(grade-solution-${lab}
     COMMAND csd-grade ${lab} $<TARGET_FILE:solution-${lab}>
     DEPENDS csd-grade csd-client solution-${lab}
