@@ -343,7 +343,7 @@ const std::vector<CheckInfo>& checks() {
          "position, watch EPOLLOUT only while something is owed; a loop blocked in write() stops "
          "every client it serves"},
         {"reply", 10, check_one_reply,
-         "rst: one request per connection gets its exact reply (1 B to 1 MiB, also through a "
+         "rst: one request per connection gets its exact reply (1 B to 16 MiB, also through a "
          "4 KiB receive window), then the server ends the connection",
          "answer the one request of each connection, then end it yourself. An abortive close "
          "throws away what the send queue still holds: wait until the reply is acknowledged "
