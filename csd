@@ -346,12 +346,34 @@ test_preset() {
     start=$(now)
     if configure "$preset" && build "$preset" "${targets[@]}"; then
         say "Testing $what (ctest --preset $preset ${select[*]})"
-        ctest --preset "$preset" -j2 --output-on-failure "${select[@]}" ||
+        ctest --preset "$preset" -j2 --output-on-failure "${select[@]}" || {
             failed+=("ctest $preset")
+            digests+=("$(failure_digest "$preset")")
+        }
     else
         failed+=("build $preset")
     fi
     phases+=("$(printf '  %-8s %7s s  %s' "$preset" "$(seconds "$start" "$(now)")" "$what")")
+}
+
+# failure_digest PRESET: the name and the last lines of the output of each
+# test that failed in PRESET's last ctest run (from its
+# Testing/Temporary/LastTest.log), for the end of ./csd test, where a log
+# that only keeps its tail (CI) still shows why.
+failure_digest() {
+    local dir=build log
+    [ "$1" = default ] || dir=build-$1
+    log=$dir/Testing/Temporary/LastTest.log
+    [ -f "$dir/Testing/Temporary/LastTestsFailed.log" ] && [ -f "$log" ] || return 0
+    local name
+    while IFS=: read -r _ name; do
+        echo "--- $1: $name (the end of its output; all of it: $log)"
+        awk -v t="$name" '
+            $0 ~ "^[0-9]+/[0-9]+ Test: " && $3 == t { on = 1; next }
+            on && /^<end of output>/ { exit }
+            on && /^-+$/ && !started { started = 1; next }
+            on && started { print }' "$log" | tail -n 25
+    done <"$dir/Testing/Temporary/LastTestsFailed.log"
 }
 
 # What ./csd test runs, in three builds. The whole suite once, with g++; the
@@ -365,7 +387,7 @@ test_preset() {
 cmd_test() {
     need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" \
         "${BROWSER_PACKAGES[@]}"
-    local failed=() phases=() start
+    local failed=() phases=() digests=() start
     start=$(now)
 
     if [ "$RELEASE" -eq 1 ]; then
@@ -404,6 +426,11 @@ cmd_test() {
             "clang++ under ASan+UBSan and, for the thread labs, under TSan)"
     else
         local joined
+        if [ ${#digests[@]} -gt 0 ]; then
+            echo
+            echo "csd test: the tests that failed, the end of each one's output:"
+            printf '%s\n' "${digests[@]}"
+        fi
         joined=$(printf '%s, ' "${failed[@]}")
         echo "csd test: FAILED: ${joined%, }"
         exit 1

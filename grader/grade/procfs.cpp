@@ -202,6 +202,17 @@ std::optional<pid_t> parse_tracer_pid(std::string_view text) {
     return static_cast<pid_t>(*n);
 }
 
+std::size_t parse_child_count(std::string_view text) {
+    std::size_t count = 0;
+    bool in_word = false;
+    for (const char c : text) {
+        const bool space = c == ' ' || c == '\n' || c == '\t';
+        if (!space && !in_word) ++count;
+        in_word = !space;
+    }
+    return count;
+}
+
 std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all) {
     std::multimap<pid_t, const ProcStat*> children;
     for (const auto& p : all) children.emplace(p.ppid, &p);
@@ -262,6 +273,13 @@ std::vector<Holder> socket_holders(const std::vector<pid_t>& pids, std::uint64_t
         }
     }
     return out;
+}
+
+std::optional<std::size_t> main_thread_child_count(pid_t pid) {
+    const std::string tid = std::to_string(pid);
+    const auto text = read_text("/proc/" + tid + "/task/" + tid + "/children");
+    if (!text) return std::nullopt;
+    return parse_child_count(*text);
 }
 
 int thread_count(pid_t pid) {

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,8 @@ struct TcpSocket {
 
 /// TCP state number of a listening socket in /proc/net/tcp.
 inline constexpr int tcp_listen = 0x0A;
+/// TCP state number of an established connection in /proc/net/tcp.
+inline constexpr int tcp_established = 0x01;
 
 /// Parses the text of /proc/net/tcp or /proc/net/tcp6 (header line skipped).
 [[nodiscard]] std::vector<TcpSocket> parse_net_tcp(std::string_view text);
@@ -52,11 +55,11 @@ inline constexpr int tcp_listen = 0x0A;
 
 /// What /proc/PID/syscall said.
 struct SyscallSample {
-    bool readable = false;       ///< False when the file could not be read.
-    bool running = false;        ///< The thread was running (not in a system call).
-    std::optional<long> number;  ///< The system call it is blocked in, when known.
+    bool readable = false;            ///< False when the file could not be read.
+    bool running = false;             ///< The thread was running (not in a system call).
+    std::optional<long> number;       ///< The system call it is blocked in, when known.
     std::vector<std::uint64_t> args;  ///< Its arguments, as far as the file gives them.
-    std::string raw;             ///< First line of the file (or the error), for messages.
+    std::string raw;                  ///< First line of the file (or the error), for messages.
 };
 
 /// Parses the text of /proc/PID/syscall.
@@ -74,6 +77,10 @@ struct SyscallSample {
 /// traced), nullopt when absent.
 [[nodiscard]] std::optional<pid_t> parse_tracer_pid(std::string_view text);
 
+/// The number of pids in the text of /proc/PID/task/TID/children
+/// ("1201 1202 " lists two children).
+[[nodiscard]] std::size_t parse_child_count(std::string_view text);
+
 /// Pids of the processes below @p root in @p all (children, grandchildren...).
 [[nodiscard]] std::vector<ProcStat> descendants_in(pid_t root, const std::vector<ProcStat>& all);
 
@@ -88,6 +95,12 @@ struct SyscallSample {
 
 /// @p root followed by every process below it right now.
 [[nodiscard]] std::vector<pid_t> process_tree(pid_t root);
+
+/// Children of the main thread of @p pid right now (the entries of
+/// /proc/PID/task/PID/children; a child forked by another thread of @p pid
+/// is not there). nullopt when it cannot be read (process gone, or a kernel
+/// without CONFIG_PROC_CHILDREN). Cheap: one small file, no scan of /proc.
+[[nodiscard]] std::optional<std::size_t> main_thread_child_count(pid_t pid);
 
 /// Thread ids of @p pid (entries of /proc/PID/task), sorted; empty when gone.
 [[nodiscard]] std::vector<pid_t> thread_ids(pid_t pid);

@@ -2,20 +2,26 @@
 // even when it comes while new clients keep connecting.
 //
 // A few short rounds, each on a freshly started server (the first one on the
-// server the earlier checks used): two idle clients, then a burst of new
-// connections from a thread of the grader, some silent, some sending a
-// request; SIGTERM lands in the middle of the burst, right after a volley
-// of connections opened at once, and the burst goes on until the server is
-// gone. A forking server whose child can take the SIGTERM before
-// it reset the parent's signal handlers (fork() then reset, instead of
-// csd::fork_child()) loses that SIGTERM and serves its idle client for ever:
-// the burst makes such a fork likely at the moment of the SIGTERM, the
-// rounds give it several chances.
+// server the earlier checks used), each with two idle clients. In a burst
+// round a thread of the grader opens new connections, some silent, some
+// sending a request; SIGTERM lands in the middle of the burst, right after a
+// volley of connections opened at once, and the burst goes on until the
+// server is gone.
+//
+// A forking server (the fork lab) also gets fork-race rounds, every other
+// round: a volley of silent connections and no burst; the grader watches
+// the server's children (/proc/PID/task/PID/children) and sends SIGTERM the
+// moment the k-th new child appears, so that the server is in the middle of
+// fork() when it comes and has only a few children to end. A server whose
+// child can take the SIGTERM before it reset the parent's signal handlers
+// (fork() then reset, instead of csd::fork_child()) loses that SIGTERM there:
+// the child serves its silent client for ever and the parent waits for it.
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <atomic>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -43,6 +49,11 @@ constexpr std::size_t volley_size = 10;
 /// times this (scaled), so that the SIGTERM finds the server at different
 /// points.
 constexpr auto first_kill_delay = 3ms;
+/// Silent connections opened at once in a fork-race round.
+constexpr std::size_t fork_race_volley = 16;
+/// Longest wait for the new children of a fork-race round (scaled); a
+/// server that forks elsewhere than on its main thread gets its SIGTERM then.
+constexpr auto fork_race_wait = 50ms;
 
 /// New connections to a port, opened by a thread of its own until stop()
 /// or burst_limit: every third one sends a request for 1 byte (never read),
@@ -115,8 +126,22 @@ std::string describe_left(const std::vector<pid_t>& pids, pid_t server) {
     return text;
 }
 
-/// One round: idle clients, a burst, SIGTERM in the middle of it.
-void sigterm_round(Context& ctx, int round) {
+/// Waits until the main thread of @p top has @p target children (or more),
+/// polling /proc/PID/task/PID/children without sleeping, at most
+/// fork_race_wait; false when the count never got there.
+bool wait_for_children(pid_t top, std::size_t target) {
+    const Deadline limit(fork_race_wait);
+    while (!limit.expired()) {
+        const auto count = procfs::main_thread_child_count(top);
+        if (!count) return false;
+        if (*count >= target) return true;
+    }
+    return false;
+}
+
+/// One round: idle clients, then a burst with SIGTERM in the middle of it,
+/// or (@p fork_race) a volley with SIGTERM as its k-th connection is forked.
+void sigterm_round(Context& ctx, int round, bool fork_race) {
     // Two idle clients, served once so that a forking server has children now
     // (an iterative server serves only the first one; the second waits).
     std::vector<Connection> idle;
@@ -129,19 +154,32 @@ void sigterm_round(Context& ctx, int round) {
         }
     }
     const pid_t top = ctx.pid();
-    Burst burst(ctx.port());
-    std::this_thread::sleep_for(scaled(first_kill_delay * (round + 1)));
-    const auto tree = procfs::descendants(top);
-    // A volley right before the SIGTERM: the server is surely accepting (a
-    // forking one: forking) when it comes.
+    std::optional<Burst> burst;
     std::vector<Connection> volley;
-    for (std::size_t i = 0; i < volley_size; ++i) {
-        volley.push_back(Connection::begin_open(ctx.port()));
+    std::string trigger;
+    if (fork_race) {
+        const std::size_t k = 1 + static_cast<std::size_t>(round / 2) % 4;
+        const std::size_t base = procfs::main_thread_child_count(top).value_or(0);
+        for (std::size_t i = 0; i < fork_race_volley; ++i) {
+            volley.push_back(Connection::begin_open(ctx.port()));
+        }
+        trigger = wait_for_children(top, base + k)
+                      ? fmt::format("as the server forked child {} for the volley", k)
+                      : "with no new child seen";
+    } else {
+        burst.emplace(ctx.port());
+        std::this_thread::sleep_for(scaled(first_kill_delay * (round + 1)));
+        // A volley right before the SIGTERM: the server is surely accepting
+        // (a forking one: forking) when it comes.
+        for (std::size_t i = 0; i < volley_size; ++i) {
+            volley.push_back(Connection::begin_open(ctx.port()));
+        }
     }
-    const std::size_t before = burst.opened() + volley.size();
-    ctx.log("round {}: SIGTERM to pid {} ({} descendants, {} connections of the burst so far)",
-            round + 1, top, tree.size(), before);
+    const auto opened = [&] { return (burst ? burst->opened() : 0) + volley.size(); };
+    const std::size_t before = opened();
     ::kill(top, SIGTERM);
+    ctx.log("round {}: SIGTERM to pid {} {}({} connections so far)", round + 1, top,
+            trigger.empty() ? "" : trigger + " ", before);
 
     const Deadline two_seconds(2s);
     std::optional<int> status;
@@ -153,12 +191,18 @@ void sigterm_round(Context& ctx, int round) {
         if ((status && left.empty()) || two_seconds.expired()) break;
         std::this_thread::sleep_for(10ms);
     }
-    burst.stop();
-    const std::size_t total = burst.opened() + volley.size();
-    const std::string when = fmt::format(
-        "round {} of {}: SIGTERM came during a burst of {} new connections ({} before it, {} "
-        "after; some idle, some sending a request), with 2 idle clients connected",
-        round + 1, rounds, total, before, total - before);
+    if (burst) burst->stop();
+    const std::size_t total = opened();
+    const std::string when =
+        fork_race ? fmt::format(
+                        "round {} of {}: SIGTERM came {}, {} silent connections opened "
+                        "at once, with 2 idle clients connected",
+                        round + 1, rounds, trigger, total)
+                  : fmt::format(
+                        "round {} of {}: SIGTERM came during a burst of {} new "
+                        "connections ({} before it, {} after; some idle, some sending a "
+                        "request), with 2 idle clients connected",
+                        round + 1, rounds, total, before, total - before);
     if (!status) {
         fail(
             fmt::format("the server (pid {}) was still running 2 s after SIGTERM ({})", top, when));
@@ -188,7 +232,8 @@ void check_sigterm(Context& ctx) {
                                 round + 1, rounds, again.problem));
             }
         }
-        sigterm_round(ctx, round);
+        const bool fork_race = ctx.lab().model == Model::process_per_connection && round % 2 == 0;
+        sigterm_round(ctx, round, fork_race);
     }
 }
 

@@ -51,7 +51,9 @@ Watched find_descriptors(pid_t pid, std::uint16_t port, const std::vector<Connec
         if (it == fd_of_inode.end()) continue;
         if (s.state == procfs::tcp_listen) {
             w.listener = it->second;
-        } else if (ports.contains(s.remote_port)) {
+        } else if (s.state == procfs::tcp_established && ports.contains(s.remote_port)) {
+            // Established only: a socket of an earlier check that the server
+            // has not closed yet is not one of these clients.
             w.clients.push_back(it->second);
         }
     }
@@ -112,9 +114,9 @@ std::string wrong_arguments(Context& ctx, const std::string& name, const procfs:
         hint =
             "give poll() one pollfd per client that wants input, plus the listening socket, and "
             "sleep in poll() on them, not in a poll() on an empty or shorter array";
-        if (nfds < w.clients.size()) {
+        if (nfds < static_cast<std::uint64_t>(idle_clients)) {
             return fmt::format("{}(nfds = {}) cannot watch {} idle clients", name, nfds,
-                               w.clients.size());
+                               idle_clients);
         }
         return "";
     }

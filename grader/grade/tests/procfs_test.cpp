@@ -3,8 +3,10 @@
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
 
@@ -103,8 +105,7 @@ TEST_CASE("parse_epoll_targets") {
 }
 
 TEST_CASE("parse_voluntary_switches") {
-    const char* text =
-        "Name:\tx\nvoluntary_ctxt_switches:\t17\nnonvoluntary_ctxt_switches:\t3\n";
+    const char* text = "Name:\tx\nvoluntary_ctxt_switches:\t17\nnonvoluntary_ctxt_switches:\t3\n";
     CHECK(parse_voluntary_switches(text) == 17U);
     CHECK_FALSE(parse_voluntary_switches("nonvoluntary_ctxt_switches:\t3\n"));
 }
@@ -138,6 +139,28 @@ TEST_CASE("open_fds of this process sees a descriptor") {
     const auto fds = open_fds(::getpid());
     CHECK_FALSE(fds.empty());
     CHECK(thread_count(::getpid()) >= 1);
+}
+
+TEST_CASE("parse_child_count") {
+    CHECK(parse_child_count("") == 0);
+    CHECK(parse_child_count("1201 ") == 1);
+    CHECK(parse_child_count("1201 1202 99999 ") == 3);
+    CHECK(parse_child_count("7") == 1);
+}
+
+TEST_CASE("main_thread_child_count sees a new child") {
+    const auto before = main_thread_child_count(::getpid());
+    REQUIRE(before.has_value());
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    CHECK(main_thread_child_count(::getpid()) == *before + 1);
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    CHECK(main_thread_child_count(::getpid()) == before);
 }
 
 TEST_CASE("parse_tracer_pid") {

@@ -1,12 +1,12 @@
 #include "csd/signals.hpp"
 
 #include <doctest/doctest.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -54,6 +54,9 @@ TEST_CASE("drain_signals reports routed signals, SIGCHLD does not ask to stop") 
     CHECK(in_child([] {
               csd::route_signals({SIGCHLD});
               ::kill(::getpid(), SIGCHLD);
+              // At once with a handler; soon with the signal thread (TSan).
+              pollfd p{csd::signal_fd(), POLLIN, 0};
+              if (::poll(&p, 1, 5000) != 1) return 4;
               const auto seen = csd::drain_signals();
               if (seen.size() != 1 || seen[0] != SIGCHLD) return 1;
               if (!csd::drain_signals().empty()) return 2;
@@ -99,10 +102,11 @@ TEST_CASE("route_signals refuses a signal routed twice, and more signals than it
               } catch (const std::logic_error&) {
               }
               try {
-                  csd::route_signals({SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 2, SIGRTMIN + 3, SIGRTMIN + 4,
-                                      SIGRTMIN + 5, SIGRTMIN + 6, SIGRTMIN + 7, SIGRTMIN + 8,
-                                      SIGRTMIN + 9, SIGRTMIN + 10, SIGRTMIN + 11, SIGRTMIN + 12,
-                                      SIGRTMIN + 13, SIGRTMIN + 14});  // 16 with SIGUSR1: fits
+                  csd::route_signals({SIGRTMIN, SIGRTMIN + 1, SIGRTMIN + 2, SIGRTMIN + 3,
+                                      SIGRTMIN + 4, SIGRTMIN + 5, SIGRTMIN + 6, SIGRTMIN + 7,
+                                      SIGRTMIN + 8, SIGRTMIN + 9, SIGRTMIN + 10, SIGRTMIN + 11,
+                                      SIGRTMIN + 12, SIGRTMIN + 13,
+                                      SIGRTMIN + 14});  // 16 with SIGUSR1: fits
               } catch (const std::logic_error&) {
                   return 4;
               }
@@ -145,7 +149,7 @@ TEST_CASE("a routed SIGTERM makes stop_fd readable; SIGCHLD does not") {
               if (::poll(&p, 1, 0) != 0) return 1;
               if (csd::wait_for_stop(std::chrono::milliseconds(10))) return 2;  // times out
               ::kill(::getpid(), SIGTERM);
-              return ::poll(&p, 1, 0) == 1 && csd::stop_requested() ? 0 : 3;
+              return ::poll(&p, 1, 5000) == 1 && csd::stop_requested() ? 0 : 3;
           }) == 0);
 }
 
@@ -154,13 +158,18 @@ TEST_CASE("fork_child: the child starts with default signals, no stop, no inheri
               csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
               csd::request_stop();
               const int parent_stop = csd::stop_fd();
+              sigset_t mask_before;
+              ::pthread_sigmask(SIG_SETMASK, nullptr, &mask_before);
               const pid_t pid = csd::fork_child();
               if (pid < 0) return 1;
               if (pid == 0) {
                   struct sigaction sa {};
                   ::sigaction(SIGTERM, nullptr, &sa);
+                  sigset_t child_mask;
+                  ::pthread_sigmask(SIG_SETMASK, nullptr, &child_mask);
                   const bool ok = sa.sa_handler == SIG_DFL && csd::signal_fd() == -1 &&
-                                  !csd::stop_requested() && ::fcntl(parent_stop, F_GETFD) == -1;
+                                  !csd::stop_requested() && ::fcntl(parent_stop, F_GETFD) == -1 &&
+                                  sigismember(&child_mask, SIGTERM) == 0;
                   ::_exit(ok ? 0 : 1);
               }
               int status = 0;
@@ -168,7 +177,7 @@ TEST_CASE("fork_child: the child starts with default signals, no stop, no inheri
               // The parent keeps its routing and its mask.
               sigset_t mask;
               ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-              if (sigismember(&mask, SIGTERM) == 1) return 3;
+              if (sigismember(&mask, SIGTERM) != sigismember(&mask_before, SIGTERM)) return 3;
               if (!csd::stop_requested()) return 4;
               return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 5;
           }) == 0);
@@ -198,7 +207,8 @@ int wait_bounded(pid_t pid, std::chrono::milliseconds limit) {
 // between fork() and the reset of its signals ran the inherited handler,
 // then the reset forgot the stop, and the child served its idle client
 // forever. With fork_child() the signal waits, blocked, and then kills.
-TEST_CASE("fork race: SIGTERM at once after fork_child() always ends a child serving an idle client") {
+TEST_CASE(
+    "fork race: SIGTERM at once after fork_child() always ends a child serving an idle client") {
     CHECK(in_child([] {
               csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
               constexpr int rounds = 300;

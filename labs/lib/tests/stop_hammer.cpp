@@ -116,6 +116,13 @@ bool wait_exit(pid_t pid, std::chrono::milliseconds limit, int& status) {
     const auto deadline = Clock::now() + limit;
     while (::waitpid(pid, &status, WNOHANG) == 0) {
         if (Clock::now() > deadline) {
+            // CSD_HAMMER_GDB=1: the hung server's threads, as gdb sees
+            // them, before it is killed (to find where it hangs).
+            if (const char* g = std::getenv("CSD_HAMMER_GDB"); g != nullptr && *g == '1') {
+                const std::string command =
+                    "gdb -p " + std::to_string(pid) + " -batch -ex 'thread apply all bt' 1>&2";
+                [[maybe_unused]] const int rc = std::system(command.c_str());
+            }
             ::kill(-pid, SIGKILL);
             ::waitpid(pid, &status, 0);
             return false;

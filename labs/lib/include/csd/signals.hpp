@@ -15,6 +15,12 @@
 /// in read() can (the signal may come in between: then the read waits for
 /// the client). Handlers are installed without SA_RESTART, so a blocking
 /// call interrupted by a routed signal returns EINTR.
+///
+/// Built with ThreadSanitizer, which delays asynchronous handlers to points
+/// of its own (and can hold one for as long as its thread sleeps on a
+/// condition variable), route_signals() instead blocks the routed signals
+/// and starts a thread that takes them with sigwaitinfo() and does what the
+/// handler does: the same pipe, flag and stop descriptor, but no EINTR.
 
 #include <sys/types.h>
 
@@ -26,7 +32,8 @@ namespace csd {
 
 /// Routes each of @p signals to the self-pipe (created on first use,
 /// CLOEXEC and non-blocking); SIGTERM and SIGINT also call request_stop().
-/// Call from the main thread before starting other threads.
+/// Call from the main thread before starting other threads (under
+/// ThreadSanitizer: threads started before it would not block the signals).
 /// Throws std::logic_error when a signal is routed twice or more than 16
 /// signals would be routed (nothing is installed then), std::system_error
 /// when a call fails.
