@@ -72,7 +72,8 @@ sigset_t routed_set() noexcept {
 }
 
 #if CSD_SIGNAL_THREAD
-// Bit n: signal n is routed (read by the signal thread, so atomic).
+// Bit n - 1: signal n (1 to 64) is routed (read by the signal thread, so
+// atomic).
 std::atomic<std::uint64_t> g_routed_bits{0};
 bool g_signal_thread = false;  // started in this process (main thread only)
 
@@ -81,7 +82,7 @@ bool g_signal_thread = false;  // started in this process (main thread only)
 /// sigwaitinfo() and does what the handler does.
 void take_signals_in_a_thread() {
     std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < g_routed_count; ++i) bits |= std::uint64_t{1} << g_routed[i];
+    for (std::size_t i = 0; i < g_routed_count; ++i) bits |= std::uint64_t{1} << (g_routed[i] - 1);
     g_routed_bits.store(bits);
     const sigset_t set = routed_set();
     if (const int rc = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
@@ -94,8 +95,8 @@ void take_signals_in_a_thread() {
             sigset_t wanted;
             sigemptyset(&wanted);
             const std::uint64_t now = g_routed_bits.load();
-            for (int sig = 1; sig < 64; ++sig) {
-                if ((now >> sig & 1U) != 0) sigaddset(&wanted, sig);
+            for (int sig = 1; sig <= 64; ++sig) {
+                if ((now >> (sig - 1) & 1U) != 0) sigaddset(&wanted, sig);
             }
             const int sig = ::sigwaitinfo(&wanted, nullptr);
             if (sig > 0) on_routed_signal(sig);
@@ -229,7 +230,7 @@ pid_t fork_child() noexcept {
 #if CSD_SIGNAL_THREAD
         // The parent blocks them for good (its signal thread takes them);
         // the child has no such thread.
-        for (int sig = 1; sig < 64; ++sig) {
+        for (int sig = 1; sig <= 64; ++sig) {
             if (sigismember(&routed, sig) == 1) sigdelset(&before, sig);
         }
 #endif
