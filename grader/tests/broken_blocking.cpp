@@ -1,7 +1,8 @@
 // A blocking lab server (fork per client, iterative, or a thread per client)
-// that is correct except for the one bug named by CSD_BUG at compile time.
-// grader/tests/CMakeLists.txt builds one broken-<bug> program per bug and
-// checks that csd-grade fails exactly the check that bug is about.
+// that is correct except for the one bug named by the program's name
+// (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt builds this
+// file once, links broken-<bug> to it for each bug and checks that csd-grade
+// fails exactly the check that bug is about.
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -19,16 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "csd/lab.hpp"
-
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
 
 namespace {
 
-/// The one thing this build gets wrong ("none": a correct server).
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this server gets wrong, set first thing in main().
+std::string_view bug;
 
 // The bugs, each with the check that must catch it:
 //   no-reap               never waitpid()s its children: zombies pile up        -> zombies
@@ -75,13 +73,15 @@ constexpr std::string_view bug = CSD_BUG;
 
 enum class Design { fork, iterative, thread };
 
-constexpr Design design =
-    bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
-        ? Design::iterative
-    : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
-            bug == "shared-buffer" || bug == "cap-closes"
-        ? Design::thread
-        : Design::fork;
+/// The design of the server with this bug.
+Design design() {
+    return bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
+               ? Design::iterative
+           : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
+                   bug == "shared-buffer" || bug == "cap-closes"
+               ? Design::thread
+               : Design::fork;
+}
 
 /// Every reply starts at the start of this: the alphabet, about 64 KiB of it.
 const std::string& pattern() {
@@ -102,7 +102,7 @@ bool send_reply(int fd, std::uint64_t n) {
         std::size_t len =
             static_cast<std::size_t>(std::min<std::uint64_t>(n - sent, all.size() - 26));
         std::uint64_t offset = sent;
-        if constexpr (bug == "wraps-at-16m") {
+        if (bug == "wraps-at-16m") {
             constexpr std::uint64_t wrap = 16 << 20;
             offset = sent % wrap;
             len = static_cast<std::size_t>(std::min<std::uint64_t>(len, wrap - offset));
@@ -117,9 +117,9 @@ bool send_reply(int fd, std::uint64_t n) {
 
 /// csd::parse_request(), or the lenient parser of one of the malformed bugs.
 std::uint64_t parse(std::string_view line) {
-    if constexpr (bug == "long-lines") {
+    if (bug == "long-lines") {
         while (line.size() > 1 && line.front() == '0') line.remove_prefix(1);
-    } else if constexpr (bug == "many-cr") {
+    } else if (bug == "many-cr") {
         while (line.size() > 1 && line.ends_with("\r\r")) line.remove_suffix(1);
     }
     return csd::parse_request(line);
@@ -127,18 +127,18 @@ std::uint64_t parse(std::string_view line) {
 
 /// Answers one request line; false when the connection must be closed now.
 bool answer(int fd, std::string_view line) {
-    if constexpr (bug == "skips-empty-lines") {
+    if (bug == "skips-empty-lines") {
         if (line.empty() || line == "\r") return true;
     }
     std::uint64_t n = parse(line);
-    if constexpr (bug == "accepts-sign") {
+    if (bug == "accepts-sign") {
         if (n == 0 && line.starts_with('-')) n = csd::parse_request(line.substr(1));
     }
     if (n == 0) {
-        if constexpr (bug == "crash") std::abort();
+        if (bug == "crash") std::abort();
         return false;  // malformed: close without a reply
     }
-    if constexpr (bug == "whole-mib-only") {
+    if (bug == "whole-mib-only") {
         constexpr std::uint64_t block = 1 << 20;
         if (n > block) n -= n % block;
     }
@@ -166,7 +166,7 @@ void serve(int fd) {
             line.clear();
         }
         line.append(data);
-        if constexpr (bug == "partial-line") {
+        if (bug == "partial-line") {
             if (!line.empty() && !answer(fd, line)) return;
             line.clear();
         }
@@ -187,26 +187,26 @@ void serve_forking(csd::Fd& listener) {
     unsigned accepted = 0;
     for (;;) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) {
-            if constexpr (bug != "no-reap") reap(children);
+            if (bug != "no-reap") reap(children);
             if (csd::stop_requested()) break;
             continue;
         }
         csd::Fd conn = csd::accept_connection(listener.get()).connection;
         if (!conn) continue;
-        if constexpr (bug == "drops-every-50th") {
+        if (bug == "drops-every-50th") {
             if (++accepted % 50 == 0) continue;  // conn closes here, unanswered
         }
         const pid_t pid = csd::check(bug == "plain-fork" ? ::fork() : csd::fork_child(), "fork");
         if (pid == 0) {
-            if constexpr (bug == "plain-fork") csd::reset_signals_in_child();  // too late
-            if constexpr (bug != "child-keeps-listener") listener.reset();
+            if (bug == "plain-fork") csd::reset_signals_in_child();  // too late
+            if (bug != "child-keeps-listener") listener.reset();
             serve(conn.get());
             ::_exit(0);
         }
         children.insert(pid);
-        if constexpr (bug == "parent-keeps-socket") kept.push_back(std::move(conn));
+        if (bug == "parent-keeps-socket") kept.push_back(std::move(conn));
     }
-    if constexpr (bug == "orphans") return;
+    if (bug == "orphans") return;
     for (const pid_t pid : children) ::kill(pid, SIGTERM);
     for (const pid_t pid : children) ::waitpid(pid, nullptr, 0);
 }
@@ -227,20 +227,20 @@ void serve_threaded(const csd::Fd& listener) {
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
         if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
-            if constexpr (bug == "cap-closes") {
+            if (bug == "cap-closes") {
                 if (alive.load() >= 256) continue;  // conn closes here, unanswered
                 alive.fetch_add(1);
             }
             std::thread thread([c = std::move(conn)]() mutable {
                 serve(c.get());
                 c.reset();
-                if constexpr (bug == "cap-closes") alive.fetch_sub(1);
-                if constexpr (bug == "thread-leak") {
+                if (bug == "cap-closes") alive.fetch_sub(1);
+                if (bug == "thread-leak") {
                     while (!csd::wait_for_stop(std::chrono::seconds(1))) {
                     }
                 }
             });
-            if constexpr (bug == "joins-blocked") {
+            if (bug == "joins-blocked") {
                 joined.emplace_back(std::move(thread));
             } else {
                 thread.detach();
@@ -253,20 +253,26 @@ void serve_threaded(const csd::Fd& listener) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(
+        argv[0],
+        "no-reap parent-keeps-socket one-request wraps-at-16m whole-mib-only partial-line crash "
+        "accepts-sign sigpipe sigpipe-drop skips-empty-lines long-lines many-cr ignores-sigterm "
+        "orphans plain-fork iterative child-keeps-listener silent slow-start drops-every-50th "
+        "forks threads thread-leak joins-blocked shared-buffer cap-closes");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
-    if constexpr (bug == "ignores-sigterm") {
+    if (bug == "ignores-sigterm") {
         ::signal(SIGTERM, SIG_IGN);
         csd::route_signals({SIGINT, SIGCHLD});
     } else {
         csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
     }
-    if constexpr (bug != "sigpipe" && bug != "sigpipe-drop") csd::ignore_sigpipe();
-    if constexpr (bug == "slow-start") std::this_thread::sleep_for(std::chrono::seconds(6));
+    if (bug != "sigpipe" && bug != "sigpipe-drop") csd::ignore_sigpipe();
+    if (bug == "slow-start") std::this_thread::sleep_for(std::chrono::seconds(6));
     csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
-    if constexpr (bug != "silent") csd::announce_listening(opts.host, opts.port);
-    switch (design) {
+    if (bug != "silent") csd::announce_listening(opts.host, opts.port);
+    switch (design()) {
         case Design::fork:
             serve_forking(listener);
             break;

@@ -1,7 +1,8 @@
 // An event-driven lab server (one poll() loop, one csd::Session per client)
-// that is correct except for the one bug named by CSD_BUG at compile time.
-// grader/tests/CMakeLists.txt builds one broken-<bug> program per bug and
-// checks that csd-grade fails exactly the check that bug is about.
+// that is correct except for the one bug named by the program's name
+// (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt builds this
+// file once, links broken-<bug> to it for each bug and checks that csd-grade
+// fails exactly the check that bug is about.
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <poll.h>
@@ -23,16 +24,14 @@
 #include <thread>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "csd/lab.hpp"
-
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
 
 namespace {
 
-/// The one thing this build gets wrong ("none": a correct server).
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this server gets wrong ("event-loop": nothing), set first
+/// thing in main().
+std::string_view bug;
 
 // The bugs, each with the check that must catch it:
 //   short-write       takes every write as complete, whatever it returned     -> bytes
@@ -70,8 +69,10 @@ constexpr std::string_view bug = CSD_BUG;
 
 /// The solutions' per-turn write budget (the *-256k bugs and sigpipe-poll).
 constexpr std::size_t write_budget = 256 * 1024;
-constexpr bool budgeted =
-    bug == "short-write-256k" || bug == "resend-256k" || bug == "sigpipe-poll";
+/// True for the bugs that write at most write_budget bytes per turn.
+bool budgeted() {
+    return bug == "short-write-256k" || bug == "resend-256k" || bug == "sigpipe-poll";
+}
 
 /// The sizes of the replies still owed, for blocking-write-1m: which reply
 /// is being sent, and how big it is.
@@ -121,13 +122,13 @@ void feed_backlog(Client& c) {
 }
 
 /// Every N-th connection is leaked (0: none).
-constexpr unsigned leak_every = bug == "leak-every-500th"    ? 500
-                                : bug == "leak-every-1000th" ? 1000
-                                                             : 0;
+unsigned leak_every() {
+    return bug == "leak-every-500th" ? 500 : bug == "leak-every-1000th" ? 1000 : 0;
+}
 
 /// True when @p c's requests are read (no-backpressure: whatever is queued).
 bool reads(const Client& c) {
-    if constexpr (bug == "no-backpressure") return !c.eof && !c.session.malformed();
+    if (bug == "no-backpressure") return !c.eof && !c.session.malformed();
     return c.session.wants_input();
 }
 
@@ -174,8 +175,8 @@ int wait_through_epoll(std::vector<pollfd>& fds) {
 /// poll(), or the wait of the bug (select-not-epoll: the same wait done with
 /// select(); sleep-*: a 1 ms sleep, then every socket is tried).
 int wait_for_events(std::vector<pollfd>& fds) {
-    if constexpr (bug == "sleep-select" || bug == "sleep-epoll") {
-        if constexpr (bug == "sleep-select") {
+    if (bug == "sleep-select" || bug == "sleep-epoll") {
+        if (bug == "sleep-select") {
             timeval tick{0, 1000};
             if (::select(0, nullptr, nullptr, nullptr, &tick) < 0) return -1;
         } else {
@@ -187,7 +188,7 @@ int wait_for_events(std::vector<pollfd>& fds) {
         return static_cast<int>(fds.size());
     }
     if (bug == "select-on-epoll" || bug == "epoll-ring") return wait_through_epoll(fds);
-    if constexpr (bug == "select-not-epoll") {
+    if (bug == "select-not-epoll") {
         fd_set readable;
         fd_set writable;
         FD_ZERO(&readable);
@@ -234,7 +235,7 @@ void read_once(Client& c) {
     }
     if (r.status == csd::ReadStatus::ok) {
         const std::string_view got{buf, r.bytes};
-        if constexpr (bug == "blocking-write-1m") c.sizes.feed(got);
+        if (bug == "blocking-write-1m") c.sizes.feed(got);
         if (c.backlog.empty()) {
             const std::size_t taken = c.session.feed(got);
             c.backlog.append(got.substr(taken));
@@ -250,7 +251,7 @@ void read_once(Client& c) {
 /// Reads what @p c sent (blocking-read: until it sent a whole line).
 void on_readable(Client& c) {
     read_once(c);
-    if constexpr (bug == "blocking-read") {
+    if (bug == "blocking-read") {
         while (!c.gone && c.session.wants_input() && !c.session.has_output()) {
             pollfd p{c.fd.get(), POLLIN, 0};
             if (::poll(&p, 1, -1) < 0 && errno != EINTR) csd::throw_errno("poll");
@@ -261,7 +262,7 @@ void on_readable(Client& c) {
 
 /// write_some(), or for sigpipe-poll a plain write(): no MSG_NOSIGNAL.
 csd::WriteResult write_out(int fd, std::string_view out) {
-    if constexpr (bug == "sigpipe-poll") {
+    if (bug == "sigpipe-poll") {
         const ssize_t n = ::write(fd, out.data(), out.size());
         if (n >= 0) return {csd::WriteStatus::ok, static_cast<std::size_t>(n)};
         if (csd::would_block(errno)) return {csd::WriteStatus::would_block, 0};
@@ -296,21 +297,21 @@ csd::WriteResult write_out(int fd, std::string_view out) {
 /// socket: until all of it is sent), or for the budgeted bugs until
 /// write_budget bytes went out.
 void on_writable(Client& c) {
-    if constexpr (bug == "blocking-write-1m") write_small_reply_blocking(c);
+    if (bug == "blocking-write-1m") write_small_reply_blocking(c);
     std::size_t total = 0;
-    while (c.session.has_output() && !c.gone && (!budgeted || total < write_budget)) {
+    while (c.session.has_output() && !c.gone && (!budgeted() || total < write_budget)) {
         const std::string_view out = c.session.output();
         const csd::WriteResult w = write_out(c.fd.get(), out);
         if (w.status == csd::WriteStatus::peer_gone) c.gone = true;
         if (w.status != csd::WriteStatus::ok) return;
         total += w.bytes;
-        if constexpr (bug == "short-write" || bug == "short-write-256k") {
+        if (bug == "short-write" || bug == "short-write-256k") {
             c.session.consume(out.size());
-        } else if constexpr (bug == "resend" || bug == "resend-256k") {
+        } else if (bug == "resend" || bug == "resend-256k") {
             c.session.consume(w.bytes == out.size() ? w.bytes : 0);
         } else {
             c.session.consume(w.bytes);
-            if constexpr (bug == "blocking-write-1m") c.sizes.sent(w.bytes);
+            if (bug == "blocking-write-1m") c.sizes.sent(w.bytes);
         }
         feed_backlog(c);  // a reply sent may make room for queued requests
     }
@@ -337,14 +338,14 @@ void accept_all(int listener, std::vector<Client>& clients) {
     static unsigned accepted = 0;
     const auto mode = bug != "blocking-write" ? csd::IoMode::nonblocking : csd::IoMode::blocking;
     while (csd::Fd fd = csd::accept_connection(listener, mode).connection) {
-        if constexpr (bug == "cap-1000") {
+        if (bug == "cap-1000") {
             if (clients.size() >= 1000) continue;  // fd closes here, unanswered
         }
         ++accepted;
         clients.push_back({.fd = std::move(fd),
                            .session = {},
                            .gone = false,
-                           .leak = leak_every != 0 && accepted % leak_every == 0,
+                           .leak = leak_every() != 0 && accepted % leak_every() == 0,
                            .big = false,
                            .line = {}});
     }
@@ -393,13 +394,19 @@ void serve(const csd::Fd& listener) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(
+        argv[0],
+        "short-write resend blocking-write spin select-not-epoll cap-1000 blocking-read "
+        "sleep-select sleep-epoll select-on-epoll writer-thread leak-every-500th "
+        "leak-every-1000th short-write-256k resend-256k sigpipe-poll blocking-write-1m "
+        "no-backpressure epoll-ring event-loop");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
     csd::route_signals({SIGTERM, SIGINT});
-    if constexpr (bug != "sigpipe-poll") csd::ignore_sigpipe();
+    if (bug != "sigpipe-poll") csd::ignore_sigpipe();
     csd::Fd ring;
-    if constexpr (bug == "epoll-ring") {
+    if (bug == "epoll-ring") {
         // A ring set up and never used (the raw call: this file needs no liburing).
         io_uring_params params{};
         ring = csd::Fd(static_cast<int>(

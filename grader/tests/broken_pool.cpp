@@ -21,16 +21,13 @@
 #include <string_view>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "csd/lab.hpp"
-
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
 
 namespace {
 
-/// The one thing this build gets wrong ("none": a correct server).
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this program gets wrong, set first thing in main().
+std::string_view bug;
 
 /// Connections per worker slot, shared unless the bug is private-counters.
 std::atomic<std::uint64_t>* counters = nullptr;
@@ -69,6 +66,8 @@ void set_lock(short type) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(argv[0],
+                                "no-replace lock-while-serving private-counters mutex-not-robust");
     // -m as in the lab, accepted and ignored: every worker takes the lock
     // (an fcntl record lock; the pthread mutex of bug mutex-not-robust).
     const csd::ServerOptions options = csd::parse_server_options(

@@ -14,16 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "csd/lab.hpp"
-
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
 
 namespace {
 
-/// The one thing this build gets wrong ("none": a correct server).
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this program gets wrong, set first thing in main().
+std::string_view bug;
 
 // The bugs, each with the check that must catch it:
 //   pool-spawns     a pool of -n threads, but each connection gets a new
@@ -50,7 +47,7 @@ class Queue {
     /// std::nullopt once closed and empty.
     std::optional<csd::Fd> pop() {
         std::unique_lock lock(mutex_);
-        if constexpr (bug == "spin-queue") {
+        if (bug == "spin-queue") {
             while (!closed_ && queue_.empty()) {
                 lock.unlock();
                 std::this_thread::yield();
@@ -70,7 +67,7 @@ class Queue {
             std::lock_guard lock(mutex_);
             closed_ = true;
         }
-        if constexpr (bug != "pool-no-wakeup") ready_.notify_all();
+        if (bug != "pool-no-wakeup") ready_.notify_all();
     }
 
   private:
@@ -83,6 +80,7 @@ class Queue {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(argv[0], "pool-spawns spin-queue pool-no-wakeup queue-per-thread");
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
     csd::route_signals({SIGTERM, SIGINT});
@@ -108,7 +106,7 @@ int main(int argc, char** argv) {
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
             csd::Fd fd = csd::accept_connection(listener.get()).connection;
             if (!fd) continue;
-            if constexpr (bug == "pool-spawns") {
+            if (bug == "pool-spawns") {
                 extra.emplace_back([c = std::move(fd)] { (void)csd::serve_connection(c.get()); });
             } else {
                 queues[next].push(std::move(fd));

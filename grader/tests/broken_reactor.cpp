@@ -26,16 +26,13 @@
 #include <utility>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "csd/lab.hpp"
-
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
 
 namespace {
 
-/// The one thing this build gets wrong ("none": a correct server).
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this program gets wrong, set first thing in main().
+std::string_view bug;
 
 // The bugs, each with the check that must catch it:
 //   reactor-shared-epoll   one loop (one epoll instance) run by all -n
@@ -334,6 +331,10 @@ struct StopOnExit {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug =
+        broken::bug_from_name(argv[0],
+                              "reactor-shared-epoll reactor-no-wakeup reactor-epoll-per-connection "
+                              "reactor-one-listener reactor-blocking-write");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,

@@ -19,13 +19,12 @@
 #include <string>
 #include <string_view>
 
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
+#include "broken_bug.hpp"
 
 namespace {
 
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this program gets wrong, set first thing in main().
+std::string_view bug;
 
 volatile sig_atomic_t got_usr1 = 0;
 int wake_write = -1;
@@ -54,6 +53,9 @@ void sleep_us(long us) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(
+        argv[0],
+        "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces");
     long window_us = 0;
     for (int c = 0; (c = ::getopt(argc, argv, "w:")) != -1;) {
         if (c != 'w') return 2;

@@ -23,16 +23,13 @@
 #include <string_view>
 #include <thread>
 
+#include "broken_bug.hpp"
 #include "csd/lab.hpp"
-
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
 
 namespace {
 
-/// The one thing this build gets wrong ("none": a correct server).
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this program gets wrong, set first thing in main().
+std::string_view bug;
 
 // The bugs, each with the check that must catch it:
 //   sendfile-copy   pread() into a buffer and send() it: right bytes, copied -> zero-copy
@@ -110,6 +107,8 @@ void serve(csd::Fd fd, const File& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(argv[0],
+                                "sendfile-copy sendfile-mmap sendfile-short sendfile-continues");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",

@@ -18,13 +18,12 @@
 #include <string>
 #include <string_view>
 
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
+#include "broken_bug.hpp"
 
 namespace {
 
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this program gets wrong, set first thing in main().
+std::string_view bug;
 
 std::string name(int err) {
     const char* n = ::strerrorname_np(err);
@@ -34,6 +33,8 @@ std::string name(int err) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(argv[0],
+                                "sigpipe-killed sigpipe-order sigpipe-strerror sigpipe-exit1");
     int port = 0;
     for (int c = 0; (c = ::getopt(argc, argv, "p:")) != -1;) {
         if (c != 'p') return 2;

@@ -28,17 +28,14 @@
 #include <thread>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "csd/lab.hpp"
 #include "csd/uring.hpp"
 
-#ifndef CSD_BUG
-#define CSD_BUG "none"
-#endif
-
 namespace {
 
-/// The one thing this build gets wrong ("none": a correct server).
-constexpr std::string_view bug = CSD_BUG;
+/// The one thing this program gets wrong, set first thing in main().
+std::string_view bug;
 
 enum Kind : std::uint64_t { accept_kind = 0, stop_kind = 1, recv_kind = 2, send_kind = 3 };
 constexpr std::uint64_t kind_mask = 3;
@@ -65,7 +62,7 @@ class Server {
 
     void run() {
         for (;;) {
-            if constexpr (bug == "ring-timeout") {
+            if (bug == "ring-timeout") {
                 __kernel_timespec tick{0, 2'000'000};
                 io_uring_cqe* first = nullptr;
                 const int rc =
@@ -178,10 +175,11 @@ class Server {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bug = broken::bug_from_name(argv[0], "ring-timeout ring-thread send-syscall ring-async");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     std::thread helper;
-    if constexpr (bug == "ring-thread") {
+    if (bug == "ring-thread") {
         helper = std::thread([] {
             ::pthread_setname_np(::pthread_self(), "iou-wrk-1");
             pollfd stop{csd::stop_fd(), POLLIN, 0};

@@ -1,5 +1,6 @@
-// Servers that make grading hard, built once per behaviour named by
-// CSD_HOSTILE. The grader must grade each quickly and leave no process:
+// Servers that make grading hard, one program whose behaviour is named by
+// the name it is started by (hostile-BEHAVIOUR, see broken_bug.hpp). The
+// grader must grade each quickly and leave no process:
 //   never-listens   prints nothing, never listens, ignores SIGTERM
 //   never-answers   listens and announces, accepts every connection and
 //                   never reads or answers, ignores SIGTERM
@@ -33,17 +34,15 @@
 #include <thread>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "test_server.hpp"
-
-#ifndef CSD_HOSTILE
-#define CSD_HOSTILE "never-answers"
-#endif
 
 namespace {
 
 using namespace test_server;
 
-constexpr std::string_view behaviour = CSD_HOSTILE;
+/// The behaviour of this server, set first thing in main().
+std::string_view behaviour;
 
 // True the first time any process of this test runs it (creates the marker file).
 bool first_start() {
@@ -104,6 +103,10 @@ bool allocate_until_refused() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    behaviour = broken::bug_from_name(
+        argv[0],
+        "never-listens never-answers port-race port-steal fork-bomb daemon spew spin alloc",
+        "hostile-");
     const Options o = parse(argc, argv);
     if (behaviour == "never-listens") {
         ::signal(SIGTERM, SIG_IGN);

@@ -1,5 +1,6 @@
-// Small servers of the designs the coming labs ask for, built once per
-// design named by CSD_DESIGN; they prove the grader's architecture models
+// Small servers of the designs the coming labs ask for, one program whose
+// design is named by the name it is started by (model-DESIGN, see
+// broken_bug.hpp); they prove the grader's architecture models
 // (a correct design passes its model, another design fails it):
 //   prefork        -n workers, each calling accept() on the shared listener
 //   prefork-leaks  the same, but a worker leaks a descriptor per connection
@@ -22,17 +23,15 @@
 #include <thread>
 #include <vector>
 
+#include "broken_bug.hpp"
 #include "test_server.hpp"
-
-#ifndef CSD_DESIGN
-#define CSD_DESIGN "prefork"
-#endif
 
 namespace {
 
 using namespace test_server;
 
-constexpr std::string_view design = CSD_DESIGN;
+/// The design this server has, set first thing in main().
+std::string_view design;
 
 // Waits up to 100 ms for a connection on @p listener; -1 when none (or a stop).
 int accept_within_100ms(int listener) {
@@ -227,6 +226,11 @@ int run_prethread(int listener, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    design =
+        broken::bug_from_name(argv[0],
+                              "prefork prefork-leaks reuseport reuseport-forks "
+                              "reuseport-parent-listens fdpass fdpass-keeps fork thread prethread",
+                              "model-");
     const Options o = parse(argc, argv);
     catch_stop();
     if (design.starts_with("reuseport")) ::_exit(run_reuseport(o));
