@@ -165,13 +165,31 @@ int main(int argc, char** argv) {
     int orphans = 0;
     int bad_exits = 0;
     for (int round = 0; round < rounds; ++round) {
-        const std::uint16_t port = free_port();
-        Server server = start(server_path, port, server_args);
-        if (!wait_ready(server, scaled(10s))) {
-            std::fprintf(stderr, "round %d: the server did not announce itself\n", round);
-            ::kill(-server.pid, SIGKILL);
-            ::waitpid(server.pid, nullptr, 0);
-            return 1;
+        // The free port may be taken by another test before the server binds
+        // it (then the server exits at once: "Address already in use"): a
+        // server that ended before announcing itself is started again on
+        // another port, a few times, as csd-grade does.
+        std::uint16_t port = 0;
+        Server server;
+        for (int attempt = 1;; ++attempt) {
+            port = free_port();
+            server = start(server_path, port, server_args);
+            if (wait_ready(server, scaled(10s))) break;
+            bool exited = false;  // its stdout closed: it is ending, give it 0.5 s
+            for (int i = 0; i < 100 && !exited; ++i) {
+                exited = ::waitpid(server.pid, nullptr, WNOHANG) == server.pid;
+                if (!exited) std::this_thread::sleep_for(5ms);
+            }
+            if (!exited) {
+                ::kill(-server.pid, SIGKILL);
+                ::waitpid(server.pid, nullptr, 0);
+            }
+            if (!exited || attempt == 5) {
+                std::fprintf(stderr, "round %d: the server did not announce itself\n", round);
+                return 1;
+            }
+            std::fprintf(stderr, "round %d: the server ended at start (port %u taken?); again\n",
+                         round, static_cast<unsigned>(port));
         }
         // Clients keep connecting (and stay connected, most of them silent,
         // every fourth after a request for 1 byte) before, during and after

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -233,23 +234,33 @@ int main(int argc, char** argv) {
                     fmt::print(stderr, "{}[{}/{}] run {}/{}: {} under {}{}", tty ? "\r\033[K" : "",
                                done, total, repeat, options.repeat, server.name, profile.name,
                                tty ? "" : "\n");
-                    const int port = free_port();
                     const fs::path log = work.path / "server.log";
-                    fs::remove(log);
-                    ServerProcess process(command_line(server, "127.0.0.1", port, alphabet),
-                                          log.string());
-                    if (!process.wait_listening(port, 10)) {
-                        const ServerUsage usage = process.stop();
+                    int port = 0;
+                    std::optional<ServerProcess> process;
+                    std::string failure;
+                    // Another program may take the free port before the server
+                    // binds it: then the server is started again on another.
+                    for (int attempt = 1; attempt <= 3 && !process; ++attempt) {
+                        port = free_port();
+                        fs::remove(log);
+                        process.emplace(command_line(server, "127.0.0.1", port, alphabet),
+                                        log.string());
+                        if (process->wait_listening(port, 10)) break;
+                        failure = process->stop().how;
+                        process.reset();
+                        if (tail_of(log).find("Address already in use") == std::string::npos) break;
+                    }
+                    if (!process) {
                         fmt::print(stderr,
                                    "{}csd-bench: {} did not start listening ({}); left out:\n{}",
-                                   tty ? "\r\033[K" : "", server.name, usage.how, tail_of(log));
+                                   tty ? "\r\033[K" : "", server.name, failure, tail_of(log));
                         broken.push_back(server.name);
                         continue;
                     }
                     bool interrupted = false;
                     LoadResult load =
                         run_load(profile, port, server.count_only, options.deadline_s, interrupted);
-                    const ServerUsage usage = process.stop();
+                    const ServerUsage usage = process->stop();
                     if (interrupted) {
                         fmt::print(stderr, "\ncsd-bench: interrupted\n");
                         return 130;
