@@ -30,10 +30,12 @@ and `chromium --dump-dom` prints the page. Nothing else is installed.
 """
 
 import argparse
+import concurrent.futures
 import functools
 import html.parser
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -198,13 +200,27 @@ def serve(root: Path):
 
 
 class Browser:
+    """Runs Chromium; each run takes one of PARALLEL profile directories
+    (two instances cannot share one), so that PARALLEL pages load at once."""
+
+    PARALLEL = 2
+
     def __init__(self, program, profile: Path, timeout):
         self.program = program
-        self.profile = profile
         self.timeout = timeout
+        self.profiles = queue.Queue()
+        for i in range(self.PARALLEL):
+            self.profiles.put(profile.with_name(f"{profile.name}-{i}"))
 
     def run(self, args, dark=False):
-        flags = CHROMIUM_FLAGS + [f"--user-data-dir={self.profile}"]
+        profile = self.profiles.get()
+        try:
+            return self._run(args, dark, profile)
+        finally:
+            self.profiles.put(profile)
+
+    def _run(self, args, dark, profile: Path):
+        flags = CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]
         if dark:
             flags += ["--force-dark-mode", "--blink-settings=preferredColorScheme=0"]
         return subprocess.run(
@@ -349,36 +365,44 @@ def main():
             pages += lab_pages
             pages += sorted(p.relative_to(site).as_posix() for p in site.glob("*.html")
                             if p.name not in ("index.html", "genindex.html", "search.html"))
-            for page in dict.fromkeys(pages):
-                for dark in (False, True):
-                    start = time.monotonic()
-                    probe = probe_of(browser.dom(base + page, dark))
-                    mode = "dark" if dark else "light"
-                    if probe is None:
-                        failures.add(f"{page} ({mode}): the page did not finish loading")
-                        continue
-                    if dark and not probe["dark"]:
-                        failures.add(f"{page}: Chromium did not switch to dark mode")
-                    elif probe["page_luminance"] > 0.5 if dark else probe["page_luminance"] < 0.5:
-                        failures.add(f"{page} ({mode}): the page's background does not follow the "
-                                     f"reader's colour scheme (luminance {probe['page_luminance']:.2f})")
-                    headings = [h for h in probe["headings"] if h["height"] > 0]
-                    if not headings:
-                        failures.add(f"{page} ({mode}): no heading rendered")
-                    figures = probe["figures"]
-                    for f in figures:
-                        if not f["loaded"] or f["width"] < 50 or f["height"] < 30:
-                            failures.add(f"{page}: figure {f['src']} not rendered ({f})")
-                    if page in lab_pages and len(figures) < 2:
-                        failures.add(f"{page}: {len(figures)} figure(s); a lab page has at least two")
-                    for o in probe["overflow"]:
-                        failures.add(f"{page}: code line wider than its box at {WIDTH} px "
-                                     f"({o['scroll']} > {o['client']} px): {o['text']!r}")
-                    for c in probe["low_contrast"]:
-                        failures.add(f"{page} ({mode}): code hard to read, contrast {c['ratio']}: "
-                                     f"{c['text']!r} {c['color']} on {c['background']}")
-                    print(f"{page} ({mode}): {len(headings)} headings, {len(figures)} figures "
-                          f"({time.monotonic() - start:.1f} s)", flush=True)
+
+            def load(job):
+                page, dark = job
+                start = time.monotonic()
+                dom = browser.dom(base + page, dark)
+                return page, dark, probe_of(dom), time.monotonic() - start
+
+            jobs = [(page, dark) for page in dict.fromkeys(pages) for dark in (False, True)]
+            # The browser holds the tests' cpu lock: both cores are its own.
+            with concurrent.futures.ThreadPoolExecutor(Browser.PARALLEL) as pool:
+                loaded = list(pool.map(load, jobs))
+            for page, dark, probe, seconds in loaded:
+                mode = "dark" if dark else "light"
+                if probe is None:
+                    failures.add(f"{page} ({mode}): the page did not finish loading")
+                    continue
+                if dark and not probe["dark"]:
+                    failures.add(f"{page}: Chromium did not switch to dark mode")
+                elif probe["page_luminance"] > 0.5 if dark else probe["page_luminance"] < 0.5:
+                    failures.add(f"{page} ({mode}): the page's background does not follow the "
+                                 f"reader's colour scheme (luminance {probe['page_luminance']:.2f})")
+                headings = [h for h in probe["headings"] if h["height"] > 0]
+                if not headings:
+                    failures.add(f"{page} ({mode}): no heading rendered")
+                figures = probe["figures"]
+                for f in figures:
+                    if not f["loaded"] or f["width"] < 50 or f["height"] < 30:
+                        failures.add(f"{page}: figure {f['src']} not rendered ({f})")
+                if page in lab_pages and len(figures) < 2:
+                    failures.add(f"{page}: {len(figures)} figure(s); a lab page has at least two")
+                for o in probe["overflow"]:
+                    failures.add(f"{page}: code line wider than its box at {WIDTH} px "
+                                 f"({o['scroll']} > {o['client']} px): {o['text']!r}")
+                for c in probe["low_contrast"]:
+                    failures.add(f"{page} ({mode}): code hard to read, contrast {c['ratio']}: "
+                                 f"{c['text']!r} {c['color']} on {c['background']}")
+                print(f"{page} ({mode}): {len(headings)} headings, {len(figures)} figures "
+                      f"({seconds:.1f} s)", flush=True)
 
             shots = [("landing", "index.html", False)]
             if lab_pages:

@@ -31,8 +31,10 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
     return value;
 }
 
-/// Threads a sanitizer runtime adds to process @p pid (ThreadSanitizer
-/// starts one of its own): 0 or 1.
+/// Threads a ThreadSanitizer build adds to process @p pid besides the
+/// server's own: the sanitizer's background thread and, when the server
+/// routes signals, the lab library's signal thread (named csd-signals).
+/// 0 without ThreadSanitizer.
 [[nodiscard]] int runtime_threads(pid_t pid);
 
 /// The thread count of the server once it stopped changing (up to 1 s).

@@ -68,11 +68,12 @@ std::vector<int> require_loops(Context& ctx, int n, std::string_view when) {
     ctx.require_running(when);
     const int threads = static_cast<int>(tids.size()) - runtime;
     if (threads != n && threads != n + 1) {
-        fail(fmt::format("{}, the server (pid {}) started with -n {} has {} thread{}{}; expected "
-                         "{} (the loops) or {} (the loops and an acceptor)",
-                         when, ctx.pid(), n, threads, threads == 1 ? "" : "s",
-                         runtime > 0 ? " besides ThreadSanitizer's own" : "", n, n + 1),
-             reactor_hint);
+        fail(
+            fmt::format("{}, the server (pid {}) started with -n {} has {} thread{}{}; expected "
+                        "{} (the loops) or {} (the loops and an acceptor)",
+                        when, ctx.pid(), n, threads, threads == 1 ? "" : "s",
+                        runtime > 0 ? " besides the sanitizer's and signal threads" : "", n, n + 1),
+            reactor_hint);
     }
     fail(fmt::format(
              "{}, the server (pid {}) started with -n {} holds {} epoll instance{} "
