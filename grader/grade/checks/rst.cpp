@@ -43,14 +43,22 @@ void check_one_reply(Context& ctx) {
         std::uint64_t n;
         Window window;
         const char* how;
+        std::uint64_t pause_at = 0;  ///< > 0: stop reading 300 ms there
     };
+    // The third reply is read through the narrow window (the server's send
+    // buffer then starts near 64 KiB) with a pause 32 KiB before its end:
+    // by then the server has written its last byte, the client's 4 KiB
+    // buffer is full and the rest, about 28 KiB, waits in the server's send
+    // queue for the whole pause. A server that resets as soon as it has
+    // written throws it away during the pause, however late it is scheduled
+    // after its last write; one that waits for the acknowledgement (SIOCOUTQ
+    // 0) waits out the pause.
+    constexpr std::uint64_t narrow_reply = 1 << 20;
     const Case cases[] = {{1, Window::normal, ""},
                           {4000, Window::normal, ""},
-                          // 16 MiB: the client needs a good fraction of a second
-                          // to drain a full send queue through the narrow window,
-                          // so a server that resets at once loses bytes even when
-                          // it is descheduled for a while after its last write.
-                          {16 << 20, Window::narrow, ", read through a 4 KiB receive window"},
+                          {narrow_reply, Window::narrow,
+                           ", read through a 4 KiB receive window, pausing 32 KiB before the end",
+                           narrow_reply - 32 * 1024},
                           {26 * 1000 + 7, Window::narrow, ", read through a 4 KiB receive window"}};
     const Deadline overall(30s);
     int i = 0;
@@ -61,7 +69,7 @@ void check_one_reply(Context& ctx) {
         Connection conn = Connection::open(ctx.port(), overall.within(3s), c.window);
         conn.send_all(request_line(c.n), overall.within(3s), what);
         try {
-            expect_reply(conn, c.n, overall.within(10s), what);
+            expect_reply(conn, c.n, overall.within(10s), what, c.pause_at);
         } catch (const ReplyFailed& e) {
             if (e.problem() != ReplyProblem::reset && e.problem() != ReplyProblem::closed) throw;
             throw CheckFailed(
