@@ -1,7 +1,7 @@
 // Broken servers of the cork lab (docs/contract.md, section 6, "cork"):
 // each reply a header line "N\n" then the N bytes, header and body in two
 // write() calls, TCP_NODELAY on. Each is right except for the one bug that
-// CSD_BUG names:
+// its name says (broken-BUG, see broken_bug.hpp):
 //
 //   cork-none     never corks: with TCP_NODELAY, each reply leaves as two
 //                 segments, the header and the body (fails segments)

@@ -1,6 +1,6 @@
 // A preforked pool server (lab prefork: -n workers accepting on the shared
 // listener, the parent supervising) that is correct except for the one bug
-// named by CSD_BUG at compile time:
+// its name says (broken-BUG, see broken_bug.hpp):
 //   no-replace          a worker that dies is reaped but never replaced
 //   lock-while-serving  a worker holds the accept lock while it serves
 //   private-counters    the counters live in each process's own memory

@@ -1,7 +1,7 @@
 // A prethreaded lab server (-n threads fed by a queue from the main thread)
-// that is correct except for the one bug named by CSD_BUG at compile time.
-// grader/tests/CMakeLists.txt builds one broken-<bug> program per bug and
-// checks that csd-grade fails exactly the check that bug is about.
+// that is correct except for the one bug its name says (broken-BUG, see
+// broken_bug.hpp). grader/tests/CMakeLists.txt links broken-<bug> to this
+// one program for each bug and checks that csd-grade fails exactly the check that bug is about.
 #include <chrono>
 #include <condition_variable>
 #include <csignal>

@@ -1,6 +1,6 @@
 // Broken servers of the rst lab (docs/contract.md, section 6, "rst"): one
 // request per connection, its reply, then the close. Each is right except
-// for the one bug that CSD_BUG names:
+// for the one bug that its name says (broken-BUG, see broken_bug.hpp):
 //
 //   rst-fin      closes normally (a FIN): the client reads EOF, not
 //                ECONNRESET, and the server's side keeps a TIME_WAIT (fails

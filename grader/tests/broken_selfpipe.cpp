@@ -1,5 +1,5 @@
 // A selfpipe lab program (docs/contract.md section 6, selfpipe) that is
-// correct except for the one bug named by CSD_BUG at compile time:
+// correct except for the one bug its name says (broken-BUG, broken_bug.hpp):
 //   selfpipe-naive     a flag checked before select(): the race of the lab
 //   selfpipe-poll-10ms the flag and a 10 ms select() timeout: wakes up all the time
 //   selfpipe-poll-1s   the flag and a 1 s select() timeout: answers a raced signal late

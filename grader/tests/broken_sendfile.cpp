@@ -1,9 +1,9 @@
 // A server of the sendfile lab (docs/contract.md, section 6: byte i of
 // every reply is byte i % SIZE of the file given with -f) that is correct
-// except for the one bug named by CSD_BUG at compile time. One thread per
+// except for the one bug its name says (broken-BUG, see broken_bug.hpp). One thread per
 // client on a non-blocking socket, waiting in poll(), so partial sends
-// happen as they do in an event loop. grader/tests/CMakeLists.txt builds one
-// broken-<bug> program per bug and checks that csd-grade fails exactly the
+// happen as they do in an event loop. grader/tests/CMakeLists.txt links
+// broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the
 // check that bug is about.
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,5 @@
 // A sigpipe lab program (docs/contract.md section 6, sigpipe) that is
-// correct except for the one bug named by CSD_BUG at compile time:
+// correct except for the one bug its name says (broken-BUG, broken_bug.hpp):
 //   sigpipe-killed    SIGPIPE not ignored: the write after the reset kills it
 //   sigpipe-order     reports the two errors in the wrong order
 //   sigpipe-strerror  reports the read's error as strerror's text

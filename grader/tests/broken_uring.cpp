@@ -1,7 +1,7 @@
 // An io_uring lab server (one ring, one csd::Session per client, a plain recv
 // into each client's own buffer) that is correct except for the one bug
-// named by CSD_BUG at compile time. grader/tests/CMakeLists.txt builds one
-// broken-<bug> program per bug and checks that csd-grade fails exactly the
+// its name says (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt
+// links broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the
 // check that bug is about.
 //
 // The bugs, each with the check that must catch it:
