@@ -276,10 +276,16 @@ std::vector<Holder> socket_holders(const std::vector<pid_t>& pids, std::uint64_t
 }
 
 std::optional<std::size_t> main_thread_child_count(pid_t pid) {
-    const std::string tid = std::to_string(pid);
-    const auto text = read_text("/proc/" + tid + "/task/" + tid + "/children");
+    const auto text = read_text(pid_path(pid, "task/") + std::to_string(pid) + "/children");
     if (!text) return std::nullopt;
     return parse_child_count(*text);
+}
+
+std::string thread_name(pid_t pid, pid_t tid) {
+    std::string name =
+        read_text(pid_path(pid, "task/") + std::to_string(tid) + "/comm").value_or("");
+    if (!name.empty() && name.back() == '\n') name.pop_back();
+    return name;
 }
 
 int thread_count(pid_t pid) {

@@ -102,6 +102,11 @@ struct SyscallSample {
 /// without CONFIG_PROC_CHILDREN). Cheap: one small file, no scan of /proc.
 [[nodiscard]] std::optional<std::size_t> main_thread_child_count(pid_t pid);
 
+/// The name of thread @p tid of @p pid (/proc/PID/task/TID/comm, without
+/// its newline: pthread_setname_np's name, or the command's); empty when
+/// gone.
+[[nodiscard]] std::string thread_name(pid_t pid, pid_t tid);
+
 /// Thread ids of @p pid (entries of /proc/PID/task), sorted; empty when gone.
 [[nodiscard]] std::vector<pid_t> thread_ids(pid_t pid);
 

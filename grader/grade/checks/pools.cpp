@@ -269,17 +269,14 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
 // library in /proc/PID/maps); in such a build the lab library takes the
 // routed signals in a thread named csd-signals (labs/lib/src/signals.cpp).
 int runtime_threads(pid_t pid) {
-    const std::string dir = "/proc/" + std::to_string(pid);
-    std::ifstream maps(dir + "/maps");
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
     std::string line;
     bool tsan = false;
     while (!tsan && std::getline(maps, line)) tsan = line.find("libtsan") != std::string::npos;
     if (!tsan) return 0;
     int threads = 1;
     for (const pid_t tid : procfs::thread_ids(pid)) {
-        std::ifstream comm(dir + "/task/" + std::to_string(tid) + "/comm");
-        std::string name;
-        if (std::getline(comm, name) && name == "csd-signals") ++threads;
+        if (procfs::thread_name(pid, tid) == "csd-signals") ++threads;
     }
     return threads;
 }

@@ -163,6 +163,11 @@ TEST_CASE("main_thread_child_count sees a new child") {
     CHECK(main_thread_child_count(::getpid()) == before);
 }
 
+TEST_CASE("thread_name reads a thread's comm") {
+    CHECK_FALSE(thread_name(::getpid(), ::getpid()).empty());
+    CHECK(thread_name(::getpid(), ::getpid()).find('\n') == std::string::npos);
+}
+
 TEST_CASE("parse_tracer_pid") {
     CHECK(parse_tracer_pid("Name:\tx\nTracerPid:\t4242\nUid:\t1000\n") == 4242);
     CHECK(parse_tracer_pid("TracerPid:\t0\n") == 0);
