@@ -17,9 +17,19 @@ RELEASE=0
 [ -d "$ROOT/solutions" ] || RELEASE=1
 LAB_SOURCES=solutions
 [ "$RELEASE" -eq 0 ] || LAB_SOURCES=skeletons
-# The order the labs are taught in (labs/labs.txt, the one list of labs);
-# labs not listed there come after, by name.
-mapfile -t COURSE_ORDER < <(sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' labs/labs.txt)
+# manifest_labs [KEY VALUE]: the ids of the labs of the lab manifest
+# (labs/labs.txt, the one list of labs), in course order; with KEY VALUE
+# only the ready labs whose field KEY is VALUE (`threads yes`).
+manifest_labs() {
+    awk -v key="${1:-}" -v value="${2:-}" '
+        function flush() { if (id != "" && (key == "" || (ready && match_))) print id }
+        /^lab[ \t]/ { flush(); id = $2; ready = 0; match_ = 0; next }
+        /^[ \t]+status[ \t]+ready[ \t]*$/ { ready = 1 }
+        key != "" && $1 == key && $2 == value { match_ = 1 }
+        END { flush() }' "$ROOT/labs/labs.txt"
+}
+# The order the labs are taught in; labs not listed there come after, by name.
+mapfile -t COURSE_ORDER < <(manifest_labs)
 # Debian packages. doctest-dev is in the build list because the default
 # configuration builds the unit tests too. The lab list has the tools the
 # handouts use by hand (nc -N is netcat-openbsd's); the grader's zero-copy
@@ -34,7 +44,8 @@ LAB_PACKAGES=(netcat-openbsd strace)
 # libFuzzer target of the protocol parser (its runtime: libclang-rt-14-dev).
 # ccache, when installed, lets a build reuse what another build of the same
 # sources compiled (e.g. the release test's build of the student tree).
-TEST_PACKAGES=(clang libclang-rt-14-dev ccache)
+# clang-format: the test format.check holds every C++ file to .clang-format.
+TEST_PACKAGES=(clang libclang-rt-14-dev ccache clang-format)
 DOCS_PACKAGES=(doxygen python3-sphinx python3-breathe python3-myst-parser furo graphviz)
 # The docs' browser test (docs.browser) opens the built site in headless Chromium.
 BROWSER_PACKAGES=(chromium)
@@ -412,10 +423,16 @@ cmd_test() {
     # TSAN_OPTIONS=halt_on_error=1: a race fails the grading), and their
     # hammers: only what those tests run is built (not the uring lab's
     # unit tests: one thread, nothing for TSan to see).
+    # (The labs with `threads yes` in labs/labs.txt.)
+    local threaded=() lab
+    mapfile -t threaded < <(manifest_labs threads yes)
+    local tsan_targets=() tsan_labs
+    for lab in "${threaded[@]}"; do tsan_targets+=("solution-$lab"); done
+    tsan_labs=$(IFS='|'; echo "${threaded[*]}")
     test_preset tsan "g++ with ThreadSanitizer, unit tests, the thread labs graded and hammered" \
-        csd-grade csd-client solution-thread solution-prethread solution-reactor csd_lab_tests \
+        csd-grade csd-client "${tsan_targets[@]}" csd_lab_tests \
         csd_grade_tests csd_client_tests stop_hammer \
-        -- -R '^(unit[.]|(solution|hammer)[.](thread|prethread|reactor)($|[.]))' -E '^unit[.]uring$'
+        -- -R "^(unit[.]|(solution|hammer)[.]($tsan_labs)(\$|[.]))" -E '^unit[.]uring$'
 
     echo
     echo "csd test: time (configure, build and test) of each build:"

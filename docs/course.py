@@ -2,36 +2,64 @@
 
 The list of labs (ids, titles, order, whether a lab is written yet) and the
 checks of each lab with their points come from one place: the grader's lab
-table, printed by `csd-grade --list`. `read_labs()` is the only function
+table, printed by `csd-grade --list` (the grader reads the lab manifest,
+labs/labs.txt, at build time); the system calls of each lab come from the
+manifest itself (read_manifest()). `read_labs()` is the only function
 that knows where that list lives; everything else in the docs (the outline
 on the landing page and the labs index, the "coming" marks, the check
 anchors of the lab pages, the browser test) is built on what it returns.
 """
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
-from typing import List
+from pathlib import Path
+from typing import Dict, List
 
-# What each design is built from: the system calls a lab exercises. The
-# grader's list has no such column; this is the docs' own wording.
-SYSTEM_CALLS = {
-    "iterative": "socket, bind, listen, accept4, read, write, close",
-    "fork": "fork, waitpid, close, kill; SIGCHLD through a self-pipe",
-    "select": "select, non-blocking sockets (O_NONBLOCK), accept4",
-    "poll": "poll, setrlimit (RLIMIT_NOFILE)",
-    "epoll": "epoll_create1, epoll_ctl, epoll_wait; level and edge triggered",
-    "thread": "std::thread (pthread_create), pthread_detach",
-    "prethread": "a pool of threads, each blocking in accept",
-    "prefork": "fork a pool of -n children, each blocking in accept",
-    "fdpass": "socketpair, sendmsg/recvmsg with SCM_RIGHTS",
-    "rst": "setsockopt SO_LINGER, close",
-    "sigpipe": "SIGPIPE, EPIPE, MSG_NOSIGNAL",
-    "selfpipe": "pipe2, sigaction, select; pselect, signalfd",
-    "sendfile": "sendfile",
-    "cork": "setsockopt TCP_CORK",
-    "uring": "io_uring_enter through liburing: multishot accept, provided buffers, cancel",
-}
+
+def manifest_path() -> Path:
+    """labs/labs.txt, the lab manifest: beside docs/ in the repository
+    (CSD_REPO when the docs are built from a staged copy)."""
+    repo = Path(os.environ.get("CSD_REPO", Path(__file__).resolve().parent.parent))
+    return repo / "labs" / "labs.txt"
+
+
+def parse_manifest(text: str) -> Dict[str, Dict[str, List[str]]]:
+    r"""Parses the lab manifest (labs/labs.txt; its header says what each
+    field means): lab id -> field -> the values given for it, in order (a
+    field such as `mode` may be given several times), labs in course order.
+
+    >>> m = parse_manifest("# c\nlab epoll\n    status ready\n    mode lt\n"
+    ...                    "    mode et -e : bytes\n\nlab fork\n    status coming\n")
+    >>> list(m), m["epoll"]["mode"], m["fork"]["status"]
+    (['epoll', 'fork'], ['lt', 'et -e : bytes'], ['coming'])
+    """
+    labs: Dict[str, Dict[str, List[str]]] = {}
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        lab = re.fullmatch(r"lab\s+([a-z][a-z0-9-]*)\s*", line)
+        if lab:
+            current = labs.setdefault(lab.group(1), {})
+            continue
+        field = re.fullmatch(r"\s+([a-z-]+)\s+(.+?)\s*", line)
+        if not field or current is None:
+            raise ValueError(f"labs.txt:{number}: not `lab ID` nor an indented `KEY VALUE`: {line}")
+        current.setdefault(field.group(1), []).append(field.group(2))
+    return labs
+
+
+def read_manifest() -> Dict[str, Dict[str, List[str]]]:
+    """The lab manifest of this repository (parse_manifest)."""
+    return parse_manifest(manifest_path().read_text(encoding="utf-8"))
+
+
+def manifest_field(manifest, lab_id: str, key: str) -> str:
+    """The one value of field @p key of lab @p lab_id, or ""."""
+    values = manifest.get(lab_id, {}).get(key, [])
+    return values[0] if values else ""
 
 
 @dataclass
@@ -120,8 +148,9 @@ def read_labs(csd_grade: str) -> List[Lab]:
 
 def outline_table(labs: List[Lab], page_of) -> str:
     """The course outline as a Markdown table: number, lab, design, system
-    calls, points, status. page_of(lab_id) is the link to a lab's page, or
-    None when it has none."""
+    calls (from the lab manifest), points, status. page_of(lab_id) is the
+    link to a lab's page, or None when it has none."""
+    manifest = read_manifest()
     rows = [
         "| # | Lab | Design | System calls | Points | Status |",
         "| --: | --- | --- | --- | --: | --- |",
@@ -130,7 +159,7 @@ def outline_table(labs: List[Lab], page_of) -> str:
         link = page_of(lab.id)
         name = f"[`{lab.id}`]({link})" if link else f"`{lab.id}`"
         points = str(lab.points) if lab.ready else ""
-        calls = SYSTEM_CALLS.get(lab.id, "")
+        calls = manifest_field(manifest, lab.id, "syscalls")
         rows.append(f"| {number} | {name} | {lab.title} | {calls} | {points} | {lab.status} |")
     return "\n".join(rows) + "\n"
 

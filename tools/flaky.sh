@@ -18,7 +18,8 @@ rm -rf "$out"
 mkdir -p "$out"
 
 if [ -z "${LABS:-}" ]; then
-    LABS=$(sed -n 's/^\([a-z][a-z0-9-]*\)[[:space:]].*/\1/p' "$root/labs/labs.txt")
+    # The lab manifest's `lab ID` lines, in course order.
+    LABS=$(sed -n 's/^lab[[:space:]]\{1,\}\([a-z][a-z0-9-]*\).*/\1/p' "$root/labs/labs.txt")
 fi
 labs=()
 for lab in $LABS; do

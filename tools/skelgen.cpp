@@ -65,7 +65,8 @@ std::string generate(const std::string& path) {
             continue;
         }
         if (const std::size_t pos = after_tag(line, "SKELETON:"); pos != std::string_view::npos) {
-            if (in_solution) throw std::runtime_error(where + "SKELETON: line inside a SOLUTION block");
+            if (in_solution)
+                throw std::runtime_error(where + "SKELETON: line inside a SOLUTION block");
             std::string_view text = line.substr(pos);
             if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
             const std::string_view indent = line.substr(0, line.find_first_not_of(" \t"));
@@ -76,7 +77,8 @@ std::string generate(const std::string& path) {
         if (!in_solution) out.append(line).append("\n");
     }
     if (in_solution) {
-        throw std::runtime_error(path + ":" + std::to_string(begin_line) + ": BEGIN SOLUTION never ends");
+        throw std::runtime_error(path + ":" + std::to_string(begin_line) +
+                                 ": BEGIN SOLUTION never ends");
     }
     return out;
 }

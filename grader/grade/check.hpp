@@ -10,6 +10,7 @@
 
 #include "failure.hpp"
 #include "registry.hpp"
+#include "reply_format.hpp"
 #include "server.hpp"
 
 namespace csd::grade {
@@ -18,14 +19,22 @@ namespace csd::grade {
 /// test, its lab, and how its first start went. Main thread only.
 class Context {
   public:
-    /// A context for grading @p server as lab @p lab.
-    Context(Server& server, const LabInfo& lab, Readiness first_start, bool verbose)
-        : server_(server), lab_(lab), first_start_(std::move(first_start)), verbose_(verbose) {}
+    /// A context for grading @p server as lab @p lab, whose replies are
+    /// in @p reply.
+    Context(Server& server, const LabInfo& lab, ReplyFormat reply, Readiness first_start,
+            bool verbose)
+        : server_(server),
+          lab_(lab),
+          reply_(std::move(reply)),
+          first_start_(std::move(first_start)),
+          verbose_(verbose) {}
 
     /// The server under test (restarted by the runner when it died).
     [[nodiscard]] Server& server() noexcept { return server_; }
     /// The lab being graded.
     [[nodiscard]] const LabInfo& lab() const noexcept { return lab_; }
+    /// What every reply of the server is: check replies against it.
+    [[nodiscard]] const ReplyFormat& reply() const noexcept { return reply_; }
     /// The executable being graded: for a program lab (LabKind::program)
     /// what the checks run themselves.
     [[nodiscard]] const std::string& program() const noexcept { return server_.path(); }
@@ -52,6 +61,7 @@ class Context {
   private:
     Server& server_;
     const LabInfo& lab_;
+    ReplyFormat reply_;
     Readiness first_start_;
     bool verbose_;
 };

@@ -6,11 +6,10 @@
 /// A check that keeps both cores busy, holds thousands of sockets, or
 /// measures CPU, wakeups or a short deadline would measure the other
 /// grader's load instead of its server. Such checks name their locks in
-/// cmake/TestLocks.cmake (the same table gives the test suite's CTest
-/// RESOURCE_LOCKs); with `csd-grade --lock-dir DIR` each of them holds an
-/// exclusive flock(2) on DIR/LOCK for each of its locks while it runs, so
-/// graders sharing DIR run them one at a time and everything else in
-/// parallel. Without a lock directory nothing is locked.
+/// their declaration (CheckInfo::locks, registry.cpp); with `csd-grade --lock-dir DIR` each of them
+/// holds an exclusive flock(2) on DIR/LOCK for each of its locks while it runs, so graders sharing
+/// DIR run them one at a time and everything else in parallel. Without a lock directory nothing is
+/// locked.
 
 #include <string>
 #include <string_view>
@@ -20,8 +19,8 @@
 
 namespace csd::grade {
 
-/// The locks check @p check_id needs ("connections", "cpu"), sorted; empty
-/// for a light check; "cpu" for a hidden check (hidden.hpp). Pure.
+/// The locks check @p check_id declares (CheckInfo::locks: "connections",
+/// "cpu"), sorted; empty for a light check or an unknown id. Pure.
 [[nodiscard]] std::vector<std::string_view> check_locks(std::string_view check_id);
 
 /// Sets the lock directory (empty: no locking). Main thread, before any

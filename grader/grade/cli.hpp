@@ -22,7 +22,7 @@ struct CommandLine {
     bool hidden = false;              ///< --hidden: --list shows the hidden checks too.
     /// --hidden-visibility V: Gradescope visibility of the hidden checks' results.
     std::string hidden_visibility = "after_published";
-    double deadline = 0;              ///< --deadline SECONDS (whole run, unscaled); 0: default.
+    double deadline = 0;  ///< --deadline SECONDS (whole run, unscaled); 0: default.
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.

@@ -27,54 +27,14 @@ std::string char_text(char c) {
 
 }  // namespace
 
-namespace {
-
-// The bytes every reply cycles through when a lab serves a file (sendfile):
-// set by set_reply_cycle() before the checks run, read by them after.
-std::string reply_cycle;
-
-}  // namespace
-
-void set_reply_cycle(std::string cycle) {
-    reply_cycle = std::move(cycle);
+void expect_reply(const ReplyFormat& format, Connection& conn, std::uint64_t n, Deadline deadline,
+                  std::string_view what, std::uint64_t pause_at) {
+    expect_reply(format, conn, n, deadline, what, Reading{.pause_at = pause_at});
 }
 
-char expected_reply_byte(std::uint64_t i) noexcept {
-    if (reply_cycle.empty()) return csd::reply_byte(i);
-    return reply_cycle[static_cast<std::size_t>(i % reply_cycle.size())];
-}
-
-std::size_t reply_mismatch(std::string_view got, std::uint64_t offset) noexcept {
-    // The reply bytes from offset o on are pattern[o % period...]: the
-    // alphabet 4096 times over (period 26), or the served file itself.
-    static const std::string alphabet = [] {
-        std::string p(26 * 4096, 'a');
-        for (std::size_t i = 0; i < p.size(); ++i) p[i] = csd::reply_byte(i);
-        return p;
-    }();
-    const std::string& pattern = reply_cycle.empty() ? alphabet : reply_cycle;
-    const std::uint64_t period = reply_cycle.empty() ? 26 : reply_cycle.size();
-    std::size_t done = 0;
-    while (done < got.size()) {
-        const auto start = static_cast<std::size_t>((offset + done) % period);
-        const std::size_t len = std::min(got.size() - done, pattern.size() - start);
-        if (std::memcmp(got.data() + done, pattern.data() + start, len) != 0) {
-            std::size_t k = 0;
-            while (got[done + k] == pattern[start + k]) ++k;
-            return done + k;
-        }
-        done += len;
-    }
-    return got.size();
-}
-
-void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
-                  std::uint64_t pause_at) {
-    expect_reply(conn, n, deadline, what, Reading{.pause_at = pause_at});
-}
-
-void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
-                  const Reading& how) {
+void expect_reply(const ReplyFormat& format, Connection& conn, std::uint64_t n, Deadline deadline,
+                  std::string_view what, const Reading& how) {
+    if (format.header_line()) expect_header_line(conn, n, deadline, what);
     const auto start = Deadline::Clock::now();
     std::vector<char> buf(how.piece > 0 ? how.piece : 256 * 1024);
     std::uint64_t got = 0;
@@ -91,14 +51,14 @@ void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::str
         switch (r.status) {
             case ReadStatus::data: {
                 const std::string_view chunk(buf.data(), r.bytes);
-                const std::size_t bad = reply_mismatch(chunk, got);
+                const std::size_t bad = format.mismatch(chunk, got);
                 if (bad < chunk.size()) {
                     reply_failed(
                         ReplyProblem::wrong_byte,
                         fmt::format("{}: reply byte {} is {}, expected {} (the first {} bytes "
                                     "were right)",
                                     what, got + bad, char_text(chunk[bad]),
-                                    char_text(expected_reply_byte(got + bad)), got + bad));
+                                    char_text(format.byte(got + bad)), got + bad));
                 }
                 got += r.bytes;
                 if (how.gap.count() > 0 && got < n) std::this_thread::sleep_for(scaled(how.gap));
@@ -155,17 +115,11 @@ void expect_closed(Connection& conn, Deadline deadline, std::string_view after) 
     }
 }
 
-void fetch(std::uint16_t port, std::uint64_t n, Deadline deadline, std::string_view what) {
-    Connection conn = Connection::open(port, deadline);
-    conn.send_all(request_line(n), deadline, what);
-    expect_reply(conn, n, deadline, what);
-}
-
-void fetch(const LabInfo& lab, std::uint16_t port, std::uint64_t n, Deadline deadline,
+void fetch(const ReplyFormat& format, std::uint16_t port, std::uint64_t n, Deadline deadline,
            std::string_view what) {
     Connection conn = Connection::open(port, deadline);
     conn.send_all(request_line(n), deadline, what);
-    expect_lab_reply(lab, conn, n, deadline, what);
+    expect_reply(format, conn, n, deadline, what);
 }
 
 void expect_header_line(Connection& conn, std::uint64_t n, Deadline deadline,
@@ -196,13 +150,7 @@ void expect_header_line(Connection& conn, std::uint64_t n, Deadline deadline,
     }
 }
 
-void expect_lab_reply(const LabInfo& lab, Connection& conn, std::uint64_t n, Deadline deadline,
-                      std::string_view what) {
-    if (lab.header_line) expect_header_line(conn, n, deadline, what);
-    expect_reply(conn, n, deadline, what);
-}
-
-void expect_replies_together(std::vector<Connection>& conns,
+void expect_replies_together(const ReplyFormat& format, std::vector<Connection>& conns,
                              const std::vector<std::uint64_t>& sizes, Deadline deadline,
                              std::string_view what, const std::function<void()>& tick) {
     using namespace std::chrono_literals;
@@ -243,11 +191,10 @@ void expect_replies_together(std::vector<Connection>& conns,
                 fmt::format("{}, connection {} (request {})", what, i + 1, sizes[i]);
             if (r.status == ReadStatus::data) {
                 const std::string_view chunk(buf.data(), r.bytes);
-                const std::size_t bad = reply_mismatch(chunk, got[i]);
+                const std::size_t bad = format.mismatch(chunk, got[i]);
                 if (bad < chunk.size()) {
                     fail(fmt::format("{}: reply byte {} is {}, expected {}", label, got[i] + bad,
-                                     char_text(chunk[bad]),
-                                     char_text(expected_reply_byte(got[i] + bad))));
+                                     char_text(chunk[bad]), char_text(format.byte(got[i] + bad))));
                 }
                 got[i] += r.bytes;
                 if (got[i] == sizes[i]) conns[i].close();  // an iterative server moves on

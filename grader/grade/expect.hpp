@@ -15,12 +15,13 @@
 #include "failure.hpp"
 #include "net.hpp"
 #include "registry.hpp"
+#include "reply_format.hpp"
 
 namespace csd::grade {
 
 /// What went wrong with an expected reply.
 enum class ReplyProblem {
-    wrong_byte,  ///< A byte was not 'a' + i % 26.
+    wrong_byte,  ///< A byte was not the reply's (ReplyFormat::byte()).
     closed,      ///< EOF before the last byte.
     reset,       ///< RST before the last byte.
     stalled,     ///< No more bytes until the deadline.
@@ -52,33 +53,19 @@ struct Reading {
     std::chrono::microseconds gap{0};
 };
 
-/// Reads exactly @p n reply bytes and checks every one (expected_reply_byte()), at
-/// O(1) memory, so a 1 GiB reply can be checked whole. @p what names the
-/// request in messages ("request 4000 on connection 2"). @p how may pause
-/// or pace the reading, so the server's socket buffer fills and its writes
-/// come up short: a server that mishandles partial writes is then caught.
-/// Throws ReplyFailed.
-void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
-                  const Reading& how);
+/// Reads the reply to a request for @p n bytes in @p format (its header
+/// line first, when the format has one) and checks every byte, at O(1)
+/// memory, so a 1 GiB reply can be checked whole. @p what names the request
+/// in messages ("request 4000 on connection 2"). @p how may pause or pace
+/// the reading, so the server's socket buffer fills and its writes come up
+/// short: a server that mishandles partial writes is then caught. Throws
+/// ReplyFailed (CheckFailed for a wrong header line).
+void expect_reply(const ReplyFormat& format, Connection& conn, std::uint64_t n, Deadline deadline,
+                  std::string_view what, const Reading& how);
 
 /// expect_reply() with a pause of 300 ms at @p pause_at bytes when > 0.
-void expect_reply(Connection& conn, std::uint64_t n, Deadline deadline, std::string_view what,
-                  std::uint64_t pause_at = 0);
-
-/// Makes every reply the grader expects cycle through @p cycle instead of
-/// the alphabet: byte i of a reply is cycle[i % cycle.size()] (a lab that
-/// serves a file, docs/contract.md section 6); empty: the alphabet again.
-/// Called by the runner before the checks start, never while they run.
-void set_reply_cycle(std::string cycle);
-
-/// Byte @p i of every reply: 'a' + i % 26, or that of set_reply_cycle().
-[[nodiscard]] char expected_reply_byte(std::uint64_t i) noexcept;
-
-/// Index of the first byte of @p got that is not the reply byte at
-/// offset @p offset + i, or got.size(): csd::first_mismatch(), but with
-/// memcmp against a pattern, fast enough for a gigabyte. Follows
-/// set_reply_cycle().
-[[nodiscard]] std::size_t reply_mismatch(std::string_view got, std::uint64_t offset) noexcept;
+void expect_reply(const ReplyFormat& format, Connection& conn, std::uint64_t n, Deadline deadline,
+                  std::string_view what, std::uint64_t pause_at = 0);
 
 /// How a connection ended, as seen by wait_closed().
 struct Closing {
@@ -92,10 +79,6 @@ struct Closing {
 /// body is taken. Throws CheckFailed.
 void expect_header_line(Connection& conn, std::uint64_t n, Deadline deadline,
                         std::string_view what);
-/// expect_reply() for a lab's replies: the header line first when
-/// @p lab has one (LabInfo::header_line).
-void expect_lab_reply(const LabInfo& lab, Connection& conn, std::uint64_t n, Deadline deadline,
-                      std::string_view what);
 /// Reads until the server closes (EOF or RST) or @p deadline.
 [[nodiscard]] Closing wait_closed(Connection& conn, Deadline deadline);
 
@@ -103,19 +86,19 @@ void expect_lab_reply(const LabInfo& lab, Connection& conn, std::uint64_t n, Dea
 /// first. @p after says after what ("after the half-close").
 void expect_closed(Connection& conn, Deadline deadline, std::string_view after);
 
-/// Opens a fresh connection, requests @p n bytes, checks the reply, closes.
-void fetch(std::uint16_t port, std::uint64_t n, Deadline deadline, std::string_view what);
-/// fetch() for a lab's replies (expect_lab_reply()).
-void fetch(const LabInfo& lab, std::uint16_t port, std::uint64_t n, Deadline deadline,
+/// Opens a fresh connection, requests @p n bytes, checks the reply in
+/// @p format (expect_reply()), closes.
+void fetch(const ReplyFormat& format, std::uint16_t port, std::uint64_t n, Deadline deadline,
            std::string_view what);
 
-/// Reads the replies of @p sizes[i] bytes on @p conns[i] all at once
+/// Reads the replies of @p sizes[i] bytes in @p format (no header line) on
+/// @p conns[i] all at once
 /// (poll), checking every byte, until all are complete or @p deadline;
 /// calls @p tick first and then about every 20 ms (to sample /proc while
 /// the server is busy). Each connection is closed once its reply is
 /// complete (so an iterative server goes on to the next one). @p what
 /// names the group in messages.
-void expect_replies_together(std::vector<Connection>& conns,
+void expect_replies_together(const ReplyFormat& format, std::vector<Connection>& conns,
                              const std::vector<std::uint64_t>& sizes, Deadline deadline,
                              std::string_view what, const std::function<void()>& tick);
 

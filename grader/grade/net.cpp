@@ -179,13 +179,4 @@ std::string quote(std::string_view bytes, std::size_t max) {
     return out;
 }
 
-std::uint16_t free_port() {
-    csd::Fd fd(csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-    sockaddr_in addr = loopback(0);
-    csd::check(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), "bind");
-    socklen_t len = sizeof addr;
-    csd::check(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len), "getsockname");
-    return ntohs(addr.sin_port);
-}
-
 }  // namespace csd::grade

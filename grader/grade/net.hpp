@@ -90,7 +90,4 @@ class Connection {
 /// most @p max input bytes shown.
 [[nodiscard]] std::string quote(std::string_view bytes, std::size_t max = 40);
 
-/// A free loopback port right now (bind 127.0.0.1:0, read it, close).
-[[nodiscard]] std::uint16_t free_port();
-
 }  // namespace csd::grade

@@ -55,48 +55,28 @@ const std::vector<LabInfo>& lab_details() {
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
                     "concurrency", "load", "fd-leak", "architecture", "cap", "sigterm"},
          .thread_cap = 256},
-        // -m queue (the main thread accepts) for most checks; load and fd-leak
-        // grade the two modes whose pool threads accept. With 8 threads,
-        // idle-cpu's 5 idle clients leave 3 pool threads with nothing to do;
-        // stalled's 7 stalled clients leave one, the student's queue feeds it.
+        // A pool of -n threads in three modes (labs/labs.txt: which checks
+        // run in which).
         {.id = "prethread",
          .available = true,
          .model = Model::thread_pool,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
                     "concurrency", "load", "fd-leak", "architecture", "stalled", "idle-cpu",
-                    "sigterm"},
-         .workers = 8,
-         .check_args = {{.check = "load", .args = {"-m", "lock"}},
-                        {.check = "fd-leak", .args = {"-m", "nolock"}}}},
+                    "sigterm"}},
+        // A pool of -n processes: every mode of -m (labs/labs.txt) is
+        // graded by some check.
         {.id = "prefork",
          .available = true,
          .model = Model::process_pool,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
                     "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
-                    "distribution", "sigterm"},
-         .workers = 4,
-         // Every mode of -m is graded by some check: accept (the default)
-         // by most, lock (a worker killed holding the robust mutex) by
-         // replace, fcntl (the record lock released after accept) by
-         // stalled, reuseport (a listening socket per worker) by
-         // distribution, epoll-exclusive by load, epoll by zombies, select
-         // by fd-leak. Reuseport by no check that keeps one client waiting
-         // while another must be served (stalled, back-pressure, sigterm):
-         // the kernel hands a connection to a listener by a hash, busy
-         // worker or not.
-         .check_args = {{.check = "replace", .args = {"-m", "lock"}},
-                        {.check = "stalled", .args = {"-m", "fcntl"}},
-                        {.check = "distribution", .args = {"-m", "reuseport"}},
-                        {.check = "load", .args = {"-m", "epoll-exclusive"}},
-                        {.check = "zombies", .args = {"-m", "epoll"}},
-                        {.check = "fd-leak", .args = {"-m", "select"}}}},
+                    "distribution", "sigterm"}},
         {.id = "fdpass",
          .available = true,
          .model = Model::descriptor_passing,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "back-pressure",
                     "load", "zombies", "fd-leak", "architecture", "stalled", "replace",
-                    "distribution", "sigterm"},
-         .workers = 4},
+                    "distribution", "sigterm"}},
         // One request per connection, then an RST: the close is the lesson.
         {.id = "rst",
          .available = true,
@@ -107,7 +87,7 @@ const std::vector<LabInfo>& lab_details() {
          .available = true,
          .model = Model::single_process,
          .checks = {"start", "framing", "segments", "uncork", "sigterm"},
-         .header_line = true},
+         .reply = Reply::header_line},
         // The replies cycle through a random file the grader makes (-f PATH):
         // every check that reads replies checks them against it.
         {.id = "sendfile",
@@ -118,24 +98,16 @@ const std::vector<LabInfo>& lab_details() {
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
                     "architecture", "syscall", "idle-cpu", "slow-reader", "back-pressure",
                     "zero-copy", "sigterm"},
-         .serves_file = true},
-        // -n event loops, a thread and an epoll instance each. -m handoff
-        // (the default: an acceptor thread hands each connection to a loop
-        // in turn) for most checks, so that stalled-loops puts its stalled
-        // clients on distinct loops; -m reuseport (a listening socket per
-        // loop, the kernel spreads) for load, spread and many, which run
-        // one after another: the server restarts only when its flags change.
+         .reply = Reply::served_file},
+        // -n event loops, a thread and an epoll instance each, in the
+        // modes handoff and reuseport (labs/labs.txt).
         {.id = "reactor",
          .available = true,
          .model = Model::reactor,
          .many_connections = 10000,
          .checks = {"start", "bytes", "pipeline", "split", "malformed", "reset", "concurrency",
                     "fd-leak", "architecture", "stalled-loops", "idle-cpu", "slow-reader",
-                    "back-pressure", "load", "spread", "many", "sigterm"},
-         .workers = 4,
-         .check_args = {{.check = "spread", .args = {"-m", "reuseport"}},
-                        {.check = "load", .args = {"-m", "reuseport"}},
-                        {.check = "many", .args = {"-m", "reuseport"}}}},
+                    "back-pressure", "load", "spread", "many", "sigterm"}},
         // io_uring (through liburing): the event loop's checks, with the
         // architecture seen as a ring and no epoll, and the idle wait in
         // io_uring_enter.
@@ -150,14 +122,10 @@ const std::vector<LabInfo>& lab_details() {
          .needs_io_uring = true},
         // Programs, not servers (docs/contract.md section 6): each check
         // runs the program as often as it needs.
-        {.id = "sigpipe",
-         .available = true,
-         .checks = {"read-reset", "no-sigpipe", "epipe"},
-         .kind = LabKind::program},
+        {.id = "sigpipe", .available = true, .checks = {"read-reset", "no-sigpipe", "epipe"}},
         {.id = "selfpipe",
          .available = true,
-         .checks = {"lines", "signals", "race-window", "idle-wakeups"},
-         .kind = LabKind::program},
+         .checks = {"lines", "signals", "race-window", "idle-wakeups"}},
         // Test-only labs (hidden from --list and the course): they prove the
         // architecture models of the coming labs on the servers of
         // grader/tests/models.cpp until those labs have solutions.
@@ -214,6 +182,9 @@ const std::vector<LabInfo>& labs() {
             LabInfo lab = it == details.end() ? LabInfo{.id = course.id} : *it;
             lab.title = course.title;
             lab.available = course.ready && it != details.end();
+            lab.kind = course.program ? LabKind::program : LabKind::server;
+            lab.workers = course.workers;
+            lab.modes = course.modes;
             add_hidden_checks(lab);
             all.push_back(std::move(lab));
         }
@@ -227,18 +198,25 @@ const std::vector<LabInfo>& labs() {
 
 const std::vector<CheckInfo>& checks() {
     static const std::vector<CheckInfo> table = {
-        {"start", 5, check_start,
+        {"start",
+         5,
+         check_start,
          "the server accepts within 5 s and prints `Listening on 127.0.0.1:PORT` on stdout",
          "bind and listen first, then print exactly \"Listening on HOST:PORT\" with the -i and "
          "-p you were given, followed by a newline, and flush stdout (std::endl or fflush); "
-         "logs go to stderr"},
-        {"bytes", 15, check_bytes,
+         "logs go to stderr",
+         {},
+         Lifecycle::first},
+        {"bytes",
+         15,
+         check_bytes,
          "exact replies of 1 B to 1 GiB, every byte checked, also through a 4 KiB receive window; "
          "EOF after a half-close",
          "write() may write less than asked: loop, and continue from where you stopped, not "
          "from the start of your buffer. Byte i of every reply is 'a' + i % 26, counted from "
          "the start of that reply. After the client half-closes, finish what you owe, then "
-         "close"},
+         "close",
+         {"cpu"}},
         {"pipeline", 10, check_pipeline,
          "several requests on one connection, one by one and pipelined; \\r\\n accepted",
          "one read may hold several requests, or part of one: keep a buffer per connection, "
@@ -257,91 +235,140 @@ const std::vector<CheckInfo>& checks() {
          "clients resetting mid-reply, one after a half-close (SIGPIPE), do not kill the server",
          "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL; treat "
          "EPIPE/ECONNRESET as 'drop this client', not as a fatal error"},
-        {"concurrency", 10, check_concurrency,
+        {"concurrency",
+         10,
+         check_concurrency,
          "a client that sent half a request does not delay another client",
          "never wait for one client while others are waiting: a client that sent half a line "
-         "must not stop the server from accepting and serving the next one"},
-        {"load", 10, check_load, "csd-client: 5 processes x 200 connections of 4000 bytes",
+         "must not stop the server from accepting and serving the next one",
+         {"cpu"}},
+        {"load",
+         10,
+         check_load,
+         "csd-client: 5 processes x 200 connections of 4000 bytes",
          "run the same csd-client command yourself (see saw:) against your server to "
-         "reproduce; look at your server's stderr"},
+         "reproduce; look at your server's stderr",
+         {"connections", "cpu"}},
         {"zombies", 5, check_zombies, "no zombie child remains after 50 connections",
          "a server that forks must reap every child: SIGCHLD wakes you, then "
          "waitpid(-1, &st, WNOHANG) in a loop until it returns 0 (one SIGCHLD may stand for "
          "several children); a single-process server must not fork at all"},
-        {"fd-leak", 5, check_fd_leak,
+        {"fd-leak",
+         5,
+         check_fd_leak,
          "the descriptor count returns to its idle value after 2100 connections",
          "close every descriptor you are done with on every path: after a reply, after a "
          "malformed request, after EPIPE/ECONNRESET, and (fork) the connected socket in the "
-         "parent right after fork()"},
+         "parent right after fork()",
+         {"connections", "cpu"}},
         {"architecture", 10, check_architecture,
          "processes and threads as the lab requires (seen in /proc)",
          "build the server the way the handout asks"},
-        {"syscall", 5, check_syscall,
+        {"syscall",
+         5,
+         check_syscall,
          "200 idle clients: the server sleeps in the lab's call, on all of them, and stays asleep",
          "when there is nothing to do, block in the lab's call (select, poll or epoll_wait), "
-         "not in accept(), read() or a sleep"},
-        {"idle-cpu", 5, check_idle_cpu, "less than 5% CPU with 5 idle clients",
+         "not in accept(), read() or a sleep",
+         {"cpu"}},
+        {"idle-cpu",
+         5,
+         check_idle_cpu,
+         "less than 5% CPU with 5 idle clients",
          "do not busy-wait: block without a timeout (or a long one), and only ask to be woken "
-         "for writability while you have something to write"},
-        {"slow-reader", 10, check_slow_reader,
+         "for writability while you have something to write",
+         {"cpu"}},
+        {"slow-reader",
+         10,
+         check_slow_reader,
          "clients that do not read a 256 KiB (small window) or 64 MiB reply do not block "
          "another client",
          "never block on one client's write: use non-blocking sockets, send what fits, keep "
-         "your position, and wait for writability only for clients with pending output"},
-        {"back-pressure", 10, check_back_pressure,
+         "your position, and wait for writability only for clients with pending output",
+         {"cpu"}},
+        {"back-pressure",
+         10,
+         check_back_pressure,
          "a client pipelining requests for 400 MiB and more without reading grows the server's "
          "memory by less than 48 MiB; others are still served",
          "stop reading from a client while it has many requests waiting for their replies "
-         "(csd::Session::wants_input()); never build a reply in memory"},
-        {"many", 10, check_many, "thousands of connections held open at once",
+         "(csd::Session::wants_input()); never build a reply in memory",
+         {"cpu"}},
+        {"many",
+         10,
+         check_many,
+         "thousands of connections held open at once",
          "keep per-client state in a structure that grows with the number of clients, and do "
-         "not stop accepting while you can serve"},
-        {"zero-copy", 20, check_zero_copy,
+         "not stop accepting while you can serve",
+         {"connections", "cpu"}},
+        {"zero-copy",
+         20,
+         check_zero_copy,
          "56 MiB of replies leave by sendfile(2) (or splice): strace sees no read or write "
          "call move the file's bytes",
          "send the file with sendfile(sock, file, &offset, count): the kernel moves the bytes "
          "from the page cache to the socket. A read()/write() loop, or write() from an mmap of "
-         "the file, copies every byte through your memory"},
-        {"ring-io", 10, check_ring_io,
+         "the file, copies every byte through your memory",
+         {"cpu"}},
+        {"ring-io",
+         10,
+         check_ring_io,
          "uring: with strace attached while 31 clients are served, the server makes no accept, "
          "read, recv, write, send or wait call on a socket itself",
          "submit every accept, recv and send as a ring request (io_uring_prep_multishot_accept, "
          "io_uring_prep_recv, io_uring_prep_send) and use what its completion says; do not make "
-         "the call yourself, not even after a poll request said the socket was ready"},
-        {"stalled", 10, check_stalled,
+         "the call yourself, not even after a poll request said the socket was ready",
+         {"cpu"}},
+        {"stalled",
+         10,
+         check_stalled,
          "with -n N workers, N-1 clients that sent half a request do not stop the N-th from "
          "being served",
          "each worker serves one client at a time, so N workers serve N clients at once; hold "
-         "nothing the other workers wait for (the accept lock) while you serve"},
-        {"cap", 10, check_cap,
+         "nothing the other workers wait for (the accept lock) while you serve",
+         {"cpu"}},
+        {"cap",
+         10,
+         check_cap,
          "a flood of idle clients beyond the thread cap: the thread count reaches the cap and "
          "stays there; the clients beyond it are served once the flood leaves",
          "keep at most the cap of connection threads (docs/contract.md, section 2): with that "
          "many alive, stop accepting until one ends; a client beyond the cap waits in the listen "
-         "queue, never close or refuse it because of the cap"},
-        {"replace", 10, check_replace,
+         "queue, never close or refuse it because of the cap",
+         {"connections", "cpu"}},
+        {"replace",
+         10,
+         check_replace,
          "a worker killed with SIGKILL under load is replaced within 2 s, and so is one killed "
          "while it waits in accept (holding the accept lock, if the workers take one); every "
          "request after that is served",
          "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork a new "
-         "one in its slot; the parent never exits because a worker did"},
-        {"distribution", 10, check_distribution,
+         "one in its slot; the parent never exits because a worker did",
+         {"cpu"}},
+        {"distribution",
+         10,
+         check_distribution,
          "after SIGTERM, one distribution line per worker that add up to the connections made",
          "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
          "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
-         "one line per slot in the format of docs/contract.md"},
+         "one line per slot in the format of docs/contract.md",
+         {},
+         Lifecycle::ends_server},
         {"spread", 10, check_spread,
          "reactor: 10 x -n connections held open: every loop's epoll set watches some of them "
          "(/proc/PID/fdinfo) and every loop's thread woke up to serve them",
          "every loop must get connections: with -m reuseport each loop has a listening socket of "
          "its own (SO_REUSEPORT) that only its epoll set watches; with -m handoff the acceptor "
          "hands the connections to the loops in turn"},
-        {"stalled-loops", 10, check_stalled_loops,
+        {"stalled-loops",
+         10,
+         check_stalled_loops,
          "reactor: -n - 1 clients leave a 64 MiB reply unread (narrow window); 2 x -n clients "
          "after them, one after another, are each served within 2 s",
          "a loop never waits for one client: non-blocking sockets, write what fits, keep your "
          "position, watch EPOLLOUT only while something is owed; a loop blocked in write() stops "
-         "every client it serves"},
+         "every client it serves",
+         {"cpu"}},
         {"reply", 10, check_one_reply,
          "rst: one request per connection gets its exact reply (1 B to 16 MiB, also through a "
          "4 KiB receive window), then the server ends the connection",
@@ -368,11 +395,14 @@ const std::vector<CheckInfo>& checks() {
          "header is written by a call of its own",
          "with TCP_NODELAY each write leaves as its own segment: set TCP_CORK before the "
          "header and clear it after the body, so the kernel sends the reply as one segment"},
-        {"uncork", 10, check_uncork,
+        {"uncork",
+         10,
+         check_uncork,
          "cork: 10 small replies, one at a time: at least 8 arrive in one segment within "
          "100 ms of their request",
          "clear TCP_CORK right after the body, on every path: a reply left corked waits for "
-         "the kernel's 200 ms cork timer"},
+         "the kernel's 200 ms cork timer",
+         {"cpu"}},
         {"read-reset", 10, check_read_reset,
          "20 runs against a server that resets the connection after the first line: the first "
          "thing printed is `read: ECONNRESET`",
@@ -393,28 +423,41 @@ const std::vector<CheckInfo>& checks() {
          "input` and exit status 0 at EOF",
          "keep the bytes of an unfinished line until its \\n arrives; print and flush one line "
          "per line read (docs/contract.md section 6)"},
-        {"signals", 10, check_signals,
+        {"signals",
+         10,
+         check_signals,
          "300 fresh runs, SIGUSR1 at a random moment each: `got SIGUSR1` and exit status 0 "
          "within 100 ms (all but 10 runs) and 1.5 s (every run)",
          "the handler only writes a byte to the self-pipe; select() watches stdin and the "
-         "pipe's read end; when the pipe is readable print \"got SIGUSR1\", flush and return 0"},
-        {"race-window", 10, check_race_window,
+         "pipe's read end; when the pipe is readable print \"got SIGUSR1\", flush and return 0",
+         {"cpu"}},
+        {"race-window",
+         10,
+         check_race_window,
          "SIGUSR1 sent inside the -w window (after the flag was checked, before select) is still "
          "answered at once",
          "a flag checked before select() misses a signal that comes between the check and the "
          "call: select() then sleeps forever. Let the signal make a descriptor readable (the "
-         "self-pipe), so select() returns even when the signal came before it"},
-        {"idle-wakeups", 10, check_idle_wakeups,
+         "self-pipe), so select() returns even when the signal came before it",
+         {"cpu"}},
+        {"idle-wakeups",
+         10,
+         check_idle_wakeups,
          "idle for 1 s, the program wakes up at most 3 times, then still answers SIGUSR1",
          "block in select() with no timeout (a null timeout pointer): a timeout that lets you "
-         "look at the flag now and then wakes the program up for nothing and still answers late"},
-        {"sigterm", 10, check_sigterm,
+         "look at the flag now and then wakes the program up for nothing and still answers late",
+         {"cpu"}},
+        {"sigterm",
+         10,
+         check_sigterm,
          "SIGTERM ends the whole server (children too) with exit status 0 within 2 s, even "
          "while clients keep connecting",
          "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "
          "you forked, end and reap your children), then return 0 from main, all within 2 s. A "
          "handler should only set a "
-         "flag or write to a self-pipe; EINTR from a blocking call means 'check the flag'"},
+         "flag or write to a self-pipe; EINTR from a blocking call means 'check the flag'",
+         {},
+         Lifecycle::ends_server},
     };
     return table;
 }
@@ -450,16 +493,23 @@ bool is_hidden_check(std::string_view check) {
                        [&](const HiddenCheck& h) { return h.check.id == check; });
 }
 
+const LabMode* check_mode(const LabInfo& lab, std::string_view check) {
+    // The first mode is the default: no check names it, none needs a flag.
+    for (std::size_t i = 1; i < lab.modes.size(); ++i) {
+        const auto& checks = lab.modes[i].checks;
+        if (std::find(checks.begin(), checks.end(), check) != checks.end()) return &lab.modes[i];
+    }
+    return nullptr;
+}
+
 std::vector<std::string> server_args(const LabInfo& lab, std::string_view check) {
     std::vector<std::string> args;
     if (lab.workers > 0) {
         args.emplace_back("-n");
         args.push_back(std::to_string(lab.workers));
     }
-    for (const auto a : lab.server_args) args.emplace_back(a);
-    for (const auto& c : lab.check_args) {
-        if (c.check != check) continue;
-        for (const auto a : c.args) args.emplace_back(a);
+    if (const LabMode* mode = check_mode(lab, check)) {
+        for (const auto a : mode->args) args.emplace_back(a);
     }
     return args;
 }
@@ -483,9 +533,10 @@ Selection select_checks(const LabInfo& lab, const std::vector<std::string>& want
         }
     }
     for (const auto id : lab.checks) {
-        const bool chosen = wanted.empty() || id == "start" ||
+        const CheckInfo* check = find_check(id);
+        const bool chosen = wanted.empty() || check->lifecycle == Lifecycle::first ||
                             std::find(wanted.begin(), wanted.end(), id) != wanted.end();
-        if (chosen) sel.checks.push_back(find_check(id));
+        if (chosen) sel.checks.push_back(check);
     }
     return sel;
 }

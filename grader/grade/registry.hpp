@@ -2,15 +2,19 @@
 /// @file registry.hpp
 /// @brief The one table of labs and the one table of checks.
 ///
-/// The labs, their titles, order and status come from labs/labs.txt (the
-/// generated course_labs.hpp); registry.cpp adds how each ready lab is
-/// graded: how its architecture is checked, which checks run in which
-/// order, and the server's -n and own flags.
+/// The labs, their titles, order, status, kind, -n and modes come from the
+/// lab manifest labs/labs.txt (the generated course_labs.hpp); registry.cpp
+/// adds how each ready lab is graded: how its architecture is checked and
+/// which checks run in which order. Every check declares itself once here:
+/// its points, summary, hint, locks and lifecycle (scoring.hpp adds its
+/// points and hints in each lab).
 /// Everything here is immutable after first use: any thread.
 
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "csd/grade/course_labs.hpp"
 
 namespace csd::grade {
 
@@ -31,7 +35,7 @@ enum class Model {
     /// uring: one process, one server thread (io_uring's own kernel workers
     /// iou-wrk/iou-sqp not counted), an io_uring descriptor and no epoll one.
     io_uring_loop,
-    none,                    ///< Not gradable yet.
+    none,  ///< Not gradable yet.
 };
 
 /// What the graded executable of a lab is (docs/contract.md section 4).
@@ -46,10 +50,17 @@ enum class LabKind {
     program,
 };
 
-/// Server flags one check needs on top of the lab's (another mode of the server).
-struct CheckArgs {
-    std::string_view check;                   ///< Check id.
-    std::vector<std::string_view> args = {};  ///< Appended to the lab's server arguments.
+/// A mode of a lab's server (labs/labs.txt `mode`): its name, the flags
+/// that choose it and the checks that run in it.
+using LabMode = CourseMode;
+
+/// What the replies of a lab's server are (docs/contract.md sections 1 and 6).
+enum class Reply {
+    alphabet,     ///< N bytes of the alphabet (section 1).
+    header_line,  ///< The header line "N\n", then N bytes of the alphabet (cork).
+    /// N bytes cycling through a file (sendfile): the grader writes a random
+    /// file (ServedFile) and starts the server with `-f PATH` first.
+    served_file,
 };
 
 /// One lab: everything the grader knows about it.
@@ -63,21 +74,33 @@ struct LabInfo {
     int many_connections = 0;                       ///< many: connections held at once.
     bool fd_setsize_limit = false;                  ///< many: also check the FD_SETSIZE refusal.
     std::vector<std::string_view> checks = {};      ///< Check ids in run order (start first).
-    int workers = 0;                                ///< > 0: the server is run with `-n workers`.
-    std::vector<std::string_view> server_args = {};  ///< The lab's own flags, for every check.
-    std::vector<CheckArgs> check_args = {};          ///< Extra flags of some checks.
+    /// > 0: the server is run with `-n workers` (labs/labs.txt `workers`).
+    int workers = 0;
+    /// The modes of the server, the default first (labs/labs.txt `mode`):
+    /// each check runs in the mode that names it, or in the default, which
+    /// the server is started in without a flag.
+    std::vector<LabMode> modes = {};
     int thread_cap = 0;   ///< cap: most connection threads at once (docs/contract.md, section 2).
     bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
-    /// Every reply starts with the header line "N\n" (cork, docs/contract.md section 6).
-    bool header_line = false;
-    /// The server serves a file (sendfile): the grader writes a random file
-    /// (ServedFile), starts the server with `-f PATH` first, and expects
-    /// every reply to cycle through the file's bytes instead of the alphabet.
-    bool serves_file = false;
+    /// What every reply is (the runner makes the checks' ReplyFormat from it).
+    Reply reply = Reply::alphabet;
     LabKind kind = LabKind::server;  ///< A server, or a program its checks run themselves.
     /// The lab needs io_uring: where it is unavailable (io_uring_available()),
     /// csd-grade runs no check and says so (exit status 3).
     bool needs_io_uring = false;
+};
+
+/// Where a check stands in the life of the server under test.
+enum class Lifecycle {
+    /// Runs against the running server, which the runner starts (in the
+    /// check's mode) before it and keeps for the next check.
+    serves,
+    /// Runs first, against the server the runner started before any check
+    /// (start): it judges that first start.
+    first,
+    /// Ends the server (sigterm, distribution): the runner starts a new one
+    /// for the next check, and a server found dead after it is no surprise.
+    ends_server,
 };
 
 /// One check.
@@ -87,6 +110,12 @@ struct CheckInfo {
     CheckFn run = nullptr;     ///< The check itself.
     std::string_view summary;  ///< What it verifies, one line, for --list.
     std::string_view hint;     ///< What to do when it fails.
+    /// The locks it holds while it runs when graders share a lock directory
+    /// (check_locks.hpp): "connections" (thousands of sockets at once),
+    /// "cpu" (keeps both cores busy, or measures CPU, wakeups or a short
+    /// deadline). Empty: a light check.
+    std::vector<std::string_view> locks = {};
+    Lifecycle lifecycle = Lifecycle::serves;  ///< When it runs, what it does to the server.
 };
 
 /// Every lab, in the order of the course, then the hidden test-only labs.
@@ -97,9 +126,12 @@ struct CheckInfo {
 [[nodiscard]] const LabInfo* find_lab(std::string_view id);
 /// The check with id @p id (hidden checks included), or nullptr.
 [[nodiscard]] const CheckInfo* find_check(std::string_view id);
+/// The mode check @p check runs in, in @p lab: nullptr for the default mode
+/// (or a lab without modes).
+[[nodiscard]] const LabMode* check_mode(const LabInfo& lab, std::string_view check);
 /// The arguments the server of @p lab gets after `-i HOST -p PORT` for
-/// check @p check: `-n workers` when the lab has a pool, the lab's own
-/// flags, then the check's extra flags.
+/// check @p check: `-n workers` when the lab has a pool, then the flags of
+/// the check's mode (none for the default mode).
 [[nodiscard]] std::vector<std::string> server_args(const LabInfo& lab, std::string_view check);
 
 /// Where the handout of @p lab lives: "labs/LAB/handout.md".

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <optional>
 
 #include "check.hpp"
@@ -98,33 +99,70 @@ std::vector<std::string> with_file(const std::vector<std::string>& file_args,
     return all;
 }
 
+// The id of the check of @p lab that runs first (start), whose mode the
+// first start of the server uses.
+std::string_view first_check_id(const LabInfo& lab) {
+    for (const auto id : lab.checks) {
+        const CheckInfo* check = find_check(id);
+        if (check != nullptr && check->lifecycle == Lifecycle::first) return id;
+    }
+    return {};
+}
+
 // Empty when the server serves a fresh 4000-byte request; otherwise what went wrong.
 std::string health_problem(Context& ctx) {
     try {
-        fetch(ctx.lab(), ctx.port(), 4000, Deadline(2s), "health probe");
+        fetch(ctx.reply(), ctx.port(), 4000, Deadline(2s), "health probe");
         return {};
     } catch (const std::exception& e) {
         return e.what();
     }
 }
 
+// `-m reuseport` for a message: the flags of @p check's mode in @p lab, or
+// empty for the default mode.
+std::string mode_flags(const LabInfo& lab, std::string_view check) {
+    const LabMode* mode = check_mode(lab, check);
+    if (mode == nullptr) return {};
+    std::string flags;
+    for (const auto a : mode->args) flags += (flags.empty() ? "" : " ") + std::string(a);
+    return flags;
+}
+
 // The state of one grading run between checks. Main thread only.
+//
+// Each check runs against a server started with the flags of its mode
+// (labs/labs.txt): the runner restarts the server when the flags change.
+// A server that cannot start, or does not answer, in one mode fails the
+// checks of that mode only: each set of flags keeps its own verdict, so a
+// mode the student has not written yet costs its own checks and nothing
+// else, whatever the order of the checks.
 class Run {
   public:
     Run(Server& server, Context& ctx, const Readiness& first, std::vector<std::string> file_args)
         : server_(server), ctx_(ctx), file_args_(std::move(file_args)) {
-        if (!first.accepting) unusable_ = "not run: the server did not start (see check start)";
+        if (!first.accepting) {
+            Unusable& u = unusable_[server_.args()];
+            u.reason = "not run: the server did not start (see check start)";
+        }
     }
 
     // Makes sure a usable server runs before @p check (not for start): with
     // the arguments that check needs, restarted when it died or stopped
-    // serving. False when none can run (then unusable() says why).
+    // serving. False when none can run in that check's mode (then
+    // unusable() says why).
     bool prepare(const CheckInfo& check) {
-        if (!unusable_.empty()) {
-            if (!first_blocked_.empty()) {
-                unusable_ = "not run: the server does not answer a 4000-byte request (see check " +
-                            first_blocked_ + ")";
-                first_blocked_.clear();
+        const auto args = with_file(file_args_, server_args(ctx_.lab(), check.id));
+        const std::string flags = mode_flags(ctx_.lab(), check.id);
+        const std::string in_mode = flags.empty() ? "" : " with `" + flags + "`";
+        if (const auto it = unusable_.find(args); it != unusable_.end()) {
+            reason_ = it->second.reason;
+            if (!it->second.first_blocked.empty()) {
+                // Told in full once (under the check that first saw it).
+                it->second.reason = "not run: the server" + in_mode +
+                                    " does not answer a 4000-byte request (see check " +
+                                    it->second.first_blocked + ")";
+                it->second.first_blocked.clear();
             }
             return false;
         }
@@ -135,35 +173,42 @@ class Run {
             restart_ = true;
         }
         ended_by_check_ = false;
-        const auto args = with_file(file_args_, server_args(ctx_.lab(), check.id));
         if (args != server_.args()) restart_ = true;
         if (restart_) {
-            ctx_.log("restarting the server");
+            ctx_.log("restarting the server{}", in_mode);
             restart_ = false;
             probed_ = false;
             const Readiness again = server_.start(start_timeout, args);
             if (!again.accepting) {
-                unusable_ = "not run: the server could not be restarted: " + again.problem;
+                reason_ = flags.empty()
+                              ? "not run: the server could not be restarted: " + again.problem
+                              : "not run: the server could not start" + in_mode + " (the mode `" +
+                                    flags +
+                                    "` of the handout; only the checks of that mode fail): " +
+                                    again.problem;
+                unusable_[args].reason = reason_;
                 return false;
             }
         }
         if (!probed_) {
             // One quick request before the first check of this server: a
             // server that does not answer it would only make every check
-            // wait out its own deadlines.
+            // of its mode wait out its own deadlines.
             probed_ = true;
             if (const auto problem = health_problem(ctx_); !problem.empty()) {
-                unusable_ = "not run: the server does not answer a 4000-byte request: " + problem;
-                if (!server_.running()) unusable_ += "\n" + server_.death_report();
-                first_blocked_ = std::string(check.id);
+                reason_ = "not run: the server" + in_mode +
+                          " does not answer a 4000-byte request: " + problem;
+                if (!server_.running()) reason_ += "\n" + server_.death_report();
+                unusable_[args] = {.reason = reason_, .first_blocked = std::string(check.id)};
+                restart_ = true;  // the next mode starts afresh
                 return false;
             }
         }
         return true;
     }
 
-    // Why no check can run (after prepare() returned false).
-    [[nodiscard]] const std::string& unusable() const { return unusable_; }
+    // Why the check could not run (after prepare() returned false).
+    [[nodiscard]] const std::string& unusable() const { return reason_; }
 
     // After a check of @p r that may leave the server running: explains a
     // failure (death, earlier restart) and decides whether to restart.
@@ -194,16 +239,22 @@ class Run {
     }
 
   private:
+    // Why no check can run with one set of server arguments.
+    struct Unusable {
+        std::string reason;         // the check's saw: line
+        std::string first_blocked;  // the check that reported the failed probe in full
+    };
+
     Server& server_;
     Context& ctx_;
     std::vector<std::string> file_args_;  // `-f PATH` for a lab that serves a file, else empty
-    std::string unusable_;                // not empty: no server can run any more
-    bool restart_ = false;                // restart before the next check
-    bool ended_by_check_ = false;         // the last check ended the server on purpose
-    bool probed_ = false;                 // the running server answered the health probe
-    std::string first_blocked_;           // the check that reported the failed probe in full
-    std::string note_;                    // why the server was restarted before this check
-    bool told_restart_ = false;           // a restart note was already given
+    std::map<std::vector<std::string>, Unusable> unusable_;  // by the server's arguments
+    std::string reason_;                                     // why the last prepare() failed
+    bool restart_ = false;                                   // restart before the next check
+    bool ended_by_check_ = false;  // the last check ended the server on purpose
+    bool probed_ = false;          // the running server answered the health probe
+    std::string note_;             // why the server was restarted before this check
+    bool told_restart_ = false;    // a restart note was already given
 };
 
 // A lab program (LabKind::program): nothing runs between the checks; each
@@ -215,7 +266,7 @@ std::vector<CheckResult> run_program_checks(
     const std::string& program_path, bool verbose,
     const std::function<void(const CheckResult&)>& on_result) {
     Server program(program_path);
-    Context ctx(program, lab, Readiness{}, verbose);
+    Context ctx(program, lab, ReplyFormat(), Readiness{}, verbose);
     std::vector<CheckResult> results;
     for (const CheckInfo* check : selection) {
         CheckResult r{.id = std::string(check->id),
@@ -252,15 +303,18 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
     // every reply must then cycle through its bytes.
     std::optional<ServedFile> file;
     std::vector<std::string> file_args;
-    if (lab.serves_file) {
+    ReplyFormat reply;
+    if (lab.reply == Reply::served_file) {
         file.emplace();
         file_args = {"-f", file->path()};
-        set_reply_cycle(file->bytes());
+        reply = ReplyFormat::cycling(file->bytes());
+    } else if (lab.reply == Reply::header_line) {
+        reply = reply.with_header_line();
     }
     Server server(server_path);
     const Readiness first =
-        server.start(start_timeout, with_file(file_args, server_args(lab, "start")));
-    Context ctx(server, lab, first, verbose);
+        server.start(start_timeout, with_file(file_args, server_args(lab, first_check_id(lab))));
+    Context ctx(server, lab, reply, first, verbose);
     ctx.log("started `{}` as pid {} ({:.2f} s{})", server.command_line(), server.pid(),
             first.seconds,
             first.port_retries > 0
@@ -280,23 +334,27 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
         const auto begin = Deadline::Clock::now();
         if (!begin_check(r)) {
             // The whole-run deadline passed: not run, 0 points.
-        } else if (check->id == "start") {
+        } else if (check->lifecycle == Lifecycle::first) {
             run_one(*check, ctx, r);
             end_check(r);
         } else if (!run.prepare(*check)) {
             r.saw = run.unusable();
-            r.hint.clear();
+            const std::string flags = mode_flags(lab, check->id);
+            r.hint = flags.empty() ? ""
+                                   : fmt::format(
+                                         "make your server work with `{}` first (the "
+                                         "handout says what that mode does)",
+                                         flags);
             end_check(r);
         } else {
             ctx.log("check {}", check->id);
             run_one(*check, ctx, r);
             end_check(r);
-            run.after(r, check->id == "sigterm" || check->id == "distribution");
+            run.after(r, check->lifecycle == Lifecycle::ends_server);
         }
         finish_result(r, begin, ctx, results, on_result);
     }
     server.stop();
-    set_reply_cycle({});
     return results;
 }
 

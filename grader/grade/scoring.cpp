@@ -114,8 +114,7 @@ const std::vector<LabScoring>& scorings() {
          .other_points = 2},
         // The skeleton answers and closes normally: the abortive close and
         // waiting for the acknowledgement before it are the lesson.
-        {.lab = "rst",
-         .lesson = {{"reply", 10}, {"rst", 40}, {"time-wait", 40}, {"sigterm", 10}}},
+        {.lab = "rst", .lesson = {{"reply", 10}, {"rst", 40}, {"time-wait", 40}, {"sigterm", 10}}},
         // The skeleton sends header and body uncorked: two segments a reply.
         {.lab = "cork",
          .lesson = {{"framing", 10}, {"segments", 40}, {"uncork", 40}, {"sigterm", 10}}},

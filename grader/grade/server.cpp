@@ -9,6 +9,7 @@
 
 #include "csd/error.hpp"
 #include "deadline.hpp"
+#include "launch.hpp"
 #include "net.hpp"
 #include "process.hpp"
 #include "procfs.hpp"
@@ -63,69 +64,56 @@ std::string tail_lines(std::string_view text, std::size_t lines) {
 }
 
 Readiness Server::start(std::chrono::milliseconds timeout, const std::vector<std::string>& args) {
-    constexpr int max_port_retries = 3;
-    args_ = args;
-    for (int retries = 0;; ++retries) {
-        bool port_taken = false;
-        Readiness r = attempt(timeout, port_taken);
-        r.port_retries = retries;
-        if (!port_taken || retries == max_port_retries) return r;
-    }
-}
-
-Readiness Server::attempt(std::chrono::milliseconds timeout, bool& port_taken) {
     stop();
-    out_ = std::make_unique<OutputCapture>();
-    err_ = std::make_unique<OutputCapture>();
-    port_ = free_port();
-    std::vector<std::string> argv = {path_, "-i", "127.0.0.1", "-p", std::to_string(port_)};
-    argv.insert(argv.end(), args_.begin(), args_.end());
-    pid_ = spawn_graded(argv, -1, out_->write_end(), err_->write_end());
-    out_->close_write_end();
-    err_->close_write_end();
-    ++starts_;
+    args_ = args;
+    // The port, the wait and the new start on another port when another
+    // process took it are launch.hpp's; the sandbox, the captures and how
+    // to tell that the port was taken are the grader's.
+    launch::ServerHooks hooks;
+    hooks.start = [this](std::uint16_t port) { spawn_on(port); };
+    hooks.ended = [this] { return !running(); };
+    hooks.port_in_use = [this] {
+        (void)err_->wait_for_eof(100ms);  // its last words, through the pipe
+        return launch::said_address_in_use(err_->text());
+    };
+    hooks.owns_port = [this](std::uint16_t port) {
+        // Accepting, but is it the server? Another process may have taken the port in between.
+        const auto inode = procfs::listening_inode(port);
+        return !inode || !procfs::socket_holders(procfs::process_tree(pid_), *inode).empty();
+    };
+    hooks.stop = [this] { stop(); };
+    launch::LaunchOptions options;
+    options.timeout = scaled(timeout);
+    options.not_after = check_end().load();
+    options.probe_timeout = scaled(250ms);
+    const launch::LaunchResult launched = launch::start_on_free_port(hooks, options);
 
     Readiness r;
-    const auto begin = Deadline::Clock::now();
-    const Deadline deadline(timeout);
-    while (!deadline.expired()) {
-        if (!running()) {
-            (void)err_->wait_for_eof(100ms);  // its last words, through the pipe
-            const std::string err = err_->text();
-            port_taken = err.find("Address already in use") != std::string::npos ||
-                         err.find("EADDRINUSE") != std::string::npos;
+    r.port_retries = launched.port_retries;
+    switch (launched.status) {
+        case launch::LaunchStatus::ready:
+            break;
+        case launch::LaunchStatus::ended:
             r.problem = death_report(" before accepting connections");
             return r;
-        }
-        Connection probe = Connection::begin_open(port_);
-        if (probe.finish_connect(deadline.within(250ms)) == 0) {
-            r.accepting = true;
-            r.seconds = seconds_since(begin);
-            break;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    if (!r.accepting) {
-        r.problem = fmt::format(
-            "nothing accepted connections on 127.0.0.1:{} within {:g} s (the grader started "
-            "`{}`)",
-            port_, scaled_seconds(timeout), command_line());
-        if (const auto tail = stderr_tail(); !tail.empty()) {
-            r.problem += "; its stderr ended with:\n" + tail;
-        }
-        return r;
-    }
-    // Accepting, but is it the server? Another process may have taken the port in between.
-    if (const auto inode = procfs::listening_inode(port_)) {
-        if (procfs::socket_holders(procfs::process_tree(pid_), *inode).empty()) {
-            port_taken = true;
-            r.accepting = false;
-            r.problem = fmt::format("port {} was taken by another process", port_);
+        case launch::LaunchStatus::port_taken:
+            r.problem = running() ? fmt::format("port {} was taken by another process", port_)
+                                  : death_report(" before accepting connections");
             return r;
-        }
+        case launch::LaunchStatus::timed_out:
+            r.problem = fmt::format(
+                "nothing accepted connections on 127.0.0.1:{} within {:g} s (the grader started "
+                "`{}`)",
+                port_, scaled_seconds(timeout), command_line());
+            if (const auto tail = stderr_tail(); !tail.empty()) {
+                r.problem += "; its stderr ended with:\n" + tail;
+            }
+            return r;
     }
+    r.accepting = true;
+    r.seconds = launched.seconds;
     const std::string expected = fmt::format("Listening on 127.0.0.1:{}", port_);
-    const Deadline announce = deadline.within(1s);
+    const Deadline announce(1s);
     while (!(r.announced = has_line(stdout_text(), expected)) && !announce.expired()) {
         std::this_thread::sleep_for(10ms);
     }
@@ -141,6 +129,18 @@ Readiness Server::attempt(std::chrono::milliseconds timeout, bool& port_taken) {
                                       quote(out, 80), expected);
     }
     return r;
+}
+
+void Server::spawn_on(std::uint16_t port) {
+    out_ = std::make_unique<OutputCapture>();
+    err_ = std::make_unique<OutputCapture>();
+    port_ = port;
+    std::vector<std::string> argv = {path_, "-i", "127.0.0.1", "-p", std::to_string(port_)};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    pid_ = spawn_graded(argv, -1, out_->write_end(), err_->write_end());
+    out_->close_write_end();
+    err_->close_write_end();
+    ++starts_;
 }
 
 std::string Server::command_line() const {

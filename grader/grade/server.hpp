@@ -41,11 +41,12 @@ class Server {
 
     /// Stops a running server, then starts `PATH -i 127.0.0.1 -p PORT ARGS...`
     /// on a new free port and waits up to @p timeout (scaled) until it
-    /// accepts and announces itself. When the port was taken by another
-    /// process in between (the server exits early with "Address already in
-    /// use" on stderr, or the listening socket belongs to a process outside
-    /// the server) it starts again on another port, up to 3 times. Throws
-    /// std::system_error if it cannot be spawned.
+    /// accepts, then up to 1 s (scaled) until it announces itself. When the
+    /// port was taken by another process in between (the server exits early
+    /// with "Address already in use" on stderr, or the listening socket
+    /// belongs to a process outside the server) it starts again on another
+    /// port, up to 3 times (csd::launch::start_on_free_port(), launch.hpp).
+    /// Throws std::system_error if it cannot be spawned.
     Readiness start(std::chrono::milliseconds timeout, const std::vector<std::string>& args = {});
 
     /// Kills the server's process group and every descendant of the
@@ -80,8 +81,8 @@ class Server {
     [[nodiscard]] std::string death_report(std::string_view when = {}) const;
 
   private:
-    // One attempt of start() on port_; sets @p port_taken when another process holds it.
-    Readiness attempt(std::chrono::milliseconds timeout, bool& port_taken);
+    // Spawns the server (sandboxed, stdout and stderr captured) on @p port, without waiting.
+    void spawn_on(std::uint16_t port);
 
     std::string path_;
     std::vector<std::string> args_;

@@ -15,7 +15,9 @@ std::atomic<double> g_scale{1.0};
 
 }  // namespace
 
-double time_scale() noexcept { return g_scale.load(std::memory_order_relaxed); }
+double time_scale() noexcept {
+    return g_scale.load(std::memory_order_relaxed);
+}
 
 bool set_time_scale(double factor) noexcept {
     if (!(factor >= min_scale && factor <= max_scale)) return false;

@@ -37,8 +37,9 @@ std::string find_strace() {
 Strace::Strace(pid_t pid, const std::string& calls) {
     const std::string strace = find_strace();
     if (strace.empty()) {
-        why_not_ = "strace is not installed (./csd installs it): the server's system calls "
-                   "cannot be seen";
+        why_not_ =
+            "strace is not installed (./csd installs it): the server's system calls "
+            "cannot be seen";
         return;
     }
     out_ = csd::Fd(csd::check(::memfd_create("csd-grade-strace", MFD_CLOEXEC), "memfd_create"));

@@ -17,7 +17,7 @@ namespace csd::grade {
 /// strace process and the memory file it writes to; a trace never finished
 /// is ended by the destructor. Use from one thread.
 class Strace {
-public:
+  public:
     /// Starts strace and waits (up to 3 s, scaled) until it traces @p pid.
     /// When there is no strace, or it cannot attach, attached() is false
     /// and why_not() says why.
@@ -36,12 +36,12 @@ public:
     /// system call. Call once, when attached.
     std::string finish();
 
-private:
+  private:
     void end();
 
-    csd::Fd out_;           // memfd strace writes its trace (and errors) to
-    pid_t strace_ = -1;     // the strace process, -1 once reaped
-    std::string why_not_;   // set when there is no trace
+    csd::Fd out_;          // memfd strace writes its trace (and errors) to
+    pid_t strace_ = -1;    // the strace process, -1 once reaped
+    std::string why_not_;  // set when there is no trace
 };
 
 }  // namespace csd::grade

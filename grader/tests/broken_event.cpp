@@ -106,12 +106,12 @@ struct ReplySizes {
 struct Client {
     csd::Fd fd;
     csd::Session session;
-    bool gone = false;  ///< Reset or vanished: drop it.
-    bool leak = false;  ///< leak-every-*: never close this one's descriptor.
-    bool big = false;   ///< writer-thread: asked for more than 1 MiB.
-    std::string line;   ///< writer-thread: the unfinished request line.
-    bool eof = false;   ///< The client half-closed (no-backpressure keeps track itself).
-    ReplySizes sizes{};  ///< blocking-write-1m only.
+    bool gone = false;      ///< Reset or vanished: drop it.
+    bool leak = false;      ///< leak-every-*: never close this one's descriptor.
+    bool big = false;       ///< writer-thread: asked for more than 1 MiB.
+    std::string line;       ///< writer-thread: the unfinished request line.
+    bool eof = false;       ///< The client half-closed (no-backpressure keeps track itself).
+    ReplySizes sizes{};     ///< blocking-write-1m only.
     std::string backlog{};  ///< Read, not yet taken by the session (no-backpressure grows it).
 };
 

@@ -2,7 +2,8 @@
 // every reply is byte i % SIZE of the file given with -f) that is correct
 // except for the one bug its name says (broken-BUG, see broken_bug.hpp). One thread per
 // client on a non-blocking socket, waiting in poll(), so partial sends
-// happen as they do in an event loop. grader/tests/CMakeLists.txt links
+// happen as they do in an event loop (sendfile-lseek-null: no bug, and
+// the clients served in turn by the main thread). grader/tests/CMakeLists.txt links
 // broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the
 // check that bug is about.
 #include <fcntl.h>
@@ -38,6 +39,11 @@ std::string_view bug;
 //   sendfile-short  takes every sendfile() as complete, whatever it returned -> bytes
 //   sendfile-continues  starts each reply where the previous one on the
 //                   connection ended, not at offset 0 of the file           -> pipeline
+// and one that is no bug, a server the grader once misjudged:
+//   sendfile-lseek-null  lseek() to the reply's offset, then sendfile(sock,
+//                   file, NULL, n), serving one client at a time in the main
+//                   thread (one thread: the file offset is not shared, and
+//                   strace pads its short lines, "...)     = 65536")    -> passes zero-copy
 
 /// The file: descriptor, size, and (sendfile-mmap) its mapping.
 struct File {
@@ -75,7 +81,14 @@ long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count)
         return static_cast<long>(w.bytes);
     }
     off_t offset = static_cast<off_t>(at);
-    const ssize_t n = ::sendfile(sock, file.fd, &offset, count);
+    ssize_t n = 0;
+    if (bug == "sendfile-lseek-null") {
+        // The file's own offset: the kernel advances it, nobody else moves it.
+        if (::lseek(file.fd, offset, SEEK_SET) < 0) return -1;
+        n = ::sendfile(sock, file.fd, nullptr, count);
+    } else {
+        n = ::sendfile(sock, file.fd, &offset, count);
+    }
     if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
     if (bug == "sendfile-short") return static_cast<long>(count);  // the bug: a short send is "all"
     return n;
@@ -107,8 +120,9 @@ void serve(csd::Fd fd, const File& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0],
-                                "sendfile-copy sendfile-mmap sendfile-short sendfile-continues");
+    bug = broken::bug_from_name(
+        argv[0],
+        "sendfile-copy sendfile-mmap sendfile-short sendfile-continues sendfile-lseek-null");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",
@@ -129,6 +143,10 @@ int main(int argc, char** argv) {
     for (;;) {
         csd::Accepted a = csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
         if (a.status != csd::AcceptStatus::accepted) continue;
+        if (bug == "sendfile-lseek-null") {
+            serve(std::move(a.connection), file);  // one thread, one client at a time
+            continue;
+        }
         std::thread(serve, std::move(a.connection), std::cref(file)).detach();
     }
 }

@@ -20,29 +20,18 @@ runs=${RUNS:-5}
 for f in "$build/bin/solution-$server" "$build/bin/csd-client" "$build/bench/minimal-fork_client"; do
     [[ -x $f ]] || { echo "clients.sh: $f is missing (build it first)" >&2; exit 2; }
 done
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 tmp=$(mktemp -d)
 server_pid=""
 cleanup() {
-    if [[ -n $server_pid ]]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    csd_stop_server
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-port=$((20000 + RANDOM % 20000))
-"$build/bin/solution-$server" -i 127.0.0.1 -p "$port" >"$tmp/server.out" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-    grep -q "^Listening on" "$tmp/server.out" && break
-    sleep 0.1
-done
-grep -q "^Listening on" "$tmp/server.out" || {
-    echo "clients.sh: solution-$server did not start:" >&2
-    cat "$tmp/server.out" >&2
-    exit 1
-}
+# On a free port, started again on another when it was taken; it listens or we stop here.
+csd_start_server "$tmp/server.out" "$tmp/server.err" "$build/bin/solution-$server" || exit 1
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

@@ -29,13 +29,12 @@ ms_per_tick=$((1000 / $(getconf CLK_TCK)))
 for f in "$build/bin/solution-prefork" "$build/bin/csd-client"; do
     [[ -x $f ]] || { echo "herd.sh: $f is missing (build it first)" >&2; exit 2; }
 done
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 tmp=$(mktemp -d)
 server_pid=""
 cleanup() {
-    if [[ -n $server_pid ]]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    csd_stop_server
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -53,28 +52,11 @@ tree_ticks() {
     echo "$total"
 }
 
-# Starts the server in mode $1 on a free port; sets server_pid and port.
+# Starts the server in mode $1 on a free port (lib.sh); sets server_pid and port.
 start_server() {
-    local _
-    for _ in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 20000))
-        "$build/bin/solution-prefork" -i 127.0.0.1 -p "$port" -n "$workers" -m "$1" \
-            >"$tmp/server.out" 2>"$tmp/server.err" &
-        server_pid=$!
-        for _ in $(seq 50); do
-            if grep -q "^Listening on" "$tmp/server.out"; then
-                sleep 0.2  # let the workers start waiting
-                return 0
-            fi
-            sleep 0.1
-        done
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    done
-    echo "herd.sh: solution-prefork -m $1 did not start:" >&2
-    cat "$tmp/server.err" >&2
-    exit 1
+    csd_start_server "$tmp/server.out" "$tmp/server.err" "$build/bin/solution-prefork" \
+        -n "$workers" -m "$1" || exit 1
+    sleep 0.2  # let the workers start waiting
 }
 
 printf '%-16s %12s %17s %16s\n' mode connections "useless wakeups" "server CPU (ms)"

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "csd/error.hpp"
-#include "csd/limits.hpp"
 #include "csd/fd.hpp"
+#include "csd/limits.hpp"
 
 namespace {
 

@@ -38,6 +38,8 @@ ticks_per_s=$(getconf CLK_TCK)
 for f in "$build/bin/csd-client" "$build/bench/bench-idle"; do
     [[ -x $f ]] || { echo "idle_conns.sh: $f is missing (build it first)" >&2; exit 2; }
 done
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 tmp=$(mktemp -d)
 server_pid=""
 idle_pid=""
@@ -73,20 +75,9 @@ wait_for_line() {
     return 1
 }
 
-# Starts "$@ -i 127.0.0.1 -p PORT" on a free port; sets server_pid and port.
+# Starts "$@ -i 127.0.0.1 -p PORT" on a free port (lib.sh); sets server_pid and port.
 start_server() {
-    for _ in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 20000))
-        "$@" -i 127.0.0.1 -p "$port" >"$tmp/server.out" 2>"$tmp/server.err" &
-        server_pid=$!
-        wait_for_line "$tmp/server.out" "^Listening on" && return 0
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    done
-    echo "idle_conns.sh: $* did not start:" >&2
-    cat "$tmp/server.err" >&2
-    exit 1
+    csd_start_server "$tmp/server.out" "$tmp/server.err" "$@" || exit 1
 }
 
 # Measures one server with $1 idle connections; sets `result` to the µs of
@@ -105,9 +96,7 @@ measure() {
         kill "$idle_pid" 2>/dev/null || true
         wait "$idle_pid" 2>/dev/null || true
         idle_pid=""
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
+        csd_stop_server
         if [[ $attempt -eq 3 ]]; then
             echo "idle_conns.sh: $*: could not hold $idle_count idle connections" >&2
             exit 1

@@ -24,10 +24,12 @@ ticks_per_s=$(getconf CLK_TCK)
 [[ -x $server ]] || { echo "sendfile.sh: $server is missing (build it first)" >&2; exit 2; }
 command -v nc >/dev/null || { echo "sendfile.sh: nc is missing (apt-get install netcat-openbsd)" >&2; exit 2; }
 
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dir=$(mktemp -d)
-pid=
+server_pid=""
 cleanup() {
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    csd_stop_server
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -45,24 +47,22 @@ io_field() {  # field $2 of /proc/$1/io
     awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/io"
 }
 
-port=$((20000 + RANDOM % 20000))
 echo "# sendfile.sh: $gib GiB in replies of 1 GiB, file of $size_mib MiB, $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d)"
 printf '%-9s %12s %12s %12s %10s %10s\n' mode cpu_s_per_gib rchar_gib wchar_gib syscr syscw
 for mode in sendfile copy; do
-    "$server" -p "$port" -f "$dir/file" -m "$mode" > "$dir/out" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do grep -q Listening "$dir/out" && break; sleep 0.05; done
-    t0=$(cpu_ticks "$pid")
-    r0=$(io_field "$pid" rchar); w0=$(io_field "$pid" wchar)
-    sr0=$(io_field "$pid" syscr); sw0=$(io_field "$pid" syscw)
+    # On a free port (lib.sh), started again on another when it was taken;
+    # it listens or we stop here.
+    csd_start_server "$dir/out" "$dir/err" "$server" -f "$dir/file" -m "$mode" || exit 1
+    t0=$(cpu_ticks "$server_pid")
+    r0=$(io_field "$server_pid" rchar); w0=$(io_field "$server_pid" wchar)
+    sr0=$(io_field "$server_pid" syscr); sw0=$(io_field "$server_pid" syscw)
     for _ in $(seq "$gib"); do echo 1073741824; done | nc -N 127.0.0.1 "$port" > /dev/null
-    t1=$(cpu_ticks "$pid")
-    r1=$(io_field "$pid" rchar); w1=$(io_field "$pid" wchar)
-    sr1=$(io_field "$pid" syscr); sw1=$(io_field "$pid" syscw)
-    kill "$pid"; wait "$pid" || true; pid=
+    t1=$(cpu_ticks "$server_pid")
+    r1=$(io_field "$server_pid" rchar); w1=$(io_field "$server_pid" wchar)
+    sr1=$(io_field "$server_pid" syscr); sw1=$(io_field "$server_pid" syscw)
+    csd_stop_server
     awk -v mode="$mode" -v t=$((t1 - t0)) -v hz="$ticks_per_s" -v g="$gib" \
         -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v sr=$((sr1 - sr0)) -v sw=$((sw1 - sw0)) \
         'BEGIN { printf "%-9s %12.3f %12.2f %12.2f %10d %10d\n", mode, t / hz / g,
                  r / g / 2^30, w / g / 2^30, sr, sw }'
-    port=$((port + 1))
 done

@@ -42,9 +42,9 @@ void require_single(Context& ctx, std::string_view when, const std::string& hint
     threads -= kernel;
     if (threads != 1) {
         fail(fmt::format("{}: the server (pid {}) has {} threads{}", when, ctx.pid(), threads,
-                         kernel > 0 ? fmt::format(" (not counting {} io_uring kernel workers)",
-                                                  kernel)
-                                    : ""),
+                         kernel > 0
+                             ? fmt::format(" (not counting {} io_uring kernel workers)", kernel)
+                             : ""),
              hint);
     }
 }
@@ -75,8 +75,8 @@ void single_process(Context& ctx, int clients, std::uint64_t size, const std::st
         conns.back().send_all(request_line(size), overall.within(3s), "request");
     }
     int samples = 0;
-    expect_replies_together(conns, std::vector<std::uint64_t>(conns.size(), size), overall, during,
-                            [&] {
+    expect_replies_together(ctx.reply(), conns, std::vector<std::uint64_t>(conns.size(), size),
+                            overall, during, [&] {
                                 require_single(ctx, during, hint);
                                 ++samples;
                             });
@@ -122,7 +122,7 @@ void process_per_connection(Context& ctx) {
         const std::string label = fmt::format("connection {} of 5 (all held open)", i);
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(4000), overall.within(3s), label);
-        expect_reply(conn, 4000, overall.within(3s), label);
+        expect_reply(ctx.reply(), conn, 4000, overall.within(3s), label);
         const auto inode =
             poll_until(1s, [&] { return procfs::connection_inode(ctx.port(), conn.local_port()); });
         if (!inode) fail(label + ": /proc/net/tcp shows no accepted socket for it");

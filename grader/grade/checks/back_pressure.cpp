@@ -118,7 +118,7 @@ void check_back_pressure(Context& ctx) {
         in_context(fmt::format("while a client that sent {} of requests read none of its replies, "
                                "client B asked for 4000 bytes; B must be served within 1 s",
                                in_mib(sent)),
-                   [&] { fetch(ctx.port(), 4000, Deadline(1s), "request 4000"); });
+                   [&] { fetch(ctx.reply(), ctx.port(), 4000, Deadline(1s), "request 4000"); });
     }
     std::this_thread::sleep_for(scaled(100ms));
     if (grown()) too_much("then");

@@ -65,7 +65,8 @@ void check_bytes(Context& ctx) {
         // Pause in the middle of the 16 MiB reply: the server's writes then
         // come up short, and what it does next is what this check is about.
         hinted([&] {
-            expect_reply(conn, n, overall.within(last ? 10s : 3s), what, last ? 1024 * 1024 : 0);
+            expect_reply(ctx.reply(), conn, n, overall.within(last ? 10s : 3s), what,
+                         last ? 1024 * 1024 : 0);
         });
         if (!last) conn.shutdown_write();
         expect_eof(conn, overall.within(2s),
@@ -86,7 +87,7 @@ void check_bytes(Context& ctx) {
         conn.send_all(request_line(n), overall.within(3s), what);
         conn.shutdown_write();
         hinted([&] {
-            expect_reply(conn, n, overall.within(15s), what,
+            expect_reply(ctx.reply(), conn, n, overall.within(15s), what,
                          Reading{.piece = 4096, .gap = std::chrono::microseconds(200)});
         });
         expect_eof(conn, overall.within(2s), what + ", after the whole reply");
@@ -99,7 +100,7 @@ void check_bytes(Context& ctx) {
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(largest), overall.within(3s), what);
         conn.shutdown_write();
-        hinted([&] { expect_reply(conn, largest, overall.within(25s), what); });
+        hinted([&] { expect_reply(ctx.reply(), conn, largest, overall.within(25s), what); });
         expect_eof(conn, overall.within(2s), what + ", after the whole reply");
     }
 }

@@ -96,7 +96,8 @@ void check_cap(Context& ctx) {
             fmt::format("client {} of {} (beyond the cap of {}), once the {} others left",
                         flood - late_clients + i + 1, flood, cap, flood - late_clients);
         try {
-            expect_reply(conns[static_cast<std::size_t>(i)], 4000, overall.within(10s), label);
+            expect_reply(ctx.reply(), conns[static_cast<std::size_t>(i)], 4000, overall.within(10s),
+                         label);
         } catch (const CheckFailed& e) {
             ctx.require_running(label);
             fail(fmt::format("{} (a client beyond the cap waits in the listen queue and is served "
@@ -108,7 +109,7 @@ void check_cap(Context& ctx) {
     }
     conns.clear();
     require_capped("after the flood");
-    fetch(ctx.port(), 4000, overall.within(3s), "a new client after the flood");
+    fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s), "a new client after the flood");
 
     const bool back = poll_until(2s, [&] {
         threads = procfs::thread_count(ctx.pid());

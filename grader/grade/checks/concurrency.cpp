@@ -20,7 +20,7 @@ void check_concurrency(Context& ctx) {
             const Deadline one_second(1s);
             Connection b = Connection::open(ctx.port(), one_second);
             b.send_all(request_line(4000), one_second, "request 4000");
-            expect_reply(b, 4000, one_second, "request 4000");
+            expect_reply(ctx.reply(), b, 4000, one_second, "request 4000");
         });
 }
 

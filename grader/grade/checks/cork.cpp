@@ -56,7 +56,7 @@ std::vector<Sample> sample_replies(Context& ctx, int count, std::uint64_t size) 
         if (!before) skip("TCP_INFO does not count the segments received (tcpi_data_segs_in)");
         const auto start = Clock::now();
         conn.send_all(request_line(size), overall.within(3s), what);
-        expect_lab_reply(ctx.lab(), conn, size, overall.within(3s), what);
+        expect_reply(ctx.reply(), conn, size, overall.within(3s), what);
         const auto latency = Clock::now() - start;
         samples.push_back({*data_segments_in(conn.fd()) - *before, latency});
     }
@@ -94,10 +94,10 @@ void expect_header_written_alone(Context& ctx) {
         const Deadline overall(20s);
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         for (int i = 1; i <= replies; ++i) {
-            const std::string what = fmt::format("traced request {} of {} for 1000 bytes", i,
-                                                 replies);
+            const std::string what =
+                fmt::format("traced request {} of {} for 1000 bytes", i, replies);
             conn.send_all(request_line(1000), overall.within(3s), what);
-            expect_lab_reply(ctx.lab(), conn, 1000, overall.within(3s), what);
+            expect_reply(ctx.reply(), conn, 1000, overall.within(3s), what);
         }
     }
     const auto calls = parse_output_calls(trace.finish());
@@ -126,13 +126,13 @@ void check_framing(Context& ctx) {
     for (const std::uint64_t n : {1ULL, 26ULL, 4000ULL, 100000ULL, 16ULL << 20}) {
         const std::string what = fmt::format("request {} (one at a time)", n);
         conn.send_all(request_line(n), overall.within(3s), what);
-        expect_lab_reply(ctx.lab(), conn, n, overall.within(10s), what);
+        expect_reply(ctx.reply(), conn, n, overall.within(10s), what);
     }
     conn.send_all("3\n0007\r\n10\n1\n", overall.within(3s), "four pipelined requests");
     conn.shutdown_write();
     for (const std::uint64_t n : {3ULL, 7ULL, 10ULL, 1ULL}) {
-        expect_lab_reply(ctx.lab(), conn, n, overall.within(3s),
-                            fmt::format("pipelined request {} (3, 0007\\r, 10, 1)", n));
+        expect_reply(ctx.reply(), conn, n, overall.within(3s),
+                     fmt::format("pipelined request {} (3, 0007\\r, 10, 1)", n));
     }
     expect_closed(conn, overall.within(3s), "after the half-close and the four replies");
     Connection bad = Connection::open(ctx.port(), overall.within(3s));

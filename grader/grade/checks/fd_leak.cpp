@@ -96,10 +96,11 @@ void one_connection(Context& ctx, int i, Deadline overall) {
     } else if (i % 10 == 7) {
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(64ULL << 20), overall.within(3s), what);
-        expect_reply(conn, 64 * 1024, overall.within(5s), what + " (64 MiB, reset after 64 KiB)");
+        expect_reply(ctx.reply(), conn, 64 * 1024, overall.within(5s),
+                     what + " (64 MiB, reset after 64 KiB)");
         conn.reset();
     } else {
-        fetch(ctx.port(), 4000, overall.within(3s), what);
+        fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s), what);
     }
 }
 
@@ -118,10 +119,11 @@ void require_back_to(Context& ctx, pid_t top, const std::vector<TreeFd>& baselin
     ctx.require_running("after " + what);
     const std::string before = whose(top, baseline);
     const std::string after = whose(top, now);
-    fail(fmt::format("{} had {} open descriptors when idle before, and {}{} 1 s after {} "
-                     "ended; new ones: {}",
-                     before, baseline.size(), after == before ? "" : after + " had ", now.size(),
-                     what, extra_fds(baseline, now, top)));
+    fail(
+        fmt::format("{} had {} open descriptors when idle before, and {}{} 1 s after {} "
+                    "ended; new ones: {}",
+                    before, baseline.size(), after == before ? "" : after + " had ", now.size(),
+                    what, extra_fds(baseline, now, top)));
 }
 
 }  // namespace

@@ -200,7 +200,7 @@ void check_malformed(Context& ctx) {
     }
     trials.clear();
     in_context("a fresh client after the malformed requests",
-               [&] { fetch(ctx.port(), 4000, overall.within(3s), "request 4000"); });
+               [&] { fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s), "request 4000"); });
 
     for (const Good& g : good_requests()) {
         const std::string what = fmt::format("request {} ({})", quote(g.bytes), g.name);
@@ -210,7 +210,7 @@ void check_malformed(Context& ctx) {
                 Connection conn = Connection::open(ctx.port(), overall.within(3s));
                 conn.send_all(g.bytes, overall.within(3s), "the request");
                 conn.shutdown_write();
-                expect_reply(conn, g.reply, overall.within(3s), "the reply");
+                expect_reply(ctx.reply(), conn, g.reply, overall.within(3s), "the reply");
                 expect_closed(conn, overall.within(2s), "after the reply");
             },
             too_strict_hint);
@@ -222,7 +222,10 @@ void check_malformed(Context& ctx) {
     conn.send_all("1073741824\n", overall.within(3s), what);
     in_context(
         what,
-        [&] { expect_reply(conn, 64 * 1024, overall.within(5s), "first 64 KiB of the reply"); },
+        [&] {
+            expect_reply(ctx.reply(), conn, 64 * 1024, overall.within(5s),
+                         "first 64 KiB of the reply");
+        },
         too_strict_hint);
     conn.reset();
     // Give the server a moment to see the reset, so that a server that dies

@@ -126,7 +126,7 @@ void beyond_fd_setsize(Context& ctx) {
                         beyond_connections, served, refused, beyond_must_serve));
     }
     in_context(fmt::format("after {} connections at once, a fresh client", beyond_connections),
-               [&] { fetch(ctx.port(), 4000, Deadline(3s), "request 4000"); });
+               [&] { fetch(ctx.reply(), ctx.port(), 4000, Deadline(3s), "request 4000"); });
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ void one_by_one(Context& ctx, Deadline overall) {
             "one connection, request {} of {} (\"{}\\n\", sent after the previous reply)", i + 1,
             std::size(sizes), sizes[i]);
         conn.send_all(request_line(sizes[i]), overall.within(3s), what);
-        expect_reply(conn, sizes[i], overall.within(5s), what);
+        expect_reply(ctx.reply(), conn, sizes[i], overall.within(5s), what);
     }
     conn.shutdown_write();
     expect_closed(conn, overall.within(2s),
@@ -38,7 +38,7 @@ void pipelined(Context& ctx, Deadline overall) {
         const std::string what =
             fmt::format("10 requests sent in one send() ({}) then half-closed, reply {} ({} bytes)",
                         quote(all, 24), i + 1, sizes[i]);
-        expect_reply(conn, sizes[i], overall.within(5s), what);
+        expect_reply(ctx.reply(), conn, sizes[i], overall.within(5s), what);
     }
     expect_closed(conn, overall.within(2s), "10 pipelined requests, after the last reply");
 }
@@ -49,7 +49,7 @@ void crlf(Context& ctx, Deadline overall) {
     for (const std::uint64_t n : {std::uint64_t{4000}, std::uint64_t{26}}) {
         const std::string what = fmt::format("request \"{}\\r\\n\"", n);
         conn.send_all(std::to_string(n) + "\r\n", overall.within(3s), what);
-        expect_reply(conn, n, overall.within(5s), what);
+        expect_reply(ctx.reply(), conn, n, overall.within(5s), what);
     }
     conn.shutdown_write();
     expect_closed(conn, overall.within(2s), "requests ending in \\r\\n, after a half-close");

@@ -58,7 +58,7 @@ std::set<pid_t> require_workers(Context& ctx, int n, std::string_view when,
 Connection open_served(Context& ctx, const std::string& label, Deadline overall) {
     Connection conn = Connection::open(ctx.port(), overall.within(3s));
     conn.send_all(request_line(4000), overall.within(3s), label);
-    expect_reply(conn, 4000, overall.within(3s), label);
+    expect_reply(ctx.reply(), conn, 4000, overall.within(3s), label);
     return conn;
 }
 
@@ -120,10 +120,10 @@ void burst(Context& ctx, int n, const std::string& during, const std::function<v
         conns.push_back(Connection::open(ctx.port(), overall.within(3s)));
         conns.back().send_all(request_line(4000), overall.within(3s), "request");
     }
-    expect_replies_together(conns, std::vector<std::uint64_t>(conns.size(), 4000), overall, during,
-                            sample);
+    expect_replies_together(ctx.reply(), conns, std::vector<std::uint64_t>(conns.size(), 4000),
+                            overall, during, sample);
     for (int i = 0; i < 20; ++i) {
-        fetch(ctx.port(), 4000, overall.within(3s),
+        fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s),
               fmt::format("request {} of 20 in a row", i + 1));
         sample();
     }

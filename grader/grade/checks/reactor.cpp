@@ -130,7 +130,7 @@ std::vector<Connection> hold_served(Context& ctx, int count, std::string_view wh
         const std::string label = fmt::format("{} {} of {} (all held open)", what, i, count);
         held.push_back(Connection::open(ctx.port(), overall.within(3s)));
         held.back().send_all(request_line(4000), overall.within(3s), label);
-        expect_reply(held.back(), 4000, overall.within(3s), label);
+        expect_reply(ctx.reply(), held.back(), 4000, overall.within(3s), label);
     }
     return held;
 }
@@ -300,7 +300,7 @@ void check_stalled_loops(Context& ctx) {
             "replies unread",
             i, 2 * n, n - 1);
         try {
-            fetch(ctx.port(), 4000, Deadline(2s), label);
+            fetch(ctx.reply(), ctx.port(), 4000, Deadline(2s), label);
         } catch (const CheckFailed& e) {
             fail(e.what(),
                  "a loop never waits for one client: non-blocking sockets, write what fits, "

@@ -58,7 +58,7 @@ void check_reset(Context& ctx) {
         const std::string request = request_line(big);
         conn.send_all(two ? request + request : request, overall.within(3s), what);
         if (half_close) conn.shutdown_write();
-        expect_reply(conn, 64 * 1024, overall.within(5s), what);
+        expect_reply(ctx.reply(), conn, 64 * 1024, overall.within(5s), what);
         conn.reset();
         std::this_thread::sleep_for(scaled(100ms));
         require_alive(ctx, fmt::format("after {} reset its connection mid-reply", what),
@@ -67,7 +67,7 @@ void check_reset(Context& ctx) {
     std::this_thread::sleep_for(scaled(200ms));
     require_alive(ctx, "after 4 clients reset their connections in the middle of a 64 MiB reply");
     in_context("after 4 clients reset their connections mid-reply, a fresh client",
-               [&] { fetch(ctx.port(), 4000, overall.within(3s), "request 4000"); });
+               [&] { fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s), "request 4000"); });
 }
 
 }  // namespace csd::grade

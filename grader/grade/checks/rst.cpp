@@ -69,7 +69,7 @@ void check_one_reply(Context& ctx) {
         Connection conn = Connection::open(ctx.port(), overall.within(3s), c.window);
         conn.send_all(request_line(c.n), overall.within(3s), what);
         try {
-            expect_reply(conn, c.n, overall.within(10s), what, c.pause_at);
+            expect_reply(ctx.reply(), conn, c.n, overall.within(10s), what, c.pause_at);
         } catch (const ReplyFailed& e) {
             if (e.problem() != ReplyProblem::reset && e.problem() != ReplyProblem::closed) throw;
             throw CheckFailed(
@@ -94,7 +94,7 @@ void check_rst(Context& ctx) {
         const std::string what = fmt::format("connection {} of 5 (one request for {} bytes)", i, n);
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(n), overall.within(3s), what);
-        expect_reply(conn, n, overall.within(5s), what);
+        expect_reply(ctx.reply(), conn, n, overall.within(5s), what);
         const ReadStatus end = expect_end(conn, overall.within(3s), what);
         if (end == ReadStatus::eof) {
             fail(
@@ -146,7 +146,7 @@ void check_time_wait(Context& ctx) {
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         ours.insert(conn.local_port());
         conn.send_all(request_line(100), overall.within(3s), what);
-        expect_reply(conn, 100, overall.within(3s), what);
+        expect_reply(ctx.reply(), conn, 100, overall.within(3s), what);
         (void)expect_end(conn, overall.within(3s), what);
         conn.close();
     }

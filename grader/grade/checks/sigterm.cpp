@@ -150,7 +150,7 @@ void sigterm_round(Context& ctx, int round, bool fork_race) {
         idle.push_back(Connection::open(ctx.port(), Deadline(3s)));
         idle.back().send_all(request_line(1), Deadline(3s), what);
         if (i == 1 || ctx.lab().model != Model::single_process) {
-            expect_lab_reply(ctx.lab(), idle.back(), 1, Deadline(3s), what);
+            expect_reply(ctx.reply(), idle.back(), 1, Deadline(3s), what);
         }
     }
     const pid_t top = ctx.pid();

@@ -27,7 +27,7 @@ void stalled_client(Context& ctx, std::uint64_t n, Window window, const std::str
             const Deadline one_second(1s);
             Connection b = Connection::open(ctx.port(), one_second);
             b.send_all(request_line(4000), one_second, "request 4000");
-            expect_reply(b, 4000, one_second, "request 4000");
+            expect_reply(ctx.reply(), b, 4000, one_second, "request 4000");
         },
         hint);
     stalled.reset();

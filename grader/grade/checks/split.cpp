@@ -25,7 +25,7 @@ void split_request(Context& ctx, const std::vector<std::string>& pieces,
         if (i > 0) std::this_thread::sleep_for(scaled(pause));
         conn.send_all(pieces[i], overall.within(3s), what);
     }
-    expect_reply(conn, n, overall.within(5s), what);
+    expect_reply(ctx.reply(), conn, n, overall.within(5s), what);
 }
 
 }  // namespace

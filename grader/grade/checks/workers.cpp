@@ -125,7 +125,7 @@ void check_replace(Context& ctx) {
     const std::string killed = fmt::format("{}", fmt::join(victims, " and "));
     for (int i = 1; i <= 4 * n; ++i) {
         try {
-            fetch(ctx.port(), 4000, overall.within(3s),
+            fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s),
                   fmt::format("request {} of {} after worker {} {} replaced", i, 4 * n, killed,
                               victims.size() == 1 ? "was" : "were"));
         } catch (const CheckFailed& e) {
@@ -161,7 +161,7 @@ void check_stalled(Context& ctx) {
     const std::string label =
         fmt::format("client {} of {}, while the {} others sent half a request each", n, n, n - 1);
     try {
-        fetch(ctx.port(), 4000, Deadline(2s), label);
+        fetch(ctx.reply(), ctx.port(), 4000, Deadline(2s), label);
     } catch (const CheckFailed& e) {
         fail(fmt::format("{} (a pool of {} {}: one was free)", e.what(), n, unit),
              threads ? stalled_thread_hint
@@ -177,7 +177,7 @@ void check_stalled(Context& ctx) {
         const std::string next = fmt::format(
             "client {} of {} more, one after another, while {} clients stay stalled", i, n, n - 1);
         try {
-            fetch(ctx.port(), 4000, Deadline(2s), next);
+            fetch(ctx.reply(), ctx.port(), 4000, Deadline(2s), next);
         } catch (const CheckFailed& e) {
             fail(fmt::format("{} (a pool of {} threads: one was free, and served the client "
                              "before)",
@@ -189,7 +189,7 @@ void check_stalled(Context& ctx) {
         const std::string what =
             fmt::format("stalled client {} after it finished its request", i + 1);
         stalled[i].send_all("00\n", overall.within(3s), what);
-        expect_reply(stalled[i], 4000, overall.within(3s), what);
+        expect_reply(ctx.reply(), stalled[i], 4000, overall.within(3s), what);
     }
 }
 
@@ -207,7 +207,7 @@ void check_distribution(Context& ctx) {
             conns.push_back(Connection::open(ctx.port(), overall.within(3s)));
             conns.back().send_all(request_line(4000), overall.within(3s), "request");
         }
-        expect_replies_together(conns, std::vector<std::uint64_t>(conns.size(), 4000),
+        expect_replies_together(ctx.reply(), conns, std::vector<std::uint64_t>(conns.size(), 4000),
                                 overall.within(10s), "a burst of clients", [] {});
     }
     const pid_t top = ctx.pid();

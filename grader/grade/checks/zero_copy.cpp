@@ -44,8 +44,8 @@ void check_zero_copy(Context& ctx) {
     try {
         Connection conn = Connection::open(ctx.port(), Deadline(3s));
         conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
-        expect_reply(conn, first, Deadline(20s), fmt::format("request {}", first));
-        expect_reply(conn, second, Deadline(30s), fmt::format("request {}", second));
+        expect_reply(ctx.reply(), conn, first, Deadline(20s), fmt::format("request {}", first));
+        expect_reply(ctx.reply(), conn, second, Deadline(30s), fmt::format("request {}", second));
     } catch (...) {
         (void)trace.finish();
         throw;

@@ -21,7 +21,7 @@ void require_children(Context& ctx, Deadline overall) {
         const std::string label = fmt::format("connection {} of 3 (held open)", i);
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(4000), overall.within(3s), label);
-        expect_reply(conn, 4000, overall.within(3s), label);
+        expect_reply(ctx.reply(), conn, 4000, overall.within(3s), label);
         if (!procfs::descendants(ctx.pid()).empty()) return;
     }
     ctx.require_running("with a connection held open");
@@ -39,7 +39,8 @@ void check_zombies(Context& ctx) {
     const Deadline overall(30s);
     if (ctx.lab().model == Model::process_per_connection) require_children(ctx, overall);
     for (int i = 1; i <= 50; ++i) {
-        fetch(ctx.port(), 4000, overall.within(3s), fmt::format("connection {} of 50", i));
+        fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s),
+              fmt::format("connection {} of 50", i));
     }
     const Deadline within(1s);
     std::vector<procfs::ProcStat> zombies;

@@ -59,7 +59,7 @@ const char* const hint =
 void expect_sized(Context& ctx, Connection& conn, std::uint64_t n, Deadline deadline,
                   const std::string& what) {
     try {
-        expect_lab_reply(ctx.lab(), conn, n, deadline, what);
+        expect_reply(ctx.reply(), conn, n, deadline, what);
     } catch (const CheckFailed& e) {
         throw CheckFailed(e.what(), hint);
     }

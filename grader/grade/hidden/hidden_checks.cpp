@@ -9,11 +9,14 @@ namespace csd::grade {
 namespace {
 
 CheckInfo bytes_hidden() {
-    return {"bytes-hidden", 10, check_bytes_hidden,
+    return {"bytes-hidden",
+            10,
+            check_bytes_hidden,
             "exact replies for sizes the public checks do not use (a test set of its own), one "
             "per connection, then pipelined",
             "send exactly N bytes for every valid N, not only for the sizes of the public "
-            "checks"};
+            "checks",
+            {"cpu"}};
 }
 
 }  // namespace

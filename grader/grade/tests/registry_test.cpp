@@ -11,9 +11,17 @@
 
 using namespace csd::grade;
 
-TEST_CASE("every lab of docs/contract.md section 4 is listed") {
-    for (const char* id : {"iterative", "fork", "select", "poll", "epoll", "thread", "prethread",
-                           "prefork", "fdpass", "rst", "sigpipe", "selfpipe", "sendfile", "cork"}) {
+TEST_CASE("every lab of the manifest is listed, and nothing else is") {
+    for (const CourseLab& course : course_labs) {
+        CAPTURE(course.id);
+        const LabInfo* lab = find_lab(course.id);
+        REQUIRE(lab != nullptr);
+        CHECK_FALSE(lab->hidden);
+    }
+    // Among them the labs of docs/contract.md section 4, and those after it.
+    for (const char* id :
+         {"iterative", "fork", "select", "poll", "epoll", "thread", "prethread", "prefork",
+          "fdpass", "rst", "sigpipe", "selfpipe", "sendfile", "cork", "reactor", "uring"}) {
         CAPTURE(id);
         CHECK(find_lab(id) != nullptr);
     }
@@ -105,13 +113,53 @@ TEST_CASE("hidden test-only labs are gradable but not listed") {
     CHECK(format_list().find("Test only") == std::string::npos);
 }
 
-TEST_CASE("server arguments: -n for a pool, the lab's flags, then a check's") {
+TEST_CASE("server arguments: -n for a pool, then the flags of the check's mode") {
     CHECK(server_args(*find_lab("fork"), "bytes").empty());
     CHECK(server_args(*find_lab("test-pool"), "bytes") == std::vector<std::string>{"-n", "4"});
     const LabInfo lab{.id = "x",
                       .workers = 3,
-                      .server_args = {"-e"},
-                      .check_args = {{.check = "many", .args = {"-l", "2"}}}};
-    CHECK(server_args(lab, "bytes") == std::vector<std::string>{"-n", "3", "-e"});
-    CHECK(server_args(lab, "many") == std::vector<std::string>{"-n", "3", "-e", "-l", "2"});
+                      .modes = {{.name = "plain", .args = {"-m", "plain"}},
+                                {.name = "edge", .args = {"-e"}, .checks = {"many", "bytes"}}}};
+    // The default mode is started without its flags.
+    CHECK(server_args(lab, "pipeline") == std::vector<std::string>{"-n", "3"});
+    CHECK(check_mode(lab, "pipeline") == nullptr);
+    CHECK(server_args(lab, "many") == std::vector<std::string>{"-n", "3", "-e"});
+    REQUIRE(check_mode(lab, "bytes") != nullptr);
+    CHECK(check_mode(lab, "bytes")->name == "edge");
+}
+
+TEST_CASE("the manifest's modes: every mode check is a check of its lab, in one mode") {
+    for (const LabInfo& lab : labs()) {
+        CAPTURE(lab.id);
+        std::set<std::string_view> seen;
+        for (std::size_t i = 0; i < lab.modes.size(); ++i) {
+            CAPTURE(lab.modes[i].name);
+            // The default runs whatever no other mode names; the others need a flag.
+            CHECK(lab.modes[i].checks.empty() == (i == 0));
+            CHECK(lab.modes[i].args.empty() == (i == 0 && lab.modes[i].args.empty()));
+            for (const auto id : lab.modes[i].checks) {
+                CAPTURE(id);
+                CHECK(std::find(lab.checks.begin(), lab.checks.end(), id) != lab.checks.end());
+                CHECK(seen.insert(id).second);
+                const CheckInfo* check = find_check(id);
+                REQUIRE(check != nullptr);
+                CHECK(check->lifecycle != Lifecycle::first);  // start judges the default
+            }
+        }
+    }
+    // The modes that were benchmarked but never graded are graded now.
+    const LabInfo& epoll = *find_lab("epoll");
+    REQUIRE(epoll.modes.size() == 2);
+    CHECK(check_mode(epoll, "bytes") != nullptr);
+}
+
+TEST_CASE("the checks' declarations: lifecycle and locks") {
+    CHECK(find_check("start")->lifecycle == Lifecycle::first);
+    CHECK(find_check("sigterm")->lifecycle == Lifecycle::ends_server);
+    CHECK(find_check("distribution")->lifecycle == Lifecycle::ends_server);
+    CHECK(find_check("bytes")->lifecycle == Lifecycle::serves);
+    for (const CheckInfo& check : checks()) {
+        CAPTURE(check.id);
+        for (const auto lock : check.locks) CHECK((lock == "cpu" || lock == "connections"));
+    }
 }

@@ -19,7 +19,7 @@ TEST_CASE("ring-io counts the socket calls of every strace -f line shape") {
     CHECK(calls.size() == 4);
     CHECK(calls.at("read") == 1);
     CHECK(calls.at("sendto") == 1);
-    CHECK(calls.at("accept4") == 1);  // a failed call counts too
+    CHECK(calls.at("accept4") == 1);   // a failed call counts too
     CHECK(calls.at("recvfrom") == 1);  // the resumed half is not a second call
 }
 
@@ -32,4 +32,6 @@ TEST_CASE("ring-io leaves out stdin, stdout, stderr and strace's own lines") {
     CHECK(ring_io_socket_calls(text).empty());
 }
 
-TEST_CASE("ring-io sees nothing in an empty trace") { CHECK(ring_io_socket_calls("").empty()); }
+TEST_CASE("ring-io sees nothing in an empty trace") {
+    CHECK(ring_io_socket_calls("").empty());
+}

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "expect.hpp"
+#include "reply_format.hpp"
 #include "served_file.hpp"
 #include "strace_text.hpp"
 
@@ -28,17 +29,26 @@ TEST_CASE("a served file holds its bytes on disk and is removed with its directo
     CHECK(::stat(path.substr(0, path.rfind('/')).c_str(), &st) != 0);
 }
 
-TEST_CASE("replies cycle through the served file, then through the alphabet again") {
-    set_reply_cycle("0123456789");
-    CHECK(expected_reply_byte(0) == '0');
-    CHECK(expected_reply_byte(13) == '3');
-    CHECK(reply_mismatch("789012", 7) == 6);  // wraps at the end of the file
-    CHECK(reply_mismatch("789712", 7) == 3);  // the first wrong byte
-    CHECK(reply_mismatch("0123456789012", 0) == 13);
-    CHECK(reply_mismatch("abc", 0) == 0);  // the alphabet is wrong now
-    set_reply_cycle({});
-    CHECK(expected_reply_byte(27) == 'b');
-    CHECK(reply_mismatch("abc", 0) == 3);
+TEST_CASE("a reply format: the alphabet, a served file's bytes, a header line") {
+    const ReplyFormat file = ReplyFormat::cycling("0123456789");
+    CHECK(file.byte(0) == '0');
+    CHECK(file.byte(13) == '3');
+    CHECK(file.mismatch("789012", 7) == 6);  // wraps at the end of the file
+    CHECK(file.mismatch("789712", 7) == 3);  // the first wrong byte
+    CHECK(file.mismatch("0123456789012", 0) == 13);
+    CHECK(file.mismatch("abc", 0) == 0);  // the alphabet is wrong for it
+    CHECK_FALSE(file.alphabet());
+    // Each format is a value of its own: the alphabet is untouched.
+    const ReplyFormat alphabet;
+    CHECK(alphabet.alphabet());
+    CHECK(alphabet.byte(27) == 'b');
+    CHECK(alphabet.mismatch("abc", 0) == 3);
+    CHECK(alphabet.mismatch(std::string(26 * 5000, 'a'), 0) == 1);
+    CHECK_FALSE(alphabet.header_line());
+    const ReplyFormat cork = alphabet.with_header_line();
+    CHECK(cork.header_line());
+    CHECK(cork.byte(1) == 'b');
+    CHECK_THROWS_AS((void)ReplyFormat::cycling(""), std::invalid_argument);
 }
 
 TEST_CASE("strace output: bytes per call, with pids and split calls") {
@@ -72,7 +82,7 @@ TEST_CASE("parse_output_calls keeps the successful output calls of an strace log
         "4242  read(4, \"1000\\n\", 4096)           = 5\n"
         "write(2, \"log line (a) = 3\\n\", 17) = 17\n";
     const auto calls = csd::grade::parse_output_calls(log);
-    REQUIRE(calls.size() == 5);
+    REQUIRE(calls.size() == 6);
     CHECK(calls[0].name == "write");
     CHECK(calls[0].fd == 4);
     CHECK(calls[0].result == 5);
@@ -81,8 +91,10 @@ TEST_CASE("parse_output_calls keeps the successful output calls of an strace log
     CHECK(calls[2].fd == 7);
     CHECK(calls[3].name == "writev");
     CHECK(calls[3].result == 6);
-    CHECK(calls[4].fd == 2);
-    CHECK(calls[4].result == 17);
+    CHECK(calls[4].fd == 4);  // the call split by another thread, joined
+    CHECK(calls[4].result == 1);
+    CHECK(calls[5].fd == 2);
+    CHECK(calls[5].result == 17);
 }
 
 TEST_CASE("parse_output_calls of nothing is nothing") {

@@ -41,7 +41,8 @@ Fd listen_tcp(const std::string& host, std::uint16_t port, const ListenOptions& 
     const int type = SOCK_STREAM | SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0);
     Fd fd(check(::socket(list->ai_family, type, 0), "socket"));
     const int one = 1;
-    check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), "setsockopt(SO_REUSEADDR)");
+    check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one),
+          "setsockopt(SO_REUSEADDR)");
     if (options.reuse_port) {
         check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one),
               "setsockopt(SO_REUSEPORT)");
@@ -199,7 +200,8 @@ ReceivedFd recv_fd(int socket) {
     } else if (!fd) {
         what = "recv_fd: a message without a descriptor";
     }
-    if (what != nullptr) throw std::system_error(EBADMSG, std::generic_category(), what);  // fd closes
+    if (what != nullptr)
+        throw std::system_error(EBADMSG, std::generic_category(), what);  // fd closes
     return {ReadStatus::ok, std::move(fd)};
 }
 

@@ -141,6 +141,8 @@ bool Session::has_output() const noexcept {
     return batch_pos_ < batch_.size() || !replies_.empty();
 }
 
-bool Session::finished() const noexcept { return (malformed_ || eof_) && !has_output(); }
+bool Session::finished() const noexcept {
+    return (malformed_ || eof_) && !has_output();
+}
 
 }  // namespace csd

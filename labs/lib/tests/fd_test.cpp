@@ -9,7 +9,9 @@
 #include <utility>
 
 namespace {
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool is_open(int fd) {
+    return ::fcntl(fd, F_GETFD) != -1;
+}
 }  // namespace
 
 TEST_CASE("Fd closes what it owns, once, and moves ownership") {

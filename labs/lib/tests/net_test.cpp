@@ -1,5 +1,6 @@
 #include "csd/net.hpp"
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,7 +10,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <cstring>
 #include <system_error>
@@ -109,7 +109,8 @@ TEST_CASE("read_some and write_some report would-block, eof and peer-gone as res
     ::setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     client.reset();  // RST
     csd::WriteResult last{csd::WriteStatus::ok};
-    for (int i = 0; i < 100 && last.status == csd::WriteStatus::ok; ++i) last = csd::write_some(conn.get(), "x");
+    for (int i = 0; i < 100 && last.status == csd::WriteStatus::ok; ++i)
+        last = csd::write_some(conn.get(), "x");
     CHECK(last.status == csd::WriteStatus::peer_gone);  // no SIGPIPE: MSG_NOSIGNAL
 }
 
@@ -151,14 +152,16 @@ void send_many(int socket, int fd, std::size_t count) {
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(count * sizeof(int));
-    for (std::size_t i = 0; i < count; ++i) std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
+    for (std::size_t i = 0; i < count; ++i)
+        std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
     REQUIRE(::sendmsg(socket, &msg, 0) == 1);
 }
 
 /// Descriptors open in this process.
 std::size_t open_descriptors() {
     std::size_t n = 0;
-    for (int fd = 0; fd < 4096; ++fd) if (::fcntl(fd, F_GETFD) >= 0) ++n;
+    for (int fd = 0; fd < 4096; ++fd)
+        if (::fcntl(fd, F_GETFD) >= 0) ++n;
     return n;
 }
 

@@ -21,14 +21,13 @@ csd::ServerOptions parse(std::vector<std::string> args, const csd::CommandLine& 
 }
 
 /// A lab with workers, a boolean flag -e and a flag -m MODE.
-const csd::CommandLine pool_lab{
-    .workers = true,
-    .flags = {{.letter = 'e', .help = "edge-triggered"},
-              {.letter = 'm',
-               .help = "how workers accept",
-               .value_name = "MODE",
-               .choices = {"lock", "nolock"},
-               .default_value = "lock"}}};
+const csd::CommandLine pool_lab{.workers = true,
+                                .flags = {{.letter = 'e', .help = "edge-triggered"},
+                                          {.letter = 'm',
+                                           .help = "how workers accept",
+                                           .value_name = "MODE",
+                                           .choices = {"lock", "nolock"},
+                                           .default_value = "lock"}}};
 
 /// Runs parse(@p args, @p line) in a child with stdout and stderr sent to
 /// @p out; returns its exit status (0 when parse returned).
@@ -118,7 +117,8 @@ TEST_CASE("lab flags are validated like the others and listed by -h") {
     ::unlink(path);
     CHECK(help.find("[-n WORKERS] [-e] [-m MODE]") != std::string::npos);
     CHECK(help.find("-e          edge-triggered") != std::string::npos);
-    CHECK(help.find("-m MODE     how workers accept (lock, nolock; default lock)") != std::string::npos);
+    CHECK(help.find("-m MODE     how workers accept (lock, nolock; default lock)") !=
+          std::string::npos);
 }
 
 TEST_CASE("a lab flag with any_value takes any non-empty value, not an empty one") {
@@ -134,8 +134,9 @@ TEST_CASE("a lab flag with any_value takes any non-empty value, not an empty one
 TEST_CASE("a lab flag that reuses a letter is a bug in the lab: logic_error") {
     std::vector<std::string> args{"s"};
     CHECK_THROWS_AS(parse(args, {.flags = {{.letter = 'p', .help = "x"}}}), std::logic_error);
-    CHECK_THROWS_AS(parse(args, {.flags = {{.letter = 'e', .help = "x"}, {.letter = 'e', .help = "y"}}}),
-                    std::logic_error);
+    CHECK_THROWS_AS(
+        parse(args, {.flags = {{.letter = 'e', .help = "x"}, {.letter = 'e', .help = "y"}}}),
+        std::logic_error);
     CHECK_THROWS_AS(parse(args, {.flags = {{.letter = 'm', .help = "x", .value_name = "M"}}}),
                     std::logic_error);
 }

@@ -20,7 +20,9 @@ std::string drain(csd::Session& s, std::size_t step = static_cast<std::size_t>(-
 }
 
 // Feeds @p bytes, which the session must take in full.
-void feed_all(csd::Session& s, std::string_view bytes) { CHECK(s.feed(bytes) == bytes.size()); }
+void feed_all(csd::Session& s, std::string_view bytes) {
+    CHECK(s.feed(bytes) == bytes.size());
+}
 
 std::string reply(std::uint64_t n) {
     std::string r;
@@ -169,7 +171,9 @@ TEST_CASE("back-pressure: too many queued requests stop reading") {
     CHECK(s.wants_input());
 }
 
-TEST_CASE("feed honours max_queued_requests: it takes whole lines up to the cap, the caller keeps the rest") {
+TEST_CASE(
+    "feed honours max_queued_requests: it takes whole lines up to the cap, the caller keeps the "
+    "rest") {
     csd::Session s;
     std::string many;
     for (std::size_t i = 0; i < csd::max_queued_requests + 10; ++i) many += "12\n";

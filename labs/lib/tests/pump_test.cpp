@@ -18,7 +18,8 @@ struct Pair {
 
 Pair nonblocking_pair() {
     int sv[2];
-    csd::check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), "socketpair");
+    csd::check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+               "socketpair");
     return {csd::Fd(sv[0]), csd::Fd(sv[1])};
 }
 

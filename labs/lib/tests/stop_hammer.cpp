@@ -14,8 +14,8 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,12 +26,13 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "csd/error.hpp"
 #include "csd/fd.hpp"
-#include "csd/net.hpp"
+#include "launch.hpp"
 
 namespace {
 
@@ -45,12 +46,6 @@ double time_scale() {
     return v > 0 ? v : 1.0;
 }
 
-/// A port nobody listens on right now (bound to 0, then released).
-std::uint16_t free_port() {
-    const csd::Fd probe = csd::listen_tcp("127.0.0.1", 0);
-    return csd::local_port(probe.get());
-}
-
 /// Connects to 127.0.0.1:@p port; an empty Fd when refused.
 csd::Fd connect_to(std::uint16_t port) {
     csd::Fd fd(csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
@@ -62,19 +57,25 @@ csd::Fd connect_to(std::uint16_t port) {
     return fd;
 }
 
-/// A started server: its pid (also its process group) and its stdout.
+/// A started server: its pid (also its process group), its stdout (a pipe,
+/// non-blocking here) and its stderr (a memfd, shown once the round ends).
 struct Server {
     pid_t pid = -1;
     csd::Fd out;
+    csd::Fd err;
+    std::string seen;  // what it wrote on stdout so far
 };
 
 /// Starts `@p path -p @p port @p args...` in a new process group, stdout on
-/// a pipe.
+/// a pipe and stderr into a memfd; returns at once.
 Server start(const char* path, std::uint16_t port, const std::vector<char*>& args) {
     int ends[2];
     csd::check(::pipe2(ends, O_CLOEXEC), "pipe2");
     csd::Fd read_end(ends[0]);
     csd::Fd write_end(ends[1]);
+    // Only the hammer's end does not block: the server's stdout does.
+    csd::check(::fcntl(read_end.get(), F_SETFL, O_NONBLOCK), "fcntl");
+    csd::Fd err(csd::check(::memfd_create("stop_hammer-stderr", MFD_CLOEXEC), "memfd_create"));
     std::string port_option = "-p";
     std::string port_text = std::to_string(port);
     // execv() takes char* const[] and does not write through it.
@@ -85,29 +86,50 @@ Server start(const char* path, std::uint16_t port, const std::vector<char*>& arg
     if (pid == 0) {
         ::setpgid(0, 0);
         ::dup2(write_end.get(), STDOUT_FILENO);
+        ::dup2(err.get(), STDERR_FILENO);
         ::execv(path, argv.data());
         ::_exit(127);
     }
     ::setpgid(pid, pid);  // also here: no race with the kill below
-    return {pid, std::move(read_end)};
+    return {pid, std::move(read_end), std::move(err), {}};
 }
 
-/// Waits until the server printed its "Listening on" line.
-bool wait_ready(const Server& s, std::chrono::milliseconds limit) {
-    std::string seen;
-    const auto deadline = Clock::now() + limit;
-    while (seen.find('\n') == std::string::npos) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{s.out.get(), POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-        char buf[256];
-        const ssize_t n = ::read(s.out.get(), buf, sizeof buf);
-        if (n <= 0) return false;
-        seen.append(buf, static_cast<std::size_t>(n));
+/// True once the server printed its line `Listening on HOST:PORT`.
+bool announced(Server& s, std::uint16_t port) {
+    char buf[256];
+    ssize_t n = 0;
+    while ((n = ::read(s.out.get(), buf, sizeof buf)) > 0) {
+        s.seen.append(buf, static_cast<std::size_t>(n));
     }
-    return seen.starts_with("Listening on");
+    const auto nl = s.seen.find('\n');
+    return nl != std::string::npos && s.seen.starts_with("Listening on ") &&
+           std::string_view(s.seen).substr(0, nl).ends_with(":" + std::to_string(port));
+}
+
+/// True once @p pid has ended (not reaped: left for a kill of its group).
+bool ended(pid_t pid) {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
+}
+
+/// Everything the server wrote on stderr (its memfd).
+std::string stderr_of(const Server& s) {
+    std::string text;
+    char buf[4096];
+    off_t offset = 0;
+    ssize_t n = 0;
+    while ((n = ::pread(s.err.get(), buf, sizeof buf, offset)) > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+        offset += n;
+    }
+    return text;
+}
+
+/// Kills the server's group and reaps it.
+void kill_server(const Server& s) {
+    ::kill(-s.pid, SIGKILL);
+    ::waitpid(s.pid, nullptr, 0);
 }
 
 /// Waits for @p pid to exit within @p limit, its wait status in @p status;
@@ -166,31 +188,35 @@ int main(int argc, char** argv) {
     int bad_exits = 0;
     for (int round = 0; round < rounds; ++round) {
         // The free port may be taken by another test before the server binds
-        // it (then the server exits at once: "Address already in use"): a
-        // server that ended before announcing itself is started again on
-        // another port, a few times, as csd-grade does.
-        std::uint16_t port = 0;
+        // it (then the server exits at once: "Address already in use"): it is
+        // started again on another port, a few times, as csd-grade does
+        // (csd::launch::start_on_free_port()).
         Server server;
-        for (int attempt = 1;; ++attempt) {
-            port = free_port();
-            server = start(server_path, port, server_args);
-            if (wait_ready(server, scaled(10s))) break;
-            bool exited = false;  // its stdout closed: it is ending, give it 0.5 s
-            for (int i = 0; i < 100 && !exited; ++i) {
-                exited = ::waitpid(server.pid, nullptr, WNOHANG) == server.pid;
-                if (!exited) std::this_thread::sleep_for(5ms);
-            }
-            if (!exited) {
-                ::kill(-server.pid, SIGKILL);
-                ::waitpid(server.pid, nullptr, 0);
-            }
-            if (!exited || attempt == 5) {
-                std::fprintf(stderr, "round %d: the server did not announce itself\n", round);
-                return 1;
-            }
-            std::fprintf(stderr, "round %d: the server ended at start (port %u taken?); again\n",
-                         round, static_cast<unsigned>(port));
+        std::uint16_t tried = 0;
+        csd::launch::ServerHooks hooks;
+        hooks.start = [&](std::uint16_t p) {
+            tried = p;
+            server = start(server_path, p, server_args);
+        };
+        hooks.ended = [&] { return ended(server.pid); };
+        hooks.port_in_use = [&] { return csd::launch::said_address_in_use(stderr_of(server)); };
+        hooks.ready = [&](std::uint16_t p) { return announced(server, p); };
+        hooks.stop = [&] {
+            std::fprintf(stderr, "round %d: port %u was taken, the server ended at start; again\n",
+                         round, static_cast<unsigned>(tried));
+            kill_server(server);
+        };
+        csd::launch::LaunchOptions options;
+        options.timeout = scaled(10s);
+        const csd::launch::LaunchResult launched = csd::launch::start_on_free_port(hooks, options);
+        if (launched.status != csd::launch::LaunchStatus::ready) {
+            const bool gone = ended(server.pid);
+            kill_server(server);
+            std::fprintf(stderr, "round %d: the server did not announce itself (%s)\n%s", round,
+                         gone ? "it ended" : "not in time, killed", stderr_of(server).c_str());
+            return 1;
         }
+        const std::uint16_t port = launched.port;
         // Clients keep connecting (and stay connected, most of them silent,
         // every fourth after a request for 1 byte) before, during and after
         // the SIGTERM.
@@ -219,6 +245,8 @@ int main(int argc, char** argv) {
         if (exited && group_alive(server.pid, scaled(1s))) ++orphans;
         done.store(true);
         connector.join();
+        // The server's stderr (its logs), in the hammer's.
+        std::fputs(stderr_of(server).c_str(), stderr);
         if (!exited)
             std::fprintf(stderr, "round %d: the server did not exit after SIGTERM\n", round);
     }

@@ -23,6 +23,7 @@
 
 #include "csd/error.hpp"
 #include "csd/signals.hpp"
+#include "launch.hpp"
 #include "load.hpp"
 #include "output.hpp"
 #include "results.hpp"
@@ -235,22 +236,34 @@ int main(int argc, char** argv) {
                                done, total, repeat, options.repeat, server.name, profile.name,
                                tty ? "" : "\n");
                     const fs::path log = work.path / "server.log";
-                    int port = 0;
                     std::optional<ServerProcess> process;
-                    std::string failure;
                     // Another program may take the free port before the server
-                    // binds it: then the server is started again on another.
-                    for (int attempt = 1; attempt <= 3 && !process; ++attempt) {
-                        port = free_port();
+                    // binds it: then the server is started again on another
+                    // (csd::launch::start_on_free_port(), as csd-grade does).
+                    // Ready means listed as listening in /proc/net/tcp: no
+                    // connection of csd-bench's own reaches a server outside
+                    // the contract before the load does.
+                    csd::launch::ServerHooks hooks;
+                    hooks.start = [&](std::uint16_t p) {
                         fs::remove(log);
-                        process.emplace(command_line(server, "127.0.0.1", port, alphabet),
+                        process.emplace(command_line(server, "127.0.0.1", p, alphabet),
                                         log.string());
-                        if (process->wait_listening(port, 10)) break;
-                        failure = process->stop().how;
+                    };
+                    hooks.ended = [&] { return process->ended(); };
+                    hooks.port_in_use = [&] {
+                        return csd::launch::said_address_in_use(tail_of(log));
+                    };
+                    hooks.ready = [](std::uint16_t p) { return csd::launch::port_listening(p); };
+                    hooks.stop = [&] {
+                        (void)process->stop();
                         process.reset();
-                        if (tail_of(log).find("Address already in use") == std::string::npos) break;
-                    }
-                    if (!process) {
+                    };
+                    const csd::launch::LaunchResult launched =
+                        csd::launch::start_on_free_port(hooks);
+                    const int port = launched.port;
+                    if (launched.status != csd::launch::LaunchStatus::ready) {
+                        const std::string failure = process->stop().how;
+                        process.reset();
                         fmt::print(stderr,
                                    "{}csd-bench: {} did not start listening ({}); left out:\n{}",
                                    tty ? "\r\033[K" : "", server.name, failure, tail_of(log));

@@ -1,22 +1,17 @@
 #include "server_process.hpp"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "csd/error.hpp"
-#include "csd/fd.hpp"
 #include "csd/signals.hpp"
 
 namespace csd::bench {
@@ -26,22 +21,6 @@ using namespace std::chrono_literals;
 
 double seconds_of(const timeval& time) {
     return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) / 1e6;
-}
-
-/// True when /proc/net/FILE lists a socket in state LISTEN (0A) on @p port.
-bool listed_as_listening(const char* file, int port) {
-    std::ifstream table(file);
-    std::string line;
-    std::getline(table, line);  // the header
-    while (std::getline(table, line)) {
-        std::istringstream fields(line);
-        std::string slot, local, remote, state;
-        if (!(fields >> slot >> local >> remote >> state)) continue;
-        const auto colon = local.rfind(':');
-        if (colon == std::string::npos || state != "0A") continue;
-        if (std::stoi(local.substr(colon + 1), nullptr, 16) == port) return true;
-    }
-    return false;
 }
 
 std::string describe(int status) {
@@ -89,19 +68,10 @@ ServerProcess::~ServerProcess() {
     }
 }
 
-bool ServerProcess::wait_listening(int port, double seconds) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-        siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-            info.si_pid == pid_)
-            return false;  // it exited (left unreaped for stop())
-        if (listed_as_listening("/proc/net/tcp", port) ||
-            listed_as_listening("/proc/net/tcp6", port))
-            return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return false;
+bool ServerProcess::ended() const {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid_;
 }
 
 ServerUsage ServerProcess::stop() {
@@ -130,20 +100,6 @@ ServerUsage ServerProcess::stop() {
     usage.clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     usage.how = describe(status);
     return usage;
-}
-
-int free_port() {
-    csd::Fd socket(csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    csd::check(::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
-               "bind");
-    socklen_t length = sizeof address;
-    csd::check(::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&address), &length),
-               "getsockname");
-    return ntohs(address.sin_port);
 }
 
 }  // namespace csd::bench

@@ -33,11 +33,9 @@ class ServerProcess {
     ServerProcess& operator=(const ServerProcess&) = delete;
     ~ServerProcess();
 
-    /// Waits up to @p seconds until a socket listens on 127.0.0.1-or-any
-    /// @p port (read from /proc/net/tcp and tcp6, which works for any
-    /// server, announced or not). False when the time passed or the
-    /// server exited.
-    [[nodiscard]] bool wait_listening(int port, double seconds);
+    /// True once the server has ended (left unreaped for stop()). Does not
+    /// wait. (csd::launch::start_on_free_port() waits until it listens.)
+    [[nodiscard]] bool ended() const;
 
     /// SIGTERM, then reaps the server (SIGKILL to its group after 5 s),
     /// kills what is left of its process group, returns its usage.
@@ -46,8 +44,5 @@ class ServerProcess {
   private:
     pid_t pid_ = -1;
 };
-
-/// A free TCP port on 127.0.0.1 (bound to port 0 and released).
-[[nodiscard]] int free_port();
 
 }  // namespace csd::bench

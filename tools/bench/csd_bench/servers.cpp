@@ -13,26 +13,27 @@
 namespace csd::bench {
 
 const std::vector<LabMode>& lab_modes() {
-    static const std::vector<LabMode> modes = {
-        {"epoll", "lt"},
-        {"epoll", "et", {"-e"}},
-        {"prethread", "queue", {"-m", "queue"}},
-        {"prethread", "lock", {"-m", "lock"}},
-        {"prethread", "nolock", {"-m", "nolock"}},
-        {"prefork", "accept", {"-m", "accept"}},
-        {"prefork", "select", {"-m", "select"}},
-        {"prefork", "epoll", {"-m", "epoll"}},
-        {"prefork", "epoll-exclusive", {"-m", "epoll-exclusive"}},
-        {"prefork", "lock", {"-m", "lock"}},
-        {"prefork", "fcntl", {"-m", "fcntl"}},
-        {"prefork", "reuseport", {"-m", "reuseport"}},
-        {"rst", "", {}, true},  // an RST after each reply: the client counts bytes only
-        {"sendfile", "sendfile", {"-f", "{alphabet}", "-m", "sendfile"}},
-        {"sendfile", "copy", {"-f", "{alphabet}", "-m", "copy"}},
-        {"cork", "", {}, true},  // a header line before each reply
-        {"reactor", "handoff", {"-m", "handoff"}},
-        {"reactor", "reuseport", {"-m", "reuseport"}},
-    };
+    // From the lab manifest (labs/labs.txt): each mode the handout asks for,
+    // then the modes csd-bench alone runs, each with the lab's bench flags.
+    static const std::vector<LabMode> modes = [] {
+        std::vector<LabMode> all;
+        for (const csd::grade::CourseLab& lab : csd::grade::course_labs) {
+            const auto add = [&](const csd::grade::CourseMode* mode) {
+                LabMode line{.lab = lab.id,
+                             .mode = mode ? mode->name : std::string_view(),
+                             .args = lab.bench_args,
+                             .count_only = lab.bench_count_only};
+                if (mode) line.args.insert(line.args.end(), mode->args.begin(), mode->args.end());
+                all.push_back(std::move(line));
+            };
+            for (const auto& mode : lab.modes) add(&mode);
+            for (const auto& mode : lab.bench_modes) add(&mode);
+            if (lab.modes.empty() && lab.bench_modes.empty() &&
+                (!lab.bench_args.empty() || lab.bench_count_only))
+                add(nullptr);
+        }
+        return all;
+    }();
     return modes;
 }
 

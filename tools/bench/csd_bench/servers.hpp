@@ -26,10 +26,10 @@ struct LabMode {
     bool count_only = false;                  ///< Replies outside section 1 (rst, cork).
 };
 
-/// THE table of modes: every lab flag mode worth a row. A lab without a
-/// line is benched once with its defaults; adding a lab is at most one
-/// line per mode here. A line of a lab that is not (yet) a ready lab
-/// server of this tree is never used (reactor's lines wait for its merge).
+/// The modes of every lab, from the lab manifest (labs/labs.txt: `mode`,
+/// `bench-mode`, `bench-args`, `bench-count-only`). A lab without a line is
+/// benched once with its defaults. A line of a lab that is not a ready lab
+/// server of this tree is never used.
 [[nodiscard]] const std::vector<LabMode>& lab_modes();
 
 /// The benchable labs: ready lab servers (the grader's LabKind::server),

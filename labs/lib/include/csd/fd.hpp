@@ -11,7 +11,7 @@ namespace csd {
 /// Move-only: exactly one Fd owns a given descriptor. An Fd may be empty
 /// (get() == -1). Any thread may use an Fd, but not two threads at once.
 class Fd {
-public:
+  public:
     /// An empty Fd, owning nothing.
     Fd() noexcept = default;
     /// Takes ownership of @p fd (which may be -1 for "none").
@@ -42,7 +42,7 @@ public:
     /// descriptor is gone either way on Linux) and takes @p fd instead.
     void reset(int fd = -1) noexcept;
 
-private:
+  private:
     int fd_ = -1;
 };
 

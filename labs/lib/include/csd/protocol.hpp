@@ -29,7 +29,7 @@ namespace csd {
 /// shared pattern buffer, so a 1 GiB reply costs no memory. Not
 /// thread-safe: one thread at a time per Session.
 class Session {
-public:
+  public:
     /// Adds bytes received from the client and returns how many it took:
     /// complete lines become queued requests, up to max_queued_requests;
     /// from there on it takes nothing more, and the caller keeps the rest
@@ -77,7 +77,7 @@ public:
     /// Requests received and not yet completely answered.
     [[nodiscard]] std::size_t queued() const noexcept { return replies_.size(); }
 
-private:
+  private:
     std::deque<std::uint64_t> replies_;  // bytes still owed, per request
     std::uint64_t front_offset_ = 0;     // reply bytes of replies_.front() already sent
     std::string line_;                   // partial request line
