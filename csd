@@ -86,7 +86,7 @@ Usage: ./csd [COMMAND [ARGS...]]
                       tests, thread labs); warnings are errors. Prints the
                       time of each. This is what CI runs.
   release DIR         (Instructors) Write the student release into DIR: the
-                      tracked files without solutions/, grader/tests/, tools/,
+                      tracked files without solutions/, grader/broken/, tools/,
                       the hidden checks and docs/instructors.md, with a
                       student README (tools/release/make_release.sh).
   gradescope LAB      (Instructors) Make build/gradescope/LAB.zip, the
@@ -413,7 +413,7 @@ cmd_test() {
 
     test_preset default "g++, the whole suite with the docs"
     # Everything builds warning-free with clang++ too (skeletons, tools;
-    # not the broken servers of grader/tests, whose verdicts the g++ build
+    # not the broken servers of grader/broken, whose verdicts the g++ build
     # proves), under ASan+UBSan (one build proves both: another
     # compiler, and no memory error or undefined behaviour in the unit tests
     # and the graded solutions); it also runs the libFuzzer target.

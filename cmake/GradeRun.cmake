@@ -1,5 +1,5 @@
 # Shared by the scripts that run csd-grade in a test (cmake/ExpectScore.cmake,
-# grader/tests/ExpectCheckFails.cmake, grader/tests/ExpectGrade.cmake).
+# grader/broken/ExpectCheckFails.cmake, grader/broken/ExpectGrade.cmake).
 
 # csd_require_vars(SCRIPT VAR...): fails unless every -DVAR=... was given.
 macro(csd_require_vars script)

@@ -8,6 +8,9 @@
 #                                  REFERENCES SYSCALLS LIBRARY KIND WORKERS
 #                                  THREADS HAMMER BENCH_ARGS BENCH_COUNT_ONLY
 #                                  (KIND defaults to server, THREADS to no)
+#   CSD_LAB_CHECKS_<id>            its checks, in run order
+#   CSD_LAB_CHECK_POINTS_<id>_<check>, CSD_LAB_CHECK_LESSON_<id>_<check>
+#                                  a check's points in the lab; true for a lesson check
 #   CSD_LAB_MODES_<id>             its mode names, the default first
 #   CSD_LAB_MODE_ARGS_<id>_<mode>  the flags of a mode (a list)
 #   CSD_LAB_MODE_CHECKS_<id>_<mode> the checks that run in it (a list)
@@ -55,8 +58,9 @@ function(csd_read_labs file)
       set(CSD_LAB_MODES_${id} "")
       set(CSD_LAB_VARIANTS_${id} "")
       set(CSD_LAB_BENCH_MODES_${id} "")
+      set(CSD_LAB_CHECKS_${id} "")
       list(APPEND set_vars CSD_LAB_KIND_${id} CSD_LAB_THREADS_${id} CSD_LAB_MODES_${id}
-           CSD_LAB_VARIANTS_${id} CSD_LAB_BENCH_MODES_${id})
+           CSD_LAB_VARIANTS_${id} CSD_LAB_BENCH_MODES_${id} CSD_LAB_CHECKS_${id})
       continue()
     endif()
     if(NOT line MATCHES "^[ \t]+([a-z-]+)[ \t]+(.+)$")
@@ -78,6 +82,26 @@ function(csd_read_labs file)
       endif()
       set(CSD_LAB_${var}_${id} "${value}")
       list(APPEND set_vars CSD_LAB_${var}_${id})
+    elseif(key STREQUAL "checks")
+      # CHECK:POINTS[*]...; several lines add up.
+      separate_arguments(words UNIX_COMMAND "${value}")
+      foreach(word IN LISTS words)
+        if(NOT word MATCHES "^([a-z][a-z0-9-]*):([0-9]+)(\\*?)$")
+          _csd_lab_fail("not CHECK:POINTS or CHECK:POINTS*: '${word}'")
+        endif()
+        if(CMAKE_MATCH_1 IN_LIST CSD_LAB_CHECKS_${id})
+          _csd_lab_fail("check ${CMAKE_MATCH_1} listed twice")
+        endif()
+        list(APPEND CSD_LAB_CHECKS_${id} ${CMAKE_MATCH_1})
+        set(CSD_LAB_CHECK_POINTS_${id}_${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
+        set(lesson false)
+        if(CMAKE_MATCH_3 STREQUAL "*")
+          set(lesson true)
+        endif()
+        set(CSD_LAB_CHECK_LESSON_${id}_${CMAKE_MATCH_1} ${lesson})
+        list(APPEND set_vars CSD_LAB_CHECK_POINTS_${id}_${CMAKE_MATCH_1}
+             CSD_LAB_CHECK_LESSON_${id}_${CMAKE_MATCH_1})
+      endforeach()
     elseif(key STREQUAL "mode")
       # NAME [ARG...] [: CHECK...]
       string(FIND "${value}" ":" colon)
@@ -142,7 +166,18 @@ function(csd_read_labs file)
     if(NOT CSD_LAB_THREADS_${lab} MATCHES "^(yes|no)$")
       message(FATAL_ERROR "${file}: lab ${lab}: threads must be yes or no")
     endif()
+    foreach(mode IN LISTS CSD_LAB_MODES_${lab})
+      foreach(check IN LISTS CSD_LAB_MODE_CHECKS_${lab}_${mode})
+        if(NOT check IN_LIST CSD_LAB_CHECKS_${lab})
+          message(FATAL_ERROR "${file}: lab ${lab}: mode ${mode} runs ${check}, "
+                              "which is not in its `checks`")
+        endif()
+      endforeach()
+    endforeach()
     if(CSD_LAB_STATUS_${lab} STREQUAL "ready")
+      if(NOT CSD_LAB_CHECKS_${lab})
+        message(FATAL_ERROR "${file}: lab ${lab} is ready but has no `checks`")
+      endif()
       list(APPEND ready ${lab})
       if(CSD_LAB_THREADS_${lab} STREQUAL "yes")
         list(APPEND threaded ${lab})
@@ -185,70 +220,66 @@ endfunction()
 
 # _csd_cxx_modes(OUT LAB PREFIX NAMES...): OUT = `{{"name", {args}, {checks}}, ...}`
 # for the modes (PREFIX MODE), variants (VARIANT) or bench modes (BENCH_MODE) of LAB.
-function(_csd_cxx_modes out lab prefix)
-  set(entries "")
+function(_csd_cxx_modes out lab prefix member)
+  set(code "")
   foreach(name IN LISTS ARGN)
     _csd_cxx_strings(args ${CSD_LAB_${prefix}_ARGS_${lab}_${name}})
     _csd_cxx_strings(checks ${CSD_LAB_${prefix}_CHECKS_${lab}_${name}})
-    list(APPEND entries "{\"${name}\", ${args}, ${checks}}")
+    string(APPEND code "        add_mode(lab.${member}, \"${name}\", ${args}, ${checks});\n")
   endforeach()
-  list(JOIN entries ", " joined)
-  set(${out} "{${joined}}" PARENT_SCOPE)
+  set(${out} "${code}" PARENT_SCOPE)
 endfunction()
 
-# csd_write_labs_header(OUT): OUT declares csd::grade::course_labs(), every
-# lab of the manifest with its fields, for the grader and csd-bench.
+# csd_write_labs_header(OUT): OUT (a .hpp) declares csd::grade::course_labs(),
+# every lab of the manifest with its fields, for the grader and csd-bench;
+# the .cpp beside it defines it (grader/grade/CMakeLists.txt compiles it).
 function(csd_write_labs_header out)
   set(entries "")
   foreach(id IN LISTS CSD_ALL_LABS)
-    set(fields "")
+    set(code "        {\n            CourseLab& lab = labs.emplace_back();\n")
+    string(APPEND code "            lab.id = \"${id}\";\n")
     foreach(field title design references syscalls library)
       _csd_lab_var(var ${field})
       _csd_cxx_string(quoted "${CSD_LAB_${var}_${id}}")
-      string(APPEND fields "         .${field} = ${quoted},\n")
+      string(APPEND code "            lab.${field} = ${quoted};\n")
     endforeach()
     if(CSD_LAB_STATUS_${id} STREQUAL "ready")
-      set(ready true)
-    else()
-      set(ready false)
+      string(APPEND code "            lab.ready = true;\n")
     endif()
-    set(workers 0)
     if(DEFINED CSD_LAB_WORKERS_${id})
-      set(workers ${CSD_LAB_WORKERS_${id}})
+      string(APPEND code "            lab.workers = ${CSD_LAB_WORKERS_${id}};\n")
     endif()
-    set(program false)
     if(CSD_LAB_KIND_${id} STREQUAL "program")
-      set(program true)
+      string(APPEND code "            lab.program = true;\n")
     endif()
-    set(threads false)
     if(CSD_LAB_THREADS_${id} STREQUAL "yes")
-      set(threads true)
+      string(APPEND code "            lab.threads = true;\n")
     endif()
-    set(count_only false)
     if(CSD_LAB_BENCH_COUNT_ONLY_${id} STREQUAL "yes")
-      set(count_only true)
+      string(APPEND code "            lab.bench_count_only = true;\n")
     endif()
-    _csd_cxx_modes(modes ${id} MODE ${CSD_LAB_MODES_${id}})
-    _csd_cxx_modes(variants ${id} VARIANT ${CSD_LAB_VARIANTS_${id}})
-    _csd_cxx_modes(bench_modes ${id} BENCH_MODE ${CSD_LAB_BENCH_MODES_${id}})
-    _csd_cxx_strings(bench_args ${CSD_LAB_BENCH_ARGS_${id}})
-    string(APPEND entries "        {.id = \"${id}\",\n${fields}"
-           "         .ready = ${ready},\n"
-           "         .program = ${program},\n"
-           "         .workers = ${workers},\n"
-           "         .threads = ${threads},\n"
-           "         .modes = ${modes},\n"
-           "         .variants = ${variants},\n"
-           "         .bench_modes = ${bench_modes},\n"
-           "         .bench_args = ${bench_args},\n"
-           "         .bench_count_only = ${count_only}},\n")
+    foreach(check IN LISTS CSD_LAB_CHECKS_${id})
+      string(APPEND code "            add_check(lab, \"${check}\", ${CSD_LAB_CHECK_POINTS_${id}_${check}}, "
+             "${CSD_LAB_CHECK_LESSON_${id}_${check}});\n")
+    endforeach()
+    _csd_cxx_modes(modes ${id} MODE modes ${CSD_LAB_MODES_${id}})
+    _csd_cxx_modes(variants ${id} VARIANT variants ${CSD_LAB_VARIANTS_${id}})
+    _csd_cxx_modes(bench_modes ${id} BENCH_MODE bench_modes ${CSD_LAB_BENCH_MODES_${id}})
+    string(REPLACE "        add_mode" "            add_mode" modes "${modes}${variants}${bench_modes}")
+    string(APPEND code "${modes}")
+    if(CSD_LAB_BENCH_ARGS_${id})
+      _csd_cxx_strings(bench_args ${CSD_LAB_BENCH_ARGS_${id}})
+      string(APPEND code "            lab.bench_args = ${bench_args};\n")
+    endif()
+    string(APPEND code "        }\n")
+    string(APPEND entries "${code}")
   endforeach()
   set(text "#pragma once
 /// @file course_labs.hpp
 /// @brief GENERATED by cmake/Labs.cmake from labs/labs.txt: do not edit.
 ///
 /// The lab manifest (labs/labs.txt, whose header says what each field
-/// means) as a table. Immutable: any thread.
+/// means) as a table. Immutable after first use: any thread.
 
 #include <string_view>
 #include <vector>
@@ -262,31 +293,83 @@ struct CourseMode {
     std::vector<std::string_view> checks = {};  ///< The checks that run in it (modes only).
 };
 
-/// One lab of labs/labs.txt.
-struct CourseLab {
-    std::string_view id;          ///< Lab id.
-    std::string_view title;       ///< One-line title.
-    std::string_view design;      ///< The design in a few words.
-    std::string_view references;  ///< Where to read about it.
-    std::string_view syscalls;    ///< What it exercises.
-    std::string_view library;     ///< The part of the lab library it links.
-    bool ready;                   ///< Status ready (else coming).
-    bool program;                 ///< A program of contract section 6, not a server.
-    int workers;                  ///< > 0: run with -n workers.
-    bool threads;                 ///< Graded and hammered under ThreadSanitizer too.
-    /// The modes the handout asks for, the default first (empty: one way only).
-    std::vector<CourseMode> modes;
-    std::vector<CourseMode> variants;     ///< The reference solution's other ways.
-    std::vector<CourseMode> bench_modes;  ///< Modes csd-bench alone runs.
-    std::vector<std::string_view> bench_args;  ///< csd-bench's extra flags.
-    bool bench_count_only;                     ///< csd-bench counts bytes only.
+/// One check of a lab, with its points there.
+struct CourseCheck {
+    std::string_view id;  ///< Check id.
+    int points = 0;       ///< Its points in this lab (all or nothing).
+    bool lesson = false;  ///< One of the lab's lesson checks.
 };
 
-/// Every lab of labs/labs.txt, in course order.
-inline const std::vector<CourseLab> course_labs = {
-${entries}};
+/// One lab of labs/labs.txt.
+struct CourseLab {
+    std::string_view id = {};          ///< Lab id.
+    std::string_view title = {};       ///< One-line title.
+    std::string_view design = {};      ///< The design in a few words.
+    std::string_view references = {};  ///< Where to read about it.
+    std::string_view syscalls = {};    ///< What it exercises.
+    std::string_view library = {};     ///< The part of the lab library it links.
+    bool ready = false;                ///< Status ready (else coming).
+    bool program = false;              ///< A program of contract section 6, not a server.
+    int workers = 0;                   ///< > 0: run with -n workers.
+    bool threads = false;              ///< Graded and hammered under ThreadSanitizer too.
+    std::vector<CourseCheck> checks = {};  ///< Its checks in run order, with their points.
+    /// The modes the handout asks for, the default first (empty: one way only).
+    std::vector<CourseMode> modes = {};
+    std::vector<CourseMode> variants = {};     ///< The reference solution's other ways.
+    std::vector<CourseMode> bench_modes = {};  ///< Modes csd-bench alone runs.
+    std::vector<std::string_view> bench_args = {};  ///< csd-bench's extra flags.
+    bool bench_count_only = false;                  ///< csd-bench counts bytes only.
+};
+
+/// Every lab of labs/labs.txt, in course order (course_labs.cpp, also
+/// generated).
+[[nodiscard]] const std::vector<CourseLab>& course_labs();
+
+}  // namespace csd::grade
+")
+  # The table is filled one lab at a time, not from one nested braced list:
+  # g++ 12 miscompiled that list (vectors of aggregates inside aggregates:
+  # csd-grade crashed copying it), and this reads as easily.
+  set(source "// GENERATED by cmake/Labs.cmake from labs/labs.txt: do not edit.
+#include \"csd/grade/course_labs.hpp\"
+
+#include <utility>
+
+namespace csd::grade {
+namespace {
+
+void add_check(CourseLab& lab, std::string_view id, int points, bool lesson) {
+    CourseCheck check;
+    check.id = id;
+    check.points = points;
+    check.lesson = lesson;
+    lab.checks.push_back(check);
+}
+
+void add_mode(std::vector<CourseMode>& to, std::string_view name,
+              std::vector<std::string_view> args, std::vector<std::string_view> checks) {
+    CourseMode mode;
+    mode.name = name;
+    mode.args = std::move(args);
+    mode.checks = std::move(checks);
+    to.push_back(std::move(mode));
+}
+
+std::vector<CourseLab> make_labs() {
+    std::vector<CourseLab> labs;
+${entries}    return labs;
+}
+
+}  // namespace
+
+const std::vector<CourseLab>& course_labs() {
+    static const std::vector<CourseLab> labs = make_labs();
+    return labs;
+}
 
 }  // namespace csd::grade
 ")
   file(CONFIGURE OUTPUT ${out} CONTENT "${text}" @ONLY)
+  string(REGEX REPLACE "[.]hpp$" ".cpp" out_cpp "${out}")
+  file(CONFIGURE OUTPUT ${out_cpp} CONTENT "${source}" @ONLY)
 endfunction()

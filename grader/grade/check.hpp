@@ -13,6 +13,17 @@
 #include "reply_format.hpp"
 #include "server.hpp"
 
+/// Declares a check beside its code, in a file of grader/grade/checks/:
+///
+///     CSD_CHECK(zombies) { return {.id = "zombies", .points = 5, .run = check_zombies, ...}; }
+///
+/// The body returns the check's CheckInfo (registry.hpp): its id, own
+/// points, function, summary, hint, locks and lifecycle. NAME is the id
+/// with '_' for '-'. The build finds every CSD_CHECK(NAME) at the start of a
+/// line of grader/grade/checks/*.cpp (cmake/CheckTable.cmake) and lists it
+/// in checks(): a new check is its file, nothing to register elsewhere.
+#define CSD_CHECK(NAME) ::csd::grade::CheckInfo csd_declare_check_##NAME()
+
 namespace csd::grade {
 
 /// The state shared by the checks of one grading run: the server under

@@ -74,6 +74,9 @@ struct LabInfo {
     int many_connections = 0;                       ///< many: connections held at once.
     bool fd_setsize_limit = false;                  ///< many: also check the FD_SETSIZE refusal.
     std::vector<std::string_view> checks = {};      ///< Check ids in run order (start first).
+    /// The checks with their points in this lab (labs/labs.txt `checks`);
+    /// empty for a test-only lab, whose checks are worth their own points.
+    std::vector<CourseCheck> scoring = {};
     /// > 0: the server is run with `-n workers` (labs/labs.txt `workers`).
     int workers = 0;
     /// The modes of the server, the default first (labs/labs.txt `mode`):
@@ -81,7 +84,7 @@ struct LabInfo {
     /// the server is started in without a flag.
     std::vector<LabMode> modes = {};
     int thread_cap = 0;   ///< cap: most connection threads at once (docs/contract.md, section 2).
-    bool hidden = false;  ///< Test-only (grader/tests): not in --list, not in the course.
+    bool hidden = false;  ///< Test-only (grader/broken): not in --list, not in the course.
     /// What every reply is (the runner makes the checks' ReplyFormat from it).
     Reply reply = Reply::alphabet;
     LabKind kind = LabKind::server;  ///< A server, or a program its checks run themselves.
@@ -120,6 +123,9 @@ struct CheckInfo {
 
 /// Every lab, in the order of the course, then the hidden test-only labs.
 [[nodiscard]] const std::vector<LabInfo>& labs();
+/// Every check declared with CSD_CHECK (check.hpp) in grader/grade/checks/,
+/// in no particular order: the build generates it (cmake/CheckTable.cmake).
+[[nodiscard]] std::vector<CheckInfo> declared_checks();
 /// Every check but the hidden ones (hidden.hpp: hidden_checks()).
 [[nodiscard]] const std::vector<CheckInfo>& checks();
 /// The lab with id @p id, or nullptr.

@@ -6,9 +6,10 @@
 /// lesson checks) carry most of the points. The protocol checks, learnt in
 /// the iterative lab, are worth a few points each in the later labs, so an
 /// untouched skeleton, or a server built another way than the lab asks,
-/// scores little. A check a lab lists but this table does not name is worth
-/// the lab's `other_points` (or, when that is 0, the check's own points), so
-/// a new protocol check folds in without an edit here.
+/// scores little. Each lab's points are declared with its checks in the lab
+/// manifest (labs/labs.txt `checks CHECK:POINTS[*]`); a hidden check brings
+/// its own (hidden.hpp); a test-only lab's checks are worth their own
+/// points. This file adds the hints that differ from lab to lab.
 /// Everything here is immutable after first use: any thread.
 
 #include <string_view>
@@ -19,24 +20,20 @@
 
 namespace csd::grade {
 
-/// How one lab scores its checks.
-struct LabScoring {
+/// The hints of one lab that differ from the checks' own.
+struct LabHints {
     std::string_view lab;  ///< Lab id.
-    /// The checks that are the lab's lesson, with their points in this lab.
-    std::vector<std::pair<std::string_view, int>> lesson = {};
-    /// Points of every other check of the lab; 0: the check's own points.
-    int other_points = 0;
-    /// Hints that differ in this lab from the check's own hint.
+    /// (check id, hint) for the checks whose hint differs in this lab.
     std::vector<std::pair<std::string_view, std::string_view>> hints = {};
 };
 
-/// The scoring of every lab that differs from the checks' own points.
-[[nodiscard]] const std::vector<LabScoring>& scorings();
-
+/// Every lab whose hints differ from the checks' own.
+[[nodiscard]] const std::vector<LabHints>& lab_hints();
 /// Points of @p check when it passes in @p lab.
 [[nodiscard]] int check_points(const LabInfo& lab, const CheckInfo& check);
 
-/// True when @p check is one of the lesson checks of @p lab.
+/// True when @p check is one of the lesson checks of @p lab (a `*` in
+/// labs/labs.txt).
 [[nodiscard]] bool is_lesson(const LabInfo& lab, std::string_view check);
 
 /// The hint of @p check in @p lab (its own hint unless the lab has another).

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_leaks.py REPO TREE [--hidden-id ID]...: fails (exit status 1) when
 the student release TREE holds anything of the instructor's: a line that
-only a solution has, a file of solutions/, grader/tests/ or
+only a solution has, a file of solutions/, grader/broken/ or
 grader/grade/hidden/ (by path or by content), or the id of a hidden check.
 
 A line "only a solution has" is a non-trivial line (at least 12 characters
@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SECRET_DIRS = ("solutions", "grader/tests", "grader/grade/hidden")
+SECRET_DIRS = ("solutions", "grader/broken", "grader/grade/hidden")
 
 
 def text_lines(path):

@@ -31,7 +31,7 @@ fi
 # What the release leaves out (git pathspecs), and why:
 EXCLUDE=(
     ':!solutions'           # the reference solutions
-    ':!grader/tests'        # broken servers (one is a complete poll server), models, hostile servers
+    ':!grader/broken'        # broken servers (one is a complete poll server), models, hostile servers
     ':!tools'               # skelgen, the snippet checker and the benchmarks (they need solutions/), this script
     ':!.ci'                 # the project's CI
     ':!docs/instructors.md' # how grading works, the hidden checks, the release itself

@@ -125,8 +125,8 @@ detect)
     say "planting the solution-only line: $line"
     { cat "$repo/skeletons/poll/server.cpp"; printf '    %s\n' "$line"; } >"$work/line/skeletons/x/server.cpp"
     expect 1 line "a solution-only line"
-    cp "$repo/grader/tests/test_server.hpp" "$work/copy/docs/notes.txt"
-    expect 1 copy "a copy of grader/tests/test_server.hpp"
+    cp "$repo/grader/broken/test_server.hpp" "$work/copy/docs/notes.txt"
+    expect 1 copy "a copy of grader/broken/test_server.hpp"
     echo "the check hidden-check-id is worth 5 points" >"$work/id/docs/notes.md"
     expect 1 id "names the hidden check hidden-check-id"
     ;;

@@ -235,4 +235,10 @@ void check_architecture(Context& ctx) {
     fail(fmt::format("the grader has no architecture check for lab {}", ctx.lab().id));
 }
 
+CSD_CHECK(architecture) {
+    return {"architecture", 10, check_architecture,
+            "processes and threads as the lab requires (seen in /proc)",
+            "build the server the way the handout asks"};
+}
+
 }  // namespace csd::grade

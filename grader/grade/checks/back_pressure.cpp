@@ -125,4 +125,15 @@ void check_back_pressure(Context& ctx) {
     conn.reset();
 }
 
+CSD_CHECK(back_pressure) {
+    return {"back-pressure",
+            10,
+            check_back_pressure,
+            "a client pipelining requests for 400 MiB and more without reading grows the server's "
+            "memory by less than 48 MiB; others are still served",
+            "stop reading from a client while it has many requests waiting for their replies "
+            "(csd::Session::wants_input()); never build a reply in memory",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

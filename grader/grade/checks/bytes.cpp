@@ -105,4 +105,18 @@ void check_bytes(Context& ctx) {
     }
 }
 
+CSD_CHECK(bytes) {
+    return {
+        "bytes",
+        15,
+        check_bytes,
+        "exact replies of 1 B to 1 GiB, every byte checked, also through a 4 KiB receive window; "
+        "EOF after a half-close",
+        "write() may write less than asked: loop, and continue from where you stopped, not "
+        "from the start of your buffer. Byte i of every reply is 'a' + i % 26, counted from "
+        "the start of that reply. After the client half-closes, finish what you owe, then "
+        "close",
+        {"cpu"}};
+}
+
 }  // namespace csd::grade

@@ -125,4 +125,17 @@ void check_cap(Context& ctx) {
     ctx.log("peak {} threads ({} when idle, cap {})", peak, idle, cap);
 }
 
+CSD_CHECK(cap) {
+    return {
+        "cap",
+        10,
+        check_cap,
+        "a flood of idle clients beyond the thread cap: the thread count reaches the cap and "
+        "stays there; the clients beyond it are served once the flood leaves",
+        "keep at most the cap of connection threads (docs/contract.md, section 2): with that "
+        "many alive, stop accepting until one ends; a client beyond the cap waits in the listen "
+        "queue, never close or refuse it because of the cap",
+        {"connections", "cpu"}};
+}
+
 }  // namespace csd::grade

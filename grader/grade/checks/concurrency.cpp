@@ -24,4 +24,14 @@ void check_concurrency(Context& ctx) {
         });
 }
 
+CSD_CHECK(concurrency) {
+    return {"concurrency",
+            10,
+            check_concurrency,
+            "a client that sent half a request does not delay another client",
+            "never wait for one client while others are waiting: a client that sent half a line "
+            "must not stop the server from accepting and serving the next one",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

@@ -179,4 +179,32 @@ void check_uncork(Context& ctx) {
     }
 }
 
+CSD_CHECK(framing) {
+    return {"framing", 10, check_framing,
+            "cork: each reply is the header line \"N\\n\" then N exact bytes (1 B to 16 MiB, "
+            "pipelined, after a half-close)",
+            "write the header line (N in decimal without leading zeros, then '\\n'), then the "
+            "N bytes of the reply; answer every complete request in order"};
+}
+
+CSD_CHECK(segments) {
+    return {"segments", 10, check_segments,
+            "cork: 10 small replies, one at a time: at least 8 arrive as one TCP segment each "
+            "(TCP_INFO tcpi_data_segs_in of the grader's socket); with strace attached, each "
+            "header is written by a call of its own",
+            "with TCP_NODELAY each write leaves as its own segment: set TCP_CORK before the "
+            "header and clear it after the body, so the kernel sends the reply as one segment"};
+}
+
+CSD_CHECK(uncork) {
+    return {"uncork",
+            10,
+            check_uncork,
+            "cork: 10 small replies, one at a time: at least 8 arrive in one segment within "
+            "100 ms of their request",
+            "clear TCP_CORK right after the body, on every path: a reply left corked waits for "
+            "the kernel's 200 ms cork timer",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

@@ -146,4 +146,15 @@ void check_fd_leak(Context& ctx) {
                                 short_connections, short_children));
 }
 
+CSD_CHECK(fd_leak) {
+    return {"fd-leak",
+            5,
+            check_fd_leak,
+            "the descriptor count returns to its idle value after 2100 connections",
+            "close every descriptor you are done with on every path: after a reply, after a "
+            "malformed request, after EPIPE/ECONNRESET, and (fork) the connected socket in the "
+            "parent right after fork()",
+            {"connections", "cpu"}};
+}
+
 }  // namespace csd::grade

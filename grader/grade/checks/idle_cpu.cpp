@@ -37,4 +37,14 @@ void check_idle_cpu(Context& ctx) {
     }
 }
 
+CSD_CHECK(idle_cpu) {
+    return {"idle-cpu",
+            5,
+            check_idle_cpu,
+            "less than 5% CPU with 5 idle clients",
+            "do not busy-wait: block without a timeout (or a long one), and only ask to be woken "
+            "for writability while you have something to write",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

@@ -13,4 +13,14 @@ void check_load(Context& ctx) {
         ctx, {"-c", "5", "-t", "200", "-b", "4000", "--timeout", scaled_seconds_arg(5), "-q"}, 30s);
 }
 
+CSD_CHECK(load) {
+    return {"load",
+            10,
+            check_load,
+            "csd-client: 5 processes x 200 connections of 4000 bytes",
+            "run the same csd-client command yourself (see saw:) against your server to "
+            "reproduce; look at your server's stderr",
+            {"connections", "cpu"}};
+}
+
 }  // namespace csd::grade

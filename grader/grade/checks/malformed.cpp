@@ -233,4 +233,13 @@ void check_malformed(Context& ctx) {
     std::this_thread::sleep_for(scaled(200ms));
 }
 
+CSD_CHECK(malformed) {
+    return {"malformed", 10, check_malformed,
+            "34 bad requests, each on its own connection, get no reply and a closed connection; "
+            "the valid edge cases (32-byte lines, N = 1073741824) are answered",
+            "accept digits only, 1 <= N <= 1073741824, at most 32 bytes before the \\n (a \\r "
+            "before it allowed); otherwise close that connection without replying and go on "
+            "serving the others. Check the limit while parsing, so a long number cannot overflow"};
+}
+
 }  // namespace csd::grade

@@ -145,4 +145,14 @@ void check_many(Context& ctx) {
     }
 }
 
+CSD_CHECK(many) {
+    return {"many",
+            10,
+            check_many,
+            "thousands of connections held open at once",
+            "keep per-client state in a structure that grows with the number of clients, and do "
+            "not stop accepting while you can serve",
+            {"connections", "cpu"}};
+}
+
 }  // namespace csd::grade

@@ -64,4 +64,12 @@ void check_pipeline(Context& ctx) {
     crlf(ctx, overall);
 }
 
+CSD_CHECK(pipeline) {
+    return {"pipeline", 10, check_pipeline,
+            "several requests on one connection, one by one and pipelined; \\r\\n accepted",
+            "one read may hold several requests, or part of one: keep a buffer per connection, "
+            "answer every complete line in it in order, keep the rest for the next read; a \\r "
+            "right before the \\n is allowed"};
+}
+
 }  // namespace csd::grade

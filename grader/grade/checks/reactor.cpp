@@ -311,4 +311,27 @@ void check_stalled_loops(Context& ctx) {
     for (auto& c : stalled) c.reset();
 }
 
+CSD_CHECK(spread) {
+    return {
+        "spread", 10, check_spread,
+        "reactor: 10 x -n connections held open: every loop's epoll set watches some of them "
+        "(/proc/PID/fdinfo) and every loop's thread woke up to serve them",
+        "every loop must get connections: with -m reuseport each loop has a listening socket of "
+        "its own (SO_REUSEPORT) that only its epoll set watches; with -m handoff the acceptor "
+        "hands the connections to the loops in turn"};
+}
+
+CSD_CHECK(stalled_loops) {
+    return {
+        "stalled-loops",
+        10,
+        check_stalled_loops,
+        "reactor: -n - 1 clients leave a 64 MiB reply unread (narrow window); 2 x -n clients "
+        "after them, one after another, are each served within 2 s",
+        "a loop never waits for one client: non-blocking sockets, write what fits, keep your "
+        "position, watch EPOLLOUT only while something is owed; a loop blocked in write() stops "
+        "every client it serves",
+        {"cpu"}};
+}
+
 }  // namespace csd::grade

@@ -70,4 +70,11 @@ void check_reset(Context& ctx) {
                [&] { fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s), "request 4000"); });
 }
 
+CSD_CHECK(reset) {
+    return {"reset", 10, check_reset,
+            "clients resetting mid-reply, one after a half-close (SIGPIPE), do not kill the server",
+            "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL; treat "
+            "EPIPE/ECONNRESET as 'drop this client', not as a fatal error"};
+}
+
 }  // namespace csd::grade

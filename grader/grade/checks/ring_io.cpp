@@ -85,4 +85,16 @@ void check_ring_io(Context& ctx) {
     }
 }
 
+CSD_CHECK(ring_io) {
+    return {"ring-io",
+            10,
+            check_ring_io,
+            "uring: with strace attached while 31 clients are served, the server makes no accept, "
+            "read, recv, write, send or wait call on a socket itself",
+            "submit every accept, recv and send as a ring request (io_uring_prep_multishot_accept, "
+            "io_uring_prep_recv, io_uring_prep_send) and use what its completion says; do not make "
+            "the call yourself, not even after a poll request said the socket was ready",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

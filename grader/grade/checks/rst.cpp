@@ -164,4 +164,28 @@ void check_time_wait(Context& ctx) {
     }
 }
 
+CSD_CHECK(reply) {
+    return {"reply", 10, check_one_reply,
+            "rst: one request per connection gets its exact reply (1 B to 16 MiB, also through a "
+            "4 KiB receive window), then the server ends the connection",
+            "answer the one request of each connection, then end it yourself. An abortive close "
+            "throws away what the send queue still holds: wait until the reply is acknowledged "
+            "(ioctl SIOCOUTQ returns 0) before it"};
+}
+
+CSD_CHECK(rst) {
+    return {"rst", 10, check_rst,
+            "rst: after the reply, the client's read() fails with ECONNRESET, not EOF",
+            "set SO_LINGER to {l_onoff = 1, l_linger = 0} on the connected socket, then close() "
+            "it: the kernel sends an RST instead of a FIN"};
+}
+
+CSD_CHECK(time_wait) {
+    return {"time-wait", 10, check_time_wait,
+            "rst: 20 connections leave no socket in TIME_WAIT on the server's port "
+            "(/proc/net/tcp)",
+            "the side that closes first with a FIN keeps the connection in TIME_WAIT for 60 s; "
+            "an abortive close (SO_LINGER {1, 0}) leaves none"};
+}
+
 }  // namespace csd::grade

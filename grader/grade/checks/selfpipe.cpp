@@ -241,4 +241,46 @@ void check_idle_wakeups(Context& ctx) {
     ctx.log("answered in {:.1f} ms", ms);
 }
 
+CSD_CHECK(lines) {
+    return {"lines", 10, check_lines,
+            "every stdin line comes back as `line: TEXT` (also lines in pieces), then `end of "
+            "input` and exit status 0 at EOF",
+            "keep the bytes of an unfinished line until its \\n arrives; print and flush one line "
+            "per line read (docs/contract.md section 6)"};
+}
+
+CSD_CHECK(signals) {
+    return {"signals",
+            10,
+            check_signals,
+            "300 fresh runs, SIGUSR1 at a random moment each: `got SIGUSR1` and exit status 0 "
+            "within 100 ms (all but 10 runs) and 1.5 s (every run)",
+            "the handler only writes a byte to the self-pipe; select() watches stdin and the "
+            "pipe's read end; when the pipe is readable print \"got SIGUSR1\", flush and return 0",
+            {"cpu"}};
+}
+
+CSD_CHECK(race_window) {
+    return {
+        "race-window",
+        10,
+        check_race_window,
+        "SIGUSR1 sent inside the -w window (after the flag was checked, before select) is still "
+        "answered at once",
+        "a flag checked before select() misses a signal that comes between the check and the "
+        "call: select() then sleeps forever. Let the signal make a descriptor readable (the "
+        "self-pipe), so select() returns even when the signal came before it",
+        {"cpu"}};
+}
+
+CSD_CHECK(idle_wakeups) {
+    return {"idle-wakeups",
+            10,
+            check_idle_wakeups,
+            "idle for 1 s, the program wakes up at most 3 times, then still answers SIGUSR1",
+            "block in select() with no timeout (a null timeout pointer): a timeout that lets you "
+            "look at the flag now and then wakes the program up for nothing and still answers late",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

@@ -142,4 +142,28 @@ void check_epipe(Context& ctx) {
     });
 }
 
+CSD_CHECK(read_reset) {
+    return {"read-reset", 10, check_read_reset,
+            "20 runs against a server that resets the connection after the first line: the first "
+            "thing printed is `read: ECONNRESET`",
+            "send your line, then read: the server answers with an RST, so read() fails with "
+            "ECONNRESET; print \"read: ECONNRESET\" and flush"};
+}
+
+CSD_CHECK(no_sigpipe) {
+    return {"no-sigpipe", 10, check_no_sigpipe,
+            "20 runs: writing after the reset does not kill the program (SIGPIPE); it exits with "
+            "status 0",
+            "a write to a connection that was reset raises SIGPIPE, whose default action kills the "
+            "process: ignore it (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL, and the "
+            "write fails with EPIPE instead"};
+}
+
+CSD_CHECK(epipe) {
+    return {"epipe", 10, check_epipe,
+            "20 runs: stdout is exactly `read: ECONNRESET` then `write: EPIPE`",
+            "after the failed read, write your line again: it fails with EPIPE; print \"write: "
+            "EPIPE\" (the errno's name, not strerror's text), flush, and return 0"};
+}
+
 }  // namespace csd::grade

@@ -237,4 +237,18 @@ void check_sigterm(Context& ctx) {
     }
 }
 
+CSD_CHECK(sigterm) {
+    return {"sigterm",
+            10,
+            check_sigterm,
+            "SIGTERM ends the whole server (children too) with exit status 0 within 2 s, even "
+            "while clients keep connecting",
+            "on SIGTERM: stop accepting, close the listening socket, close your clients (and, if "
+            "you forked, end and reap your children), then return 0 from main, all within 2 s. A "
+            "handler should only set a "
+            "flag or write to a self-pipe; EINTR from a blocking call means 'check the flag'",
+            {},
+            Lifecycle::ends_server};
+}
+
 }  // namespace csd::grade

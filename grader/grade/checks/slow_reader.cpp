@@ -48,4 +48,15 @@ void check_slow_reader(Context& ctx) {
     stalled_client(ctx, 64ULL << 20, Window::normal, "client A (asks for 64 MiB)", {});
 }
 
+CSD_CHECK(slow_reader) {
+    return {"slow-reader",
+            10,
+            check_slow_reader,
+            "clients that do not read a 256 KiB (small window) or 64 MiB reply do not block "
+            "another client",
+            "never block on one client's write: use non-blocking sockets, send what fits, keep "
+            "your position, and wait for writability only for clients with pending output",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

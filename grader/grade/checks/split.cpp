@@ -36,4 +36,10 @@ void check_split(Context& ctx) {
     split_request(ctx, {"6", "55", "36\n"}, 150ms, 65536, overall);
 }
 
+CSD_CHECK(split) {
+    return {"split", 5, check_split, "a request arriving in 2 and in 3 TCP segments",
+            "TCP is a byte stream, not messages: a request may arrive in pieces; keep the bytes of "
+            "an unfinished line until its \\n arrives"};
+}
+
 }  // namespace csd::grade

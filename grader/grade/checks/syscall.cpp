@@ -251,4 +251,15 @@ void check_syscall(Context& ctx) {
     }
 }
 
+CSD_CHECK(syscall) {
+    return {
+        "syscall",
+        5,
+        check_syscall,
+        "200 idle clients: the server sleeps in the lab's call, on all of them, and stays asleep",
+        "when there is nothing to do, block in the lab's call (select, poll or epoll_wait), "
+        "not in accept(), read() or a sleep",
+        {"cpu"}};
+}
+
 }  // namespace csd::grade

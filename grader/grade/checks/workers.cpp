@@ -251,4 +251,39 @@ void check_distribution(Context& ctx) {
     ctx.log("distribution: {}", lines);
 }
 
+CSD_CHECK(stalled) {
+    return {"stalled",
+            10,
+            check_stalled,
+            "with -n N workers, N-1 clients that sent half a request do not stop the N-th from "
+            "being served",
+            "each worker serves one client at a time, so N workers serve N clients at once; hold "
+            "nothing the other workers wait for (the accept lock) while you serve",
+            {"cpu"}};
+}
+
+CSD_CHECK(replace) {
+    return {"replace",
+            10,
+            check_replace,
+            "a worker killed with SIGKILL under load is replaced within 2 s, and so is one killed "
+            "while it waits in accept (holding the accept lock, if the workers take one); every "
+            "request after that is served",
+            "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork a new "
+            "one in its slot; the parent never exits because a worker did",
+            {"cpu"}};
+}
+
+CSD_CHECK(distribution) {
+    return {"distribution",
+            10,
+            check_distribution,
+            "after SIGTERM, one distribution line per worker that add up to the connections made",
+            "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
+            "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
+            "one line per slot in the format of docs/contract.md",
+            {},
+            Lifecycle::ends_server};
+}
+
 }  // namespace csd::grade

@@ -84,4 +84,16 @@ void check_zero_copy(Context& ctx) {
     }
 }
 
+CSD_CHECK(zero_copy) {
+    return {"zero-copy",
+            20,
+            check_zero_copy,
+            "56 MiB of replies leave by sendfile(2) (or splice): strace sees no read or write "
+            "call move the file's bytes",
+            "send the file with sendfile(sock, file, &offset, count): the kernel moves the bytes "
+            "from the page cache to the socket. A read()/write() loop, or write() from an mmap of "
+            "the file, copies every byte through your memory",
+            {"cpu"}};
+}
+
 }  // namespace csd::grade

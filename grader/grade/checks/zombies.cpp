@@ -65,4 +65,11 @@ void check_zombies(Context& ctx) {
                     zombies.size() == 1 ? "" : "s", pids));
 }
 
+CSD_CHECK(zombies) {
+    return {"zombies", 5, check_zombies, "no zombie child remains after 50 connections",
+            "a server that forks must reap every child: SIGCHLD wakes you, then "
+            "waitpid(-1, &st, WNOHANG) in a loop until it returns 0 (one SIGCHLD may stand for "
+            "several children); a single-process server must not fork at all"};
+}
+
 }  // namespace csd::grade

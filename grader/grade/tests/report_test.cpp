@@ -92,7 +92,7 @@ TEST_CASE("--list shows every lab, with points or as not yet available") {
     CHECK(all.find("iterative") != std::string::npos);
     CHECK(all.find("thread") != std::string::npos);
     // A lab of labs/labs.txt that is still coming is listed as such.
-    const bool any_coming = std::any_of(course_labs.begin(), course_labs.end(),
+    const bool any_coming = std::any_of(course_labs().begin(), course_labs().end(),
                                         [](const CourseLab& lab) { return !lab.ready; });
     CHECK((all.find("not yet available") != std::string::npos) == any_coming);
     const std::string one = format_list("epoll");

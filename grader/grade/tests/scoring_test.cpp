@@ -53,22 +53,28 @@ TEST_CASE("in every lab the lesson checks carry more than half of the points") {
     }
 }
 
-TEST_CASE("the scoring table names only labs and checks that exist") {
-    for (const auto& s : scorings()) {
+TEST_CASE("the hint table names only labs and checks that exist") {
+    for (const auto& s : lab_hints()) {
         CAPTURE(s.lab);
         const LabInfo* lab = find_lab(s.lab);
         REQUIRE(lab != nullptr);
-        for (const auto& lesson : s.lesson) {
-            CAPTURE(lesson.first);
-            CHECK(std::find(lab->checks.begin(), lab->checks.end(), lesson.first) !=
-                  lab->checks.end());
-            CHECK(lesson.second > 0);
-        }
         for (const auto& hint : s.hints) {
             CAPTURE(hint.first);
             CHECK(std::find(lab->checks.begin(), lab->checks.end(), hint.first) !=
                   lab->checks.end());
             CHECK(!hint.second.empty());
+        }
+    }
+}
+
+TEST_CASE("every check of a course lab has its points in the manifest") {
+    for (const auto& lab : labs()) {
+        if (!lab.available || lab.hidden) continue;
+        CAPTURE(lab.id);
+        for (const auto& scored : lab.scoring) {
+            CAPTURE(scored.id);
+            CHECK(scored.points > 0);
+            CHECK(check_points(lab, *find_check(scored.id)) == scored.points);
         }
     }
 }

@@ -17,7 +17,7 @@ const std::vector<LabMode>& lab_modes() {
     // then the modes csd-bench alone runs, each with the lab's bench flags.
     static const std::vector<LabMode> modes = [] {
         std::vector<LabMode> all;
-        for (const csd::grade::CourseLab& lab : csd::grade::course_labs) {
+        for (const csd::grade::CourseLab& lab : csd::grade::course_labs()) {
             const auto add = [&](const csd::grade::CourseMode* mode) {
                 LabMode line{.lab = lab.id,
                              .mode = mode ? mode->name : std::string_view(),

@@ -1,6 +1,6 @@
 // A prethreaded lab server (-n threads fed by a queue from the main thread)
 // that is correct except for the one bug its name says (broken-BUG, see
-// broken_bug.hpp). grader/tests/CMakeLists.txt links broken-<bug> to this
+// broken_bug.hpp). grader/broken/CMakeLists.txt links broken-<bug> to this
 // one program for each bug and checks that csd-grade fails exactly the check that bug is about.
 #include <chrono>
 #include <condition_variable>

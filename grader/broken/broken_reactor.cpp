@@ -1,6 +1,6 @@
 // A reactor lab server (-n epoll loops, a thread each; -m handoff or -m
 // reuseport) that is correct except for the one bug its name says
-// (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt links
+// (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt links
 // broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the check
 // that bug is about. The rest is solutions/reactor/server.cpp without its TODOs.
 #include <poll.h>

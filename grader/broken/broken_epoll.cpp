@@ -1,7 +1,7 @@
 // An epoll lab server (one process, one thread, one epoll instance,
 // non-blocking sockets; its clients watched level-triggered, or with -e
 // edge-triggered) that is correct except for the one bug its name says
-// (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt links
+// (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt links
 // broken-<bug> to this one program for each bug. Both bugs live in the
 // edge-triggered mode only: in the checks csd-grade runs with -e (the
 // lab's mode et in labs/labs.txt: bytes, pipeline, many) each fails the

@@ -4,7 +4,7 @@
 //   sigpipe-order     reports the two errors in the wrong order
 //   sigpipe-strerror  reports the read's error as strerror's text
 //   sigpipe-exit1     reports both errors, then exits with status 1
-// grader/tests/CMakeLists.txt proves csd-grade fails the check each bug is about.
+// grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>

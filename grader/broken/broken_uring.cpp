@@ -1,6 +1,6 @@
 // An io_uring lab server (one ring, one csd::Session per client, a plain recv
 // into each client's own buffer) that is correct except for the one bug
-// its name says (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt
+// its name says (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt
 // links broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the
 // check that bug is about.
 //

@@ -6,7 +6,7 @@
 //   private-counters    the counters live in each process's own memory
 //   mutex-not-robust    the accept lock is a process-shared pthread mutex that
 //                       is not robust: a worker killed holding it stops the pool
-// grader/tests/CMakeLists.txt builds one broken-<bug> program per bug.
+// grader/broken/CMakeLists.txt builds one broken-<bug> program per bug.
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>

@@ -2,7 +2,7 @@
 /// @file broken_bug.hpp
 /// @brief How a broken server (broken_*.cpp) learns its bug, and a test
 /// server (models.cpp, hostile.cpp) its design or behaviour: from the name
-/// it was started by. grader/tests/CMakeLists.txt builds each source once
+/// it was started by. grader/broken/CMakeLists.txt builds each source once
 /// and links broken-BUG (model-DESIGN, hostile-BEHAVIOUR) to it for each;
 /// csd-grade starts the server by that link's path, which the kernel passes
 /// on as argv[0].

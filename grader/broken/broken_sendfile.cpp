@@ -3,7 +3,7 @@
 // except for the one bug its name says (broken-BUG, see broken_bug.hpp). One thread per
 // client on a non-blocking socket, waiting in poll(), so partial sends
 // happen as they do in an event loop (sendfile-lseek-null: no bug, and
-// the clients served in turn by the main thread). grader/tests/CMakeLists.txt links
+// the clients served in turn by the main thread). grader/broken/CMakeLists.txt links
 // broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the
 // check that bug is about.
 #include <fcntl.h>

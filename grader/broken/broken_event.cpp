@@ -1,6 +1,6 @@
 // An event-driven lab server (one poll() loop, one csd::Session per client)
 // that is correct except for the one bug named by the program's name
-// (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt builds this
+// (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt builds this
 // file once, links broken-<bug> to it for each bug and checks that csd-grade
 // fails exactly the check that bug is about.
 #include <fcntl.h>
@@ -400,9 +400,13 @@ int main(int argc, char** argv) {
         "sleep-select sleep-epoll select-on-epoll writer-thread leak-every-500th "
         "leak-every-1000th short-write-256k resend-256k sigpipe-poll blocking-write-1m "
         "no-backpressure epoll-ring event-loop");
-    // -n is accepted (and ignored): the pool labs grade these servers as other designs.
-    const csd::ServerOptions opts =
-        csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
+    // -n is accepted (and ignored): the pool labs grade these servers as other
+    // designs. So is -e: the epoll lab runs some checks with it, and these
+    // servers wait level-triggered whatever it says.
+    const csd::ServerOptions opts = csd::parse_server_options(
+        argc, argv,
+        csd::CommandLine{.workers = true,
+                         .flags = {{.letter = 'e', .help = "ignored: always level-triggered"}}});
     csd::route_signals({SIGTERM, SIGINT});
     if (bug != "sigpipe-poll") csd::ignore_sigpipe();
     csd::Fd ring;

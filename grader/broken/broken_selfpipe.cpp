@@ -5,7 +5,7 @@
 //   selfpipe-poll-1s   the flag and a 1 s select() timeout: answers a raced signal late
 //   selfpipe-late      the self-pipe, but 150 ms (x CSD_TIME_SCALE) of "cleanup" first
 //   selfpipe-pieces    the self-pipe, but every read() is taken for one line
-// grader/tests/CMakeLists.txt proves csd-grade fails the check each bug is about.
+// grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>

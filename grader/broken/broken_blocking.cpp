@@ -1,6 +1,6 @@
 // A blocking lab server (fork per client, iterative, or a thread per client)
 // that is correct except for the one bug named by the program's name
-// (broken-BUG, see broken_bug.hpp). grader/tests/CMakeLists.txt builds this
+// (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt builds this
 // file once, links broken-<bug> to it for each bug and checks that csd-grade
 // fails exactly the check that bug is about.
 #include <signal.h>
