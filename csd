@@ -431,7 +431,7 @@ cmd_test() {
     tsan_labs=$(IFS='|'; echo "${threaded[*]}")
     test_preset tsan "g++ with ThreadSanitizer, unit tests, the thread labs graded and hammered" \
         csd-grade csd-client "${tsan_targets[@]}" csd_lab_tests \
-        csd_grade_tests csd_client_tests stop_hammer \
+        csd_grade_tests csd_client_tests csd_launch_tests stop_hammer \
         -- -R "^(unit[.]|(solution|hammer)[.]($tsan_labs)(\$|[.]))" -E '^unit[.]uring$'
 
     echo

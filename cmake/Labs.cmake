@@ -20,7 +20,8 @@
 # configures again when the file changes.
 
 set(CSD_LAB_ONE_VALUE_FIELDS status title design references syscalls library kind workers
-    threads hammer bench-args bench-count-only)
+    threads hammer bench-args bench-count-only model wait eventpoll many fd-setsize thread-cap
+    reply requires)
 
 # _csd_lab_var(OUT FIELD): OUT = the variable suffix of FIELD (bench-args: BENCH_ARGS).
 function(_csd_lab_var out field)
@@ -77,7 +78,7 @@ function(csd_read_labs file)
         _csd_lab_fail("${key} given twice for lab ${id}")
       endif()
       set(seen_${var}_${id} 1)
-      if(key MATCHES "^(bench-args|hammer)$")
+      if(key MATCHES "^(bench-args|hammer|wait)$")
         separate_arguments(value UNIX_COMMAND "${value}")
       endif()
       set(CSD_LAB_${var}_${id} "${value}")
@@ -162,6 +163,28 @@ function(csd_read_labs file)
     endforeach()
     if(NOT CSD_LAB_KIND_${lab} MATCHES "^(server|program)$")
       message(FATAL_ERROR "${file}: lab ${lab}: kind must be server or program")
+    endif()
+    foreach(field eventpoll fd-setsize)
+      _csd_lab_var(var ${field})
+      if(DEFINED CSD_LAB_${var}_${lab} AND NOT CSD_LAB_${var}_${lab} STREQUAL "yes")
+        message(FATAL_ERROR "${file}: lab ${lab}: ${field} is yes or absent")
+      endif()
+    endforeach()
+    foreach(field workers many thread-cap)
+      _csd_lab_var(var ${field})
+      if(DEFINED CSD_LAB_${var}_${lab} AND NOT CSD_LAB_${var}_${lab} MATCHES "^[1-9][0-9]*$")
+        message(FATAL_ERROR "${file}: lab ${lab}: ${field} is a positive number")
+      endif()
+    endforeach()
+    if(DEFINED CSD_LAB_REPLY_${lab} AND NOT CSD_LAB_REPLY_${lab} MATCHES "^(alphabet|header-line|served-file)$")
+      message(FATAL_ERROR "${file}: lab ${lab}: reply is alphabet, header-line or served-file")
+    endif()
+    if(DEFINED CSD_LAB_REQUIRES_${lab} AND NOT CSD_LAB_REQUIRES_${lab} STREQUAL "io_uring")
+      message(FATAL_ERROR "${file}: lab ${lab}: requires io_uring is the only requirement known")
+    endif()
+    if(CSD_LAB_STATUS_${lab} STREQUAL "ready" AND CSD_LAB_KIND_${lab} STREQUAL "server"
+       AND NOT DEFINED CSD_LAB_MODEL_${lab})
+      message(FATAL_ERROR "${file}: ready server lab ${lab} has no model")
     endif()
     if(NOT CSD_LAB_THREADS_${lab} MATCHES "^(yes|no)$")
       message(FATAL_ERROR "${file}: lab ${lab}: threads must be yes or no")
@@ -258,6 +281,32 @@ function(csd_write_labs_header out)
     if(CSD_LAB_BENCH_COUNT_ONLY_${id} STREQUAL "yes")
       string(APPEND code "            lab.bench_count_only = true;\n")
     endif()
+    foreach(field model reply requires)
+      string(TOUPPER ${field} var)
+      set(member ${field})
+      if(field STREQUAL "requires")
+        set(member needs)  # (a keyword in C++)
+      endif()
+      if(DEFINED CSD_LAB_${var}_${id})
+        string(APPEND code "            lab.${member} = \"${CSD_LAB_${var}_${id}}\";\n")
+      endif()
+    endforeach()
+    if(CSD_LAB_WAIT_${id})
+      _csd_cxx_strings(wait ${CSD_LAB_WAIT_${id}})
+      string(APPEND code "            lab.wait_calls = ${wait};\n")
+    endif()
+    if(DEFINED CSD_LAB_EVENTPOLL_${id})
+      string(APPEND code "            lab.eventpoll = true;\n")
+    endif()
+    if(DEFINED CSD_LAB_FD_SETSIZE_${id})
+      string(APPEND code "            lab.fd_setsize = true;\n")
+    endif()
+    if(DEFINED CSD_LAB_MANY_${id})
+      string(APPEND code "            lab.many = ${CSD_LAB_MANY_${id}};\n")
+    endif()
+    if(DEFINED CSD_LAB_THREAD_CAP_${id})
+      string(APPEND code "            lab.thread_cap = ${CSD_LAB_THREAD_CAP_${id}};\n")
+    endif()
     foreach(check IN LISTS CSD_LAB_CHECKS_${id})
       string(APPEND code "            add_check(lab, \"${check}\", ${CSD_LAB_CHECK_POINTS_${id}_${check}}, "
              "${CSD_LAB_CHECK_LESSON_${id}_${check}});\n")
@@ -319,6 +368,14 @@ struct CourseLab {
     std::vector<CourseMode> bench_modes = {};  ///< Modes csd-bench alone runs.
     std::vector<std::string_view> bench_args = {};  ///< csd-bench's extra flags.
     bool bench_count_only = false;                  ///< csd-bench counts bytes only.
+    std::string_view model = {};     ///< The architecture model: "event-loop".
+    std::vector<std::string_view> wait_calls = {};  ///< syscall: the idle wait's calls.
+    bool eventpoll = false;          ///< syscall: an epoll descriptor is required.
+    int many = 0;                    ///< many: connections held at once.
+    bool fd_setsize = false;         ///< many: the FD_SETSIZE refusal is checked too.
+    int thread_cap = 0;              ///< cap: most connection threads at once.
+    std::string_view reply = {};     ///< "header-line", "served-file"; empty: the alphabet.
+    std::string_view needs = {};     ///< `requires`: "io_uring", skipped where unavailable.
 };
 
 /// Every lab of labs/labs.txt, in course order (course_labs.cpp, also

@@ -1,84 +1,23 @@
 #include "registry.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
-#include "checks/checks.hpp"
 #include "csd/grade/course_labs.hpp"
 #include "hidden.hpp"
 
 namespace csd::grade {
 namespace {
 
-// How each gradable lab's design is recognised, and what its checks need to
-// know of it; ids, titles, order, checks, points and modes come from the
-// lab manifest labs/labs.txt (course_labs.hpp). The test-only labs come
-// last, with their own checks (each worth its own points).
-const std::vector<LabInfo>& lab_details() {
+// The test-only labs (hidden from --list and the course), with their own
+// checks, each worth its own points: they prove the architecture models on
+// the small servers of grader/broken/models.cpp. Every course lab comes from
+// the lab manifest labs/labs.txt (course_labs.hpp).
+const std::vector<LabInfo>& test_labs() {
     static const std::vector<LabInfo> table = {
-        {.id = "iterative", .available = true, .model = Model::single_process},
-        {.id = "fork", .available = true, .model = Model::process_per_connection},
-        {.id = "select",
-         .available = true,
-         .model = Model::event_loop,
-         .wait_calls = {"select", "pselect6"},
-         .many_connections = 1000,
-         .fd_setsize_limit = true},
-        {.id = "poll",
-         .available = true,
-         .model = Model::event_loop,
-         .wait_calls = {"poll", "ppoll"},
-         .many_connections = 5000},
-        {.id = "epoll",
-         .available = true,
-         .model = Model::event_loop,
-         .wait_calls = {"epoll_wait", "epoll_pwait", "epoll_pwait2"},
-         .needs_eventpoll = true,
-         .many_connections = 10000},
-        {.id = "thread",
-         .available = true,
-         .model = Model::thread_per_connection,
-         .thread_cap = 256},
-        // A pool of -n threads in three modes (labs/labs.txt: which checks
-        // run in which).
-        {.id = "prethread", .available = true, .model = Model::thread_pool},
-        // A pool of -n processes: every mode of -m (labs/labs.txt) is
-        // graded by some check.
-        {.id = "prefork", .available = true, .model = Model::process_pool},
-        {.id = "fdpass", .available = true, .model = Model::descriptor_passing},
-        // One request per connection, then an RST: the close is the lesson.
-        {.id = "rst", .available = true, .model = Model::single_process},
-        // A header line and a body per reply, corked into one segment.
-        {.id = "cork",
-         .available = true,
-         .model = Model::single_process,
-         .reply = Reply::header_line},
-        // The replies cycle through a random file the grader makes (-f PATH):
-        // every check that reads replies checks them against it.
-        {.id = "sendfile",
-         .available = true,
-         .model = Model::event_loop,
-         .wait_calls = {"epoll_wait", "epoll_pwait", "epoll_pwait2"},
-         .needs_eventpoll = true,
-         .reply = Reply::served_file},
-        // -n event loops, a thread and an epoll instance each, in the
-        // modes handoff and reuseport (labs/labs.txt).
-        {.id = "reactor", .available = true, .model = Model::reactor, .many_connections = 10000},
-        // io_uring (through liburing): the event loop's checks, with the
-        // architecture seen as a ring and no epoll, and the idle wait in
-        // io_uring_enter.
-        {.id = "uring",
-         .available = true,
-         .model = Model::io_uring_loop,
-         .wait_calls = {"io_uring_enter"},
-         .many_connections = 10000,
-         .needs_io_uring = true},
-        // Programs, not servers (docs/contract.md section 6): each check
-        // runs the program as often as it needs.
-        {.id = "sigpipe", .available = true},
-        {.id = "selfpipe", .available = true},
-        // Test-only labs (hidden from --list and the course): they prove the
-        // architecture models of the coming labs on the servers of
-        // grader/broken/models.cpp until those labs have solutions.
         {.id = "test-pool",
          .title = "Test only: a fixed pool of -n worker processes",
          .available = true,
@@ -120,29 +59,64 @@ void add_hidden_checks(LabInfo& lab) {
     }
 }
 
+// The architecture model named @p name in labs/labs.txt (`model`).
+std::optional<Model> model_named(std::string_view name) {
+    static const std::pair<std::string_view, Model> names[] = {
+        {"single-process", Model::single_process},
+        {"process-per-connection", Model::process_per_connection},
+        {"event-loop", Model::event_loop},
+        {"process-pool", Model::process_pool},
+        {"thread-per-connection", Model::thread_per_connection},
+        {"thread-pool", Model::thread_pool},
+        {"descriptor-passing", Model::descriptor_passing},
+        {"reactor", Model::reactor},
+        {"io-uring-loop", Model::io_uring_loop},
+    };
+    for (const auto& [n, model] : names) {
+        if (n == name) return model;
+    }
+    return std::nullopt;
+}
+
+// The grader's view of one lab of the manifest. Throws std::logic_error on
+// a value the grader does not know (cmake/Labs.cmake checked the rest).
+LabInfo from_manifest(const CourseLab& course) {
+    LabInfo lab{.id = course.id, .title = course.title};
+    lab.kind = course.program ? LabKind::program : LabKind::server;
+    lab.model = Model::none;
+    if (!course.model.empty()) {
+        const auto model = model_named(course.model);
+        if (!model) {
+            throw std::logic_error("labs/labs.txt: lab " + std::string(course.id) +
+                                   ": unknown model " + std::string(course.model));
+        }
+        lab.model = *model;
+    }
+    lab.available = course.ready && (lab.model != Model::none || lab.kind == LabKind::program);
+    lab.wait_calls = course.wait_calls;
+    lab.needs_eventpoll = course.eventpoll;
+    lab.many_connections = course.many;
+    lab.fd_setsize_limit = course.fd_setsize;
+    lab.thread_cap = course.thread_cap;
+    lab.reply = course.reply == "header-line"   ? Reply::header_line
+                : course.reply == "served-file" ? Reply::served_file
+                                                : Reply::alphabet;
+    lab.needs_io_uring = course.needs == "io_uring";
+    lab.workers = course.workers;
+    lab.modes = course.modes;
+    for (const CourseCheck& check : course.checks) lab.checks.push_back(check.id);
+    lab.scoring = course.checks;
+    add_hidden_checks(lab);
+    return lab;
+}
+
 }  // namespace
 
 const std::vector<LabInfo>& labs() {
     static const std::vector<LabInfo> table = [] {
         std::vector<LabInfo> all;
-        const auto& details = lab_details();
-        for (const CourseLab& course : course_labs()) {
-            const auto it = std::find_if(details.begin(), details.end(),
-                                         [&](const LabInfo& l) { return l.id == course.id; });
-            LabInfo lab = it == details.end() ? LabInfo{.id = course.id} : *it;
-            lab.title = course.title;
-            lab.available = course.ready && it != details.end();
-            lab.kind = course.program ? LabKind::program : LabKind::server;
-            lab.workers = course.workers;
-            lab.modes = course.modes;
-            for (const CourseCheck& check : course.checks) lab.checks.push_back(check.id);
-            lab.scoring = course.checks;
-            add_hidden_checks(lab);
-            all.push_back(std::move(lab));
-        }
-        for (const LabInfo& lab : details) {
-            if (lab.hidden) all.push_back(lab);
-        }
+        for (const CourseLab& course : course_labs()) all.push_back(from_manifest(course));
+        for (const LabInfo& lab : test_labs()) all.push_back(lab);
         return all;
     }();
     return table;

@@ -167,12 +167,13 @@ class Run {
             return false;
         }
         if (!server_.running()) {
-            if (!ended_by_check_)
+            if (!ended_by_check_ && !start_failed_)
                 note_ = fmt::format("note: the server {} before this check and was restarted",
                                     describe_wait_status(server_.status().value_or(-1)));
             restart_ = true;
         }
         ended_by_check_ = false;
+        start_failed_ = false;
         if (args != server_.args()) restart_ = true;
         if (restart_) {
             ctx_.log("restarting the server{}", in_mode);
@@ -180,6 +181,7 @@ class Run {
             probed_ = false;
             const Readiness again = server_.start(start_timeout, args);
             if (!again.accepting) {
+                start_failed_ = true;  // its death is no news to the next check
                 reason_ = flags.empty()
                               ? "not run: the server could not be restarted: " + again.problem
                               : "not run: the server could not start" + in_mode + " (the mode `" +
@@ -252,6 +254,7 @@ class Run {
     std::string reason_;                                     // why the last prepare() failed
     bool restart_ = false;                                   // restart before the next check
     bool ended_by_check_ = false;  // the last check ended the server on purpose
+    bool start_failed_ = false;    // the last start (in another mode) failed
     bool probed_ = false;          // the running server answered the health probe
     std::string note_;             // why the server was restarted before this check
     bool told_restart_ = false;    // a restart note was already given

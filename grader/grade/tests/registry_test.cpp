@@ -65,6 +65,20 @@ TEST_CASE("lab specifics") {
     CHECK(find_lab("epoll")->needs_eventpoll);
     CHECK(find_lab("iterative")->model == Model::single_process);
     CHECK(find_lab("fork")->model == Model::process_per_connection);
+    // The rest of what the checks need, from labs/labs.txt too.
+    CHECK(find_lab("thread")->thread_cap == 256);
+    CHECK(find_lab("cork")->reply == Reply::header_line);
+    CHECK(find_lab("sendfile")->reply == Reply::served_file);
+    CHECK(find_lab("iterative")->reply == Reply::alphabet);
+    CHECK(find_lab("uring")->needs_io_uring);
+    CHECK_FALSE(find_lab("epoll")->needs_io_uring);
+    CHECK(find_lab("prethread")->workers == 8);
+    CHECK(find_lab("sigpipe")->kind == LabKind::program);
+    for (const LabInfo& lab : labs()) {
+        CAPTURE(lab.id);
+        // Every gradable server has a model; a program needs none.
+        if (lab.available) CHECK((lab.model != Model::none) == (lab.kind == LabKind::server));
+    }
     const auto& iterative = find_lab("iterative")->checks;
     CHECK(std::find(iterative.begin(), iterative.end(), "concurrency") == iterative.end());
     CHECK(handout_path(*find_lab("poll")) == "labs/poll/handout.md");
