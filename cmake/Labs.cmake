@@ -368,14 +368,14 @@ struct CourseLab {
     std::vector<CourseMode> bench_modes = {};  ///< Modes csd-bench alone runs.
     std::vector<std::string_view> bench_args = {};  ///< csd-bench's extra flags.
     bool bench_count_only = false;                  ///< csd-bench counts bytes only.
-    std::string_view model = {};     ///< The architecture model: "event-loop".
+    std::string_view model = {};     ///< The architecture model: event-loop.
     std::vector<std::string_view> wait_calls = {};  ///< syscall: the idle wait's calls.
     bool eventpoll = false;          ///< syscall: an epoll descriptor is required.
     int many = 0;                    ///< many: connections held at once.
     bool fd_setsize = false;         ///< many: the FD_SETSIZE refusal is checked too.
     int thread_cap = 0;              ///< cap: most connection threads at once.
-    std::string_view reply = {};     ///< "header-line", "served-file"; empty: the alphabet.
-    std::string_view needs = {};     ///< `requires`: "io_uring", skipped where unavailable.
+    std::string_view reply = {};     ///< header-line, served-file; empty: the alphabet.
+    std::string_view needs = {};     ///< `requires`: io_uring, skipped where unavailable.
 };
 
 /// Every lab of labs/labs.txt, in course order (course_labs.cpp, also

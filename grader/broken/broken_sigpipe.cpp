@@ -4,6 +4,8 @@
 //   sigpipe-order     reports the two errors in the wrong order
 //   sigpipe-strerror  reports the read's error as strerror's text
 //   sigpipe-exit1     reports both errors, then exits with status 1
+//   sigpipe-constants prints "read: ECONNRESET" and "write: EPIPE" whatever
+//                     its read and write did (SIGPIPE ignored)      -> epipe, read-reset
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,7 +36,8 @@ std::string name(int err) {
 
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
-                                "sigpipe-killed sigpipe-order sigpipe-strerror sigpipe-exit1");
+                                "sigpipe-killed sigpipe-order sigpipe-strerror sigpipe-exit1 "
+                                "sigpipe-constants");
     int port = 0;
     for (int c = 0; (c = ::getopt(argc, argv, "p:")) != -1;) {
         if (c != 'p') return 2;
@@ -52,14 +55,20 @@ int main(int argc, char** argv) {
     const ssize_t got = ::recv(fd, reply, sizeof reply, 0);
     const int read_err = got < 0 ? errno : 0;
     std::string read_line =
-        "read: " +
-        (bug == "sigpipe-strerror" ? std::string(std::strerror(read_err)) : name(read_err));
+        "read: " + (got == 0                    ? std::string("EOF")
+                    : got > 0                   ? std::to_string(got) + " bytes"
+                    : bug == "sigpipe-strerror" ? std::string(std::strerror(read_err))
+                                                : name(read_err));
+    if (bug == "sigpipe-constants") read_line = "read: ECONNRESET";
     if (bug != "sigpipe-order") {
         std::printf("%s\n", read_line.c_str());
         std::fflush(stdout);
     }
     const ssize_t sent = ::send(fd, "hello\n", 6, 0);
-    std::printf("write: %s\n", sent < 0 ? name(errno).c_str() : "sent");
+    const std::string write_line = bug == "sigpipe-constants" ? "write: EPIPE"
+                                   : sent < 0                 ? "write: " + name(errno)
+                                              : "write: " + std::to_string(sent) + " bytes";
+    std::printf("%s\n", write_line.c_str());
     if (bug == "sigpipe-order") std::printf("%s\n", read_line.c_str());
     std::fflush(stdout);
     ::close(fd);

@@ -11,12 +11,15 @@
 //                 "iou-wrk-1" like io_uring's kernel workers               -> architecture
 //   send-syscall  receives through the ring, but sends each reply itself,
 //                 with send() calls in a loop                              -> ring-io
+//   pwritev2-syscall  the same with pwritev2(fd, iov, 1, -1, 0), which on a
+//                 socket is a plain write under another name              -> ring-io
 // And one that is no bug, for the architecture check to pass:
 //   ring-async    every recv is forced to io_uring's kernel workers
 //                 (IOSQE_ASYNC): iou-wrk threads come and go in /proc/PID/task
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -122,7 +125,8 @@ class Server {
 
     void serve(Client& c) {
         if (!c.gone && !c.sending) {
-            if (bug != "send-syscall" && c.sent == c.out.size() && c.session.has_output()) {
+            const bool own_sends = bug == "send-syscall" || bug == "pwritev2-syscall";
+            if (!own_sends && c.sent == c.out.size() && c.session.has_output()) {
                 c.out.clear();
                 c.sent = 0;
                 while (c.out.size() < 65536 && c.session.has_output()) {
@@ -132,10 +136,14 @@ class Server {
                     c.session.consume(take);
                 }
             }
-            if (bug == "send-syscall") {  // every byte owed, now, by send() calls
+            if (own_sends) {  // every byte owed, now, by calls of its own
                 while (!c.gone && c.session.has_output()) {
                     const std::string_view bytes = c.session.output();
-                    const ssize_t n = ::send(c.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                    iovec iov{.iov_base = const_cast<char*>(bytes.data()), .iov_len = bytes.size()};
+                    const ssize_t n =
+                        bug == "send-syscall"
+                            ? ::send(c.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL)
+                            : ::pwritev2(c.fd.get(), &iov, 1, -1, 0);
                     if (n < 0) {
                         c.gone = true;
                     } else {
@@ -175,7 +183,8 @@ class Server {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0], "ring-timeout ring-thread send-syscall ring-async");
+    bug = broken::bug_from_name(
+        argv[0], "ring-timeout ring-thread send-syscall pwritev2-syscall ring-async");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     std::thread helper;

@@ -20,9 +20,12 @@ namespace {
 
 // The calls that accept, receive, send or wait on sockets by themselves
 // (x86-64 and arm64 names; strace ignores those this machine lacks).
+// preadv2 and pwritev2 with offset -1 are readv and writev under other
+// names; preadv and pwritev fail on a socket, but are counted all the same.
 constexpr const char* traced =
-    "accept,accept4,read,readv,recvfrom,recvmsg,recvmmsg,write,writev,sendto,sendmsg,sendmmsg,"
-    "sendfile,splice,select,pselect6,poll,ppoll,epoll_wait,epoll_pwait,epoll_pwait2";
+    "accept,accept4,read,readv,preadv,preadv2,recvfrom,recvmsg,recvmmsg,write,writev,pwritev,"
+    "pwritev2,sendto,sendmsg,sendmmsg,sendfile,splice,select,pselect6,poll,ppoll,epoll_wait,"
+    "epoll_pwait,epoll_pwait2";
 
 }  // namespace
 
@@ -90,7 +93,7 @@ CSD_CHECK(ring_io) {
             10,
             check_ring_io,
             "uring: with strace attached while 31 clients are served, the server makes no accept, "
-            "read, recv, write, send or wait call on a socket itself",
+            "read, recv, write, send (preadv2, pwritev2 ...) or wait call on a socket itself",
             "submit every accept, recv and send as a ring request (io_uring_prep_multishot_accept, "
             "io_uring_prep_recv, io_uring_prep_send) and use what its completion says; do not make "
             "the call yourself, not even after a poll request said the socket was ready",
