@@ -39,6 +39,9 @@ std::string_view bug;
 //   sendfile-short  takes every sendfile() as complete, whatever it returned -> bytes
 //   sendfile-continues  starts each reply where the previous one on the
 //                   connection ended, not at offset 0 of the file           -> pipeline
+//   sendfile-shared-offset  lseek() to the start of each reply, then
+//                   sendfile(sock, file, NULL, n) for every piece: the file's
+//                   own offset, shared by every client's thread              -> bytes
 // and one that is no bug, a server the grader once misjudged:
 //   sendfile-lseek-null  lseek() to the reply's offset, then sendfile(sock,
 //                   file, NULL, n), serving one client at a time in the main
@@ -86,6 +89,11 @@ long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count)
         // The file's own offset: the kernel advances it, nobody else moves it.
         if (::lseek(file.fd, offset, SEEK_SET) < 0) return -1;
         n = ::sendfile(sock, file.fd, nullptr, count);
+    } else if (bug == "sendfile-shared-offset") {
+        // The file's own offset again, set once per pass through the file:
+        // between two pieces, another client's thread moves it.
+        if (at == 0 && ::lseek(file.fd, 0, SEEK_SET) < 0) return -1;
+        n = ::sendfile(sock, file.fd, nullptr, count);
     } else {
         n = ::sendfile(sock, file.fd, &offset, count);
     }
@@ -122,7 +130,8 @@ void serve(csd::Fd fd, const File& file) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "sendfile-copy sendfile-mmap sendfile-short sendfile-continues sendfile-lseek-null");
+        "sendfile-copy sendfile-mmap sendfile-short sendfile-continues sendfile-lseek-null "
+        "sendfile-shared-offset");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",

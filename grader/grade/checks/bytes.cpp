@@ -3,6 +3,8 @@
 // up short; EOF after a half-close.
 #include <fmt/format.h>
 
+#include <vector>
+
 #include "checks.hpp"
 #include "expect.hpp"
 
@@ -92,11 +94,37 @@ void check_bytes(Context& ctx) {
         });
         expect_eof(conn, overall.within(2s), what + ", after the whole reply");
     }
+    if (!ctx.reply().alphabet()) {
+        // Replies made of a file (sendfile): three at once, through narrow
+        // windows, so the server's sends come up short and interleave. Each
+        // connection must keep its own position in the file: a server that
+        // moves one offset shared by all (the file's own, lseek() then
+        // sendfile(sock, file, NULL, n)) mixes up their bytes.
+        constexpr std::uint64_t n = 2ULL << 20;
+        const std::string what =
+            fmt::format("connections 7 to 9 at once (4 KiB receive buffers), \"{}\\n\" each", n);
+        std::vector<Connection> conns;
+        for (int i = 0; i < 3; ++i) {
+            conns.push_back(Connection::open(ctx.port(), overall.within(3s), Window::narrow));
+            conns.back().send_all(request_line(n), overall.within(3s), what);
+            conns.back().shutdown_write();
+        }
+        try {
+            expect_replies_together(ctx.reply(), conns, std::vector<std::uint64_t>(3, n),
+                                    overall.within(15s), what, [] {});
+        } catch (const CheckFailed& e) {
+            throw CheckFailed(e.what(),
+                              "keep each connection's own position in the file: pass "
+                              "sendfile() a pointer to that connection's offset; the file's own "
+                              "offset (lseek(), then sendfile(sock, file, NULL, n)) is shared by "
+                              "every connection");
+        }
+    }
     {
         // The largest valid request, every byte checked (at O(1) memory):
         // about 1 to 2 s on loopback for a good server.
         const std::string what = fmt::format(
-            "connection 7, request \"{}\\n\" (the largest N, every byte read)", largest);
+            "the last connection, request \"{}\\n\" (the largest N, every byte read)", largest);
         Connection conn = Connection::open(ctx.port(), overall.within(3s));
         conn.send_all(request_line(largest), overall.within(3s), what);
         conn.shutdown_write();
@@ -110,8 +138,8 @@ CSD_CHECK(bytes) {
         "bytes",
         15,
         check_bytes,
-        "exact replies of 1 B to 1 GiB, every byte checked, also through a 4 KiB receive window; "
-        "EOF after a half-close",
+        "exact replies of 1 B to 1 GiB, every byte checked, also through a 4 KiB receive window "
+        "(sendfile: three at once); EOF after a half-close",
         "write() may write less than asked: loop, and continue from where you stopped, not "
         "from the start of your buffer. Byte i of every reply is 'a' + i % 26, counted from "
         "the start of that reply. After the client half-closes, finish what you owe, then "
