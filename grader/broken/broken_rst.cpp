@@ -8,7 +8,11 @@
 //   rst-no-wait  resets as soon as the reply is written, without waiting
 //                until it is acknowledged: the RST throws away what the
 //                send queue still holds (fails reply)
+//   rst-sleep-1s sleeps a fixed second after the reply instead of watching
+//                its send queue, then resets: a client slower than that
+//                loses the end of its reply (fails reply)
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <string_view>
 
@@ -37,7 +41,7 @@ std::uint64_t read_request(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0], "rst-fin rst-no-wait");
+    bug = broken::bug_from_name(argv[0], "rst-fin rst-no-wait rst-sleep-1s");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);
@@ -47,7 +51,8 @@ int main(int argc, char** argv) {
         if (fd < 0) continue;
         const std::uint64_t n = read_request(fd);
         if (n > 0) (void)test_server::send_reply(fd, n);
-        if (bug == "rst-no-wait") {
+        if (bug == "rst-sleep-1s") ::usleep(1000 * 1000);
+        if (bug == "rst-no-wait" || bug == "rst-sleep-1s") {
             const linger abort{1, 0};
             ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
         }

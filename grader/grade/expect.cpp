@@ -41,7 +41,7 @@ void expect_reply(const ReplyFormat& format, Connection& conn, std::uint64_t n, 
     bool paused = how.pause_at == 0;
     while (got < n) {
         if (!paused && got >= how.pause_at) {
-            std::this_thread::sleep_for(scaled(std::chrono::milliseconds(300)));
+            std::this_thread::sleep_for(scaled(how.pause));
             paused = true;
         }
         const std::uint64_t until = paused ? n : how.pause_at;

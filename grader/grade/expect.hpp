@@ -44,9 +44,11 @@ class ReplyFailed : public CheckFailed {
 
 /// How expect_reply() reads a reply.
 struct Reading {
-    /// > 0: stop reading for 300 ms once this many bytes arrived, so the
+    /// > 0: stop reading for `pause` once this many bytes arrived, so the
     /// server's socket buffer fills.
     std::uint64_t pause_at = 0;
+    /// How long that pause lasts (scaled).
+    std::chrono::milliseconds pause{300};
     /// > 0: read at most this many bytes at a time (a slow reader)...
     std::size_t piece = 0;
     /// ... and wait this long (scaled) after each read.
