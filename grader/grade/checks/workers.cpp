@@ -165,24 +165,34 @@ void check_stalled(Context& ctx) {
     } catch (const CheckFailed& e) {
         fail(fmt::format("{} (a pool of {} {}: one was free)", e.what(), n, unit),
              threads ? stalled_thread_hint
-                     : "each worker serves one client at a time, so -n workers serve -n clients at "
-                       "once; do not hold the accept lock (or anything the other workers wait for) "
-                       "while you serve a client");
+             : ctx.lab().model == Model::descriptor_passing
+                 ? "each worker serves one client at a time, so -n workers serve -n clients at "
+                   "once: pass each new connection to a worker that is free, never to a busy one"
+                 : "each worker serves one client at a time, so -n workers serve -n clients at "
+                   "once; do not hold the accept lock (or anything the other workers wait for) "
+                   "while you serve a client");
     }
-    // A pool of threads gets its connections from the lab's own hand-over
-    // (a queue): the one free thread must serve every new client, one after
-    // another; handing them to each thread in turn puts one behind a stalled
-    // client.
-    for (int i = 1; threads && i <= n; ++i) {
+    // The one free thread or worker must serve every new client, one after
+    // another, however the pool gets its connections (a queue, an accept
+    // lock, a parent that passes them on): handing them to each in turn,
+    // busy or not, puts one behind a stalled client.
+    const bool passing = ctx.lab().model == Model::descriptor_passing;
+    for (int i = 1; i <= n; ++i) {
         const std::string next = fmt::format(
             "client {} of {} more, one after another, while {} clients stay stalled", i, n, n - 1);
         try {
             fetch(ctx.reply(), ctx.port(), 4000, Deadline(2s), next);
         } catch (const CheckFailed& e) {
-            fail(fmt::format("{} (a pool of {} threads: one was free, and served the client "
-                             "before)",
-                             e.what(), n),
-                 stalled_thread_hint);
+            fail(fmt::format("{} (a pool of {} {}: one was free, and served the client before)",
+                             e.what(), n, unit),
+                 threads   ? stalled_thread_hint
+                 : passing ? "the parent must pass each new connection to a worker that is free: "
+                             "keep track of which workers are busy (each tells the parent when it "
+                             "is done, on its channel) and never hand a connection to a busy one, "
+                             "not even in turn"
+                           : "each worker serves one client at a time and goes back to accept "
+                             "when it is done: the free worker must take every new client; do not "
+                             "hold the accept lock while you serve");
         }
     }
     for (std::size_t i = 0; i < stalled.size(); ++i) {
@@ -255,8 +265,8 @@ CSD_CHECK(stalled) {
     return {"stalled",
             10,
             check_stalled,
-            "with -n N workers, N-1 clients that sent half a request do not stop the N-th from "
-            "being served",
+            "with -n N workers, N-1 clients that sent half a request do not stop N more, one after "
+            "another, from being served",
             "each worker serves one client at a time, so N workers serve N clients at once; hold "
             "nothing the other workers wait for (the accept lock) while you serve",
             {"cpu"}};
