@@ -5,6 +5,8 @@
 //   selfpipe-poll-1s   the flag and a 1 s select() timeout: answers a raced signal late
 //   selfpipe-late      the self-pipe, but 150 ms (x CSD_TIME_SCALE) of "cleanup" first
 //   selfpipe-pieces    the self-pipe, but every read() is taken for one line
+//   selfpipe-ignores-w the self-pipe, but no sleep for -w: no race window to
+//                      test, and the grader cannot see one (race-window)
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 #include <fcntl.h>
 #include <signal.h>
@@ -55,13 +57,16 @@ void sleep_us(long us) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces");
+        "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces "
+        "selfpipe-ignores-w");
     long window_us = 0;
     for (int c = 0; (c = ::getopt(argc, argv, "w:")) != -1;) {
         if (c != 'w') return 2;
         window_us = std::atol(optarg);
     }
-    const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" || bug == "none";
+    if (bug == "selfpipe-ignores-w") window_us = 0;
+    const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" ||
+                           bug == "selfpipe-ignores-w" || bug == "none";
     int wake_read = -1;
     if (uses_pipe) {
         int ends[2];

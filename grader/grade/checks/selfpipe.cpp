@@ -188,7 +188,29 @@ void check_race_window(Context& ctx) {
                                  run.describe()));
             }
             expect_line(run, "line: x", Deadline(2s), name);
-            where = "20 ms after it printed \"line: x\"";
+            // The window is real: after a line the program looks at its
+            // flag, then sleeps -w before it waits again, so the next line,
+            // sent at once, is read no earlier than the window's end. A
+            // program that ignores -w answers it at once (and has no race
+            // window to prove anything about).
+            const auto wrote = Deadline::Clock::now();
+            if (!run.write_stdin("y\n", Deadline(2s))) {
+                fail(fmt::format("{} did not read its stdin; it {}", who(run, name),
+                                 run.describe()));
+            }
+            expect_line(run, "line: y", Deadline(2s), name);
+            const double took_ms = seconds_since(wrote) * 1000;
+            const double window_ms = static_cast<double>(window.count()) / 1000;
+            if (took_ms < window_ms / 2) {
+                fail(fmt::format("{} printed \"line: y\" {:.0f} ms after it was sent, right "
+                                 "after \"line: x\": with -w {} it should sleep {:.0f} ms between "
+                                 "its look at the flag and its wait, so no line is read sooner",
+                                 who(run, name), took_ms, window.count(), window_ms),
+                     "-w MICROSECONDS is the race window: every time round the loop, after the "
+                     "last look at the flag and right before select(), sleep that long with "
+                     "nanosleep (docs/contract.md section 6)");
+            }
+            where = "20 ms after it printed \"line: y\"";
         }
         std::this_thread::sleep_for(scaled(20ms));
         const auto sent = Deadline::Clock::now();
