@@ -3,6 +3,7 @@
 // (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt builds this
 // file once, links broken-<bug> to it for each bug and checks that csd-grade
 // fails exactly the check that bug is about.
+#include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -67,6 +68,9 @@ std::string_view bug;
 //                         an idle client's thread never sees the stop           -> sigterm
 //   shared-buffer         a thread per client, all sharing one static line
 //                         buffer: requests mix up under load                    -> load
+//   thread-wakes-100ms    a thread per client that waits for its client in
+//                         poll() with a 100 ms timeout, to look at the stop
+//                         flag in between: a timer loop                          -> idle-cpu
 //   cap-closes            a thread per client up to 256, and the clients
 //                         beyond that cap are accepted and closed at once
 //                         instead of waiting in the listen queue                -> cap
@@ -78,7 +82,7 @@ Design design() {
     return bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
                ? Design::iterative
            : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
-                   bug == "shared-buffer" || bug == "cap-closes"
+                   bug == "shared-buffer" || bug == "cap-closes" || bug == "thread-wakes-100ms"
                ? Design::thread
                : Design::fork;
 }
@@ -155,6 +159,12 @@ void serve(int fd) {
     std::string& line = bug == "shared-buffer" ? shared_line : own_line;
     char buf[4096];
     for (;;) {
+        if (bug == "thread-wakes-100ms") {
+            pollfd p{fd, POLLIN, 0};
+            while (::poll(&p, 1, 100) == 0) {
+                if (csd::stop_requested()) return;
+            }
+        }
         const ssize_t got = ::read(fd, buf, sizeof buf);
         if (got < 0 && errno == EINTR && !csd::stop_requested()) continue;
         if (got <= 0) return;  // EOF, reset, or a stop
@@ -258,7 +268,7 @@ int main(int argc, char** argv) {
         "no-reap parent-keeps-socket one-request wraps-at-16m whole-mib-only partial-line crash "
         "accepts-sign sigpipe sigpipe-drop skips-empty-lines long-lines many-cr ignores-sigterm "
         "orphans plain-fork iterative child-keeps-listener silent slow-start drops-every-50th "
-        "forks threads thread-leak joins-blocked shared-buffer cap-closes");
+        "forks threads thread-leak joins-blocked shared-buffer cap-closes thread-wakes-100ms");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});

@@ -27,6 +27,8 @@ std::string_view bug;
 //                   thread of its own anyway                              -> architecture
 //   spin-queue      no condition variable: idle pool threads poll the
 //                   queue in a loop                                       -> idle-cpu
+//   sleep-queue     no condition variable: idle pool threads look at the
+//                   queue every 10 ms (little CPU, a wakeup each time)   -> idle-cpu
 //   pool-no-wakeup  on a stop nobody wakes the idle pool threads, and the
 //                   main thread joins them forever                        -> sigterm
 //   queue-per-thread  a queue per pool thread, filled in turn by the main
@@ -47,10 +49,14 @@ class Queue {
     /// std::nullopt once closed and empty.
     std::optional<csd::Fd> pop() {
         std::unique_lock lock(mutex_);
-        if (bug == "spin-queue") {
+        if (bug == "spin-queue" || bug == "sleep-queue") {
             while (!closed_ && queue_.empty()) {
                 lock.unlock();
-                std::this_thread::yield();
+                if (bug == "sleep-queue") {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                } else {
+                    std::this_thread::yield();
+                }
                 lock.lock();
             }
         } else {
@@ -80,7 +86,8 @@ class Queue {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0], "pool-spawns spin-queue pool-no-wakeup queue-per-thread");
+    bug = broken::bug_from_name(
+        argv[0], "pool-spawns spin-queue sleep-queue pool-no-wakeup queue-per-thread");
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
     csd::route_signals({SIGTERM, SIGINT});

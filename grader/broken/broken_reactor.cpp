@@ -34,12 +34,19 @@ namespace {
 /// The one thing this program gets wrong, set first thing in main().
 std::string_view bug;
 
+/// True for the bugs whose loops find new connections on a timer.
+bool polls_inbox() {
+    return bug == "reactor-no-wakeup" || bug == "reactor-inbox-260ms";
+}
+
 // The bugs, each with the check that must catch it:
 //   reactor-shared-epoll   one loop (one epoll instance) run by all -n
 //                          threads, one at a time under a mutex         -> architecture
 //   reactor-no-wakeup      the acceptor never writes the loop's eventfd:
 //                          each loop wakes every 20 ms to look at its
 //                          inbox                                        -> architecture
+//   reactor-inbox-260ms    the same, looking every 260 ms: too slow a timer
+//                          for architecture to see, a wakeup loop all the same -> idle-cpu
 //   reactor-epoll-per-connection  a new epoll instance per connection    -> architecture
 //   reactor-one-listener   -m reuseport: one listening socket, in loop
 //                          0's epoll set only: the other loops get
@@ -166,7 +173,7 @@ void Loop::hand_over(csd::Fd client) {
         std::lock_guard lock(inbox_mutex_);
         inbox_.push_back(std::move(client));
     }
-    if (bug == "reactor-no-wakeup") return;  // the loop finds it at its next timeout
+    if (polls_inbox()) return;  // the loop finds it at its next timeout
     const std::uint64_t one = 1;
     // The counter cannot overflow (2^64 - 2): the write never blocks.
     csd::check(::write(wakeup_.get(), &one, sizeof one), "write (eventfd)");
@@ -203,7 +210,7 @@ void Loop::run() {
     for (;;) {
         std::unique_lock<std::mutex> turn;
         if (bug == "reactor-shared-epoll") turn = std::unique_lock(shared_loop_mutex);
-        if (bug == "reactor-no-wakeup") take_inbox();
+        if (polls_inbox()) take_inbox();
         if (listener_ && !accepting_ && Clock::now() >= accept_paused_until_) {
             control(EPOLL_CTL_MOD, listener_.get(), EPOLLIN, &listener_tag);
             accepting_ = true;
@@ -214,7 +221,7 @@ void Loop::run() {
                 std::chrono::ceil<std::chrono::milliseconds>(accept_paused_until_ - Clock::now());
             timeout_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
         }
-        if (bug == "reactor-no-wakeup") timeout_ms = 20;
+        if (polls_inbox()) timeout_ms = bug == "reactor-no-wakeup" ? 20 : 260;
         const int ready = ::epoll_wait(epoll_.get(), events_.data(), max_events, timeout_ms);
         if (ready < 0 && errno == EINTR) continue;
         csd::check(ready, "epoll_wait");
@@ -331,10 +338,10 @@ struct StopOnExit {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug =
-        broken::bug_from_name(argv[0],
-                              "reactor-shared-epoll reactor-no-wakeup reactor-epoll-per-connection "
-                              "reactor-one-listener reactor-blocking-write");
+    bug = broken::bug_from_name(argv[0],
+                                "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
+                                "reactor-epoll-per-connection "
+                                "reactor-one-listener reactor-blocking-write");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <sstream>
+#include <string>
 
 #include "csd/fd.hpp"
 
@@ -363,6 +365,29 @@ std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd) {
     const auto text = read_text(pid_path(pid, "fdinfo") + "/" + std::to_string(epfd));
     if (!text) return std::nullopt;
     return parse_epoll_targets(*text);
+}
+
+std::optional<std::uint64_t> task_voluntary_switches(pid_t pid, pid_t tid) {
+    const auto text = read_text(pid_path(pid, "task") + "/" + std::to_string(tid) + "/status");
+    if (!text) return std::nullopt;
+    return parse_voluntary_switches(*text);
+}
+
+std::optional<unsigned long> task_flags(pid_t pid, pid_t tid) {
+    const auto text = read_text(pid_path(pid, "task") + "/" + std::to_string(tid) + "/stat");
+    if (!text) return std::nullopt;
+    const auto close = text->rfind(')');  // comm may hold spaces and parentheses
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream fields(text->substr(close + 1));
+    std::string field;
+    for (int i = 0; i < 7; ++i) {  // state ppid pgrp session tty_nr tpgid flags
+        if (!(fields >> field)) return std::nullopt;
+    }
+    try {
+        return std::stoul(field);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
 }
 
 std::optional<std::uint64_t> voluntary_switches(pid_t pid) {

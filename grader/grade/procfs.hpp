@@ -157,6 +157,14 @@ struct Holder {
 /// /proc/PID/fdinfo/EPFD); nullopt when it cannot be read.
 [[nodiscard]] std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd);
 
+/// Voluntary context switches of thread @p tid of @p pid: how often it
+/// went to sleep (blocked) so far. nullopt when gone.
+[[nodiscard]] std::optional<std::uint64_t> task_voluntary_switches(pid_t pid, pid_t tid);
+
+/// The kernel's flags of thread @p tid of @p pid (the 9th field of
+/// /proc/PID/task/TID/stat: PF_IO_WORKER is 0x10), nullopt when gone.
+[[nodiscard]] std::optional<unsigned long> task_flags(pid_t pid, pid_t tid);
+
 /// Voluntary context switches of every thread of @p pid, summed: how often
 /// it went to sleep (blocked) so far. nullopt when gone.
 [[nodiscard]] std::optional<std::uint64_t> voluntary_switches(pid_t pid);

@@ -1,7 +1,13 @@
-// idle-cpu: with idle clients connected, the server must not burn CPU.
+// idle-cpu: with idle clients connected, the server must not burn CPU, and
+// no thread of it may wake up on a timer: a thread that sleeps a little and
+// looks at its queue, flag or inbox again uses almost no CPU, but it is a
+// polling loop all the same. Both are seen from outside, in /proc.
 #include <fmt/format.h>
 
+#include <fstream>
+#include <map>
 #include <thread>
+#include <utility>
 
 #include "checks.hpp"
 #include "net.hpp"
@@ -11,6 +17,49 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+/// How long the server is watched while its clients are idle (not scaled:
+/// a slower machine does not make a waiting thread wake up).
+constexpr auto idle_window = 2s;
+/// More wakeups than this of one thread in the window is a timer loop (a
+/// thread that wakes every 260 ms wakes 7 times).
+constexpr std::uint64_t max_thread_wakeups = 4;
+/// PF_IO_WORKER (linux/sched.h): an io_uring kernel worker, not the server's.
+constexpr unsigned long pf_io_worker = 0x10;
+
+/// One thread of one process of the server.
+using Task = std::pair<pid_t, pid_t>;
+
+/// True when @p pid runs under ThreadSanitizer, whose runtime thread wakes
+/// up on its own (seen by its library in /proc/PID/maps).
+bool under_tsan(pid_t pid) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        if (line.find("libtsan") != std::string::npos) return true;
+    }
+    return false;
+}
+
+/// The wakeups so far (voluntary context switches) of every thread of the
+/// server's processes, but io_uring's kernel workers and the lab library's
+/// csd-signals thread (TSan builds).
+std::map<Task, std::uint64_t> task_wakeups(pid_t root) {
+    std::map<Task, std::uint64_t> all;
+    for (const pid_t pid : procfs::process_tree(root)) {
+        for (const pid_t tid : procfs::thread_ids(pid)) {
+            const auto flags = procfs::task_flags(pid, tid);
+            if (flags && (*flags & pf_io_worker) != 0) continue;
+            if (procfs::thread_name(pid, tid) == "csd-signals") continue;
+            if (const auto n = procfs::task_voluntary_switches(pid, tid)) all[{pid, tid}] = *n;
+        }
+    }
+    return all;
+}
+
+}  // namespace
+
 void check_idle_cpu(Context& ctx) {
     std::vector<Connection> idle;
     for (int i = 0; i < 5; ++i) {
@@ -18,9 +67,12 @@ void check_idle_cpu(Context& ctx) {
         if (i < 2) idle.back().send_all("40", Deadline(3s), "half a request");
     }
     std::this_thread::sleep_for(scaled(200ms));
+    const bool count_wakeups = !under_tsan(ctx.pid());
     const auto start = Deadline::Clock::now();
     const auto before = procfs::cpu_ticks(ctx.pid());
-    std::this_thread::sleep_for(scaled(1s));
+    const auto wakeups_before = task_wakeups(ctx.pid());
+    std::this_thread::sleep_for(idle_window);
+    const auto wakeups_after = task_wakeups(ctx.pid());
     const auto after = procfs::cpu_ticks(ctx.pid());
     const double wall = seconds_since(start);
     if (!before || !after) ctx.require_running("while 5 clients were idle");
@@ -35,13 +87,43 @@ void check_idle_cpu(Context& ctx) {
                         "half a request, \"40\")",
                         ctx.pid(), 100 * cpu / wall, cpu, wall));
     }
+    if (!count_wakeups) {
+        ctx.log("idle wakeups not counted: ThreadSanitizer's own thread wakes up on its own");
+        return;
+    }
+    // The thread that woke up most, among those alive all along.
+    Task busiest{};
+    std::uint64_t most = 0;
+    for (const auto& [task, n] : wakeups_after) {
+        const auto it = wakeups_before.find(task);
+        if (it == wakeups_before.end() || n < it->second) continue;
+        if (n - it->second > most) {
+            most = n - it->second;
+            busiest = task;
+        }
+    }
+    ctx.log("idle wakeups: at most {} in one thread in {:.2f} s", most, wall);
+    if (most > max_thread_wakeups) {
+        fail(fmt::format("while 5 clients were connected and idle, thread {} of process {} "
+                         "(\"{}\") woke up {} times in {:.2f} s (voluntary_ctxt_switches in "
+                         "/proc/{}/task/{}/status): it sleeps a little and looks again, a "
+                         "polling loop",
+                         busiest.second, busiest.first,
+                         procfs::thread_name(busiest.first, busiest.second), most, wall,
+                         busiest.first, busiest.second),
+             "a thread with nothing to do must sleep until something happens: wait on what "
+             "brings it work (a condition variable with a predicate, the socket, an eventfd, the "
+             "stop descriptor), with no timeout; never sleep and look at a queue, a flag or an "
+             "inbox again");
+    }
 }
 
 CSD_CHECK(idle_cpu) {
     return {"idle-cpu",
             5,
             check_idle_cpu,
-            "less than 5% CPU with 5 idle clients",
+            "less than 5% CPU with 5 idle clients, and no thread that wakes up on a timer (at most "
+            "4 wakeups each in 2 s)",
             "do not busy-wait: block without a timeout (or a long one), and only ask to be woken "
             "for writability while you have something to write",
             {"cpu"}};

@@ -56,12 +56,13 @@ void check_one_reply(Context& ctx) {
     // acknowledgement (SIOCOUTQ 0) waits out the pause. 1.5 s (scaled) stays
     // well inside the server's 10 s per client.
     constexpr std::uint64_t narrow_reply = 1 << 20;
-    const Case cases[] = {{1, Window::normal, ""},
-                          {4000, Window::normal, ""},
-                          {narrow_reply, Window::narrow,
-                           ", read through a 4 KiB receive window, pausing 1.5 s 32 KiB before the end",
-                           narrow_reply - 32 * 1024},
-                          {26 * 1000 + 7, Window::narrow, ", read through a 4 KiB receive window"}};
+    const Case cases[] = {
+        {1, Window::normal, ""},
+        {4000, Window::normal, ""},
+        {narrow_reply, Window::narrow,
+         ", read through a 4 KiB receive window, pausing 1.5 s 32 KiB before the end",
+         narrow_reply - 32 * 1024},
+        {26 * 1000 + 7, Window::narrow, ", read through a 4 KiB receive window"}};
     const Deadline overall(30s);
     int i = 0;
     for (const Case& c : cases) {

@@ -20,21 +20,6 @@ namespace {
 /// PF_IO_WORKER (linux/sched.h): the task is an io_uring kernel worker.
 constexpr unsigned long pf_io_worker = 0x10;
 
-// The flags field (the 9th) of a /proc/PID/task/TID/stat text; nullopt if unreadable.
-std::optional<unsigned long> task_flags(pid_t pid, pid_t tid) {
-    std::ifstream in(fmt::format("/proc/{}/task/{}/stat", pid, tid));
-    std::string text;
-    if (!std::getline(in, text)) return std::nullopt;
-    const auto close = text.rfind(')');  // comm may hold spaces and parentheses
-    if (close == std::string::npos) return std::nullopt;
-    std::istringstream fields(text.substr(close + 1));
-    std::string field;
-    for (int i = 0; i < 7; ++i) {  // state ppid pgrp session tty_nr tpgid flags
-        if (!(fields >> field)) return std::nullopt;
-    }
-    return std::stoul(field);
-}
-
 }  // namespace
 
 int io_uring_kernel_threads(pid_t pid) {
@@ -42,7 +27,7 @@ int io_uring_kernel_threads(pid_t pid) {
     // itself "iou-wrk-1" (pthread_setname_np), it does not become a worker.
     int count = 0;
     for (const pid_t tid : procfs::thread_ids(pid)) {
-        const auto flags = task_flags(pid, tid);
+        const auto flags = procfs::task_flags(pid, tid);
         if (flags && (*flags & pf_io_worker) != 0) ++count;
     }
     return count;
