@@ -189,8 +189,7 @@ void process_per_connection(Context& ctx) {
     ctx.log("5 connections served by children {}", fmt::join(servers, ", "));
 }
 
-}  // namespace
-
+// architecture: processes and threads as the lab requires.
 void check_architecture(Context& ctx) {
     switch (ctx.lab().model) {
         case Model::single_process:
@@ -234,6 +233,8 @@ void check_architecture(Context& ctx) {
     }
     fail(fmt::format("the grader has no architecture check for lab {}", ctx.lab().id));
 }
+
+}  // namespace
 
 CSD_CHECK(architecture) {
     return {"architecture", 10, check_architecture,

@@ -64,8 +64,7 @@ std::string in_mib(std::uint64_t bytes) {
     return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / static_cast<double>(mib));
 }
 
-}  // namespace
-
+// back-pressure: a client that never reads cannot make the server's memory grow.
 void check_back_pressure(Context& ctx) {
     const pid_t root = ctx.pid();
     const std::uint64_t before = procfs::tree_rss_bytes(root);
@@ -124,6 +123,8 @@ void check_back_pressure(Context& ctx) {
     if (grown()) too_much("then");
     conn.reset();
 }
+
+}  // namespace
 
 CSD_CHECK(back_pressure) {
     return {"back-pressure",

@@ -51,8 +51,7 @@ void expect_eof(Connection& conn, Deadline deadline, const std::string& after) {
     }
 }
 
-}  // namespace
-
+// bytes: exact replies of several sizes, then EOF after a half-close.
 void check_bytes(Context& ctx) {
     const Deadline overall(60s);
     constexpr std::uint64_t sizes[] = {1, 26, 4000, 65536, 16777216};
@@ -132,6 +131,8 @@ void check_bytes(Context& ctx) {
         expect_eof(conn, overall.within(2s), what + ", after the whole reply");
     }
 }
+
+}  // namespace
 
 CSD_CHECK(bytes) {
     return {

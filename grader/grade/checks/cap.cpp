@@ -29,8 +29,8 @@ constexpr const char* cap_hint =
 // Clients beyond the cap that send a request while they wait in the listen queue.
 constexpr int late_clients = 8;
 
-}  // namespace
-
+// cap: a flood of idle clients beyond lab().thread_cap keeps the thread
+// count at the cap; the clients beyond it are served once it frees up.
 void check_cap(Context& ctx) {
     const int cap = ctx.lab().thread_cap;
     if (cap <= 0) fail(fmt::format("the grader has no thread cap for lab {}", ctx.lab().id));
@@ -124,6 +124,8 @@ void check_cap(Context& ctx) {
     }
     ctx.log("peak {} threads ({} when idle, cap {})", peak, idle, cap);
 }
+
+}  // namespace
 
 CSD_CHECK(cap) {
     return {

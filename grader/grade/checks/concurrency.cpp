@@ -8,6 +8,9 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// concurrency: a client with half a request does not block another.
 void check_concurrency(Context& ctx) {
     Connection a = Connection::open(ctx.port(), Deadline(3s));
     a.set_nodelay();
@@ -23,6 +26,8 @@ void check_concurrency(Context& ctx) {
             expect_reply(ctx.reply(), b, 4000, one_second, "request 4000");
         });
 }
+
+}  // namespace
 
 CSD_CHECK(concurrency) {
     return {"concurrency",

@@ -126,8 +126,7 @@ void require_back_to(Context& ctx, pid_t top, const std::vector<TreeFd>& baselin
                     what, extra_fds(baseline, now, top)));
 }
 
-}  // namespace
-
+// fd-leak: the descriptor count of the server and all its descendants returns to its baseline.
 void check_fd_leak(Context& ctx) {
     const pid_t top = ctx.pid();
     const auto baseline = settled_fds(top);
@@ -145,6 +144,8 @@ void check_fd_leak(Context& ctx) {
                     fmt::format("those and {} more short connections ({} at a time)",
                                 short_connections, short_children));
 }
+
+}  // namespace
 
 CSD_CHECK(fd_leak) {
     return {"fd-leak",

@@ -58,8 +58,7 @@ std::map<Task, std::uint64_t> task_wakeups(pid_t root) {
     return all;
 }
 
-}  // namespace
-
+// idle-cpu: no busy loop with idle clients.
 void check_idle_cpu(Context& ctx) {
     std::vector<Connection> idle;
     for (int i = 0; i < 5; ++i) {
@@ -117,6 +116,8 @@ void check_idle_cpu(Context& ctx) {
              "inbox again");
     }
 }
+
+}  // namespace
 
 CSD_CHECK(idle_cpu) {
     return {"idle-cpu",

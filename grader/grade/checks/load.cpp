@@ -6,12 +6,17 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// load: csd-client with 5 children x 200 connections.
 void check_load(Context& ctx) {
     // A correct server needs a few seconds at most (more under a sanitizer);
     // one that hangs costs this check 30 s, not the whole run.
     run_client(
         ctx, {"-c", "5", "-t", "200", "-b", "4000", "--timeout", scaled_seconds_arg(5), "-q"}, 30s);
 }
+
+}  // namespace
 
 CSD_CHECK(load) {
     return {"load",

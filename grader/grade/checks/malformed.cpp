@@ -161,8 +161,7 @@ const char* const too_strict_hint =
     "1 <= N <= 1073741824, at most 32 bytes before the \\n with a \\r counted; the requests "
     "before a bad one are answered, then the connection is closed";
 
-}  // namespace
-
+// malformed: bad requests close the connection without a reply; N max is accepted.
 void check_malformed(Context& ctx) {
     const Deadline overall(60s);
     const std::vector<Bad> bad = bad_requests();
@@ -232,6 +231,8 @@ void check_malformed(Context& ctx) {
     // of it (check reset) is restarted before the next check, not during it.
     std::this_thread::sleep_for(scaled(200ms));
 }
+
+}  // namespace
 
 CSD_CHECK(malformed) {
     return {"malformed", 10, check_malformed,

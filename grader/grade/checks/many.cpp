@@ -129,8 +129,7 @@ void beyond_fd_setsize(Context& ctx) {
                [&] { fetch(ctx.reply(), ctx.port(), 4000, Deadline(3s), "request 4000"); });
 }
 
-}  // namespace
-
+// many: thousands of connections held at once.
 void check_many(Context& ctx) {
     const LabInfo& lab = ctx.lab();
     run_client(ctx,
@@ -144,6 +143,8 @@ void check_many(Context& ctx) {
             "close such a connection at once (no reply) and go on serving the others");
     }
 }
+
+}  // namespace
 
 CSD_CHECK(many) {
     return {"many",

@@ -55,14 +55,15 @@ void crlf(Context& ctx, Deadline overall) {
     expect_closed(conn, overall.within(2s), "requests ending in \\r\\n, after a half-close");
 }
 
-}  // namespace
-
+// pipeline: several requests on one connection, sequential and pipelined; `\r\n`.
 void check_pipeline(Context& ctx) {
     const Deadline overall(30s);
     one_by_one(ctx, overall);
     pipelined(ctx, overall);
     crlf(ctx, overall);
 }
+
+}  // namespace
 
 CSD_CHECK(pipeline) {
     return {"pipeline", 10, check_pipeline,

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "expect.hpp"
 #include "models.hpp"
@@ -263,6 +265,72 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
          hint);
 }
 
+// Which threads do the work: a request for 4000 bytes on each connection of
+// @p held, one after another, and for each the threads of the server that
+// woke up for it (voluntary_ctxt_switches per task: a thread that served a
+// request went back to sleep after it). A thread that woke for every request
+// is a loop that serves them all; the others are decoys that only exist.
+// Fails when fewer than @p want threads served requests of their own.
+void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
+                         std::string_view unit, const std::string& hint) {
+    const auto wakeups = [&] {
+        std::map<pid_t, std::uint64_t> all;
+        for (const pid_t tid : procfs::thread_ids(ctx.pid())) {
+            if (procfs::thread_name(ctx.pid(), tid) == "csd-signals") continue;
+            if (const auto n = procfs::task_voluntary_switches(ctx.pid(), tid)) all[tid] = *n;
+        }
+        return all;
+    };
+    const Deadline overall(30s);
+    std::vector<std::set<pid_t>> woke;  // per request
+    auto before = wakeups();
+    for (std::size_t k = 0; k < held.size(); ++k) {
+        const std::string label =
+            fmt::format("request 4000 again on held connection {} of {}", k + 1, held.size());
+        held[k].send_all(request_line(4000), overall.within(3s), label);
+        expect_reply(ctx.reply(), held[k], 4000, overall.within(3s), label);
+        // The thread that served it goes back to sleep (and counts a switch).
+        std::this_thread::sleep_for(scaled(50ms));
+        const auto after = wakeups();
+        std::set<pid_t> these;
+        for (const auto& [tid, n] : after) {
+            const auto it = before.find(tid);
+            if (it != before.end() && n > it->second) these.insert(tid);
+        }
+        woke.push_back(std::move(these));
+        before = after;
+    }
+    if (woke.empty()) return;
+    std::set<pid_t> every = woke.front();  // woke for every request
+    std::set<pid_t> some;                  // woke for some request
+    for (const auto& w : woke) {
+        std::set<pid_t> both;
+        for (const pid_t t : w) {
+            some.insert(t);
+            if (every.contains(t)) both.insert(t);
+        }
+        every = std::move(both);
+    }
+    int own = 0;
+    for (const pid_t t : some) own += every.contains(t) ? 0 : 1;
+    ctx.log("work spread: {} threads served requests of their own, {} woke for all", own,
+            every.size());
+    if (own >= want) return;
+    std::string all;
+    for (const pid_t t : every) {
+        all += fmt::format("{}{} (\"{}\")", all.empty() ? "" : ", ", t,
+                           procfs::thread_name(ctx.pid(), t));
+    }
+    fail(fmt::format("{} connections held open, one request on each in turn: {} {} of the server "
+                     "(pid {}) served requests of their own, {} expected; {}",
+                     held.size(), own, unit, ctx.pid(), want,
+                     every.empty() ? std::string("no thread woke up for them")
+                                   : "thread " + all +
+                                         " woke up for every one of them: it serves "
+                                         "them all, the other threads only exist"),
+         hint);
+}
+
 }  // namespace
 
 // ThreadSanitizer starts a background thread of its own (seen by its
@@ -385,6 +453,7 @@ void check_thread_per_connection(Context& ctx) {
         }
         require_no_children(ctx, fmt::format("with {} connections held open", held_count),
                             thread_hint);
+        require_work_spread(ctx, held, held_count - 1, "threads", thread_hint);
     }
     int threads = 0;
     const bool back = poll_until(2s, [&] {
@@ -421,6 +490,7 @@ void check_thread_pool(Context& ctx) {
                 ctx, fmt::format("connection {} of {} (all held open)", i, n - 1), overall));
         }
         require_same(fmt::format("with {} connections held open", n - 1));
+        require_work_spread(ctx, held, n - 2, "pool threads", prethread_hint);
     }
     const std::string during =
         fmt::format("while {} clients and then 20 more asked for 4000 bytes", 2 * n);

@@ -36,8 +36,7 @@ void require_alive(Context& ctx, const std::string& when, bool after_half_close 
     }
 }
 
-}  // namespace
-
+// reset: clients resetting mid-reply do not kill the server.
 void check_reset(Context& ctx) {
     const Deadline overall(30s);
     constexpr std::uint64_t big = 64ULL << 20;
@@ -69,6 +68,8 @@ void check_reset(Context& ctx) {
     in_context("after 4 clients reset their connections mid-reply, a fresh client",
                [&] { fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s), "request 4000"); });
 }
+
+}  // namespace
 
 CSD_CHECK(reset) {
     return {"reset", 10, check_reset,

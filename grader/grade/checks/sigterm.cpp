@@ -219,8 +219,7 @@ void sigterm_round(Context& ctx, int round, bool fork_race) {
     }
 }
 
-}  // namespace
-
+// sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx) {
     for (int round = 0; round < rounds; ++round) {
         if (round > 0) {
@@ -236,6 +235,8 @@ void check_sigterm(Context& ctx) {
         sigterm_round(ctx, round, fork_race);
     }
 }
+
+}  // namespace
 
 CSD_CHECK(sigterm) {
     return {"sigterm",

@@ -33,8 +33,7 @@ void stalled_client(Context& ctx, std::uint64_t n, Window window, const std::str
     stalled.reset();
 }
 
-}  // namespace
-
+// slow-reader: a client that does not read does not block others.
 void check_slow_reader(Context& ctx) {
     // A narrow window: the server's send buffer stays near 64 KiB, so even a
     // reply of 256 KiB does not fit in the socket buffers, and a server
@@ -47,6 +46,8 @@ void check_slow_reader(Context& ctx) {
                    "for writability in the lab's call with the other clients");
     stalled_client(ctx, 64ULL << 20, Window::normal, "client A (asks for 64 MiB)", {});
 }
+
+}  // namespace
 
 CSD_CHECK(slow_reader) {
     return {"slow-reader",

@@ -28,13 +28,14 @@ void split_request(Context& ctx, const std::vector<std::string>& pieces,
     expect_reply(ctx.reply(), conn, n, overall.within(5s), what);
 }
 
-}  // namespace
-
+// split: a request arriving in several TCP segments.
 void check_split(Context& ctx) {
     const Deadline overall(20s);
     split_request(ctx, {"40", "00\n"}, 300ms, 4000, overall);
     split_request(ctx, {"6", "55", "36\n"}, 150ms, 65536, overall);
 }
+
+}  // namespace
 
 CSD_CHECK(split) {
     return {"split", 5, check_split, "a request arriving in 2 and in 3 TCP segments",

@@ -3,10 +3,15 @@
 
 namespace csd::grade {
 
+namespace {
+
+// start: accepted within 5 s and printed `Listening on 127.0.0.1:PORT`.
 void check_start(Context& ctx) {
     const Readiness& r = ctx.first_start();
     if (!r.accepting || !r.announced) fail(r.problem);
 }
+
+}  // namespace
 
 CSD_CHECK(start) {
     return {"start",

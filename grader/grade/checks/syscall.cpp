@@ -154,8 +154,7 @@ std::string timeout_text(const std::string& name, const procfs::SyscallSample& s
     return ms < 0 ? " (timeout: none)" : fmt::format(" (timeout: {} ms)", ms);
 }
 
-}  // namespace
-
+// syscall: idle, the thread is blocked in the lab's multiplexing call.
 void check_syscall(Context& ctx) {
     const LabInfo& lab = ctx.lab();
     std::vector<Connection> clients;
@@ -250,6 +249,8 @@ void check_syscall(Context& ctx) {
         }
     }
 }
+
+}  // namespace
 
 CSD_CHECK(syscall) {
     return {

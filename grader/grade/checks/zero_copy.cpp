@@ -28,8 +28,7 @@ bool zero_copy_call(const std::string& name) {
     return name == "sendfile" || name == "splice" || name == "tee" || name == "copy_file_range";
 }
 
-}  // namespace
-
+// zero-copy: the served file's bytes leave by sendfile or splice, never by read and write.
 void check_zero_copy(Context& ctx) {
     Strace trace(ctx.pid(), traced);
     if (!trace.attached()) {
@@ -83,6 +82,8 @@ void check_zero_copy(Context& ctx) {
             }()));
     }
 }
+
+}  // namespace
 
 CSD_CHECK(zero_copy) {
     return {"zero-copy",

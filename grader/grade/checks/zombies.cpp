@@ -33,8 +33,7 @@ void require_children(Context& ctx, Deadline overall) {
          "returns 0");
 }
 
-}  // namespace
-
+// zombies: no zombie children after 50 connections.
 void check_zombies(Context& ctx) {
     const Deadline overall(30s);
     if (ctx.lab().model == Model::process_per_connection) require_children(ctx, overall);
@@ -64,6 +63,8 @@ void check_zombies(Context& ctx) {
                     ctx.pid(), zombies.size(), zombies.size() == 1 ? "" : "ren",
                     zombies.size() == 1 ? "" : "s", pids));
 }
+
+}  // namespace
 
 CSD_CHECK(zombies) {
     return {"zombies", 5, check_zombies, "no zombie child remains after 50 connections",

@@ -1,0 +1,183 @@
+// What the checks of a server of -n event loops, one per thread (lab
+// reactor: architecture, spread, stalled-loops), share: its loops seen from
+// the outside, in /proc.
+#include "reactor_loops.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "expect.hpp"
+#include "models.hpp"
+#include "procfs.hpp"
+#include "syscalls.hpp"
+
+namespace csd::grade::reactor {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The descriptors of @p pid that are epoll instances.
+std::vector<int> eventpolls(pid_t pid) {
+    std::vector<int> out;
+    for (const auto& fd : procfs::open_fds(pid)) {
+        if (fd.target == "anon_inode:[eventpoll]") out.push_back(fd.fd);
+    }
+    return out;
+}
+
+bool in_epoll_wait(const procfs::SyscallSample& s) {
+    if (s.running || !s.number) return false;
+    const std::string name = syscall_name(*s.number);
+    return name == "epoll_wait" || name == "epoll_pwait" || name == "epoll_pwait2";
+}
+
+// How often thread @p tid of @p pid went to sleep so far (0 when gone).
+std::uint64_t thread_switches(pid_t pid, pid_t tid) {
+    std::ifstream in(fmt::format("/proc/{}/task/{}/status", pid, tid));
+    std::stringstream text;
+    text << in.rdbuf();
+    return procfs::parse_voluntary_switches(text.str()).value_or(0);
+}
+
+}  // namespace
+
+int loops_of(const Context& ctx) {
+    const int n = ctx.lab().workers;
+    if (n <= 0) fail(fmt::format("the grader has no loop count (-n) for lab {}", ctx.lab().id));
+    return n;
+}
+
+std::vector<int> require_loops(Context& ctx, int n, std::string_view when) {
+    const int runtime = runtime_threads(ctx.pid());
+    std::vector<pid_t> tids;
+    std::vector<int> epolls;
+    const bool ok = poll_until(2s, [&] {
+        tids = procfs::thread_ids(ctx.pid());
+        epolls = eventpolls(ctx.pid());
+        const int threads = static_cast<int>(tids.size()) - runtime;
+        return (threads == n || threads == n + 1) && epolls.size() == static_cast<std::size_t>(n);
+    });
+    if (ok) return epolls;
+    ctx.require_running(when);
+    const int threads = static_cast<int>(tids.size()) - runtime;
+    if (threads != n && threads != n + 1) {
+        fail(
+            fmt::format("{}, the server (pid {}) started with -n {} has {} thread{}{}; expected "
+                        "{} (the loops) or {} (the loops and an acceptor)",
+                        when, ctx.pid(), n, threads, threads == 1 ? "" : "s",
+                        runtime > 0 ? " besides the sanitizer's and signal threads" : "", n, n + 1),
+            reactor_hint);
+    }
+    fail(fmt::format(
+             "{}, the server (pid {}) started with -n {} holds {} epoll instance{} "
+             "(anon_inode:[eventpoll]: fds {}); expected {}, one per loop",
+             when, ctx.pid(), n, epolls.size(), epolls.size() == 1 ? "" : "s",
+             epolls.empty() ? std::string("none") : fmt::format("{}", fmt::join(epolls, ", ")), n),
+         reactor_hint);
+}
+
+std::optional<std::vector<pid_t>> waiting_loops(Context& ctx, int n) {
+    std::vector<pid_t> waiting;
+    bool readable = true;
+    (void)poll_until(1s, [&] {
+        waiting.clear();
+        for (const pid_t tid : procfs::thread_ids(ctx.pid())) {
+            const auto s = procfs::current_syscall(tid);
+            if (!s.readable) readable = false;
+            if (in_epoll_wait(s)) waiting.push_back(tid);
+        }
+        return !readable || waiting.size() == static_cast<std::size_t>(n);
+    });
+    if (!readable) return std::nullopt;
+    return waiting;
+}
+
+std::map<pid_t, std::uint64_t> switches_of(pid_t pid, const std::vector<pid_t>& tids) {
+    std::map<pid_t, std::uint64_t> out;
+    for (const pid_t tid : tids) out[tid] = thread_switches(pid, tid);
+    return out;
+}
+
+std::vector<Connection> hold_served(Context& ctx, int count, std::string_view what) {
+    std::vector<Connection> held;
+    const Deadline overall(30s);
+    for (int i = 1; i <= count; ++i) {
+        const std::string label = fmt::format("{} {} of {} (all held open)", what, i, count);
+        held.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        held.back().send_all(request_line(4000), overall.within(3s), label);
+        expect_reply(ctx.reply(), held.back(), 4000, overall.within(3s), label);
+    }
+    return held;
+}
+
+std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connection>& held,
+                                         const std::vector<int>& epolls, std::string_view when) {
+    std::map<std::uint64_t, int> fd_of_inode;
+    for (const auto& fd : procfs::open_fds(ctx.pid())) {
+        if (const auto inode = procfs::socket_inode(fd.target)) fd_of_inode[*inode] = fd.fd;
+    }
+    std::map<int, std::vector<int>> watched;  // epoll fd -> its interest list
+    for (const int ep : epolls) {
+        const auto targets = procfs::epoll_targets(ctx.pid(), ep);
+        if (!targets) {
+            ctx.require_running(when);
+            skip(
+                fmt::format("/proc/{}/fdinfo/{} (the interest list of an epoll instance) could "
+                            "not be read where the grader runs",
+                            ctx.pid(), ep));
+        }
+        watched[ep] = *targets;
+    }
+    // One read of /proc/net/tcp for all of them (it can be long on a busy machine).
+    std::map<std::uint16_t, std::uint64_t> inode_of_client;  // client port -> server side
+    (void)poll_until(1s, [&] {
+        inode_of_client.clear();
+        for (const auto& t : procfs::tcp_sockets()) {
+            if (t.local_port == ctx.port() && t.state != procfs::tcp_listen && t.inode != 0) {
+                inode_of_client[t.remote_port] = t.inode;
+            }
+        }
+        return std::all_of(held.begin(), held.end(), [&](const Connection& c) {
+            return inode_of_client.contains(c.local_port());
+        });
+    });
+    std::map<int, int> count;
+    for (const int ep : epolls) count[ep] = 0;
+    for (std::size_t i = 0; i < held.size(); ++i) {
+        const auto inode = inode_of_client.find(held[i].local_port());
+        if (inode == inode_of_client.end() || !fd_of_inode.contains(inode->second)) {
+            ctx.require_running(when);
+            fail(fmt::format("{}: connection {} is not among the server's descriptors", when,
+                             i + 1));
+        }
+        const int fd = fd_of_inode[inode->second];
+        std::vector<int> in;
+        for (const auto& [ep, targets] : watched) {
+            if (std::find(targets.begin(), targets.end(), fd) != targets.end()) in.push_back(ep);
+        }
+        if (in.size() != 1) {
+            fail(fmt::format(
+                     "{}: connection {} (fd {} of the server) is in the interest list of "
+                     "{} epoll instances{}; a connection belongs to exactly one loop",
+                     when, i + 1, fd, in.size(),
+                     in.empty() ? std::string() : fmt::format(" (fds {})", fmt::join(in, ", "))),
+                 reactor_hint);
+        }
+        ++count[in.front()];
+    }
+    return count;
+}
+
+std::string counts_text(const std::map<int, int>& count) {
+    std::string text;
+    for (const auto& [ep, c] : count) {
+        text += fmt::format("{}epoll fd {}: {}", text.empty() ? "" : ", ", ep, c);
+    }
+    return text;
+}
+
+}  // namespace csd::grade::reactor

@@ -1,0 +1,92 @@
+// segments (cork lab, docs/contract.md, section 6, "cork"): small replies
+// arrive as one TCP segment each (counted by the grader's own socket,
+// TCP_INFO), and with strace attached each header is seen written by a
+// call of its own, so the one segment is the cork's doing.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "checks.hpp"
+#include "cork_samples.hpp"
+#include "expect.hpp"
+#include "strace_text.hpp"
+#include "trace.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+using namespace cork;
+
+namespace {
+
+// One segment a reply is the lesson only if the header and the body are
+// written apart (the contract's two writes): one write of both makes one
+// segment without TCP_CORK. With strace attached, @p replies requests for
+// 1000 bytes: each header ("1000\n", 5 bytes) must be one output call of
+// its own. Without strace or ptrace this part is logged and left out.
+void expect_header_written_alone(Context& ctx) {
+    constexpr int replies = 5;
+    Strace trace(ctx.pid(), "write,writev,send,sendto,sendmsg");
+    if (!trace.attached()) {
+        ctx.log("the two writes of each reply not checked: {}", trace.why_not());
+        return;
+    }
+    {
+        const Deadline overall(20s);
+        Connection conn = Connection::open(ctx.port(), overall.within(3s));
+        for (int i = 1; i <= replies; ++i) {
+            const std::string what =
+                fmt::format("traced request {} of {} for 1000 bytes", i, replies);
+            conn.send_all(request_line(1000), overall.within(3s), what);
+            expect_reply(ctx.reply(), conn, 1000, overall.within(3s), what);
+        }
+    }
+    const auto calls = parse_output_calls(trace.finish());
+    const auto to_clients = [](const OutputCall& c) { return c.fd > 2; };
+    const auto headers = std::count_if(calls.begin(), calls.end(), [&](const OutputCall& c) {
+        return to_clients(c) && c.result == 5;
+    });
+    const auto all = std::count_if(calls.begin(), calls.end(), to_clients);
+    ctx.log("traced output calls: {} to clients, {} of 5 bytes", all, headers);
+    if (headers < replies) {
+        fail(fmt::format("{} replies of 1000 bytes came in one segment each, but strace saw "
+                         "the server write them in {} output calls, {} of them the 5-byte "
+                         "header alone: header and body were sent together, so no cork was "
+                         "needed (the contract asks for two writes, header then body)",
+                         replies, all, headers),
+             "keep the two writes (the header line, then the body) and cork around them: "
+             "TCP_CORK on before the header, off after the body");
+    }
+}
+
+// segments (cork): small replies arrive as one TCP segment each (TCP_INFO).
+void check_segments(Context& ctx) {
+    const auto samples = sample_replies(ctx, samples_taken, 1000);
+    const auto whole = std::count_if(samples.begin(), samples.end(),
+                                     [](const Sample& s) { return s.segments == 1; });
+    ctx.log("segments per reply: {}",
+            list(samples, [](const Sample& s) { return std::to_string(s.segments); }));
+    if (whole < samples_needed) {
+        fail(
+            fmt::format("{} replies of 1000 bytes (5-byte header, then the body) came in {} TCP "
+                        "segments each (tcpi_data_segs_in of the grader's socket); only {} in "
+                        "one segment, {} needed",
+                        samples_taken,
+                        list(samples, [](const Sample& s) { return std::to_string(s.segments); }),
+                        whole, samples_needed));
+    }
+    expect_header_written_alone(ctx);
+}
+
+}  // namespace
+
+CSD_CHECK(segments) {
+    return {"segments", 10, check_segments,
+            "cork: 10 small replies, one at a time: at least 8 arrive as one TCP segment each "
+            "(TCP_INFO tcpi_data_segs_in of the grader's socket); with strace attached, each "
+            "header is written by a call of its own",
+            "with TCP_NODELAY each write leaves as its own segment: set TCP_CORK before the "
+            "header and clear it after the body, so the kernel sends the reply as one segment"};
+}
+
+}  // namespace csd::grade

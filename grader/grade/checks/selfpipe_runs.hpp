@@ -1,0 +1,43 @@
+#pragma once
+/// @file selfpipe_runs.hpp
+/// @brief What the selfpipe lab's checks (lines, signals, race-window,
+/// idle-wakeups) share: the lines a run of the program must print, and its
+/// answer to SIGUSR1 (docs/contract.md section 6, selfpipe). Each fails the
+/// check (CheckFailed) with the program's stdout when the run does not do
+/// what it should. Main thread only.
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "deadline.hpp"
+#include "program.hpp"
+
+namespace csd::grade::selfpipe {
+
+/// How long the program may take to answer SIGUSR1 (scaled by Deadline).
+constexpr std::chrono::milliseconds answer_time{100};
+/// After this long (scaled) without an answer, the program is taken to hang.
+constexpr std::chrono::milliseconds give_up_time{1500};
+
+/// give_up_time in milliseconds once scaled, for messages.
+double give_up_ms();
+
+/// "the program `CMD` (run N) " for messages.
+std::string who(const ProgramRun& run, std::string_view run_name);
+
+/// Reads the next line and requires it to be @p expected.
+void expect_line(ProgramRun& run, std::string_view expected, Deadline deadline,
+                 std::string_view run_name);
+
+/// Waits for `ready`, the program's first line.
+void expect_ready(ProgramRun& run, std::string_view run_name);
+
+/// After SIGUSR1 was sent: the program must print `got SIGUSR1` (after any
+/// `line: ...` lines) and exit with status 0 before @p deadline. @p
+/// when_sent says where the signal landed, for the message.
+/// Returns the milliseconds from @p sent until the program had exited.
+double expect_answer(ProgramRun& run, Deadline::Clock::time_point sent, Deadline deadline,
+                     std::string_view run_name, std::string_view when_sent, double allowed_ms);
+
+}  // namespace csd::grade::selfpipe

@@ -1,0 +1,71 @@
+#pragma once
+/// @file sigpipe_runs.hpp
+/// @brief What the sigpipe lab's checks (read-reset, no-sigpipe, epipe)
+/// share: runs of the program against the grader's own server, which resets
+/// the connection after the program's line (in some runs it answers, or
+/// closes with a FIN instead), and what a correct program prints against
+/// each (docs/contract.md section 6, sigpipe). Main thread only.
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "check.hpp"
+
+namespace csd::grade::sigpipe {
+
+/// How many times each check runs the program.
+constexpr int runs = 20;
+
+/// What the grader's server does once it has read the program's line.
+enum class Peer {
+    reset,  ///< closes with SO_LINGER {on, 0}: an RST, no FIN
+    reply,  ///< answers "hi\n" (3 bytes) and keeps the connection open
+    fin,    ///< closes normally: a FIN
+};
+
+/// What one run of the program against the grader's server came to.
+struct SigpipeRun {
+    std::string command = {};             ///< PROGRAM -p PORT
+    std::vector<std::string> lines = {};  ///< its stdout, line by line
+    std::optional<int> status = {};       ///< its wait status (nullopt: still running, killed)
+    std::string description = {};         ///< how it ended, with its stderr tail
+    Peer peer = Peer::reset;              ///< what the grader's server did
+};
+
+/// The peer of run @p i (1-based): mostly resets, the lesson; every fourth
+/// run answers, every fourth closes with a FIN.
+Peer peer_of_run(int i);
+
+/// What @p peer does, for messages.
+std::string_view peer_text(Peer peer);
+
+/// The two lines a correct program prints against @p peer.
+std::vector<std::string> expected_lines(Peer peer);
+
+/// One run: PROGRAM -p PORT against a fresh server that behaves as @p peer.
+SigpipeRun run_once(const std::string& program, Peer peer);
+
+/// Its stdout, quoted line by line, for messages.
+std::string shown(const SigpipeRun& r);
+
+/// Runs the program `runs` times, against the peer of each run; @p judge
+/// returns what was wrong ("" if nothing).
+template <typename Judge>
+void check_runs(Context& ctx, Judge&& judge) {
+    for (int i = 1; i <= runs; ++i) {
+        const SigpipeRun r = run_once(ctx.program(), peer_of_run(i));
+        const std::string problem = judge(r);
+        if (!problem.empty()) {
+            fail(
+                fmt::format("run {} of {}: the server {} after the line of `{}`: it {}; its "
+                            "stdout: {}",
+                            i, runs, peer_text(r.peer), r.command, problem, shown(r)));
+        }
+    }
+}
+
+}  // namespace csd::grade::sigpipe

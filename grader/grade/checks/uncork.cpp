@@ -1,0 +1,58 @@
+// uncork (cork lab, docs/contract.md, section 6, "cork"): small replies
+// arrive in one TCP segment each, promptly: not held back until the
+// kernel's cork timer sends them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "checks.hpp"
+#include "cork_samples.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+using namespace cork;
+
+namespace {
+
+double ms(Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// uncork (cork): small replies arrive in one segment, promptly (not after the cork timer).
+void check_uncork(Context& ctx) {
+    // The cork timer of Linux is 200 ms whatever the machine: the threshold
+    // grows with the time scale, but stays below it.
+    const auto threshold = std::min<Clock::duration>(scaled(100ms), 150ms);
+    const auto samples = sample_replies(ctx, samples_taken, 500);
+    const auto good = std::count_if(samples.begin(), samples.end(), [&](const Sample& s) {
+        return s.segments == 1 && s.latency < threshold;
+    });
+    const auto shown = [](const Sample& s) {
+        return fmt::format("{:.1f} ms/{}", ms(s.latency), s.segments);
+    };
+    ctx.log("latency/segments per reply: {}", list(samples, shown));
+    if (good < samples_needed) {
+        fail(
+            fmt::format("{} replies of 500 bytes, one at a time (time from request to last "
+                        "byte / TCP segments): {}; only {} came whole in one segment within "
+                        "{:.0f} ms, {} needed",
+                        samples_taken, list(samples, shown), good, ms(threshold), samples_needed));
+    }
+}
+
+}  // namespace
+
+CSD_CHECK(uncork) {
+    return {"uncork",
+            10,
+            check_uncork,
+            "cork: 10 small replies, one at a time: at least 8 arrive in one segment within "
+            "100 ms of their request",
+            "clear TCP_CORK right after the body, on every path: a reply left corked waits for "
+            "the kernel's 200 ms cork timer",
+            {"cpu"}};
+}
+
+}  // namespace csd::grade
