@@ -3,6 +3,57 @@
 // (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt builds this
 // file once, links broken-<bug> to it for each bug and checks that csd-grade
 // fails exactly the check that bug is about.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: no-reap fork zombies control pipeline
+//   The parent's copy of the socket also keeps every connection open after the
+//   child is done, so bytes (which waits for the close) fails too: split is the control.
+// test: parent-keeps-socket fork fd-leak control split
+// test: one-request fork pipeline control bytes
+// test: partial-line fork split control pipeline
+// test: accepts-sign fork malformed control pipeline
+// test: ignores-sigterm fork sigterm control pipeline
+// test: orphans fork sigterm control pipeline
+// test: plain-fork fork sigterm control pipeline
+// test: iterative fork concurrency control pipeline
+// test: child-keeps-listener fork architecture control pipeline
+// test: silent fork start control pipeline
+//   Not listening within 5 s: no other check can run, so no control.
+// test: slow-start fork start
+// test: drops-every-50th fork load control pipeline
+//   A crash or SIGPIPE kills a whole server only when it serves in its one process.
+// test: crash iterative malformed control pipeline
+// test: sigpipe iterative reset control pipeline
+// test: forks iterative architecture control pipeline
+// test: threads select architecture control pipeline
+//   Servers that got full marks before the checks became stricter (issue 7):
+//   each breaks one rule that no check could see then.
+// test: sigpipe-drop iterative reset control pipeline
+// test: skips-empty-lines fork malformed control pipeline
+// test: long-lines fork malformed control pipeline
+// test: many-cr fork malformed control pipeline
+// test: wraps-at-16m fork bytes control pipeline
+// test: thread-leak thread architecture control pipeline
+// test: joins-blocked thread sigterm control pipeline
+//   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
+// test: thread-wakes-100ms thread idle-cpu control pipeline
+//   No cap: a flood of clients gets a thread each. A cap that closes the
+//   clients beyond it instead of letting them wait. (Both serve a thread per
+//   client otherwise, so architecture passes.)
+// test: threads thread cap control architecture
+// test: cap-closes thread cap control architecture
+//   Other designs lose the architecture check: a child per client, one event loop.
+// test: forks thread architecture control pipeline
+//   A thread per client is no pool; nor are a child per client or one event loop.
+// test: threads prethread architecture control pipeline
+// test: forks prethread architecture control pipeline
+//   A thread per client, and one epoll loop on one thread (the epoll lab's
+//   solution, given the reactor's command line without -n and -m), are not
+//   reactors.
+// test: threads reactor architecture control pipeline
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>

@@ -13,6 +13,16 @@
 //   cork-one-write  no cork, header and body in one write(): one segment a
 //                 small reply, but not the lesson (fails segments, which
 //                 watches the calls with strace)
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: cork-none cork segments control framing
+// test: cork-none cork uncork control framing
+// test: cork-forever cork uncork control segments framing
+// test: cork-bad-header cork framing control segments uncork
+// test: cork-one-write cork segments control framing uncork
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>

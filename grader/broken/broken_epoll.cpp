@@ -22,6 +22,15 @@
 //   epoll-lt           no bug: correct in both modes (the control)
 // pipeline catches neither: its pipelined replies (167 KiB in all) fit in one turn's write
 // budget, and it opens one connection at a time.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+//   A reply left behind when the turn's budget ran out: no new edge comes.
+// test: et-budget-forgets epoll bytes control pipeline
+//   One accept per edge of the listener: a burst leaves clients in the queue.
+// test: et-accept-once epoll many control pipeline
 #include <sys/epoll.h>
 
 #include <algorithm>

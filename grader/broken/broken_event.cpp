@@ -3,10 +3,46 @@
 // (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt builds this
 // file once, links broken-<bug> to it for each bug and checks that csd-grade
 // fails exactly the check that bug is about.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+//   Partial writes happen on non-blocking sockets: these bugs live in the poll server.
+// test: short-write poll bytes control concurrency
+// test: resend poll bytes control concurrency
+// test: blocking-write poll slow-reader control pipeline
+// test: spin poll idle-cpu control pipeline
+// test: select-not-epoll epoll syscall control pipeline
+// test: cap-1000 poll many control pipeline
+// test: blocking-read poll concurrency control pipeline
+//   Waits that look right from the name of the call alone: seen from their
+//   arguments (/proc/PID/syscall, the epoll interest list) and their wakeup rate.
+// test: sleep-select select syscall control pipeline
+// test: sleep-epoll epoll syscall control pipeline
+// test: select-on-epoll select syscall control pipeline
+//   A thread that exists only while a big reply is in flight.
+// test: writer-thread poll architecture control pipeline
+//   Slow leaks: fd-leak makes 2100 connections.
+// test: leak-every-500th poll fd-leak control pipeline
+// test: leak-every-1000th poll fd-leak control pipeline
+// test: sigpipe-poll poll reset control pipeline
+// test: short-write-256k poll bytes control concurrency
+// test: resend-256k poll bytes control concurrency
+// test: blocking-write-1m poll slow-reader control pipeline
+// test: no-backpressure poll back-pressure control pipeline
+// test: event-loop prethread architecture control pipeline
+//   An epoll server that also holds an io_uring it never uses (graded as uring).
+// test: epoll-ring uring architecture control pipeline
+//   One loop does the work beside threads that only exist (issue 20: they had
+//   full marks): the architecture checks see which threads serve requests.
+// test: decoy-threads thread architecture control pipeline
+// test: decoy-pool prethread architecture control pipeline
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -19,6 +55,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -48,6 +85,11 @@ std::string_view bug;
 //                     then tries every socket (graded as epoll)                -> syscall
 //   select-on-epoll   its sockets in an epoll set, waited on by select() on
 //                     the epoll descriptor alone (graded as select)            -> syscall
+//   decoy-threads     one poll() loop serves every client, but a thread that
+//                     only sleeps is started for each connection and ended
+//                     with it (graded as thread: the count grows and falls) -> architecture
+//   decoy-pool        one poll() loop serves every client, beside -n threads
+//                     that only sleep (graded as prethread)                -> architecture
 //   writer-thread     hands a client that asks for more than 1 MiB to a new
 //                     thread, which writes the reply (and serves it on)       -> architecture
 //   leak-every-500th  shuts down every 500th connection when done, but never
@@ -103,6 +145,30 @@ struct ReplySizes {
 };
 
 /// One client: its socket and its protocol state.
+/// decoy-*: a thread that does nothing but wait for the stop or for its
+/// end (its eventfd), so that the server looks like it has one per client or
+/// a pool. Ends and is joined when destroyed.
+class Decoy {
+  public:
+    Decoy()
+        : wake_(csd::check(::eventfd(0, EFD_CLOEXEC), "eventfd")), thread_([fd = wake_.get()] {
+              pollfd p[2] = {{csd::stop_fd(), POLLIN, 0}, {fd, POLLIN, 0}};
+              while (::poll(p, 2, -1) < 0 && errno == EINTR) {
+              }
+          }) {}
+    Decoy(const Decoy&) = delete;
+    Decoy& operator=(const Decoy&) = delete;
+    ~Decoy() {
+        const std::uint64_t one = 1;
+        (void)!::write(wake_.get(), &one, sizeof one);
+        thread_.join();
+    }
+
+  private:
+    csd::Fd wake_;
+    std::thread thread_;
+};
+
 struct Client {
     csd::Fd fd;
     csd::Session session;
@@ -113,6 +179,7 @@ struct Client {
     bool eof = false;       ///< The client half-closed (no-backpressure keeps track itself).
     ReplySizes sizes{};     ///< blocking-write-1m only.
     std::string backlog{};  ///< Read, not yet taken by the session (no-backpressure grows it).
+    std::shared_ptr<Decoy> decoy{};  ///< decoy-threads: its thread that only sleeps.
 };
 
 /// Hands @p c's session what it can take of the backlog.
@@ -348,6 +415,7 @@ void accept_all(int listener, std::vector<Client>& clients) {
                            .leak = leak_every() != 0 && accepted % leak_every() == 0,
                            .big = false,
                            .line = {}});
+        if (bug == "decoy-threads") clients.back().decoy = std::make_shared<Decoy>();
     }
 }
 
@@ -399,7 +467,7 @@ int main(int argc, char** argv) {
         "short-write resend blocking-write spin select-not-epoll cap-1000 blocking-read "
         "sleep-select sleep-epoll select-on-epoll writer-thread leak-every-500th "
         "leak-every-1000th short-write-256k resend-256k sigpipe-poll blocking-write-1m "
-        "no-backpressure epoll-ring event-loop");
+        "no-backpressure epoll-ring event-loop decoy-threads decoy-pool");
     // -n is accepted (and ignored): the pool labs grade these servers as other
     // designs. So is -e: the epoll lab runs some checks with it, and these
     // servers wait level-triggered whatever it says.
@@ -416,6 +484,10 @@ int main(int argc, char** argv) {
         ring = csd::Fd(static_cast<int>(
             csd::check(::syscall(SYS_io_uring_setup, 8, &params), "io_uring_setup")));
     }
+    (void)csd::stop_fd();  // made by the main thread, before any decoy waits on it
+    std::vector<std::unique_ptr<Decoy>> pool;  // decoy-pool: -n threads that only sleep
+    for (int i = 0; bug == "decoy-pool" && i < opts.workers; ++i)
+        pool.push_back(std::make_unique<Decoy>());
     const csd::Fd listener = csd::listen_tcp(opts.host, opts.port, {.nonblocking = true});
     csd::announce_listening(opts.host, opts.port);
     serve(listener);

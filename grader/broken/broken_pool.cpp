@@ -7,6 +7,17 @@
 //   mutex-not-robust    the accept lock is a process-shared pthread mutex that
 //                       is not robust: a worker killed holding it stops the pool
 // grader/broken/CMakeLists.txt builds one broken-<bug> program per bug.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: no-replace prefork replace control pipeline
+// test: lock-while-serving prefork stalled control pipeline
+// test: private-counters prefork distribution control pipeline
+//   replace kills the worker that waits in accept(), holding the accept lock:
+//   a mutex that is not robust is never released, and the pool stops.
+// test: mutex-not-robust prefork replace control pipeline
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>

@@ -2,6 +2,18 @@
 // that is correct except for the one bug its name says (broken-BUG, see
 // broken_bug.hpp). grader/broken/CMakeLists.txt links broken-<bug> to this
 // one program for each bug and checks that csd-grade fails exactly the check that bug is about.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: pool-spawns prethread architecture control pipeline
+// test: spin-queue prethread idle-cpu control pipeline
+// test: sleep-queue prethread idle-cpu control pipeline
+// test: pool-no-wakeup prethread sigterm control pipeline
+//   Connections handed to each pool thread in turn: one stalled client is no
+//   problem (concurrency passes), a new client behind one of N-1 is.
+// test: queue-per-thread prethread stalled control concurrency
 #include <chrono>
 #include <condition_variable>
 #include <csignal>

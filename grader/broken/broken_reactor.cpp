@@ -3,6 +3,20 @@
 // (broken-BUG, see broken_bug.hpp). grader/broken/CMakeLists.txt links
 // broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the check
 // that bug is about. The rest is solutions/reactor/server.cpp without its TODOs.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: reactor-shared-epoll reactor architecture control pipeline
+// test: reactor-no-wakeup reactor architecture control pipeline
+// test: reactor-inbox-260ms reactor idle-cpu control pipeline
+// test: reactor-epoll-per-connection reactor architecture control pipeline
+//   -m reuseport with one listening socket, watched by loop 0 only.
+// test: reactor-one-listener reactor spread control architecture
+//   A loop that blocks on one client: one stalled client is no problem for the
+//   others' loops (slow-reader passes), a client after the n - 1 stalled ones is.
+// test: reactor-blocking-write reactor stalled-loops control slow-reader
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

@@ -11,6 +11,16 @@
 //   rst-sleep-1s sleeps a fixed second after the reply instead of watching
 //                its send queue, then resets: a client slower than that
 //                loses the end of its reply (fails reply)
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: rst-fin rst rst control reply
+// test: rst-fin rst time-wait control reply
+// test: rst-no-wait rst reply control rst time-wait
+//   A fixed second instead of the send-queue wait (issue 20: it had full marks).
+// test: rst-sleep-1s rst reply control rst
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -8,6 +8,18 @@
 //   selfpipe-ignores-w the self-pipe, but no sleep for -w: no race window to
 //                      test, and the grader cannot see one (race-window)
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: selfpipe-naive selfpipe race-window control lines idle-wakeups
+// test: selfpipe-poll-1s selfpipe race-window control idle-wakeups
+// test: selfpipe-poll-10ms selfpipe idle-wakeups control race-window
+// test: selfpipe-late selfpipe signals control lines
+// test: selfpipe-pieces selfpipe lines control race-window
+//   -w ignored: the self-pipe answers at once anyway (issue 20: full marks).
+// test: selfpipe-ignores-w selfpipe race-window control signals
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>

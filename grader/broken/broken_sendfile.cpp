@@ -6,6 +6,21 @@
 // the clients served in turn by the main thread). grader/broken/CMakeLists.txt links
 // broken-<bug> to this one program for each bug and checks that csd-grade fails exactly the
 // check that bug is about.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: sendfile-copy sendfile zero-copy control pipeline
+// test: sendfile-mmap sendfile zero-copy control pipeline
+//   Short sends happen with any window once the socket buffer is full, so the
+//   zero-copy check (56 MiB checked) fails too: the control is small replies.
+// test: sendfile-short sendfile bytes control pipeline
+//   Each reply must start at offset 0 of the file, not where the last one ended.
+// test: sendfile-continues sendfile pipeline control split
+//   One offset, the file's own, for every client: concurrent replies mix
+//   (issue 20: it had full marks); one client at a time is still served right.
+// test: sendfile-shared-offset sendfile bytes control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>

@@ -7,6 +7,19 @@
 //   sigpipe-constants prints "read: ECONNRESET" and "write: EPIPE" whatever
 //                     its read and write did (SIGPIPE ignored)      -> epipe, read-reset
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: sigpipe-killed sigpipe no-sigpipe control read-reset
+// test: sigpipe-exit1 sigpipe no-sigpipe control epipe
+// test: sigpipe-order sigpipe epipe control no-sigpipe
+// test: sigpipe-strerror sigpipe read-reset control no-sigpipe
+//   The two lines printed as constants: right only while the server resets;
+//   some runs answer or close with a FIN instead (issue 20: it had full marks).
+// test: sigpipe-constants sigpipe epipe control no-sigpipe
+// test: sigpipe-constants sigpipe read-reset control no-sigpipe
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>

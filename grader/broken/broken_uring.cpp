@@ -16,6 +16,16 @@
 // And one that is no bug, for the architecture check to pass:
 //   ring-async    every recv is forced to io_uring's kernel workers
 //                 (IOSQE_ASYNC): iou-wrk threads come and go in /proc/PID/task
+//
+// Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
+// `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
+// the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
+// and the controls: CHECK must fail, every control must pass.
+// test: ring-thread uring architecture control pipeline
+// test: ring-timeout uring syscall control pipeline
+// test: send-syscall uring ring-io control pipeline
+//   The same writes under another name (issue 20: it had full marks).
+// test: pwritev2-syscall uring ring-io control pipeline
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
