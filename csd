@@ -219,6 +219,43 @@ build() {
     fi
 }
 
+# build_student LAB: builds YOUR server, skeleton-LAB, with the flags
+# csd-batch and the Gradescope autograder use: warnings on and shown, never
+# errors (cmake/Warnings.cmake). When it does not compile, shows the first
+# error with its file and line and stops; else says how many warnings your
+# code has (the first three). The warnings of the last compile are kept in
+# build/student-LAB.warnings: a build that compiles nothing shows them again.
+build_student() {
+    local lab=$1 log="$ROOT/build/student-$1.log" kept="$ROOT/build/student-$1.warnings"
+    say "Building your server, skeleton-$lab (skeletons/$lab/)"
+    if ! LC_ALL=C cmake --build --preset default --target "skeleton-$lab" >"$log" 2>&1; then
+        local first
+        first=$(grep -m1 -n -E ':[0-9]+:([0-9]+:)? (fatal )?error' "$log" | cut -d: -f1 || true)
+        echo "csd: your server does not compile. The first error:" >&2
+        if [ -n "$first" ]; then
+            sed -n "$((first > 1 ? first - 1 : 1)),$((first + 6))p" "$log" | sed "s|$ROOT/||g" >&2
+        else
+            tail -n 20 "$log" >&2
+        fi
+        echo "csd: fix it (the compiler's whole output: build/student-$lab.log), then run" \
+            "./csd grade $lab again" >&2
+        exit 1
+    fi
+    if grep -q -E "Building CXX object .*skeleton-$lab[.]dir" "$log"; then
+        grep -E ':[0-9]+:[0-9]+: warning:' "$log" | grep -F "skeletons/$lab/" |
+            sed "s|$ROOT/||g" | sort -u >"$kept" || true
+    fi
+    if [ -s "$kept" ]; then
+        local count
+        count=$(wc -l <"$kept")
+        echo "csd: $count compiler warning(s) in your code (shown, not errors; graded anyway)" \
+            "- the first $((count < 3 ? count : 3)):"
+        head -n 3 "$kept" | sed 's/^/  /'
+        echo "  (all of them: build/student-$lab.warnings; to make them errors:" \
+            "cmake --preset default -DCSD_STUDENT_WERROR=ON)"
+    fi
+}
+
 # Lab ids that have a reference solution in solutions/ (in the student
 # release: a skeleton in skeletons/), in course order.
 known_labs() {
@@ -334,7 +371,12 @@ grade_program() {
     need_packages "${BUILD_PACKAGES[@]}"
     want_packages "${LAB_PACKAGES[@]}"
     configured default
-    build default "$kind-$lab" csd-grade csd-client
+    if [ "$kind" = skeleton ]; then
+        build default csd-grade csd-client
+        build_student "$lab"
+    else
+        build default "$kind-$lab" csd-grade csd-client
+    fi
     say "Grading build/bin/$kind-$lab (csd-grade $lab)"
     exec "$BIN/csd-grade" "$lab" "$BIN/$kind-$lab" "$@"
 }

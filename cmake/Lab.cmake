@@ -28,10 +28,22 @@ endif()
 function(csd_skeleton_program lab library)
   add_executable(skeleton-${lab} ${ARGN})
   target_link_libraries(skeleton-${lab} PRIVATE ${library})
-  csd_warnings(skeleton-${lab})
+  # The student's code: warnings shown, not errors (cmake/Warnings.cmake), so
+  # ./csd grade, csd-batch and Gradescope build it alike.
+  csd_student_warnings(skeleton-${lab})
   # A skeleton is unfinished by design: it declares the fields and constants
   # the student's code will use (clang++ warns that they are unused, g++ not).
   csd_no_warnings(skeleton-${lab} unused-private-field unused-const-variable)
+  if(CSD_WERROR AND IS_DIRECTORY ${PROJECT_SOURCE_DIR}/solutions)
+    # The course tree (not the student release): the untouched skeleton must
+    # build warning-free, so its sources are compiled once more with the
+    # project's -Werror (skeleton-LAB.strict, built by every build of CI).
+    add_library(skeleton-${lab}.strict OBJECT ${ARGN})
+    target_link_libraries(skeleton-${lab}.strict PRIVATE ${library})
+    csd_warnings(skeleton-${lab}.strict)
+    csd_no_warnings(skeleton-${lab}.strict unused-private-field unused-const-variable)
+    csd_core_program(skeleton-${lab}.strict)
+  endif()
   add_custom_target(grade-${lab}
     COMMAND csd-grade ${lab} $<TARGET_FILE:skeleton-${lab}>
     DEPENDS csd-grade csd-client skeleton-${lab}

@@ -27,9 +27,26 @@ if(CSD_WERROR)
   list(APPEND CSD_WARNINGS -Werror)
 endif()
 
+# Student code (skeleton-LAB, a submission) gets the same warnings, shown but
+# never errors, whatever CSD_WERROR says: a half-finished edit or a newer
+# compiler must not stop a student's feedback loop. CSD_STUDENT_WERROR turns
+# them into errors for a student who wants that. The course tree proves the
+# untouched skeletons warning-free another way (csd_skeleton_program()).
+option(CSD_STUDENT_WERROR "Treat warnings in the student's code (skeleton-LAB) as errors" OFF)
+set(CSD_STUDENT_WARNINGS ${CSD_WARNINGS})
+list(REMOVE_ITEM CSD_STUDENT_WARNINGS -Werror)
+if(CSD_STUDENT_WERROR)
+  list(APPEND CSD_STUDENT_WARNINGS -Werror)
+endif()
+
 # csd_warnings(TARGET): applies the project's warning set to TARGET.
 function(csd_warnings target)
   target_compile_options(${target} PRIVATE ${CSD_WARNINGS})
+endfunction()
+
+# csd_student_warnings(TARGET): the warning set of student code to TARGET.
+function(csd_student_warnings target)
+  target_compile_options(${target} PRIVATE ${CSD_STUDENT_WARNINGS})
 endfunction()
 
 # csd_no_warnings(TARGET WARNING...): turns these warnings (names without the
