@@ -8,6 +8,8 @@
 //   cork-forever  corks each connection once and never uncorks: a reply
 //                 smaller than a segment waits for the kernel's 200 ms cork
 //                 timer (fails uncork)
+//   cork-big-stays  corks each reply, but uncorks only after bodies up to
+//                   64 KiB: the end of a larger reply waits 200 ms (fails uncork)
 //   cork-bad-header  writes the header with leading zeros as the request
 //                 had them ("0007"): fails framing
 //   cork-one-write  no cork, header and body in one write(): one segment a
@@ -21,6 +23,9 @@
 // test: cork-none cork segments control framing
 // test: cork-none cork uncork control framing
 // test: cork-forever cork uncork control segments framing
+//   Uncorked only after bodies up to 64 KiB: each larger reply waits for
+//   the cork timer (issue 20: it had full marks).
+// test: cork-big-stays cork uncork control segments
 // test: cork-bad-header cork framing control segments uncork
 // test: cork-one-write cork segments control framing uncork
 #include <netinet/in.h>
@@ -51,7 +56,9 @@ void serve(int fd) {
             if (n == 0) return;
             if (!line.empty() && line.back() == '\r') line.pop_back();
             const std::string header = (bug == "cork-bad-header" ? line : std::to_string(n)) + "\n";
-            const bool cork_each = bug == "cork-bad-header";  // corked right, the header wrong
+            // cork-bad-header: corked right, the header wrong; cork-big-stays:
+            // corked right, but a body over 64 KiB is left corked.
+            const bool cork_each = bug == "cork-bad-header" || bug == "cork-big-stays";
             const int zero = 0;
             if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
             if (bug == "cork-one-write") {
@@ -63,7 +70,8 @@ void serve(int fd) {
             }
             if (::write(fd, header.data(), header.size()) < 0) return;
             if (!test_server::send_reply(fd, n)) return;
-            if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+            const bool uncork = cork_each && (bug != "cork-big-stays" || n <= 64 * 1024);
+            if (uncork) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
             input.erase(0, nl + 1);
         }
         if (input.size() > 32) return;
@@ -77,7 +85,8 @@ void serve(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0], "cork-none cork-forever cork-bad-header cork-one-write");
+    bug = broken::bug_from_name(
+        argv[0], "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);
