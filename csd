@@ -233,7 +233,8 @@ build_student() {
         first=$(grep -m1 -n -E ':[0-9]+:([0-9]+:)? (fatal )?error' "$log" | cut -d: -f1 || true)
         echo "csd: your server does not compile. The first error:" >&2
         if [ -n "$first" ]; then
-            sed -n "$((first > 1 ? first - 1 : 1)),$((first + 6))p" "$log" | sed "s|$ROOT/||g" >&2
+            sed -n "$((first > 1 ? first - 1 : 1)),$((first + 6))p" "$log" |
+                sed -e "s|$ROOT/||g" -e 's|^\.\./||' >&2
         else
             tail -n 20 "$log" >&2
         fi
@@ -243,7 +244,7 @@ build_student() {
     fi
     if grep -q -E "Building CXX object .*skeleton-$lab[.]dir" "$log"; then
         grep -E ':[0-9]+:[0-9]+: warning:' "$log" | grep -F "skeletons/$lab/" |
-            sed "s|$ROOT/||g" | sort -u >"$kept" || true
+            sed -e "s|$ROOT/||g" -e 's|^\.\./||' | sort -u >"$kept" || true
     fi
     if [ -s "$kept" ]; then
         local count
