@@ -390,6 +390,17 @@ std::optional<unsigned long> task_flags(pid_t pid, pid_t tid) {
     }
 }
 
+bool is_io_worker(pid_t pid, pid_t tid) {
+    constexpr unsigned long pf_io_worker = 0x10;  // linux/sched.h
+    const auto flags = task_flags(pid, tid);
+    return flags && (*flags & pf_io_worker) != 0;
+}
+
+bool runs_tsan(pid_t pid) {
+    const auto maps = read_text(pid_path(pid, "maps"));
+    return maps && maps->find("libtsan") != std::string::npos;
+}
+
 std::optional<std::uint64_t> voluntary_switches(pid_t pid) {
     const std::string tasks = pid_path(pid, "task");
     std::uint64_t sum = 0;

@@ -165,6 +165,14 @@ struct Holder {
 /// /proc/PID/task/TID/stat: PF_IO_WORKER is 0x10), nullopt when gone.
 [[nodiscard]] std::optional<unsigned long> task_flags(pid_t pid, pid_t tid);
 
+/// True when thread @p tid of @p pid is an io_uring kernel worker (the
+/// kernel's PF_IO_WORKER flag, not its name): not a thread of the server's.
+[[nodiscard]] bool is_io_worker(pid_t pid, pid_t tid);
+
+/// True when @p pid runs under ThreadSanitizer (its library in
+/// /proc/PID/maps), whose runtime has a thread of its own.
+[[nodiscard]] bool runs_tsan(pid_t pid);
+
 /// Voluntary context switches of every thread of @p pid, summed: how often
 /// it went to sleep (blocked) so far. nullopt when gone.
 [[nodiscard]] std::optional<std::uint64_t> voluntary_switches(pid_t pid);

@@ -4,7 +4,6 @@
 // polling loop all the same. Both are seen from outside, in /proc.
 #include <fmt/format.h>
 
-#include <fstream>
 #include <map>
 #include <thread>
 #include <utility>
@@ -25,22 +24,8 @@ constexpr auto idle_window = 2s;
 /// More wakeups than this of one thread in the window is a timer loop (a
 /// thread that wakes every 260 ms wakes 7 times).
 constexpr std::uint64_t max_thread_wakeups = 4;
-/// PF_IO_WORKER (linux/sched.h): an io_uring kernel worker, not the server's.
-constexpr unsigned long pf_io_worker = 0x10;
-
 /// One thread of one process of the server.
 using Task = std::pair<pid_t, pid_t>;
-
-/// True when @p pid runs under ThreadSanitizer, whose runtime thread wakes
-/// up on its own (seen by its library in /proc/PID/maps).
-bool under_tsan(pid_t pid) {
-    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-    std::string line;
-    while (std::getline(maps, line)) {
-        if (line.find("libtsan") != std::string::npos) return true;
-    }
-    return false;
-}
 
 /// The wakeups so far (voluntary context switches) of every thread of the
 /// server's processes, but io_uring's kernel workers and the lab library's
@@ -49,8 +34,7 @@ std::map<Task, std::uint64_t> task_wakeups(pid_t root) {
     std::map<Task, std::uint64_t> all;
     for (const pid_t pid : procfs::process_tree(root)) {
         for (const pid_t tid : procfs::thread_ids(pid)) {
-            const auto flags = procfs::task_flags(pid, tid);
-            if (flags && (*flags & pf_io_worker) != 0) continue;
+            if (procfs::is_io_worker(pid, tid)) continue;
             if (procfs::thread_name(pid, tid) == "csd-signals") continue;
             if (const auto n = procfs::task_voluntary_switches(pid, tid)) all[{pid, tid}] = *n;
         }
@@ -66,7 +50,7 @@ void check_idle_cpu(Context& ctx) {
         if (i < 2) idle.back().send_all("40", Deadline(3s), "half a request");
     }
     std::this_thread::sleep_for(scaled(200ms));
-    const bool count_wakeups = !under_tsan(ctx.pid());
+    const bool count_wakeups = !procfs::runs_tsan(ctx.pid());
     const auto start = Deadline::Clock::now();
     const auto before = procfs::cpu_ticks(ctx.pid());
     const auto wakeups_before = task_wakeups(ctx.pid());

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -337,11 +336,7 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
 // library in /proc/PID/maps); in such a build the lab library takes the
 // routed signals in a thread named csd-signals (labs/lib/src/signals.cpp).
 int runtime_threads(pid_t pid) {
-    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-    std::string line;
-    bool tsan = false;
-    while (!tsan && std::getline(maps, line)) tsan = line.find("libtsan") != std::string::npos;
-    if (!tsan) return 0;
+    if (!procfs::runs_tsan(pid)) return 0;
     int threads = 1;
     for (const pid_t tid : procfs::thread_ids(pid)) {
         if (procfs::thread_name(pid, tid) == "csd-signals") ++threads;

@@ -4,9 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "checks.hpp"
@@ -15,20 +13,12 @@
 
 namespace csd::grade {
 
-namespace {
-
-/// PF_IO_WORKER (linux/sched.h): the task is an io_uring kernel worker.
-constexpr unsigned long pf_io_worker = 0x10;
-
-}  // namespace
-
 int io_uring_kernel_threads(pid_t pid) {
     // By the kernel's flag, not by the name: a thread of the server may call
     // itself "iou-wrk-1" (pthread_setname_np), it does not become a worker.
     int count = 0;
     for (const pid_t tid : procfs::thread_ids(pid)) {
-        const auto flags = procfs::task_flags(pid, tid);
-        if (flags && (*flags & pf_io_worker) != 0) ++count;
+        if (procfs::is_io_worker(pid, tid)) ++count;
     }
     return count;
 }
