@@ -19,6 +19,9 @@
 //                      accept loop until EAGAIN): connections that
 //                      arrive together share one edge, and the ones
 //                      left in the listen queue wait for good        -> many
+//   et-ignored         -e accepted and ignored: the clients are watched
+//                      level-triggered in both modes (correct replies, no
+//                      edge-triggered code written)                  -> modes
 //   epoll-lt           no bug: correct in both modes (the control)
 // pipeline catches neither: its pipelined replies (167 KiB in all) fit in one turn's write
 // budget, and it opens one connection at a time.
@@ -31,6 +34,8 @@
 // test: et-budget-forgets epoll bytes control pipeline
 //   One accept per edge of the listener: a burst leaves clients in the queue.
 // test: et-accept-once epoll many control pipeline
+//   -e that changes nothing: only the interest lists tell.
+// test: et-ignored epoll modes control pipeline
 #include <sys/epoll.h>
 
 #include <algorithm>
@@ -148,7 +153,7 @@ class EpollServer {
 };
 
 EpollServer::EpollServer(csd::Fd listener, bool edge)
-    : edge_(edge),
+    : edge_(edge && bug != "et-ignored"),
       epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
       listener_(std::move(listener)) {
     // The stop descriptor stays readable once a stop came: level-triggered.
@@ -312,7 +317,7 @@ void EpollServer::retire(Client& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0], "et-budget-forgets et-accept-once epoll-lt");
+    bug = broken::bug_from_name(argv[0], "et-budget-forgets et-accept-once et-ignored epoll-lt");
     const csd::CommandLine command_line{
         .flags = {csd::LabFlag{.letter = 'e', .help = "watch clients edge-triggered (EPOLLET)"}}};
     const csd::ServerOptions options = csd::parse_server_options(argc, argv, command_line);

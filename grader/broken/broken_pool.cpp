@@ -1,11 +1,24 @@
 // A preforked pool server (lab prefork: -n workers accepting on the shared
-// listener, the parent supervising) that is correct except for the one bug
-// its name says (broken-BUG, see broken_bug.hpp):
-//   no-replace          a worker that dies is reaped but never replaced
-//   lock-while-serving  a worker holds the accept lock while it serves
-//   private-counters    the counters live in each process's own memory
-//   mutex-not-robust    the accept lock is a process-shared pthread mutex that
-//                       is not robust: a worker killed holding it stops the pool
+// listener, the parent supervising, each -m mode as the handout says) that
+// is correct except for the one bug its name says (broken-BUG, see
+// broken_bug.hpp):
+//   no-replace            a worker that dies is reaped but never replaced
+//   lock-while-serving    a worker holds the accept lock while it serves
+//   private-counters      the counters live in each process's own memory
+//   mutex-not-robust      the accept lock is a process-shared pthread mutex that
+//                         is not robust: a worker killed holding it stops the pool
+//   fcntl-only            -m is accepted and ignored: every mode takes the fcntl
+//                         record lock around accept (a pool with one mode written)
+//   reuseport-parent-copy -m reuseport: the parent keeps its copy of each
+//                         worker's listening socket (the kernel may queue
+//                         connections on a socket that only the parent holds
+//                         once its worker is gone)
+//   epoll-not-exclusive   -m epoll-exclusive without EPOLLEXCLUSIVE: the herd
+//                         the mode exists to avoid
+//   counts-in-slot-0      every connection counted in slot 0: a report that adds
+//                         up, and says nothing about who served
+//   thread-per-client     each worker serves each connection on a new thread
+//                         of its own: -n bounds nothing
 // grader/broken/CMakeLists.txt builds one broken-<bug> program per bug.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -18,9 +31,19 @@
 //   replace kills the worker that waits in accept(), holding the accept lock:
 //   a mutex that is not robust is never released, and the pool stops.
 // test: mutex-not-robust prefork replace control pipeline
+//   Each mode is seen from the outside (what each worker waits in).
+// test: fcntl-only prefork modes control pipeline
+// test: reuseport-parent-copy prefork modes control pipeline
+// test: epoll-not-exclusive prefork modes control pipeline
+//   What the report says against who the grader saw serve.
+// test: counts-in-slot-0 prefork distribution control pipeline
+//   Each worker has one thread, however many clients it serves.
+// test: thread-per-client prefork architecture control pipeline
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +52,9 @@
 #include <csignal>
 #include <cstdint>
 #include <iostream>
+#include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "broken_bug.hpp"
@@ -43,17 +68,26 @@ std::string_view bug;
 /// Connections per worker slot, shared unless the bug is private-counters.
 std::atomic<std::uint64_t>* counters = nullptr;
 
-/// The accept lock: an fcntl record lock on an unnamed temporary file.
+/// The -m mode (accept, lock, fcntl, reuseport, select, epoll, epoll-exclusive).
+std::string mode;
+
+/// The accept lock of mode fcntl: a record lock on an unnamed temporary file.
 int lock_file = -1;
 
-/// The accept lock of bug mutex-not-robust, in shared memory.
+/// The accept lock of mode lock, in shared memory (robust unless the bug
+/// is mutex-not-robust).
 pthread_mutex_t* mutex = nullptr;
 
 void set_lock(short type) {
-    if (mutex != nullptr) {
-        (void)(type == F_WRLCK ? pthread_mutex_lock(mutex) : pthread_mutex_unlock(mutex));
+    if (mode == "lock") {
+        if (type == F_UNLCK) {
+            pthread_mutex_unlock(mutex);
+        } else if (pthread_mutex_lock(mutex) == EOWNERDEAD) {
+            pthread_mutex_consistent(mutex);
+        }
         return;
     }
+    if (mode != "fcntl") return;
     struct flock lock {};
     lock.l_type = type;
     lock.l_whence = SEEK_SET;
@@ -61,14 +95,45 @@ void set_lock(short type) {
     }
 }
 
+/// Blocks until @p listener is readable, in the way of modes select and
+/// epoll (@p epoll: the worker's epoll set); nothing in the other modes.
+void wait_readable(int listener, int epoll) {
+    if (mode == "select") {
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(listener, &readable);
+        (void)::select(listener + 1, &readable, nullptr, nullptr, nullptr);
+    } else if (epoll >= 0) {
+        epoll_event event{};
+        (void)::epoll_wait(epoll, &event, 1, -1);
+    }
+}
+
 [[noreturn]] void work(int listener, std::size_t slot) {
+    int epoll = -1;
+    if (mode == "epoll" || mode == "epoll-exclusive") {
+        epoll = csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+        epoll_event event{};
+        event.events = EPOLLIN;
+        if (mode == "epoll-exclusive" && bug != "epoll-not-exclusive") {
+            event.events |= EPOLLEXCLUSIVE;
+        }
+        csd::check(::epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event), "epoll_ctl");
+    }
     for (;;) {
+        wait_readable(listener, epoll);
         set_lock(F_WRLCK);
         csd::Accepted accepted = csd::accept_connection(listener);
         if (bug != "lock-while-serving") set_lock(F_UNLCK);
         if (accepted.connection) {
-            counters[slot].fetch_add(1);
-            (void)csd::serve_connection(accepted.connection.get());
+            counters[bug == "counts-in-slot-0" ? 0 : slot].fetch_add(1);
+            if (bug == "thread-per-client") {
+                std::thread([client = std::move(accepted.connection)] {
+                    (void)csd::serve_connection(client.get());
+                }).detach();
+            } else {
+                (void)csd::serve_connection(accepted.connection.get());
+            }
         }
         if (bug == "lock-while-serving") set_lock(F_UNLCK);
     }
@@ -77,22 +142,29 @@ void set_lock(short type) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0],
-                                "no-replace lock-while-serving private-counters mutex-not-robust");
-    // -m as in the lab, accepted and ignored: every worker takes the lock
-    // (an fcntl record lock; the pthread mutex of bug mutex-not-robust).
+    bug = broken::bug_from_name(
+        argv[0],
+        "no-replace lock-while-serving private-counters mutex-not-robust "
+        "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 "
+        "thread-per-client");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{
             .workers = true,
             .flags = {csd::LabFlag{.letter = 'm',
-                                   .help = "ignored (the workers always take an accept lock)",
+                                   .help = "how the workers wait for a connection",
                                    .value_name = "MODE",
                                    .choices = {"accept", "select", "epoll", "epoll-exclusive",
                                                "lock", "fcntl", "reuseport"},
-                                   .default_value = "lock"}}});
+                                   .default_value = "accept"}}});
+    mode = bug == "fcntl-only" ? "fcntl" : options.value('m');
+    if (bug == "mutex-not-robust") mode = "lock";  // replace runs in lock mode anyway
     csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
-    csd::Fd listener = csd::listen_tcp(options.host, options.port);
+    const bool reuseport = mode == "reuseport";
+    const bool waits_first = mode == "select" || mode == "epoll" || mode == "epoll-exclusive";
+    csd::Fd listener;  // the shared one (none in mode reuseport)
+    if (!reuseport)
+        listener = csd::listen_tcp(options.host, options.port, {.nonblocking = waits_first});
     const auto n = static_cast<std::size_t>(options.workers);
     const std::size_t bytes = n * sizeof(std::atomic<std::uint64_t>);
     void* memory = bug == "private-counters"
@@ -102,17 +174,17 @@ int main(int argc, char** argv) {
                                          "mmap");
     counters = new (memory) std::atomic<std::uint64_t>[n] {};
     lock_file = csd::check(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), "open");
-    if (bug == "mutex-not-robust") {
-        mutex = static_cast<pthread_mutex_t*>(
-            csd::check_mmap(::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,
-                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0),
-                            "mmap"));
-        pthread_mutexattr_t attributes;
-        pthread_mutexattr_init(&attributes);
-        pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-        pthread_mutex_init(mutex, &attributes);  // not PTHREAD_MUTEX_ROBUST: the bug
-        pthread_mutexattr_destroy(&attributes);
-    }
+    mutex = static_cast<pthread_mutex_t*>(
+        csd::check_mmap(::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+                        "mmap"));
+    pthread_mutexattr_t attributes;
+    pthread_mutexattr_init(&attributes);
+    pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+    if (bug != "mutex-not-robust") pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(mutex, &attributes);
+    pthread_mutexattr_destroy(&attributes);
+    std::vector<csd::Fd> kept;  // bug reuseport-parent-copy: the parent's copies
     csd::announce_listening(options.host, options.port);
 
     std::vector<pid_t> pids(n, 0);
@@ -121,8 +193,11 @@ int main(int argc, char** argv) {
     while (!csd::stop_requested()) {
         for (std::size_t i = 0; i < n; ++i) {
             if (pids[i] != 0 || (bug == "no-replace" && !first_round)) continue;
+            csd::Fd own;  // mode reuseport: the worker's own listening socket
+            if (reuseport) own = csd::listen_tcp(options.host, options.port, {.reuse_port = true});
             const pid_t pid = csd::fork_child();
-            if (pid == 0) work(listener.get(), i);
+            if (pid == 0) work(reuseport ? own.get() : listener.get(), i);
+            if (bug == "reuseport-parent-copy" && own) kept.push_back(std::move(own));
             pids[i] = last[i] = pid > 0 ? pid : 0;
         }
         first_round = false;

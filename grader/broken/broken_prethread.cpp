@@ -14,6 +14,8 @@
 //   Connections handed to each pool thread in turn: one stalled client is no
 //   problem (concurrency passes), a new client behind one of N-1 is.
 // test: queue-per-thread prethread stalled control concurrency
+//   Every mode is the queue: -m lock's acceptor does not serve what it accepts.
+// test: queue-only prethread modes control pipeline
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -46,6 +48,8 @@ std::string_view bug;
 //   queue-per-thread  a queue per pool thread, filled in turn by the main
 //                   thread: a new client may wait behind a stalled one
 //                   while another thread is free                          -> stalled
+//   queue-only       -m lock and -m nolock run the queue of -m queue: a
+//                   pool with one of its three modes written              -> modes
 
 /// The queue between the main thread and the pool; any thread.
 class Queue {
@@ -99,9 +103,16 @@ class Queue {
 
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
-        argv[0], "pool-spawns spin-queue sleep-queue pool-no-wakeup queue-per-thread");
-    const csd::ServerOptions opts =
-        csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
+        argv[0], "pool-spawns spin-queue sleep-queue pool-no-wakeup queue-per-thread queue-only");
+    // -m as in the lab, accepted and ignored: every mode is the queue of -m queue.
+    const csd::ServerOptions opts = csd::parse_server_options(
+        argc, argv,
+        csd::CommandLine{.workers = true,
+                         .flags = {csd::LabFlag{.letter = 'm',
+                                                .help = "ignored (always the queue)",
+                                                .value_name = "MODE",
+                                                .choices = {"queue", "lock", "nolock"},
+                                                .default_value = "queue"}}});
     csd::route_signals({SIGTERM, SIGINT});
     csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
     csd::announce_listening(opts.host, opts.port);

@@ -14,6 +14,7 @@
 // test: reactor-epoll-per-connection reactor architecture control pipeline
 //   -m reuseport with one listening socket, watched by loop 0 only.
 // test: reactor-one-listener reactor spread control architecture
+// test: reactor-one-listener reactor modes control architecture
 //   A loop that blocks on one client: one stalled client is no problem for the
 //   others' loops (slow-reader passes), a client after the n - 1 stalled ones is.
 // test: reactor-blocking-write reactor stalled-loops control slow-reader

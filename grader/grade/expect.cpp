@@ -152,7 +152,8 @@ void expect_header_line(Connection& conn, std::uint64_t n, Deadline deadline,
 
 void expect_replies_together(const ReplyFormat& format, std::vector<Connection>& conns,
                              const std::vector<std::uint64_t>& sizes, Deadline deadline,
-                             std::string_view what, const std::function<void()>& tick) {
+                             std::string_view what, const std::function<void()>& tick,
+                             const std::function<void(const Connection&)>& complete) {
     using namespace std::chrono_literals;
     std::vector<std::uint64_t> got(conns.size(), 0);
     std::vector<char> buf(64 * 1024);
@@ -197,7 +198,10 @@ void expect_replies_together(const ReplyFormat& format, std::vector<Connection>&
                                      char_text(chunk[bad]), char_text(format.byte(got[i] + bad))));
                 }
                 got[i] += r.bytes;
-                if (got[i] == sizes[i]) conns[i].close();  // an iterative server moves on
+                if (got[i] == sizes[i]) {
+                    if (complete) complete(conns[i]);
+                    conns[i].close();  // an iterative server moves on
+                }
             } else if (r.status != ReadStatus::timeout) {
                 fail(fmt::format("{}: the server {} the connection after {} of {} reply bytes",
                                  label, r.status == ReadStatus::eof ? "closed" : "reset", got[i],

@@ -98,10 +98,12 @@ void fetch(const ReplyFormat& format, std::uint16_t port, std::uint64_t n, Deadl
 /// (poll), checking every byte, until all are complete or @p deadline;
 /// calls @p tick first and then about every 20 ms (to sample /proc while
 /// the server is busy). Each connection is closed once its reply is
-/// complete (so an iterative server goes on to the next one). @p what
-/// names the group in messages.
+/// complete (so an iterative server goes on to the next one), right after
+/// @p complete (when given) is called with it. @p what names the group in
+/// messages.
 void expect_replies_together(const ReplyFormat& format, std::vector<Connection>& conns,
                              const std::vector<std::uint64_t>& sizes, Deadline deadline,
-                             std::string_view what, const std::function<void()>& tick);
+                             std::string_view what, const std::function<void()>& tick,
+                             const std::function<void(const Connection&)>& complete = {});
 
 }  // namespace csd::grade

@@ -181,16 +181,24 @@ SyscallSample parse_syscall(std::string_view text) {
     return s;
 }
 
-std::vector<int> parse_epoll_targets(std::string_view text) {
-    std::vector<int> out;
+std::vector<EpollEntry> parse_epoll_interest(std::string_view text) {
+    std::vector<EpollEntry> out;
     while (!text.empty()) {
         const auto nl = text.find('\n');
         const std::string_view line = text.substr(0, nl);
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
         const auto w = words(line);
-        int fd = -1;
-        if (w.size() >= 2 && w[0] == "tfd:" && to_number(w[1], fd)) out.push_back(fd);
+        EpollEntry e;
+        if (w.size() < 2 || w[0] != "tfd:" || !to_number(w[1], e.fd)) continue;
+        if (w.size() >= 4 && w[2] == "events:") (void)to_number(w[3], e.events, 16);
+        out.push_back(e);
     }
+    return out;
+}
+
+std::vector<int> parse_epoll_targets(std::string_view text) {
+    std::vector<int> out;
+    for (const auto& e : parse_epoll_interest(text)) out.push_back(e.fd);
     return out;
 }
 
@@ -202,6 +210,22 @@ std::optional<pid_t> parse_tracer_pid(std::string_view text) {
     const auto n = status_number(text, "TracerPid:");
     if (!n) return std::nullopt;
     return static_cast<pid_t>(*n);
+}
+
+std::optional<pid_t> parse_own_pid(std::string_view text) {
+    const auto value = status_value(text, "NSpid:");
+    if (!value) return std::nullopt;
+    const auto w = words(*value);
+    pid_t pid = 0;
+    if (w.empty() || !to_number(w.back(), pid)) return std::nullopt;
+    return pid;
+}
+
+std::optional<pid_t> own_pid(pid_t pid) {
+    const auto text = read_text(pid_path(pid, "status"));
+    if (!text) return std::nullopt;
+    if (const auto own = parse_own_pid(*text)) return own;
+    return pid;  // a kernel without NSpid (before 4.1): no namespace to see through
 }
 
 std::size_t parse_child_count(std::string_view text) {
@@ -365,6 +389,27 @@ std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd) {
     const auto text = read_text(pid_path(pid, "fdinfo") + "/" + std::to_string(epfd));
     if (!text) return std::nullopt;
     return parse_epoll_targets(*text);
+}
+
+std::optional<std::vector<EpollEntry>> epoll_interest(pid_t pid, int epfd) {
+    const auto text = read_text(pid_path(pid, "fdinfo") + "/" + std::to_string(epfd));
+    if (!text) return std::nullopt;
+    return parse_epoll_interest(*text);
+}
+
+std::optional<std::string> read_memory(pid_t pid, std::uint64_t address, std::size_t size) {
+    csd::Fd fd(::open(pid_path(pid, "mem").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::nullopt;
+    std::string bytes(size, '\0');
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n =
+            ::pread(fd.get(), bytes.data() + done, size - done, static_cast<off_t>(address + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return std::nullopt;
+        done += static_cast<std::size_t>(n);
+    }
+    return bytes;
 }
 
 std::optional<std::uint64_t> task_voluntary_switches(pid_t pid, pid_t tid) {

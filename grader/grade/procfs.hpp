@@ -69,6 +69,16 @@ struct SyscallSample {
 /// lines of the text of /proc/PID/fdinfo/EPFD.
 [[nodiscard]] std::vector<int> parse_epoll_targets(std::string_view text);
 
+/// One entry of an epoll instance's interest list.
+struct EpollEntry {
+    int fd = -1;               ///< The watched descriptor (`tfd:`).
+    std::uint32_t events = 0;  ///< Its event mask (`events:`, with EPOLLET, EPOLLEXCLUSIVE...).
+};
+
+/// The interest list of an epoll instance, with each entry's event mask:
+/// the `tfd:` lines of the text of /proc/PID/fdinfo/EPFD.
+[[nodiscard]] std::vector<EpollEntry> parse_epoll_interest(std::string_view text);
+
 /// The value of `voluntary_ctxt_switches:` in the text of /proc/PID/status
 /// (or of one of its tasks), nullopt when absent.
 [[nodiscard]] std::optional<std::uint64_t> parse_voluntary_switches(std::string_view text);
@@ -76,6 +86,15 @@ struct SyscallSample {
 /// The value of `TracerPid:` in the text of /proc/PID/status (0: not
 /// traced), nullopt when absent.
 [[nodiscard]] std::optional<pid_t> parse_tracer_pid(std::string_view text);
+
+/// The innermost pid in the text of /proc/PID/status (the last number of
+/// its `NSpid:` line): the pid the process sees as its own (getpid()) when
+/// it runs in a PID namespace; nullopt when the line is absent.
+[[nodiscard]] std::optional<pid_t> parse_own_pid(std::string_view text);
+
+/// The pid @p pid sees as its own (getpid()): @p pid outside a PID
+/// namespace; nullopt when gone.
+[[nodiscard]] std::optional<pid_t> own_pid(pid_t pid);
 
 /// The number of pids in the text of /proc/PID/task/TID/children
 /// ("1201 1202 " lists two children).
@@ -156,6 +175,16 @@ struct Holder {
 /// The interest list of the epoll descriptor @p epfd of @p pid (from
 /// /proc/PID/fdinfo/EPFD); nullopt when it cannot be read.
 [[nodiscard]] std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd);
+
+/// The interest list of the epoll descriptor @p epfd of @p pid with each
+/// entry's event mask; nullopt when it cannot be read.
+[[nodiscard]] std::optional<std::vector<EpollEntry>> epoll_interest(pid_t pid, int epfd);
+
+/// @p size bytes of the memory of @p pid at @p address (/proc/PID/mem: the
+/// same permission as /proc/PID/syscall); nullopt when they cannot be read
+/// (process gone, address not mapped, not permitted).
+[[nodiscard]] std::optional<std::string> read_memory(pid_t pid, std::uint64_t address,
+                                                     std::size_t size);
 
 /// Voluntary context switches of thread @p tid of @p pid: how often it
 /// went to sleep (blocked) so far. nullopt when gone.

@@ -76,6 +76,15 @@ constexpr Known known[] = {
 #ifdef SYS_rt_sigsuspend
     {SYS_rt_sigsuspend, "rt_sigsuspend"},
 #endif
+#ifdef SYS_recvmsg
+    {SYS_recvmsg, "recvmsg"},
+#endif
+#ifdef SYS_fcntl
+    {SYS_fcntl, "fcntl"},
+#endif
+#ifdef SYS_flock
+    {SYS_flock, "flock"},
+#endif
 #ifdef SYS_rt_sigtimedwait
     {SYS_rt_sigtimedwait, "rt_sigtimedwait"},
 #endif

@@ -1,10 +1,13 @@
 // distribution (labs prefork and fdpass): after SIGTERM the server prints
 // one line per worker slot of its pool of -n processes (docs/contract.md,
-// "Distribution report"), and the lines add up to the connections the
-// grader made.
+// "Distribution report"), the lines add up to the connections the grader
+// made, and each worker's line counts the connections the grader saw that
+// worker serve (the process holding the connection's socket once its reply
+// came, /proc): a report that puts every count in one slot is wrong.
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -13,6 +16,7 @@
 #include "checks.hpp"
 #include "expect.hpp"
 #include "process.hpp"
+#include "procfs.hpp"
 #include "worker_pool.hpp"
 
 namespace csd::grade {
@@ -28,17 +32,35 @@ void check_distribution(Context& ctx) {
     // A fresh server, so the report counts only what this check asks.
     const Readiness ready = ctx.server().start(5s, ctx.server().args());
     if (!ready.accepting) fail("restarting the server for this check: " + ready.problem);
-    (void)pool_of(ctx, n, "after a fresh start");
+    const auto workers = pool_of(ctx, n, "after a fresh start");
+    const std::vector<pid_t> worker_pids(workers.begin(), workers.end());
     const int total = 20 * n;
     const Deadline overall(60s);
+    std::map<pid_t, int> seen_serving;  // own pid (getpid()) of a worker -> connections it held
+    int unseen = 0;                     // connections whose worker the grader did not see
     for (int round = 0; round < 4; ++round) {
         std::vector<Connection> conns;
         for (int i = 0; i < total / 4; ++i) {
             conns.push_back(Connection::open(ctx.port(), overall.within(3s)));
             conns.back().send_all(request_line(4000), overall.within(3s), "request");
         }
-        expect_replies_together(ctx.reply(), conns, std::vector<std::uint64_t>(conns.size(), 4000),
-                                overall.within(10s), "a burst of clients", [] {});
+        // Each connection, once its reply came, is still open: its worker
+        // holds it (waiting for its next request).
+        const auto attribute = [&](const Connection& c) {
+            const auto inode = procfs::connection_inode(ctx.port(), c.local_port());
+            const auto holders =
+                inode ? procfs::socket_holders(worker_pids, *inode) : std::vector<procfs::Holder>{};
+            const auto own =
+                holders.size() == 1 ? procfs::own_pid(holders.front().pid) : std::optional<pid_t>{};
+            if (own) {
+                ++seen_serving[*own];
+            } else {
+                ++unseen;
+            }
+        };
+        expect_replies_together(
+            ctx.reply(), conns, std::vector<std::uint64_t>(conns.size(), 4000), overall.within(10s),
+            "a burst of clients", [] {}, attribute);
     }
     const pid_t top = ctx.pid();
     ::kill(top, SIGTERM);
@@ -50,6 +72,7 @@ void check_distribution(Context& ctx) {
         R"(worker (\d+) pid (\d+) connections (\d+) useless-wakeups (\d+))");
     std::istringstream out(ctx.server().stdout_text());
     std::set<int> slots;
+    std::map<pid_t, std::uint64_t> reported;  // pid of a line -> its connections
     std::uint64_t sum = 0;
     std::string line;
     std::string lines;
@@ -58,6 +81,7 @@ void check_distribution(Context& ctx) {
         if (!std::regex_match(line, m, line_format)) continue;
         slots.insert(std::stoi(m[1].str()));
         sum += std::stoull(m[3].str());
+        reported[static_cast<pid_t>(std::stol(m[2].str()))] += std::stoull(m[3].str());
         lines += (lines.empty() ? "" : "; ") + line;
     }
     const std::string hint =
@@ -78,7 +102,31 @@ void check_distribution(Context& ctx) {
                          total + 1, total, sum, lines.empty() ? "no line in the format" : lines),
              hint);
     }
-    ctx.log("distribution: {}", lines);
+    // Each worker's count: what the grader saw it serve, plus at most the
+    // connections it could not attribute and the readiness probe.
+    const std::uint64_t slack = static_cast<std::uint64_t>(unseen) + 1;
+    std::set<pid_t> pids;
+    for (const auto& [pid, count] : seen_serving) pids.insert(pid);
+    for (const auto& [pid, count] : reported) pids.insert(pid);
+    for (const pid_t pid : pids) {
+        const auto saw = static_cast<std::uint64_t>(seen_serving[pid]);
+        const std::uint64_t says = reported[pid];
+        if (says >= saw && says <= saw + slack) continue;
+        std::string served;
+        for (const auto& [p, count] : seen_serving) {
+            served += fmt::format("{}pid {}: {}", served.empty() ? "" : ", ", p, count);
+        }
+        fail(fmt::format("the grader saw worker pid {} serve {} of its {} connections (the "
+                         "process holding each connection's socket once its reply came), and "
+                         "the distribution lines say {}: {} (the grader saw: {}{})",
+                         pid, saw, total, says, lines, served,
+                         unseen > 0 ? fmt::format("; {} not attributed", unseen) : ""),
+             "count each connection in the slot of the worker that accepted and served it, in "
+             "memory shared by all the processes; print each slot's own count and its worker's "
+             "pid (the last worker of that slot)");
+    }
+    ctx.log("distribution: {} (the grader saw: {} attributed, {} not)", lines, total - unseen,
+            unseen);
 }
 
 }  // namespace

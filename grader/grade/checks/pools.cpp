@@ -134,7 +134,20 @@ void burst(Context& ctx, int n, const std::string& during, const std::function<v
 void require_same_workers(Context& ctx, const std::set<pid_t>& workers, std::string_view when,
                           const std::string& hint) {
     const auto now = descendant_pids(ctx.pid());
-    if (now == workers) return;
+    if (now == workers) {
+        // Each worker serves its client itself, on its one thread: a worker
+        // that starts a thread per client makes -n bound nothing.
+        for (const pid_t pid : workers) {
+            const int threads = procfs::thread_count(pid) - runtime_threads(pid);
+            if (threads <= 1) continue;
+            fail(fmt::format("{}: worker {} has {} threads; a worker of the pool is one process "
+                             "serving one client at a time on its one thread, not a thread "
+                             "per client",
+                             when, pid, threads),
+                 hint);
+        }
+        return;
+    }
     ctx.require_running(when);
     fail(fmt::format("{}: the processes below the server (pid {}) were {} and are now {}; a pool "
                      "keeps the same workers: no fork per connection, no worker replaced",

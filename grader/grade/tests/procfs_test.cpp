@@ -104,6 +104,26 @@ TEST_CASE("parse_epoll_targets") {
     CHECK(parse_epoll_targets("pos:\t0\nflags:\t02\n").empty());
 }
 
+TEST_CASE("parse_epoll_interest") {
+    const char* text =
+        "pos:\t0\nflags:\t02000002\n"
+        "tfd:        4 events:       19 data:                4  pos:0 ino:8be36 sdev:f\n"
+        "tfd:       12 events: 80000019 data:                c  pos:0 ino:8be37 sdev:f\n"
+        "tfd:        3 events: 10000001 data:                3  pos:0 ino:8be38 sdev:f\n";
+    const auto entries = parse_epoll_interest(text);
+    REQUIRE(entries.size() == 3);
+    CHECK(entries[0].fd == 4);
+    CHECK(entries[0].events == 0x19U);
+    CHECK(entries[1].events == 0x80000019U);  // EPOLLET
+    CHECK(entries[2].events == 0x10000001U);  // EPOLLEXCLUSIVE
+}
+
+TEST_CASE("parse_own_pid") {
+    CHECK(parse_own_pid("Name:\tx\nNSpid:\t4242\t7\nNSpgid:\t4242\t1\n") == 7);
+    CHECK(parse_own_pid("Name:\tx\nNSpid:\t4242\n") == 4242);
+    CHECK_FALSE(parse_own_pid("Name:\tx\n"));
+}
+
 TEST_CASE("parse_voluntary_switches") {
     const char* text = "Name:\tx\nvoluntary_ctxt_switches:\t17\nnonvoluntary_ctxt_switches:\t3\n";
     CHECK(parse_voluntary_switches(text) == 17U);

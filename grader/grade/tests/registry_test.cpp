@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "checks/modes.hpp"
 #include "csd/grade/course_labs.hpp"
 #include "report.hpp"
 
@@ -176,4 +177,19 @@ TEST_CASE("the checks' declarations: lifecycle and locks") {
         CAPTURE(check.id);
         for (const auto lock : check.locks) CHECK((lock == "cpu" || lock == "connections"));
     }
+}
+
+TEST_CASE("every lab with several modes has its modes graded, each with its evidence") {
+    for (const LabInfo& lab : labs()) {
+        if (lab.hidden || lab.modes.size() < 2) continue;
+        CAPTURE(lab.id);
+        // selfpipe's modes are a program's (its checks run each), not a server's.
+        if (lab.kind == LabKind::program) continue;
+        CHECK(std::find(lab.checks.begin(), lab.checks.end(), "modes") != lab.checks.end());
+        for (const LabMode& mode : lab.modes) {
+            CAPTURE(mode.name);
+            CHECK_FALSE(modes::evidence(lab.model, mode.name).empty());
+        }
+    }
+    CHECK(modes::evidence(Model::process_pool, "nope").empty());
 }

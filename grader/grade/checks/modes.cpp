@@ -1,0 +1,424 @@
+// modes: the server is started in each of its modes (labs/labs.txt `mode`)
+// and each mode shows its own evidence from the outside, idle: what each
+// worker process or thread is blocked in and on which descriptor
+// (/proc/TID/syscall, the poll() array or select() set in /proc/PID/mem,
+// the epoll set in /proc/PID/fdinfo), how many sockets listen on the port
+// and who holds them, the flags of the epoll interest lists (EPOLLET,
+// EPOLLEXCLUSIVE), and for a thread pool who serves the connection that
+// was just accepted. A server that takes -m and runs one design whatever it
+// says serves every request and passes every other check of that mode.
+#include "modes.hpp"
+
+#include <sys/epoll.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "models.hpp"
+#include "procfs.hpp"
+#include "waits.hpp"
+#include "worker_pool.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace modes {
+
+namespace {
+
+struct Evidence {
+    Model model;
+    std::string_view mode;
+    std::string_view what;
+};
+
+// The evidence of every mode the course has (labs/labs.txt).
+constexpr Evidence table[] = {
+    {Model::process_pool, "accept",
+     "every worker blocks in accept() on the shared listening socket, no lock"},
+    {Model::process_pool, "lock",
+     "one worker waits on the listening socket, holding the process-shared mutex; every other "
+     "worker waits for that mutex (futex)"},
+    {Model::process_pool, "fcntl",
+     "one worker waits on the listening socket, holding the record lock; every other worker "
+     "waits for it in fcntl(F_SETLKW)"},
+    {Model::process_pool, "reuseport",
+     "-n sockets listen on the port (SO_REUSEPORT), each held by one worker alone and none by "
+     "the parent; each worker waits on its own"},
+    {Model::process_pool, "select",
+     "every worker waits in select() with the listening socket in its read set"},
+    {Model::process_pool, "epoll",
+     "every worker waits in epoll_wait() on an epoll set watching the listening socket, without "
+     "EPOLLEXCLUSIVE"},
+    {Model::process_pool, "epoll-exclusive",
+     "every worker waits in epoll_wait() on an epoll set watching the listening socket with "
+     "EPOLLEXCLUSIVE"},
+    {Model::thread_pool, "queue",
+     "one thread waits on the listening socket; a connection it accepts is served by another "
+     "thread, a pool thread that took it from the queue"},
+    {Model::thread_pool, "lock",
+     "one pool thread waits on the listening socket (the others wait for the mutex), and the "
+     "thread that accepts a connection serves it"},
+    {Model::thread_pool, "nolock", "all -n pool threads wait on the listening socket at once"},
+    {Model::reactor, "handoff", "one socket listens on the port, the acceptor's"},
+    {Model::reactor, "reuseport",
+     "-n sockets listen on the port (SO_REUSEPORT), each in the epoll set of a different loop"},
+    {Model::event_loop, "lt", "the clients are watched level-triggered (no EPOLLET)"},
+    {Model::event_loop, "et", "the clients are watched edge-triggered (EPOLLET)"},
+};
+
+}  // namespace
+
+std::string_view evidence(Model model, std::string_view mode) {
+    for (const auto& e : table) {
+        if (e.model == model && e.mode == mode) return e.what;
+    }
+    return {};
+}
+
+}  // namespace modes
+
+namespace {
+
+// "mode lock (-m lock)", "the default mode accept (no flag)".
+std::string mode_label(const LabMode& mode, bool is_default) {
+    if (is_default) return fmt::format("the default mode {} (no flag)", mode.name);
+    std::string flags;
+    for (const auto a : mode.args) flags += (flags.empty() ? "" : " ") + std::string(a);
+    return fmt::format("mode {} ({})", mode.name, flags);
+}
+
+// What every thread of @p pid waits on; skips when /proc/TID/syscall cannot be read.
+std::vector<waits::TaskWait> thread_waits(Context& ctx, pid_t pid) {
+    std::vector<waits::TaskWait> out;
+    for (const pid_t tid : procfs::thread_ids(pid)) {
+        if (procfs::is_io_worker(pid, tid)) continue;
+        auto w = waits::wait_of(pid, tid);
+        if (!w.readable) {
+            ctx.require_running("idle");
+            if (!procfs::thread_ids(pid).empty()) {
+                skip(
+                    fmt::format("/proc/{}/syscall cannot be read here (the grader reads it for "
+                                "its own child process; a limit of where the grader runs, not "
+                                "of your server)",
+                                tid));
+            }
+            continue;  // gone meanwhile
+        }
+        out.push_back(std::move(w));
+    }
+    return out;
+}
+
+bool in_call(const waits::TaskWait& w, std::initializer_list<std::string_view> calls) {
+    return std::find(calls.begin(), calls.end(), w.call) != calls.end();
+}
+
+// The problem with the waits of the prefork workers in @p mode, "" when none.
+std::string pool_problem(Context& ctx, std::string_view mode, const std::set<pid_t>& workers) {
+    const auto n = workers.size();
+    std::vector<waits::TaskWait> all;
+    std::size_t on_listener = 0;
+    std::size_t in_futex = 0;
+    std::size_t in_record_lock = 0;
+    std::string wrong;  // the first worker that does not wait as the mode says
+    for (const pid_t pid : workers) {
+        auto ws = thread_waits(ctx, pid);
+        if (ws.empty()) return fmt::format("worker {} is gone", pid);
+        const auto listeners = waits::listener_fds(pid, ctx.port());
+        for (const auto& w : ws) {
+            const bool on = waits::waits_on_any(w, listeners);
+            on_listener += on ? 1U : 0U;
+            in_futex += w.call == "futex" ? 1U : 0U;
+            in_record_lock += w.record_lock ? 1U : 0U;
+            bool right = on;
+            if (mode == "accept") right = on && in_call(w, {"accept", "accept4"});
+            if (mode == "select") right = on && in_call(w, {"select", "pselect6"});
+            if (mode == "epoll" || mode == "epoll-exclusive") {
+                right = on && w.call.starts_with("epoll_");
+                for (const int fd : listeners) {
+                    const auto it = w.epoll_events.find(fd);
+                    if (it == w.epoll_events.end()) continue;
+                    const bool exclusive = (it->second & EPOLLEXCLUSIVE) != 0;
+                    if (exclusive != (mode == "epoll-exclusive") && wrong.empty()) {
+                        wrong = fmt::format(
+                            "worker {} watches the listening socket (fd {}) with events {:#x}, "
+                            "{} EPOLLEXCLUSIVE (/proc/{}/fdinfo)",
+                            pid, fd, it->second, exclusive ? "with" : "without", pid);
+                    }
+                }
+            }
+            if (!right && wrong.empty()) wrong = fmt::format("worker {} is in {}", pid, w.text());
+        }
+        all.insert(all.end(), ws.begin(), ws.end());
+    }
+    const std::string seen = fmt::format("the workers wait: {}", waits::list_text(all, true));
+    if (mode == "lock" || mode == "fcntl") {
+        const std::size_t locked = mode == "lock" ? in_futex : in_record_lock;
+        if (on_listener == 1 && locked + 1 >= n) return "";
+        return fmt::format(
+            "{} of {} workers wait on the listening socket and {} wait for the "
+            "{}; {}",
+            on_listener, n, locked,
+            mode == "lock" ? "mutex (futex)" : "record lock (fcntl F_SETLKW)", seen);
+    }
+    if (mode == "reuseport") {
+        const auto inodes = procfs::listening_inodes(ctx.port());
+        if (inodes.size() != n) {
+            return fmt::format("{} sockets listen on port {}; {}", inodes.size(), ctx.port(), seen);
+        }
+        const auto tree = procfs::process_tree(ctx.pid());
+        for (const auto inode : inodes) {
+            std::set<pid_t> holders;
+            for (const auto& h : procfs::socket_holders(tree, inode)) holders.insert(h.pid);
+            if (holders.size() != 1 || !workers.contains(*holders.begin())) {
+                return fmt::format(
+                    "the listening socket socket:[{}] is held by {}{}; each worker's own "
+                    "socket is held by that worker alone",
+                    inode, worker_pool::pids_text(holders),
+                    holders.contains(ctx.pid())
+                        ? fmt::format(" (the parent, {}, among them)", ctx.pid())
+                        : "");
+            }
+        }
+    }
+    if (!wrong.empty() || on_listener != n) {
+        return fmt::format("{}{}; {}", wrong, wrong.empty() ? "not every worker waits" : "", seen);
+    }
+    return "";
+}
+
+// The thread of @p pid that waits on the listening socket: fails unless it is exactly
+// @p want of them (given 2 s); returns them.
+std::vector<pid_t> listener_waiters(Context& ctx, std::size_t want, const std::string& label,
+                                    const std::string& hint) {
+    std::vector<pid_t> on;
+    std::vector<waits::TaskWait> all;
+    if (poll_until(2s, [&] {
+            all = thread_waits(ctx, ctx.pid());
+            const auto listeners = waits::listener_fds(ctx.pid(), ctx.port());
+            on.clear();
+            for (const auto& w : all) {
+                if (waits::waits_on_any(w, listeners)) on.push_back(w.tid);
+            }
+            return on.size() == want;
+        })) {
+        return on;
+    }
+    ctx.require_running(label);
+    fail(fmt::format("{}, idle: {} threads wait on the listening socket, {} expected; the "
+                     "threads wait: {}",
+                     label, on.size(), want, waits::list_text(all, false)),
+         hint);
+}
+
+// prethread: the listener's waiter, then who serves the connection it accepts.
+void thread_pool_evidence(Context& ctx, std::string_view mode, const std::string& label,
+                          const std::string& hint) {
+    const auto n = static_cast<std::size_t>(ctx.lab().workers);
+    if (mode == "nolock") {
+        (void)listener_waiters(ctx, n, label, hint);
+        return;
+    }
+    const pid_t acceptor = listener_waiters(ctx, 1, label, hint).front();
+    const Deadline overall(10s);
+    Connection conn = Connection::open(ctx.port(), overall.within(3s));
+    conn.send_all(request_line(4000), overall.within(3s), label);
+    expect_reply(ctx.reply(), conn, 4000, overall.within(3s), label);
+    // The connection is held open and idle: its thread waits for the next request.
+    std::vector<pid_t> serving;
+    std::vector<waits::TaskWait> all;
+    (void)poll_until(2s, [&] {
+        const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), conn.local_port());
+        all = thread_waits(ctx, ctx.pid());
+        serving.clear();
+        for (const auto& w : all) {
+            if (fd && w.waits_on(*fd)) serving.push_back(w.tid);
+        }
+        return serving.size() == 1;
+    });
+    if (serving.size() != 1) {
+        ctx.require_running(label);
+        fail(fmt::format("{}: after one request on a connection held open, {} threads wait on "
+                         "it (expected the one that serves it); the threads wait: {}",
+                         label, serving.size(), waits::list_text(all, false)),
+             hint);
+    }
+    const bool same = serving.front() == acceptor;
+    if (same == (mode == "lock")) return;
+    fail(fmt::format("{}: thread {} waited on the listening socket, and the connection it "
+                     "accepted is served by {}; the threads wait: {}",
+                     label, acceptor,
+                     same ? "that same thread" : fmt::format("thread {}", serving.front()),
+                     waits::list_text(all, false)),
+         hint);
+}
+
+// The epoll descriptors of @p pid.
+std::vector<int> epoll_fds(pid_t pid) {
+    std::vector<int> out;
+    for (const auto& fd : procfs::open_fds(pid)) {
+        if (fd.target == "anon_inode:[eventpoll]") out.push_back(fd.fd);
+    }
+    return out;
+}
+
+// reactor: the listening sockets of the mode.
+std::string reactor_problem(Context& ctx, std::string_view mode) {
+    const auto inodes = procfs::listening_inodes(ctx.port());
+    if (mode == "handoff") {
+        if (inodes.size() == 1) return "";
+        return fmt::format("{} sockets listen on port {}", inodes.size(), ctx.port());
+    }
+    const auto n = static_cast<std::size_t>(ctx.lab().workers);
+    const auto listeners = waits::listener_fds(ctx.pid(), ctx.port());
+    if (inodes.size() != n || listeners.size() != n) {
+        return fmt::format("{} sockets listen on port {}, {} of them held by the server",
+                           inodes.size(), ctx.port(), listeners.size());
+    }
+    std::map<int, std::vector<int>> epolls_of;  // listener fd -> the epoll sets watching it
+    for (const int ep : epoll_fds(ctx.pid())) {
+        const auto entries = procfs::epoll_interest(ctx.pid(), ep);
+        if (!entries) continue;
+        for (const auto& e : *entries) {
+            if (std::find(listeners.begin(), listeners.end(), e.fd) != listeners.end()) {
+                epolls_of[e.fd].push_back(ep);
+            }
+        }
+    }
+    std::set<int> used;
+    for (const int fd : listeners) {
+        const auto& eps = epolls_of[fd];
+        if (eps.size() != 1 || !used.insert(eps.front()).second) {
+            return fmt::format("listening socket fd {} is in {} epoll sets{}", fd, eps.size(),
+                               eps.size() == 1 ? " (one that watches another listener too)" : "");
+        }
+    }
+    return "";
+}
+
+// epoll: EPOLLET on the clients' entries (et) or on none of them (lt).
+void event_loop_evidence(Context& ctx, std::string_view mode, const std::string& label,
+                         const std::string& hint) {
+    constexpr int clients = 3;
+    const Deadline overall(10s);
+    std::vector<Connection> held;
+    for (int i = 0; i < clients; ++i) {
+        held.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        held.back().send_all(request_line(4000), overall.within(3s), label);
+        expect_reply(ctx.reply(), held.back(), 4000, overall.within(3s), label);
+    }
+    std::string problem;
+    (void)poll_until(1s, [&] {
+        problem.clear();
+        std::map<int, std::uint32_t> events;  // client fd -> its mask in some epoll set
+        for (const int ep : epoll_fds(ctx.pid())) {
+            for (const auto& e : procfs::epoll_interest(ctx.pid(), ep)
+                                     .value_or(std::vector<procfs::EpollEntry>{})) {
+                events[e.fd] = e.events;
+            }
+        }
+        for (const auto& c : held) {
+            const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), c.local_port());
+            if (!fd) {
+                problem = fmt::format("the server holds no socket of the client at port {}",
+                                      c.local_port());
+                return false;
+            }
+            const auto it = events.find(*fd);
+            if (it == events.end()) {
+                problem = fmt::format("client fd {} is in no epoll set", *fd);
+                return false;
+            }
+            const bool et = (it->second & EPOLLET) != 0;
+            if (et != (mode == "et")) {
+                problem = fmt::format("client fd {} is watched with events {:#x} ({} EPOLLET)", *fd,
+                                      it->second, et ? "with" : "without");
+                return false;
+            }
+        }
+        return true;
+    });
+    if (problem.empty()) return;
+    ctx.require_running(label);
+    fail(fmt::format("{}, with {} served clients held open: {} (/proc/{}/fdinfo)", label, clients,
+                     problem, ctx.pid()),
+         hint);
+}
+
+void require_evidence(Context& ctx, const LabMode& mode, const std::string& label) {
+    const Model model = ctx.lab().model;
+    const std::string_view what = modes::evidence(model, mode.name);
+    if (what.empty()) {
+        fail(fmt::format("the grader knows no evidence for {} of lab {}", label, ctx.lab().id));
+    }
+    const std::string hint =
+        fmt::format("{}: {} (the handout says what each mode does)", label, what);
+    if (model == Model::thread_pool) return thread_pool_evidence(ctx, mode.name, label, hint);
+    if (model == Model::event_loop) return event_loop_evidence(ctx, mode.name, label, hint);
+    std::string problem;
+    std::set<pid_t> workers;
+    if (model == Model::process_pool) {
+        workers = worker_pool::pool_of(ctx, ctx.lab().workers, label);
+    }
+    if (poll_until(2s, [&] {
+            problem = model == Model::process_pool ? pool_problem(ctx, mode.name, workers)
+                                                   : reactor_problem(ctx, mode.name);
+            return problem.empty();
+        })) {
+        return;
+    }
+    ctx.require_running(label);
+    fail(fmt::format("{}, idle: {}", label, problem), hint);
+}
+
+// modes: each mode of the server shows its own evidence.
+void check_modes(Context& ctx) {
+    const LabInfo& lab = ctx.lab();
+    if (lab.modes.empty()) fail(fmt::format("the grader has no modes for lab {}", lab.id));
+    const auto base = server_args(lab, "modes");  // -n, and the default mode: no flag
+    for (std::size_t i = 0; i < lab.modes.size(); ++i) {
+        const LabMode& mode = lab.modes[i];
+        const std::string label = mode_label(mode, i == 0);
+        auto args = base;
+        if (i > 0) {
+            for (const auto a : mode.args) args.emplace_back(a);
+        }
+        if (!ctx.server().running() || ctx.server().args() != args) {
+            const Readiness ready = ctx.server().start(5s, args);
+            if (!ready.accepting) {
+                fail(fmt::format("in {} the server did not start: {}", label, ready.problem),
+                     "write every mode of the handout; each is a way to run the same server");
+            }
+        }
+        require_evidence(ctx, mode, label);
+        ctx.log("{}: {}", label, modes::evidence(lab.model, mode.name));
+    }
+}
+
+}  // namespace
+
+CSD_CHECK(modes) {
+    return {.id = "modes",
+            .points = 20,
+            .run = check_modes,
+            .summary =
+                "started in each of its modes (-m, -e), the server shows that mode's "
+                "evidence: what each worker waits in and on which descriptor, the "
+                "listening sockets and who holds them, the epoll flags, who serves",
+            .hint =
+                "write every mode the handout asks for: each mode is its own way of "
+                "waiting for connections, not a name for the same code",
+            .locks = {},
+            .lifecycle = Lifecycle::ends_server};
+}
+
+}  // namespace csd::grade

@@ -1,0 +1,105 @@
+// What a blocked thread waits on, from a sample of /proc/TID/syscall and
+// the memory or epoll set its arguments point to.
+#include "waits.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+
+using namespace csd::grade;
+using namespace csd::grade::waits;
+
+namespace {
+
+procfs::SyscallSample sample(long number, std::vector<std::uint64_t> args) {
+    procfs::SyscallSample s;
+    s.readable = true;
+    s.number = number;
+    s.args = std::move(args);
+    return s;
+}
+
+// Memory with @p bytes at address 0x1000 and nothing anywhere else.
+Readers memory_at_0x1000(std::string bytes) {
+    Readers r;
+    r.memory = [bytes = std::move(bytes)](std::uint64_t address,
+                                          std::size_t size) -> std::optional<std::string> {
+        if (address != 0x1000 || size > bytes.size()) return std::nullopt;
+        return bytes.substr(0, size);
+    };
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("accept and read wait on their first argument") {
+    const auto w = describe(sample(SYS_accept4, {3, 0, 0, 0x80800, 0, 0}), {});
+    CHECK(w.call == "accept4");
+    CHECK(w.fds == std::vector<int>{3});
+    CHECK(w.waits_on(3));
+    CHECK_FALSE(w.waits_on(4));
+    CHECK(w.text() == "accept4 on fd 3");
+    CHECK(describe(sample(SYS_read, {7, 0x1000, 4096}), {}).fds == std::vector<int>{7});
+}
+
+TEST_CASE("poll: the descriptors of the pollfd array, negative ones left out") {
+    const pollfd array[3] = {{5, POLLIN, 0}, {-1, POLLIN, 0}, {3, POLLIN, 0}};
+    std::string bytes(sizeof array, '\0');
+    std::memcpy(bytes.data(), array, sizeof array);
+    const auto w = describe(sample(SYS_poll, {0x1000, 3, 0xffffffff}), memory_at_0x1000(bytes));
+    CHECK(w.fds == std::vector<int>{3, 5});
+    CHECK(w.text() == "poll on fds 3, 5");
+    // An array that cannot be read: the call is known, its descriptors are not.
+    const auto unread =
+        describe(sample(SYS_poll, {0x2000, 3, 0xffffffff}), memory_at_0x1000(bytes));
+    CHECK(unread.call == "poll");
+    CHECK(unread.fds.empty());
+}
+
+TEST_CASE("select: the read set, up to nfds") {
+    std::string set(8, '\0');
+    set[0] = static_cast<char>(1U << 4);  // fd 4
+    set[1] = static_cast<char>(1U << 1);  // fd 9
+    const auto w = describe(sample(SYS_pselect6, {10, 0x1000, 0, 0, 0, 0}), memory_at_0x1000(set));
+    CHECK(w.call == "pselect6");
+    CHECK(w.fds == std::vector<int>{4, 9});
+    CHECK(fds_in_fd_set(set, 5) == std::vector<int>{4});  // fd 9 is beyond nfds
+    // No read set at all (a select used as a sleep): nothing watched.
+    CHECK(describe(sample(SYS_pselect6, {10, 0, 0, 0, 0, 0}), memory_at_0x1000(set)).fds.empty());
+}
+
+TEST_CASE("epoll_wait: the interest list of its epoll descriptor, with the flags") {
+    Readers r;
+    r.epoll = [](int epfd) -> std::optional<std::vector<procfs::EpollEntry>> {
+        if (epfd != 6) return std::nullopt;
+        return std::vector<procfs::EpollEntry>{{4, 0x10000001U}, {5, 0x19U}};
+    };
+    const auto w = describe(sample(SYS_epoll_wait, {6, 0x1000, 1, 0xffffffff}), r);
+    CHECK(w.fds == std::vector<int>{4, 5});
+    CHECK(w.epoll_events.at(4) == 0x10000001U);
+    CHECK(describe(sample(SYS_epoll_wait, {7, 0x1000, 1, 0xffffffff}), r).fds.empty());
+}
+
+TEST_CASE("fcntl: waiting for a record lock, and not") {
+    CHECK(describe(sample(SYS_fcntl, {7, F_SETLKW, 0x1000}), {}).record_lock);
+    CHECK(describe(sample(SYS_fcntl, {7, F_OFD_SETLKW, 0x1000}), {}).record_lock);
+    CHECK(describe(sample(SYS_fcntl, {7, F_SETLKW, 0x1000}), {}).text() == "fcntl(F_SETLKW)");
+    CHECK_FALSE(describe(sample(SYS_fcntl, {7, F_GETFL, 0}), {}).record_lock);
+}
+
+TEST_CASE("running, unreadable and not in a call") {
+    procfs::SyscallSample running;
+    running.readable = true;
+    running.running = true;
+    CHECK(describe(running, {}).text() == "running");
+    CHECK(describe(procfs::SyscallSample{}, {}).text() == "(unreadable)");
+    procfs::SyscallSample none;
+    none.readable = true;
+    CHECK(describe(none, {}).text() == "not in a system call");
+    CHECK(describe(sample(SYS_futex, {0x1000, 0x80, 0}), {}).text() == "futex");
+}

@@ -1,0 +1,152 @@
+#include "waits.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "syscalls.hpp"
+
+namespace csd::grade::waits {
+namespace {
+
+// More descriptors than this in one poll()/select() are not read.
+constexpr std::uint64_t max_fds = 1 << 16;
+
+std::vector<int> sorted(std::vector<int> fds) {
+    std::sort(fds.begin(), fds.end());
+    fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
+    return fds;
+}
+
+std::string fds_text(const std::vector<int>& fds) {
+    if (fds.empty()) return "";
+    constexpr std::size_t shown = 6;
+    std::string text = fds.size() == 1 ? " on fd " : " on fds ";
+    for (std::size_t i = 0; i < fds.size() && i < shown; ++i) {
+        text += fmt::format("{}{}", i == 0 ? "" : ", ", fds[i]);
+    }
+    if (fds.size() > shown) text += fmt::format(" (and {} more)", fds.size() - shown);
+    return text;
+}
+
+}  // namespace
+
+bool TaskWait::waits_on(int fd) const {
+    return std::binary_search(fds.begin(), fds.end(), fd);
+}
+
+std::string TaskWait::text() const {
+    if (!readable) return "(unreadable)";
+    if (call.empty()) return "not in a system call";
+    if (record_lock) return "fcntl(F_SETLKW)";
+    return call + fds_text(fds);
+}
+
+std::vector<int> fds_in_fd_set(std::string_view bytes, std::uint64_t nfds) {
+    std::vector<int> out;
+    const std::uint64_t bits = std::min<std::uint64_t>(nfds, bytes.size() * 8);
+    for (std::uint64_t fd = 0; fd < bits; ++fd) {
+        const auto byte = static_cast<unsigned char>(bytes[fd / 8]);
+        if ((byte >> (fd % 8)) & 1U) out.push_back(static_cast<int>(fd));
+    }
+    return out;
+}
+
+std::vector<int> fds_in_pollfds(std::string_view bytes) {
+    std::vector<int> out;
+    for (std::size_t at = 0; at + sizeof(pollfd) <= bytes.size(); at += sizeof(pollfd)) {
+        pollfd p{};
+        std::memcpy(&p, bytes.data() + at, sizeof p);
+        if (p.fd >= 0) out.push_back(p.fd);
+    }
+    return sorted(std::move(out));
+}
+
+TaskWait describe(const procfs::SyscallSample& s, const Readers& from) {
+    TaskWait w;
+    w.readable = s.readable;
+    if (!s.readable) return w;
+    if (s.running) {
+        w.call = "running";
+        return w;
+    }
+    if (!s.number) return w;
+    w.call = syscall_name(*s.number);
+    const auto& a = s.args;
+    const std::string& c = w.call;
+    if ((c == "accept" || c == "accept4" || c == "read" || c == "recvfrom" || c == "recvmsg") &&
+        !a.empty()) {
+        w.fds = {static_cast<int>(a[0])};
+    } else if ((c == "select" || c == "pselect6") && a.size() >= 2 && a[1] != 0 &&
+               a[0] <= max_fds && from.memory) {
+        const std::size_t words = (a[0] + 63) / 64;
+        if (const auto set = from.memory(a[1], words * 8)) w.fds = fds_in_fd_set(*set, a[0]);
+    } else if ((c == "poll" || c == "ppoll") && a.size() >= 2 && a[1] <= max_fds && from.memory) {
+        if (const auto array = from.memory(a[0], a[1] * sizeof(pollfd))) {
+            w.fds = fds_in_pollfds(*array);
+        }
+    } else if (c.starts_with("epoll_") && c != "epoll_ctl" && !a.empty() && from.epoll) {
+        if (const auto entries = from.epoll(static_cast<int>(a[0]))) {
+            for (const auto& e : *entries) {
+                w.fds.push_back(e.fd);
+                w.epoll_events[e.fd] = e.events;
+            }
+            w.fds = sorted(std::move(w.fds));
+        }
+    } else if (c == "fcntl" && a.size() >= 2) {
+        w.record_lock = a[1] == F_SETLKW || a[1] == F_OFD_SETLKW;
+    }
+    return w;
+}
+
+TaskWait wait_of(pid_t pid, pid_t tid) {
+    const Readers from{
+        .memory = [pid](std::uint64_t address,
+                        std::size_t size) { return procfs::read_memory(pid, address, size); },
+        .epoll = [pid](int epfd) { return procfs::epoll_interest(pid, epfd); },
+    };
+    TaskWait w = describe(procfs::current_syscall(tid), from);
+    w.pid = pid;
+    w.tid = tid;
+    return w;
+}
+
+std::vector<int> listener_fds(pid_t pid, std::uint16_t port) {
+    const auto inodes = procfs::listening_inodes(port);
+    std::vector<int> out;
+    for (const auto& fd : procfs::open_fds(pid)) {
+        const auto inode = procfs::socket_inode(fd.target);
+        if (inode && std::binary_search(inodes.begin(), inodes.end(), *inode)) {
+            out.push_back(fd.fd);
+        }
+    }
+    return out;
+}
+
+std::optional<int> connection_fd(pid_t pid, std::uint16_t server_port, std::uint16_t client_port) {
+    const auto inode = procfs::connection_inode(server_port, client_port);
+    if (!inode) return std::nullopt;
+    const auto holders = procfs::socket_holders({pid}, *inode);
+    if (holders.empty()) return std::nullopt;
+    return holders.front().fd;
+}
+
+bool waits_on_any(const TaskWait& w, const std::vector<int>& fds) {
+    return std::any_of(fds.begin(), fds.end(), [&](int fd) { return w.waits_on(fd); });
+}
+
+std::string list_text(const std::vector<TaskWait>& waits, bool by_process) {
+    std::string text;
+    for (const auto& w : waits) {
+        text += fmt::format("{}{} in {}", text.empty() ? "" : "; ", by_process ? w.pid : w.tid,
+                            w.text());
+    }
+    return text.empty() ? "none" : text;
+}
+
+}  // namespace csd::grade::waits
