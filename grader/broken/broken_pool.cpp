@@ -19,6 +19,7 @@
 //                         up, and says nothing about who served
 //   thread-per-client     each worker serves each connection on a new thread
 //                         of its own: -n bounds nothing
+//   pool-of-4             4 workers whatever -n says
 // grader/broken/CMakeLists.txt builds one broken-<bug> program per bug.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -39,6 +40,7 @@
 // test: counts-in-slot-0 prefork distribution control pipeline
 //   Each worker has one thread, however many clients it serves.
 // test: thread-per-client prefork architecture control pipeline
+// test: pool-of-4 prefork architecture control pipeline
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -146,7 +148,7 @@ int main(int argc, char** argv) {
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 "
-        "thread-per-client");
+        "thread-per-client pool-of-4");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{
@@ -165,7 +167,8 @@ int main(int argc, char** argv) {
     csd::Fd listener;  // the shared one (none in mode reuseport)
     if (!reuseport)
         listener = csd::listen_tcp(options.host, options.port, {.nonblocking = waits_first});
-    const auto n = static_cast<std::size_t>(options.workers);
+    // Bug pool-of-4: 4 workers (the grader's usual -n) whatever -n says.
+    const auto n = static_cast<std::size_t>(bug == "pool-of-4" ? 4 : options.workers);
     const std::size_t bytes = n * sizeof(std::atomic<std::uint64_t>);
     void* memory = bug == "private-counters"
                        ? ::operator new(bytes)

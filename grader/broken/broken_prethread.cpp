@@ -16,6 +16,8 @@
 // test: queue-per-thread prethread stalled control concurrency
 //   Every mode is the queue: -m lock's acceptor does not serve what it accepts.
 // test: queue-only prethread modes control pipeline
+//   The pool's size is -n, not the number the grader happens to use.
+// test: pool-of-8 prethread architecture control pipeline
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -48,6 +50,8 @@ std::string_view bug;
 //   queue-per-thread  a queue per pool thread, filled in turn by the main
 //                   thread: a new client may wait behind a stalled one
 //                   while another thread is free                          -> stalled
+//   pool-of-8       a pool of 8 threads whatever -n says (the grader's -n
+//                   is 8)                                                  -> architecture
 //   queue-only       -m lock and -m nolock run the queue of -m queue: a
 //                   pool with one of its three modes written              -> modes
 
@@ -103,9 +107,10 @@ class Queue {
 
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
-        argv[0], "pool-spawns spin-queue sleep-queue pool-no-wakeup queue-per-thread queue-only");
+        argv[0],
+        "pool-spawns spin-queue sleep-queue pool-no-wakeup queue-per-thread queue-only pool-of-8");
     // -m as in the lab, accepted and ignored: every mode is the queue of -m queue.
-    const csd::ServerOptions opts = csd::parse_server_options(
+    csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
                          .flags = {csd::LabFlag{.letter = 'm',
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
                                                 .value_name = "MODE",
                                                 .choices = {"queue", "lock", "nolock"},
                                                 .default_value = "queue"}}});
+    if (bug == "pool-of-8") opts.workers = 8;  // whatever -n says
     csd::route_signals({SIGTERM, SIGINT});
     csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
     csd::announce_listening(opts.host, opts.port);

@@ -11,6 +11,10 @@
 //   rst-sleep-1s sleeps a fixed second after the reply instead of watching
 //                its send queue, then resets: a client slower than that
 //                loses the end of its reply (fails reply)
+//   rst-no-limit waits for the send queue to empty (SIOCOUTQ) before the
+//                reset, as it should, but with no 10 s limit on a client:
+//                one that sends nothing, or never reads, holds the server
+//                forever (fails client-limit)
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
 // `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
@@ -21,6 +25,10 @@
 // test: rst-no-wait rst reply control rst time-wait
 //   A fixed second instead of the send-queue wait (issue 20: it had full marks).
 // test: rst-sleep-1s rst reply control rst
+//   No limit on a client: a silent one holds the server (issue 20: full marks).
+// test: rst-no-limit rst client-limit control reply rst
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,7 +59,7 @@ std::uint64_t read_request(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0], "rst-fin rst-no-wait rst-sleep-1s");
+    bug = broken::bug_from_name(argv[0], "rst-fin rst-no-wait rst-sleep-1s rst-no-limit");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);
@@ -62,7 +70,14 @@ int main(int argc, char** argv) {
         const std::uint64_t n = read_request(fd);
         if (n > 0) (void)test_server::send_reply(fd, n);
         if (bug == "rst-sleep-1s") ::usleep(1000 * 1000);
-        if (bug == "rst-no-wait" || bug == "rst-sleep-1s") {
+        if (bug == "rst-no-limit") {
+            // Until the whole reply is acknowledged, however long that takes.
+            for (int queued = 1; queued > 0 && !test_server::stop;) {
+                if (::ioctl(fd, SIOCOUTQ, &queued) != 0) break;
+                if (queued > 0) ::usleep(1000);
+            }
+        }
+        if (bug == "rst-no-wait" || bug == "rst-sleep-1s" || bug == "rst-no-limit") {
             const linger abort{1, 0};
             ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
         }

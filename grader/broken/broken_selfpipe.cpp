@@ -7,6 +7,9 @@
 //   selfpipe-pieces    the self-pipe, but every read() is taken for one line
 //   selfpipe-ignores-w the self-pipe, but no sleep for -w: no race window to
 //                      test, and the grader cannot see one (race-window)
+//   selfpipe-handler-exits the self-pipe, but the handler itself prints
+//                      "got SIGUSR1" and _exit()s: prompt, and not the lesson
+//                      (signals, under strace: no rt_sigreturn before the answer)
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -20,6 +23,8 @@
 // test: selfpipe-pieces selfpipe lines control race-window
 //   -w ignored: the self-pipe answers at once anyway (issue 20: full marks).
 // test: selfpipe-ignores-w selfpipe race-window control signals
+//   The handler answers and exits: every answer prompt (issue 20: full marks).
+// test: selfpipe-handler-exits selfpipe signals control lines race-window
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>
@@ -42,8 +47,15 @@ std::string_view bug;
 
 volatile sig_atomic_t got_usr1 = 0;
 int wake_write = -1;
+/// Bug selfpipe-handler-exits: the handler answers and ends the program.
+bool handler_exits = false;
 
 extern "C" void on_usr1(int) {
+    if (handler_exits) {
+        constexpr char line[] = "got SIGUSR1\n";
+        (void)!::write(STDOUT_FILENO, line, sizeof line - 1);
+        ::_exit(0);
+    }
     got_usr1 = 1;
     const int saved = errno;
     if (wake_write >= 0) {
@@ -70,7 +82,8 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces "
-        "selfpipe-ignores-w");
+        "selfpipe-ignores-w selfpipe-handler-exits");
+    handler_exits = bug == "selfpipe-handler-exits";
     long window_us = 0;
     for (int c = 0; (c = ::getopt(argc, argv, "w:")) != -1;) {
         if (c != 'w') return 2;
@@ -78,7 +91,7 @@ int main(int argc, char** argv) {
     }
     if (bug == "selfpipe-ignores-w") window_us = 0;
     const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" ||
-                           bug == "selfpipe-ignores-w" || bug == "none";
+                           bug == "selfpipe-ignores-w" || handler_exits || bug == "none";
     int wake_read = -1;
     if (uses_pipe) {
         int ends[2];

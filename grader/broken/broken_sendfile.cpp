@@ -21,6 +21,9 @@
 //   One offset, the file's own, for every client: concurrent replies mix
 //   (issue 20: it had full marks); one client at a time is still served right.
 // test: sendfile-shared-offset sendfile bytes control pipeline
+//   A -f file that cannot be served (missing, empty) is found out only at
+//   the first request (issue 20: it crashed there, with full marks).
+// test: sendfile-no-file-check sendfile start control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -34,6 +37,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -146,7 +150,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "sendfile-copy sendfile-mmap sendfile-short sendfile-continues sendfile-lseek-null "
-        "sendfile-shared-offset");
+        "sendfile-shared-offset sendfile-no-file-check");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",
@@ -154,10 +158,22 @@ int main(int argc, char** argv) {
     const csd::ServerOptions options = csd::parse_server_options(argc, argv, line);
     std::signal(SIGPIPE, SIG_IGN);
     File file;
-    file.fd = csd::check(::open(options.value('f').c_str(), O_RDONLY | O_CLOEXEC), "open");
-    struct stat st {};
-    csd::check(::fstat(file.fd, &st), "fstat");
-    file.size = static_cast<std::uint64_t>(st.st_size);
+    if (bug == "sendfile-no-file-check") {
+        // Opened, and its size taken, without a look at what came of it.
+        file.fd = ::open(options.value('f').c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st {};
+        if (::fstat(file.fd, &st) == 0) file.size = static_cast<std::uint64_t>(st.st_size);
+    } else {
+        // Refused at start, as the contract says: a message and status 1.
+        file.fd = ::open(options.value('f').c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st {};
+        if (file.fd < 0 || ::fstat(file.fd, &st) != 0 || st.st_size == 0) {
+            std::fprintf(stderr, "server: %s: cannot be served (missing or empty)\n",
+                         options.value('f').c_str());
+            return 1;
+        }
+        file.size = static_cast<std::uint64_t>(st.st_size);
+    }
     if (bug == "sendfile-mmap") {
         file.map = static_cast<const char*>(
             csd::check_mmap(::mmap(nullptr, file.size, PROT_READ, MAP_SHARED, file.fd, 0), "mmap"));

@@ -11,6 +11,8 @@
 //                  listening socket on the port too (and never accepts)
 //   fdpass         the parent accepts and passes each socket to one of -n workers
 //   fdpass-keeps   the same, but the parent keeps its copy of every socket
+//   fdpass-shares-channels  the same as fdpass, but a worker keeps the
+//                  parent's ends of the channels of the workers forked before it
 //   fork           a new child per connection
 //   thread         a new (detached) thread per connection
 //   prethread      -n threads, each calling accept()
@@ -152,7 +154,9 @@ int run_fdpass(int listener, int n) {
         if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0) die("socketpair");
         children.push_back(fork_child([&] {
             ::close(listener);
-            for (const int other : channels) ::close(other);
+            if (design != "fdpass-shares-channels") {
+                for (const int other : channels) ::close(other);
+            }
             ::close(pair[0]);
             for (;;) {
                 const int fd = recv_fd(pair[1]);
@@ -226,11 +230,12 @@ int run_prethread(int listener, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    design =
-        broken::bug_from_name(argv[0],
-                              "prefork prefork-leaks reuseport reuseport-forks "
-                              "reuseport-parent-listens fdpass fdpass-keeps fork thread prethread",
-                              "model-");
+    design = broken::bug_from_name(
+        argv[0],
+        "prefork prefork-leaks reuseport reuseport-forks "
+        "reuseport-parent-listens fdpass fdpass-keeps fdpass-shares-channels fork thread "
+        "prethread",
+        "model-");
     const Options o = parse(argc, argv);
     catch_stop();
     if (design.starts_with("reuseport")) ::_exit(run_reuseport(o));
@@ -239,7 +244,8 @@ int main(int argc, char** argv) {
     int status = 0;
     if (design == "prefork" || design == "prefork-leaks") {
         status = run_prefork(listener, o.workers);
-    } else if (design == "fdpass" || design == "fdpass-keeps") {
+    } else if (design == "fdpass" || design == "fdpass-keeps" ||
+               design == "fdpass-shares-channels") {
         status = run_fdpass(listener, o.workers);
     } else if (design == "fork") {
         status = run_fork(listener);

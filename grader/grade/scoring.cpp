@@ -53,6 +53,16 @@ const std::vector<LabHints>& lab_hints() {
                     "on a stop, close the queue: set a flag under the mutex and notify_all(), so "
                     "that every idle pool thread wakes and ends; busy ones see csd::stop_fd() "
                     "in csd::serve_connection(); then join them all and return 0"}}},
+        {.lab = "fdpass",
+         .hints = {{"stalled",
+                    "each worker serves one client at a time, so -n workers serve -n clients at "
+                    "once: the parent passes each new connection to a worker that said it is "
+                    "free (on its channel), never to a busy one, not even in turn"},
+                   {"distribution",
+                    "count each connection in the slot of the worker that served it, in memory "
+                    "shared by the parent and the workers (mmap MAP_SHARED | MAP_ANONYMOUS "
+                    "before the first fork, std::atomic), or in the parent as it passes them; "
+                    "after reaping the workers print one line per slot (docs/contract.md)"}}},
         {.lab = "uring",
          .hints = {{"reset",
                     "send with MSG_NOSIGNAL; a recv or send that completes with -ECONNRESET or "

@@ -34,7 +34,7 @@ std::string find_strace() {
 
 }  // namespace
 
-Strace::Strace(pid_t pid, const std::string& calls) {
+Strace::Strace(pid_t pid, const std::string& calls, bool show_signals) {
     const std::string strace = find_strace();
     if (strace.empty()) {
         why_not_ =
@@ -43,8 +43,8 @@ Strace::Strace(pid_t pid, const std::string& calls) {
         return;
     }
     out_ = csd::Fd(csd::check(::memfd_create("csd-grade-strace", MFD_CLOEXEC), "memfd_create"));
-    strace_ = spawn({strace, "-f", "-qq", "-e", "trace=" + calls, "-e", "signal=none", "-p",
-                     std::to_string(pid)},
+    strace_ = spawn({strace, "-f", "-qq", "-e", "trace=" + calls, "-e",
+                     show_signals ? "signal=all" : "signal=none", "-p", std::to_string(pid)},
                     -1, out_.get());
     const Deadline attach(3s);
     while (procfs::tracer_pid(pid).value_or(0) != strace_) {

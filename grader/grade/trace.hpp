@@ -20,8 +20,10 @@ class Strace {
   public:
     /// Starts strace and waits (up to 3 s, scaled) until it traces @p pid.
     /// When there is no strace, or it cannot attach, attached() is false
-    /// and why_not() says why.
-    Strace(pid_t pid, const std::string& calls);
+    /// and why_not() says why. With @p show_signals the trace also has a
+    /// line `--- SIGNAME {...} ---` for each signal delivered to the process
+    /// (to a handler, or to its default action).
+    Strace(pid_t pid, const std::string& calls, bool show_signals = false);
     ~Strace();
     Strace(const Strace&) = delete;
     Strace& operator=(const Strace&) = delete;

@@ -58,9 +58,11 @@ void start_child(csd::Fd& listener, csd::Fd client, Children& children) {
 
 /// Reaps every child that has exited, without blocking, and forgets it.
 void reap_children(Children& children) {
-    // TODO(handout step 3): waitpid(-1, &status, WNOHANG) until it returns 0
-    // (children still running) or fails with ECHILD (no child at all); one
-    // SIGCHLD may stand for several exited children.
+    // TODO(handout step 3): reap every child that has ended, without ever
+    // blocking (the parent must go back to accepting): keep asking for any
+    // ended child until the answer is "some are still running" or "there is
+    // no child at all"; one SIGCHLD may stand for several exited children.
+    // See waitpid(2): which pid to ask for, and the option that never waits.
     (void)children;
 }
 

@@ -61,10 +61,14 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 /// Maps the Board shared by the parent and every worker it forks later.
 Board* map_board() {
-    // TODO(handout step 1): mmap(nullptr, sizeof(Board), PROT_READ |
-    // PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) (csd::check_mmap), build
-    // the Board in it (placement new), and make accept_lock process-shared
-    // and robust (pthread_mutexattr_setpshared, pthread_mutexattr_setrobust).
+    // TODO(handout step 1): memory that the workers forked later share with
+    // the parent (writes in one are seen by all), backed by no file, big
+    // enough for a Board: see mmap(2) for the sharing and anonymous flags
+    // (csd::check_mmap turns its failure into an exception). Build the Board
+    // in it (placement new), then make accept_lock a mutex that works across
+    // processes and survives the death of a worker that holds it
+    // (pthread_mutexattr_init(3) and the attribute calls of the handout's
+    // step 1).
     return new Board{};  // private memory: each process counts in its own copy
 }
 
@@ -205,8 +209,9 @@ bool start_workers(const Pool& pool, std::vector<pid_t>& pids, std::vector<pid_t
 
 /// Reaps every ended worker; its slot's pid becomes 0 (to be replaced).
 void reap_workers(std::vector<pid_t>& pids) {
-    // TODO(handout step 3): waitpid(-1, &status, WNOHANG) until it returns 0
-    // or fails with ECHILD; set the slot of each reaped pid to 0.
+    // TODO(handout step 3): reap every worker that has ended, without ever
+    // blocking (as the fork lab's parent did, waitpid(2)); set the slot of
+    // each reaped pid to 0 so that it is replaced.
     (void)pids;
 }
 

@@ -214,12 +214,13 @@ void Server::on_accept(const io_uring_cqe& cqe) {
 }
 
 void Server::submit_recv(Connection& c) {
-    // TODO(handout step 3): a recv on c.fd with no buffer of its own
-    // (io_uring_prep_recv with nullptr), IOSQE_BUFFER_SELECT in sqe.flags and
-    // sqe.buf_group = buffers_.group(): the kernel picks a provided buffer
-    // when data arrives. Ask for at most c.session.input_room() bytes (and
-    // at most buffer_size), so that feed() takes all of them. user_data:
-    // tag(recv_kind, &c); note it in c.receiving.
+    // TODO(handout step 3): a recv on c.fd that brings no buffer of its own:
+    // the kernel picks one of the provided buffers of buffers_.group() when
+    // data arrives (the handout's "Provided buffers": which SQE flag asks for
+    // that, and which field names the group). Ask for no more than
+    // c.session.input_room() bytes (and buffer_size), so that feed() takes
+    // all of them. Tag its user_data as a recv of c (tag()), and note it in
+    // c.receiving.
     (void)c;
 }
 
@@ -240,8 +241,9 @@ void Server::on_recv(Connection& c, const io_uring_cqe& cqe) {
 
 void Server::submit_send(Connection& c) {
     // TODO(handout step 5): a send of what is left of c.out (from
-    // c.out_sent on), with MSG_NOSIGNAL; user_data tag(send_kind, &c); note
-    // it in c.sending. c.out must not change until it completes.
+    // c.out_sent on) that cannot raise SIGPIPE; tag its user_data as a send
+    // of c (tag()), and note it in c.sending. c.out must not change until it
+    // completes.
     (void)c;
 }
 

@@ -42,10 +42,11 @@ struct Worker {
 /// close it, say "free" (one byte), go round. Returns when the parent is
 /// gone (EOF on the channel).
 void run_worker(int channel) {
-    // TODO(handout step 2): loop: csd::recv_fd(channel); a descriptor
-    // (status ok): serve it with csd::serve_connection(), let it close, then
-    // csd::write_some(channel, "f") to tell the parent you are free; eof:
-    // return; interrupted: go round.
+    // TODO(handout step 2): loop: receive a connection from the parent on
+    // the channel (csd::recv_fd); serve it with csd::serve_connection() and
+    // let it close; then tell the parent you are free again, with one byte
+    // on the channel (the handout's channel protocol). The parent gone (end
+    // of file on the channel): return; interrupted: go round.
     // SKELETON: (void)channel;
     // BEGIN SOLUTION
     for (;;) {

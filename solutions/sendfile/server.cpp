@@ -219,8 +219,9 @@ void Server::send_replies(Connection& c) {
     //    file at reply_offset() % file_.size; send at most up to the end of
     //    the file (the next piece starts again at 0), and at most
     //    reply_left();
-    //  - sendfile(socket, file, &offset, count) sends from that offset and
-    //    returns how many bytes went out: often fewer than count on a
+    //  - sendfile(2), given the offset to start from (not the file's own
+    //    offset, which all the connections would share), sends from there
+    //    and returns how many bytes went out: often fewer than asked on a
     //    non-blocking socket (a partial send); consume() exactly that many,
     //    so the next piece starts where this one stopped;
     //  - EAGAIN: the socket buffer is full; return, epoll says when it has

@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "checks.hpp"
@@ -126,11 +128,46 @@ void require_back_to(Context& ctx, pid_t top, const std::vector<TreeFd>& baselin
                     what, extra_fds(baseline, now, top)));
 }
 
+// A pool of processes (prefork, fdpass), idle: no socket but the listening
+// one is open in two of its processes. After fork() each process closes
+// what is not its own: the parent the worker's end of its channel, a
+// worker the parent's ends of the other workers' channels.
+void require_unshared_sockets(Context& ctx, const std::vector<TreeFd>& fds) {
+    const auto listening = procfs::listening_inodes(ctx.port());
+    std::map<std::uint64_t, std::vector<const TreeFd*>> holders;
+    for (const auto& fd : fds) {
+        const auto inode = procfs::socket_inode(fd.fd.target);
+        if (!inode || std::binary_search(listening.begin(), listening.end(), *inode)) continue;
+        holders[*inode].push_back(&fd);
+    }
+    for (const auto& [inode, held] : holders) {
+        std::set<pid_t> pids;
+        for (const TreeFd* fd : held) pids.insert(fd->pid);
+        if (pids.size() < 2) continue;
+        std::string where;
+        for (const TreeFd* fd : held) {
+            where += fmt::format("{}fd {} of pid {}{}", where.empty() ? "" : ", ", fd->fd.fd,
+                                 fd->pid, fd->pid == ctx.pid() ? " (the parent)" : "");
+        }
+        fail(fmt::format("idle, the socket socket:[{}] is open in {} processes of the server: {}; "
+                         "apart from the listening socket, every socket belongs to one process",
+                         inode, pids.size(), where),
+             "after fork(), each process closes the descriptors that are not its own: the "
+             "parent closes the worker's end of its channel, the worker closes the parent's end "
+             "and the parent's ends of the other workers' channels (a worker that holds them "
+             "keeps those channels open after their own worker died)");
+    }
+}
+
 // fd-leak: the descriptor count of the server and all its descendants returns to its baseline.
 void check_fd_leak(Context& ctx) {
     const pid_t top = ctx.pid();
     const auto baseline = settled_fds(top);
     ctx.log("fd baseline of pid {} and its descendants: {}", top, baseline.size());
+    const Model model = ctx.lab().model;
+    if (model == Model::process_pool || model == Model::descriptor_passing) {
+        require_unshared_sockets(ctx, baseline);
+    }
     const Deadline overall(60s);
     for (int i = 0; i < 100; ++i) one_connection(ctx, i, overall);
     require_back_to(ctx, top, baseline,

@@ -46,6 +46,15 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
 std::vector<pid_t> require_thread_pool(Context& ctx, int n, std::string_view when,
                                        const std::string& hint);
 
+/// Another pool size than the lab's usual -n: 3 (5 when the lab's is 3).
+[[nodiscard]] int other_pool_size(const Context& ctx);
+
+/// Starts the server again with `-n @p size` instead of the lab's usual -n
+/// (its other flags kept), so that a pool whose size does not follow -n
+/// shows; fails when it does not start. The runner starts it again with
+/// the usual flags for the next check.
+void restart_with_pool_size(Context& ctx, int size);
+
 /// prefork: a fixed pool of lab().workers processes below the server,
 /// the same before and after load, each connection served by one of them.
 /// The workers accept, nobody passes them connections: either each holds

@@ -348,6 +348,24 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
 // ThreadSanitizer starts a background thread of its own (seen by its
 // library in /proc/PID/maps); in such a build the lab library takes the
 // routed signals in a thread named csd-signals (labs/lib/src/signals.cpp).
+int other_pool_size(const Context& ctx) {
+    return ctx.lab().workers == 3 ? 5 : 3;
+}
+
+void restart_with_pool_size(Context& ctx, int size) {
+    std::vector<std::string> args = ctx.server().args();
+    const auto n = std::find(args.begin(), args.end(), "-n");
+    if (n == args.end() || n + 1 == args.end()) {
+        fail(fmt::format("the grader starts lab {} without -n", ctx.lab().id));
+    }
+    *(n + 1) = std::to_string(size);
+    const Readiness ready = ctx.server().start(5s, args);
+    if (!ready.accepting) {
+        fail(fmt::format("started with -n {}, the server did not start: {}", size, ready.problem),
+             "the pool's size is -n: read it from the command line, whatever its value");
+    }
+}
+
 int runtime_threads(pid_t pid) {
     if (!procfs::runs_tsan(pid)) return 0;
     int threads = 1;
@@ -415,6 +433,9 @@ void check_process_pool(Context& ctx) {
     require_same_workers(ctx, workers, "after those clients left", pool_hint);
     ctx.log("pool of {} workers: {}, {}", n, pid_list(workers),
             hold_open ? "sharing one listening socket" : "each with its own listening socket");
+    const int m = other_pool_size(ctx);
+    restart_with_pool_size(ctx, m);
+    (void)require_workers(ctx, m, fmt::format("started with -n {}, idle", m), pool_hint);
 }
 
 void check_descriptor_passing(Context& ctx) {
@@ -432,6 +453,9 @@ void check_descriptor_passing(Context& ctx) {
     std::this_thread::sleep_for(scaled(100ms));
     require_same_workers(ctx, workers, "after those clients left", fdpass_hint);
     require_listener_in_parent_only(ctx, workers, "after those clients left", fdpass_hint);
+    const int m = other_pool_size(ctx);
+    restart_with_pool_size(ctx, m);
+    (void)require_workers(ctx, m, fmt::format("started with -n {}, idle", m), fdpass_hint);
 }
 
 void check_thread_per_connection(Context& ctx) {
@@ -508,6 +532,9 @@ void check_thread_pool(Context& ctx) {
     });
     std::this_thread::sleep_for(scaled(100ms));
     require_same("after those clients left");
+    const int m = other_pool_size(ctx);
+    restart_with_pool_size(ctx, m);
+    (void)require_thread_pool(ctx, m, fmt::format("started with -n {}, idle", m), prethread_hint);
 }
 
 }  // namespace csd::grade

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+
 #include "failure.hpp"
 #include "process.hpp"
 #include "timing.hpp"
@@ -13,6 +15,25 @@
 namespace csd::grade::selfpipe {
 
 using namespace std::chrono_literals;
+
+std::string handler_problem(std::string_view trace) {
+    constexpr auto none = std::string_view::npos;
+    const auto delivered = trace.find("--- SIGUSR1 ");
+    if (delivered == none) return "";
+    const std::string_view after = trace.substr(delivered);
+    const auto returned = after.find("rt_sigreturn(");
+    const auto answered = after.find("\"got SIGUSR1");
+    auto exited = std::min(after.find("exit_group("), after.find("exit("));
+    if (answered != none && (returned == none || answered < returned)) {
+        return "its handler wrote \"got SIGUSR1\" itself (strace shows the write before the "
+               "handler returned with rt_sigreturn)";
+    }
+    if (exited != none && (returned == none || exited < returned)) {
+        return "its handler ended the program (strace shows exit before the handler returned "
+               "with rt_sigreturn)";
+    }
+    return "";
+}
 
 double give_up_ms() {
     return scaled_seconds(give_up_time) * 1000;

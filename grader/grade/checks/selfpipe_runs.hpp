@@ -40,4 +40,12 @@ void expect_ready(ProgramRun& run, std::string_view run_name);
 double expect_answer(ProgramRun& run, Deadline::Clock::time_point sent, Deadline deadline,
                      std::string_view run_name, std::string_view when_sent, double allowed_ms);
 
+/// What is wrong with how the program answered SIGUSR1, from the text of
+/// `strace -e trace=write,writev,rt_sigreturn,exit,exit_group -e
+/// signal=all` around it: "" when the signal went to a handler that
+/// returned (rt_sigreturn) before `got SIGUSR1` was written and before the
+/// program exited, or when no handler ran (signalfd: the signal stays
+/// blocked and is read). Pure.
+[[nodiscard]] std::string handler_problem(std::string_view trace);
+
 }  // namespace csd::grade::selfpipe

@@ -10,6 +10,7 @@
 #include "checks.hpp"
 #include "program.hpp"
 #include "selfpipe_runs.hpp"
+#include "trace.hpp"
 
 namespace csd::grade {
 
@@ -17,6 +18,32 @@ using namespace std::chrono_literals;
 using namespace selfpipe;
 
 namespace {
+
+// A run under strace, SIGUSR1 while it waits: the answer comes from the
+// loop, after the handler returned, not from the handler (handler_problem()).
+// Without strace this part is not judged (the log says so).
+void require_handler_returns(Context& ctx) {
+    ProgramRun run(ctx.program(), {});
+    const std::string name = "a run under strace";
+    expect_ready(run, name);
+    Strace trace(run.pid(), "write,writev,rt_sigreturn,exit,exit_group", true);
+    if (!trace.attached()) {
+        ctx.log("who answers SIGUSR1 not checked: {}", trace.why_not());
+        return;
+    }
+    const auto sent = Deadline::Clock::now();
+    run.signal(SIGUSR1);
+    (void)expect_answer(run, sent, Deadline(give_up_time), name, "while it waited", give_up_ms());
+    const std::string text = trace.finish();
+    if (const std::string problem = handler_problem(text); !problem.empty()) {
+        fail(fmt::format("{}: SIGUSR1 sent while it waited: {}; the trace after the signal:\n{}",
+                         who(run, name), problem, tail_lines(text, 8)),
+             "the handler only records the signal (a byte into the self-pipe, or a flag) and "
+             "returns; the loop wakes up, sees it and prints \"got SIGUSR1\": stdio and "
+             "exit() are not async-signal-safe, and a handler that does the work is not the "
+             "lesson");
+    }
+}
 
 // signals (selfpipe): 300 fresh runs, SIGUSR1 at a random moment, each answered in 100 ms.
 void check_signals(Context& ctx) {
@@ -62,6 +89,7 @@ void check_signals(Context& ctx) {
         }
     }
     ctx.log("slowest answer: {:.1f} ms; {} late", worst_ms, late.size());
+    require_handler_returns(ctx);
     // A few late answers are the machine's (another process had the CPU);
     // a program that polls, or does something slow first, is late every time.
     if (late.size() > max_late) {

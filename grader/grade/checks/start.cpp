@@ -1,14 +1,66 @@
 // start: the runner starts the server; this check reports how that went.
+// A lab that serves a file (sendfile) is also started with a file it
+// cannot serve, missing or empty: it must refuse at start, exit with a
+// non-zero status before `Listening on` (docs/contract.md section 6), not
+// listen and fail at the first request.
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+
 #include "checks.hpp"
+#include "launch.hpp"
+#include "process.hpp"
+#include "program.hpp"
+#include "served_file.hpp"
 
 namespace csd::grade {
 
+using namespace std::chrono_literals;
+
 namespace {
+
+// The server started with `-f PATH` (a file it cannot serve, @p what) must
+// exit by itself within 2 s with a non-zero status, without announcing.
+void require_refuses_file(Context& ctx, const std::string& path, const std::string& what) {
+    const std::uint16_t port = csd::launch::free_loopback_port();
+    ProgramRun run(ctx.program(), {"-f", path, "-i", "127.0.0.1", "-p", std::to_string(port)});
+    const auto status = run.wait(Deadline(2s));
+    std::string out;
+    while (const auto line = run.read_line(Deadline(0ms)).line) out += *line + "\n";
+    const std::string how = fmt::format("started with -f {} ({})", path, what);
+    const char* hint =
+        "open the -f file and check its size at start, before you listen: a file that cannot be "
+        "opened, or is empty, is a message on stderr and a non-zero exit status (docs/contract.md "
+        "section 6, sendfile), not a server that fails at its first request";
+    if (!status) {
+        fail(fmt::format("{}, the server still ran 2 s later{}", how,
+                         out.find("Listening on") != std::string::npos
+                             ? ", and it printed `Listening on`"
+                             : ""),
+             hint);
+    }
+    if (out.find("Listening on") != std::string::npos) {
+        fail(fmt::format("{}, the server printed `Listening on` before it {}", how,
+                         describe_wait_status(*status)),
+             hint);
+    }
+    if (!WIFEXITED(*status) || WEXITSTATUS(*status) == 0) {
+        fail(fmt::format("{}, the server {}: expected an exit with a non-zero status", how,
+                         describe_wait_status(*status)),
+             hint);
+    }
+    ctx.log("{}: refused, {}", how, describe_wait_status(*status));
+}
 
 // start: accepted within 5 s and printed `Listening on 127.0.0.1:PORT`.
 void check_start(Context& ctx) {
     const Readiness& r = ctx.first_start();
     if (!r.accepting || !r.announced) fail(r.problem);
+    if (ctx.lab().reply == Reply::served_file) {
+        const ServedFile empty(0);
+        require_refuses_file(ctx, empty.path() + ".missing", "a file that does not exist");
+        require_refuses_file(ctx, empty.path(), "an empty file");
+    }
 }
 
 }  // namespace
@@ -17,7 +69,8 @@ CSD_CHECK(start) {
     return {"start",
             5,
             check_start,
-            "the server accepts within 5 s and prints `Listening on 127.0.0.1:PORT` on stdout",
+            "the server accepts within 5 s and prints `Listening on 127.0.0.1:PORT` on stdout "
+            "(sendfile: and refuses, at start, a -f file that is missing or empty)",
             "bind and listen first, then print exactly \"Listening on HOST:PORT\" with the -i and "
             "-p you were given, followed by a newline, and flush stdout (std::endl or fflush); "
             "logs go to stderr",
