@@ -109,19 +109,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--markdown", action="store_true", help="print the docs' table")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the spelled calls")
+    parser.add_argument(
+        "--docs",
+        metavar="MD",
+        help="also fail unless the table in MD is the --markdown table of today",
+    )
     args = parser.parse_args()
     problems = []
     table = rows()
+    markdown = [
+        "| Lab | Code lines | The student's | Share | Target | TODOs spelling a call |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in table:
+        target = f"{r['target']} %" if r["target"] is not None else "not yet"
+        markdown.append(
+            f"| {r['lab']} | {r['code']} | {r['student']} | {r['share']:.0f} % | {target} "
+            f"| {len(r['spelled'])} |"
+        )
     if args.markdown:
-        print("| Lab | Code lines | The student's | Share | Target | TODOs spelling a call |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print("\n".join(markdown))
+    if args.docs and "\n".join(markdown) + "\n" not in Path(args.docs).read_text():
+        problems.append(
+            f"{args.docs}: its table of lesson shares is not today's: replace it with the "
+            "output of `python3 tools/lesson_share.py --markdown`"
+        )
     for r in table:
         target = f"{r['target']} %" if r["target"] is not None else "not yet"
         if args.markdown:
-            print(
-                f"| {r['lab']} | {r['code']} | {r['student']} | {r['share']:.0f} % | {target} "
-                f"| {len(r['spelled'])} |"
-            )
+            pass
         else:
             print(
                 f"{r['lab']:<10} {r['code']:>5} code lines, {r['student']:>4} the student's "

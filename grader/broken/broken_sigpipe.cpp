@@ -6,6 +6,8 @@
 //   sigpipe-exit1     reports both errors, then exits with status 1
 //   sigpipe-constants prints "read: ECONNRESET" and "write: EPIPE" whatever
 //                     its read and write did (SIGPIPE ignored)      -> epipe, read-reset
+//   sigpipe-no-write  reports its read, then exits with status 0 without
+//                     writing again: no SIGPIPE to survive          -> no-sigpipe
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -20,6 +22,9 @@
 //   some runs answer or close with a FIN instead (issue 20: it had full marks).
 // test: sigpipe-constants sigpipe epipe control no-sigpipe
 // test: sigpipe-constants sigpipe read-reset control no-sigpipe
+//   Exiting before the second write survives nothing (the untouched skeleton
+//   did so for 50 points).
+// test: sigpipe-no-write sigpipe no-sigpipe control read-reset
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -50,7 +55,7 @@ std::string name(int err) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "sigpipe-killed sigpipe-order sigpipe-strerror sigpipe-exit1 "
-                                "sigpipe-constants");
+                                "sigpipe-constants sigpipe-no-write");
     int port = 0;
     for (int c = 0; (c = ::getopt(argc, argv, "p:")) != -1;) {
         if (c != 'p') return 2;
@@ -77,6 +82,7 @@ int main(int argc, char** argv) {
         std::printf("%s\n", read_line.c_str());
         std::fflush(stdout);
     }
+    if (bug == "sigpipe-no-write") return 0;
     const ssize_t sent = ::send(fd, "hello\n", 6, 0);
     const std::string write_line = bug == "sigpipe-constants" ? "write: EPIPE"
                                    : sent < 0                 ? "write: " + name(errno)

@@ -9,12 +9,13 @@
 // ("handout step N").
 //
 // Given: the command line, the descriptor limit, the non-blocking listening
-// socket, SIGTERM through the stop descriptor, the two tables (pollfd entries and
-// connections) and how to remove from both, the loop around poll(), and
-// reading and writing (csd::pump_input() and csd::pump_output(): the loops
-// you wrote in the select lab).
-// Yours: what to watch, accepting, closing, and what to do when the process
-// runs out of descriptors.
+// socket, SIGTERM through the stop descriptor, the two tables (their
+// declarations), the loop that drains the listen queue, and reading and
+// writing (csd::pump_input() and csd::pump_output(): the loops you wrote in
+// the select lab).
+// Yours: the loop around poll() and its table (what it holds, what each
+// entry asks for, how an entry leaves it), accepting, closing, and what to
+// do when the process runs out of descriptors.
 
 #include <poll.h>
 
@@ -74,7 +75,7 @@ short interest(const csd::Session& s) {
 
 /// True when @p c should be closed now.
 bool done(const Connection& c) {
-    // TODO(handout step 4): when the client is gone, or its session is
+    // TODO(handout step 5): when the client is gone, or its session is
     // finished (it sent EOF or a malformed request, and is owed nothing).
     (void)c;
     return false;
@@ -118,79 +119,58 @@ class Server {
 };
 
 Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
-    watched_.push_back({csd::stop_fd(), POLLIN, 0});  // readable once SIGTERM came
-    watched_.push_back({listener_.get(), POLLIN, 0});
+    // TODO(handout step 3): the first entries of the table are the ones the
+    // loop always watches (see first_client): the stop descriptor
+    // (csd::stop_fd(), readable once SIGTERM came) and the listener, both
+    // for input.
 }
 
 void Server::run() {
-    for (;;) {
-        // The kernel copies the whole array in and the answers out on every
-        // call, and looks at every entry: O(connections) each time.
-        const bool accepting = Clock::now() >= accept_paused_until_;
-        watched_[1].events = accepting ? POLLIN : 0;
-        int timeout_ms = -1;  // sleep until something happens...
-        if (!accepting) {     // ...or until the pause ends
-            const auto left =
-                std::chrono::ceil<std::chrono::milliseconds>(accept_paused_until_ - Clock::now());
-            timeout_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
-        }
-        const int ready = ::poll(watched_.data(), watched_.size(), timeout_ms);
-        if (ready < 0 && errno == EINTR) continue;  // a signal: stop_fd() says if it was SIGTERM
-        csd::check(ready, "poll");
-
-        if (watched_[0].revents != 0) return;            // stop: ~Server closes every connection
-        if (watched_[1].revents != 0) accept_clients();  // new entries have revents 0
-
-        for (std::size_t i = 0; i < connections_.size();) {
-            pollfd& entry = watched_[first_client + i];
-            if (entry.revents == 0) {
-                ++i;
-                continue;
-            }
-            Connection& c = connections_[i];
-            // An error or a hang-up shows up as POLLERR or POLLHUP, even
-            // when not asked for: the read (or the write) then says which.
-            const bool can_read = (entry.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
-            if (can_read) read_from(c);
-            // Right after a read there is usually a reply to send, and the
-            // socket is nearly always writable: try at once (write_to()
-            // finds out if it is not).
-            if (!c.gone) write_to(c);
-            if (done(c)) {
-                remove(i);  // the last connection moves to i: look at i again
-            } else {
-                entry.events = interest(c.session);  // what to watch from now on
-                ++i;
-            }
-        }
+    // TODO(handout step 3): the loop. Sleep in poll(2) on the whole table
+    // until something happens (no timeout, except while accepting is paused:
+    // step 6); a signal interrupts it (EINTR), and the stop descriptor says
+    // whether it was SIGTERM: then return. A readable listener: accept
+    // (accept_clients()). Then give each connection whose entry has revents
+    // a turn: read_from() if it can read (an error or a hang-up shows as
+    // POLLERR or POLLHUP, asked for or not), write_to() what it is owed,
+    // then either remove it (done(): step 5) or ask for what it wants next
+    // (interest(): step 2). Nothing else may block.
+    (void)interest;  // yours to call, with done() and the members below
+    (void)done;
+    (void)&Server::accept_clients;
+    (void)&Server::read_from;
+    (void)&Server::write_to;
+    (void)&Server::remove;
+    (void)accept_paused_until_;
+    // Until then the server sleeps until SIGTERM, and no client is served.
+    while (!csd::wait_for_stop(std::chrono::hours(1))) {
     }
 }
 
 void Server::remove(std::size_t i) {
-    // Swap-remove from both tables, so that they stay in step: the last
-    // connection (and its entry, with its revents) moves to place i.
-    if (i + 1 != connections_.size()) {
-        connections_[i] = std::move(connections_.back());  // closes the socket at i
-        watched_[first_client + i] = watched_.back();
-    }
-    connections_.pop_back();  // closes the socket, if it was the last one
-    watched_.pop_back();
+    // TODO(handout step 5): take connection i out of both tables at once,
+    // so that watched_[first_client + k] stays the entry of connections_[k]
+    // for every k. Order does not matter: moving the last one into place i
+    // is O(1). Its csd::Fd closes the socket.
+    (void)i;
 }
 
 void Server::accept_clients() {
     for (;;) {  // ends when the listen queue is empty: it is finite
         csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
         if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
-            // left. Do not crash, do not spin: stop accepting for a while.
+            // TODO(handout step 6): EMFILE or ENFILE means no descriptor is
+            // left. Do not crash, do not spin: stop accepting for a while
+            // (accept_pause), and say so on stderr.
             return;
         }
         if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
         csd::Fd fd = std::move(accepted.connection);
-        // TODO(handout step 3): keep the client: add it to connections_ and
-        // its entry (what to watch: interest()) to watched_, at the same
-        // place. But beyond max_clients, refuse it (close it at once).
-        // Until then, `fd` closes here: every client is hung up on.
+        // TODO(handout step 4): keep the client, in both tables at the same
+        // place (step 3: the entry of connections_[k] is at first_client +
+        // k), its entry asking for what a new session wants. But beyond
+        // max_clients, refuse it (close it at once). Until then, `fd`
+        // closes here: every client is hung up on.
     }
 }
 

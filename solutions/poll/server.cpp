@@ -9,12 +9,13 @@
 // ("handout step N").
 //
 // Given: the command line, the descriptor limit, the non-blocking listening
-// socket, SIGTERM through the stop descriptor, the two tables (pollfd entries and
-// connections) and how to remove from both, the loop around poll(), and
-// reading and writing (csd::pump_input() and csd::pump_output(): the loops
-// you wrote in the select lab).
-// Yours: what to watch, accepting, closing, and what to do when the process
-// runs out of descriptors.
+// socket, SIGTERM through the stop descriptor, the two tables (their
+// declarations), the loop that drains the listen queue, and reading and
+// writing (csd::pump_input() and csd::pump_output(): the loops you wrote in
+// the select lab).
+// Yours: the loop around poll() and its table (what it holds, what each
+// entry asks for, how an entry leaves it), accepting, closing, and what to
+// do when the process runs out of descriptors.
 
 #include <poll.h>
 
@@ -77,7 +78,7 @@ short interest(const csd::Session& s) {
 
 /// True when @p c should be closed now.
 bool done(const Connection& c) {
-    // TODO(handout step 4): when the client is gone, or its session is
+    // TODO(handout step 5): when the client is gone, or its session is
     // finished (it sent EOF or a malformed request, and is owed nothing).
     // SKELETON: (void)c;
     // SKELETON: return false;
@@ -124,11 +125,37 @@ class Server {
 };
 
 Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
+    // TODO(handout step 3): the first entries of the table are the ones the
+    // loop always watches (see first_client): the stop descriptor
+    // (csd::stop_fd(), readable once SIGTERM came) and the listener, both
+    // for input.
+    // BEGIN SOLUTION
     watched_.push_back({csd::stop_fd(), POLLIN, 0});  // readable once SIGTERM came
     watched_.push_back({listener_.get(), POLLIN, 0});
+    // END SOLUTION
 }
 
 void Server::run() {
+    // TODO(handout step 3): the loop. Sleep in poll(2) on the whole table
+    // until something happens (no timeout, except while accepting is paused:
+    // step 6); a signal interrupts it (EINTR), and the stop descriptor says
+    // whether it was SIGTERM: then return. A readable listener: accept
+    // (accept_clients()). Then give each connection whose entry has revents
+    // a turn: read_from() if it can read (an error or a hang-up shows as
+    // POLLERR or POLLHUP, asked for or not), write_to() what it is owed,
+    // then either remove it (done(): step 5) or ask for what it wants next
+    // (interest(): step 2). Nothing else may block.
+    // SKELETON: (void)interest;  // yours to call, with done() and the members below
+    // SKELETON: (void)done;
+    // SKELETON: (void)&Server::accept_clients;
+    // SKELETON: (void)&Server::read_from;
+    // SKELETON: (void)&Server::write_to;
+    // SKELETON: (void)&Server::remove;
+    // SKELETON: (void)accept_paused_until_;
+    // SKELETON: // Until then the server sleeps until SIGTERM, and no client is served.
+    // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
+    // SKELETON: }
+    // BEGIN SOLUTION
     for (;;) {
         // The kernel copies the whole array in and the answers out on every
         // call, and looks at every entry: O(connections) each time.
@@ -170,9 +197,16 @@ void Server::run() {
             }
         }
     }
+    // END SOLUTION
 }
 
 void Server::remove(std::size_t i) {
+    // TODO(handout step 5): take connection i out of both tables at once,
+    // so that watched_[first_client + k] stays the entry of connections_[k]
+    // for every k. Order does not matter: moving the last one into place i
+    // is O(1). Its csd::Fd closes the socket.
+    // SKELETON: (void)i;
+    // BEGIN SOLUTION
     // Swap-remove from both tables, so that they stay in step: the last
     // connection (and its entry, with its revents) moves to place i.
     if (i + 1 != connections_.size()) {
@@ -181,14 +215,16 @@ void Server::remove(std::size_t i) {
     }
     connections_.pop_back();  // closes the socket, if it was the last one
     watched_.pop_back();
+    // END SOLUTION
 }
 
 void Server::accept_clients() {
     for (;;) {  // ends when the listen queue is empty: it is finite
         csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
         if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
-            // left. Do not crash, do not spin: stop accepting for a while.
+            // TODO(handout step 6): EMFILE or ENFILE means no descriptor is
+            // left. Do not crash, do not spin: stop accepting for a while
+            // (accept_pause), and say so on stderr.
             // BEGIN SOLUTION
             // The client stays in the listen queue and the listener stays
             // readable: watching it now would make poll() return at once,
@@ -201,10 +237,11 @@ void Server::accept_clients() {
         }
         if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
         csd::Fd fd = std::move(accepted.connection);
-        // TODO(handout step 3): keep the client: add it to connections_ and
-        // its entry (what to watch: interest()) to watched_, at the same
-        // place. But beyond max_clients, refuse it (close it at once).
-        // Until then, `fd` closes here: every client is hung up on.
+        // TODO(handout step 4): keep the client, in both tables at the same
+        // place (step 3: the entry of connections_[k] is at first_client +
+        // k), its entry asking for what a new session wants. But beyond
+        // max_clients, refuse it (close it at once). Until then, `fd`
+        // closes here: every client is hung up on.
         // BEGIN SOLUTION
         if (connections_.size() >= max_clients) continue;  // refused: `fd` closes here
         // Same place in both tables. A new session wants input: POLLIN.

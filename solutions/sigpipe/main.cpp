@@ -6,8 +6,10 @@
 // to a reset connection does and the two ways to survive it; the TODOs
 // below name its steps ("handout step N").
 //
-// Given: the command line, connecting, sending, reading, reporting.
-// Yours: SIGPIPE, in both ways (-m ignore, -m nosignal).
+// Given: the command line, connecting, the first send, and how to name an
+// errno value and print a line.
+// Yours: SIGPIPE, in both ways (-m ignore, -m nosignal), and what a read
+// and a write on a reset connection give, reported as the contract says.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -100,14 +102,16 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     try {
-        // TODO (handout step 1): with -m ignore, ignore SIGPIPE for the whole
-        // process, before the first write.
+        // TODO (handout step 1): with -m ignore, make the whole process
+        // immune to SIGPIPE before its first write: the signal's
+        // disposition (signal(7), sigaction(2)).
         // BEGIN SOLUTION
         if (o.mode == Mode::ignore && ::signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
             csd::throw_errno("signal(SIGPIPE)");
         }
         // END SOLUTION
-        // TODO (handout step 2): with -m nosignal, send with MSG_NOSIGNAL.
+        // TODO (handout step 2): with -m nosignal, leave the disposition alone
+        // and ask each send for no signal instead (send(2), its flags).
         // SKELETON: const int flags = 0;
         // BEGIN SOLUTION
         const int flags = o.mode == Mode::nosignal ? MSG_NOSIGNAL : 0;
@@ -115,7 +119,14 @@ int main(int argc, char** argv) {
         const csd::Fd sock = connect_loopback(o.port);
         csd::check(::send(sock.get(), request.data(), request.size(), flags), "send");
 
-        // The server resets the connection after our line: read() fails.
+        // TODO (handout step 3): the server resets the connection once it has
+        // our line. Read from the socket and report what the read gave, in
+        // the `read: ...` line of docs/contract.md section 6: the error by
+        // its errno name (errno_name()), `EOF`, or the bytes it got (tcp(7)
+        // on what a reset does to a read).
+        // SKELETON: (void)errno_name;  // the given helpers: yours to call
+        // SKELETON: (void)say;
+        // BEGIN SOLUTION
         char reply[256];
         const ssize_t got = ::recv(sock.get(), reply, sizeof reply, 0);
         if (got < 0) {
@@ -125,14 +136,20 @@ int main(int argc, char** argv) {
         } else {
             say("read: " + std::to_string(got) + " bytes");
         }
+        // END SOLUTION
 
-        // Writing to a connection that was reset: EPIPE, and SIGPIPE.
+        // TODO (handout step 4): send the line again, on the connection that
+        // was reset, with the same flags, and report what the write gave in
+        // the `write: ...` line (send(2) ERRORS; the handout's "What a write
+        // to a reset connection does").
+        // BEGIN SOLUTION
         const ssize_t sent = ::send(sock.get(), request.data(), request.size(), flags);
         if (sent < 0) {
             say("write: " + errno_name(errno));
         } else {
             say("write: " + std::to_string(sent) + " bytes");
         }
+        // END SOLUTION
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sigpipe: %s\n", e.what());

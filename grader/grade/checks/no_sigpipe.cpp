@@ -1,8 +1,9 @@
 // no-sigpipe (sigpipe lab, docs/contract.md section 6, sigpipe): writing
 // to the connection the grader's own server reset does not kill the
-// program with SIGPIPE; it exits with status 0.
+// program with SIGPIPE; it reports that write and exits with status 0.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <string>
 
 #include "checks.hpp"
@@ -21,6 +22,14 @@ void check_no_sigpipe(Context& ctx) {
         if (WIFSIGNALED(*r.status) || !WIFEXITED(*r.status) || WEXITSTATUS(*r.status) != 0) {
             return r.description + " (it should exit with status 0)";
         }
+        // Surviving means writing and living: a program that never makes
+        // its second write has nothing to survive.
+        const bool wrote = std::any_of(r.lines.begin(), r.lines.end(), [](const std::string& l) {
+            return l.starts_with("write: ");
+        });
+        if (!wrote)
+            return "exited with status 0 without its `write: ...` line: it never wrote "
+                   "again after the read, so it had no SIGPIPE to survive";
         return {};
     });
 }
