@@ -122,7 +122,9 @@ function(csd_read_labs file)
       if(CSD_LAB_MODES_${id} STREQUAL "" AND checks)
         _csd_lab_fail("the first mode is the default: it runs every check not named elsewhere")
       endif()
-      if(NOT CSD_LAB_MODES_${id} STREQUAL "" AND NOT checks)
+      # A program's checks run it themselves, in every mode (the modes check).
+      if(NOT CSD_LAB_MODES_${id} STREQUAL "" AND NOT checks
+         AND NOT "${CSD_LAB_KIND_${id}}" STREQUAL "program")
         _csd_lab_fail("mode ${name} runs no check (`mode NAME ARG... : CHECK...`)")
       endif()
       if(NOT CSD_LAB_MODES_${id} STREQUAL "" AND NOT words)

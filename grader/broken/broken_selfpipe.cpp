@@ -7,6 +7,8 @@
 //   selfpipe-pieces    the self-pipe, but every read() is taken for one line
 //   selfpipe-ignores-w the self-pipe, but no sleep for -w: no race window to
 //                      test, and the grader cannot see one (race-window)
+//   selfpipe-ignores-m the self-pipe, right, whatever -m says: one of the
+//                      three race-free ways written (modes)
 //   selfpipe-handler-exits the self-pipe, but the handler itself prints
 //                      "got SIGUSR1" and _exit()s: prompt, and not the lesson
 //                      (signals, under strace: no rt_sigreturn before the answer)
@@ -25,6 +27,8 @@
 // test: selfpipe-ignores-w selfpipe race-window control signals
 //   The handler answers and exits: every answer prompt (issue 20: full marks).
 // test: selfpipe-handler-exits selfpipe signals control lines race-window
+//   -m accepted and ignored: race-free in every mode, and only one way written.
+// test: selfpipe-ignores-m selfpipe modes control race-window
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>
@@ -82,16 +86,19 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces "
-        "selfpipe-ignores-w selfpipe-handler-exits");
+        "selfpipe-ignores-w selfpipe-handler-exits selfpipe-ignores-m");
     handler_exits = bug == "selfpipe-handler-exits";
     long window_us = 0;
-    for (int c = 0; (c = ::getopt(argc, argv, "w:")) != -1;) {
+    // -m is accepted and ignored: each bug is one way of waiting.
+    for (int c = 0; (c = ::getopt(argc, argv, "w:m:")) != -1;) {
+        if (c == 'm') continue;
         if (c != 'w') return 2;
         window_us = std::atol(optarg);
     }
     if (bug == "selfpipe-ignores-w") window_us = 0;
     const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" ||
-                           bug == "selfpipe-ignores-w" || handler_exits || bug == "none";
+                           bug == "selfpipe-ignores-w" || handler_exits ||
+                           bug == "selfpipe-ignores-m" || bug == "none";
     int wake_read = -1;
     if (uses_pipe) {
         int ends[2];

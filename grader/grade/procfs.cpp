@@ -212,6 +212,21 @@ std::optional<pid_t> parse_tracer_pid(std::string_view text) {
     return static_cast<pid_t>(*n);
 }
 
+std::optional<std::uint64_t> parse_signal_mask(std::string_view text, std::string_view key) {
+    const auto value = status_value(text, key);
+    if (!value) return std::nullopt;
+    const auto w = words(*value);
+    std::uint64_t mask = 0;
+    if (w.empty() || !to_number(w[0], mask, 16)) return std::nullopt;
+    return mask;
+}
+
+std::optional<std::uint64_t> signal_mask(pid_t pid, std::string_view key) {
+    const auto text = read_text(pid_path(pid, "status"));
+    if (!text) return std::nullopt;
+    return parse_signal_mask(*text, key);
+}
+
 std::optional<pid_t> parse_own_pid(std::string_view text) {
     const auto value = status_value(text, "NSpid:");
     if (!value) return std::nullopt;

@@ -87,6 +87,16 @@ struct EpollEntry {
 /// traced), nullopt when absent.
 [[nodiscard]] std::optional<pid_t> parse_tracer_pid(std::string_view text);
 
+/// The signal mask of line @p key (`SigBlk:`, `SigCgt:`, `SigIgn:`) in the
+/// text of /proc/PID/status: bit N-1 stands for signal N. nullopt when
+/// absent.
+[[nodiscard]] std::optional<std::uint64_t> parse_signal_mask(std::string_view text,
+                                                             std::string_view key);
+
+/// The signal mask of line @p key (`SigBlk:`, `SigCgt:`...) of @p pid's
+/// main thread (/proc/PID/status); nullopt when gone.
+[[nodiscard]] std::optional<std::uint64_t> signal_mask(pid_t pid, std::string_view key);
+
 /// The innermost pid in the text of /proc/PID/status (the last number of
 /// its `NSpid:` line): the pid the process sees as its own (getpid()) when
 /// it runs in a PID namespace; nullopt when the line is absent.

@@ -9,11 +9,13 @@
 // says serves every request and passes every other check of that mode.
 #include "modes.hpp"
 
+#include <signal.h>
 #include <sys/epoll.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -23,6 +25,8 @@
 #include "expect.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
+#include "program.hpp"
+#include "selfpipe_runs.hpp"
 #include "waits.hpp"
 #include "worker_pool.hpp"
 
@@ -73,6 +77,15 @@ constexpr Evidence table[] = {
      "-n sockets listen on the port (SO_REUSEPORT), each in the epoll set of a different loop"},
     {Model::event_loop, "lt", "the clients are watched level-triggered (no EPOLLET)"},
     {Model::event_loop, "et", "the clients are watched edge-triggered (EPOLLET)"},
+    // The selfpipe program (no server model).
+    {Model::none, "selfpipe",
+     "SIGUSR1 has a handler and is not blocked; the program waits in select() on stdin and the "
+     "read end of a pipe it holds both ends of"},
+    {Model::none, "pselect",
+     "SIGUSR1 has a handler; the program waits in pselect() with a signal mask that lets "
+     "SIGUSR1 in (blocked the rest of the time)"},
+    {Model::none, "signalfd",
+     "SIGUSR1 is blocked and read from a signalfd, which the program waits on with stdin"},
 };
 
 }  // namespace
@@ -380,10 +393,97 @@ void require_evidence(Context& ctx, const LabMode& mode, const std::string& labe
     fail(fmt::format("{}, idle: {}", label, problem), hint);
 }
 
+// selfpipe, mode @p mode: what the idle program @p pid shows, "" when right.
+std::string program_problem(pid_t pid, std::string_view mode) {
+    constexpr std::uint64_t usr1 = 1ULL << (SIGUSR1 - 1);
+    const auto caught = procfs::signal_mask(pid, "SigCgt:");
+    const auto blocked = procfs::signal_mask(pid, "SigBlk:");
+    if (!caught || !blocked) return "the program is gone";
+    const auto s = procfs::current_syscall(pid);
+    if (!s.readable) return s.raw;  // "cannot read /proc/N/syscall": skipped
+    const waits::TaskWait w = waits::wait_of(pid, pid);
+    const auto fds = procfs::open_fds(pid);
+    auto target_of = [&](int fd) {
+        for (const auto& f : fds) {
+            if (f.fd == fd) return f.target;
+        }
+        return std::string();
+    };
+    const std::string seen =
+        fmt::format("it waits in {}; SIGUSR1 is {}caught, {}blocked", w.text(),
+                    (*caught & usr1) != 0 ? "" : "not ", (*blocked & usr1) != 0 ? "" : "not ");
+    if (mode == "signalfd") {
+        for (const int fd : w.fds) {
+            if (target_of(fd) == "anon_inode:[signalfd]" && (*blocked & usr1) != 0) return "";
+        }
+        return seen + ", and no signalfd in what it waits on";
+    }
+    if ((*caught & usr1) == 0) return seen;
+    if (mode == "pselect") {
+        if (w.call != "pselect6" || s.args.size() < 6 || s.args[5] == 0) {
+            return seen + " (no pselect with a signal mask)";
+        }
+        // The 6th argument points to {const sigset_t* mask; size_t size}.
+        const auto pair = procfs::read_memory(pid, s.args[5], 2 * sizeof(std::uint64_t));
+        std::uint64_t mask_at = 0;
+        if (pair) std::memcpy(&mask_at, pair->data(), sizeof mask_at);
+        const auto mask =
+            mask_at != 0 ? procfs::read_memory(pid, mask_at, sizeof(std::uint64_t)) : std::nullopt;
+        std::uint64_t during = 0;
+        if (mask) std::memcpy(&during, mask->data(), sizeof during);
+        if (!mask) return seen + " (its pselect's signal mask could not be read)";
+        if ((during & usr1) != 0) return seen + ", and its pselect's mask blocks SIGUSR1";
+        return "";
+    }
+    // selfpipe: the read end of a pipe whose write end the program holds too.
+    if ((*blocked & usr1) != 0) return seen;
+    for (const int fd : w.fds) {
+        const std::string t = target_of(fd);
+        if (!t.starts_with("pipe:")) continue;
+        const auto ends = std::count_if(fds.begin(), fds.end(),
+                                        [&](const procfs::FdInfo& f) { return f.target == t; });
+        if (ends >= 2) return "";
+    }
+    return seen + ", and no self-pipe (a pipe it holds both ends of) in what it waits on";
+}
+
+// selfpipe: each mode, idle after `ready`, shows its evidence, then answers SIGUSR1.
+void check_program_modes(Context& ctx) {
+    const LabInfo& lab = ctx.lab();
+    for (std::size_t i = 0; i < lab.modes.size(); ++i) {
+        const LabMode& mode = lab.modes[i];
+        const std::string label = mode_label(mode, i == 0);
+        const std::string_view what = modes::evidence(Model::none, mode.name);
+        if (what.empty()) fail(fmt::format("the grader knows no evidence for {}", label));
+        std::vector<std::string> args;
+        if (i > 0) {
+            for (const auto a : mode.args) args.emplace_back(a);
+        }
+        ProgramRun run(ctx.program(), args);
+        selfpipe::expect_ready(run, label);
+        std::string problem;
+        (void)poll_until(1s, [&] {
+            problem = program_problem(run.pid(), mode.name);
+            return problem.empty();
+        });
+        if (problem.starts_with("cannot read")) skip(problem);
+        if (!problem.empty()) {
+            fail(fmt::format("{} ({}), idle after `ready`: {}", label, run.command_line(), problem),
+                 fmt::format("{}: {} (the handout says what each mode does)", label, what));
+        }
+        const auto sent = Deadline::Clock::now();
+        run.signal(SIGUSR1);
+        (void)selfpipe::expect_answer(run, sent, Deadline(selfpipe::give_up_time), label,
+                                      "while it waited", selfpipe::give_up_ms());
+        ctx.log("{}: {}", label, what);
+    }
+}
+
 // modes: each mode of the server shows its own evidence.
 void check_modes(Context& ctx) {
     const LabInfo& lab = ctx.lab();
     if (lab.modes.empty()) fail(fmt::format("the grader has no modes for lab {}", lab.id));
+    if (lab.kind == LabKind::program) return check_program_modes(ctx);
     const auto base = server_args(lab, "modes");  // -n, and the default mode: no flag
     for (std::size_t i = 0; i < lab.modes.size(); ++i) {
         const LabMode& mode = lab.modes[i];

@@ -118,6 +118,13 @@ TEST_CASE("parse_epoll_interest") {
     CHECK(entries[2].events == 0x10000001U);  // EPOLLEXCLUSIVE
 }
 
+TEST_CASE("parse_signal_mask") {
+    const char* text = "Name:\tx\nSigBlk:\t0000000000000200\nSigCgt:\t0000000180000a00\n";
+    CHECK(parse_signal_mask(text, "SigBlk:") == 0x200U);  // SIGUSR1 (10): bit 9
+    CHECK(parse_signal_mask(text, "SigCgt:") == 0x180000a00U);
+    CHECK_FALSE(parse_signal_mask(text, "SigIgn:"));
+}
+
 TEST_CASE("parse_own_pid") {
     CHECK(parse_own_pid("Name:\tx\nNSpid:\t4242\t7\nNSpgid:\t4242\t1\n") == 7);
     CHECK(parse_own_pid("Name:\tx\nNSpid:\t4242\n") == 4242);
