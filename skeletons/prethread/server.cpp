@@ -13,8 +13,9 @@
 //   -m nolock  each pool thread calls accept() itself, all at once.
 //
 // Given: the command line, the listening socket, signals and the stop
-// descriptor, the accepting threads of -m lock and -m nolock.
-// Yours: the queue and the pool of -m queue.
+// descriptor, serving one client (serve_client()).
+// Yours: the queue, the pool and the acceptor of -m queue, and the
+// accepting pool threads of -m lock and -m nolock.
 
 #include <chrono>
 #include <condition_variable>
@@ -93,60 +94,52 @@ void queue_worker(ConnectionQueue& queue) {
     (void)queue;
 }
 
-/// -m queue: the main thread accepts and pushes; the pool pops and serves.
-void run_queue_mode(const csd::Fd& listener, int threads) {
-    ConnectionQueue queue;
-    std::vector<std::jthread> pool;
-    for (int i = 0; i < threads; ++i) pool.emplace_back(queue_worker, std::ref(queue));
+/// Until there is a pool: the calling thread accepts and serves each
+/// client itself, one at a time, until a stop.
+void serve_one_at_a_time(const csd::Fd& listener) {
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-        csd::Accepted accepted = csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
-        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            (void)csd::wait_for_stop(std::chrono::milliseconds(100));  // do not spin
-            continue;
-        }
-        if (!accepted.connection) continue;  // nothing after all (another waiter, a reset)
-        // Blocks while the queue is full; the pool keeps taking, also after
-        // a stop (each serve_connection() then returns at once).
-        serve_client(accepted.connection);  // TODO(handout step 2): push() it instead
+        auto a = csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
+        if (a.connection) serve_client(a.connection);
     }
-    // Handout step 4: wake the idle pool threads; the jthreads join.
-    queue.close();
+}
+
+/// -m queue: the main thread accepts and pushes; the pool pops and serves.
+void run_queue_mode(const csd::Fd& listener, int threads) {
+    // TODO(handout step 5): start the pool (threads pool threads running
+    // queue_worker() on one queue), then, on this thread and until a stop:
+    // wait for a client or the stop (never block where a stop cannot reach
+    // you: the listener is non-blocking), accept it and push it; out of
+    // descriptors, do not spin. At the stop, close the queue (step 4), so
+    // that the idle pool threads end, and let the pool join.
+    (void)threads;
+    (void)queue_worker;             // yours to start, `threads` times
+    serve_one_at_a_time(listener);  // until then: no pool
 }
 
 /// A pool thread of -m lock and -m nolock: accepts and serves, until a stop.
 /// With @p accept_lock, one thread at a time waits in poll() and accept().
 void accepting_worker(const csd::Fd& listener, std::mutex* accept_lock) {
-    while (!csd::stop_requested()) {
-        csd::Accepted accepted;
-        {
-            std::unique_lock<std::mutex> lock;
-            if (accept_lock != nullptr) lock = std::unique_lock(*accept_lock);
-            // The listener is non-blocking: when another thread took the
-            // connection this one woke for, accept says `nothing`, and the
-            // thread goes back to waiting instead of blocking where a stop
-            // cannot reach it.
-            if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-            accepted = csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
-        }
-        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            (void)csd::wait_for_stop(std::chrono::milliseconds(100));  // do not spin
-            continue;
-        }
-        if (accepted.connection) serve_client(accepted.connection);
-    }
+    // TODO(handout step 6): until a stop, wait for a client (or the stop),
+    // accept it and serve it, on this thread. With an accept lock, hold it
+    // around the wait and the accept only, never while serving. The
+    // listener is non-blocking: another thread may have taken the client
+    // this one woke for, then accept finds nothing, and the thread waits
+    // again. Out of descriptors, do not spin.
+    (void)listener;
+    (void)accept_lock;
 }
 
 /// -m lock and -m nolock: the pool accepts; the main thread waits for the stop.
 void run_accept_mode(const csd::Fd& listener, int threads, bool with_lock) {
-    std::mutex accept_lock;
-    std::vector<std::jthread> pool;
-    for (int i = 0; i < threads; ++i) {
-        pool.emplace_back(accepting_worker, std::cref(listener),
-                          with_lock ? &accept_lock : nullptr);
-    }
-    while (!csd::wait_for_stop(std::chrono::hours(1))) {
-    }
+    // TODO(handout step 6): start the pool (threads pool threads running
+    // accepting_worker(), sharing one mutex as their accept lock with -m
+    // lock, none with -m nolock); this thread only waits for the stop, then
+    // the pool joins (each pool thread sees the stop and ends).
+    (void)threads;
+    (void)with_lock;
+    (void)accepting_worker;         // yours to start, `threads` times
+    serve_one_at_a_time(listener);  // until then: no pool
 }  // every pool thread sees the stop and ends; the jthreads join
 
 }  // namespace

@@ -6,9 +6,10 @@
 // name them ("handout step N").
 //
 // Given: the command line, the listening socket, signals routed to a
-// self-pipe and the stop descriptor, the accept loop.
-// Yours: a thread per client, joining the threads that ended, the cap on
-// threads, joining them all on SIGTERM.
+// self-pipe and the stop descriptor, the accept loop, and the end of the
+// server (every thread is joined when `workers` is cleared).
+// Yours: a thread per client, how a thread says it has ended and the main
+// thread joins it, and the cap on threads.
 
 #include <atomic>
 #include <chrono>
@@ -52,8 +53,11 @@ void serve_client(csd::Fd client, Worker& worker) {
     } catch (const std::exception& e) {
         std::cerr << "server thread: " << e.what() << '\n';
     }
-    client.reset();  // close the connection before saying "done"
-    worker.done.store(true, std::memory_order_release);
+    // TODO(handout step 3): the thread's very last steps: close the
+    // connection, then tell the main thread this Worker is done (its `done`
+    // flag, with a release store: whatever the thread did before is seen by
+    // the main thread that reads the flag with an acquire load).
+    (void)worker;
 }
 
 /// Serves @p client on a new thread, remembered in @p workers.
@@ -89,12 +93,10 @@ int main(int argc, char** argv) {
         Workers workers;
         while (!csd::stop_requested()) {
             join_finished(workers);
-            // The cap on threads (handout step 4): with max_threads alive,
-            // accept nobody; look again in 50 ms (or at once on a stop).
-            if (workers.size() >= max_threads) {
-                (void)csd::wait_for_stop(std::chrono::milliseconds(50));
-                continue;
-            }
+            // TODO(handout step 4): the cap on threads: with max_threads
+            // alive, accept nobody (the clients wait in the kernel's accept
+            // queue) and look again a little later, or at once on a stop;
+            // never spin.
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
             csd::Accepted accepted = csd::accept_connection(listener.get());
             if (accepted.status == csd::AcceptStatus::out_of_descriptors) {

@@ -13,8 +13,9 @@
 //   -m nolock  each pool thread calls accept() itself, all at once.
 //
 // Given: the command line, the listening socket, signals and the stop
-// descriptor, the accepting threads of -m lock and -m nolock.
-// Yours: the queue and the pool of -m queue.
+// descriptor, serving one client (serve_client()).
+// Yours: the queue, the pool and the acceptor of -m queue, and the
+// accepting pool threads of -m lock and -m nolock.
 
 #include <chrono>
 #include <condition_variable>
@@ -126,8 +127,28 @@ void queue_worker(ConnectionQueue& queue) {
     // END SOLUTION
 }
 
+// SKELETON: /// Until there is a pool: the calling thread accepts and serves each
+// SKELETON: /// client itself, one at a time, until a stop.
+// SKELETON: void serve_one_at_a_time(const csd::Fd& listener) {
+// SKELETON:     while (!csd::stop_requested()) {
+// SKELETON:         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+// SKELETON:         auto a = csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
+// SKELETON:         if (a.connection) serve_client(a.connection);
+// SKELETON:     }
+// SKELETON: }
+
 /// -m queue: the main thread accepts and pushes; the pool pops and serves.
 void run_queue_mode(const csd::Fd& listener, int threads) {
+    // TODO(handout step 5): start the pool (threads pool threads running
+    // queue_worker() on one queue), then, on this thread and until a stop:
+    // wait for a client or the stop (never block where a stop cannot reach
+    // you: the listener is non-blocking), accept it and push it; out of
+    // descriptors, do not spin. At the stop, close the queue (step 4), so
+    // that the idle pool threads end, and let the pool join.
+    // SKELETON: (void)threads;
+    // SKELETON: (void)queue_worker;             // yours to start, `threads` times
+    // SKELETON: serve_one_at_a_time(listener);  // until then: no pool
+    // BEGIN SOLUTION
     ConnectionQueue queue;
     std::vector<std::jthread> pool;
     for (int i = 0; i < threads; ++i) pool.emplace_back(queue_worker, std::ref(queue));
@@ -141,18 +162,25 @@ void run_queue_mode(const csd::Fd& listener, int threads) {
         if (!accepted.connection) continue;  // nothing after all (another waiter, a reset)
         // Blocks while the queue is full; the pool keeps taking, also after
         // a stop (each serve_connection() then returns at once).
-        // SKELETON: serve_client(accepted.connection);  // TODO(handout step 2): push() it instead
-        // BEGIN SOLUTION
         (void)queue.push(std::move(accepted.connection));
-        // END SOLUTION
     }
-    // Handout step 4: wake the idle pool threads; the jthreads join.
+    // Wake the idle pool threads; the jthreads join.
     queue.close();
+    // END SOLUTION
 }
 
 /// A pool thread of -m lock and -m nolock: accepts and serves, until a stop.
 /// With @p accept_lock, one thread at a time waits in poll() and accept().
 void accepting_worker(const csd::Fd& listener, std::mutex* accept_lock) {
+    // TODO(handout step 6): until a stop, wait for a client (or the stop),
+    // accept it and serve it, on this thread. With an accept lock, hold it
+    // around the wait and the accept only, never while serving. The
+    // listener is non-blocking: another thread may have taken the client
+    // this one woke for, then accept finds nothing, and the thread waits
+    // again. Out of descriptors, do not spin.
+    // SKELETON: (void)listener;
+    // SKELETON: (void)accept_lock;
+    // BEGIN SOLUTION
     while (!csd::stop_requested()) {
         csd::Accepted accepted;
         {
@@ -171,10 +199,20 @@ void accepting_worker(const csd::Fd& listener, std::mutex* accept_lock) {
         }
         if (accepted.connection) serve_client(accepted.connection);
     }
+    // END SOLUTION
 }
 
 /// -m lock and -m nolock: the pool accepts; the main thread waits for the stop.
 void run_accept_mode(const csd::Fd& listener, int threads, bool with_lock) {
+    // TODO(handout step 6): start the pool (threads pool threads running
+    // accepting_worker(), sharing one mutex as their accept lock with -m
+    // lock, none with -m nolock); this thread only waits for the stop, then
+    // the pool joins (each pool thread sees the stop and ends).
+    // SKELETON: (void)threads;
+    // SKELETON: (void)with_lock;
+    // SKELETON: (void)accepting_worker;         // yours to start, `threads` times
+    // SKELETON: serve_one_at_a_time(listener);  // until then: no pool
+    // BEGIN SOLUTION
     std::mutex accept_lock;
     std::vector<std::jthread> pool;
     for (int i = 0; i < threads; ++i) {
@@ -183,6 +221,7 @@ void run_accept_mode(const csd::Fd& listener, int threads, bool with_lock) {
     }
     while (!csd::wait_for_stop(std::chrono::hours(1))) {
     }
+    // END SOLUTION
 }  // every pool thread sees the stop and ends; the jthreads join
 
 }  // namespace

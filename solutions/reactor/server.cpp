@@ -20,10 +20,13 @@
 // labs/reactor/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
-// Given: the command line, the loop (the epoll lab's solution, with the
-// stop descriptor watched by every loop), the acceptor's accept loop.
-// Yours: the loop threads, the listening socket of each loop, the hand-over
-// of a connection to a loop, and what a loop does when it is woken up.
+// Given: the command line, what the epoll lab taught (serving one
+// connection's events, adopting and closing a connection, a loop's own
+// accept loop), the signal mask of the threads.
+// Yours: the loop threads, each loop's epoll set and the loop itself, the
+// acceptor, the hand-over of a connection to a loop through its inbox and
+// eventfd, what a loop does when it is woken up, and the listening socket
+// of each loop (-m reuseport).
 
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -151,11 +154,21 @@ Loop::Loop(int index, std::size_t capacity, csd::Fd listener)
       epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
       wakeup_(csd::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")),
       listener_(std::move(listener)) {
+    // TODO(handout step 2): what this loop's epoll set always watches, each
+    // reported with its own tag (the addresses of stop_tag, wakeup_tag,
+    // listener_tag, so that serve() tells them from the connections): the
+    // stop descriptor (readable for good once a stop came, so that every
+    // loop sees it), the loop's wake-up eventfd, and its own listening
+    // socket when it has one (-m reuseport). control() does one epoll_ctl.
+    // SKELETON: (void)stop_tag;  // the tags: yours to use, with listener_tag
+    // SKELETON: (void)wakeup_tag;
+    // BEGIN SOLUTION
     // Every loop watches the stop descriptor: it stays readable once a stop
     // was requested, so each loop sees it in its own epoll_wait().
     control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);
     control(EPOLL_CTL_ADD, wakeup_.get(), EPOLLIN, &wakeup_tag);
     if (listener_) control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
+    // END SOLUTION
 }
 
 void Loop::control(int op, int fd, std::uint32_t events, void* tag) {
@@ -166,7 +179,7 @@ void Loop::control(int op, int fd, std::uint32_t events, void* tag) {
 }
 
 void Loop::hand_over(csd::Fd client) {
-    // TODO(handout step 3): put the client in inbox_ under inbox_mutex_,
+    // TODO(handout step 5): put the client in inbox_ under inbox_mutex_,
     // then write 1 to wakeup_ (an eventfd adds what is written to its
     // counter and is readable while it is not 0): the loop, asleep in
     // epoll_wait(), wakes up. Lock only around the inbox, not the write.
@@ -184,7 +197,7 @@ void Loop::hand_over(csd::Fd client) {
 }
 
 void Loop::take_inbox() {
-    // TODO(handout step 4): read wakeup_'s counter (8 bytes: this resets it
+    // TODO(handout step 6): read wakeup_'s counter (8 bytes: this resets it
     // to 0, so epoll stops reporting it), then swap inbox_ with an empty
     // vector under inbox_mutex_, and adopt() each connection, after the
     // lock is released.
@@ -223,6 +236,22 @@ void Loop::run() noexcept {
 }
 
 void Loop::serve() {
+    // TODO(handout step 3): the loop. Sleep in epoll_wait(2) on this loop's
+    // set, with no timeout (except while accepting is paused: then until
+    // the pause ends, and watch the listener again once it is over);
+    // EINTR: go round. For each event, by its tag: the stop descriptor:
+    // return (the connections close with the Loop); the eventfd: take the
+    // inbox (take_inbox()); the listener: accept_clients(); a connection:
+    // on_event(), unless it was closed earlier in the same batch (its fd is
+    // then empty). After the batch, free what was closed in it (closed_).
+    // SKELETON: (void)&Loop::take_inbox;  // yours to call, with the members below
+    // SKELETON: (void)&Loop::accept_clients;
+    // SKELETON: (void)&Loop::on_event;
+    // SKELETON: (void)events_;
+    // SKELETON: // Until then the loop sleeps until a stop, and serves nobody.
+    // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
+    // SKELETON: }
+    // BEGIN SOLUTION
     for (;;) {
         if (listener_ && !accepting_ && Clock::now() >= accept_paused_until_) {
             control(EPOLL_CTL_MOD, listener_.get(), EPOLLIN, &listener_tag);
@@ -252,6 +281,7 @@ void Loop::serve() {
         }
         closed_.clear();
     }
+    // END SOLUTION
 }
 
 void Loop::accept_clients() {
@@ -300,6 +330,17 @@ void Loop::close(Connection& c) {
 /// -m handoff: the calling thread accepts on @p listener and hands each
 /// connection to the next of @p loops in turn, until a stop.
 void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& loops) {
+    // TODO(handout step 4): until a stop, wait for the listener (or the
+    // stop) without an epoll set of your own (csd::wait_readable() polls
+    // both), then accept every waiting client, without blocking, and hand
+    // each to the next loop in turn (hand_over()). Out of descriptors: do
+    // not spin, wait accept_pause (or the stop).
+    // SKELETON: (void)listener;
+    // SKELETON: (void)loops;
+    // SKELETON: (void)&Loop::hand_over;  // yours to call
+    // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
+    // SKELETON: }
+    // BEGIN SOLUTION
     std::size_t next = 0;
     while (!csd::stop_requested()) {
         // Waits in poll() on the listener and csd::stop_fd() together.
@@ -317,6 +358,7 @@ void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& l
             next = (next + 1) % loops.size();
         }
     }
+    // END SOLUTION
 }
 
 /// Blocks SIGTERM and SIGINT in the calling thread while it lives: the
@@ -380,7 +422,7 @@ int main(int argc, char** argv) {
         std::vector<std::unique_ptr<Loop>> loops;
         for (std::size_t i = 0; i < count; ++i) {
             csd::Fd own;
-            // TODO(handout step 2): -m reuseport: each loop gets a listening
+            // TODO(handout step 7): -m reuseport: each loop gets a listening
             // socket of its own on the same port (csd::listen_tcp() with
             // .nonblocking and .reuse_port), which only it watches.
             // BEGIN SOLUTION
