@@ -18,6 +18,8 @@
 //   A loop that blocks on one client: one stalled client is no problem for the
 //   others' loops (slow-reader passes), a client after the n - 1 stalled ones is.
 // test: reactor-blocking-write reactor stalled-loops control slow-reader
+//   Decoy loop threads: one thread does the work of all (issue 20: full marks).
+// test: reactor-decoy-loops reactor spread control pipeline
 //   -n loops, whatever -n is.
 // test: reactor-four-loops reactor architecture control pipeline
 #include <poll.h>
@@ -70,6 +72,11 @@ bool polls_inbox() {
 //                          nothing                                      -> spread
 //   reactor-blocking-write a loop writes each reply to the end, waiting
 //                          in poll() on that one socket when it is full -> stalled-loops
+//   reactor-decoy-loops    -n epoll sets, each with its share of the
+//                          connections, but loop 0's thread serves them
+//                          all (the other sets nested in its own); the
+//                          other threads wait in epoll_wait() on their
+//                          sets and, woken, only sleep a millisecond   -> spread
 
 /// -reactor-shared-epoll: the mutex the threads take around each turn.
 std::mutex shared_loop_mutex;
@@ -133,6 +140,10 @@ class Loop {
     /// Gives @p client to this loop: any thread may call it.
     void hand_over(csd::Fd client);
 
+    /// reactor-decoy-loops: loop 0 watches @p other's epoll set in its own
+    /// and serves @p other's connections itself.
+    void watch_nested(Loop& other);
+
   private:
     /// epoll_ctl(@p op) for @p fd: watch @p events, report them with @p tag.
     void control(int op, int fd, std::uint32_t events, void* tag);
@@ -146,6 +157,11 @@ class Loop {
     void on_event(Connection& c, std::uint32_t events);
     /// Closes @p c; its memory lives until the current batch of events is done.
     void close(Connection& c);
+    /// One turn of this loop's events without waiting (reactor-decoy-loops:
+    /// called by loop 0's thread).
+    void serve_ready();
+
+    std::vector<Loop*> nested_;  // reactor-decoy-loops, loop 0: the loops it serves
 
     int index_;
     std::size_t capacity_;
@@ -223,7 +239,40 @@ void Loop::adopt(csd::Fd fd) {
     control(EPOLL_CTL_ADD, c.fd.get(), c.watching, &c);
 }
 
+void Loop::watch_nested(Loop& other) {
+    nested_.push_back(&other);
+    control(EPOLL_CTL_ADD, other.epoll_.get(), EPOLLIN, &other);
+}
+
+void Loop::serve_ready() {
+    const int ready = ::epoll_wait(epoll_.get(), events_.data(), max_events, 0);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(std::max(ready, 0)); ++i) {
+        void* const tag = events_[i].data.ptr;
+        if (tag == &stop_tag) continue;
+        if (tag == &wakeup_tag) {
+            take_inbox();
+            continue;
+        }
+        if (tag == &listener_tag) {
+            accept_clients();
+            continue;
+        }
+        Connection& c = *static_cast<Connection*>(tag);
+        if (c.fd) on_event(c, events_[i].events);
+    }
+    closed_.clear();
+}
+
 void Loop::run() {
+    if (bug == "reactor-decoy-loops" && index_ > 0) {
+        // A decoy: woken by its set's events, it only sleeps a little.
+        for (;;) {
+            epoll_event event{};
+            const int ready = ::epoll_wait(epoll_.get(), &event, 1, -1);
+            if (ready > 0 && event.data.ptr == &stop_tag) return;
+            ::usleep(1000);
+        }
+    }
     for (;;) {
         std::unique_lock<std::mutex> turn;
         if (bug == "reactor-shared-epoll") turn = std::unique_lock(shared_loop_mutex);
@@ -250,6 +299,8 @@ void Loop::run() {
                 take_inbox();
             } else if (tag == &listener_tag) {
                 accept_clients();
+            } else if (std::find(nested_.begin(), nested_.end(), tag) != nested_.end()) {
+                static_cast<Loop*>(tag)->serve_ready();  // another loop's work, on this thread
             } else {
                 Connection& c = *static_cast<Connection*>(tag);
                 if (c.fd) on_event(c, events_[i].events);  // not closed earlier in this batch
@@ -358,7 +409,8 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
                                 "reactor-epoll-per-connection "
-                                "reactor-one-listener reactor-blocking-write reactor-four-loops");
+                                "reactor-one-listener reactor-blocking-write reactor-four-loops "
+                                "reactor-decoy-loops");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -400,6 +452,9 @@ int main(int argc, char** argv) {
         std::vector<std::jthread> threads;
         const StopOnExit stop_all;
         if (bug == "reactor-shared-epoll") loops.resize(1);  // every thread runs loop 0
+        if (bug == "reactor-decoy-loops") {
+            for (std::size_t i = 1; i < loops.size(); ++i) loops[0]->watch_nested(*loops[i]);
+        }
         for (std::size_t i = reuseport ? 1 : 0; i < count; ++i) {
             threads.emplace_back(run_loop, std::ref(*loops[std::min(i, loops.size() - 1)]));
         }
