@@ -11,11 +11,12 @@
 //
 // Given: the command line, the descriptor limit, the epoll instance, the
 // non-blocking listening socket, SIGTERM through the stop descriptor, the
-// connection table and how to close a connection, the loop around
-// epoll_wait(), and reading and writing (csd::pump_input() and
-// csd::pump_output(): the loops you wrote in the select lab).
-// Yours: what to watch, accepting, closing, and what to do when the process
-// runs out of descriptors.
+// connection table's declaration, the loop that drains the listen queue,
+// and reading and writing (csd::pump_input() and csd::pump_output(): the
+// loops you wrote in the select lab).
+// Yours: the loop around epoll_wait() and what it watches, a connection's
+// turn and its interest changes, accepting, closing, what to do when the
+// process runs out of descriptors, and edge-triggered mode (-e).
 
 #include <sys/epoll.h>
 
@@ -138,8 +139,10 @@ Server::Server(csd::Fd listener)
       listener_(std::move(listener)) {
     // The stop descriptor and the listener: level-triggered, reported for as
     // long as they are readable.
-    control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);  // readable once SIGTERM came
-    control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
+    // TODO(handout step 3): put the stop descriptor and the listener in the
+    // epoll set, each reported with its own tag (the address of stop_tag,
+    // listener_tag: data.ptr of a client is its Connection).
+    (void)&Server::control;  // yours to call: one epoll_ctl
 }
 
 void Server::control(int op, int fd, std::uint32_t events, void* tag) {
@@ -150,37 +153,20 @@ void Server::control(int op, int fd, std::uint32_t events, void* tag) {
 }
 
 void Server::run() {
-    for (;;) {
-        if (!accepting_ && Clock::now() >= accept_paused_until_) {
-            control(EPOLL_CTL_MOD, listener_.get(), EPOLLIN, &listener_tag);  // accept again
-            accepting_ = true;
-        }
-        int timeout_ms = -1;  // sleep until something happens...
-        if (!accepting_) {    // ...or until the pause ends
-            const auto left =
-                std::chrono::ceil<std::chrono::milliseconds>(accept_paused_until_ - Clock::now());
-            timeout_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
-        }
-        // The kernel hands over only descriptors that are ready: the cost
-        // is O(ready), however many clients are connected and idle.
-        const int ready = ::epoll_wait(epoll_.get(), events_.data(), max_events, timeout_ms);
-        if (ready < 0 && errno == EINTR) continue;  // a signal: stop_fd() says if it was SIGTERM
-        csd::check(ready, "epoll_wait");
-
-        for (std::size_t i = 0; i < static_cast<std::size_t>(ready); ++i) {
-            void* const tag = events_[i].data.ptr;
-            if (tag == &stop_tag) {
-                return;  // ~Server closes every connection
-            } else if (tag == &listener_tag) {
-                accept_clients();
-            } else {
-                Connection& c = *static_cast<Connection*>(tag);
-                // Closed earlier in this batch? Then this event is stale
-                // (and its descriptor number may already be someone else's).
-                if (c.fd) on_event(c, events_[i].events);
-            }
-        }
-        closed_.clear();  // no event of this batch points to them any more
+    // TODO(handout step 3): the loop. Sleep in epoll_wait(2) with no timeout
+    // (except while accepting is paused: until the pause ends, then watch
+    // the listener again); EINTR: go round. Each event by its tag: the stop
+    // ends the loop; the listener: accept_clients(); a connection:
+    // on_event(), unless it was closed earlier in this batch (its fd is then
+    // empty). After the batch, free what was closed in it (closed_).
+    (void)stop_tag;  // yours to use, with the members below
+    (void)listener_tag;
+    (void)&Server::accept_clients;
+    (void)&Server::on_event;
+    (void)events_;
+    (void)accept_paused_until_;
+    // Until then the server sleeps until SIGTERM, and no client is served.
+    while (!csd::wait_for_stop(std::chrono::hours(1))) {
     }
 }
 
@@ -188,7 +174,7 @@ void Server::accept_clients() {
     for (;;) {  // ends when the listen queue is empty: it is finite
         csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
         if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            // TODO(handout step 5): EMFILE or ENFILE means no descriptor is
+            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
             // left. Do not crash, do not spin: stop watching the listener
             // (EPOLL_CTL_MOD to no events, accepting_ = false) for
             // accept_pause; run() watches it again when the pause is over.
@@ -196,7 +182,7 @@ void Server::accept_clients() {
         }
         if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
         csd::Fd fd = std::move(accepted.connection);
-        // TODO(handout step 3): keep the client: a Connection in
+        // TODO(handout step 5): keep the client: a Connection in
         // by_fd_[its fd] (grow by_fd_ as needed, count it in clients_), and
         // watched by epoll (EPOLL_CTL_ADD, interest(), data.ptr = the
         // Connection; note it in `watching`). But beyond max_clients, refuse
@@ -206,36 +192,35 @@ void Server::accept_clients() {
 }
 
 void Server::on_event(Connection& c, std::uint32_t events) {
-    // An error or a hang-up shows up as EPOLLERR or EPOLLHUP, even when not
-    // asked for: the read (or the write) then says which.
-    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) read_from(c);
-    // Right after a read there is usually a reply to send, and the socket
-    // is nearly always writable: try at once (write_to() finds out if not).
-    if (!c.gone) write_to(c);
-    if (done(c)) {
-        close(c);
-    } else {
-        update_interest(c);
-    }
+    // TODO(handout step 4): one turn of a connection epoll reported: read
+    // if it can (EPOLLERR and EPOLLHUP come unasked: the read then says
+    // what happened), write what it is owed, then close it when done(), or
+    // tell epoll what to watch next (update_interest()).
+    (void)c;
+    (void)events;
+    (void)done;  // yours to call, with the members below
+    (void)&Server::read_from;
+    (void)&Server::write_to;
+    (void)&Server::update_interest;
+    (void)&Server::close;
 }
 
 void Server::update_interest(Connection& c) {
-    // epoll remembers what it watches: tell it only when that changes.
-    // Most turns change nothing, and then cost no system call.
-    const std::uint32_t wanted = interest(c.session);
-    if (wanted == c.watching) return;
-    control(EPOLL_CTL_MOD, c.fd.get(), wanted, &c);
-    c.watching = wanted;
+    // TODO(handout step 2): epoll remembers what it watches: tell it
+    // (EPOLL_CTL_MOD) only when what the session wants (interest()) is not
+    // what it watches now (c.watching). Most turns change nothing, and then
+    // cost no system call.
+    (void)c;
+    (void)interest;
 }
 
 void Server::close(Connection& c) {
-    const auto slot = static_cast<std::size_t>(c.fd.get());
-    // close() also takes the socket out of the epoll set. But an event for
-    // it may still wait further down in events_: keep the Connection alive
-    // (its fd empty) until run() is through with this batch.
-    c.fd.reset();
-    closed_.push_back(std::move(by_fd_[slot]));
-    --clients_;
+    // TODO(handout step 6): close the socket (which also takes it out of the
+    // epoll set) and forget the connection: by_fd_ no longer holds it, and
+    // clients_ counts one less. An event for it may still wait further down
+    // in events_: keep the Connection alive, its fd empty, in closed_ until
+    // run() is through with this batch.
+    (void)c;
 }
 
 void Server::read_from(Connection& c) {
