@@ -7,11 +7,12 @@
 // name them ("handout step N").
 //
 // Given: the command line (-n WORKERS, -m MODE), the listening socket,
-// the two accept locks' helpers, signals routed to a self-pipe, the report
-// printed at shutdown.
-// Yours: the shared counters, the worker's accept loop in each mode, the
-// parent that starts the workers (in mode reuseport each with a listening
-// socket of its own), replaces a dead one and ends them all on SIGTERM.
+// the waits of modes select and epoll, signals routed to a self-pipe, the
+// report printed at shutdown.
+// Yours: the shared counters, both accept locks (the robust mutex and the
+// record lock), the worker's accept loop in each mode, the parent that
+// starts the workers (in mode reuseport each with a listening socket of
+// its own), replaces a dead one and ends them all on SIGTERM.
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -90,6 +91,13 @@ Board* map_board() {
 /// Takes the accept lock; a worker that died holding it does not block
 /// the others (robust mutex).
 void lock_accept(Board& board) {
+    // TODO(handout step 2): take board.accept_lock, waiting while another
+    // worker holds it. A robust mutex whose owner died is handed over with
+    // EOWNERDEAD: you own it then, and must mark it consistent before it is
+    // usable again (pthread_mutex_lock(3), pthread_mutex_consistent(3)); it
+    // guards no data, so there is nothing to repair. Any other error throws.
+    // SKELETON: (void)board;
+    // BEGIN SOLUTION
     pthread_mutex_t* lock = &board.accept_lock;
     const int rc = pthread_mutex_lock(lock);
     // EOWNERDEAD: we own it now, and it protects no data to repair.
@@ -98,6 +106,7 @@ void lock_accept(Board& board) {
         return;
     }
     csd::check_rc(rc, "pthread_mutex_lock");
+    // END SOLUTION
 }
 
 /// The file whose record lock is the accept lock of mode `fcntl`: an
@@ -105,20 +114,34 @@ void lock_accept(Board& board) {
 /// record lock belongs to a process, and the kernel releases it when that
 /// process ends, however it ends.
 csd::Fd open_lock_file() {
+    // TODO(handout step 2): a file that exists only to be locked: unnamed,
+    // in memory, closed on exec (memfd_create(2)); throw when it cannot be
+    // made.
+    // SKELETON: return csd::Fd{};
+    // BEGIN SOLUTION
     csd::Fd file(::memfd_create("csd-prefork-accept-lock", MFD_CLOEXEC));
     if (!file) csd::throw_errno("memfd_create");
     return file;
+    // END SOLUTION
 }
 
 /// Takes (F_WRLCK) or releases (F_UNLCK) the record lock on the whole of
 /// @p lock_file (mode `fcntl`), waiting while another process holds it.
 void set_record_lock(int lock_file, short type) {
+    // TODO(handout step 2): a record lock of @p type on the whole file,
+    // waiting while another process holds it (fcntl(2), "Advisory record
+    // locking": which command waits, and what a struct flock of the whole
+    // file looks like); a signal may interrupt the wait: go on waiting.
+    // SKELETON: (void)lock_file;
+    // SKELETON: (void)type;
+    // BEGIN SOLUTION
     struct flock lock {};
     lock.l_type = type;
     lock.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file
     while (::fcntl(lock_file, F_SETLKW, &lock) < 0) {
         if (errno != EINTR) csd::throw_errno("fcntl(F_SETLKW)");
     }
+    // END SOLUTION
 }
 
 /// A new listening socket for one worker of mode `reuseport`: with
@@ -173,7 +196,7 @@ struct Pool {
     // SKELETON: (void)pool;
     // SKELETON: (void)listener;
     // SKELETON: (void)slot;
-    // SKELETON: (void)lock_accept;  // the given helpers: yours to call
+    // SKELETON: (void)lock_accept;  // the helpers: yours to call
     // SKELETON: (void)set_record_lock;
     // SKELETON: (void)wait_in_select;
     // SKELETON: (void)watch_listener;
