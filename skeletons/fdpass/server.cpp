@@ -8,10 +8,14 @@
 //
 // Given: the command line (-n WORKERS), the listening socket, signals
 // routed to a self-pipe, the report printed at shutdown.
-// Yours: the workers and their channels, the parent's loop that hands out
-// connections, notices free and dead workers, and replaces the dead.
+// Yours: passing a descriptor over a UNIX-domain socket (sendmsg and
+// recvmsg with SCM_RIGHTS), the workers and their channels, the parent's
+// loop that hands out connections, notices free and dead workers, and
+// replaces the dead.
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +26,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <system_error>
 #include <vector>
 
 #include "csd/lab.hpp"
@@ -38,16 +43,56 @@ struct Worker {
     std::uint64_t connections = 0;  ///< Connections handed to the slot's workers.
 };
 
+/// Sends the descriptor @p fd to the other end of the UNIX-domain socket
+/// @p channel: the receiver gets a new descriptor for the same open file
+/// (the sender keeps its own). True when sent; false when the other end is
+/// gone. Other errors throw std::system_error.
+bool send_descriptor(int channel, int fd) {
+    // TODO(handout step 2): one sendmsg(2) whose data is one byte (a
+    // message with no data may not be seen at all) and whose control data
+    // is one SCM_RIGHTS message carrying @p fd: a control buffer sized for
+    // one descriptor and aligned for a cmsghdr, filled through the CMSG_*
+    // macros (cmsg(3), unix(7)). It must never raise SIGPIPE. Interrupted:
+    // try again. The worker gone (EPIPE, ECONNRESET): false.
+    (void)channel;
+    (void)fd;
+    return false;
+}
+
+/// What receive_descriptor() came to.
+enum class Received {
+    descriptor,   ///< A descriptor arrived.
+    parent_gone,  ///< End of file: the other end is closed.
+    interrupted,  ///< A signal came first; nothing received.
+};
+
+/// Receives one descriptor sent by send_descriptor() on @p channel into
+/// @p fd (close-on-exec). Throws std::system_error (EBADMSG) for a message
+/// without a descriptor or with truncated control data, and for other
+/// errors.
+Received receive_descriptor(int channel, csd::Fd& fd) {
+    // TODO(handout step 2): one recvmsg(2) with room for one data byte and
+    // one SCM_RIGHTS message of one descriptor, the descriptor created
+    // close-on-exec (a recvmsg flag does it in the same call). Own what
+    // arrived at once (a csd::Fd). End of file: the parent is gone. Control
+    // data cut short (MSG_CTRUNC in msg_flags) or a message without a
+    // descriptor is an error: throw, having closed what came.
+    (void)channel;
+    (void)fd;
+    return Received::parent_gone;
+}
+
 /// The body of a worker: receive a connection on @p channel, serve it,
 /// close it, say "free" (one byte), go round. Returns when the parent is
 /// gone (EOF on the channel).
 void run_worker(int channel) {
-    // TODO(handout step 2): loop: receive a connection from the parent on
-    // the channel (csd::recv_fd); serve it with csd::serve_connection() and
+    // TODO(handout step 3): loop: receive a connection from the parent on
+    // the channel (receive_descriptor()); serve it with csd::serve_connection() and
     // let it close; then tell the parent you are free again, with one byte
     // on the channel (the handout's channel protocol). The parent gone (end
     // of file on the channel): return; interrupted: go round.
     (void)channel;
+    (void)receive_descriptor;  // yours to call
 }
 
 /// Starts the worker of slot @p index: a new socketpair, then
@@ -85,11 +130,12 @@ void reap_workers(std::vector<Worker>& workers) {
 
 /// Accepts one connection and passes it to a free worker (there is one).
 void hand_over(int listener, std::vector<Worker>& workers) {
-    // TODO(handout step 3): csd::accept_connection() (the listener is
-    // non-blocking: "nothing" is normal); find a free worker; csd::send_fd()
+    // TODO(handout step 4): csd::accept_connection() (the listener is
+    // non-blocking: "nothing" is normal); find a free worker; send_descriptor()
     // the connection to it, count it, mark the worker busy. The parent's
     // copy of the connection closes when this function returns.
     (void)workers;
+    (void)send_descriptor;  // yours to call
     csd::Accepted client = csd::accept_connection(listener);
     if (client.connection) (void)csd::serve_connection(client.connection.get());
 }
@@ -147,7 +193,7 @@ int main(int argc, char** argv) {
         csd::announce_listening(options.host, options.port);
 
         while (!csd::stop_requested()) {
-            // TODO(handout step 4): refill the empty slots (start_worker());
+            // TODO(handout step 5): refill the empty slots (start_worker());
             // poll the self-pipe, every worker's channel, and the listener
             // only while some worker is free (no free worker: accept
             // nobody); then handle what is ready: drain the signals and

@@ -4,7 +4,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -103,30 +102,6 @@ Result failed_io(const char* call) {
     throw_errno(call);
 }
 
-/// Closes every descriptor carried by the SCM_RIGHTS messages of @p msg
-/// except the first one of the first, which it returns (or -1); sets
-/// @p unexpected when a control message of another kind came along.
-int keep_first_descriptor(msghdr& msg, bool& unexpected) {
-    int kept = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-            unexpected = true;
-            continue;
-        }
-        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
-            int fd = -1;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);  // may be unaligned
-            if (kept < 0) {
-                kept = fd;
-            } else {
-                ::close(fd);  // surplus: nobody else would close it
-            }
-        }
-    }
-    return kept;
-}
-
 }  // namespace
 
 ReadResult read_some(int fd, char* buf, std::size_t size) {
@@ -147,62 +122,6 @@ std::pair<Fd, Fd> socket_pair(IoMode mode) {
     int fds[2] = {-1, -1};
     check(::socketpair(AF_UNIX, type, 0, fds), "socketpair");
     return {Fd(fds[0]), Fd(fds[1])};
-}
-
-WriteResult send_fd(int socket, int fd) {
-    char byte = 'F';
-    iovec iov{&byte, 1};
-    // The control buffer must be aligned for cmsghdr: the union does it.
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        cmsghdr align;
-    } control{};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    const ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
-    if (n >= 0) return {WriteStatus::ok, static_cast<std::size_t>(n)};
-    return failed_io<WriteResult>("sendmsg");
-}
-
-ReceivedFd recv_fd(int socket) {
-    char byte = 0;
-    iovec iov{&byte, 1};
-    // Room for a few descriptors, so that a sender's surplus ones arrive
-    // (and are closed here) instead of truncating the message.
-    constexpr std::size_t room = 8;
-    union {
-        char buf[CMSG_SPACE(room * sizeof(int))];
-        cmsghdr align;
-    } control{};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
-    const ssize_t n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0) return {failed_io<ReadResult>("recvmsg").status, Fd{}};
-    bool unexpected = false;
-    Fd fd(keep_first_descriptor(msg, unexpected));
-    if (n == 0 && !fd) return {ReadStatus::eof, Fd{}};
-    const char* what = nullptr;
-    if ((msg.msg_flags & MSG_CTRUNC) != 0) {
-        what = "recv_fd: control data truncated (MSG_CTRUNC)";
-    } else if (unexpected) {
-        what = "recv_fd: unexpected control message";
-    } else if (!fd) {
-        what = "recv_fd: a message without a descriptor";
-    }
-    if (what != nullptr)
-        throw std::system_error(EBADMSG, std::generic_category(), what);  // fd closes
-    return {ReadStatus::ok, std::move(fd)};
 }
 
 }  // namespace csd

@@ -86,7 +86,7 @@ enum class WriteStatus {
     peer_gone,    ///< The peer reset or vanished (EPIPE, ECONNRESET...).
 };
 
-/// Result of write_some() and send_fd().
+/// Result of write_some().
 struct WriteResult {
     WriteStatus status;     ///< What happened.
     std::size_t bytes = 0;  ///< Bytes written when status is ok.
@@ -103,26 +103,5 @@ WriteResult write_some(int fd, std::string_view data);
 /// SOCK_CLOEXEC, SOCK_NONBLOCK in @p mode), each end owned. Throws
 /// std::system_error when the call fails.
 std::pair<Fd, Fd> socket_pair(IoMode mode = IoMode::blocking);
-
-/// Sends the descriptor @p fd over the UNIX socket @p socket (SCM_RIGHTS),
-/// with one data byte (a message without data may not be seen by the
-/// receiver). MSG_NOSIGNAL. The sender still owns @p fd: the receiver gets
-/// a new descriptor for the same open file. bytes is 1 when sent.
-/// Unexpected errors throw std::system_error.
-WriteResult send_fd(int socket, int fd);
-
-/// Result of recv_fd().
-struct ReceivedFd {
-    ReadStatus status;  ///< ok: a descriptor arrived, in fd; else why not.
-    Fd fd;              ///< The received descriptor (CLOEXEC), owned.
-};
-
-/// Receives one descriptor sent by send_fd() on the UNIX socket @p socket
-/// (MSG_CMSG_CLOEXEC). A message with more than one descriptor gives the
-/// first one; the others are closed. Throws std::system_error (EBADMSG)
-/// for a message that carries no descriptor, truncated control data
-/// (MSG_CTRUNC) or control messages other than SCM_RIGHTS; descriptors that
-/// came with it are closed first. Other errors throw too.
-ReceivedFd recv_fd(int socket);
 
 }  // namespace csd
