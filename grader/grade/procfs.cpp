@@ -400,6 +400,14 @@ long ticks_per_second() {
     return ticks;
 }
 
+std::vector<int> epoll_fds(pid_t pid) {
+    std::vector<int> out;
+    for (const auto& fd : open_fds(pid)) {
+        if (fd.target == "anon_inode:[eventpoll]") out.push_back(fd.fd);
+    }
+    return out;
+}
+
 std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd) {
     const auto text = read_text(pid_path(pid, "fdinfo") + "/" + std::to_string(epfd));
     if (!text) return std::nullopt;

@@ -182,6 +182,10 @@ struct Holder {
 /// Clock ticks per second (sysconf(_SC_CLK_TCK)).
 [[nodiscard]] long ticks_per_second();
 
+/// The descriptors of @p pid that are epoll instances
+/// (`anon_inode:[eventpoll]`), sorted; empty when gone.
+[[nodiscard]] std::vector<int> epoll_fds(pid_t pid);
+
 /// The interest list of the epoll descriptor @p epfd of @p pid (from
 /// /proc/PID/fdinfo/EPFD); nullopt when it cannot be read.
 [[nodiscard]] std::optional<std::vector<int>> epoll_targets(pid_t pid, int epfd);

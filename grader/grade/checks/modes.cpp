@@ -275,15 +275,6 @@ void thread_pool_evidence(Context& ctx, std::string_view mode, const std::string
          hint);
 }
 
-// The epoll descriptors of @p pid.
-std::vector<int> epoll_fds(pid_t pid) {
-    std::vector<int> out;
-    for (const auto& fd : procfs::open_fds(pid)) {
-        if (fd.target == "anon_inode:[eventpoll]") out.push_back(fd.fd);
-    }
-    return out;
-}
-
 // reactor: the listening sockets of the mode.
 std::string reactor_problem(Context& ctx, std::string_view mode) {
     const auto inodes = procfs::listening_inodes(ctx.port());
@@ -298,7 +289,7 @@ std::string reactor_problem(Context& ctx, std::string_view mode) {
                            inodes.size(), ctx.port(), listeners.size());
     }
     std::map<int, std::vector<int>> epolls_of;  // listener fd -> the epoll sets watching it
-    for (const int ep : epoll_fds(ctx.pid())) {
+    for (const int ep : procfs::epoll_fds(ctx.pid())) {
         const auto entries = procfs::epoll_interest(ctx.pid(), ep);
         if (!entries) continue;
         for (const auto& e : *entries) {
@@ -333,7 +324,7 @@ void event_loop_evidence(Context& ctx, std::string_view mode, const std::string&
     (void)poll_until(1s, [&] {
         problem.clear();
         std::map<int, std::uint32_t> events;  // client fd -> its mask in some epoll set
-        for (const int ep : epoll_fds(ctx.pid())) {
+        for (const int ep : procfs::epoll_fds(ctx.pid())) {
             for (const auto& e : procfs::epoll_interest(ctx.pid(), ep)
                                      .value_or(std::vector<procfs::EpollEntry>{})) {
                 events[e.fd] = e.events;

@@ -13,6 +13,7 @@
 #include "expect.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
+#include "worker_pool.hpp"
 
 namespace csd::grade {
 
@@ -20,36 +21,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::set<pid_t> descendant_pids(pid_t top) {
-    std::set<pid_t> out;
-    for (const auto& p : procfs::descendants(top)) out.insert(p.pid);
-    return out;
-}
-
-std::string pid_list(const std::set<pid_t>& pids) {
-    if (pids.empty()) return "none";
-    return fmt::format("{}", fmt::join(pids, ", "));
-}
-
-int workers_of(const Context& ctx) {
-    const int n = ctx.lab().workers;
-    if (n <= 0) fail(fmt::format("the grader has no pool size (-n) for lab {}", ctx.lab().id));
-    return n;
-}
-
 // Fails unless the server has exactly @p n processes below it (given 2 s to fork them).
 std::set<pid_t> require_workers(Context& ctx, int n, std::string_view when,
                                 const std::string& hint) {
     std::set<pid_t> pids;
     const bool ok = poll_until(2s, [&] {
-        pids = descendant_pids(ctx.pid());
+        pids = worker_pool::workers_below(ctx.pid());
         return pids.size() == static_cast<std::size_t>(n);
     });
     if (!ok) {
         ctx.require_running(when);
         fail(fmt::format("{}: the server (pid {}) started with -n {} has {} processes below it "
                          "({}); expected a pool of {} worker processes",
-                         when, ctx.pid(), n, pids.size(), pid_list(pids), n),
+                         when, ctx.pid(), n, pids.size(), worker_pool::pids_text(pids), n),
              hint);
     }
     return pids;
@@ -104,7 +88,7 @@ std::vector<Connection> hold_in_workers(Context& ctx, int n, const std::set<pid_
                 fail(fmt::format("{}: served by process {}, which is not one of the {} workers "
                                  "that existed before the connection ({}): a process was made "
                                  "for it",
-                                 label, o.pid, workers.size(), pid_list(workers)),
+                                 label, o.pid, workers.size(), worker_pool::pids_text(workers)),
                      hint);
             }
         }
@@ -133,7 +117,7 @@ void burst(Context& ctx, int n, const std::string& during, const std::function<v
 // Fails unless the processes below the server are exactly @p workers.
 void require_same_workers(Context& ctx, const std::set<pid_t>& workers, std::string_view when,
                           const std::string& hint) {
-    const auto now = descendant_pids(ctx.pid());
+    const auto now = worker_pool::workers_below(ctx.pid());
     if (now == workers) {
         // Each worker serves its client itself, on its one thread: a worker
         // that starts a thread per client makes -n bound nothing.
@@ -151,7 +135,7 @@ void require_same_workers(Context& ctx, const std::set<pid_t>& workers, std::str
     ctx.require_running(when);
     fail(fmt::format("{}: the processes below the server (pid {}) were {} and are now {}; a pool "
                      "keeps the same workers: no fork per connection, no worker replaced",
-                     when, ctx.pid(), pid_list(workers), pid_list(now)),
+                     when, ctx.pid(), worker_pool::pids_text(workers), worker_pool::pids_text(now)),
          hint);
 }
 
@@ -215,7 +199,7 @@ std::string listening_problem(Context& ctx, const std::set<pid_t>& workers, List
                 "server's processes ({}); with a listening socket per worker "
                 "(SO_REUSEPORT) each is held by its worker alone, and the "
                 "parent holds none",
-                inode, ctx.port(), holders.size(), pid_list(holders));
+                inode, ctx.port(), holders.size(), worker_pool::pids_text(holders));
         }
         owners.insert(*holders.begin());
     }
@@ -223,7 +207,8 @@ std::string listening_problem(Context& ctx, const std::set<pid_t>& workers, List
         return fmt::format(
             "the {} listening sockets on port {} are held by {}; with a listening "
             "socket per worker (SO_REUSEPORT) each of the workers {} holds one",
-            inodes.size(), ctx.port(), pid_list(owners), pid_list(workers));
+            inodes.size(), ctx.port(), worker_pool::pids_text(owners),
+            worker_pool::pids_text(workers));
     }
     return {};
 }
@@ -266,14 +251,15 @@ constexpr const char* prethread_hint =
 void require_no_children(Context& ctx, std::string_view when, const std::string& hint) {
     std::set<pid_t> below;
     if (poll_until(1s, [&] {
-            below = descendant_pids(ctx.pid());
+            below = worker_pool::workers_below(ctx.pid());
             return below.empty();
         })) {
         return;
     }
     fail(fmt::format("{}: the server (pid {}) has {} child process{} ({}); this lab uses threads, "
                      "not processes",
-                     when, ctx.pid(), below.size(), below.size() == 1 ? "" : "es", pid_list(below)),
+                     when, ctx.pid(), below.size(), below.size() == 1 ? "" : "es",
+                     worker_pool::pids_text(below)),
          hint);
 }
 
@@ -409,7 +395,7 @@ std::vector<pid_t> require_thread_pool(Context& ctx, int n, std::string_view whe
 }
 
 void check_process_pool(Context& ctx) {
-    const int n = workers_of(ctx);
+    const int n = worker_pool::pool_size(ctx);
     const auto workers = require_workers(ctx, n, "idle, before any client", pool_hint);
     const Listening how =
         require_listeners_in_workers(ctx, workers, "idle, before any client", pool_hint);
@@ -431,7 +417,7 @@ void check_process_pool(Context& ctx) {
     burst(ctx, n, during, [&] { require_same_workers(ctx, workers, during, pool_hint); });
     std::this_thread::sleep_for(scaled(100ms));
     require_same_workers(ctx, workers, "after those clients left", pool_hint);
-    ctx.log("pool of {} workers: {}, {}", n, pid_list(workers),
+    ctx.log("pool of {} workers: {}, {}", n, worker_pool::pids_text(workers),
             hold_open ? "sharing one listening socket" : "each with its own listening socket");
     const int m = other_pool_size(ctx);
     restart_with_pool_size(ctx, m);
@@ -439,7 +425,7 @@ void check_process_pool(Context& ctx) {
 }
 
 void check_descriptor_passing(Context& ctx) {
-    const int n = workers_of(ctx);
+    const int n = worker_pool::pool_size(ctx);
     const auto workers = require_workers(ctx, n, "idle, before any client", fdpass_hint);
     require_listener_in_parent_only(ctx, workers, "idle, before any client", fdpass_hint);
     {
@@ -502,7 +488,7 @@ void check_thread_per_connection(Context& ctx) {
 }
 
 void check_thread_pool(Context& ctx) {
-    const int n = workers_of(ctx);
+    const int n = worker_pool::pool_size(ctx);
     require_no_children(ctx, "idle, before any client", prethread_hint);
     const std::vector<pid_t> tids = require_thread_pool(ctx, n, "idle", prethread_hint);
     auto require_same = [&](std::string_view when) {

@@ -20,15 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The descriptors of @p pid that are epoll instances.
-std::vector<int> eventpolls(pid_t pid) {
-    std::vector<int> out;
-    for (const auto& fd : procfs::open_fds(pid)) {
-        if (fd.target == "anon_inode:[eventpoll]") out.push_back(fd.fd);
-    }
-    return out;
-}
-
 bool in_epoll_wait(const procfs::SyscallSample& s) {
     if (s.running || !s.number) return false;
     const std::string name = syscall_name(*s.number);
@@ -57,7 +48,7 @@ std::vector<int> require_loops(Context& ctx, int n, std::string_view when) {
     std::vector<int> epolls;
     const bool ok = poll_until(2s, [&] {
         tids = procfs::thread_ids(ctx.pid());
-        epolls = eventpolls(ctx.pid());
+        epolls = procfs::epoll_fds(ctx.pid());
         const int threads = static_cast<int>(tids.size()) - runtime;
         return (threads == n || threads == n + 1) && epolls.size() == static_cast<std::size_t>(n);
     });
