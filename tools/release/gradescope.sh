@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# gradescope.sh [--no-hidden] [--stage DIR] LAB [ZIP]: the Gradescope
+# gradescope.sh [--no-hidden] [--labs LAB,...] [--stage DIR] LAB [ZIP]: the Gradescope
 # autograder of LAB. Stages into DIR (default: a temporary directory) what
 # Gradescope unpacks into /autograder/source:
 #   setup.sh         installs the Debian packages, builds the tree (once)
 #   run_autograder   builds the submitted file as skeleton-LAB and grades it
 #   csdesign/        the student release WITH the hidden checks
 # and zips it into ZIP (files at the zip's root, as Gradescope wants them).
-# --no-hidden leaves the hidden checks out (the release test's tree).
+# --no-hidden leaves the hidden checks out (the release test's tree);
+# --labs LAB,... stages the release (make_release.sh --labs).
 # ./csd gradescope LAB runs it into build/gradescope/LAB.zip.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 hidden=--hidden
 stage=""
+staged=()
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-hidden) hidden="" ;;
         --stage) stage=$2; shift ;;
+        --labs) staged=(--labs "$2"); shift ;;
         -*) echo "gradescope.sh: unknown option $1" >&2; exit 2 ;;
         *) args+=("$1") ;;
     esac
@@ -25,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 lab=${args[0]:-}
 zip=${args[1]:-}
-[[ "$lab" =~ ^[a-z0-9-]+$ ]] || { echo "usage: gradescope.sh [--no-hidden] [--stage DIR] LAB [ZIP]" >&2; exit 2; }
+[[ "$lab" =~ ^[a-z0-9-]+$ ]] || { echo "usage: gradescope.sh [--no-hidden] [--labs LAB,...] [--stage DIR] LAB [ZIP]" >&2; exit 2; }
 [ -d "$HERE/../../skeletons/$lab" ] || { echo "gradescope.sh: no lab $lab" >&2; exit 2; }
 
 cleanup=""
@@ -35,7 +38,7 @@ if [ -z "$stage" ]; then
 fi
 trap '[ -z "$cleanup" ] || rm -rf "$cleanup"' EXIT
 
-bash "$HERE/make_release.sh" $hidden "$stage/csdesign"
+bash "$HERE/make_release.sh" $hidden "${staged[@]}" "$stage/csdesign"
 for script in setup.sh run_autograder; do
     sed "s/@LAB@/$lab/g" "$HERE/$script" >"$stage/$script"
     chmod 755 "$stage/$script"

@@ -8,21 +8,52 @@
 #
 # --hidden keeps the hidden checks (grader/grade/hidden/): for the Gradescope
 # autograder (tools/release/gradescope.sh), never for students.
+#
+# --labs LAB[,LAB...] writes a staged release for the labs being assigned:
+# the lab library's sources that answer any of them (their `lesson-source`
+# in labs/labs.txt: the iterative lab's parser and serve_connection(), the
+# select lab's pumps) are left out, and their parts of the library ship
+# compiled instead (labs/lib/prebuilt/libNAME.a, built here with the
+# project's compiler and stripped of debug information), so that the later
+# labs that link them build and behave as before (labs/lib/CMakeLists.txt,
+# csd_lab_part). docs/instructors.md, "Staged releases".
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
+usage() { echo "usage: make_release.sh [--hidden] [--labs LAB[,LAB...]] DIR" >&2; exit 2; }
 hidden=0
+labs=""
 out=""
-for arg in "$@"; do
-    case "$arg" in
+while [ $# -gt 0 ]; do
+    case "$1" in
         --hidden) hidden=1 ;;
-        -*) echo "make_release.sh: unknown option $arg" >&2; exit 2 ;;
-        *) out=$arg ;;
+        --labs) [ $# -ge 2 ] || usage; labs=$2; shift ;;
+        --labs=*) labs=${1#--labs=} ;;
+        -*) echo "make_release.sh: unknown option $1" >&2; exit 2 ;;
+        *) out=$1 ;;
     esac
+    shift
 done
-[ -n "$out" ] || { echo "usage: make_release.sh [--hidden] DIR" >&2; exit 2; }
+[ -n "$out" ] || usage
+
+# withheld: the sources that answer the assigned labs (their lesson-source).
+withheld=()
+if [ -n "$labs" ]; then
+    mapfile -t withheld < <(python3 - "$ROOT" "$labs" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1] + "/docs")
+import course  # docs/course.py: the manifest's parser
+manifest = course.parse_manifest(open(sys.argv[1] + "/labs/labs.txt").read())
+for lab in sys.argv[2].split(","):
+    if lab not in manifest:
+        sys.exit(f"make_release.sh: --labs: no lab {lab!r} in labs/labs.txt")
+    for value in manifest[lab].get("lesson-source", []):
+        print("\n".join(value.split()))
+PY
+    )
+fi
 if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
     echo "make_release.sh: $out exists and is not empty" >&2
     exit 2
@@ -40,6 +71,9 @@ EXCLUDE=(
 if [ "$hidden" -eq 0 ]; then
     EXCLUDE+=(':!grader/grade/hidden')  # instructor-only checks (grader/grade/hidden.hpp)
 fi
+for source in "${withheld[@]}"; do
+    EXCLUDE+=(":!$source")  # answers an assigned lab: shipped compiled (below)
+done
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -64,4 +98,25 @@ replace() {
 replace docs/index.md $'\ninstructors\n' $'\n'
 replace docs/workflow.md '[Instructors](instructors.md)' '`CMakePresets.json`'
 
-echo "make_release.sh: $count files into $out$([ "$hidden" -eq 1 ] && echo ' (with the hidden checks)')"
+# The withheld sources' parts of the library, compiled: a build of the
+# library only, in build/release-lib/ (ccache when there is one).
+if [ ${#withheld[@]} -gt 0 ]; then
+    build=$ROOT/build/release-lib
+    launcher=()
+    if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+    cmake -S "$ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCSD_WERROR=OFF \
+        -DCSD_BUILD_TESTS=OFF -DCSD_BUILD_DOCS=OFF -DCSD_FUZZ=OFF \
+        -DCMAKE_POSITION_INDEPENDENT_CODE=ON "${launcher[@]}" >/dev/null
+    mkdir -p "$out/labs/lib/prebuilt"
+    for source in "${withheld[@]}"; do
+        name=csd_lab_$(basename "$source" .cpp)  # labs/lib/src/pump.cpp: csd_lab_pump
+        cmake --build "$build" --target "$name" >/dev/null
+        archive=$(find "$build/labs/lib" -maxdepth 1 -name "lib$name.a")
+        [ -n "$archive" ] || { echo "make_release.sh: no lib$name.a in $build/labs/lib" >&2; exit 1; }
+        strip --strip-debug -o "$out/labs/lib/prebuilt/lib$name.a" "$archive"
+    done
+fi
+
+staged=""
+[ ${#withheld[@]} -eq 0 ] || staged=" (staged for $labs: ${withheld[*]} compiled only)"
+echo "make_release.sh: $count files into $out$([ "$hidden" -eq 1 ] && echo ' (with the hidden checks)')$staged"

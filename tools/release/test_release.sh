@@ -4,15 +4,19 @@
 #   test_release.sh tree DIR [CMAKE ARGS...]
 #       DIR/ becomes a fake /autograder whose source/ is what
 #       `./csd gradescope sigpipe` zips, without the hidden checks: the student
-#       release (source/csdesign) with setup.sh and run_autograder. setup.sh
+#       release (source/csdesign) with setup.sh and run_autograder. The
+#       release is staged for iterative, select and fdpass (make_release.sh
+#       --labs): their library answers are there compiled only. setup.sh
 #       (without apt) configures and builds it from scratch with the outer
 #       build's compiler, launcher and flags (the CMAKE ARGS); then every
 #       skeleton is built there.
 #   test_release.sh grade DIR REPO OUTER_CSD_GRADE
 #       Nothing leaked (check_leaks.py), the release's csd-grade knows no
-#       hidden check, every skeleton built, and the skeletons of iterative,
-#       poll (servers) and sigpipe (a program) score at most 25 %, graded
-#       whole by the release's own csd-grade.
+#       hidden check, every skeleton built; the staged labs' answers are not
+#       in source (no protocol.cpp, serve.cpp, pump.cpp; no send_fd/recv_fd
+#       anywhere), only compiled; and the skeletons of the staged labs, poll
+#       (servers) and sigpipe (a program) score at most 25 %, graded whole by
+#       the release's own csd-grade.
 #   test_release.sh gradescope DIR REPO
 #       run_autograder against DIR with no submission, a file that does not
 #       compile, the untouched skeleton and the reference solution;
@@ -27,6 +31,9 @@ PY=/usr/bin/python3
 say() { printf 'test_release: %s\n' "$*"; }
 die() { printf 'test_release: FAILED: %s\n' "$*" >&2; exit 1; }
 
+# The labs of the staged release the tests build.
+STAGED=iterative,select,fdpass
+
 cmd=$1
 shift
 
@@ -36,7 +43,7 @@ tree)
     shift
     rm -rf "$dir"
     mkdir -p "$dir"
-    bash "$HERE/gradescope.sh" --no-hidden --stage "$dir/source" sigpipe
+    bash "$HERE/gradescope.sh" --no-hidden --labs "$STAGED" --stage "$dir/source" sigpipe
     CSD_AUTOGRADER_ROOT=$dir CSD_SKIP_APT=1 bash "$dir/source/setup.sh" "$@"
     tree=$dir/source/csdesign
     targets=()
@@ -63,7 +70,15 @@ grade)
         lab=$(basename "$skel")
         [ -x "$bin/skeleton-$lab" ] || die "skeleton-$lab was not built"
     done
-    for lab in iterative poll sigpipe; do
+    for source in protocol serve pump; do
+        [ ! -e "$tree/labs/lib/src/$source.cpp" ] || die "the staged release has labs/lib/src/$source.cpp"
+        [ -s "$tree/labs/lib/prebuilt/libcsd_lab_$source.a" ] || die "no prebuilt libcsd_lab_$source.a"
+    done
+    if grep -rIlE '\b(send_fd|recv_fd)\b' "$tree" --exclude-dir=build; then
+        die "the staged release names send_fd/recv_fd (fdpass's lesson)"
+    fi
+    say "staged for $STAGED: the library's answers are compiled only"
+    for lab in ${STAGED//,/ } poll sigpipe; do
         status=0
         "$bin/csd-grade" "$lab" "$bin/skeleton-$lab" --json "$dir/skeleton-$lab.json" >"$dir/skeleton-$lab.log" 2>&1 ||
             status=$?

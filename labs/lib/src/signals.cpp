@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "csd/error.hpp"
+#include "signals_detail.hpp"
 
 // ThreadSanitizer runs a handler at its own safe points, not when the
 // signal comes: a signal that reaches a thread outside an intercepted
@@ -224,31 +225,17 @@ void ignore_sigpipe() {
     check(::sigaction(SIGPIPE, &sa, nullptr), "sigaction(SIGPIPE)");
 }
 
-pid_t fork_child() noexcept {
-    const sigset_t routed = routed_set();
-    sigset_t before;
-    if (const int rc = ::pthread_sigmask(SIG_BLOCK, &routed, &before); rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    const pid_t pid = ::fork();
-    const int fork_errno = errno;
-    if (pid == 0) {
-        // No routed handler can run here: they are blocked. Reset, then
-        // unblock: a pending SIGTERM now has its default action.
-        reset_signals_in_child();
-#if CSD_SIGNAL_THREAD
-        // The parent blocks them for good (its signal thread takes them);
-        // the child has no such thread.
-        for (int sig = 1; sig <= 64; ++sig) {
-            if (sigismember(&routed, sig) == 1) sigdelset(&before, sig);
-        }
-#endif
-    }
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-    errno = fork_errno;
-    return pid;
+namespace detail {
+
+sigset_t routed_signals() noexcept {
+    return routed_set();
 }
+
+bool routed_signals_blocked_for_good() noexcept {
+    return CSD_SIGNAL_THREAD != 0;
+}
+
+}  // namespace detail
 
 void reset_signals_in_child() noexcept {
     for (std::size_t i = 0; i < g_routed_count; ++i) ::signal(g_routed[i], SIG_DFL);

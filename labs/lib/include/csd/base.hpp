@@ -1,14 +1,9 @@
 #pragma once
 /// @file base.hpp
-/// @brief The base of the lab library (csd::lab_base): descriptors,
-/// errors, sockets, signals, the command line, limits, and the reply bytes
-/// of the protocol. No request parser, no Session, no serve_connection():
-/// what the iterative lab has you write.
+/// @brief The base of the lab library (csd::lab_base): the core
+/// (descriptors, errors, sockets, the command line, limits, the reply bytes
+/// of the protocol, core.hpp) and signals (signals.hpp). No request parser,
+/// no Session, no serve_connection(): what the iterative lab has you write.
 
-#include "csd/error.hpp"
-#include "csd/fd.hpp"
-#include "csd/limits.hpp"
-#include "csd/net.hpp"
-#include "csd/options.hpp"
-#include "csd/reply.hpp"
+#include "csd/core.hpp"
 #include "csd/signals.hpp"

@@ -86,6 +86,9 @@ void ignore_sigpipe();
 /// The parent's signal mask is restored before returning. Returns like
 /// fork(2): the child's pid in the parent, 0 in the child, -1 with errno
 /// set when no child was made. Call from a thread that may fork.
+///
+/// In csd::lab_process (labs/lib/src/process.cpp), not csd::lab_base: it is
+/// the fork lab's lesson, so the fork lab cannot link it.
 pid_t fork_child() noexcept;
 
 /// In a child made with plain fork(): puts the routed signals back to

@@ -1,6 +1,7 @@
 // Calls one function of the lab library, chosen with CSD_PROBE, so that the
 // split tests can check which part of the library has it: linked with a
 // part that lacks it, this program must not link.
+#include <csignal>
 #include <string_view>
 
 #include "csd/lab.hpp"
@@ -17,7 +18,17 @@ int main() {
     csd::Session session;
     char buf[16];
     return static_cast<int>(csd::pump_input(0, session, buf, sizeof buf));
+#elif CSD_PROBE == 5
+    csd::ignore_sigpipe();
+    return 0;
+#elif CSD_PROBE == 6
+    csd::route_signals({SIGTERM});
+    return 0;
+#elif CSD_PROBE == 7
+    return csd::signal_fd();
+#elif CSD_PROBE == 8
+    return static_cast<int>(csd::fork_child());
 #else
-#error "CSD_PROBE: 1 serve_connection, 2 parse_request, 3 Session::feed, 4 pump_input"
+#error "CSD_PROBE: a number of the probes list (labs/lib/tests/split/CMakeLists.txt)"
 #endif
 }
