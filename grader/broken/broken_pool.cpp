@@ -20,6 +20,11 @@
 //   thread-per-client     each worker serves each connection on a new thread
 //                         of its own: -n bounds nothing
 //   pool-of-4             4 workers whatever -n says
+// and one name that is no bug: broken-correct-variant does every mode
+// another valid way (plain accept() without flags, open file description
+// locks F_OFD_SETLKW on each worker's own open of the lock file, pselect(),
+// epoll_pwait()), and must get full marks for it (the test
+// variant.prefork.modes).
 // grader/broken/CMakeLists.txt builds one broken-<bug> program per bug.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -46,6 +51,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,7 +80,12 @@ std::atomic<std::uint64_t>* counters = nullptr;
 std::string mode;
 
 /// The accept lock of mode fcntl: a record lock on an unnamed temporary file.
+/// correct-variant: each worker reopens it (its own open file description)
+/// and takes an OFD lock on that.
 int lock_file = -1;
+
+/// correct-variant: the other valid way of each mode.
+bool variant = false;
 
 /// The accept lock of mode lock, in shared memory (robust unless the bug
 /// is mutex-not-robust).
@@ -93,7 +104,8 @@ void set_lock(short type) {
     struct flock lock {};
     lock.l_type = type;
     lock.l_whence = SEEK_SET;
-    while (::fcntl(lock_file, F_SETLKW, &lock) < 0 && errno == EINTR) {
+    const int command = variant ? F_OFD_SETLKW : F_SETLKW;  // OFD locks want l_pid 0
+    while (::fcntl(lock_file, command, &lock) < 0 && errno == EINTR) {
     }
 }
 
@@ -104,14 +116,44 @@ void wait_readable(int listener, int epoll) {
         fd_set readable;
         FD_ZERO(&readable);
         FD_SET(listener, &readable);
-        (void)::select(listener + 1, &readable, nullptr, nullptr, nullptr);
+        if (variant) {
+            (void)::pselect(listener + 1, &readable, nullptr, nullptr, nullptr, nullptr);
+        } else {
+            (void)::select(listener + 1, &readable, nullptr, nullptr, nullptr);
+        }
     } else if (epoll >= 0) {
         epoll_event event{};
-        (void)::epoll_wait(epoll, &event, 1, -1);
+        if (variant) {
+            (void)::epoll_pwait(epoll, &event, 1, -1, nullptr);
+        } else {
+            (void)::epoll_wait(epoll, &event, 1, -1);
+        }
     }
 }
 
+/// correct-variant's accept: plain accept(), then the flags one by one.
+csd::Accepted accept_plainly(int listener) {
+    csd::Accepted accepted;
+    const int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE) {
+            accepted.status = csd::AcceptStatus::out_of_descriptors;
+            accepted.error = errno;
+        }
+        return accepted;
+    }
+    accepted.status = csd::AcceptStatus::accepted;
+    accepted.connection = csd::Fd(fd);
+    (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return accepted;
+}
+
 [[noreturn]] void work(int listener, std::size_t slot) {
+    if (variant && mode == "fcntl") {
+        // A new open file description of the same file: its own OFD lock.
+        const std::string path = "/proc/self/fd/" + std::to_string(lock_file);
+        lock_file = csd::check(::open(path.c_str(), O_RDWR | O_CLOEXEC), "open lock file");
+    }
     int epoll = -1;
     if (mode == "epoll" || mode == "epoll-exclusive") {
         epoll = csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
@@ -125,7 +167,8 @@ void wait_readable(int listener, int epoll) {
     for (;;) {
         wait_readable(listener, epoll);
         set_lock(F_WRLCK);
-        csd::Accepted accepted = csd::accept_connection(listener);
+        csd::Accepted accepted = variant && mode == "accept" ? accept_plainly(listener)
+                                                             : csd::accept_connection(listener);
         if (bug != "lock-while-serving") set_lock(F_UNLCK);
         if (accepted.connection) {
             counters[bug == "counts-in-slot-0" ? 0 : slot].fetch_add(1);
@@ -148,7 +191,8 @@ int main(int argc, char** argv) {
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 "
-        "thread-per-client pool-of-4");
+        "thread-per-client pool-of-4 correct-variant");
+    variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{

@@ -24,6 +24,11 @@
 //   A -f file that cannot be served (missing, empty) is found out only at
 //   the first request (issue 20: it crashed there, with full marks).
 // test: sendfile-no-file-check sendfile start control pipeline
+//   A full socket (sendfile says EAGAIN) and the server waits for input
+//   instead of for room, as an epoll loop that never asks for EPOLLOUT:
+//   small replies pass, a large one stops (issue 20: 57 of 97 points, with
+//   a hint about copying; the hint now says what stopped).
+// test: sendfile-no-writable-wait sendfile zero-copy control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -134,7 +139,8 @@ void serve(csd::Fd fd, const File& file) {
                 std::min({session.reply_left(), file.size - at, std::uint64_t{1} << 20}));
             const long n = send_piece(fd.get(), file, at, count);
             if (n < 0) return;
-            if (n == 0 && !wait_for(fd.get(), POLLOUT)) return;
+            const short room = bug == "sendfile-no-writable-wait" ? POLLIN : POLLOUT;
+            if (n == 0 && !wait_for(fd.get(), room)) return;
             session.consume(static_cast<std::size_t>(n));
             stream += static_cast<std::uint64_t>(n);
         }
@@ -150,7 +156,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "sendfile-copy sendfile-mmap sendfile-short sendfile-continues sendfile-lseek-null "
-        "sendfile-shared-offset sendfile-no-file-check");
+        "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",
