@@ -85,10 +85,13 @@ Usage: ./csd [COMMAND [ARGS...]]
                       solutions, fuzzer) and g++ with TSan (build-tsan/: unit
                       tests, thread labs); warnings are errors. Prints the
                       time of each. This is what CI runs.
-  release DIR         (Instructors) Write the student release into DIR: the
+  release DIR [--labs LAB,...]
+                      (Instructors) Write the student release into DIR: the
                       tracked files without solutions/, grader/broken/, tools/,
                       the hidden checks and docs/instructors.md, with a
-                      student README (tools/release/make_release.sh).
+                      student README (tools/release/make_release.sh). With
+                      --labs, a staged release for the labs being assigned:
+                      the library sources that answer them ship compiled only.
   gradescope LAB      (Instructors) Make build/gradescope/LAB.zip, the
                       Gradescope autograder of LAB: the release with the
                       hidden checks, setup.sh and run_autograder.
@@ -113,10 +116,23 @@ Usage: ./csd [COMMAND [ARGS...]]
                       and redraw the plot of the handouts,
                       docs/figures/idle-cost.svg (plot_idle.py).
   bench herd          The thundering herd of the prefork lab
-                      (tools/bench/herd.sh): connections, useless wakeups
-                      and server CPU for each -m mode of solution-prefork.
+                      (tools/bench/herd.sh): connections, the workers'
+                      wakeups as the scheduler counts them (per connection),
+                      the useless wakeups they counted themselves and server
+                      CPU, for each -m mode of solution-prefork.
   bench sendfile      The sendfile lab (tools/bench/sendfile.sh): server CPU
                       and /proc/PID/io counters per GiB, -m sendfile and -m copy.
+  trace LAB [PROGRAM] [--student] [--out DIR] [--docs] [-- FLAGS...]
+                      See a server's design at work (grader/trace/csd_trace.py):
+                      runs a short scripted load against the reference
+                      solution of LAB (your skeleton-LAB with --student, or
+                      PROGRAM), records every process and thread with strace
+                      and writes into DIR (build/trace/LAB/) a Chrome trace
+                      (trace.json: ui.perfetto.dev), a timeline (timeline.svg)
+                      and a summary per task: connections served, wakeups,
+                      wakeups that found nothing, time waiting and serving.
+                      --docs (instructors): the timeline of every server lab's
+                      solution into docs/figures/trace-LAB.svg.
   flaky [ROUNDS]      The flakiness run (tools/flaky.sh; not in ./csd test):
                       grade every reference solution ROUNDS times (20) with
                       one core kept busy; print per lab the full-marks runs
@@ -516,11 +532,12 @@ cmd_docs() {
     echo "Docs: $ROOT/build/docs/html/index.html"
 }
 
-# cmd_release DIR: the student release (tools/release/make_release.sh).
+# cmd_release DIR [--labs LAB,...]: the student release
+# (tools/release/make_release.sh), staged for LABs with --labs.
 cmd_release() {
     [ "$RELEASE" -eq 0 ] || die "this is already a student release"
-    [ $# -eq 1 ] || die "usage: ./csd release DIR (a new or empty directory)"
-    bash tools/release/make_release.sh "$1"
+    [ $# -ge 1 ] || die "usage: ./csd release DIR [--labs LAB,...] (DIR: a new or empty directory)"
+    bash tools/release/make_release.sh "$@"
 }
 
 # cmd_gradescope LAB: build/gradescope/LAB.zip (tools/release/gradescope.sh).
@@ -603,6 +620,56 @@ cmd_bench() {
     /usr/bin/python3 tools/bench/plot_idle.py docs/figures/idle-cost.csv docs/figures/idle-cost.svg
 }
 
+# cmd_trace LAB [PROGRAM] [--student] [--out DIR] [-- FLAGS...], or --docs.
+cmd_trace() {
+    need_packages "${BUILD_PACKAGES[@]}" strace
+    configured default
+    if [ "${1:-}" = --docs ]; then
+        [ "$RELEASE" -eq 0 ] || die "trace --docs draws the reference solutions: not in the student release"
+        local lab programs
+        programs=" $(manifest_labs kind program | tr '\n' ' ') "
+        for lab in $(known_labs); do
+            [[ "$programs" != *" $lab "* ]] || continue  # a program, not a server
+            build default "solution-$lab"
+            say "Tracing solution-$lab into docs/figures/trace-$lab.svg"
+            /usr/bin/python3 grader/trace/csd_trace.py --lab "$lab" --server "$BIN/solution-$lab" \
+                --out "build/trace/$lab" --svg "docs/figures/trace-$lab.svg" \
+                --title "$lab: the reference solution under csd-trace's load" >/dev/null
+        done
+        # The herd of the prefork lab, beside its default mode.
+        /usr/bin/python3 grader/trace/csd_trace.py --lab prefork --server "$BIN/solution-prefork" \
+            --out build/trace/prefork-select --svg docs/figures/trace-prefork-select.svg \
+            --title "prefork -m select: the reference solution under csd-trace's load" \
+            -- -m select >/dev/null
+        return
+    fi
+    local lab=${1:-} program="" student=0 out="" flags=()
+    [ -n "$lab" ] || die "usage: ./csd trace LAB [PROGRAM] [--student] [--out DIR] [-- FLAGS...]"
+    check_lab "$lab"
+    shift
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --student) student=1 ;;
+            --out) out=$2; shift ;;
+            --) shift; flags=("$@"); break ;;
+            -*) die "trace: unknown option '$1'" ;;
+            *) program=$1 ;;
+        esac
+        shift
+    done
+    if [ -z "$program" ]; then
+        if [ "$student" -eq 1 ] || [ "$RELEASE" -eq 1 ]; then
+            build default "skeleton-$lab"
+            program=$BIN/skeleton-$lab
+        else
+            build default "solution-$lab"
+            program=$BIN/solution-$lab
+        fi
+    fi
+    exec /usr/bin/python3 grader/trace/csd_trace.py --lab "$lab" --server "$program" \
+        --out "${out:-build/trace/$lab}" -- "${flags[@]}"
+}
+
 cmd_flaky() {
     need_packages "${BUILD_PACKAGES[@]}"
     want_packages "${LAB_PACKAGES[@]}"
@@ -627,6 +694,7 @@ main() {
         bench) cmd_bench "$@" ;;
         release) cmd_release "$@" ;;
         gradescope) cmd_gradescope "$@" ;;
+        trace) cmd_trace "$@" ;;
         flaky) cmd_flaky "$@" ;;
         help | -h | --help) usage ;;
         *) die "unknown command '$command' (./csd help lists the commands)" ;;

@@ -5,8 +5,17 @@
 # CPU time of the whole server (the parent and its workers, utime + stime
 # from /proc/PID/stat) before and after, sends SIGTERM and sums the
 # distribution report the server prints (docs/contract.md, section 2).
-# Prints one table row per mode: connections accepted, useless wakeups
-# (wakeups that found no connection), server CPU in ms.
+# Prints one table row per mode: connections accepted; the workers' wakeups
+# as the scheduler counts them (the sum over every task of every worker of
+# voluntary_ctxt_switches in /proc/PID/task/TID/status: each time a task
+# blocked, so each time it was woken again), in all and per connection;
+# the useless wakeups the workers counted themselves (a non-blocking accept
+# that found nothing: only the modes that wait for readiness can see one);
+# server CPU in ms. The scheduler's count includes what the server's code
+# cannot see: a waiter the kernel woke and put back to sleep (a lock
+# released to many waiters), and the waits of serving itself (for the
+# request, a few per connection in every mode), so compare modes with each
+# other, not with zero.
 #
 #   tools/bench/herd.sh [BUILD_DIR]        (default: build)
 #
@@ -52,6 +61,22 @@ tree_ticks() {
     echo "$total"
 }
 
+# The voluntary context switches of every task of every child of process
+# $1 (its workers), summed.
+worker_switches() {
+    local total=0 pid status line
+    for pid in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+        for status in /proc/"$pid"/task/*/status; do
+            while read -r line; do
+                case "$line" in
+                    voluntary_ctxt_switches:*) total=$((total + ${line##*:})) ;;
+                esac
+            done <"$status" 2>/dev/null || true
+        done
+    done
+    echo "$total"
+}
+
 # Starts the server in mode $1 on a free port (lib.sh); sets server_pid and port.
 start_server() {
     csd_start_server "$tmp/server.out" "$tmp/server.err" "$build/bin/solution-prefork" \
@@ -59,18 +84,22 @@ start_server() {
     sleep 0.2  # let the workers start waiting
 }
 
-printf '%-16s %12s %17s %16s\n' mode connections "useless wakeups" "server CPU (ms)"
+printf '%-16s %11s %9s %10s %8s %8s\n' mode connections wakeups "per conn" useless "CPU ms"
 for mode in $modes; do
     start_server "$mode"
     before=$(tree_ticks "$server_pid")
+    switches_before=$(worker_switches "$server_pid")
     "$build/bin/csd-client" -i 127.0.0.1 -p "$port" -c "$clients" -t "$conns" -b "$bytes" -q
+    switches_after=$(worker_switches "$server_pid")
     after=$(tree_ticks "$server_pid")
     kill -TERM "$server_pid"
     wait "$server_pid"
     server_pid=""
     read -r accepted useless < <(awk '/^worker / { c += $6; u += $8 } END { print c + 0, u + 0 }' \
         "$tmp/server.out")
-    printf '%-16s %12d %17d %16d\n' "$mode" "$accepted" "$useless" \
+    wakeups=$((switches_after - switches_before))
+    per_conn=$(awk -v w="$wakeups" -v c="$accepted" 'BEGIN { printf "%.2f", c ? w / c : 0 }')
+    printf '%-16s %11d %9d %10s %8d %8d\n' "$mode" "$accepted" "$wakeups" "$per_conn" "$useless" \
         $(((after - before) * ms_per_tick))
     if [[ ${REPORT:-0} == 1 ]]; then
         awk -v total="$accepted" '/^worker / {

@@ -1,0 +1,850 @@
+#!/usr/bin/env python3
+r"""csd-trace: see a lab server's design at work (docs/contract.md, section 8).
+
+It starts a lab server, drives a short scripted load against it (a few
+clients one after another, a slow client, a client that stalls before its
+request, a burst of concurrent clients, then SIGTERM), and writes into the
+output directory what each process and thread of the server did:
+
+- ``trace.json``: a Chrome trace (Trace Event Format: open it in
+  https://ui.perfetto.dev or chrome://tracing), one track per process and
+  thread, named by the lab's design (parent, worker 2, loop 1, thread 3...);
+  a slice per connection served (labelled with the client), slices for the
+  waits (accept, select/poll/epoll, a futex or record lock, io_uring_enter,
+  a sleep), an instant for each wakeup that found nothing, for each fork,
+  clone and exit, and a flow arrow where a connection moves from the task
+  that accepted it to another that serves it (fork's child, fdpass's worker,
+  the reactor's loop, a pool thread);
+- ``timeline.svg``: the same on one page;
+- ``summary.txt``: per process or thread, the connections it served, its
+  wakeups, the wakeups that found nothing, its time waiting and serving;
+- ``strace/``: strace's own record, one file per task (``strace.TID``).
+
+Recording. The timeline comes from strace (``strace -ff -ttt -T -yy``): it
+works for any user on any program the user may run, and it names every
+descriptor (``-yy``: the client's port of a TCP socket), which is what ties
+a system call to a client. strace stops the traced program at each system
+call, and each stop is a context switch, so the wakeups are not counted in
+that run: the same load is run first without strace, and each task's
+``voluntary_ctxt_switches`` (``/proc/PID/task/TID/status``: the times it
+blocked, so the times it had to be woken) is read as it goes, then matched
+to the traced run's tasks by their names. A "wakeup that found nothing" is
+counted from the traced run: a system call that came back with EAGAIN, or
+a wait that timed out with nothing ready.
+
+Usage (``./csd trace`` builds what it needs and runs it)::
+
+    csd_trace.py --lab LAB --server PROGRAM [--out DIR] [--workers N]
+                 [-- FLAG...]
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT / "docs"))
+import course  # noqa: E402  (docs/course.py: the lab manifest's parser)
+
+# --------------------------------------------------------------------------
+# strace lines
+
+
+@dataclass
+class Call:
+    """One system call of one task, as strace -ttt -T -yy printed it."""
+
+    start: float  # seconds since the epoch, at entry
+    name: str
+    args: str
+    result: str  # what follows "= ": "5<TCP:[...]>", "-1 EAGAIN (...)", "?"
+    duration: float  # seconds in the call (-T)
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    @property
+    def failed(self) -> bool:
+        return self.result.startswith("-1 ") or self.result.startswith("?")
+
+    @property
+    def errno(self) -> str:
+        m = re.match(r"(?:-1|\?) (E[A-Z0-9_]+)", self.result)
+        return m.group(1) if m else ""
+
+    @property
+    def value(self) -> Optional[int]:
+        m = re.match(r"(-?\d+)", self.result)
+        return int(m.group(1)) if m else None
+
+
+@dataclass
+class Event:
+    """A line that is not a call: a signal, or the end of the task."""
+
+    time: float
+    text: str
+
+
+_CALL = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\)\s+= (.*?)(?: <(\d+\.\d+)>)?$")
+_EVENT = re.compile(r"^(\d+\.\d+) (---|\+\+\+) (.*?) (?:---|\+\+\+)$")
+
+
+def parse_line(line: str):
+    r"""One line of ``strace -ttt -T -yy`` (one task's file of -ff): a Call,
+    an Event, or None (a line this tool does not use).
+
+    >>> c = parse_line('1796554070.356872 accept4(6<TCP:[127.0.0.1:24001]>, NULL, NULL, '
+    ...                'SOCK_CLOEXEC) = 9<TCP:[127.0.0.1:24001->127.0.0.1:36866]> <0.000043>')
+    >>> c.name, c.value, round(c.duration, 6), client_port(c.result)
+    ('accept4', 9, 4.3e-05, 36866)
+    >>> c = parse_line('1796554070.364184 poll([...], 4, -1)    = ? ERESTART_RESTARTBLOCK '
+    ...                '(Interrupted by signal) <1.332953>')
+    >>> c.name, c.failed, c.errno, round(c.end, 6)
+    ('poll', True, 'ERESTART_RESTARTBLOCK', 1796554071.697137)
+    >>> c = parse_line('1.5 accept4(3<TCP:[127.0.0.1:80]>, NULL, NULL, SOCK_NONBLOCK) = -1 '
+    ...                'EAGAIN (Resource temporarily unavailable) <0.000010>')
+    >>> c.errno, c.value
+    ('EAGAIN', -1)
+    >>> parse_line('1796554071.698745 +++ killed by SIGTERM +++').text
+    'killed by SIGTERM'
+    >>> parse_line('1796554071.697326 --- SIGTERM {si_signo=SIGTERM} ---').text
+    'SIGTERM {si_signo=SIGTERM}'
+    """
+    m = _CALL.match(line)
+    if m:
+        return Call(float(m.group(1)), m.group(2), m.group(3), m.group(4),
+                    float(m.group(5) or 0.0))
+    m = _EVENT.match(line)
+    if m:
+        return Event(float(m.group(1)), m.group(3))
+    return None
+
+
+def client_port(text: str) -> Optional[int]:
+    """The remote port of the first connected TCP socket named in @p text
+    (``5<TCP:[127.0.0.1:2000->127.0.0.1:40312]>``: 40312), or None."""
+    m = re.search(r"TCP6?:\[[^\]]*->[^\]]*:(\d+)\]", text)
+    return int(m.group(1)) if m else None
+
+
+def first_fd_port(call: Call) -> Optional[int]:
+    """The client port of the descriptor a call works on (its first
+    argument), or None when that is not a connection."""
+    m = re.match(r"\d+<(TCP6?:\[[^\]]*\])>", call.args)
+    return client_port(m.group(1)) if m else None
+
+
+# What a task may block in, and how a wait is named on its track.
+WAIT_CALLS = {
+    "accept": "accept", "accept4": "accept",
+    "select": "select", "pselect6": "select",
+    "poll": "poll", "ppoll": "poll",
+    "epoll_wait": "epoll_wait", "epoll_pwait": "epoll_wait", "epoll_pwait2": "epoll_wait",
+    "futex": "futex (a lock or condition)", "fcntl": "record lock",
+    "io_uring_enter": "io_uring_enter", "recvmsg": "recvmsg", "read": "read",
+    "recvfrom": "recv", "wait4": "waitpid", "clock_nanosleep": "sleep", "nanosleep": "sleep",
+}
+# A wait shorter than this is not drawn (the call did not block).
+MIN_WAIT = 0.0005
+# The calls that move a connection's bytes.
+IO_CALLS = {"read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg",
+            "sendfile", "splice", "send", "recv"}
+
+
+def is_wait(call: Call) -> bool:
+    if call.name not in WAIT_CALLS or call.duration < MIN_WAIT:
+        return False
+    if call.name == "futex":
+        return "FUTEX_WAIT" in call.args or "FUTEX_LOCK_PI" in call.args
+    if call.name == "fcntl":
+        return "SETLKW" in call.args
+    return True
+
+
+_POLLING = {"select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_pwait2"}
+
+
+def found_nothing(call: Call, previous: Optional[Call]) -> bool:
+    """A wakeup that found nothing: a wait that came back with nothing
+    ready (a timeout), or an accept or a read that failed with EAGAIN right
+    after a wait said it was ready (another task took it first). An EAGAIN
+    that ends a drain, or that comes before any wait, is not a wakeup.
+
+    >>> wait = parse_line("1.0 epoll_wait(4<anon_inode:[eventpoll]>, [...], 8, -1) = 1 <0.2>")
+    >>> eagain = parse_line("1.2 accept4(3<TCP:[127.0.0.1:80]>, NULL, NULL, 0) = -1 EAGAIN "
+    ...                     "(Resource temporarily unavailable) <0.00001>")
+    >>> found_nothing(eagain, wait), found_nothing(eagain, eagain), found_nothing(eagain, None)
+    (True, False, False)
+    >>> found_nothing(parse_line("2.0 poll([...], 1, 100) = 0 (Timeout) <0.1>"), None)
+    True
+    """
+    if call.name in _POLLING:
+        return call.value == 0 and call.duration >= MIN_WAIT
+    return (call.errno == "EAGAIN" and call.name in {"accept", "accept4", "read", "recvfrom",
+                                                      "recvmsg"}
+            and previous is not None and previous.name in _POLLING
+            and (previous.value or 0) > 0)
+
+
+# --------------------------------------------------------------------------
+# Tasks and their names
+
+
+@dataclass
+class Task:
+    """A process or thread of the traced server."""
+
+    tid: int
+    parent: Optional[int]  # the task whose clone made it
+    thread: bool  # a thread of its parent's process (CLONE_THREAD)
+    born: float
+    calls: List[Call] = field(default_factory=list)
+    events: List[Event] = field(default_factory=list)
+    name: str = ""
+
+
+def read_trace(directory: Path, prefix: str) -> Dict[int, Task]:
+    """The tasks of strace -ff's files PREFIX.TID in @p directory."""
+    tasks: Dict[int, Task] = {}
+    for path in sorted(directory.glob(prefix + ".*")):
+        tid = int(path.suffix[1:])
+        task = tasks.setdefault(tid, Task(tid, None, False, 0.0))
+        for line in path.read_text(errors="replace").splitlines():
+            item = parse_line(line)
+            if isinstance(item, Call):
+                task.calls.append(item)
+            elif isinstance(item, Event):
+                task.events.append(item)
+    for task in tasks.values():
+        times = [c.start for c in task.calls] + [e.time for e in task.events]
+        task.born = min(times) if times else 0.0
+        for c in task.calls:
+            if c.name in {"clone", "clone3", "fork", "vfork"} and c.value and c.value > 0:
+                child = tasks.get(c.value)
+                if child is not None:
+                    child.parent = task.tid
+                    child.thread = "CLONE_THREAD" in c.args
+    return tasks
+
+
+def role(model: str, process: bool, depth: int) -> str:
+    """How a lab of @p model calls a task: the root process, a child
+    process or a thread (of the root process when @p depth is 1)."""
+    if depth == 0:
+        processes = {"process-per-connection", "process-pool", "descriptor-passing"}
+        return "parent" if model in processes else "main"
+    if process:
+        return {"process-per-connection": "child", "process-pool": "worker",
+                "descriptor-passing": "worker"}.get(model, "process")
+    return {"thread-per-connection": "thread", "thread-pool": "pool thread",
+            "reactor": "loop"}.get(model, "thread")
+
+
+def name_tasks(tasks: Dict[int, Task], model: str) -> List[Task]:
+    """Names every task by its role and birth order (worker 0, worker 1...;
+    a worker's own threads: worker 0 / thread 1); returns them in order."""
+    roots = [t for t in tasks.values() if t.parent is None]
+    counters: Dict[str, int] = defaultdict(int)
+    ordered: List[Task] = []
+
+    def visit(task: Task, depth: int, process_name: str):
+        ordered.append(task)
+        children = sorted((t for t in tasks.values() if t.parent == task.tid), key=lambda t: t.born)
+        for child in children:
+            if child.thread:
+                base = role(model, False, depth + 1) if depth == 0 else "thread"
+                key = base if depth == 0 else f"{process_name}/{base}"
+                index = counters[key]
+                counters[key] += 1
+                child.name = (f"{base} {index}" if depth == 0
+                              else f"{process_name} / {base} {index}")
+                visit(child, depth, process_name)  # a thread: same process depth
+            else:
+                base = role(model, True, depth + 1)
+                index = counters[base]
+                counters[base] += 1
+                child.name = f"{base} {index}"
+                visit(child, depth + 1, child.name)
+
+    for root in sorted(roots, key=lambda t: t.born):
+        root.name = role(model, True, 0)
+        visit(root, 0, root.name)
+    return ordered
+
+
+# --------------------------------------------------------------------------
+# What each task did
+
+
+@dataclass
+class Served:
+    """A connection served by a task: from its first byte moved to its close."""
+
+    tid: int
+    port: int
+    start: float
+    end: float
+    via_ring: bool = False  # no system call moved its bytes: io_uring did
+
+
+@dataclass
+class Analysis:
+    served: List[Served]
+    waits: List[Tuple[int, Call]]
+    nothing: List[Tuple[int, Call]]
+    flows: List[Tuple[int, float, int, float, int]]  # from tid, time, to tid, time, port
+    lifecycle: List[Tuple[int, float, str]]  # tid, time, what (fork, clone, exit)
+
+
+def analyse(tasks: Dict[int, Task], connected: Optional[Dict[int, float]] = None) -> Analysis:
+    """What the tasks did. @p connected: when each client (by port) was
+    connected, from the client's side: the start of a connection whose
+    bytes no system call moved (io_uring moved them), closed by a task."""
+    served: Dict[Tuple[int, int], Served] = {}
+    accepted: Dict[int, Tuple[int, float]] = {}  # port -> (tid, time) of its accept
+    first_use: Dict[int, Tuple[float, int]] = {}  # port -> (time, tid) of its first use
+    waits, nothing, lifecycle = [], [], []
+    closes: List[Tuple[int, int, float]] = []  # (tid, port, time) of each close
+    for task in tasks.values():
+        previous: Optional[Call] = None
+        for c in task.calls:
+            if c.name in {"accept", "accept4"} and not c.failed:
+                port = client_port(c.result)
+                if port is not None:
+                    accepted.setdefault(port, (task.tid, c.end))
+            port = first_fd_port(c)
+            if port is not None and c.name in IO_CALLS:
+                s = served.get((task.tid, port))
+                if s is None:
+                    served[(task.tid, port)] = Served(task.tid, port, c.start, c.end)
+                else:
+                    s.end = max(s.end, c.end)
+            elif port is not None and c.name == "close":
+                closes.append((task.tid, port, c.end))
+                if (task.tid, port) in served:
+                    served[(task.tid, port)].end = c.end
+            if c.name == "epoll_ctl" and "EPOLL_CTL_ADD" in c.args:
+                port = client_port(c.args)
+            if port is not None and c.name != "close":
+                first_use[port] = min(first_use.get(port, (c.start, task.tid)), (c.start, task.tid))
+            if is_wait(c):
+                waits.append((task.tid, c))
+            if found_nothing(c, previous):
+                nothing.append((task.tid, c))
+            previous = c
+            if c.name in {"clone", "clone3", "fork", "vfork"} and c.value and c.value > 0:
+                kind = "thread" if "CLONE_THREAD" in c.args else "fork"
+                lifecycle.append((task.tid, c.end, f"{kind} {c.value}"))
+        for e in task.events:
+            if e.text.startswith("exited") or e.text.startswith("killed"):
+                lifecycle.append((task.tid, e.time, e.text))
+    moved = {s.port for s in served.values()}
+    for tid, port, at in closes:
+        if port not in moved and connected and port in connected:
+            served[(tid, port)] = Served(tid, port, min(connected[port], at), at, via_ring=True)
+    # A connection moved when the first task to use it (read, write, or add
+    # it to an epoll set) is not the one that accepted it.
+    flows = []
+    for port, (tid, at) in accepted.items():
+        use = first_use.get(port)
+        if use is not None and use[1] != tid:
+            flows.append((tid, at, use[1], use[0], port))
+    return Analysis(sorted(served.values(), key=lambda s: s.start), waits, nothing,
+                    sorted(flows, key=lambda f: f[1]), lifecycle)
+
+
+# --------------------------------------------------------------------------
+# The load
+
+
+@dataclass
+class Client:
+    """One client of the scripted load."""
+
+    label: str
+    kind: str  # quick, slow, stall, burst
+    bytes: int
+    port: int = 0
+    outcome: str = ""
+    connected_at: float = 0.0
+
+
+def run_client(client: Client, port: int, deadline: float):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            client.port = s.getsockname()[1]
+            client.connected_at = time.time()
+            request = f"{client.bytes}\n".encode()
+            if client.kind == "slow":
+                for byte in request:
+                    s.sendall(bytes([byte]))
+                    time.sleep(0.1)
+            else:
+                if client.kind == "stall":
+                    time.sleep(0.6)
+                s.sendall(request)
+            got = 0
+            s.settimeout(max(0.1, deadline - time.time()))
+            while got < client.bytes:
+                data = s.recv(65536)
+                if not data:
+                    break
+                got += len(data)
+            client.outcome = f"{got} bytes"
+    except OSError as e:
+        client.outcome = f"error: {e}"
+
+
+def drive_load(port: int) -> List[Client]:
+    """The scripted load: 3 quick clients one after another, a slow client
+    (its request one byte per 100 ms) and a stalling one (0.6 s before its
+    request) at the same time, then a burst of 8 at once. About 2 s."""
+    clients: List[Client] = []
+    deadline = time.time() + 10
+    for i in range(3):
+        c = Client(f"c{len(clients) + 1}", "quick", 4000)
+        clients.append(c)
+        run_client(c, port, deadline)
+        time.sleep(0.05)
+    background = []
+    for kind in ("slow", "stall"):
+        c = Client(f"c{len(clients) + 1} ({kind})", kind, 20000)
+        clients.append(c)
+        t = threading.Thread(target=run_client, args=(c, port, deadline))
+        t.start()
+        background.append(t)
+    time.sleep(0.2)
+    burst = []
+    for _ in range(8):
+        c = Client(f"c{len(clients) + 1}", "burst", 100000)
+        clients.append(c)
+        t = threading.Thread(target=run_client, args=(c, port, deadline))
+        burst.append(t)
+    for t in burst:
+        t.start()
+    for t in burst + background:
+        t.join()
+    time.sleep(0.2)
+    return clients
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    """Whether a socket listens on 127.0.0.1:@p port (/proc/net/tcp: state 0A)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A" and fields[1].endswith(f":{port:04X}"):
+                return True
+    return False
+
+
+def wait_listening(process: subprocess.Popen, port: int, seconds: float = 10.0):
+    """Waits until the server listens (without connecting: a probe would be
+    one more client in the trace)."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if process.poll() is not None:
+            raise SystemExit(f"csd-trace: the server exited ({process.returncode}) before listening")
+        if listening(port):
+            time.sleep(0.1)  # a pool's workers start waiting
+            return
+        time.sleep(0.02)
+    raise SystemExit(f"csd-trace: nothing listens on port {port} after {seconds:.0f} s")
+
+
+def children(pid: int) -> List[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def stop(process: subprocess.Popen, traced: bool = False):
+    """SIGTERM to the server (under strace: to strace's child, the server;
+    strace ends with it), then waits 5 s for it to end."""
+    target = process.pid
+    if traced:
+        kids = children(process.pid)
+        target = kids[0] if kids else process.pid
+    os.kill(target, signal.SIGTERM)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --------------------------------------------------------------------------
+# Wakeups, from the scheduler, in a run without strace
+
+
+def task_tree(pid: int) -> List[Tuple[int, int, bool, float]]:
+    """(tid, parent tid or 0, is a thread, start time) of every task of
+    process @p pid and of its descendants, as /proc has them now."""
+    out = []
+
+    def start_of(tid: int) -> float:
+        try:
+            stat = Path(f"/proc/{tid}/stat").read_text()
+            return float(stat.rsplit(")", 1)[1].split()[19])
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def visit(process: int, parent: int):
+        try:
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{process}/task"))
+        except OSError:
+            return
+        out.append((process, parent, False, start_of(process)))
+        for tid in tids:
+            if tid != process:
+                out.append((tid, process, True, start_of(tid)))
+        for tid in tids:
+            try:
+                children = Path(f"/proc/{process}/task/{tid}/children").read_text().split()
+            except OSError:
+                continue
+            for child in children:
+                visit(int(child), tid)
+
+    visit(pid, 0)
+    return out
+
+
+def switches(tid: int) -> Optional[int]:
+    try:
+        for line in Path(f"/proc/{tid}/status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class Sampler(threading.Thread):
+    """Reads every task's voluntary context switches every 2 ms (a task
+    that lives less than that may be missed: its count is then only in the
+    whole server's, from getrusage())."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.tasks: Dict[int, Tuple[int, bool, float]] = {}
+        self.count: Dict[int, int] = {}
+        self.comm: Dict[int, str] = {}
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            for tid, parent, thread, start in task_tree(self.pid):
+                if tid not in self.tasks:
+                    self.tasks[tid] = (parent, thread, start)
+                    try:
+                        self.comm[tid] = Path(f"/proc/{tid}/comm").read_text().strip()
+                    except OSError:
+                        self.comm[tid] = "?"
+                n = switches(tid)
+                if n is not None:
+                    self.count[tid] = n
+            time.sleep(0.002)
+
+
+def untraced_wakeups(command: List[str], port: int, model: str) -> Dict[str, int]:
+    """Runs the load against the server without strace; returns each task's
+    voluntary context switches during the whole run, by task name, and
+    under WHOLE those of the whole server: every task of it, short-lived
+    ones too (getrusage() of this program's children: the server, and
+    every descendant it reaped)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nvcsw
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(process, port)
+        sampler = Sampler(process.pid)
+        sampler.start()
+        drive_load(port)
+        stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    sampler.done.set()
+    sampler.join()
+    # The kernel's io_uring workers (io-wq: iou-wrk-TID, iou-sqp-TID) are
+    # threads of the server that strace cannot see: named apart.
+    kernel = {tid for tid, comm in sampler.comm.items() if comm.startswith("iou-")}
+    tasks = {tid: Task(tid, parent or None, thread, start)
+             for tid, (parent, thread, start) in sampler.tasks.items() if tid not in kernel}
+    for task in tasks.values():  # /proc names the thread's process, not its creator
+        if task.parent not in tasks:
+            task.parent = None
+    name_tasks(tasks, model)
+    counts = {t.name: sampler.count[t.tid] for t in tasks.values() if t.tid in sampler.count}
+    for n, tid in enumerate(sorted(kernel)):
+        counts[f"{KERNEL} {n} ({sampler.comm[tid]})"] = sampler.count.get(tid, 0)
+    counts[WHOLE] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nvcsw - before
+    return counts
+
+
+WHOLE = "(whole server)"
+KERNEL = "kernel io worker"
+
+
+# --------------------------------------------------------------------------
+# Outputs
+
+
+def chrome_trace(tasks: List[Task], analysis: Analysis, labels: Dict[int, str],
+                 origin: float) -> dict:
+    def us(t: float) -> float:
+        return round((t - origin) * 1e6, 1)
+
+    pid_of: Dict[int, int] = {}
+    for task in tasks:
+        pid_of[task.tid] = pid_of.get(task.parent, task.tid) if task.thread else task.tid
+    events = []
+    for task in tasks:
+        pid = pid_of[task.tid]
+        if pid == task.tid:
+            events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": task.tid,
+                           "args": {"name": f"{task.name} (pid {task.tid})"}})
+        events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": task.tid,
+                       "args": {"name": task.name}})
+    for s in analysis.served:
+        events.append({"ph": "X", "cat": "serve", "name": f"serve {labels.get(s.port, s.port)}",
+                       "pid": pid_of[s.tid], "tid": s.tid, "ts": us(s.start),
+                       "dur": max(1.0, us(s.end) - us(s.start)),
+                       "args": {"client port": s.port}})
+    for tid, c in analysis.waits:
+        events.append({"ph": "X", "cat": "wait", "name": f"wait: {WAIT_CALLS[c.name]}",
+                       "pid": pid_of[tid], "tid": tid, "ts": us(c.start),
+                       "dur": round(c.duration * 1e6, 1),
+                       "args": {"call": f"{c.name}({c.args[:120]})", "result": c.result[:120]}})
+    for tid, c in analysis.nothing:
+        events.append({"ph": "i", "s": "t", "cat": "nothing", "name": f"found nothing ({c.name})",
+                       "pid": pid_of[tid], "tid": tid, "ts": us(c.end),
+                       "args": {"result": c.result[:120]}})
+    for tid, at, what in analysis.lifecycle:
+        events.append({"ph": "i", "s": "t", "cat": "task", "name": what, "pid": pid_of[tid],
+                       "tid": tid, "ts": us(at)})
+    for n, (src, at, dst, start, port) in enumerate(analysis.flows):
+        name = f"{labels.get(port, port)} handed over"
+        events.append({"ph": "s", "id": n, "cat": "handover", "name": name, "pid": pid_of[src],
+                       "tid": src, "ts": us(at)})
+        events.append({"ph": "f", "bp": "e", "id": n, "cat": "handover", "name": name,
+                       "pid": pid_of[dst], "tid": dst, "ts": us(start)})
+    return {"traceEvents": events, "displayTimeUnit": "ms",
+            "otherData": {"recorded with": "strace -ff -ttt -T -yy", "tool": "csd-trace"}}
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def svg_timeline(tasks: List[Task], analysis: Analysis, labels: Dict[int, str], origin: float,
+                 end: float, title: str) -> str:
+    """One row per task: waits in grey, connections served in green with
+    the client's label, red ticks where a wakeup found nothing, blue arrows
+    where a connection is handed over. 760 px wide (the docs' column)."""
+    shown = tasks[:24]
+    left, width, row, top = 130, 620, 22, 34
+    height = top + row * len(shown) + 40
+    span = max(end - origin, 1e-3)
+
+    def x(t: float) -> float:  # clamped: a wait may start before the load
+        return left + min(max(t - origin, 0.0), span) / span * width
+
+    y_of = {t.tid: top + i * row for i, t in enumerate(shown)}
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 10}" '
+           f'height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
+    for task in shown:
+        y = y_of[task.tid]
+        out.append(f'<text x="4" y="{y + 15}">{escape(task.name)}</text>')
+        out.append(f'<line x1="{left}" y1="{y + 10}" x2="{left + width}" y2="{y + 10}" '
+                   'stroke="#ddd"/>')
+    for tid, c in analysis.waits:
+        if tid in y_of:
+            out.append(f'<rect x="{x(c.start):.1f}" y="{y_of[tid] + 6}" '
+                       f'width="{max(0.5, x(c.end) - x(c.start)):.1f}" height="8" fill="#c8c8c8">'
+                       f'<title>wait: {escape(WAIT_CALLS[c.name])}</title></rect>')
+    for s in analysis.served:
+        if s.tid in y_of:
+            w = max(1.5, x(s.end) - x(s.start))
+            label = labels.get(s.port, str(s.port))
+            out.append(f'<rect x="{x(s.start):.1f}" y="{y_of[s.tid] + 2}" width="{w:.1f}" '
+                       f'height="16" fill="#5cb85c"><title>serve {escape(label)}</title></rect>')
+            if w > 7 * len(label):
+                out.append(f'<text x="{x(s.start) + 2:.1f}" y="{y_of[s.tid] + 15}" '
+                           f'fill="white">{escape(label.split()[0])}</text>')
+    for tid, c in analysis.nothing:
+        if tid in y_of:
+            out.append(f'<line x1="{x(c.end):.1f}" y1="{y_of[tid] + 1}" x2="{x(c.end):.1f}" '
+                       f'y2="{y_of[tid] + 19}" stroke="#d9534f" stroke-width="1.5"/>')
+    for src, at, dst, start, _ in analysis.flows:
+        if src in y_of and dst in y_of:
+            out.append(f'<line x1="{x(at):.1f}" y1="{y_of[src] + 10}" x2="{x(start):.1f}" '
+                       f'y2="{y_of[dst] + 10}" stroke="#337ab7" stroke-width="1"/>')
+    legend = top + row * len(shown) + 18
+    out.append(f'<text x="{left}" y="{legend}">0 s</text>')
+    out.append(f'<text x="{left + width - 40}" y="{legend}">{span:.2f} s</text>')
+    items = [("#5cb85c", "serving a client"), ("#c8c8c8", "waiting"),
+             ("#d9534f", "woke, found nothing"), ("#337ab7", "handed over")]
+    lx = left + 60
+    for colour, text in items:
+        out.append(f'<rect x="{lx}" y="{legend - 10}" width="12" height="12" fill="{colour}"/>')
+        out.append(f'<text x="{lx + 16}" y="{legend}">{escape(text)}</text>')
+        lx += 26 + 7 * len(text)
+    if len(tasks) > len(shown):
+        out.append(f'<text x="4" y="{height - 4}">(and {len(tasks) - len(shown)} more tasks: '
+                   'see trace.json)</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def summary(tasks: List[Task], analysis: Analysis, wakeups: Dict[str, int],
+            labels: Dict[int, str], end: float) -> str:
+    rows = [f"{'task':<26} {'served':>6} {'wakeups':>8} {'nothing':>8} {'waiting s':>10} "
+            f"{'serving s':>10}  clients"]
+    for task in tasks:
+        mine = [s for s in analysis.served if s.tid == task.tid]
+        waiting = sum(c.duration for tid, c in analysis.waits if tid == task.tid)
+        serving = sum(s.end - s.start for s in mine)
+        nothing = sum(1 for tid, _ in analysis.nothing if tid == task.tid)
+        clients = ", ".join(labels.get(s.port, str(s.port)).split()[0] + ("*" if s.via_ring else "")
+                            for s in mine)
+        woke = wakeups.get(task.name)
+        rows.append(f"{task.name:<26} {len(mine):>6} {woke if woke is not None else '-':>8} "
+                    f"{nothing:>8} {waiting:>10.3f} {serving:>10.3f}  {clients}")
+    for name, count in sorted(wakeups.items()):
+        if name.startswith(KERNEL):
+            rows.append(f"{name:<26} {'-':>6} {count:>8} {'-':>8} {'-':>10} {'-':>10}  "
+                        "(not traced: the kernel's thread)")
+    served = len({s.port for s in analysis.served})
+    whole = wakeups.get(WHOLE, 0)
+    rows.append(f"{WHOLE:<26} {served:>6} {whole:>8} {len(analysis.nothing):>8}"
+                f"{'':>22}  {whole / served if served else 0:.1f} wakeups per connection")
+    rows.append("")
+    if any(s.via_ring for s in analysis.served):
+        rows.append("io_uring moved the bytes of the connections marked *: no system call "
+                    "of the task did; they count from the client's connect to the task's "
+                    "close.")
+    rows.append("served: connections whose bytes the task moved. wakeups: its voluntary "
+                "context switches (the times it blocked, so had to be woken) in a run of the "
+                "same load without strace; '-' for a task too short-lived to sample, counted "
+                "in the whole server's line. nothing: wakeups that found nothing (a wait that "
+                "timed out, EAGAIN right after a wait said ready) in the traced run.")
+    return "\n".join(rows) + "\n"
+
+
+# --------------------------------------------------------------------------
+
+
+def server_command(lab: str, program: str, port: int, workers: Optional[int],
+                   extra: List[str], tmp: Path) -> List[str]:
+    manifest = course.read_manifest()
+    command = [program, "-p", str(port)]
+    if workers is None and course.manifest_field(manifest, lab, "workers"):
+        workers = 4
+    if workers is not None:
+        command += ["-n", str(workers)]
+    bench_args = course.manifest_field(manifest, lab, "bench-args")
+    if bench_args and not any(a.startswith("-f") for a in extra):
+        alphabet = tmp / "alphabet.txt"
+        alphabet.write_text("abcdefghijklmnopqrstuvwxyz" * 4096)
+        command += [a.replace("{alphabet}", str(alphabet)) for a in bench_args.split()]
+    return command + extra
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lab", required=True, help="the lab (labs/labs.txt): its design")
+    parser.add_argument("--server", required=True, help="the server program to trace")
+    parser.add_argument("--out", help="output directory (default build/trace/LAB)")
+    parser.add_argument("--workers", type=int, help="-n for a pool (default 4 in pool labs)")
+    parser.add_argument("--title", help="the timeline's title")
+    parser.add_argument("--svg", help="also copy the timeline to this path")
+    parser.add_argument("flags", nargs="*", help="more server flags (after --)")
+    args = parser.parse_args()
+    manifest = course.read_manifest()
+    if args.lab not in manifest:
+        parser.error(f"no lab {args.lab} in labs/labs.txt")
+    if course.manifest_field(manifest, args.lab, "kind") == "program":
+        parser.error(f"{args.lab} is a program, not a server: csd-trace traces servers")
+    if shutil.which("strace") is None:
+        raise SystemExit("csd-trace: strace is not installed (Debian: apt-get install strace)")
+    model = course.manifest_field(manifest, args.lab, "model")
+    out = Path(args.out or ROOT / "build" / "trace" / args.lab)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        port = free_port()
+        command = server_command(args.lab, args.server, port, args.workers, args.flags, tmp)
+        wakeups = untraced_wakeups(command, port, model)
+        port = free_port()
+        command = server_command(args.lab, args.server, port, args.workers, args.flags, tmp)
+        traced = ["strace", "-ff", "-ttt", "-T", "-yy", "-q", "-s", "8",
+                  "-o", str(tmp / "strace")] + command
+        process = subprocess.Popen(traced, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_listening(process, port)
+            origin = time.time()
+            clients = drive_load(port)
+            stop(process, traced=True)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        end = time.time()
+        tasks_by_tid = read_trace(tmp, "strace")
+        raw = out / "strace"
+        shutil.rmtree(raw, ignore_errors=True)
+        raw.mkdir()
+        for path in tmp.glob("strace.*"):
+            shutil.copy(path, raw / path.name)
+    tasks = name_tasks(tasks_by_tid, model)
+    analysis = analyse(tasks_by_tid, {c.port: c.connected_at for c in clients if c.port})
+    labels = {c.port: c.label for c in clients if c.port}
+    title = args.title or f"csd-trace {args.lab}: {Path(args.server).name}"
+    (out / "trace.json").write_text(json.dumps(chrome_trace(tasks, analysis, labels, origin)))
+    svg = svg_timeline(tasks, analysis, labels, origin, end, title)
+    (out / "timeline.svg").write_text(svg)
+    if args.svg:
+        Path(args.svg).write_text(svg)
+    text = summary(tasks, analysis, wakeups, labels, end)
+    (out / "summary.txt").write_text(text)
+    print(text, end="")
+    failed = [c for c in clients if not c.outcome.endswith("bytes")]
+    for c in failed:
+        print(f"csd-trace: client {c.label}: {c.outcome}", file=sys.stderr)
+    print(f"csd-trace: {out}/trace.json (ui.perfetto.dev), {out}/timeline.svg, "
+          f"{out}/summary.txt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

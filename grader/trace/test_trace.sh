@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The tests of csd-trace (grader/trace/CMakeLists.txt):
+#
+#   test_trace.sh fork SOLUTION_FORK OUT
+#       every one of the 13 clients of the load served by a child of its
+#       own, each handed over from the parent (a flow per connection in
+#       trace.json), the trace's JSON valid, the timeline an SVG.
+#   test_trace.sh herd SOLUTION_PREFORK OUT
+#       prefork in mode accept: no wakeup found nothing (a blocking accept
+#       never comes back empty); in mode select: some did (the herd).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+trace() { python3 "$HERE/csd_trace.py" "$@"; }
+die() { echo "test_trace: FAILED: $*" >&2; exit 1; }
+column() {  # column FILE TASK N: field N of TASK's row of summary.txt
+    awk -v t="$2" -v n="$3" 'index($0, t) == 1 {
+        rest = substr($0, length(t) + 1); sub(/^ +/, "", rest); split(rest, f, / +/); print f[n] }' "$1"
+}
+
+case "$1" in
+fork)
+    trace --lab fork --server "$2" --out "$3" >/dev/null
+    cat "$3/summary.txt"
+    children=$(grep -c '^child [0-9]* *1 ' "$3/summary.txt" || true)
+    [ "$children" -eq 13 ] || die "expected 13 children serving 1 connection each, got $children"
+    python3 - "$3/trace.json" <<'PY'
+import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+flows = [e for e in events if e["ph"] == "s"]
+serves = [e for e in events if e.get("cat") == "serve"]
+assert len(flows) == 13, f"{len(flows)} hand-overs, expected 13 (parent to each child)"
+assert len(serves) == 13, f"{len(serves)} connections served, expected 13"
+names = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+assert "parent" in names and "child 12" in names, names
+PY
+    grep -q '^<svg ' "$3/timeline.svg" || die "timeline.svg is not an SVG"
+    ;;
+herd)
+    trace --lab prefork --server "$2" --out "$3/accept" -- -m accept >/dev/null
+    trace --lab prefork --server "$2" --out "$3/select" -- -m select >/dev/null
+    cat "$3/accept/summary.txt" "$3/select/summary.txt"
+    accept=$(column "$3/accept/summary.txt" "(whole server)" 3)
+    select=$(column "$3/select/summary.txt" "(whole server)" 3)
+    [ "$accept" = 0 ] || die "mode accept: $accept wakeups found nothing (expected 0)"
+    [ "$select" -gt 0 ] || die "mode select: no wakeup found nothing (expected the herd)"
+    ;;
+*) die "usage: test_trace.sh fork|herd PROGRAM OUT" ;;
+esac
+echo "test_trace $1: OK"
