@@ -292,7 +292,7 @@ def add_api_sections(app, docname, source):
 # page cannot keep naming a function that was renamed or removed.
 _LIBRARY_NAME = re.compile(r"^(csd::[A-Za-z_]\w*(?:::[A-Za-z_]\w*)*)(?:\(.*)?$", re.DOTALL)
 # Written as `csd::...` but not a C++ name of the library.
-_NOT_LIBRARY_NAMES = {"csd::lab", "csd::lab_base", "csd::lab_protocol", "csd::lab_serve", "csd::lab_pump"}  # CMake targets
+_NOT_LIBRARY_NAMES = {"csd::lab", "csd::lab_core", "csd::lab_base", "csd::lab_protocol", "csd::lab_serve", "csd::lab_pump", "csd::lab_process"}  # CMake targets
 _NOT_LIBRARY_NAMES.add("csd::lab_uring")  # the uring lab's part (labs/lib/CMakeLists.txt)
 
 
@@ -322,6 +322,57 @@ def _link(literal, refuri, title):
     reference += literal
 
 
+# A man page reference, `name(N)`: linked to its page on man7.org (the Linux
+# man-pages project, which also carries liburing's pages). A plain link: the
+# offline build needs no network.
+# `man N name` (the command that opens it) is linked the same way.
+_MAN_PAGE = re.compile(
+    r"(?<![\w-])([a-z][a-z0-9_-]*)\(([1-8])\)|\bman ([1-8]) ([a-z][a-z0-9_-]*[a-z0-9])\b"
+)
+
+
+def _man_url(match):
+    name, section = match.group(1, 2) if match.group(1) else match.group(4, 3)
+    return f"https://man7.org/linux/man-pages/man{section}/{name}.{section}.html"
+
+
+def link_man_pages(doctree):
+    """Turns every man page reference `name(N)` or `man N name` of the text (inline code or
+    prose, never a code block or an existing link) into a link to the page."""
+    for literal in list(doctree.findall(nodes.literal)):
+        if any(isinstance(p, nodes.reference) for p in _ancestors(literal)):
+            continue
+        match = _MAN_PAGE.fullmatch(literal.astext())
+        if match:
+            reference = nodes.reference("", "", refuri=_man_url(match),
+                                        reftitle=f"the man page {match.group(0)}")
+            literal.replace_self(reference)
+            reference += literal
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or any(
+            isinstance(p, (nodes.reference, nodes.literal, nodes.literal_block, nodes.raw,
+                           nodes.title, nodes.FixedTextElement))
+            for p in [parent, *_ancestors(parent)]
+        ):
+            continue
+        source = str(text)
+        pieces, last = [], 0
+        for match in _MAN_PAGE.finditer(source):
+            pieces.append(nodes.Text(source[last:match.start()]))
+            reference = nodes.reference(match.group(0), match.group(0),
+                                        refuri=_man_url(match),
+                                        reftitle=f"the man page {match.group(0)}")
+            pieces.append(reference)
+            last = match.end()
+        if pieces:
+            pieces.append(nodes.Text(source[last:]))
+            index = parent.index(text)
+            parent.remove(text)
+            for offset, piece in enumerate(pieces):
+                parent.insert(index + offset, piece)
+
+
 def link_names(app, doctree, docname):
     """Turns inline library names into links to the API, and, on a lab page,
     gives each row of the checks table the anchor check-ID and turns every
@@ -339,6 +390,7 @@ def link_names(app, doctree, docname):
         for check_id in sorted(check_ids - rows.keys()):
             logger.warning(f"lab {lab.id}: check {check_id} has no row in the page's checks table",
                            location=docname)
+    link_man_pages(doctree)
     for literal in list(doctree.findall(nodes.literal)):
         if isinstance(literal.parent, nodes.reference):
             continue
