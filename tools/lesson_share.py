@@ -14,8 +14,13 @@ reference solution (solutions/LAB/*.cpp, *.hpp) and counts:
   followed by parentheses holding at least two arguments. A TODO says what
   must happen, why and where to read, never the call.
 
+- steps: the numbered steps of the handout's "What to build" section
+  (labs/LAB/handout.md) against the `handout step N` its TODOs name: a
+  TODO may only name a step the handout has.
+
 It prints one table row per lab (`--markdown`: the table of
-docs/instructors.md). No TODO of any lab may spell a call; a lab whose
+docs/instructors.md). No TODO of any lab may spell a call or name a step
+its handout does not have; a lab whose
 manifest entry declares `lesson-share PERCENT` must also reach that share
 (labs without the field are reported only: not yet rewritten). The exit
 status is 1 when either rule is broken.
@@ -83,6 +88,22 @@ def measure(paths):
     return code, student, spelled
 
 
+_WHAT_TO_BUILD = re.compile(r"^## What to build\n(.*?)(?=^## |\Z)", re.S | re.M)
+
+
+def steps(lab, sources):
+    """(the handout's step numbers, the step numbers the TODOs name)."""
+    handout = (ROOT / "labs" / lab / "handout.md").read_text()
+    section = _WHAT_TO_BUILD.search(handout)
+    listed = set()
+    if section:
+        listed = {int(n) for n in re.findall(r"^(\d+)\. ", section.group(1), re.M)}
+    named = set()
+    for path in sources:
+        named |= {int(n) for n in re.findall(r"handout steps? (\d+)", path.read_text())}
+    return listed, named
+
+
 def rows():
     manifest = course.read_manifest()
     out = []
@@ -92,6 +113,7 @@ def rows():
         sources = sorted((ROOT / "solutions" / lab).glob("*.[ch]pp"))
         code, student, spelled = measure(sources)
         target = course.manifest_field(manifest, lab, "lesson-share")
+        listed, named = steps(lab, sources)
         out.append(
             {
                 "lab": lab,
@@ -100,6 +122,7 @@ def rows():
                 "share": 100.0 * student / code if code else 0.0,
                 "spelled": spelled,
                 "target": int(target) if target else None,
+                "unknown_steps": sorted(named - listed),
             }
         )
     return out
@@ -149,6 +172,11 @@ def main() -> int:
                 print(f"    {s}")
         for s in r["spelled"]:
             problems.append(f"{r['lab']}: a TODO spells a call with its arguments: {s}")
+        for n in r["unknown_steps"]:
+            problems.append(
+                f"{r['lab']}: a TODO names handout step {n}, which the handout's "
+                f"\"What to build\" does not have (labs/{r['lab']}/handout.md)"
+            )
         if r["target"] is not None and r["share"] < r["target"]:
             problems.append(
                 f"{r['lab']}: the student writes {r['share']:.0f} % of the solution's code "

@@ -9,13 +9,14 @@
 // labs/epoll/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
-// Given: the command line, the descriptor limit, the epoll instance, the
-// non-blocking listening socket, SIGTERM through the stop descriptor, the
-// connection table's declaration, the loop that drains the listen queue,
-// and reading and writing (csd::pump_input() and csd::pump_output(): the
-// loops you wrote in the select lab).
-// Yours: the loop around epoll_wait() and what it watches, a connection's
-// turn and its interest changes, accepting, closing, what to do when the
+// Given: the command line, the descriptor limit, the non-blocking listening
+// socket, SIGTERM through the stop descriptor, the connection table's
+// declaration, the loop that drains the listen queue, and the read and
+// write loops (csd::pump_input() and csd::pump_output(): the loops you
+// wrote in the select lab).
+// Yours: the epoll instance, its interest list (epoll_ctl) and the loop
+// around epoll_wait(), a connection's turn and its interest changes, what
+// its reads and writes came to, accepting, closing, what to do when the
 // process runs out of descriptors, and edge-triggered mode (-e).
 
 #include <sys/epoll.h>
@@ -134,22 +135,25 @@ class Server {
     std::array<char, 16 * 1024> buffer_{};  // for read_from(), shared by every connection
 };
 
-Server::Server(csd::Fd listener)
-    : epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      listener_(std::move(listener)) {
-    // The stop descriptor and the listener: level-triggered, reported for as
-    // long as they are readable.
-    // TODO(handout step 3): put the stop descriptor and the listener in the
-    // epoll set, each reported with its own tag (the address of stop_tag,
-    // listener_tag: data.ptr of a client is its Connection).
+Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
+    // TODO(handout step 3): create the epoll instance (epoll_create1(2); it
+    // must not leak into a child: close-on-exec), then put the stop
+    // descriptor and the listener in its set, each reported with its own tag
+    // (the address of stop_tag, listener_tag: data.ptr of a client is its
+    // Connection). Both are level-triggered, reported for as long as they
+    // are readable.
     (void)&Server::control;  // yours to call: one epoll_ctl
 }
 
 void Server::control(int op, int fd, std::uint32_t events, void* tag) {
-    epoll_event event{};
-    event.events = events;
-    event.data.ptr = tag;
-    csd::check(::epoll_ctl(epoll_.get(), op, fd, &event), "epoll_ctl");
+    // TODO(handout step 3): one change to the interest list (epoll_ctl(2)):
+    // operation `op` on `fd`, watching `events`, and `tag` in the event's
+    // data, which epoll_wait() hands back with every event for `fd`. A
+    // failure is a bug of the server: throw (csd::check()).
+    (void)op;
+    (void)fd;
+    (void)events;
+    (void)tag;
 }
 
 void Server::run() {
@@ -165,6 +169,8 @@ void Server::run() {
     (void)&Server::on_event;
     (void)events_;
     (void)accept_paused_until_;
+    (void)accepting_;
+    (void)clients_;
     // Until then the server sleeps until SIGTERM, and no client is served.
     while (!csd::wait_for_stop(std::chrono::hours(1))) {
     }
@@ -224,20 +230,24 @@ void Server::close(Connection& c) {
 }
 
 void Server::read_from(Connection& c) {
-    // csd::pump_input() is the read loop of the select lab: read_some()
-    // into buffer_ and feed() the session until the socket would block, the
-    // session wants no more input, or read_budget bytes were read; at EOF,
-    // end_of_input() (the client still gets what it asked for).
-    const csd::Pump result = csd::pump_input(c.fd.get(), c.session, buffer_, read_budget);
-    if (result == csd::Pump::gone) c.gone = true;
+    // TODO(handout step 4): read with csd::pump_input(), the read loop of
+    // the select lab (read_some() into buffer_ and feed() the session until
+    // the socket would block, the session wants no more input, or
+    // read_budget bytes were read; at EOF, end_of_input(): the client still
+    // gets what it asked for). What it returns decides: `gone` (the client
+    // reset) marks the connection gone; with -e, `drained` (handout step 9).
+    (void)c;
+    (void)buffer_;
 }
 
 void Server::write_to(Connection& c) {
-    // csd::pump_output() is the write loop of the select lab: write_some()
-    // the session's output() and consume() what went out, until nothing is
-    // owed, the socket would block, or write_budget bytes were written.
-    const csd::Pump result = csd::pump_output(c.fd.get(), c.session, write_budget);
-    if (result == csd::Pump::gone) c.gone = true;
+    // TODO(handout step 4): write with csd::pump_output(), the write loop of
+    // the select lab (write_some() the session's output() and consume() what
+    // went out: a write may come up short, the rest waits for the next
+    // turn; until nothing is owed, the socket would block, or write_budget
+    // bytes were written). `gone` (reset, or vanished) marks the connection
+    // gone; with -e, `drained` (handout step 9).
+    (void)c;
 }
 
 }  // namespace

@@ -5,10 +5,11 @@
 // This lab is about processes: the handout, labs/fork/handout.md, explains
 // every step; the TODOs below name them ("handout step N").
 //
-// Given: the command line, the listening socket, signals routed to a
-// self-pipe, the accept loop.
-// Yours: forking a child per client, reaping the children, ending them on
-// SIGTERM.
+// Given: the command line, the listening socket, SIGTERM and SIGINT routed
+// to a self-pipe, the accept loop.
+// Yours: forking a child per client with its signals reset, what the child
+// and the parent close, reaping the children (and SIGCHLD), the cap on
+// children, and the stop: every child ended and reaped.
 
 #include <poll.h>
 #include <sys/wait.h>
@@ -43,22 +44,42 @@ void wait_for_signal() {
     (void)csd::drain_signals();
 }
 
+/// fork(2) for this server, whose signals are routed: the child starts
+/// with the routed signals (SIGTERM, SIGINT, SIGCHLD) at their default
+/// actions, without the parent's self-pipe and stop descriptor, and no
+/// handler of the parent can run in it, not even in the moment after
+/// fork(). Returns like fork(2): the child's pid in the parent, 0 in the
+/// child, -1 with errno set when no child was made.
+pid_t fork_with_default_signals() {
+    // TODO(handout step 2): block the routed signals across fork(), so that
+    // none can reach a handler in the child before its reset. In the child:
+    // csd::reset_signals_in_child(), then unblock them (a SIGTERM that came
+    // meanwhile is delivered now, with its default action: it kills). In
+    // the parent: put its signal mask back as it was. Keep fork()'s errno
+    // for the caller. See sigprocmask(2) and the handout.
+    errno = ENOSYS;  // not written yet
+    return -1;
+}
+
 /// Serves the client on @p client in a new child process, whose pid goes
 /// into @p children. The parent returns at once (and closes its @p client).
 void start_child(csd::Fd& listener, csd::Fd client, Children& children) {
-    // TODO(handout step 2): csd::fork_child() (fork() with the signals made
-    // safe, see the handout). In the child: close the listening socket,
-    // csd::serve_connection(), then _exit(0): never return into the
-    // parent's loop. In the parent: remember the pid. The parent's copy of
-    // `client` is closed when this function returns.
+    // TODO(handout step 3): a child per client, made by
+    // fork_with_default_signals(). In the child: close the listening
+    // socket, serve with csd::serve_connection() (catching exceptions),
+    // then end with _exit(): never return into the parent's loop. In the
+    // parent: remember the pid. The parent's copy of `client` is closed
+    // when this function returns. If no child can be made, say so on
+    // stderr and drop the client.
     (void)listener;
     (void)children;
-    (void)csd::serve_connection(client.get());  // one client at a time, as before
+    (void)&fork_with_default_signals;           // yours to call
+    (void)csd::serve_connection(client.get());  // here: one client at a time
 }
 
 /// Reaps every child that has exited, without blocking, and forgets it.
 void reap_children(Children& children) {
-    // TODO(handout step 3): reap every child that has ended, without ever
+    // TODO(handout step 4): reap every child that has ended, without ever
     // blocking (the parent must go back to accepting): keep asking for any
     // ended child until the answer is "some are still running" or "there is
     // no child at all"; one SIGCHLD may stand for several exited children.
@@ -66,10 +87,14 @@ void reap_children(Children& children) {
     (void)children;
 }
 
-/// Ends every child (SIGTERM) and waits until all of them are reaped.
-void stop_children(Children& children) {
-    // TODO(handout step 5): send SIGTERM to every child in `children`, then
-    // wait for each one (waitpid may fail with EINTR: a SIGCHLD arrived).
+/// The server's stop: no new clients, then every child ends (SIGTERM) and
+/// is reaped.
+void stop_server(csd::Fd& listener, Children& children) {
+    // TODO(handout step 6): close the listening socket first (new clients
+    // are refused at once); then send SIGTERM to every child in `children`,
+    // and wait for each one (waitpid may fail with EINTR: a SIGCHLD
+    // arrived).
+    (void)listener;  // closed when main() returns
     (void)children;
 }
 
@@ -78,21 +103,22 @@ void stop_children(Children& children) {
 int main(int argc, char** argv) {
     const csd::ServerOptions options = csd::parse_server_options(argc, argv);
     try {
-        // SIGTERM and SIGINT set csd::stop_requested(); they and SIGCHLD wake
+        // SIGTERM and SIGINT set csd::stop_requested() and wake
         // csd::wait_readable() up. No handler runs server code: the loop does.
-        csd::route_signals({SIGTERM, SIGINT, SIGCHLD});
+        // TODO(handout step 4): the parent must hear of a child's end too,
+        // to reap it at once: let that signal wake the loop as well.
+        csd::route_signals({SIGTERM, SIGINT});
         csd::Fd listener = csd::listen_tcp(options.host, options.port);
         csd::announce_listening(options.host, options.port);
 
         Children children;
         while (!csd::stop_requested()) {
             reap_children(children);
-            // The cap on children (handout step 4): with max_children alive,
-            // accept nobody until a SIGCHLD says that one of them exited.
-            if (children.size() >= max_children) {
-                wait_for_signal();
-                continue;
-            }
+            // TODO(handout step 5): the cap on children: with max_children
+            // alive, accept nobody (the clients wait in the kernel's accept
+            // queue) until a signal says that one of them exited, or a stop;
+            // never spin.
+            (void)&wait_for_signal;  // yours to use here
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
             csd::Accepted accepted = csd::accept_connection(listener.get());
             if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
@@ -103,8 +129,7 @@ int main(int argc, char** argv) {
             start_child(listener, std::move(accepted.connection), children);
         }
         // SIGTERM or SIGINT: no new clients, then no children.
-        listener.reset();
-        stop_children(children);
+        stop_server(listener, children);
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

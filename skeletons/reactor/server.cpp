@@ -20,13 +20,15 @@
 // labs/reactor/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
-// Given: the command line, what the epoll lab taught (serving one
-// connection's events, adopting and closing a connection, a loop's own
-// accept loop), the signal mask of the threads.
-// Yours: the loop threads, each loop's epoll set and the loop itself, the
-// acceptor, the hand-over of a connection to a loop through its inbox and
-// eventfd, what a loop does when it is woken up, and the listening socket
-// of each loop (-m reuseport).
+// Given: the command line, the acceptor's listening socket (-m handoff),
+// one epoll_ctl (control()), and what the epoll lab taught: serving one
+// connection's events (on_event(): csd::Session and the pumps).
+// Yours: the loops and their threads (their signal mask, what a failing
+// loop does, stopping and joining them), each loop's state, its epoll
+// instance and eventfd, the loop itself, the acceptor, the inbox and the
+// hand-over of a connection through it and the eventfd, what a loop does
+// when it is woken up, a connection joining and leaving a loop, and (-m
+// reuseport) the listening socket of each loop and its own accept loop.
 
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -130,38 +132,32 @@ class Loop {
     /// Closes @p c; its memory lives until the current batch of events is done.
     void close(Connection& c);
 
-    int index_;
-    std::size_t capacity_;
-    csd::Fd epoll_;
-    csd::Fd wakeup_;    // eventfd: readable when the inbox has something
-    csd::Fd listener_;  // -m reuseport only
-    bool accepting_ = true;
-    Clock::time_point accept_paused_until_{};
-
-    std::mutex inbox_mutex_;      // guards inbox_: the only lock of the server
-    std::vector<csd::Fd> inbox_;  // handed over, not yet adopted
-
-    std::vector<std::unique_ptr<Connection>> by_fd_;   // by_fd_[fd]: the client on fd, or null
-    std::size_t clients_ = 0;                          // non-null entries of by_fd_
-    std::vector<std::unique_ptr<Connection>> closed_;  // closed in this batch: freed after it
-    std::array<epoll_event, max_events> events_{};
-    std::array<char, 16 * 1024> buffer_{};
+    int index_;                             // this loop's number, for its messages
+    std::size_t capacity_;                  // its share of max_clients
+    csd::Fd epoll_;                         // its own epoll instance: its connections only
+    csd::Fd listener_;                      // -m reuseport only: its own listening socket
+    std::array<char, 16 * 1024> buffer_{};  // on_event()'s reads
+    // TODO(handout step 2): what else a loop owns: its connections (by
+    // descriptor, as in the epoll lab, how many there are, and those closed
+    // during the current batch of events: step 7), its wake-up eventfd
+    // (wakeup_), its inbox (inbox_) and the mutex that guards it
+    // (inbox_mutex_, step 5), the events one epoll_wait() hands over (step
+    // 3), and whether its listener is paused and until when (step 8).
 };
 
 Loop::Loop(int index, std::size_t capacity, csd::Fd listener)
-    : index_(index),
-      capacity_(capacity),
-      epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      wakeup_(csd::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")),
-      listener_(std::move(listener)) {
-    // TODO(handout step 2): what this loop's epoll set always watches, each
+    : index_(index), capacity_(capacity), listener_(std::move(listener)) {
+    // TODO(handout step 2): this loop's own epoll instance and wake-up
+    // eventfd (close-on-exec; the eventfd non-blocking, so that reading it
+    // never blocks the loop). Then what the set always watches, each
     // reported with its own tag (the addresses of stop_tag, wakeup_tag,
     // listener_tag, so that serve() tells them from the connections): the
     // stop descriptor (readable for good once a stop came, so that every
-    // loop sees it), the loop's wake-up eventfd, and its own listening
-    // socket when it has one (-m reuseport). control() does one epoll_ctl.
-    (void)stop_tag;  // the tags: yours to use, with listener_tag
+    // loop sees it), the loop's eventfd, and its own listening socket when
+    // it has one (-m reuseport). control() does one epoll_ctl.
+    (void)stop_tag;  // the tags: yours to use
     (void)wakeup_tag;
+    (void)listener_tag;
 }
 
 void Loop::control(int op, int fd, std::uint32_t events, void* tag) {
@@ -185,26 +181,28 @@ void Loop::take_inbox() {
     // to 0, so epoll stops reporting it), then swap inbox_ with an empty
     // vector under inbox_mutex_, and adopt() each connection, after the
     // lock is released.
+    (void)&Loop::adopt;  // yours to call
 }
 
 void Loop::adopt(csd::Fd fd) {
-    if (clients_ >= capacity_) return;  // refused: `fd` closes here
-    const auto slot = static_cast<std::size_t>(fd.get());
-    if (slot >= by_fd_.size()) by_fd_.resize(slot + 1);
-    by_fd_[slot] = std::make_unique<Connection>(std::move(fd));
-    ++clients_;
-    Connection& c = *by_fd_[slot];
-    c.watching = interest(c.session);
-    control(EPOLL_CTL_ADD, c.fd.get(), c.watching, &c);
+    // TODO(handout step 7): the client becomes this loop's, and only this
+    // loop's. Beyond the loop's share (capacity_), refuse it: it closes
+    // when `fd` goes. Otherwise keep it as a Connection in the loop's table
+    // (by its descriptor; count it) and add it to this loop's epoll set,
+    // watching what its session wants (interest(), noted in `watching`),
+    // the Connection itself as its tag.
+    (void)fd;
+    (void)capacity_;
 }
 
 void Loop::run() noexcept {
-    try {
-        serve();
-    } catch (const std::exception& e) {
-        std::cerr << "loop " << index_ << ": " << e.what() << '\n';
-        csd::request_stop();  // a server with a dead loop is not one to keep
-    }
+    // TODO(handout step 1): a loop's thread runs serve() until it returns.
+    // An exception that leaves a thread's function ends the whole process
+    // (std::terminate): catch it, say on stderr which loop failed and why,
+    // and ask the whole server to stop (csd::request_stop()), since a
+    // server with a dead loop leaves its clients unserved.
+    (void)index_;
+    serve();  // until then an error in a loop aborts the process
 }
 
 void Loop::serve() {
@@ -215,30 +213,21 @@ void Loop::serve() {
     // return (the connections close with the Loop); the eventfd: take the
     // inbox (take_inbox()); the listener: accept_clients(); a connection:
     // on_event(), unless it was closed earlier in the same batch (its fd is
-    // then empty). After the batch, free what was closed in it (closed_).
+    // then empty). After the batch, free what was closed in it (step 7).
     (void)&Loop::take_inbox;  // yours to call, with the members below
     (void)&Loop::accept_clients;
     (void)&Loop::on_event;
-    (void)events_;
     // Until then the loop sleeps until a stop, and serves nobody.
     while (!csd::wait_for_stop(std::chrono::hours(1))) {
     }
 }
 
 void Loop::accept_clients() {
-    for (;;) {
-        csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
-        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            std::cerr << "loop " << index_ << ": " << std::strerror(accepted.error)
-                      << "; not accepting for 100 ms\n";
-            control(EPOLL_CTL_MOD, listener_.get(), 0, &listener_tag);
-            accepting_ = false;
-            accept_paused_until_ = Clock::now() + accept_pause;
-            return;
-        }
-        if (accepted.status == csd::AcceptStatus::nothing) return;
-        adopt(std::move(accepted.connection));
-    }
+    // TODO(handout step 8): -m reuseport, this loop's own acceptor: accept
+    // every client waiting on listener_, without blocking, and adopt each.
+    // Out of descriptors (EMFILE, ENFILE): do not spin on a listener that
+    // stays readable; say so on stderr and stop watching it for
+    // accept_pause (serve() watches it again when the pause is over).
 }
 
 void Loop::on_event(Connection& c, std::uint32_t events) {
@@ -262,10 +251,12 @@ void Loop::on_event(Connection& c, std::uint32_t events) {
 }
 
 void Loop::close(Connection& c) {
-    const auto slot = static_cast<std::size_t>(c.fd.get());
-    c.fd.reset();  // also takes the socket out of this loop's epoll set
-    closed_.push_back(std::move(by_fd_[slot]));
-    --clients_;
+    // TODO(handout step 7): the client leaves the loop: close its socket
+    // (which also takes it out of the epoll set) and forget it (the table
+    // no longer holds it, the count is one less). An event for it may still
+    // wait further down in the batch serve() is going through: keep the
+    // Connection alive, its fd empty, until the batch is done.
+    (void)c;
 }
 
 /// -m handoff: the calling thread accepts on @p listener and hands each
@@ -279,39 +270,14 @@ void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& l
     (void)listener;
     (void)loops;
     (void)&Loop::hand_over;  // yours to call
-    while (!csd::wait_for_stop(std::chrono::hours(1))) {
-    }
 }
 
-/// Blocks SIGTERM and SIGINT in the calling thread while it lives: the
-/// threads started meanwhile inherit the mask, so the signals always go to
-/// the main thread, whose handler makes csd::stop_fd() readable.
-class SignalsBlocked {
-  public:
-    SignalsBlocked() {
-        sigset_t stop_signals;
-        sigemptyset(&stop_signals);
-        sigaddset(&stop_signals, SIGTERM);
-        sigaddset(&stop_signals, SIGINT);
-        csd::check_rc(::pthread_sigmask(SIG_BLOCK, &stop_signals, &before_), "pthread_sigmask");
-    }
-    SignalsBlocked(const SignalsBlocked&) = delete;
-    SignalsBlocked& operator=(const SignalsBlocked&) = delete;
-    ~SignalsBlocked() { (void)::pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
-
-  private:
-    sigset_t before_{};
-};
-
-/// Requests a stop when destroyed, however the scope is left (an exception
-/// too): declared after the threads, it makes every loop return before the
-/// std::jthread destructors join them.
-struct StopOnExit {
-    StopOnExit() = default;
-    StopOnExit(const StopOnExit&) = delete;
-    StopOnExit& operator=(const StopOnExit&) = delete;
-    ~StopOnExit() { csd::request_stop(); }
-};
+// TODO(handout step 1): what main() needs around the loops' threads,
+// for instance two guards: one that blocks SIGTERM and SIGINT in the
+// calling thread while it lives and puts its mask back after
+// (pthread_sigmask(3): each thread has its own mask, and a new thread
+// inherits its creator's); one that requests the stop
+// (csd::request_stop()) when it is destroyed, however the scope is left.
 
 }  // namespace
 
@@ -333,39 +299,34 @@ int main(int argc, char** argv) {
         // SIGTERM and SIGINT make csd::stop_fd() readable for good: every
         // loop watches it in its epoll set, the acceptor in its poll().
         csd::route_signals({SIGTERM, SIGINT});
-        const auto count = static_cast<std::size_t>(options.workers);
-        const std::size_t capacity = std::max<std::size_t>(max_clients / count, 1);
         const bool reuseport = options.value('m') == "reuseport";
-
         csd::Fd listener;  // -m handoff: the acceptor's
         if (!reuseport) {
             listener = csd::listen_tcp(options.host, options.port, {.nonblocking = true});
         }
-        std::vector<std::unique_ptr<Loop>> loops;
-        for (std::size_t i = 0; i < count; ++i) {
-            csd::Fd own;
-            // TODO(handout step 7): -m reuseport: each loop gets a listening
-            // socket of its own on the same port (csd::listen_tcp() with
-            // .nonblocking and .reuse_port), which only it watches.
-            loops.push_back(std::make_unique<Loop>(static_cast<int>(i), capacity, std::move(own)));
-        }
+        // TODO(handout step 1): the loops, as many as -n says
+        // (options.workers), made once and for all here; each serves at most
+        // its share of max_clients (at least one client).
+        // TODO(handout step 8): -m reuseport: each loop gets a listening
+        // socket of its own on the same port (csd::listen_tcp() with
+        // .nonblocking and .reuse_port), which only it watches.
+        std::vector<std::unique_ptr<Loop>> loops;  // one, for now:
+        loops.push_back(std::make_unique<Loop>(0, max_clients, csd::Fd()));
         csd::announce_listening(options.host, options.port);
 
         // TODO(handout step 1): start a thread per loop, running its run(),
-        // while `blocked` lives. A std::jthread joins when it is destroyed:
-        // stop_all, declared after the threads and so destroyed first, makes
-        // every loop return before that.
-        std::vector<std::jthread> threads;
-        const StopOnExit stop_all;
-        {
-            const SignalsBlocked blocked;  // the loops' threads are born with SIGTERM blocked
-            threads.emplace_back(&Loop::run, loops[0].get());  // loop 0 only
-        }
-        if (reuseport) {
-            while (!csd::wait_for_stop(std::chrono::hours(1))) {
-            }
-        } else {
-            run_acceptor(listener, loops);
+        // born with SIGTERM and SIGINT blocked, so that the main thread
+        // alone takes them. However main() is left (an exception too),
+        // every loop must be told to stop before its thread is joined: a
+        // std::jthread joins when it is destroyed, and locals are destroyed
+        // in reverse order.
+        (void)&Loop::run;  // yours to start, a thread per loop
+        // TODO(handout step 4): what the main thread does until the stop:
+        // -m handoff, it is the acceptor (run_acceptor()); -m reuseport, the
+        // loops accept for themselves, and it only waits for the stop.
+        (void)&run_acceptor;  // yours to call
+        // Until then nobody accepts: the clients wait in the listen queue.
+        while (!csd::wait_for_stop(std::chrono::hours(1))) {
         }
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';

@@ -8,9 +8,11 @@
 // TODOs below name them ("handout step N").
 //
 // Given: the command line, the non-blocking listening socket, SIGTERM through
-// the stop descriptor, the connection table, the loop around select().
-// Yours: what to watch, accepting, reading, writing, closing, and what to do
-// when the process runs out of descriptors.
+// the stop descriptor, the declarations of a connection and of the server.
+// Yours: the loop around select() (what it watches, when it sleeps, who gets
+// a turn), accepting the listen queue and the FD_SETSIZE wall, reading and
+// writing without blocking, closing, and what to do when the process runs
+// out of descriptors.
 
 #include <sys/select.h>
 #include <sys/time.h>
@@ -61,7 +63,7 @@ struct Connection {
 
 /// True when @p c should be closed now.
 bool done(const Connection& c) {
-    // TODO(handout step 6): when the client is gone, or its session is
+    // TODO(handout step 7): when the client is gone, or its session is
     // finished (it sent EOF or a malformed request, and is owed nothing).
     (void)c;
     return false;
@@ -89,97 +91,59 @@ class Server {
     void write_to(Connection& c);
 
     csd::Fd listener_;
-    std::vector<Connection> connections_;  // in no particular order
-    Clock::time_point accept_paused_until_{};
-    std::array<char, 16 * 1024> buffer_{};  // for read_from(), shared by every connection
+    std::vector<Connection> connections_;      // in no particular order
+    Clock::time_point accept_paused_until_{};  // no accepting before then (step 8)
+    std::array<char, 16 * 1024> buffer_{};     // for read_from(), shared by every connection
 };
 
 void Server::run() {
-    for (;;) {
-        // select() overwrites the sets with its answer: build them anew
-        // every turn. That is O(connections), and so is select() itself.
-        fd_set readable;
-        fd_set writable;
-        FD_ZERO(&readable);
-        FD_ZERO(&writable);
-        int max_fd = csd::stop_fd();
-        FD_SET(csd::stop_fd(), &readable);  // readable once SIGTERM came
-        const bool accepting = Clock::now() >= accept_paused_until_;
-
-        const auto watch = [&max_fd](int fd, fd_set& set) {
-            FD_SET(fd, &set);
-            max_fd = std::max(max_fd, fd);
-        };
-        if (accepting) watch(listener_.get(), readable);
-        // TODO(handout step 2): watch each connection: for reading only
-        // while its session wants input, for writing only while it has
-        // output (or select() would wake up for it at once, every time).
-
-        // No timeout (sleep until something happens), unless accepting is
-        // paused: then wake up when the pause ends.
-        timeval pause{};
-        timeval* timeout = nullptr;
-        if (!accepting) {
-            const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
-                accept_paused_until_ - Clock::now());
-            pause.tv_usec = static_cast<suseconds_t>(std::max<std::int64_t>(left.count(), 0));
-            timeout = &pause;
-        }
-        const int ready = ::select(max_fd + 1, &readable, &writable, nullptr, timeout);
-        if (ready < 0 && errno == EINTR) continue;  // a signal: stop_fd() says if it was SIGTERM
-        csd::check(ready, "select");
-
-        if (FD_ISSET(csd::stop_fd(), &readable)) return;  // ~Server closes every connection
-        if (FD_ISSET(listener_.get(), &readable)) accept_clients();
-
-        for (std::size_t i = 0; i < connections_.size();) {
-            Connection& c = connections_[i];
-            const int fd = c.fd.get();
-            const bool can_read = FD_ISSET(fd, &readable);
-            if (can_read) read_from(c);
-            // Right after a read there is usually a reply to send, and the
-            // socket is nearly always writable: try at once (write_to()
-            // finds out if it is not).
-            if (!c.gone && (can_read || FD_ISSET(fd, &writable))) write_to(c);
-            if (done(c)) {
-                // Swap-remove: the last connection moves into this place
-                // (closing this socket) and is looked at next, as i stays.
-                if (&c != &connections_.back()) c = std::move(connections_.back());
-                connections_.pop_back();
-            } else {
-                ++i;
-            }
-        }
+    // TODO(handout step 2): every turn, build the sets anew: select()
+    // overwrites them with its answer. Read interest in the stop descriptor
+    // (csd::stop_fd(), readable once SIGTERM came), in the listener unless
+    // accepting is paused (step 8), and in each connection while its session
+    // wants input; write interest only while it has output (or select()
+    // would wake up for it at once, every time). Keep the highest descriptor.
+    // TODO(handout step 3): sleep in select(2) until one of them is ready:
+    // no timeout, except while accepting is paused (until the pause ends).
+    // EINTR: go round (the stop descriptor says whether it was SIGTERM). The
+    // stop descriptor ready: return. The listener ready: accept_clients().
+    // Then each connection in an answer set gets its turn: read_from(),
+    // write_to(). Nothing else may block.
+    // TODO(handout step 7): forget each connection done() says is done (its
+    // csd::Fd closes the socket), without skipping the one after it.
+    (void)done;  // yours to call, with the members below
+    (void)&Server::accept_clients;
+    (void)&Server::read_from;
+    (void)&Server::write_to;
+    (void)accept_paused_until_;
+    // Until then the server sleeps until SIGTERM, and no client is served.
+    while (!csd::wait_for_stop(std::chrono::hours(1))) {
     }
 }
 
 void Server::accept_clients() {
-    for (;;) {  // ends when the listen queue is empty: it is finite
-        csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
-        if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            // TODO(handout step 7): EMFILE or ENFILE means no descriptor is
-            // left. Do not crash, do not spin: stop accepting for a while.
-            return;
-        }
-        if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
-        csd::Fd fd = std::move(accepted.connection);
-        // TODO(handout step 3): keep the client: add it to connections_.
-        // But a descriptor >= FD_SETSIZE cannot go into an fd_set: refuse
-        // such a client (close it at once, it sees EOF and no reply).
-        // Until then, `fd` closes here: every client is hung up on.
-    }
+    // TODO(handout step 4): accept every client waiting in the listen queue
+    // (one readable listener may stand for many), each socket non-blocking,
+    // until csd::accept_connection() says there is nothing left. Keep each
+    // client in connections_. But a descriptor >= FD_SETSIZE cannot go into
+    // an fd_set: refuse such a client (close it at once, it sees EOF and no
+    // reply).
+    // TODO(handout step 8): EMFILE or ENFILE means no descriptor is left.
+    // Do not crash, do not spin: stop accepting for a while (accept_pause),
+    // and say so on stderr.
 }
 
 void Server::read_from(Connection& c) {
-    // TODO(handout step 4): read with csd::read_some() into buffer_ (at
+    // TODO(handout step 5): read with csd::read_some() into buffer_ (at
     // most session.input_room() bytes) and feed the session, until the
     // socket would block, the session wants no more input, or read_budget
     // bytes were read. EOF: end_of_input(). The client reset: mark it gone.
     (void)c;
+    (void)buffer_;
 }
 
 void Server::write_to(Connection& c) {
-    // TODO(handout step 5): while the session has output, write_some() its
+    // TODO(handout step 6): while the session has output, write_some() its
     // output() and consume() what was written, until the socket would
     // block or write_budget bytes went out. EPIPE/ECONNRESET: mark it gone.
     (void)c;

@@ -8,8 +8,10 @@
 // below name its steps ("handout step N").
 //
 // Given: the command line, the race window (-w), reading and echoing
-// lines, and -m naive (the flag checked before select(): the race itself).
-// Yours: -m selfpipe (the default), -m pselect and -m signalfd.
+// lines, select() on stdin and one more descriptor, and -m naive (the flag
+// checked before select(): the race itself).
+// Yours: installing a handler, -m selfpipe (the default), -m pselect and
+// -m signalfd.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -27,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-#include "csd/base.hpp"  // the selfpipe lab links csd::lab_base only
+#include "csd/core.hpp"  // the selfpipe lab links csd::lab_core only: no signal handling
 
 namespace {
 
@@ -94,10 +96,12 @@ extern "C" void set_flag(int) {
 /// Installs @p handler for SIGUSR1 (no SA_RESTART: a blocking call
 /// returns EINTR).
 void on_sigusr1(void (*handler)(int)) {
-    struct sigaction sa {};
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    csd::check(::sigaction(SIGUSR1, &sa, nullptr), "sigaction");
+    // TODO(handout step 1): install `handler` for SIGUSR1 with sigaction(2):
+    // no flags (no SA_RESTART: a call the signal interrupts returns EINTR,
+    // signal(7), "Interruption of system calls") and no other signal blocked
+    // while it runs. Until then SIGUSR1 kills the program (its default
+    // action).
+    (void)handler;
 }
 
 /// select() on stdin and, when @p other >= 0, on @p other, without a
@@ -139,27 +143,21 @@ int run_naive(long window_us) {
 /// -m selfpipe (handout step 2): the handler writes a byte into a pipe;
 /// select() watches the pipe's read end next to stdin.
 int run_selfpipe(long window_us) {
-    // TODO (handout step 2): make a pipe (pipe2, O_CLOEXEC | O_NONBLOCK on
-    // both ends), install a SIGUSR1 handler that writes one byte into it
-    // (saving errno), and watch its read end in select() below: when it
-    // is readable, print "got SIGUSR1" and return 0.
-    say("ready");
-    LineEcho lines;
-    for (;;) {
-        race_window(window_us);  // nothing to look at: a signal leaves a byte
-        fd_set readable;
-        if (!wait_readable(-1, readable)) continue;
-        if (FD_ISSET(STDIN_FILENO, &readable) && !lines.read_from(STDIN_FILENO)) {
-            say("end of input");
-            return 0;
-        }
-    }
+    // TODO(handout step 2): make a pipe, both ends close-on-exec and
+    // non-blocking (a full pipe must not block the handler: one byte
+    // waiting is enough); install a SIGUSR1 handler that writes one byte
+    // into it and leaves errno as it found it. Then the loop: print
+    // "ready", and until the end of input, sleep the race window, then wait
+    // in select() for stdin and the pipe's read end at once; a readable
+    // pipe means "got SIGUSR1" and return 0; stdin: echo its lines.
+    (void)window_us;
+    throw std::runtime_error("-m selfpipe is not written yet (handout step 2)");
 }
 
 /// -m pselect (handout step 3): SIGUSR1 stays blocked except inside
 /// pselect(), which unblocks it atomically with the start of the wait.
 int run_pselect(long window_us) {
-    // TODO (handout step 3): block SIGUSR1 (sigprocmask) before installing
+    // TODO(handout step 3): block SIGUSR1 (sigprocmask) before installing
     // the flag handler; look at the flag; call pselect() with the mask of
     // before, which lets the signal in only while pselect() waits.
     (void)window_us;
@@ -169,7 +167,7 @@ int run_pselect(long window_us) {
 /// -m signalfd (handout step 4): SIGUSR1 stays blocked and becomes
 /// readable on a descriptor; no handler at all.
 int run_signalfd(long window_us) {
-    // TODO (handout step 4): block SIGUSR1, make a signalfd for it
+    // TODO(handout step 4): block SIGUSR1, make a signalfd for it
     // (SFD_CLOEXEC), watch it in select() next to stdin.
     (void)window_us;
     throw std::runtime_error("-m signalfd is not written yet (handout step 4)");

@@ -6,10 +6,11 @@
 // to a reset connection does and the two ways to survive it; the TODOs
 // below name its steps ("handout step N").
 //
-// Given: the command line, connecting, the first send, and how to name an
-// errno value and print a line.
-// Yours: SIGPIPE, in both ways (-m ignore, -m nosignal), and what a read
-// and a write on a reset connection give, reported as the contract says.
+// Given: the command line, and how to name an errno value and print a line.
+// Yours: SIGPIPE's disposition (-m ignore, -m none) and MSG_NOSIGNAL
+// (-m nosignal); the exchange that provokes the reset (connecting, the first
+// send); what the read and the second send on the reset connection give,
+// reported as the contract says.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,7 +26,7 @@
 #include <string>
 #include <string_view>
 
-#include "csd/base.hpp"  // the sigpipe lab links csd::lab_base only
+#include "csd/core.hpp"  // the sigpipe lab links csd::lab_core only: no signal handling
 
 namespace {
 
@@ -59,14 +60,12 @@ std::string errno_name(int err) {
 
 /// A connected TCP socket to 127.0.0.1:@p port (blocking, CLOEXEC).
 csd::Fd connect_loopback(std::uint16_t port) {
-    csd::Fd fd(csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    csd::check(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr),
-               "connect");
-    return fd;
+    // TODO (handout step 3): a TCP socket connected to 127.0.0.1, port
+    // @p port (socket(2), connect(2); ip(7): the address and the port are
+    // in network byte order). Blocking: each call waits for its answer. A
+    // failure throws (csd::check): the program then exits with status 1.
+    (void)port;
+    return csd::Fd{};  // no socket yet
 }
 
 /// Parses the command line; exits with status 2 and a usage line on error.
@@ -103,26 +102,34 @@ int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     try {
         // TODO (handout step 1): with -m ignore, make the whole process
-        // immune to SIGPIPE before its first write: the signal's
-        // disposition (signal(7), sigaction(2)).
+        // immune to SIGPIPE before its first write; with -m none, give it
+        // the default action, whatever disposition the parent left (it
+        // survives exec): the signal's disposition (signal(7), sigaction(2)).
+        (void)o;  // o.mode: -m; o.port: -p
         // TODO (handout step 2): with -m nosignal, leave the disposition alone
         // and ask each send for no signal instead (send(2), its flags).
         const int flags = 0;
-        const csd::Fd sock = connect_loopback(o.port);
-        csd::check(::send(sock.get(), request.data(), request.size(), flags), "send");
 
-        // TODO (handout step 3): the server resets the connection once it has
-        // our line. Read from the socket and report what the read gave, in
-        // the `read: ...` line of docs/contract.md section 6: the error by
-        // its errno name (errno_name()), `EOF`, or the bytes it got (tcp(7)
-        // on what a reset does to a read).
+        // TODO (handout step 3): provoke the reset. Connect to the server
+        // (connect_loopback(), yours to write) and send it the line
+        // `request`, with the flags: the connection is still open, so this
+        // send succeeds, and the server resets the connection once it has
+        // the line. A failed send is an error (exit status 1).
+        (void)connect_loopback;  // yours to write, then to call
+        (void)request;
+        (void)flags;
+
+        // TODO (handout step 4): read from the socket once and report what
+        // the read gave, in the `read: ...` line of docs/contract.md
+        // section 6: the error by its errno name (errno_name()), `EOF`, or
+        // the bytes it got (tcp(7) on what a reset does to a read).
         (void)errno_name;  // the given helpers: yours to call
         (void)say;
 
-        // TODO (handout step 4): send the line again, on the connection that
+        // TODO (handout step 5): send the line again, on the connection that
         // was reset, with the same flags, and report what the write gave in
-        // the `write: ...` line (send(2) ERRORS; the handout's "What a write
-        // to a reset connection does").
+        // the `write: ...` line (send(2), ERRORS; the handout's "Why this
+        // design": what a write to a reset connection does).
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sigpipe: %s\n", e.what());

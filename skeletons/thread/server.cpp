@@ -5,11 +5,11 @@
 // the handout, labs/thread/handout.md, explains every step; the TODOs below
 // name them ("handout step N").
 //
-// Given: the command line, the listening socket, signals routed to a
-// self-pipe and the stop descriptor, the accept loop, and the end of the
-// server (every thread is joined when `workers` is cleared).
-// Yours: a thread per client, how a thread says it has ended and the main
-// thread joins it, and the cap on threads.
+// Given: the command line, the listening socket, signals and the stop
+// descriptor, the accept loop.
+// Yours: what the main thread keeps of each connection thread, a thread
+// per client, how a thread says it has ended and the main thread joins it,
+// the cap on threads, and the stop: every thread ended and joined.
 
 #include <atomic>
 #include <chrono>
@@ -32,50 +32,49 @@ namespace {
 /// accept queue instead of exhausting the process's memory and threads.
 constexpr std::size_t max_threads = 256;
 
-/// One connection thread. The main thread creates, joins and destroys it;
-/// the connection thread itself only sets `done`, as its very last step.
-struct Worker {
-    std::atomic<bool> done{false};  ///< Set (release) when the thread is about to end.
-    std::jthread thread;            ///< Joined by its destructor.
-};
+// TODO(handout step 2): what the main thread keeps of each connection
+// thread (a Worker: the thread, to join it, and the flag by which the
+// thread says it has ended), and of all of them (Workers: the threads not
+// joined yet, each Worker at an address that never moves while its thread
+// runs, and cheap to erase from the middle).
+/// One connection thread: yours to design (handout step 2).
+struct Worker {};
+/// The connection threads not joined yet: yours to design (handout step 2).
+struct Workers {};
 
-/// The connection threads not joined yet. Only the main thread uses it.
-using Workers = std::list<std::unique_ptr<Worker>>;
-
-/// Serves @p client on the calling thread, then marks @p worker done.
-/// Runs on a connection thread: it touches only its own client and its
-/// own Worker, nothing shared with other connections.
-void serve_client(csd::Fd client, Worker& worker) {
-    try {
-        // Returns `stopped` promptly after SIGTERM even for an idle client:
-        // it waits on the socket and csd::stop_fd() together.
-        (void)csd::serve_connection(client.get());
-    } catch (const std::exception& e) {
-        std::cerr << "server thread: " << e.what() << '\n';
-    }
-    // TODO(handout step 3): the thread's very last steps: close the
-    // connection, then tell the main thread this Worker is done (its `done`
-    // flag, with a release store: whatever the thread did before is seen by
-    // the main thread that reads the flag with an acquire load).
+/// The body of a connection thread: serves @p client, closes it, then marks
+/// @p worker done. It touches only its own client and its own Worker,
+/// nothing shared with other connections. csd::serve_connection() returns
+/// `stopped` promptly after SIGTERM even for an idle client: it waits on
+/// the socket and csd::stop_fd() together.
+void connection_thread(csd::Fd client, Worker& worker) {
+    // TODO(handout step 3): serve the client; an exception must not leave
+    // the thread's function (std::terminate would end the whole server):
+    // catch it here, print it, and go on to the end.
+    // TODO(handout step 4): the thread's very last steps: close the
+    // connection, then tell the main thread this Worker is done (a release
+    // store: whatever the thread did before is seen by the main thread that
+    // reads the flag with an acquire load).
+    (void)client;
     (void)worker;
 }
 
 /// Serves @p client on a new thread, remembered in @p workers.
 void start_thread(csd::Fd client, Workers& workers) {
-    // TODO(handout step 2): make a Worker, start its std::jthread running
-    // serve_client() with the client (moved in) and the Worker, and keep the
-    // Worker in `workers`. If the thread cannot be created
+    // TODO(handout step 3): make a Worker, start its thread running
+    // connection_thread() with the client (moved in) and the Worker, and
+    // keep the Worker in `workers`. If the thread cannot be created
     // (std::system_error), print a message and drop the client.
     (void)workers;
-    Worker here;  // served on the main thread: one client at a time, as before
-    serve_client(std::move(client), here);
+    (void)&connection_thread;                   // yours to start on a thread
+    (void)csd::serve_connection(client.get());  // here: one client at a time
 }
 
 /// Joins and forgets every connection thread that has ended.
 void join_finished(Workers& workers) {
-    // TODO(handout step 3): erase from `workers` each Worker whose `done` is
-    // set (an acquire load): the std::jthread's destructor joins it, at once
-    // since the thread is at its end.
+    // TODO(handout step 4): forget each Worker whose thread said it has
+    // ended (an acquire load), and join its thread: at once, since the
+    // thread is at its end.
     (void)workers;
 }
 
@@ -93,7 +92,7 @@ int main(int argc, char** argv) {
         Workers workers;
         while (!csd::stop_requested()) {
             join_finished(workers);
-            // TODO(handout step 4): the cap on threads: with max_threads
+            // TODO(handout step 5): the cap on threads: with max_threads
             // alive, accept nobody (the clients wait in the kernel's accept
             // queue) and look again a little later, or at once on a stop;
             // never spin.
@@ -106,12 +105,9 @@ int main(int argc, char** argv) {
             if (!accepted.connection) continue;  // EINTR, or a client that already left
             start_thread(std::move(accepted.connection), workers);
         }
-        // SIGTERM or SIGINT: no new clients, then every thread ends and is
-        // joined (handout step 5).
-        listener.reset();
-        // Each serve_connection() sees csd::stop_fd() and returns; each
-        // std::jthread destructor joins its thread.
-        workers.clear();
+        // TODO(handout step 6): SIGTERM or SIGINT: no new clients (they are
+        // refused at once), then every connection thread ends and is joined
+        // before main() returns.
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

@@ -9,13 +9,15 @@
 // ("handout step N").
 //
 // Given: the command line, the ring (csd::Ring) and its provided buffers
-// (csd::BufferRing), the listening socket, SIGTERM through the ring (a poll
-// request on the stop descriptor), the loop that submits and reaps, the
-// connection table, and closing a connection (cancelling what it still has
-// in flight).
-// Yours: the multishot accept and what its completions mean, the recv into a
-// provided buffer and its completion, the send and its completion (a short
-// send is resubmitted), and when a connection is done.
+// (csd::BufferRing, set up and torn down), the listening socket, SIGTERM
+// routed to the stop descriptor, what a request's user_data says (Kind),
+// and the declarations of the Connection and of the Server.
+// Yours: the whole SQE/CQE cycle. The user_data of each request, the ring's
+// first requests (the stop poll, the multishot accept), the loop that
+// submits, waits, reaps and dispatches, what the accept's completions mean
+// (and re-arming it), the recv into a provided buffer and its completion,
+// the send and its completion (a short send is resubmitted), a connection's
+// turn, and closing it (cancelling what it still has in flight).
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -91,7 +93,11 @@ struct alignas(8) Connection {
 
 /// The user_data of a request of @p kind about @p c.
 std::uint64_t tag(Kind kind, const Connection* c = nullptr) {
-    return reinterpret_cast<std::uintptr_t>(c) | kind;
+    // TODO(handout step 1): the kind in the low 3 bits, the address of c in
+    // the others (a Connection is aligned to 8 bytes: the low 3 bits of its
+    // address are 0; no connection: 0). on_completion() takes them apart.
+    (void)c;
+    return kind;
 }
 
 /// The loop: the ring, its buffers, the listening socket, every connection.
@@ -144,77 +150,66 @@ Server::Server(csd::Fd listener)
     : ring_(ring_entries),
       buffers_(ring_, buffer_group, buffer_count, buffer_size),
       listener_(std::move(listener)) {
-    // SIGTERM makes csd::stop_fd() readable for good: one poll request on it
-    // completes then, and wakes the loop like any other completion.
-    io_uring_sqe& stop = ring_.next_sqe();
-    ::io_uring_prep_poll_add(&stop, csd::stop_fd(), POLLIN);
-    ::io_uring_sqe_set_data64(&stop, tag(stop_kind));
-    submit_accept();
+    // TODO(handout step 2): the ring's first requests, which the loop's
+    // first io_uring_enter submits. SIGTERM makes csd::stop_fd() readable
+    // for good: a poll request for input on it completes then, and wakes
+    // the loop like any other completion (tag it as the stop). And the
+    // multishot accept.
+    (void)&tag;  // yours to write and to use
+    (void)&Server::submit_accept;
 }
 
 void Server::run() {
-    for (;;) {
-        // One system call submits every request queued since the last
-        // turn and sleeps until at least one has completed.
-        if (!ring_.submit_and_wait()) continue;  // EINTR: the stop poll completes too
-        io_uring_cqe* cqe = nullptr;
-        while (::io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
-            const io_uring_cqe completion = *cqe;
-            ::io_uring_cqe_seen(ring_.get(), cqe);   // its slot is free for the kernel again
-            if (!on_completion(completion)) return;  // ~Server closes every connection
-        }
-        // Every buffer of this batch was given back: try those again.
-        for (Connection* c : std::exchange(no_buffer_, {})) {
-            c->waiting_buffer = false;
-            serve(*c);
-        }
+    // TODO(handout step 3): the loop. Submit what was queued and sleep until
+    // a completion is there (ring_.submit_and_wait(); false: a signal
+    // interrupted the wait, go round). Then take every completion there is
+    // without sleeping (io_uring_peek_cqe(3)): copy it, mark it seen (its
+    // slot is the kernel's again), and hand the copy to on_completion(),
+    // which says when to stop. After the batch, the connections whose recv
+    // found no free buffer (no_buffer_) get another turn: buffers came back.
+    (void)&Server::on_completion;  // yours to call
+    // Until then the server sleeps until SIGTERM, and no client is served.
+    while (!csd::wait_for_stop(std::chrono::hours(1))) {
     }
 }
 
 bool Server::on_completion(const io_uring_cqe& cqe) {
-    const auto kind = static_cast<Kind>(cqe.user_data & kind_mask);
-    auto* const c = reinterpret_cast<Connection*>(cqe.user_data & ~kind_mask);
-    switch (kind) {
-        case stop_kind:
-            return false;
-        case accept_kind:
-            on_accept(cqe);
-            break;
-        case pause_kind:
-            submit_accept();  // the pause is over
-            break;
-        case recv_kind:
-            on_recv(*c, cqe);
-            break;
-        case send_kind:
-            on_send(*c, cqe);
-            break;
-        case cancel_kind:
-            break;  // the cancelled request completes on its own (-ECANCELED)
-    }
+    // TODO(handout step 3): what the completion is about, from its
+    // user_data (tag() in reverse: the Kind in the bits of kind_mask, the
+    // Connection in the others), and who handles it. The stop poll ends the
+    // loop (return false). The accept: on_accept(). The end of an accept
+    // pause: the accept again. A recv, a send: on_recv(), on_send() with
+    // their connection. A cancel request's own completion: nothing (the
+    // request it cancelled completes on its own, with -ECANCELED).
+    (void)cqe;
+    (void)&Server::on_accept;  // yours to call
+    (void)&Server::on_recv;
+    (void)&Server::on_send;
     return true;
 }
 
 void Server::submit_accept() {
-    // TODO(handout step 1): one multishot accept on the listener
-    // (io_uring_prep_multishot_accept, SOCK_CLOEXEC, user_data
-    // tag(accept_kind)): it completes once per client, for as long as its
+    // TODO(handout step 2): one multishot accept on the listener, each new
+    // socket close-on-exec (io_uring_prep_multishot_accept(3)), tagged as
+    // the accept: it completes once per client, for as long as its
     // completions carry IORING_CQE_F_MORE.
 }
 
 void Server::on_accept(const io_uring_cqe& cqe) {
-    // TODO(handout step 2): cqe.res is a new connected socket (keep it in a
+    // TODO(handout step 4): cqe.res is a new connected socket (keep it in a
     // Connection in by_fd_[its fd], count it in clients_, serve() it;
     // beyond max_clients close it at once), or minus an error number. When
     // IORING_CQE_F_MORE is not set, the multishot accept has ended: submit
     // it again, except after EMFILE or ENFILE (csd::out_of_descriptors()):
-    // then pause, with a timeout request of accept_pause_ns
-    // (io_uring_prep_timeout, user_data tag(pause_kind)).
+    // then say so on stderr and pause: a timeout request of accept_pause_ns
+    // (io_uring_prep_timeout(3); the kernel reads pause_), tagged as the
+    // pause, whose completion re-arms the accept.
     (void)cqe;
+    (void)pause_;
 }
 
 void Server::submit_recv(Connection& c) {
-    // TODO(handout step 3): a recv on c.fd that brings no buffer of its own:
+    // TODO(handout step 5): a recv on c.fd that brings no buffer of its own:
     // the kernel picks one of the provided buffers of buffers_.group() when
     // data arrives (the handout's "Provided buffers": which SQE flag asks for
     // that, and which field names the group). Ask for no more than
@@ -227,7 +222,7 @@ void Server::submit_recv(Connection& c) {
 void Server::on_recv(Connection& c, const io_uring_cqe& cqe) {
     c.receiving = false;
     const int id = csd::BufferRing::buffer_id(cqe.flags);  // -1: no buffer was used
-    // TODO(handout step 4): cqe.res > 0: feed() the session the bytes of
+    // TODO(handout step 6): cqe.res > 0: feed() the session the bytes of
     // buffer `id`, then give the buffer back (buffers_.give_back(id)) at
     // once. 0: the client sent EOF (end_of_input()). -ENOBUFS: every buffer
     // was in use; note c.waiting_buffer and c in no_buffer_, run() retries
@@ -240,7 +235,7 @@ void Server::on_recv(Connection& c, const io_uring_cqe& cqe) {
 }
 
 void Server::submit_send(Connection& c) {
-    // TODO(handout step 5): a send of what is left of c.out (from
+    // TODO(handout step 7): a send of what is left of c.out (from
     // c.out_sent on) that cannot raise SIGPIPE; tag its user_data as a send
     // of c (tag()), and note it in c.sending. c.out must not change until it
     // completes.
@@ -249,7 +244,7 @@ void Server::submit_send(Connection& c) {
 
 void Server::on_send(Connection& c, const io_uring_cqe& cqe) {
     c.sending = false;
-    // TODO(handout step 5): cqe.res bytes went out: add them to c.out_sent
+    // TODO(handout step 7): cqe.res bytes went out: add them to c.out_sent
     // (serve() sends the rest: a short send is resubmitted). An error
     // (EPIPE, ECONNRESET) means the client is gone; -ECANCELED, that close()
     // cancelled it.
@@ -258,54 +253,47 @@ void Server::on_send(Connection& c, const io_uring_cqe& cqe) {
 }
 
 bool Server::done(const Connection& c) {
-    // TODO(handout step 6): when the client is gone, or its session is
+    // TODO(handout step 8): when the client is gone, or its session is
     // finished and every byte of c.out was sent.
     (void)c;
     return false;
 }
 
 void Server::serve(Connection& c) {
-    if (c.closing) {
-        close(c);  // frees it once nothing is in flight
-        return;
-    }
-    if (!c.gone && !c.sending) {
-        if (c.out_sent == c.out.size() && c.session.has_output()) {
-            // Copy the next bytes out of the session: the kernel reads them
-            // later, while the session goes on.
-            c.out.clear();
-            c.out_sent = 0;
-            while (c.out.size() < send_chunk && c.session.has_output()) {
-                const std::string_view bytes = c.session.output();
-                const std::size_t take = std::min(bytes.size(), send_chunk - c.out.size());
-                c.out.append(bytes.substr(0, take));
-                c.session.consume(take);
-            }
-        }
-        if (c.out_sent < c.out.size()) submit_send(c);
-    }
-    if (!c.gone && !c.receiving && !c.waiting_buffer && c.session.wants_input()) submit_recv(c);
-    if (done(c)) close(c);
+    // TODO(handout step 8): a connection's turn, after each of its
+    // completions and once accepted. Closing: only close() again (it frees c
+    // once nothing is in flight). Otherwise, unless the client is gone and
+    // while no send is in flight: once all of c.out went out, copy the
+    // session's next output into c.out (at most send_chunk bytes, consumed
+    // from the session; the kernel reads c.out later: the handout's rule 1
+    // under "The loop"); send what is left of c.out. A recv only while the
+    // session wants input (back-pressure), none is in flight and none waits
+    // for a buffer. Then close() c if done().
+    (void)c;
+    (void)&Server::submit_recv;  // yours to call
+    (void)&Server::submit_send;
+    (void)&Server::done;
+    (void)&Server::close;
 }
 
 void Server::cancel(std::uint64_t request) {
-    io_uring_sqe& sqe = ring_.next_sqe();
-    ::io_uring_prep_cancel64(&sqe, request, 0);
-    ::io_uring_sqe_set_data64(&sqe, tag(cancel_kind));
+    // TODO(handout step 9): a request that cancels the request in flight
+    // whose user_data is `request` (io_uring_prep_cancel64(3)), tagged as a
+    // cancel.
+    (void)request;
 }
 
 void Server::close(Connection& c) {
-    if (!c.closing) {
-        c.closing = true;
-        // A request in flight may still complete, and name &c: cancel it,
-        // and keep c (and its descriptor number) until its completion came.
-        if (c.receiving) cancel(tag(recv_kind, &c));
-        if (c.sending) cancel(tag(send_kind, &c));
-    }
-    if (c.receiving || c.sending || c.waiting_buffer) return;
-    const auto slot = static_cast<std::size_t>(c.fd.get());
-    by_fd_[slot].reset();  // closes the socket
-    --clients_;
+    // TODO(handout step 9): a request in flight may still complete, and its
+    // completion names c. So the first time: mark c closing and cancel
+    // what it has in flight (its recv, its send: their tags name them).
+    // Then, at every call (serve() calls it after each completion of c):
+    // free c, which closes its socket, and count it out of clients_, only
+    // once nothing is in flight and it waits for no buffer. Until then the
+    // descriptor number stays c's: no accept can reuse it.
+    (void)c;
+    (void)clients_;
+    (void)&Server::cancel;  // yours to call
 }
 
 }  // namespace

@@ -9,13 +9,14 @@
 // labs/epoll/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
-// Given: the command line, the descriptor limit, the epoll instance, the
-// non-blocking listening socket, SIGTERM through the stop descriptor, the
-// connection table's declaration, the loop that drains the listen queue,
-// and reading and writing (csd::pump_input() and csd::pump_output(): the
-// loops you wrote in the select lab).
-// Yours: the loop around epoll_wait() and what it watches, a connection's
-// turn and its interest changes, accepting, closing, what to do when the
+// Given: the command line, the descriptor limit, the non-blocking listening
+// socket, SIGTERM through the stop descriptor, the connection table's
+// declaration, the loop that drains the listen queue, and the read and
+// write loops (csd::pump_input() and csd::pump_output(): the loops you
+// wrote in the select lab).
+// Yours: the epoll instance, its interest list (epoll_ctl) and the loop
+// around epoll_wait(), a connection's turn and its interest changes, what
+// its reads and writes came to, accepting, closing, what to do when the
 // process runs out of descriptors, and edge-triggered mode (-e).
 // BEGIN SOLUTION
 //
@@ -164,29 +165,38 @@ class Server {
     // END SOLUTION
 };
 
-Server::Server(csd::Fd listener)
-    : epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      listener_(std::move(listener)) {
-    // The stop descriptor and the listener: level-triggered, reported for as
-    // long as they are readable.
-    // BEGIN SOLUTION
-    // They stay so with -e: the loop takes all they offer at each wakeup.
-    // END SOLUTION
-    // TODO(handout step 3): put the stop descriptor and the listener in the
-    // epoll set, each reported with its own tag (the address of stop_tag,
-    // listener_tag: data.ptr of a client is its Connection).
+Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
+    // TODO(handout step 3): create the epoll instance (epoll_create1(2); it
+    // must not leak into a child: close-on-exec), then put the stop
+    // descriptor and the listener in its set, each reported with its own tag
+    // (the address of stop_tag, listener_tag: data.ptr of a client is its
+    // Connection). Both are level-triggered, reported for as long as they
+    // are readable.
     // SKELETON: (void)&Server::control;  // yours to call: one epoll_ctl
     // BEGIN SOLUTION
+    epoll_ = csd::Fd(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
+    // They stay level-triggered with -e: the loop takes all they offer at
+    // each wakeup.
     control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);  // readable once SIGTERM came
     control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
     // END SOLUTION
 }
 
 void Server::control(int op, int fd, std::uint32_t events, void* tag) {
+    // TODO(handout step 3): one change to the interest list (epoll_ctl(2)):
+    // operation `op` on `fd`, watching `events`, and `tag` in the event's
+    // data, which epoll_wait() hands back with every event for `fd`. A
+    // failure is a bug of the server: throw (csd::check()).
+    // SKELETON: (void)op;
+    // SKELETON: (void)fd;
+    // SKELETON: (void)events;
+    // SKELETON: (void)tag;
+    // BEGIN SOLUTION
     epoll_event event{};
     event.events = events;
     event.data.ptr = tag;
     csd::check(::epoll_ctl(epoll_.get(), op, fd, &event), "epoll_ctl");
+    // END SOLUTION
 }
 
 void Server::run() {
@@ -202,6 +212,8 @@ void Server::run() {
     // SKELETON: (void)&Server::on_event;
     // SKELETON: (void)events_;
     // SKELETON: (void)accept_paused_until_;
+    // SKELETON: (void)accepting_;
+    // SKELETON: (void)clients_;
     // SKELETON: // Until then the server sleeps until SIGTERM, and no client is served.
     // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
     // SKELETON: }
@@ -379,13 +391,17 @@ void Server::close(Connection& c) {
 }
 
 void Server::read_from(Connection& c) {
-    // csd::pump_input() is the read loop of the select lab: read_some()
-    // into buffer_ and feed() the session until the socket would block, the
-    // session wants no more input, or read_budget bytes were read; at EOF,
-    // end_of_input() (the client still gets what it asked for).
+    // TODO(handout step 4): read with csd::pump_input(), the read loop of
+    // the select lab (read_some() into buffer_ and feed() the session until
+    // the socket would block, the session wants no more input, or
+    // read_budget bytes were read; at EOF, end_of_input(): the client still
+    // gets what it asked for). What it returns decides: `gone` (the client
+    // reset) marks the connection gone; with -e, `drained` (handout step 9).
+    // SKELETON: (void)c;
+    // SKELETON: (void)buffer_;
+    // BEGIN SOLUTION
     const csd::Pump result = csd::pump_input(c.fd.get(), c.session, buffer_, read_budget);
     if (result == csd::Pump::gone) c.gone = true;
-    // BEGIN SOLUTION
     // Edge-triggered: `drained` is EAGAIN (or EOF): wait for the next edge.
     // `more` is a budget spent: take_turn() remembers the connection.
     if (result == csd::Pump::drained) c.can_read = false;
@@ -393,12 +409,16 @@ void Server::read_from(Connection& c) {
 }
 
 void Server::write_to(Connection& c) {
-    // csd::pump_output() is the write loop of the select lab: write_some()
-    // the session's output() and consume() what went out, until nothing is
-    // owed, the socket would block, or write_budget bytes were written.
+    // TODO(handout step 4): write with csd::pump_output(), the write loop of
+    // the select lab (write_some() the session's output() and consume() what
+    // went out: a write may come up short, the rest waits for the next
+    // turn; until nothing is owed, the socket would block, or write_budget
+    // bytes were written). `gone` (reset, or vanished) marks the connection
+    // gone; with -e, `drained` (handout step 9).
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
     const csd::Pump result = csd::pump_output(c.fd.get(), c.session, write_budget);
     if (result == csd::Pump::gone) c.gone = true;
-    // BEGIN SOLUTION
     // Edge-triggered: `drained` is EAGAIN (the socket buffer is full): wait
     // for the next edge.
     if (result == csd::Pump::drained) c.can_write = false;

@@ -5,10 +5,11 @@
 // labs/iterative/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
-// Given: the command line, the listening socket, the accept loop, SIGTERM
-// while waiting for a client, serve_client() and send_reply().
-// Yours: checking a request, reading lines, writing whole replies, SIGPIPE,
-// SIGTERM while serving a client.
+// Given: the command line, the listening socket, routing SIGTERM, the bytes
+// of a reply (reply_pattern()) and the declarations.
+// Yours: checking a request, reading lines, writing whole replies, serving
+// one client, the accept loop (accept, serve, close), SIGPIPE, SIGTERM while
+// serving a client.
 
 #include <unistd.h>
 
@@ -104,8 +105,12 @@ Io LineReader::next(std::string_view& line) {
     // when no '\n' is buffered yet. Keep what follows the line for the next
     // call (pipelining), give up on a line longer than csd::max_line_bytes,
     // and handle read() returning 0, or -1 with ECONNRESET.
-    // TODO(handout step 6): EINTR may mean SIGTERM: check csd::stop_requested().
+    // TODO(handout step 9): EINTR may mean SIGTERM: check csd::stop_requested().
     // SKELETON: (void)line;
+    // SKELETON: (void)fd_;  // yours to use, with the members below
+    // SKELETON: (void)buf_;
+    // SKELETON: (void)begin_;
+    // SKELETON: (void)end_;
     // SKELETON: return Io::eof;
     // BEGIN SOLUTION
     for (;;) {
@@ -147,7 +152,7 @@ Io write_all(int fd, std::string_view data) {
     // TODO(handout step 4): write() may write fewer bytes than asked: loop,
     // continuing from where the last write() stopped. EPIPE and ECONNRESET
     // mean the client is gone.
-    // TODO(handout step 6): EINTR may mean SIGTERM: check csd::stop_requested().
+    // TODO(handout step 9): EINTR may mean SIGTERM: check csd::stop_requested().
     // SKELETON: (void)fd;
     // SKELETON: (void)data;
     // SKELETON: return Io::gone;
@@ -172,6 +177,16 @@ Io write_all(int fd, std::string_view data) {
 /// Sends the @p n bytes of one reply on @p fd, in chunks taken from
 /// reply_pattern(). Returns Io::ok, or why it stopped (from write_all()).
 Io send_reply(int fd, std::uint64_t n) {
+    // TODO(handout step 5): the reply is n bytes "abc...zabc...": more than
+    // fits in memory at once, so write it with write_all() in pieces of at
+    // most reply_chunk bytes, each taken from reply_pattern() so that it
+    // starts with the letter of its offset in the reply.
+    // SKELETON: (void)fd;
+    // SKELETON: (void)n;
+    // SKELETON: (void)reply_pattern;
+    // SKELETON: (void)write_all;
+    // SKELETON: return Io::gone;
+    // BEGIN SOLUTION
     for (std::uint64_t sent = 0; sent < n;) {
         // Each chunk starts with the letter of reply byte number `sent`.
         const auto start = static_cast<std::size_t>(sent % 26);
@@ -182,12 +197,21 @@ Io send_reply(int fd, std::uint64_t n) {
         sent += size;
     }
     return Io::ok;
+    // END SOLUTION
 }
 
 /// Serves one client on the connected socket @p fd until it is done:
 /// answers its requests in order, stops at the first malformed one.
 /// The caller closes @p fd.
 void serve_client(int fd) {
+    // TODO(handout step 6): answer each request line in order, until there
+    // is no line (EOF, a line too long, the client gone, a stop) or one is
+    // malformed: then return without a reply, and the caller closes.
+    // SKELETON: (void)fd;
+    // SKELETON: (void)&LineReader::next;  // yours to call, with the functions below
+    // SKELETON: (void)request_size;
+    // SKELETON: (void)send_reply;
+    // BEGIN SOLUTION
     LineReader reader(fd);
     std::string_view line;
     while (reader.next(line) == Io::ok) {
@@ -196,6 +220,7 @@ void serve_client(int fd) {
         if (send_reply(fd, n) != Io::ok) return;
     }
     // eof, bad, gone or stop: nothing more to do for this client
+    // END SOLUTION
 }
 
 }  // namespace
@@ -203,7 +228,7 @@ void serve_client(int fd) {
 int main(int argc, char** argv) {
     const csd::ServerOptions options = csd::parse_server_options(argc, argv);
     try {
-        // TODO(handout step 5): a client that vanishes makes write() raise
+        // TODO(handout step 8): a client that vanishes makes write() raise
         // SIGPIPE, which kills the server. Ignore it, and get EPIPE instead.
         // BEGIN SOLUTION
         csd::ignore_sigpipe();
@@ -215,8 +240,16 @@ int main(int argc, char** argv) {
         const csd::Fd listener = csd::listen_tcp(options.host, options.port);
         csd::announce_listening(options.host, options.port);
 
-        // The iterative loop (UNP ch. 30): accept one client, serve it
-        // completely, close it, accept the next one.
+        // TODO(handout step 7): the iterative loop (UNP ch. 30): until a stop
+        // is requested, wait for a client (or a signal) on the listener,
+        // accept it, serve it completely, close it, then the next one. No
+        // descriptor left (EMFILE): pause a little, do not spin. Nobody to
+        // accept after all: wait again.
+        // SKELETON: (void)serve_client;
+        // SKELETON: // Until then the server accepts nobody: it sleeps until SIGTERM.
+        // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
+        // SKELETON: }
+        // BEGIN SOLUTION
         while (!csd::stop_requested()) {
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
             const csd::Accepted accepted = csd::accept_connection(listener.get());
@@ -227,6 +260,7 @@ int main(int argc, char** argv) {
             if (!accepted.connection) continue;  // EINTR, or a client that already left
             serve_client(accepted.connection.get());
         }  // end of an iteration: the csd::Fd `accepted.connection` closes the connection
+        // END SOLUTION
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

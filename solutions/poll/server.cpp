@@ -8,14 +8,15 @@
 // labs/poll/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
-// Given: the command line, the descriptor limit, the non-blocking listening
-// socket, SIGTERM through the stop descriptor, the two tables (their
-// declarations), the loop that drains the listen queue, and reading and
-// writing (csd::pump_input() and csd::pump_output(): the loops you wrote in
-// the select lab).
-// Yours: the loop around poll() and its table (what it holds, what each
-// entry asks for, how an entry leaves it), accepting, closing, and what to
-// do when the process runs out of descriptors.
+// Given: the command line, the non-blocking listening socket, SIGTERM
+// through the stop descriptor, the declaration of a connection and most of
+// the server's, and the read and write loops (csd::pump_input() and
+// csd::pump_output(): the loops you wrote in the select lab).
+// Yours: the pollfd table (what it holds, what each entry asks for, keeping
+// it in step with the connections), the loop around poll() and what its
+// revents say, accepting the listen queue, what the reads and writes came
+// to, closing, what to do when the process runs out of descriptors, and
+// the descriptor limit.
 
 #include <poll.h>
 
@@ -29,6 +30,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -66,7 +68,7 @@ struct Connection {
 
 /// The poll() events to ask for on a connection in state @p s.
 short interest(const csd::Session& s) {
-    // TODO(handout step 2): POLLIN only while the session wants input,
+    // TODO(handout step 3): POLLIN only while the session wants input,
     // POLLOUT only while it has output (or poll() would return at once for
     // it, every time: a writable socket stays writable).
     // SKELETON: (void)s;
@@ -78,7 +80,7 @@ short interest(const csd::Session& s) {
 
 /// True when @p c should be closed now.
 bool done(const Connection& c) {
-    // TODO(handout step 5): when the client is gone, or its session is
+    // TODO(handout step 7): when the client is gone, or its session is
     // finished (it sent EOF or a malformed request, and is owed nothing).
     // SKELETON: (void)c;
     // SKELETON: return false;
@@ -89,8 +91,9 @@ bool done(const Connection& c) {
 
 /// The event loop: the listening socket and every connection.
 ///
-/// Owns the listening socket and the connections. Used by the one thread of
-/// the process; nothing in it ever blocks except poll().
+/// Owns the listening socket, the connections and the table poll() reads.
+/// Used by the one thread of the process; nothing in it ever blocks except
+/// poll().
 class Server {
   public:
     /// Serves clients of @p listener, a non-blocking listening socket.
@@ -109,26 +112,32 @@ class Server {
     /// Writes what @p c is owed (at most write_budget bytes); marks it gone
     /// if the client reset or vanished.
     void write_to(Connection& c);
+    // BEGIN SOLUTION
     /// Closes connection @p i and removes it from both tables.
     void remove(std::size_t i);
-
-    /// watched_[first_client + i] is the entry of connections_[i].
-    static constexpr std::size_t first_client = 2;
+    // END SOLUTION
 
     csd::Fd listener_;
-    // What poll() watches: [0] the stop descriptor, [1] the listener, then one
-    // entry per connection, in the order of connections_.
-    std::vector<pollfd> watched_;
-    std::vector<Connection> connections_;
-    Clock::time_point accept_paused_until_{};
+    std::vector<Connection> connections_;   // in no particular order
     std::array<char, 16 * 1024> buffer_{};  // for read_from(), shared by every connection
+    // TODO(handout step 2): the table poll() reads, a contiguous array of
+    // struct pollfd: first the entries the loop always watches, then one
+    // entry per connection, at the same place as its connection.
+    // TODO(handout step 8): until when accepting is paused, for
+    // accept_clients() to set and run() to read.
+    // BEGIN SOLUTION
+    // [0] the stop descriptor, [1] the listener, then watched_[first_client
+    // + k] is the entry of connections_[k].
+    static constexpr std::size_t first_client = 2;
+    std::vector<pollfd> watched_;
+    Clock::time_point accept_paused_until_{};  // no accepting before then
+    // END SOLUTION
 };
 
 Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
-    // TODO(handout step 3): the first entries of the table are the ones the
-    // loop always watches (see first_client): the stop descriptor
-    // (csd::stop_fd(), readable once SIGTERM came) and the listener, both
-    // for input.
+    // TODO(handout step 2): the entries the loop always watches, both for
+    // input: the stop descriptor (csd::stop_fd(), readable once SIGTERM
+    // came) and the listener.
     // BEGIN SOLUTION
     watched_.push_back({csd::stop_fd(), POLLIN, 0});  // readable once SIGTERM came
     watched_.push_back({listener_.get(), POLLIN, 0});
@@ -136,22 +145,26 @@ Server::Server(csd::Fd listener) : listener_(std::move(listener)) {
 }
 
 void Server::run() {
-    // TODO(handout step 3): the loop. Sleep in poll(2) on the whole table
-    // until something happens (no timeout, except while accepting is paused:
-    // step 6); a signal interrupts it (EINTR), and the stop descriptor says
-    // whether it was SIGTERM: then return. A readable listener: accept
-    // (accept_clients()). Then give each connection whose entry has revents
-    // a turn: read_from() if it can read (an error or a hang-up shows as
-    // POLLERR or POLLHUP, asked for or not), write_to() what it is owed,
-    // then either remove it (done(): step 5) or ask for what it wants next
-    // (interest(): step 2). Nothing else may block.
+    // TODO(handout step 4): the loop. Sleep in poll(2) on the whole table
+    // until something happens: no timeout, except while accepting is paused
+    // (step 8: then the listener's entry asks for nothing, until the pause
+    // ends). A signal interrupts it (EINTR): go round, the stop descriptor
+    // says whether it was SIGTERM: then return. A readable listener:
+    // accept_clients(). Then each connection whose entry has revents gets a
+    // turn: read_from() if it can read (an error or a hang-up shows as
+    // POLLERR or POLLHUP, asked for or not; POLLNVAL is a bug: the entry's
+    // descriptor is not open), write_to() what it is owed, then ask for
+    // what it wants next (interest(), step 3). Nothing else may block.
+    // TODO(handout step 7): a connection done() says is done leaves both
+    // tables at once, so that each entry stays at the place of its
+    // connection (its csd::Fd closes the socket). Order does not matter:
+    // moving the last one into its place is O(1), but then that one has not
+    // had its turn yet.
     // SKELETON: (void)interest;  // yours to call, with done() and the members below
     // SKELETON: (void)done;
     // SKELETON: (void)&Server::accept_clients;
     // SKELETON: (void)&Server::read_from;
     // SKELETON: (void)&Server::write_to;
-    // SKELETON: (void)&Server::remove;
-    // SKELETON: (void)accept_paused_until_;
     // SKELETON: // Until then the server sleeps until SIGTERM, and no client is served.
     // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
     // SKELETON: }
@@ -180,11 +193,13 @@ void Server::run() {
                 ++i;
                 continue;
             }
+            // Not open: the tables are out of step with the descriptors.
+            // poll() would say so again at once, forever: stop instead.
+            if ((entry.revents & POLLNVAL) != 0) throw std::logic_error("poll: POLLNVAL");
             Connection& c = connections_[i];
             // An error or a hang-up shows up as POLLERR or POLLHUP, even
             // when not asked for: the read (or the write) then says which.
-            const bool can_read = (entry.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
-            if (can_read) read_from(c);
+            if ((entry.revents & (POLLIN | POLLERR | POLLHUP)) != 0) read_from(c);
             // Right after a read there is usually a reply to send, and the
             // socket is nearly always writable: try at once (write_to()
             // finds out if it is not).
@@ -199,14 +214,9 @@ void Server::run() {
     }
     // END SOLUTION
 }
+// BEGIN SOLUTION
 
 void Server::remove(std::size_t i) {
-    // TODO(handout step 5): take connection i out of both tables at once,
-    // so that watched_[first_client + k] stays the entry of connections_[k]
-    // for every k. Order does not matter: moving the last one into place i
-    // is O(1). Its csd::Fd closes the socket.
-    // SKELETON: (void)i;
-    // BEGIN SOLUTION
     // Swap-remove from both tables, so that they stay in step: the last
     // connection (and its entry, with its revents) moves to place i.
     if (i + 1 != connections_.size()) {
@@ -215,57 +225,68 @@ void Server::remove(std::size_t i) {
     }
     connections_.pop_back();  // closes the socket, if it was the last one
     watched_.pop_back();
-    // END SOLUTION
 }
+// END SOLUTION
 
 void Server::accept_clients() {
+    // TODO(handout step 5): accept every client waiting in the listen queue
+    // (one readable listener may stand for many), each socket non-blocking,
+    // until csd::accept_connection() says there is nothing left. Keep each
+    // client in both tables, at the same place (step 2), its entry asking
+    // for what a new session wants. But beyond max_clients, refuse it
+    // (close it at once: it sees the connection end, and no reply).
+    // TODO(handout step 8): EMFILE or ENFILE means no descriptor is left.
+    // Do not crash, do not spin: stop accepting for a while (accept_pause),
+    // and say so on stderr.
+    // BEGIN SOLUTION
     for (;;) {  // ends when the listen queue is empty: it is finite
         csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
         if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
-            // TODO(handout step 6): EMFILE or ENFILE means no descriptor is
-            // left. Do not crash, do not spin: stop accepting for a while
-            // (accept_pause), and say so on stderr.
-            // BEGIN SOLUTION
             // The client stays in the listen queue and the listener stays
             // readable: watching it now would make poll() return at once,
             // again and again. Look away for a while instead.
             std::cerr << "server: " << std::strerror(accepted.error)
                       << "; not accepting for 100 ms\n";
             accept_paused_until_ = Clock::now() + accept_pause;
-            // END SOLUTION
             return;
         }
         if (accepted.status == csd::AcceptStatus::nothing) return;  // nobody else is waiting
         csd::Fd fd = std::move(accepted.connection);
-        // TODO(handout step 4): keep the client, in both tables at the same
-        // place (step 3: the entry of connections_[k] is at first_client +
-        // k), its entry asking for what a new session wants. But beyond
-        // max_clients, refuse it (close it at once). Until then, `fd`
-        // closes here: every client is hung up on.
-        // BEGIN SOLUTION
         if (connections_.size() >= max_clients) continue;  // refused: `fd` closes here
         // Same place in both tables. A new session wants input: POLLIN.
         watched_.push_back({fd.get(), POLLIN, 0});
         connections_.emplace_back(std::move(fd));
-        // END SOLUTION
     }
+    // END SOLUTION
 }
 
 void Server::read_from(Connection& c) {
-    // csd::pump_input() is the read loop of the select lab: read_some()
-    // into buffer_ and feed() the session until the socket would block, the
-    // session wants no more input, or read_budget bytes were read; at EOF,
-    // end_of_input() (the client still gets what it asked for).
+    // TODO(handout step 6): read with csd::pump_input(), the read loop of
+    // the select lab (read_some() into buffer_ and feed() the session until
+    // the socket would block, the session wants no more input, or
+    // read_budget bytes were read; at EOF, end_of_input(): the client still
+    // gets what it asked for). What it returns decides: `gone` (the client
+    // reset) marks the connection gone.
+    // SKELETON: (void)c;
+    // SKELETON: (void)buffer_;
+    // BEGIN SOLUTION
     const csd::Pump result = csd::pump_input(c.fd.get(), c.session, buffer_, read_budget);
     if (result == csd::Pump::gone) c.gone = true;
+    // END SOLUTION
 }
 
 void Server::write_to(Connection& c) {
-    // csd::pump_output() is the write loop of the select lab: write_some()
-    // the session's output() and consume() what went out, until nothing is
-    // owed, the socket would block, or write_budget bytes were written.
+    // TODO(handout step 6): write with csd::pump_output(), the write loop of
+    // the select lab (write_some() the session's output() and consume() what
+    // went out: a write may come up short, the rest waits for the next
+    // turn; until nothing is owed, the socket would block, or write_budget
+    // bytes were written). `gone` (reset, or vanished) marks the connection
+    // gone.
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
     const csd::Pump result = csd::pump_output(c.fd.get(), c.session, write_budget);
     if (result == csd::Pump::gone) c.gone = true;
+    // END SOLUTION
 }
 
 }  // namespace
@@ -273,7 +294,12 @@ void Server::write_to(Connection& c) {
 int main(int argc, char** argv) {
     const csd::ServerOptions options = csd::parse_server_options(argc, argv);
     try {
-        csd::raise_open_file_limit();  // thousands of clients: lift the soft limit (often 1024)
+        // TODO(handout step 9): thousands of clients need thousands of
+        // descriptors: lift the soft limit on them (RLIMIT_NOFILE, often
+        // 1024) to the hard one, before the first client comes.
+        // BEGIN SOLUTION
+        csd::raise_open_file_limit();  // getrlimit(), then setrlimit() (TLPI 36.2)
+        // END SOLUTION
         // SIGTERM and SIGINT request a stop: csd::stop_fd() becomes readable
         // (for good), and the loop watches it like any other descriptor.
         csd::route_signals({SIGTERM, SIGINT});

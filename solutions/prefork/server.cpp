@@ -7,12 +7,12 @@
 // name them ("handout step N").
 //
 // Given: the command line (-n WORKERS, -m MODE), the listening socket,
-// the waits of modes select and epoll, signals routed to a self-pipe, the
-// report printed at shutdown.
+// signals routed to a self-pipe, the report printed at shutdown.
 // Yours: the shared counters, both accept locks (the robust mutex and the
-// record lock), the worker's accept loop in each mode, the parent that
-// starts the workers (in mode reuseport each with a listening socket of
-// its own), replaces a dead one and ends them all on SIGTERM.
+// record lock), the worker's waits and accept loop in each mode, forking a
+// worker, the parent that starts the workers (in mode reuseport each with
+// a listening socket of its own), replaces a dead one and ends them all on
+// SIGTERM.
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -148,21 +148,44 @@ void set_record_lock(int lock_file, short type) {
 /// SO_REUSEPORT every worker's socket listens on the same port, and the
 /// kernel spreads the incoming connections among them.
 csd::Fd own_listener(const csd::ServerOptions& options) {
+    // TODO(handout step 3): a listening socket on the server's address and
+    // port (-i, -p), blocking, that shares the port with the other workers'
+    // (csd::listen_tcp() and its csd::ListenOptions; socket(7),
+    // SO_REUSEPORT).
+    // SKELETON: (void)options;
+    // SKELETON: return csd::Fd{};
+    // BEGIN SOLUTION
     return csd::listen_tcp(options.host, options.port, csd::ListenOptions{.reuse_port = true});
+    // END SOLUTION
 }
 
 /// Blocks until @p listener is readable, in select() (all the waiters wake).
 void wait_in_select(int listener) {
+    // TODO(handout step 2): sleep in select(2) until @p listener is readable,
+    // with no timeout. A signal may interrupt it (EINTR): return, the
+    // caller's non-blocking accept then finds nothing. Any other error
+    // throws.
+    // SKELETON: (void)listener;
+    // BEGIN SOLUTION
     fd_set readable;
     FD_ZERO(&readable);
     FD_SET(listener, &readable);
     if (::select(listener + 1, &readable, nullptr, nullptr, nullptr) < 0 && errno != EINTR) {
         csd::throw_errno("select");
     }
+    // END SOLUTION
 }
 
 /// An epoll instance watching @p listener (EPOLLEXCLUSIVE when @p exclusive).
 csd::Fd watch_listener(int listener, bool exclusive) {
+    // TODO(handout step 2): the worker's own epoll instance (close-on-exec),
+    // watching @p listener for input, with EPOLLEXCLUSIVE when @p exclusive
+    // (epoll_ctl(2): what it asks the kernel to do, and with which
+    // operation it may be used). Throw when a call fails.
+    // SKELETON: (void)listener;
+    // SKELETON: (void)exclusive;
+    // SKELETON: return csd::Fd{};
+    // BEGIN SOLUTION
     csd::Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll) csd::throw_errno("epoll_create1");
     epoll_event event{};
@@ -170,6 +193,7 @@ csd::Fd watch_listener(int listener, bool exclusive) {
     event.data.fd = listener;
     csd::check(::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listener, &event), "epoll_ctl");
     return epoll;
+    // END SOLUTION
 }
 
 /// What the parent gives every worker it starts (set once, before the
@@ -236,6 +260,21 @@ struct Pool {
 /// Forks the worker of slot @p index, accepting on @p listener; returns its
 /// pid (-1 when fork failed).
 pid_t start_worker(const Pool& pool, int listener, std::size_t index) {
+    // TODO(handout step 2): fork the worker with csd::fork_child() (not a
+    // plain fork: the child must not run the parent's signal handlers nor
+    // share its stop descriptor). A failed fork is reported on stderr and
+    // returns -1 (the slot stays empty). The child makes its own stop
+    // descriptor at once (csd::stop_fd()), runs run_worker() with its slot
+    // of the Board, and never returns into the parent's code, even when an
+    // exception ends it (report it on stderr): it ends with _exit(), status
+    // 1 (see man 2 _exit: no atexit handlers, no stdio flush of the
+    // parent's buffers).
+    // SKELETON: (void)pool;
+    // SKELETON: (void)listener;
+    // SKELETON: (void)index;
+    // SKELETON: (void)run_worker;  // yours to call, in the child
+    // SKELETON: return -1;
+    // BEGIN SOLUTION
     const pid_t pid = csd::fork_child();
     if (pid < 0) {
         std::cerr << "server: fork: " << std::strerror(errno) << '\n';
@@ -254,6 +293,7 @@ pid_t start_worker(const Pool& pool, int listener, std::size_t index) {
         ::_exit(1);
     }
     return pid;
+    // END SOLUTION
 }
 
 /// Starts a worker in every empty slot of @p pids (pid 0), and notes its
@@ -270,7 +310,7 @@ bool start_workers(const Pool& pool, std::vector<pid_t>& pids, std::vector<pid_t
     // SKELETON: (void)pool;
     // SKELETON: (void)pids;
     // SKELETON: (void)last_pids;
-    // SKELETON: (void)start_worker;  // the given helpers: yours to call
+    // SKELETON: (void)start_worker;  // yours to call
     // SKELETON: (void)own_listener;
     // SKELETON: return true;
     // BEGIN SOLUTION

@@ -35,12 +35,9 @@
 
 namespace {
 
-/// Most accepted connections waiting for a pool thread. When the queue is
-/// full the main thread stops accepting until a thread takes one.
-constexpr std::size_t queue_capacity = 32;
-
 /// Connections handed from the main thread (push) to the pool threads
-/// (pop): a bounded queue, safe to use from any thread.
+/// (pop): a bounded queue, safe to use from any thread. Owns the accepted
+/// connections that no pool thread has taken yet.
 class ConnectionQueue {
   public:
     /// Waits while the queue is full, then adds @p client. Returns false
@@ -54,7 +51,7 @@ class ConnectionQueue {
         // BEGIN SOLUTION
         {
             std::unique_lock lock(mutex_);
-            not_full_.wait(lock, [this] { return closed_ || queue_.size() < queue_capacity; });
+            not_full_.wait(lock, [this] { return closed_ || queue_.size() < capacity; });
             if (closed_) return false;
             queue_.push_back(std::move(client));
         }
@@ -101,11 +98,23 @@ class ConnectionQueue {
     }
 
   private:
+    // TODO(handout step 2): the queue's state: the connections waiting, in
+    // the order they came (`queue_`); a flag that says it is closed
+    // (`closed_`); the mutex that guards both (`mutex_`); one condition
+    // variable for each thing a thread waits for (`not_empty_`, the pool
+    // threads; `not_full_`, the acceptor); and the bound: how many accepted
+    // connections may wait before the acceptor stops accepting.
+    // BEGIN SOLUTION
+    /// Most accepted connections waiting for a pool thread. When the queue is
+    /// full the main thread stops accepting until a thread takes one.
+    static constexpr std::size_t capacity = 32;
+
     std::mutex mutex_;                   ///< Guards queue_ and closed_.
     std::condition_variable not_empty_;  ///< A connection was added, or closed.
     std::condition_variable not_full_;   ///< A connection was taken, or closed.
     std::deque<csd::Fd> queue_;          ///< Accepted, not yet taken.
     bool closed_ = false;                ///< No more connections: the pool ends.
+    // END SOLUTION
 };
 
 /// Serves @p client on the calling thread; errors end this client only.

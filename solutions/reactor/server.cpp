@@ -20,13 +20,15 @@
 // labs/reactor/handout.md, explains every step; the TODOs below name them
 // ("handout step N").
 //
-// Given: the command line, what the epoll lab taught (serving one
-// connection's events, adopting and closing a connection, a loop's own
-// accept loop), the signal mask of the threads.
-// Yours: the loop threads, each loop's epoll set and the loop itself, the
-// acceptor, the hand-over of a connection to a loop through its inbox and
-// eventfd, what a loop does when it is woken up, and the listening socket
-// of each loop (-m reuseport).
+// Given: the command line, the acceptor's listening socket (-m handoff),
+// one epoll_ctl (control()), and what the epoll lab taught: serving one
+// connection's events (on_event(): csd::Session and the pumps).
+// Yours: the loops and their threads (their signal mask, what a failing
+// loop does, stopping and joining them), each loop's state, its epoll
+// instance and eventfd, the loop itself, the acceptor, the inbox and the
+// hand-over of a connection through it and the eventfd, what a loop does
+// when it is woken up, a connection joining and leaving a loop, and (-m
+// reuseport) the listening socket of each loop and its own accept loop.
 
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -130,39 +132,48 @@ class Loop {
     /// Closes @p c; its memory lives until the current batch of events is done.
     void close(Connection& c);
 
-    int index_;
-    std::size_t capacity_;
-    csd::Fd epoll_;
-    csd::Fd wakeup_;    // eventfd: readable when the inbox has something
-    csd::Fd listener_;  // -m reuseport only
-    bool accepting_ = true;
-    Clock::time_point accept_paused_until_{};
-
-    std::mutex inbox_mutex_;      // guards inbox_: the only lock of the server
-    std::vector<csd::Fd> inbox_;  // handed over, not yet adopted
-
+    int index_;                             // this loop's number, for its messages
+    std::size_t capacity_;                  // its share of max_clients
+    csd::Fd epoll_;                         // its own epoll instance: its connections only
+    csd::Fd listener_;                      // -m reuseport only: its own listening socket
+    std::array<char, 16 * 1024> buffer_{};  // on_event()'s reads
+    // TODO(handout step 2): what else a loop owns: its connections (by
+    // descriptor, as in the epoll lab, how many there are, and those closed
+    // during the current batch of events: step 7), its wake-up eventfd
+    // (wakeup_), its inbox (inbox_) and the mutex that guards it
+    // (inbox_mutex_, step 5), the events one epoll_wait() hands over (step
+    // 3), and whether its listener is paused and until when (step 8).
+    // BEGIN SOLUTION
     std::vector<std::unique_ptr<Connection>> by_fd_;   // by_fd_[fd]: the client on fd, or null
     std::size_t clients_ = 0;                          // non-null entries of by_fd_
     std::vector<std::unique_ptr<Connection>> closed_;  // closed in this batch: freed after it
+
+    csd::Fd wakeup_;  // eventfd: readable when the inbox has something
+    bool accepting_ = true;
+    Clock::time_point accept_paused_until_{};
     std::array<epoll_event, max_events> events_{};
-    std::array<char, 16 * 1024> buffer_{};
+
+    std::mutex inbox_mutex_;      // guards inbox_: the only lock of the server
+    std::vector<csd::Fd> inbox_;  // handed over, not yet adopted
+    // END SOLUTION
 };
 
 Loop::Loop(int index, std::size_t capacity, csd::Fd listener)
-    : index_(index),
-      capacity_(capacity),
-      epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      wakeup_(csd::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")),
-      listener_(std::move(listener)) {
-    // TODO(handout step 2): what this loop's epoll set always watches, each
+    : index_(index), capacity_(capacity), listener_(std::move(listener)) {
+    // TODO(handout step 2): this loop's own epoll instance and wake-up
+    // eventfd (close-on-exec; the eventfd non-blocking, so that reading it
+    // never blocks the loop). Then what the set always watches, each
     // reported with its own tag (the addresses of stop_tag, wakeup_tag,
     // listener_tag, so that serve() tells them from the connections): the
     // stop descriptor (readable for good once a stop came, so that every
-    // loop sees it), the loop's wake-up eventfd, and its own listening
-    // socket when it has one (-m reuseport). control() does one epoll_ctl.
-    // SKELETON: (void)stop_tag;  // the tags: yours to use, with listener_tag
+    // loop sees it), the loop's eventfd, and its own listening socket when
+    // it has one (-m reuseport). control() does one epoll_ctl.
+    // SKELETON: (void)stop_tag;  // the tags: yours to use
     // SKELETON: (void)wakeup_tag;
+    // SKELETON: (void)listener_tag;
     // BEGIN SOLUTION
+    epoll_ = csd::Fd(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
+    wakeup_ = csd::Fd(csd::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd"));
     // Every loop watches the stop descriptor: it stays readable once a stop
     // was requested, so each loop sees it in its own epoll_wait().
     control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);
@@ -201,6 +212,7 @@ void Loop::take_inbox() {
     // to 0, so epoll stops reporting it), then swap inbox_ with an empty
     // vector under inbox_mutex_, and adopt() each connection, after the
     // lock is released.
+    // SKELETON: (void)&Loop::adopt;  // yours to call
     // BEGIN SOLUTION
     std::uint64_t count = 0;
     if (::read(wakeup_.get(), &count, sizeof count) < 0 && errno != EAGAIN) {
@@ -216,6 +228,15 @@ void Loop::take_inbox() {
 }
 
 void Loop::adopt(csd::Fd fd) {
+    // TODO(handout step 7): the client becomes this loop's, and only this
+    // loop's. Beyond the loop's share (capacity_), refuse it: it closes
+    // when `fd` goes. Otherwise keep it as a Connection in the loop's table
+    // (by its descriptor; count it) and add it to this loop's epoll set,
+    // watching what its session wants (interest(), noted in `watching`),
+    // the Connection itself as its tag.
+    // SKELETON: (void)fd;
+    // SKELETON: (void)capacity_;
+    // BEGIN SOLUTION
     if (clients_ >= capacity_) return;  // refused: `fd` closes here
     const auto slot = static_cast<std::size_t>(fd.get());
     if (slot >= by_fd_.size()) by_fd_.resize(slot + 1);
@@ -224,15 +245,25 @@ void Loop::adopt(csd::Fd fd) {
     Connection& c = *by_fd_[slot];
     c.watching = interest(c.session);
     control(EPOLL_CTL_ADD, c.fd.get(), c.watching, &c);
+    // END SOLUTION
 }
 
 void Loop::run() noexcept {
+    // TODO(handout step 1): a loop's thread runs serve() until it returns.
+    // An exception that leaves a thread's function ends the whole process
+    // (std::terminate): catch it, say on stderr which loop failed and why,
+    // and ask the whole server to stop (csd::request_stop()), since a
+    // server with a dead loop leaves its clients unserved.
+    // SKELETON: (void)index_;
+    // SKELETON: serve();  // until then an error in a loop aborts the process
+    // BEGIN SOLUTION
     try {
         serve();
     } catch (const std::exception& e) {
         std::cerr << "loop " << index_ << ": " << e.what() << '\n';
         csd::request_stop();  // a server with a dead loop is not one to keep
     }
+    // END SOLUTION
 }
 
 void Loop::serve() {
@@ -243,11 +274,10 @@ void Loop::serve() {
     // return (the connections close with the Loop); the eventfd: take the
     // inbox (take_inbox()); the listener: accept_clients(); a connection:
     // on_event(), unless it was closed earlier in the same batch (its fd is
-    // then empty). After the batch, free what was closed in it (closed_).
+    // then empty). After the batch, free what was closed in it (step 7).
     // SKELETON: (void)&Loop::take_inbox;  // yours to call, with the members below
     // SKELETON: (void)&Loop::accept_clients;
     // SKELETON: (void)&Loop::on_event;
-    // SKELETON: (void)events_;
     // SKELETON: // Until then the loop sleeps until a stop, and serves nobody.
     // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
     // SKELETON: }
@@ -285,6 +315,12 @@ void Loop::serve() {
 }
 
 void Loop::accept_clients() {
+    // TODO(handout step 8): -m reuseport, this loop's own acceptor: accept
+    // every client waiting on listener_, without blocking, and adopt each.
+    // Out of descriptors (EMFILE, ENFILE): do not spin on a listener that
+    // stays readable; say so on stderr and stop watching it for
+    // accept_pause (serve() watches it again when the pause is over).
+    // BEGIN SOLUTION
     for (;;) {
         csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
         if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
@@ -298,6 +334,7 @@ void Loop::accept_clients() {
         if (accepted.status == csd::AcceptStatus::nothing) return;
         adopt(std::move(accepted.connection));
     }
+    // END SOLUTION
 }
 
 void Loop::on_event(Connection& c, std::uint32_t events) {
@@ -321,10 +358,18 @@ void Loop::on_event(Connection& c, std::uint32_t events) {
 }
 
 void Loop::close(Connection& c) {
+    // TODO(handout step 7): the client leaves the loop: close its socket
+    // (which also takes it out of the epoll set) and forget it (the table
+    // no longer holds it, the count is one less). An event for it may still
+    // wait further down in the batch serve() is going through: keep the
+    // Connection alive, its fd empty, until the batch is done.
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
     const auto slot = static_cast<std::size_t>(c.fd.get());
     c.fd.reset();  // also takes the socket out of this loop's epoll set
     closed_.push_back(std::move(by_fd_[slot]));
     --clients_;
+    // END SOLUTION
 }
 
 /// -m handoff: the calling thread accepts on @p listener and hands each
@@ -338,8 +383,6 @@ void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& l
     // SKELETON: (void)listener;
     // SKELETON: (void)loops;
     // SKELETON: (void)&Loop::hand_over;  // yours to call
-    // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
-    // SKELETON: }
     // BEGIN SOLUTION
     std::size_t next = 0;
     while (!csd::stop_requested()) {
@@ -361,6 +404,13 @@ void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& l
     // END SOLUTION
 }
 
+// TODO(handout step 1): what main() needs around the loops' threads,
+// for instance two guards: one that blocks SIGTERM and SIGINT in the
+// calling thread while it lives and puts its mask back after
+// (pthread_sigmask(3): each thread has its own mask, and a new thread
+// inherits its creator's); one that requests the stop
+// (csd::request_stop()) when it is destroyed, however the scope is left.
+// BEGIN SOLUTION
 /// Blocks SIGTERM and SIGINT in the calling thread while it lives: the
 /// threads started meanwhile inherit the mask, so the signals always go to
 /// the main thread, whose handler makes csd::stop_fd() readable.
@@ -378,7 +428,7 @@ class SignalsBlocked {
     ~SignalsBlocked() { (void)::pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
 
   private:
-    sigset_t before_{};
+    sigset_t before_{};  // the calling thread's mask before: restored by the destructor
 };
 
 /// Requests a stop when destroyed, however the scope is left (an exception
@@ -390,6 +440,7 @@ struct StopOnExit {
     StopOnExit& operator=(const StopOnExit&) = delete;
     ~StopOnExit() { csd::request_stop(); }
 };
+// END SOLUTION
 
 }  // namespace
 
@@ -411,49 +462,64 @@ int main(int argc, char** argv) {
         // SIGTERM and SIGINT make csd::stop_fd() readable for good: every
         // loop watches it in its epoll set, the acceptor in its poll().
         csd::route_signals({SIGTERM, SIGINT});
-        const auto count = static_cast<std::size_t>(options.workers);
-        const std::size_t capacity = std::max<std::size_t>(max_clients / count, 1);
         const bool reuseport = options.value('m') == "reuseport";
-
         csd::Fd listener;  // -m handoff: the acceptor's
         if (!reuseport) {
             listener = csd::listen_tcp(options.host, options.port, {.nonblocking = true});
         }
+        // TODO(handout step 1): the loops, as many as -n says
+        // (options.workers), made once and for all here; each serves at most
+        // its share of max_clients (at least one client).
+        // TODO(handout step 8): -m reuseport: each loop gets a listening
+        // socket of its own on the same port (csd::listen_tcp() with
+        // .nonblocking and .reuse_port), which only it watches.
+        // SKELETON: std::vector<std::unique_ptr<Loop>> loops;  // one, for now:
+        // SKELETON: loops.push_back(std::make_unique<Loop>(0, max_clients, csd::Fd()));
+        // BEGIN SOLUTION
+        const auto count = static_cast<std::size_t>(options.workers);
+        const std::size_t capacity = std::max<std::size_t>(max_clients / count, 1);
         std::vector<std::unique_ptr<Loop>> loops;
         for (std::size_t i = 0; i < count; ++i) {
-            csd::Fd own;
-            // TODO(handout step 7): -m reuseport: each loop gets a listening
-            // socket of its own on the same port (csd::listen_tcp() with
-            // .nonblocking and .reuse_port), which only it watches.
-            // BEGIN SOLUTION
+            csd::Fd own;  // -m handoff: none, the acceptor hands the loop its clients
             if (reuseport) {
                 own = csd::listen_tcp(options.host, options.port,
                                       {.nonblocking = true, .reuse_port = true});
             }
-            // END SOLUTION
             loops.push_back(std::make_unique<Loop>(static_cast<int>(i), capacity, std::move(own)));
         }
+        // END SOLUTION
         csd::announce_listening(options.host, options.port);
 
         // TODO(handout step 1): start a thread per loop, running its run(),
-        // while `blocked` lives. A std::jthread joins when it is destroyed:
-        // stop_all, declared after the threads and so destroyed first, makes
-        // every loop return before that.
+        // born with SIGTERM and SIGINT blocked, so that the main thread
+        // alone takes them. However main() is left (an exception too),
+        // every loop must be told to stop before its thread is joined: a
+        // std::jthread joins when it is destroyed, and locals are destroyed
+        // in reverse order.
+        // SKELETON: (void)&Loop::run;  // yours to start, a thread per loop
+        // BEGIN SOLUTION
         std::vector<std::jthread> threads;
-        const StopOnExit stop_all;
+        const StopOnExit stop_all;  // destroyed first: every loop returns, then the joins
         {
             const SignalsBlocked blocked;  // the loops' threads are born with SIGTERM blocked
-            // SKELETON: threads.emplace_back(&Loop::run, loops[0].get());  // loop 0 only
-            // BEGIN SOLUTION
             for (const auto& loop : loops) threads.emplace_back(&Loop::run, loop.get());
-            // END SOLUTION
         }
+        // END SOLUTION
+        // TODO(handout step 4): what the main thread does until the stop:
+        // -m handoff, it is the acceptor (run_acceptor()); -m reuseport, the
+        // loops accept for themselves, and it only waits for the stop.
+        // SKELETON: (void)&run_acceptor;  // yours to call
+        // SKELETON: // Until then nobody accepts: the clients wait in the listen queue.
+        // SKELETON: while (!csd::wait_for_stop(std::chrono::hours(1))) {
+        // SKELETON: }
+        // BEGIN SOLUTION
         if (reuseport) {
             while (!csd::wait_for_stop(std::chrono::hours(1))) {
             }
         } else {
             run_acceptor(listener, loops);
         }
+        // END SOLUTION
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

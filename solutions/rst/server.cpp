@@ -8,9 +8,11 @@
 // labs/rst/handout.md, explains every step; the TODOs below name them.
 //
 // Given: the command line, the listener, the accept loop, reading the
-// request, writing the reply, SIGTERM.
+// request line, the reply bytes, SIGTERM.
 // Yours: the abortive close (handout step 1), waiting until the reply is
-// acknowledged before it (handout step 2).
+// acknowledged before it (step 2), the waits bounded by the client's
+// deadline (step 3), writing the reply (step 4) and serving one client from
+// its request to its RST (step 5).
 
 #include <linux/sockios.h>
 #include <poll.h>
@@ -53,6 +55,16 @@ std::string_view reply_pattern() {
 /// Waits until @p fd has one of @p events, a stop is requested or
 /// @p deadline passes. True only in the first case.
 bool wait_for(int fd, short events, Clock::time_point deadline) {
+    // TODO(handout step 3): every wait for one client is bounded twice: by
+    // its deadline, so that a client that sends nothing or never reads
+    // cannot hold the server, and by a stop (SIGTERM). Wait for the socket
+    // and for csd::stop_fd() at once (poll(2)), never longer than the time
+    // left; a signal may cut a wait short (EINTR): wait again.
+    // SKELETON: (void)fd;
+    // SKELETON: (void)events;
+    // SKELETON: (void)deadline;
+    // SKELETON: return false;  // no wait: every client is dropped at once
+    // BEGIN SOLUTION
     for (;;) {
         if (csd::stop_requested()) return false;
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
@@ -63,6 +75,7 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
         if (n > 0 && fds[1].revents != 0) return false;
         if (n > 0 && fds[0].revents != 0) return true;
     }
+    // END SOLUTION
 }
 
 /// Reads the request line from the non-blocking socket @p fd. Returns its
@@ -84,6 +97,17 @@ std::uint64_t read_request(int fd, Clock::time_point deadline) {
 /// Writes the N-byte reply to the non-blocking socket @p fd. False when
 /// the client left, stalled or a stop came first.
 bool write_reply(int fd, std::uint64_t n, Clock::time_point deadline) {
+    // TODO(handout step 4): write the n reply bytes (byte i of the reply is
+    // byte i % 26 of reply_pattern()) with csd::write_some(), as much as the
+    // socket takes each time. When it is full, wait for room with
+    // wait_for(), so that a client that never reads is given up at its
+    // deadline. Give up when the client left.
+    // SKELETON: (void)reply_pattern;
+    // SKELETON: (void)fd;
+    // SKELETON: (void)n;
+    // SKELETON: (void)deadline;
+    // SKELETON: return false;  // no reply
+    // BEGIN SOLUTION
     const std::string_view pattern = reply_pattern();
     std::uint64_t sent = 0;
     while (sent < n) {
@@ -99,6 +123,7 @@ bool write_reply(int fd, std::uint64_t n, Clock::time_point deadline) {
         }
     }
     return true;
+    // END SOLUTION
 }
 
 /// Waits until the client's TCP has acknowledged every byte written to
@@ -138,12 +163,25 @@ void close_with_rst(csd::Fd conn) {
 /// Serves the one request of @p conn, then resets it, even when the
 /// request was malformed or the client stalled.
 void serve_client(csd::Fd conn) {
+    // TODO(handout step 5): one client from start to end, within its
+    // client_time: read its request, write the reply, wait until it is
+    // acknowledged, and reset the connection. Every way out ends with the
+    // RST: a malformed request (no reply), a client that left, stalled or
+    // took too long, a stop.
+    // SKELETON: (void)client_time;
+    // SKELETON: (void)read_request;
+    // SKELETON: (void)write_reply;
+    // SKELETON: (void)wait_acknowledged;
+    // SKELETON: (void)close_with_rst;
+    // SKELETON: conn.reset();  // a normal close: FIN, then TIME_WAIT here
+    // BEGIN SOLUTION
     const auto deadline = Clock::now() + client_time;
     const std::uint64_t n = read_request(conn.get(), deadline);
     if (n > 0 && write_reply(conn.get(), n, deadline)) {
         (void)wait_acknowledged(conn.get(), deadline);
     }
     close_with_rst(std::move(conn));
+    // END SOLUTION
 }
 
 }  // namespace

@@ -7,9 +7,11 @@
 // The loop around epoll_wait(), accepting, reading the requests (the
 // library's csd::pump_input() into a csd::Session) and closing are given:
 // they are the epoll lab. The handout, labs/sendfile/handout.md, explains
-// the steps the TODOs below name ("handout step N"): where each piece of a
-// reply comes from in the file, sendfile() on a non-blocking socket and its
-// partial sends, and SIGPIPE, which sendfile() cannot turn off.
+// the steps the TODOs below name ("handout step N"): opening the file and
+// refusing one that cannot be served, where each piece of a reply comes
+// from in the file, sendfile() on a non-blocking socket and its partial
+// sends, waiting for room in the socket (EPOLLOUT) while a reply is owed,
+// and SIGPIPE, which sendfile() cannot turn off.
 // BEGIN SOLUTION
 //
 // With -m copy the solution sends the same bytes the old way, pread() into
@@ -62,13 +64,27 @@ struct ServedFile {
     std::uint64_t size = 0;  ///< Its size in bytes, at least 1.
 };
 
-/// Opens @p path and reads its size; throws std::system_error.
+/// Opens @p path and reads its size, before the server listens. Throws
+/// std::system_error when a call fails, std::runtime_error when the file
+/// cannot be served (not a regular file, or empty).
 ServedFile open_served_file(const std::string& path) {
+    // TODO(handout step 2): open the file read-only (open(2); the
+    // descriptor is not for a child: close-on-exec) and read its size
+    // (fstat(2)). Refuse, by throwing, a file that cannot be served: not a
+    // regular file (inode(7): a directory opens, then every sendfile()
+    // fails), or empty (no byte to cycle through). main() then exits with
+    // a message and a non-zero status, before `Listening on`.
+    // SKELETON: (void)path;
+    // SKELETON: return {};  // no file: nothing refused, and nothing to serve
+    // BEGIN SOLUTION
     ServedFile file{csd::Fd(csd::check(::open(path.c_str(), O_RDONLY | O_CLOEXEC), "open")), 0};
     struct stat st {};
     csd::check(::fstat(file.fd.get(), &st), "fstat");
+    if (!S_ISREG(st.st_mode)) throw std::runtime_error(path + " is not a regular file");
+    if (st.st_size == 0) throw std::runtime_error(path + " is empty");
     file.size = static_cast<std::uint64_t>(st.st_size);
     return file;
+    // END SOLUTION
 }
 
 /// One client: its socket and its protocol state.
@@ -198,12 +214,23 @@ void Server::on_event(Connection& c, std::uint32_t events) {
         const csd::Pump result = csd::pump_input(c.fd.get(), c.session, buffer_, read_budget);
         if (result == csd::Pump::gone) c.gone = true;
     }
+    // TODO(handout step 4): then send what the session owes
+    // (send_replies()), whatever epoll reported: after a read there may be
+    // new replies, after EPOLLOUT there is room for more. Then end the
+    // connection when the client is gone or its session is finished (every
+    // reply sent after its half-close, or a malformed request); else tell
+    // epoll what to wait for now (update_interest()).
+    // SKELETON: (void)&Server::send_replies;  // yours to call
+    // SKELETON: (void)&Server::update_interest;
+    // SKELETON: close(c);  // for now: no reply, the connection ends at once
+    // BEGIN SOLUTION
     if (!c.gone) send_replies(c);
     if (c.gone || c.session.finished()) {
         close(c);
     } else {
         update_interest(c);
     }
+    // END SOLUTION
 }
 
 void Server::send_replies(Connection& c) {
@@ -213,7 +240,7 @@ void Server::send_replies(Connection& c) {
         return;
     }
     // END SOLUTION
-    // TODO(handout step 2): while the session has a reply to send
+    // TODO(handout step 3): while the session has a reply to send
     // (reply_left() > 0) and less than write_budget went out in this turn:
     //  - the next byte is byte reply_offset() of the reply, so it is in the
     //    file at reply_offset() % file_.size; send at most up to the end of
@@ -229,6 +256,7 @@ void Server::send_replies(Connection& c) {
     //    client is gone (c.gone = true). Anything else: throw.
     // Until then, no reply is ever sent.
     // SKELETON: (void)c;
+    // SKELETON: (void)mode_;  // -m copy: the reference solution's only
     // BEGIN SOLUTION
     std::size_t sent = 0;
     while (c.session.reply_left() > 0 && sent < write_budget) {
@@ -286,13 +314,20 @@ void Server::copy_replies(Connection& c) {
 // END SOLUTION
 
 void Server::update_interest(Connection& c) {
-    // Read while the session wants input; wait for room in the socket
-    // buffer only while a reply is owed.
+    // TODO(handout step 5): a sendfile() that met EAGAIN left a reply owed:
+    // wait for room in the socket (EPOLLOUT) while the session has output,
+    // and only then (watched with nothing owed, a level-triggered EPOLLOUT
+    // wakes the loop at once, again and again); EPOLLIN while it wants
+    // input. epoll keeps what it was told: change it (EPOLL_CTL_MOD) only
+    // when it differs from c.watching, and remember it there.
+    // SKELETON: (void)c;
+    // BEGIN SOLUTION
     const std::uint32_t wanted =
         (c.session.wants_input() ? EPOLLIN : 0u) | (c.session.has_output() ? EPOLLOUT : 0u);
     if (wanted == c.watching) return;
     control(EPOLL_CTL_MOD, c.fd.get(), wanted, &c);
     c.watching = wanted;
+    // END SOLUTION
 }
 
 void Server::close(Connection& c) {
@@ -322,11 +357,7 @@ int main(int argc, char** argv) {
     }
     try {
         ServedFile file = open_served_file(options.value('f'));
-        if (file.size == 0) {
-            std::cerr << "server: " << options.value('f') << " is empty\n";
-            return 2;
-        }
-        // TODO(handout step 3): a client that resets while sendfile() sends
+        // TODO(handout step 6): a client that resets while sendfile() sends
         // to it raises SIGPIPE, which kills the process: sendfile() has no
         // MSG_NOSIGNAL. Ignore SIGPIPE (then sendfile() fails with EPIPE).
         // BEGIN SOLUTION

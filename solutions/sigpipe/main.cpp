@@ -6,10 +6,11 @@
 // to a reset connection does and the two ways to survive it; the TODOs
 // below name its steps ("handout step N").
 //
-// Given: the command line, connecting, the first send, and how to name an
-// errno value and print a line.
-// Yours: SIGPIPE, in both ways (-m ignore, -m nosignal), and what a read
-// and a write on a reset connection give, reported as the contract says.
+// Given: the command line, and how to name an errno value and print a line.
+// Yours: SIGPIPE's disposition (-m ignore, -m none) and MSG_NOSIGNAL
+// (-m nosignal); the exchange that provokes the reset (connecting, the first
+// send); what the read and the second send on the reset connection give,
+// reported as the contract says.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,7 +26,7 @@
 #include <string>
 #include <string_view>
 
-#include "csd/base.hpp"  // the sigpipe lab links csd::lab_base only
+#include "csd/core.hpp"  // the sigpipe lab links csd::lab_core only: no signal handling
 
 namespace {
 
@@ -59,6 +60,13 @@ std::string errno_name(int err) {
 
 /// A connected TCP socket to 127.0.0.1:@p port (blocking, CLOEXEC).
 csd::Fd connect_loopback(std::uint16_t port) {
+    // TODO (handout step 3): a TCP socket connected to 127.0.0.1, port
+    // @p port (socket(2), connect(2); ip(7): the address and the port are
+    // in network byte order). Blocking: each call waits for its answer. A
+    // failure throws (csd::check): the program then exits with status 1.
+    // SKELETON: (void)port;
+    // SKELETON: return csd::Fd{};  // no socket yet
+    // BEGIN SOLUTION
     csd::Fd fd(csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -67,6 +75,7 @@ csd::Fd connect_loopback(std::uint16_t port) {
     csd::check(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr),
                "connect");
     return fd;
+    // END SOLUTION
 }
 
 /// Parses the command line; exits with status 2 and a usage line on error.
@@ -103,11 +112,16 @@ int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     try {
         // TODO (handout step 1): with -m ignore, make the whole process
-        // immune to SIGPIPE before its first write: the signal's
-        // disposition (signal(7), sigaction(2)).
+        // immune to SIGPIPE before its first write; with -m none, give it
+        // the default action, whatever disposition the parent left (it
+        // survives exec): the signal's disposition (signal(7), sigaction(2)).
+        // SKELETON: (void)o;  // o.mode: -m; o.port: -p
         // BEGIN SOLUTION
-        if (o.mode == Mode::ignore && ::signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-            csd::throw_errno("signal(SIGPIPE)");
+        if (o.mode != Mode::nosignal) {
+            struct sigaction action {};
+            action.sa_handler = o.mode == Mode::ignore ? SIG_IGN : SIG_DFL;
+            sigemptyset(&action.sa_mask);
+            csd::check(::sigaction(SIGPIPE, &action, nullptr), "sigaction(SIGPIPE)");
         }
         // END SOLUTION
         // TODO (handout step 2): with -m nosignal, leave the disposition alone
@@ -116,14 +130,24 @@ int main(int argc, char** argv) {
         // BEGIN SOLUTION
         const int flags = o.mode == Mode::nosignal ? MSG_NOSIGNAL : 0;
         // END SOLUTION
+
+        // TODO (handout step 3): provoke the reset. Connect to the server
+        // (connect_loopback(), yours to write) and send it the line
+        // `request`, with the flags: the connection is still open, so this
+        // send succeeds, and the server resets the connection once it has
+        // the line. A failed send is an error (exit status 1).
+        // SKELETON: (void)connect_loopback;  // yours to write, then to call
+        // SKELETON: (void)request;
+        // SKELETON: (void)flags;
+        // BEGIN SOLUTION
         const csd::Fd sock = connect_loopback(o.port);
         csd::check(::send(sock.get(), request.data(), request.size(), flags), "send");
+        // END SOLUTION
 
-        // TODO (handout step 3): the server resets the connection once it has
-        // our line. Read from the socket and report what the read gave, in
-        // the `read: ...` line of docs/contract.md section 6: the error by
-        // its errno name (errno_name()), `EOF`, or the bytes it got (tcp(7)
-        // on what a reset does to a read).
+        // TODO (handout step 4): read from the socket once and report what
+        // the read gave, in the `read: ...` line of docs/contract.md
+        // section 6: the error by its errno name (errno_name()), `EOF`, or
+        // the bytes it got (tcp(7) on what a reset does to a read).
         // SKELETON: (void)errno_name;  // the given helpers: yours to call
         // SKELETON: (void)say;
         // BEGIN SOLUTION
@@ -138,10 +162,10 @@ int main(int argc, char** argv) {
         }
         // END SOLUTION
 
-        // TODO (handout step 4): send the line again, on the connection that
+        // TODO (handout step 5): send the line again, on the connection that
         // was reset, with the same flags, and report what the write gave in
-        // the `write: ...` line (send(2) ERRORS; the handout's "What a write
-        // to a reset connection does").
+        // the `write: ...` line (send(2), ERRORS; the handout's "Why this
+        // design": what a write to a reset connection does).
         // BEGIN SOLUTION
         const ssize_t sent = ::send(sock.get(), request.data(), request.size(), flags);
         if (sent < 0) {

@@ -5,11 +5,11 @@
 // the handout, labs/thread/handout.md, explains every step; the TODOs below
 // name them ("handout step N").
 //
-// Given: the command line, the listening socket, signals routed to a
-// self-pipe and the stop descriptor, the accept loop, and the end of the
-// server (every thread is joined when `workers` is cleared).
-// Yours: a thread per client, how a thread says it has ended and the main
-// thread joins it, and the cap on threads.
+// Given: the command line, the listening socket, signals and the stop
+// descriptor, the accept loop.
+// Yours: what the main thread keeps of each connection thread, a thread
+// per client, how a thread says it has ended and the main thread joins it,
+// the cap on threads, and the stop: every thread ended and joined.
 
 #include <atomic>
 #include <chrono>
@@ -32,6 +32,16 @@ namespace {
 /// accept queue instead of exhausting the process's memory and threads.
 constexpr std::size_t max_threads = 256;
 
+// TODO(handout step 2): what the main thread keeps of each connection
+// thread (a Worker: the thread, to join it, and the flag by which the
+// thread says it has ended), and of all of them (Workers: the threads not
+// joined yet, each Worker at an address that never moves while its thread
+// runs, and cheap to erase from the middle).
+// SKELETON: /// One connection thread: yours to design (handout step 2).
+// SKELETON: struct Worker {};
+// SKELETON: /// The connection threads not joined yet: yours to design (handout step 2).
+// SKELETON: struct Workers {};
+// BEGIN SOLUTION
 /// One connection thread. The main thread creates, joins and destroys it;
 /// the connection thread itself only sets `done`, as its very last step.
 struct Worker {
@@ -39,26 +49,33 @@ struct Worker {
     std::jthread thread;            ///< Joined by its destructor.
 };
 
-/// The connection threads not joined yet. Only the main thread uses it.
+/// The connection threads not joined yet, each Worker on the heap (its
+/// address stays valid while the thread runs, however the list changes).
+/// Only the main thread uses it.
 using Workers = std::list<std::unique_ptr<Worker>>;
+// END SOLUTION
 
-/// Serves @p client on the calling thread, then marks @p worker done.
-/// Runs on a connection thread: it touches only its own client and its
-/// own Worker, nothing shared with other connections.
-void serve_client(csd::Fd client, Worker& worker) {
+/// The body of a connection thread: serves @p client, closes it, then marks
+/// @p worker done. It touches only its own client and its own Worker,
+/// nothing shared with other connections. csd::serve_connection() returns
+/// `stopped` promptly after SIGTERM even for an idle client: it waits on
+/// the socket and csd::stop_fd() together.
+void connection_thread(csd::Fd client, Worker& worker) {
+    // TODO(handout step 3): serve the client; an exception must not leave
+    // the thread's function (std::terminate would end the whole server):
+    // catch it here, print it, and go on to the end.
+    // TODO(handout step 4): the thread's very last steps: close the
+    // connection, then tell the main thread this Worker is done (a release
+    // store: whatever the thread did before is seen by the main thread that
+    // reads the flag with an acquire load).
+    // SKELETON: (void)client;
+    // SKELETON: (void)worker;
+    // BEGIN SOLUTION
     try {
-        // Returns `stopped` promptly after SIGTERM even for an idle client:
-        // it waits on the socket and csd::stop_fd() together.
         (void)csd::serve_connection(client.get());
     } catch (const std::exception& e) {
         std::cerr << "server thread: " << e.what() << '\n';
     }
-    // TODO(handout step 3): the thread's very last steps: close the
-    // connection, then tell the main thread this Worker is done (its `done`
-    // flag, with a release store: whatever the thread did before is seen by
-    // the main thread that reads the flag with an acquire load).
-    // SKELETON: (void)worker;
-    // BEGIN SOLUTION
     client.reset();  // close the connection before saying "done"
     worker.done.store(true, std::memory_order_release);
     // END SOLUTION
@@ -66,19 +83,17 @@ void serve_client(csd::Fd client, Worker& worker) {
 
 /// Serves @p client on a new thread, remembered in @p workers.
 void start_thread(csd::Fd client, Workers& workers) {
-    // TODO(handout step 2): make a Worker, start its std::jthread running
-    // serve_client() with the client (moved in) and the Worker, and keep the
-    // Worker in `workers`. If the thread cannot be created
+    // TODO(handout step 3): make a Worker, start its thread running
+    // connection_thread() with the client (moved in) and the Worker, and
+    // keep the Worker in `workers`. If the thread cannot be created
     // (std::system_error), print a message and drop the client.
     // SKELETON: (void)workers;
-    // SKELETON: Worker here;  // served on the main thread: one client at a time, as before
-    // SKELETON: serve_client(std::move(client), here);
+    // SKELETON: (void)&connection_thread;                   // yours to start on a thread
+    // SKELETON: (void)csd::serve_connection(client.get());  // here: one client at a time
     // BEGIN SOLUTION
     auto worker = std::make_unique<Worker>();
     try {
-        // The Worker is on the heap: its address stays valid while the
-        // thread runs, however the list changes.
-        worker->thread = std::jthread(serve_client, std::move(client), std::ref(*worker));
+        worker->thread = std::jthread(connection_thread, std::move(client), std::ref(*worker));
     } catch (const std::system_error& e) {
         // Out of threads or memory (EAGAIN): drop this client, keep serving.
         std::cerr << "server: thread: " << e.what() << '\n';
@@ -90,9 +105,9 @@ void start_thread(csd::Fd client, Workers& workers) {
 
 /// Joins and forgets every connection thread that has ended.
 void join_finished(Workers& workers) {
-    // TODO(handout step 3): erase from `workers` each Worker whose `done` is
-    // set (an acquire load): the std::jthread's destructor joins it, at once
-    // since the thread is at its end.
+    // TODO(handout step 4): forget each Worker whose thread said it has
+    // ended (an acquire load), and join its thread: at once, since the
+    // thread is at its end.
     // SKELETON: (void)workers;
     // BEGIN SOLUTION
     const auto ended = [](const std::unique_ptr<Worker>& w) {
@@ -116,7 +131,7 @@ int main(int argc, char** argv) {
         Workers workers;
         while (!csd::stop_requested()) {
             join_finished(workers);
-            // TODO(handout step 4): the cap on threads: with max_threads
+            // TODO(handout step 5): the cap on threads: with max_threads
             // alive, accept nobody (the clients wait in the kernel's accept
             // queue) and look again a little later, or at once on a stop;
             // never spin.
@@ -135,12 +150,15 @@ int main(int argc, char** argv) {
             if (!accepted.connection) continue;  // EINTR, or a client that already left
             start_thread(std::move(accepted.connection), workers);
         }
-        // SIGTERM or SIGINT: no new clients, then every thread ends and is
-        // joined (handout step 5).
+        // TODO(handout step 6): SIGTERM or SIGINT: no new clients (they are
+        // refused at once), then every connection thread ends and is joined
+        // before main() returns.
+        // BEGIN SOLUTION
         listener.reset();
         // Each serve_connection() sees csd::stop_fd() and returns; each
         // std::jthread destructor joins its thread.
         workers.clear();
+        // END SOLUTION
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;
