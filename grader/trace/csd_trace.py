@@ -265,7 +265,8 @@ def name_tasks(tasks: Dict[int, Task], model: str) -> List[Task]:
 
     def visit(task: Task, depth: int, process_name: str):
         ordered.append(task)
-        children = sorted((t for t in tasks.values() if t.parent == task.tid), key=lambda t: t.born)
+        children = sorted((t for t in tasks.values() if t.parent == task.tid),
+                          key=lambda t: (t.born, t.tid))
         for child in children:
             if child.thread:
                 base = role(model, False, depth + 1) if depth == 0 else "thread"
@@ -282,7 +283,7 @@ def name_tasks(tasks: Dict[int, Task], model: str) -> List[Task]:
                 child.name = f"{base} {index}"
                 visit(child, depth + 1, child.name)
 
-    for root in sorted(roots, key=lambda t: t.born):
+    for root in sorted(roots, key=lambda t: (t.born, t.tid)):
         root.name = role(model, True, 0)
         visit(root, 0, root.name)
     return ordered
@@ -470,7 +471,8 @@ def wait_listening(process: subprocess.Popen, port: int, seconds: float = 10.0):
     end = time.time() + seconds
     while time.time() < end:
         if process.poll() is not None:
-            raise SystemExit(f"csd-trace: the server exited ({process.returncode}) before listening")
+            raise SystemExit(f"csd-trace: the server exited ({process.returncode}) "
+                             "before listening")
         if listening(port):
             time.sleep(0.1)  # a pool's workers start waiting
             return
