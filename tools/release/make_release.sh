@@ -41,7 +41,8 @@ done
 # withheld: the sources that answer the assigned labs (their lesson-source).
 withheld=()
 if [ -n "$labs" ]; then
-    mapfile -t withheld < <(python3 - "$ROOT" "$labs" <<'PY'
+    # A command substitution, not mapfile < <(...): an unknown lab must stop here.
+    sources=$(python3 - "$ROOT" "$labs" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1] + "/docs")
 import course  # docs/course.py: the manifest's parser
@@ -53,6 +54,7 @@ for lab in sys.argv[2].split(","):
         print("\n".join(value.split()))
 PY
     )
+    [ -z "$sources" ] || mapfile -t withheld <<<"$sources"
 fi
 if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
     echo "make_release.sh: $out exists and is not empty" >&2
