@@ -17,7 +17,10 @@ HTTP server, as a forge's pages would, and checks:
 - every internal link of every page resolves (the file, and its #anchor);
 - every check id of each lab (`csd-grade --list`) has its row, #check-ID,
   on the lab's page, which has the section the grader's hints point at
-  (#what-usually-goes-wrong).
+  (#what-usually-goes-wrong);
+- no man page reference (`epoll_ctl(2)`) and no mention of another lab
+  ("the select lab") is left unlinked in a page's prose (docs/conf.py
+  links them; code, headings and existing links do not count).
 
 Screenshots of the landing page and the select lab page (light and dark)
 are left in DIR as artifacts. Exit status 0: all good; 1: a failure (each
@@ -97,8 +100,24 @@ window.addEventListener("load", function () {
   var r = {
     dark: window.matchMedia("(prefers-color-scheme: dark)").matches,
     title: document.title,
-    headings: [], figures: [], overflow: [], low_contrast: []
+    headings: [], figures: [], overflow: [], low_contrast: [], unlinked: []
   };
+  // Prose that names a man page or another lab without linking it.
+  var labIds = __LAB_IDS__;
+  var own = (location.pathname.match(/labs\/([a-z0-9-]+)\.html$/) || [])[1];
+  var man = /(^|[^\w-])([a-z][a-z0-9_-]*\([1-8]\))/g;
+  var lab = labIds.length ? new RegExp("\\b(?:the )?(" + labIds.join("|") + ") lab\\b", "g") : null;
+  var article = document.querySelector("article") || document.body;
+  var walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest("a, pre, code, h1, h2, h3, h4, script, style, object")) continue;
+    var text = node.textContent, m;
+    man.lastIndex = 0;
+    while ((m = man.exec(text))) r.unlinked.push("man page " + m[2]);
+    if (!lab) continue;
+    lab.lastIndex = 0;
+    while ((m = lab.exec(text))) if (m[1] !== own) r.unlinked.push("lab mention '" + m[0] + "'");
+  }
   r.page_luminance = luminance(background(document.querySelector("article") || document.body));
   document.querySelectorAll("article h1, article h2, article h3").forEach(function (h) {
     var box = h.getBoundingClientRect();
@@ -162,6 +181,7 @@ class Handler(SimpleHTTPRequestHandler):
     records every request with its status."""
 
     log = None  # list of (path, status), set by serve()
+    lab_ids = []  # the labs' ids, for the probe's unlinked lab mentions (serve())
     lock = threading.Lock()
 
     def do_GET(self):  # noqa: N802  (http.server's name)
@@ -170,7 +190,8 @@ class Handler(SimpleHTTPRequestHandler):
             path += "index.html"
         local = self.translate_path(path)
         if path.endswith(".html") and os.path.isfile(local):
-            body = Path(local).read_bytes().replace(b"</body>", PROBE.encode() + b"</body>", 1)
+            probe = PROBE.replace("__LAB_IDS__", json.dumps(self.lab_ids))
+            body = Path(local).read_bytes().replace(b"</body>", probe.encode() + b"</body>", 1)
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -187,10 +208,11 @@ class Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def serve(root: Path):
+def serve(root: Path, lab_ids=()):
     """Starts the server on a free loopback port; returns (server, log)."""
     log = []
-    handler = functools.partial(type("H", (Handler,), {"log": log}), directory=str(root))
+    handler = functools.partial(type("H", (Handler,), {"log": log, "lab_ids": list(lab_ids)}),
+                                directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, log
@@ -356,7 +378,7 @@ def main():
                   f"{smoke.stderr.strip()[-400:]}")
             return SKIP
 
-        server, log = serve(root)
+        server, log = serve(root, [lab.id for lab in labs])
         base = f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
         print(f"serving {site} at {base}", flush=True)
         try:
@@ -398,6 +420,9 @@ def main():
                 for o in probe["overflow"]:
                     failures.add(f"{page}: code line wider than its box at {WIDTH} px "
                                  f"({o['scroll']} > {o['client']} px): {o['text']!r}")
+                if not dark:
+                    for u in probe["unlinked"]:
+                        failures.add(f"{page}: an unlinked {u}")
                 for c in probe["low_contrast"]:
                     failures.add(f"{page} ({mode}): code hard to read, contrast {c['ratio']}: "
                                  f"{c['text']!r} {c['color']} on {c['background']}")

@@ -336,6 +336,42 @@ def _man_url(match):
     return f"https://man7.org/linux/man-pages/man{section}/{name}.{section}.html"
 
 
+def _in_text(text):
+    """Whether a Text node is prose: not in a link, code, a title or raw HTML."""
+    parent = text.parent
+    return parent is not None and not any(
+        isinstance(p, (nodes.reference, nodes.literal, nodes.literal_block, nodes.raw,
+                       nodes.title, nodes.FixedTextElement))
+        for p in [parent, *_ancestors(parent)]
+    )
+
+
+def _link_in_text(doctree, pattern, target):
+    """Turns every match of @p pattern in the prose into a link:
+    target(match) gives (refuri, title), or None to leave it as text."""
+    for text in list(doctree.findall(nodes.Text)):
+        if not _in_text(text):
+            continue
+        source = str(text)
+        pieces, last = [], 0
+        for match in pattern.finditer(source):
+            found = target(match)
+            if found is None:
+                continue
+            refuri, title = found
+            pieces.append(nodes.Text(source[last:match.start()]))
+            pieces.append(nodes.reference(match.group(0), match.group(0), refuri=refuri,
+                                          reftitle=title))
+            last = match.end()
+        if pieces:
+            pieces.append(nodes.Text(source[last:]))
+            parent = text.parent
+            index = parent.index(text)
+            parent.remove(text)
+            for offset, piece in enumerate(pieces):
+                parent.insert(index + offset, piece)
+
+
 def link_man_pages(doctree):
     """Turns every man page reference `name(N)` or `man N name` of the text (inline code or
     prose, never a code block or an existing link) into a link to the page."""
@@ -348,29 +384,26 @@ def link_man_pages(doctree):
                                         reftitle=f"the man page {match.group(0)}")
             literal.replace_self(reference)
             reference += literal
-    for text in list(doctree.findall(nodes.Text)):
-        parent = text.parent
-        if parent is None or any(
-            isinstance(p, (nodes.reference, nodes.literal, nodes.literal_block, nodes.raw,
-                           nodes.title, nodes.FixedTextElement))
-            for p in [parent, *_ancestors(parent)]
-        ):
-            continue
-        source = str(text)
-        pieces, last = [], 0
-        for match in _MAN_PAGE.finditer(source):
-            pieces.append(nodes.Text(source[last:match.start()]))
-            reference = nodes.reference(match.group(0), match.group(0),
-                                        refuri=_man_url(match),
-                                        reftitle=f"the man page {match.group(0)}")
-            pieces.append(reference)
-            last = match.end()
-        if pieces:
-            pieces.append(nodes.Text(source[last:]))
-            index = parent.index(text)
-            parent.remove(text)
-            for offset, piece in enumerate(pieces):
-                parent.insert(index + offset, piece)
+    _link_in_text(doctree, _MAN_PAGE,
+                  lambda m: (_man_url(m), f"the man page {m.group(0)}"))
+
+
+def link_labs(app, doctree, docname):
+    """Turns every mention of another lab in the prose ("the select lab",
+    "prefork lab") into a link to its page."""
+    ids = [lab.id for lab in LABS]
+    if not ids:
+        return
+    here = _lab_of(docname)
+    pattern = re.compile(r"\b(?:the )?(%s) lab\b" % "|".join(map(re.escape, ids)))
+
+    def target(match):
+        lab_id = match.group(1)
+        if here is not None and here.id == lab_id:
+            return None  # this page's own lab
+        return (app.builder.get_relative_uri(docname, f"labs/{lab_id}"), f"the {lab_id} lab")
+
+    _link_in_text(doctree, pattern, target)
 
 
 def link_names(app, doctree, docname):
@@ -391,6 +424,7 @@ def link_names(app, doctree, docname):
             logger.warning(f"lab {lab.id}: check {check_id} has no row in the page's checks table",
                            location=docname)
     link_man_pages(doctree)
+    link_labs(app, doctree, docname)
     for literal in list(doctree.findall(nodes.literal)):
         if isinstance(literal.parent, nodes.reference):
             continue
