@@ -663,6 +663,59 @@ def chrome_trace(tasks: List[Task], analysis: Analysis, labels: Dict[int, str],
             "otherData": {"recorded with": "strace -ff -ttt -T -yy", "tool": "csd-trace"}}
 
 
+def trace_problems(trace: dict) -> List[str]:
+    """What makes @p trace not a valid Chrome trace (Trace Event Format,
+    JSON object form) of the kinds this tool writes; [] when it is valid.
+
+    >>> ok = {"traceEvents": [
+    ...     {"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "args": {"name": "main"}},
+    ...     {"ph": "X", "name": "serve c1", "pid": 1, "tid": 1, "ts": 0.0, "dur": 5.0},
+    ...     {"ph": "i", "s": "t", "name": "fork 2", "pid": 1, "tid": 1, "ts": 1.0},
+    ...     {"ph": "s", "id": 0, "name": "c1 handed over", "pid": 1, "tid": 1, "ts": 1.0},
+    ...     {"ph": "f", "bp": "e", "id": 0, "name": "c1 handed over", "pid": 2, "tid": 2,
+    ...      "ts": 2.0}]}
+    >>> trace_problems(ok)
+    []
+    >>> trace_problems({"traceEvents": [{"ph": "X", "name": "x", "pid": 1, "tid": 1, "ts": 0},
+    ...                                 {"ph": "s", "id": 3, "name": "y", "pid": 1, "tid": 1,
+    ...                                  "ts": 1}]})
+    ['event 0 (X): no dur', 'flow 3: a start without its end']
+    """
+    problems: List[str] = []
+    events = trace.get("traceEvents")
+    if not isinstance(events, list):
+        return ["no traceEvents list"]
+    flows: Dict[object, List[str]] = defaultdict(list)
+    for n, e in enumerate(events):
+        ph = e.get("ph")
+        if ph not in {"M", "X", "i", "s", "f"}:
+            problems.append(f"event {n}: phase {ph!r}")
+            continue
+        for key in ("name", "pid", "tid"):
+            if key not in e:
+                problems.append(f"event {n} ({ph}): no {key}")
+        if not all(isinstance(e.get(k), int) for k in ("pid", "tid") if k in e):
+            problems.append(f"event {n} ({ph}): pid and tid must be integers")
+        if ph == "M":
+            if e.get("name") not in {"process_name", "thread_name"} or "name" not in e.get(
+                    "args", {}):
+                problems.append(f"event {n} (M): not a process or thread name")
+            continue
+        if not isinstance(e.get("ts"), (int, float)):
+            problems.append(f"event {n} ({ph}): no ts")
+        if ph == "X" and not (isinstance(e.get("dur"), (int, float)) and e["dur"] >= 0):
+            problems.append(f"event {n} (X): no dur")
+        if ph == "i" and e.get("s") not in {"t", "p", "g"}:
+            problems.append(f"event {n} (i): no scope")
+        if ph in {"s", "f"}:
+            flows[e.get("id")].append(ph)
+    for flow_id, phases in flows.items():
+        if sorted(phases) != ["f", "s"]:
+            problems.append(f"flow {flow_id}: a start without its end" if phases == ["s"]
+                            else f"flow {flow_id}: phases {phases}")
+    return problems
+
+
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -832,7 +885,11 @@ def main() -> int:
     analysis = analyse(tasks_by_tid, {c.port: c.connected_at for c in clients if c.port})
     labels = {c.port: c.label for c in clients if c.port}
     title = args.title or f"csd-trace {args.lab}: {Path(args.server).name}"
-    (out / "trace.json").write_text(json.dumps(chrome_trace(tasks, analysis, labels, origin)))
+    trace = chrome_trace(tasks, analysis, labels, origin)
+    problems = trace_problems(trace)
+    if problems:  # a bug of this tool: say so rather than write a file no viewer opens
+        raise SystemExit("csd-trace: the trace is not valid: " + "; ".join(problems[:5]))
+    (out / "trace.json").write_text(json.dumps(trace))
     svg = svg_timeline(tasks, analysis, labels, origin, end, title)
     (out / "timeline.svg").write_text(svg)
     if args.svg:

@@ -4,10 +4,12 @@
 #   test_trace.sh fork SOLUTION_FORK OUT
 #       every one of the 13 clients of the load served by a child of its
 #       own, each handed over from the parent (a flow per connection in
-#       trace.json), the trace's JSON valid, the timeline an SVG.
+#       trace.json), the trace's JSON a valid Trace Event Format file
+#       (csd_trace.trace_problems), the timeline an SVG.
 #   test_trace.sh herd SOLUTION_PREFORK OUT
 #       prefork in mode accept: no wakeup found nothing (a blocking accept
-#       never comes back empty); in mode select: some did (the herd).
+#       never comes back empty); in mode select: some did (the herd). Both
+#       traces valid, both timelines written.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 trace() { python3 "$HERE/csd_trace.py" "$@"; }
@@ -23,9 +25,14 @@ fork)
     cat "$3/summary.txt"
     children=$(grep -c '^child [0-9]* *1 ' "$3/summary.txt" || true)
     [ "$children" -eq 13 ] || die "expected 13 children serving 1 connection each, got $children"
-    python3 - "$3/trace.json" <<'PY'
+    python3 - "$3/trace.json" "$HERE" <<'PY'
 import json, sys
-events = json.load(open(sys.argv[1]))["traceEvents"]
+sys.path.insert(0, sys.argv[2])
+import csd_trace
+trace = json.load(open(sys.argv[1]))
+problems = csd_trace.trace_problems(trace)
+assert not problems, problems
+events = trace["traceEvents"]
 flows = [e for e in events if e["ph"] == "s"]
 serves = [e for e in events if e.get("cat") == "serve"]
 assert len(flows) == 13, f"{len(flows)} hand-overs, expected 13 (parent to each child)"
@@ -43,6 +50,12 @@ herd)
     select=$(column "$3/select/summary.txt" "(whole server)" 3)
     [ "$accept" = 0 ] || die "mode accept: $accept wakeups found nothing (expected 0)"
     [ "$select" -gt 0 ] || die "mode select: no wakeup found nothing (expected the herd)"
+    for mode in accept select; do
+        python3 -c 'import json, sys; sys.path.insert(0, sys.argv[2]); import csd_trace
+p = csd_trace.trace_problems(json.load(open(sys.argv[1]))); assert not p, p' \
+            "$3/$mode/trace.json" "$HERE" || die "mode $mode: trace.json is not a valid trace"
+        grep -q '^<svg ' "$3/$mode/timeline.svg" || die "mode $mode: no timeline"
+    done
     ;;
 *) die "usage: test_trace.sh fork|herd PROGRAM OUT" ;;
 esac
