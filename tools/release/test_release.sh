@@ -70,9 +70,22 @@ grade)
         lab=$(basename "$skel")
         [ -x "$bin/skeleton-$lab" ] || die "skeleton-$lab was not built"
     done
-    for source in protocol serve pump; do
-        [ ! -e "$tree/labs/lib/src/$source.cpp" ] || die "the staged release has labs/lib/src/$source.cpp"
-        [ -s "$tree/labs/lib/prebuilt/libcsd_lab_$source.a" ] || die "no prebuilt libcsd_lab_$source.a"
+    # The staged labs' lesson-source files (labs/labs.txt), as make_release.sh reads them.
+    mapfile -t withheld < <("$PY" - "$repo" "$STAGED" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1] + "/docs")
+import course
+manifest = course.parse_manifest(open(sys.argv[1] + "/labs/labs.txt").read())
+for lab in sys.argv[2].split(","):
+    for value in manifest[lab].get("lesson-source", []):
+        print("\n".join(value.split()))
+PY
+    )
+    [ ${#withheld[@]} -gt 0 ] || die "no lesson-source among the staged labs $STAGED"
+    for source in "${withheld[@]}"; do
+        name=csd_lab_$(basename "$source" .cpp)
+        [ ! -e "$tree/$source" ] || die "the staged release has $source"
+        [ -s "$tree/labs/lib/prebuilt/lib$name.a" ] || die "no prebuilt lib$name.a"
     done
     if grep -rIlE '\b(send_fd|recv_fd)\b' "$tree" --exclude-dir=build; then
         die "the staged release names send_fd/recv_fd (fdpass's lesson)"
