@@ -38,6 +38,7 @@
 // test: wraps-at-16m fork bytes control pipeline
 // test: thread-leak thread architecture control pipeline
 // test: joins-blocked thread sigterm control pipeline
+// test: detached thread sigterm control pipeline
 //   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
 // test: thread-wakes-100ms thread idle-cpu control pipeline
 //   No cap: a flood of clients gets a thread each. A cap that closes the
@@ -64,8 +65,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -117,6 +120,14 @@ std::string_view bug;
 //                         (waits for the stop instead of ending)                -> architecture
 //   joins-blocked         a joined thread per client, blocked in plain read():
 //                         an idle client's thread never sees the stop           -> sigterm
+//   detached              a detached thread per client, blocked in plain read();
+//                         main returns at the stop without waiting for them:
+//                         exit status 0 in time, but the exit kills them     -> sigterm
+//   counted-detached      no bug: a correct variant of the thread lab's stop, a
+//                         detached thread per client that closes its client and
+//                         then counts itself out; main waits for the count to
+//                         reach 0 (a mutex and a condition variable) before it
+//                         returns (variant.thread.sigterm)                   -> none
 //   shared-buffer         a thread per client, all sharing one static line
 //                         buffer: requests mix up under load                    -> load
 //   thread-wakes-100ms    a thread per client that waits for its client in
@@ -133,7 +144,8 @@ Design design() {
     return bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
                ? Design::iterative
            : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
-                   bug == "shared-buffer" || bug == "cap-closes" || bug == "thread-wakes-100ms"
+                   bug == "detached" || bug == "counted-detached" || bug == "shared-buffer" ||
+                   bug == "cap-closes" || bug == "thread-wakes-100ms"
                ? Design::thread
                : Design::fork;
 }
@@ -280,11 +292,21 @@ void serve_iteratively(const csd::Fd& listener) {
     }
 }
 
+/// Connection threads still running (counted-detached): the main thread
+/// waits for running to be 0 before it returns. Any thread, under mutex.
+struct Running {
+    std::mutex mutex;
+    std::condition_variable none_left;
+    int running = 0;
+};
+
 /// A detached thread per client; they end with the process (joins-blocked:
-/// joined threads, all joined after the loop).
+/// joined threads, all joined after the loop; counted-detached: detached
+/// threads that main waits for with a count).
 void serve_threaded(const csd::Fd& listener) {
     std::vector<std::thread> joined;   // joins-blocked only
     static std::atomic<int> alive{0};  // cap-closes only: connection threads running
+    static Running counted;            // counted-detached only
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
         if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
@@ -292,10 +314,22 @@ void serve_threaded(const csd::Fd& listener) {
                 if (alive.load() >= 256) continue;  // conn closes here, unanswered
                 alive.fetch_add(1);
             }
+            if (bug == "counted-detached") {
+                const std::scoped_lock lock(counted.mutex);
+                ++counted.running;
+            }
             std::thread thread([c = std::move(conn)]() mutable {
-                serve(c.get());
+                if (bug == "counted-detached") {
+                    (void)csd::serve_connection(c.get());  // sees the stop descriptor
+                } else {
+                    serve(c.get());
+                }
                 c.reset();
                 if (bug == "cap-closes") alive.fetch_sub(1);
+                if (bug == "counted-detached") {
+                    const std::scoped_lock lock(counted.mutex);
+                    if (--counted.running == 0) counted.none_left.notify_all();
+                }
                 if (bug == "thread-leak") {
                     while (!csd::wait_for_stop(std::chrono::seconds(1))) {
                     }
@@ -309,6 +343,8 @@ void serve_threaded(const csd::Fd& listener) {
         }
     }
     for (std::thread& t : joined) t.join();
+    std::unique_lock lock(counted.mutex);
+    counted.none_left.wait(lock, [] { return counted.running == 0; });
 }
 
 }  // namespace
@@ -319,7 +355,9 @@ int main(int argc, char** argv) {
         "no-reap parent-keeps-socket one-request wraps-at-16m whole-mib-only partial-line crash "
         "accepts-sign sigpipe sigpipe-drop skips-empty-lines long-lines many-cr ignores-sigterm "
         "orphans plain-fork iterative child-keeps-listener silent slow-start drops-every-50th "
-        "forks threads thread-leak joins-blocked shared-buffer cap-closes thread-wakes-100ms");
+        "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
+        "cap-closes "
+        "thread-wakes-100ms");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});

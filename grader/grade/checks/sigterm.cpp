@@ -16,10 +16,19 @@
 // child can take the SIGTERM before it reset the parent's signal handlers
 // (fork() then reset, instead of csd::fork_child()) loses that SIGTERM there:
 // the child serves its silent client for ever and the parent waits for it.
+//
+// A server with a thread per connection (the thread lab) also gets join
+// rounds, every third round: eight idle clients, so eight connection
+// threads, and strace attached (close, exit, exit_group) before the SIGTERM.
+// Every thread the server had at the SIGTERM must end (its exit) or at
+// least close what it served (a close of its own) before the process's
+// exit_group: detached threads that the main thread never waits for die
+// in the middle of their work, killed by the exit.
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <system_error>
@@ -29,6 +38,8 @@
 #include "expect.hpp"
 #include "process.hpp"
 #include "procfs.hpp"
+#include "strace_text.hpp"
+#include "trace.hpp"
 
 namespace csd::grade {
 
@@ -54,6 +65,15 @@ constexpr std::size_t fork_race_volley = 16;
 /// Longest wait for the new children of a fork-race round (scaled); a
 /// server that forks elsewhere than on its main thread gets its SIGTERM then.
 constexpr auto fork_race_wait = 50ms;
+/// Idle clients (each served once) connected at the SIGTERM of a join round.
+constexpr int join_round_clients = 8;
+
+/// How a round brings the server to its SIGTERM.
+enum class RoundKind {
+    burst,      ///< new clients connecting all the while
+    fork_race,  ///< SIGTERM as the server forks (a process per connection)
+    join,       ///< idle connection threads, strace watching them end (thread per connection)
+};
 
 /// New connections to a port, opened by a thread of its own until stop()
 /// or burst_limit: every third one sends a request for 1 byte (never read),
@@ -139,14 +159,39 @@ bool wait_for_children(pid_t top, std::size_t target) {
     return false;
 }
 
+/// The threads of @p threads (the server's at its SIGTERM) that neither
+/// ended (exit) nor closed a descriptor before the process's exit_group in
+/// the strace text @p trace; nullopt when the trace shows no exit_group
+/// (the process did not exit by itself, or strace missed it).
+std::optional<std::vector<pid_t>> threads_not_ended(const std::string& trace,
+                                                    const std::vector<pid_t>& threads) {
+    const auto calls = parse_strace(trace);
+    const auto last = std::find_if(calls.begin(), calls.end(),
+                                   [](const StraceCall& c) { return c.name == "exit_group"; });
+    if (last == calls.end()) return std::nullopt;
+    // No prefix: strace traced one thread only by then, the others ended.
+    if (last->pid == 0) return std::vector<pid_t>{};
+    std::vector<pid_t> running;
+    for (const pid_t tid : threads) {
+        if (tid == last->pid) continue;
+        const bool ended = std::any_of(calls.begin(), last, [&](const StraceCall& c) {
+            return c.pid == tid && (c.name == "exit" || c.name == "close");
+        });
+        if (!ended) running.push_back(tid);
+    }
+    return running;
+}
+
 /// One round: idle clients, then a burst with SIGTERM in the middle of it,
-/// or (@p fork_race) a volley with SIGTERM as its k-th connection is forked.
-void sigterm_round(Context& ctx, int round, bool fork_race) {
-    // Two idle clients, served once so that a forking server has children now
-    // (an iterative server serves only the first one; the second waits).
+/// a volley with SIGTERM as its k-th connection is forked (fork race), or
+/// idle connection threads watched by strace (join).
+void sigterm_round(Context& ctx, int round, RoundKind kind) {
+    // Idle clients, served once so that a forking server has children now
+    // (an iterative server serves only the first one; the others wait).
+    const int idle_clients = kind == RoundKind::join ? join_round_clients : 2;
     std::vector<Connection> idle;
-    for (int i = 1; i <= 2; ++i) {
-        const std::string what = fmt::format("idle client {} of 2", i);
+    for (int i = 1; i <= idle_clients; ++i) {
+        const std::string what = fmt::format("idle client {} of {}", i, idle_clients);
         idle.push_back(Connection::open(ctx.port(), Deadline(3s)));
         idle.back().send_all(request_line(1), Deadline(3s), what);
         if (i == 1 || ctx.lab().model != Model::single_process) {
@@ -156,8 +201,10 @@ void sigterm_round(Context& ctx, int round, bool fork_race) {
     const pid_t top = ctx.pid();
     std::optional<Burst> burst;
     std::vector<Connection> volley;
+    std::optional<Strace> trace;
+    std::vector<pid_t> threads;  // join: the server's threads at the SIGTERM
     std::string trigger;
-    if (fork_race) {
+    if (kind == RoundKind::fork_race) {
         const std::size_t k = 1 + static_cast<std::size_t>(round / 2) % 4;
         const std::size_t base = procfs::main_thread_child_count(top).value_or(0);
         for (std::size_t i = 0; i < fork_race_volley; ++i) {
@@ -166,6 +213,15 @@ void sigterm_round(Context& ctx, int round, bool fork_race) {
         trigger = wait_for_children(top, base + k)
                       ? fmt::format("as the server forked child {} for the volley", k)
                       : "with no new child seen";
+    } else if (kind == RoundKind::join) {
+        trace.emplace(top, "close,exit,exit_group");
+        if (trace->attached()) {
+            threads = procfs::thread_ids(top);
+            trigger = fmt::format("with strace watching its {} threads", threads.size());
+        } else {
+            ctx.log("round {}: how the threads end not checked: {}", round + 1, trace->why_not());
+            trace.reset();
+        }
     } else {
         burst.emplace(ctx.port());
         std::this_thread::sleep_for(scaled(first_kill_delay * (round + 1)));
@@ -193,16 +249,26 @@ void sigterm_round(Context& ctx, int round, bool fork_race) {
     }
     if (burst) burst->stop();
     const std::size_t total = opened();
-    const std::string when =
-        fork_race ? fmt::format(
-                        "round {} of {}: SIGTERM came {}, {} silent connections opened "
-                        "at once, with 2 idle clients connected",
-                        round + 1, rounds, trigger, total)
-                  : fmt::format(
-                        "round {} of {}: SIGTERM came during a burst of {} new "
-                        "connections ({} before it, {} after; some idle, some sending a "
-                        "request), with 2 idle clients connected",
-                        round + 1, rounds, total, before, total - before);
+    std::string when;
+    switch (kind) {
+        case RoundKind::fork_race:
+            when = fmt::format(
+                "round {} of {}: SIGTERM came {}, {} silent connections opened at once, with 2 "
+                "idle clients connected",
+                round + 1, rounds, trigger, total);
+            break;
+        case RoundKind::join:
+            when = fmt::format("round {} of {}: SIGTERM came with {} idle clients connected",
+                               round + 1, rounds, idle_clients);
+            break;
+        case RoundKind::burst:
+            when = fmt::format(
+                "round {} of {}: SIGTERM came during a burst of {} new connections ({} before "
+                "it, {} after; some idle, some sending a request), with 2 idle clients "
+                "connected",
+                round + 1, rounds, total, before, total - before);
+            break;
+    }
     if (!status) {
         fail(
             fmt::format("the server (pid {}) was still running 2 s after SIGTERM ({})", top, when));
@@ -216,6 +282,26 @@ void sigterm_round(Context& ctx, int round, bool fork_race) {
     if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
         fail(fmt::format("the server {} after SIGTERM ({}); expected exit status 0",
                          describe_wait_status(*status), when));
+    }
+    if (trace) {
+        const auto running = threads_not_ended(trace->finish(), threads);
+        if (!running) {
+            ctx.log("round {}: strace saw no exit_group: how the threads ended not checked",
+                    round + 1);
+        } else if (!running->empty()) {
+            fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but {} of its "
+                             "{} threads at the SIGTERM (tids {}) were still running when it "
+                             "called exit_group: strace saw them neither end (exit) nor close "
+                             "their client first, so the exit killed them in the middle of "
+                             "their work",
+                             when, running->size(), threads.size(), fmt::join(*running, ", ")),
+                 "at the stop, wait for every connection thread before main returns: each one "
+                 "sees the stop descriptor, closes its client and ends, and the main thread "
+                 "joins it. A detached thread cannot be waited for, so the process's exit "
+                 "kills it wherever it is");
+        } else {
+            ctx.log("round {}: every thread ended or closed its client before the exit", round + 1);
+        }
     }
 }
 
@@ -231,8 +317,12 @@ void check_sigterm(Context& ctx) {
                                 round + 1, rounds, again.problem));
             }
         }
-        const bool fork_race = ctx.lab().model == Model::process_per_connection && round % 2 == 0;
-        sigterm_round(ctx, round, fork_race);
+        const Model model = ctx.lab().model;
+        const RoundKind kind =
+            model == Model::process_per_connection && round % 2 == 0  ? RoundKind::fork_race
+            : model == Model::thread_per_connection && round % 3 == 1 ? RoundKind::join
+                                                                      : RoundKind::burst;
+        sigterm_round(ctx, round, kind);
     }
 }
 
