@@ -15,6 +15,10 @@
 //   cork-one-write  no cork, header and body in one write(): one segment a
 //                 small reply, but not the lesson (fails segments, which
 //                 watches the calls with strace)
+//   cork-msg-more  no cork: the header sent with MSG_MORE, then the body: one
+//                 segment a reply, promptly, but not the lesson (fails
+//                 segments, which sees no TCP_CORK in strace; issue 20: it
+//                 had full marks)
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
 // `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
@@ -28,6 +32,7 @@
 // test: cork-big-stays cork uncork control segments
 // test: cork-bad-header cork framing control segments uncork
 // test: cork-one-write cork segments control framing uncork
+// test: cork-msg-more cork segments control framing uncork
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -68,7 +73,11 @@ void serve(int fd) {
                 input.erase(0, nl + 1);
                 continue;
             }
-            if (::write(fd, header.data(), header.size()) < 0) return;
+            if (bug == "cork-msg-more") {
+                if (::send(fd, header.data(), header.size(), MSG_MORE) < 0) return;
+            } else if (::write(fd, header.data(), header.size()) < 0) {
+                return;
+            }
             if (!test_server::send_reply(fd, n)) return;
             const bool uncork = cork_each && (bug != "cork-big-stays" || n <= 64 * 1024);
             if (uncork) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
@@ -86,7 +95,9 @@ void serve(int fd) {
 
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
-        argv[0], "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays");
+        argv[0],
+        "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays "
+        "cork-msg-more");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);

@@ -1,7 +1,8 @@
 // segments (cork lab, docs/contract.md, section 6, "cork"): small replies
 // arrive as one TCP segment each (counted by the grader's own socket,
 // TCP_INFO), and with strace attached each header is seen written by a
-// call of its own, so the one segment is the cork's doing.
+// call of its own and TCP_CORK is seen set on the client's socket, so the
+// one segment is the cork's doing (not writev, not MSG_MORE).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,10 +24,11 @@ namespace {
 // written apart (the contract's two writes): one write of both makes one
 // segment without TCP_CORK. With strace attached, @p replies requests for
 // 1000 bytes: each header ("1000\n", 5 bytes) must be one output call of
-// its own. Without strace or ptrace this part is logged and left out.
+// its own, and TCP_CORK must be set on a client's socket at least once.
+// Without strace or ptrace this part is logged and left out.
 void expect_header_written_alone(Context& ctx) {
     constexpr int replies = 5;
-    Strace trace(ctx.pid(), "write,writev,send,sendto,sendmsg");
+    Strace trace(ctx.pid(), "write,writev,send,sendto,sendmsg,setsockopt");
     if (!trace.attached()) {
         ctx.log("the two writes of each reply not checked: {}", trace.why_not());
         return;
@@ -41,7 +43,8 @@ void expect_header_written_alone(Context& ctx) {
             expect_reply(ctx.reply(), conn, 1000, overall.within(3s), what);
         }
     }
-    const auto calls = parse_output_calls(trace.finish());
+    const std::string text = trace.finish();
+    const auto calls = parse_output_calls(text);
     const auto to_clients = [](const OutputCall& c) { return c.fd > 2; };
     const auto headers = std::count_if(calls.begin(), calls.end(), [&](const OutputCall& c) {
         return to_clients(c) && c.result == 5;
@@ -56,6 +59,23 @@ void expect_header_written_alone(Context& ctx) {
                          replies, all, headers),
              "keep the two writes (the header line, then the body) and cork around them: "
              "TCP_CORK on before the header, off after the body");
+    }
+    const auto set_calls = parse_strace(text);
+    const auto corks = std::count_if(set_calls.begin(), set_calls.end(), [](const StraceCall& c) {
+        if (c.name != "setsockopt" || c.fd() <= 2 || !c.succeeded()) return false;
+        const auto args = c.arguments();
+        return args.size() >= 4 && args[2] == "TCP_CORK" && args[3] != "[0]";
+    });
+    ctx.log("traced setsockopt(TCP_CORK) on: {}", corks);
+    if (corks == 0) {
+        fail(fmt::format("{} replies of 1000 bytes came in one segment each, but strace saw no "
+                         "setsockopt() setting TCP_CORK on the client's socket: the single "
+                         "segment came another way (MSG_MORE on the header, or autocorking), "
+                         "not from the cork this lab is about",
+                         replies),
+             "set TCP_CORK on the client's socket before the header and clear it after the "
+             "body; MSG_MORE is the same hint for one call (the handout's \"Going further\"), "
+             "but the lab grades the cork");
     }
 }
 
@@ -84,7 +104,7 @@ CSD_CHECK(segments) {
     return {"segments", 10, check_segments,
             "cork: 10 small replies, one at a time: at least 8 arrive as one TCP segment each "
             "(TCP_INFO tcpi_data_segs_in of the grader's socket); with strace attached, each "
-            "header is written by a call of its own",
+            "header is written by a call of its own and TCP_CORK is set on the client's socket",
             "with TCP_NODELAY each write leaves as its own segment: set TCP_CORK before the "
             "header and clear it after the body, so the kernel sends the reply as one segment"};
 }
