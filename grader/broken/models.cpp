@@ -13,14 +13,21 @@
 //   fdpass-keeps   the same, but the parent keeps its copy of every socket
 //   fdpass-shares-channels  the same as fdpass, but a worker keeps the
 //                  parent's ends of the channels of the workers forked before it
+//   fdpass-leaks-channel  the same as fdpass, but when a worker dies (it is
+//                  replaced, as in every fdpass model) the parent never closes
+//                  the dead worker's channel
 //   fork           a new child per connection
-//   thread         a new (detached) thread per connection
+//   thread         a new (detached) thread per connection, waited for at the
+//                  stop
 //   prethread      -n threads, each calling accept()
 // Every one stops on SIGTERM within 2 s and exits 0 with its children reaped.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -146,42 +153,71 @@ int recv_fd(int channel) {
     return fd;
 }
 
-int run_fdpass(int listener, int n) {
+/// The parent's side of an fdpass pool: a worker's pid and the parent's end
+/// of its channel, per slot.
+struct FdpassPool {
     std::vector<pid_t> children;
     std::vector<int> channels;
-    for (int i = 0; i < n; ++i) {
-        int pair[2];
-        if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0) die("socketpair");
-        children.push_back(fork_child([&] {
-            ::close(listener);
-            if (design != "fdpass-shares-channels") {
-                for (const int other : channels) ::close(other);
+};
+
+// Forks the worker of slot @p slot with a new channel (replacing what the
+// slot had: its old channel is closed by the caller, or leaked).
+void start_fdpass_worker(FdpassPool& pool, std::size_t slot, int listener) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0) die("socketpair");
+    const pid_t pid = fork_child([&] {
+        ::close(listener);
+        if (design != "fdpass-shares-channels") {
+            for (const int other : pool.channels) {
+                if (other >= 0) ::close(other);
             }
-            ::close(pair[0]);
-            for (;;) {
-                const int fd = recv_fd(pair[1]);
-                if (fd < 0) return;
-                serve(fd);
-                ::close(fd);
-            }
-        }));
-        ::close(pair[1]);
-        channels.push_back(pair[0]);
+        }
+        ::close(pair[0]);
+        for (;;) {
+            const int fd = recv_fd(pair[1]);
+            if (fd < 0) return;
+            serve(fd);
+            ::close(fd);
+        }
+    });
+    ::close(pair[1]);
+    if (slot == pool.children.size()) {
+        pool.children.push_back(pid);
+        pool.channels.push_back(pair[0]);
+    } else {
+        pool.children[slot] = pid;
+        pool.channels[slot] = pair[0];
     }
+}
+
+int run_fdpass(int listener, int n) {
+    FdpassPool pool;
+    for (int i = 0; i < n; ++i) start_fdpass_worker(pool, pool.children.size(), listener);
     std::vector<int> kept;  // fdpass-keeps only
     std::size_t next = 0;
     while (stop == 0) {
+        // A dead worker is replaced; its channel is closed first
+        // (fdpass-leaks-channel: left open, one more descriptor per death).
+        pid_t dead = 0;
+        while ((dead = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+            for (std::size_t slot = 0; slot < pool.children.size(); ++slot) {
+                if (pool.children[slot] != dead) continue;
+                if (design != "fdpass-leaks-channel") ::close(pool.channels[slot]);
+                pool.channels[slot] = -1;
+                start_fdpass_worker(pool, slot, listener);
+            }
+        }
         const int fd = accept_within_100ms(listener);
         if (fd < 0) continue;
-        (void)send_fd(channels[next], fd);
-        next = (next + 1) % channels.size();
+        (void)send_fd(pool.channels[next], fd);
+        next = (next + 1) % pool.channels.size();
         if (design == "fdpass-keeps") {
             kept.push_back(fd);
         } else {
             ::close(fd);
         }
     }
-    return end_children(children);
+    return end_children(pool.children);
 }
 
 int run_fork(int listener) {
@@ -201,14 +237,32 @@ int run_fork(int listener) {
 }
 
 int run_thread(int listener) {
+    // The connections being served; at the stop each is shut down (its
+    // thread's blocking read returns) and main waits until none is left.
+    struct Live {
+        std::mutex mutex;
+        std::condition_variable none_left;
+        std::set<int> fds;
+    };
+    static Live live;
     while (stop == 0) {
         const int fd = accept_within_100ms(listener);
         if (fd < 0) continue;
+        {
+            const std::scoped_lock lock(live.mutex);
+            live.fds.insert(fd);
+        }
         std::thread([fd] {
             serve(fd);
+            const std::scoped_lock lock(live.mutex);
+            live.fds.erase(fd);
             ::close(fd);
+            if (live.fds.empty()) live.none_left.notify_all();
         }).detach();
     }
+    std::unique_lock lock(live.mutex);
+    for (const int fd : live.fds) ::shutdown(fd, SHUT_RDWR);
+    live.none_left.wait(lock, [] { return live.fds.empty(); });
     return 0;
 }
 
@@ -230,12 +284,13 @@ int run_prethread(int listener, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    design = broken::bug_from_name(
-        argv[0],
-        "prefork prefork-leaks reuseport reuseport-forks "
-        "reuseport-parent-listens fdpass fdpass-keeps fdpass-shares-channels fork thread "
-        "prethread",
-        "model-");
+    design =
+        broken::bug_from_name(argv[0],
+                              "prefork prefork-leaks reuseport reuseport-forks "
+                              "reuseport-parent-listens fdpass fdpass-keeps fdpass-shares-channels "
+                              "fdpass-leaks-channel fork thread "
+                              "prethread",
+                              "model-");
     const Options o = parse(argc, argv);
     catch_stop();
     if (design.starts_with("reuseport")) ::_exit(run_reuseport(o));
@@ -245,7 +300,7 @@ int main(int argc, char** argv) {
     if (design == "prefork" || design == "prefork-leaks") {
         status = run_prefork(listener, o.workers);
     } else if (design == "fdpass" || design == "fdpass-keeps" ||
-               design == "fdpass-shares-channels") {
+               design == "fdpass-shares-channels" || design == "fdpass-leaks-channel") {
         status = run_fdpass(listener, o.workers);
     } else if (design == "fork") {
         status = run_fork(listener);

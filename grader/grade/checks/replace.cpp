@@ -1,11 +1,14 @@
 // replace (labs prefork and fdpass): a worker of the pool of -n processes
 // killed with SIGKILL under load is replaced, and so is one killed while it
 // waits in accept() (holding the accept lock, if the workers take one);
-// every request after that is served. The workers are the server's tree in
-// /proc.
+// every request after that is served; and once it is idle again, the parent
+// holds no more descriptors than before the kills (what it kept of a dead
+// worker, fdpass's end of the channel, is closed). The workers are the
+// server's tree in /proc.
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 #include <vector>
@@ -59,10 +62,40 @@ void kill_and_expect_replacement(Context& ctx, int n, pid_t victim, std::string_
     }
 }
 
+// The parent's descriptors, idle again after the replacements: no more than
+// @p before (the same parent, idle before the kills), within 2 s.
+void expect_parent_fds_back(Context& ctx, const std::vector<procfs::FdInfo>& before,
+                            const std::string& killed, std::size_t victims) {
+    std::vector<procfs::FdInfo> now;
+    const bool back = poll_until(2s, [&] {
+        now = procfs::open_fds(ctx.pid());
+        return now.size() <= before.size();
+    });
+    ctx.log("the parent's descriptors: {} before the kills, {} after", before.size(), now.size());
+    if (back) return;
+    // What is new: descriptors whose number or target was not there before.
+    std::vector<std::string> added;
+    for (const auto& fd : now) {
+        const bool old = std::any_of(before.begin(), before.end(), [&](const procfs::FdInfo& b) {
+            return b.fd == fd.fd && b.target == fd.target;
+        });
+        if (!old) added.push_back(fmt::format("{} -> {}", fd.fd, fd.target));
+    }
+    fail(fmt::format("the parent (pid {}) had {} descriptors open before worker{} {} {} killed "
+                     "and replaced, and still {} once the server was idle again (new: {}): it "
+                     "kept something of each dead worker",
+                     ctx.pid(), before.size(), victims == 1 ? "" : "s", killed,
+                     victims == 1 ? "was" : "were", now.size(), fmt::join(added, ", ")),
+         "when you reap a dead worker, close what the parent kept for it (its end of the "
+         "channel, if the parent talks to its workers) before you start the replacement: "
+         "otherwise every death leaks a descriptor, and the parent runs out in the end");
+}
+
 // replace: a worker killed under load is replaced; nothing is lost afterwards.
 void check_replace(Context& ctx) {
     const int n = pool_size(ctx);
     const auto before = pool_of(ctx, n, "before the kill");
+    const auto parent_fds = procfs::open_fds(ctx.pid());
     const Deadline overall(40s);
     // A busy worker: 2n clients ask for 1 MiB each and do not read yet.
     std::vector<Connection> load;
@@ -99,6 +132,7 @@ void check_replace(Context& ctx) {
                  "released by the kernel when its owner dies");
         }
     }
+    expect_parent_fds_back(ctx, parent_fds, killed, victims.size());
 }
 
 }  // namespace
@@ -109,7 +143,8 @@ CSD_CHECK(replace) {
             check_replace,
             "a worker killed with SIGKILL under load is replaced within 2 s, and so is one killed "
             "while it waits in accept (holding the accept lock, if the workers take one); every "
-            "request after that is served",
+            "request after that is served, and the idle parent has no more descriptors than "
+            "before the kills",
             "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork a new "
             "one in its slot; the parent never exits because a worker did",
             {"cpu"}};
