@@ -13,6 +13,12 @@
 //                 with send() calls in a loop                              -> ring-io
 //   pwritev2-syscall  the same with pwritev2(fd, iov, 1, -1, 0), which on a
 //                 socket is a plain write under another name              -> ring-io
+//   accept-no-rearm  a multishot accept ended by an error (EMFILE) is never
+//                 submitted again: no client is accepted after it         -> emfile
+//   emfile-spin   out of descriptors, submits the accept again at once
+//                 instead of pausing: it fails again at once, a spin      -> emfile
+// Out of descriptors, the others pause 100 ms (a timeout on the ring),
+// then accept again.
 // And one that is no bug, for the architecture check to pass:
 //   ring-async    every recv is forced to io_uring's kernel workers
 //                 (IOSQE_ASYNC): iou-wrk threads come and go in /proc/PID/task
@@ -26,6 +32,9 @@
 // test: send-syscall uring ring-io control pipeline
 //   The same writes under another name (issue 20: it had full marks).
 // test: pwritev2-syscall uring ring-io control pipeline
+//   Out of descriptors (issue 20: an accept never re-armed had full marks).
+// test: accept-no-rearm uring emfile control pipeline
+// test: emfile-spin uring emfile control pipeline
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -50,8 +59,14 @@ namespace {
 /// The one thing this program gets wrong, set first thing in main().
 std::string_view bug;
 
-enum Kind : std::uint64_t { accept_kind = 0, stop_kind = 1, recv_kind = 2, send_kind = 3 };
-constexpr std::uint64_t kind_mask = 3;
+enum Kind : std::uint64_t {
+    accept_kind = 0,
+    stop_kind = 1,
+    recv_kind = 2,
+    send_kind = 3,
+    pause_kind = 4,
+};
+constexpr std::uint64_t kind_mask = 7;
 
 struct alignas(8) Client {
     csd::Fd fd;
@@ -98,7 +113,18 @@ class Server {
                             clients_.back()->fd = csd::Fd(c.res);
                             serve(*clients_.back());
                         }
-                        if ((c.flags & IORING_CQE_F_MORE) == 0) accept();
+                        if ((c.flags & IORING_CQE_F_MORE) == 0) {
+                            if (c.res < 0 && bug == "accept-no-rearm") break;
+                            if (c.res < 0 && csd::out_of_descriptors(-c.res) &&
+                                bug != "emfile-spin") {
+                                pause();
+                            } else {
+                                accept();
+                            }
+                        }
+                        break;
+                    case pause_kind:
+                        accept();
                         break;
                     case recv_kind:
                         client->receiving = false;
@@ -127,6 +153,12 @@ class Server {
     }
 
   private:
+    void pause() {
+        io_uring_sqe& sqe = ring_.next_sqe();
+        ::io_uring_prep_timeout(&sqe, &pause_, 0, 0);
+        ::io_uring_sqe_set_data64(&sqe, pause_kind);
+    }
+
     void accept() {
         io_uring_sqe& sqe = ring_.next_sqe();
         ::io_uring_prep_multishot_accept(&sqe, listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
@@ -187,6 +219,7 @@ class Server {
 
     csd::Ring ring_;
     csd::Fd listener_;
+    __kernel_timespec pause_{0, 100'000'000};  // read by the kernel while a pause runs
     std::vector<std::unique_ptr<Client>> clients_;
 };
 
@@ -194,7 +227,9 @@ class Server {
 
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
-        argv[0], "ring-timeout ring-thread send-syscall pwritev2-syscall ring-async");
+        argv[0],
+        "ring-timeout ring-thread send-syscall pwritev2-syscall ring-async accept-no-rearm "
+        "emfile-spin");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     std::thread helper;

@@ -340,7 +340,8 @@ pid_t only_child(pid_t init) {
 
 }  // namespace
 
-pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
+pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
+                   std::optional<rlim_t> open_files) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -349,7 +350,7 @@ pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, 
                  .in_fd = in_fd,
                  .out_fd = out_fd,
                  .err_fd = err_fd,
-                 .limits = sandbox_limits(argv.front())};
+                 .limits = sandbox_limits(argv.front(), open_files)};
     auto [error_read, error_write] = cloexec_pipe();
     c.error_fd = error_write.get();
     const bool namespaced = sandbox_info().pid_namespace;

@@ -9,6 +9,7 @@
 /// server started". Functions here may be called from any thread; the
 /// record of reaped children is shared and locked.
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -46,8 +47,10 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
 /// kill() and strace work on it); child_status(), wait_child() and
 /// kill_tree() work on it as on a child of the grader. The caller must be a
 /// child subreaper (init_process_control()): the init is reparented to it.
-/// Throws std::system_error when the program cannot be started.
-pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd);
+/// Throws std::system_error when the program cannot be started. With
+/// @p open_files, its RLIMIT_NOFILE is that (sandbox_limits()).
+pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
+                   std::optional<rlim_t> open_files = std::nullopt);
 
 /// The wait status of child @p pid once it ended (reaping it if needed),
 /// nullopt while it runs. -1 when it ended but its status is unknown.

@@ -91,10 +91,10 @@ const SandboxInfo& sandbox_info() {
     return info();
 }
 
-ChildLimits sandbox_limits(const std::string& path) {
+ChildLimits sandbox_limits(const std::string& path, std::optional<rlim_t> files_wanted) {
     ChildLimits l;
     rlimit current{};
-    rlim_t files = open_files;
+    rlim_t files = files_wanted.value_or(open_files);
     if (::getrlimit(RLIMIT_NOFILE, &current) == 0 && current.rlim_max != RLIM_INFINITY) {
         files = std::min(files, current.rlim_max);
     }

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace csd::grade {
@@ -49,8 +50,11 @@ const SandboxInfo& configure_sandbox(double cpu_seconds);
 /// The limits for the graded program at @p path: descriptors for the
 /// 10,000-connection checks, CPU time, file size, no core dumps, a memory
 /// bound (RLIMIT_DATA; none for a sanitizer build, whose shadow memory
-/// counts as data) and, when not root, a process count. Main thread.
-[[nodiscard]] ChildLimits sandbox_limits(const std::string& path);
+/// counts as data) and, when not root, a process count. With @p open_files,
+/// RLIMIT_NOFILE is that (soft and hard; at most the grader's own hard
+/// limit) instead of the default. Main thread.
+[[nodiscard]] ChildLimits sandbox_limits(const std::string& path,
+                                         std::optional<rlim_t> open_files = std::nullopt);
 
 /// In a forked child only (async-signal-safe): sets every limit of
 /// @p limits; returns 0 or the errno of the first that failed.

@@ -137,7 +137,7 @@ void Server::spawn_on(std::uint16_t port) {
     port_ = port;
     std::vector<std::string> argv = {path_, "-i", "127.0.0.1", "-p", std::to_string(port_)};
     argv.insert(argv.end(), args_.begin(), args_.end());
-    pid_ = spawn_graded(argv, -1, out_->write_end(), err_->write_end());
+    pid_ = spawn_graded(argv, -1, out_->write_end(), err_->write_end(), open_files_);
     out_->close_write_end();
     err_->close_write_end();
     ++starts_;

@@ -4,6 +4,7 @@
 /// process group of its own, watched, and stopped with everything it
 /// started.
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -69,6 +70,9 @@ class Server {
     [[nodiscard]] std::string command_line() const;
     /// How many times start() was called.
     [[nodiscard]] int starts() const noexcept { return starts_; }
+    /// The RLIMIT_NOFILE of the next starts: @p files, or the sandbox's
+    /// default with nullopt (sandbox_limits()).
+    void limit_open_files(std::optional<rlim_t> files) noexcept { open_files_ = files; }
 
     /// What the server wrote to stdout (all of it, or its head and tail
     /// around a line `[N bytes cut]`); once the server ended, everything it
@@ -89,6 +93,7 @@ class Server {
     pid_t pid_ = 0;
     std::uint16_t port_ = 0;
     int starts_ = 0;
+    std::optional<rlim_t> open_files_;    // RLIMIT_NOFILE of the next starts, when not the default
     std::unique_ptr<OutputCapture> out_;  // the server's stdout
     std::unique_ptr<OutputCapture> err_;  // the server's stderr
 };

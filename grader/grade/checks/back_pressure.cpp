@@ -1,10 +1,13 @@
 // back-pressure: a client that pipelines requests without reading any reply
-// must not make the server's memory grow, nor stop it serving the others.
+// must not make the server's memory grow, nor stop it serving the others;
+// nor may 8 such clients at once (a cap per client that is generous alone
+// adds up over many clients).
 #include <fmt/format.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <thread>
+#include <vector>
 
 #include "checks.hpp"
 #include "expect.hpp"
@@ -24,6 +27,10 @@ constexpr std::uint64_t mib = 1024 * 1024;
 constexpr std::uint64_t growth_bound = 48 * mib;
 // The client stops sending after this many request bytes.
 constexpr std::uint64_t flood_limit = 64 * mib;
+// The flooding clients of the second part, all at once, and the request
+// bytes each sends at most.
+constexpr int flooders = 8;
+constexpr std::uint64_t flooder_limit = 8 * mib;
 // The first requests: 100 replies of 4 MiB, 400 MiB that are never read.
 constexpr int big_requests = 100;
 constexpr std::uint64_t big_reply = 4 * mib;
@@ -62,6 +69,96 @@ class Flood {
 
 std::string in_mib(std::uint64_t bytes) {
     return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / static_cast<double>(mib));
+}
+
+// The second part: flooders clients connect and are served once, then
+// flood the server at once, each until the server stops reading it for
+// 300 ms or flooder_limit; the server's memory must stay within
+// growth_bound of what it was with them connected (or @p before, when that
+// was more) all the while.
+void flood_at_once(Context& ctx, const Flood& flood, std::uint64_t before) {
+    const pid_t root = ctx.pid();
+    struct Flooder {
+        Connection conn;
+        std::uint64_t sent = 0;
+        Deadline::Clock::time_point progress;
+        bool done = false;
+    };
+    const int capacity = ctx.lab().model == Model::single_process ? 1
+                         : ctx.lab().workers > 0 ? std::min(ctx.lab().workers, flooders)
+                                                 : flooders;
+    std::vector<Flooder> all;
+    for (int i = 0; i < flooders; ++i) {
+        all.push_back({Connection::open(ctx.port(), Deadline(3s)), 0, Deadline::Clock::now()});
+        // Served once first, so that what the design spends on a client (a
+        // process, a thread) is in the baseline. An iterative server serves
+        // only the first of them, a pool of N blocking workers the first N
+        // (the others wait for a worker: their reply is not waited for).
+        const std::string what = fmt::format("client {} of {}, before it floods", i + 1, flooders);
+        all.back().conn.send_all(request_line(1), Deadline(3s), what);
+        if (i < capacity) {
+            expect_reply(ctx.reply(), all.back().conn, 1, Deadline(3s), what);
+        }
+    }
+    std::this_thread::sleep_for(scaled(50ms));
+    const std::uint64_t connected = procfs::tree_rss_bytes(root);
+    before = std::max(before, connected);
+    std::uint64_t peak = before;
+    const auto total = [&] {
+        std::uint64_t sum = 0;
+        for (const auto& f : all) sum += f.sent;
+        return sum;
+    };
+    const Deadline overall(20s);
+    while (!overall.expired()) {
+        bool moved = false;
+        bool active = false;
+        std::vector<pollfd> waiting;
+        for (auto& f : all) {
+            if (f.done) continue;
+            const long n = f.conn.send_some(flood.next(f.sent));
+            if (n < 0) {
+                fail(
+                    fmt::format("the server closed the connection of one of {} clients that "
+                                "pipelined requests at once without reading the replies (after "
+                                "{} of its requests)",
+                                flooders, in_mib(f.sent)));
+            }
+            if (n > 0) {
+                f.sent += static_cast<std::uint64_t>(n);
+                f.progress = Deadline::Clock::now();
+                moved = true;
+            } else if (Deadline::Clock::now() - f.progress > scaled(300ms)) {
+                f.done = true;  // the server stopped reading this one
+            } else {
+                waiting.push_back({f.conn.fd(), POLLOUT, 0});
+            }
+            if (f.sent >= flooder_limit) f.done = true;
+            active = active || !f.done;
+        }
+        peak = std::max(peak, procfs::tree_rss_bytes(root));
+        if (peak > before + growth_bound) {
+            const auto sent = total();
+            all.clear();
+            fail(fmt::format("{} clients at once sent {} of pipelined requests in all (each "
+                             "asking for {} of replies and more) and read nothing; meanwhile "
+                             "the server's memory (VmRSS of its processes, {} with the clients "
+                             "connected) grew to {}: "
+                             "by more than the {} allowed. One such client alone stayed within "
+                             "it: whatever a client may make the server hold adds up over "
+                             "clients",
+                             flooders, in_mib(sent), in_mib(big_requests * big_reply),
+                             in_mib(before), in_mib(peak), in_mib(growth_bound)),
+                 hint_text);
+        }
+        if (!active) break;
+        if (!moved && !waiting.empty()) (void)::poll(waiting.data(), waiting.size(), 20);
+    }
+    ctx.log("{} clients at once sent {} of requests; RSS peak {}", flooders, in_mib(total()),
+            in_mib(peak));
+    ctx.require_running(
+        fmt::format("after {} clients pipelined requests at once without reading", flooders));
+    for (auto& f : all) f.conn.reset();
 }
 
 // back-pressure: a client that never reads cannot make the server's memory grow.
@@ -122,6 +219,7 @@ void check_back_pressure(Context& ctx) {
     std::this_thread::sleep_for(scaled(100ms));
     if (grown()) too_much("then");
     conn.reset();
+    flood_at_once(ctx, flood, before);
 }
 
 }  // namespace
@@ -131,7 +229,8 @@ CSD_CHECK(back_pressure) {
             10,
             check_back_pressure,
             "a client pipelining requests for 400 MiB and more without reading grows the server's "
-            "memory by less than 48 MiB; others are still served",
+            "memory by less than 48 MiB; others are still served; 8 such clients at once grow "
+            "it by less than 48 MiB too",
             "stop reading from a client while it has many requests waiting for their replies "
             "(csd::Session::wants_input()); never build a reply in memory",
             {"cpu"}};

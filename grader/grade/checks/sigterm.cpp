@@ -20,10 +20,11 @@
 // A server with a thread per connection (the thread lab) also gets join
 // rounds, every third round: eight idle clients, so eight connection
 // threads, and strace attached (close, exit, exit_group) before the SIGTERM.
-// Every thread the server had at the SIGTERM must end (its exit) or at
-// least close what it served (a close of its own) before the process's
-// exit_group: detached threads that the main thread never waits for die
-// in the middle of their work, killed by the exit.
+// Of the threads the server had at the SIGTERM, at least one per idle
+// client must end (its exit) or at least close what it served (a close of
+// its own) before the process's exit_group: detached threads that the main
+// thread never waits for die in the middle of their work, killed by the
+// exit. (Not in an ASan build: LeakSanitizer refuses to run under ptrace.)
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -38,6 +39,7 @@
 #include "expect.hpp"
 #include "process.hpp"
 #include "procfs.hpp"
+#include "sandbox.hpp"
 #include "strace_text.hpp"
 #include "trace.hpp"
 
@@ -214,11 +216,20 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
                       ? fmt::format("as the server forked child {} for the volley", k)
                       : "with no new child seen";
     } else if (kind == RoundKind::join) {
-        trace.emplace(top, "close,exit,exit_group");
-        if (trace->attached()) {
+        // LeakSanitizer refuses to run under ptrace: an ASan build traced at
+        // its exit exits with status 1. Its threads are not watched.
+        if (built_with_sanitizer(ctx.program()) && !procfs::runs_tsan(top)) {
+            ctx.log(
+                "round {}: how the threads end not checked (a sanitizer build: "
+                "LeakSanitizer does not run under strace)",
+                round + 1);
+        } else {
+            trace.emplace(top, "close,exit,exit_group");
+        }
+        if (trace && trace->attached()) {
             threads = procfs::thread_ids(top);
             trigger = fmt::format("with strace watching its {} threads", threads.size());
-        } else {
+        } else if (trace) {
             ctx.log("round {}: how the threads end not checked: {}", round + 1, trace->why_not());
             trace.reset();
         }
@@ -285,16 +296,21 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
     }
     if (trace) {
         const auto running = threads_not_ended(trace->finish(), threads);
+        // The threads that ended: at least one per idle client. (The
+        // runtime's own threads, such as ThreadSanitizer's or the library's
+        // csd-signals under it, end with the process.)
+        const auto ended =
+            running ? static_cast<int>(threads.size()) - 1 - static_cast<int>(running->size()) : 0;
         if (!running) {
             ctx.log("round {}: strace saw no exit_group: how the threads ended not checked",
                     round + 1);
-        } else if (!running->empty()) {
-            fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but {} of its "
-                             "{} threads at the SIGTERM (tids {}) were still running when it "
-                             "called exit_group: strace saw them neither end (exit) nor close "
-                             "their client first, so the exit killed them in the middle of "
-                             "their work",
-                             when, running->size(), threads.size(), fmt::join(*running, ", ")),
+        } else if (ended < idle_clients) {
+            fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but of its {} "
+                             "threads at the SIGTERM only {} ended (exit) or closed their "
+                             "client before the process called exit_group, for {} idle "
+                             "clients; strace saw tids {} do neither, so the exit killed them in "
+                             "the middle of their work",
+                             when, threads.size(), ended, idle_clients, fmt::join(*running, ", ")),
                  "at the stop, wait for every connection thread before main returns: each one "
                  "sees the stop descriptor, closes its client and ends, and the main thread "
                  "joins it. A detached thread cannot be waited for, so the process's exit "

@@ -1,0 +1,188 @@
+// emfile (uring lab, docs/contract.md, section 2): out of descriptors, the
+// server stops accepting for a moment without spinning, and takes it up
+// again by itself once descriptors are free.
+//
+// The grader starts the server anew with RLIMIT_NOFILE at 48 (io_uring
+// reads the limit when the accept is submitted, so it must be in force
+// from the start) and opens 64 connections that each ask for 100 bytes.
+// The server accepts and serves as many as fit; then accepting fails with
+// EMFILE, which ends an io_uring multishot accept (a completion without
+// IORING_CQE_F_MORE), and the others wait in the listen queue. For 1 s of
+// that the server must stay under 30 % of a CPU (an accept submitted again
+// at once fails again at once: a spin). Then the grader closes the served
+// connections: within 3 s every queued client must be served, and a new
+// one too. The server is stopped at the end (the next check gets one with
+// the sandbox's usual limits).
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "procfs.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The server's RLIMIT_NOFILE in this check.
+constexpr rlim_t file_limit = 48;
+/// Connections the grader opens against it.
+constexpr int clients = 64;
+/// Bytes each of them asks for.
+constexpr std::size_t asked = 100;
+/// Most CPU the server may use while out of descriptors, in % of one CPU.
+constexpr double spin_limit = 30.0;
+
+/// Makes the server's next starts use RLIMIT_NOFILE @p files, and the
+/// sandbox's default again when destroyed. Main thread only.
+class FileLimit {
+  public:
+    FileLimit(Server& server, rlim_t files) : server_(server) { server.limit_open_files(files); }
+    ~FileLimit() { server_.limit_open_files(std::nullopt); }
+    FileLimit(const FileLimit&) = delete;
+    FileLimit& operator=(const FileLimit&) = delete;
+
+  private:
+    Server& server_;
+};
+
+/// One of the grader's connections and the bytes of its reply so far.
+struct Client {
+    Connection conn;
+    std::size_t got = 0;
+    bool closed = false;  ///< the server closed it (EOF or reset)
+};
+
+/// Reads whatever the clients in @p all have received, for up to @p limit
+/// (scaled), until each of them has its whole reply (or was closed).
+void collect(std::vector<Client>& all, Deadline::Clock::duration limit) {
+    const Deadline deadline(limit);
+    std::vector<char> buf(4096);
+    for (;;) {
+        std::vector<pollfd> fds;
+        std::vector<Client*> owners;
+        for (auto& c : all) {
+            if (c.got >= asked || c.closed || c.conn.fd() < 0) continue;
+            fds.push_back({c.conn.fd(), POLLIN, 0});
+            owners.push_back(&c);
+        }
+        if (fds.empty() || deadline.expired()) return;
+        const int ready = ::poll(fds.data(), fds.size(), deadline.poll_ms());
+        if (ready <= 0) continue;
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].revents == 0) continue;
+            const ssize_t n = ::recv(fds[i].fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n > 0) {
+                owners[i]->got += static_cast<std::size_t>(n);
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                owners[i]->closed = true;
+            }
+        }
+    }
+}
+
+// emfile: out of descriptors, no spin, and accepting again by itself.
+void check_emfile(Context& ctx) {
+    const FileLimit limit(ctx.server(), file_limit);
+    const Readiness started = ctx.server().start(5s, ctx.server().args());
+    if (!started.accepting) {
+        fail(fmt::format("started again with RLIMIT_NOFILE {}, the server did not accept: {}",
+                         file_limit, started.problem));
+    }
+    const pid_t pid = ctx.pid();
+    ctx.log("started with RLIMIT_NOFILE {}: {} descriptors open", file_limit,
+            procfs::open_fds(pid).size());
+    const Deadline overall(30s);
+    std::vector<Client> all;
+    for (int i = 0; i < clients; ++i) all.push_back({Connection::begin_open(ctx.port())});
+    for (auto& c : all) {
+        if (const int err = c.conn.finish_connect(overall.within(3s)); err != 0) {
+            fail(
+                fmt::format("connection {} of {} failed: {} (a client beyond the limit must "
+                            "wait in the listen queue)",
+                            &c - all.data() + 1, clients, std::strerror(err)));
+        }
+        c.conn.send_all(request_line(asked), overall.within(3s), "a request for 100 bytes");
+    }
+    collect(all, 1s);
+    const auto served = static_cast<int>(
+        std::count_if(all.begin(), all.end(), [](const Client& c) { return c.got >= asked; }));
+    ctx.log("{} of {} clients served under the lowered limit", served, clients);
+    ctx.require_running("out of descriptors");
+    if (served == clients) {
+        // Descriptors of its own making (io_uring's registered files?): no EMFILE to see.
+        ctx.log("the limit did not bite: every client was served");
+        return;
+    }
+    // Out of descriptors now, clients queued: the server must wait, not spin.
+    const auto before = procfs::cpu_ticks(pid);
+    const auto measured = scaled(1s);
+    std::this_thread::sleep_for(measured);
+    const auto after = procfs::cpu_ticks(pid);
+    if (before && after) {
+        const double cpu = 100.0 * static_cast<double>(*after - *before) /
+                           static_cast<double>(procfs::ticks_per_second()) /
+                           std::chrono::duration<double>(measured).count();
+        ctx.log("CPU while out of descriptors: {:.0f} %", cpu);
+        if (cpu > spin_limit) {
+            fail(fmt::format("out of descriptors (RLIMIT_NOFILE {}: {} of {} clients served, {} "
+                             "waiting in the listen queue), the server used {:.0f} % of a CPU "
+                             "for {:.1f} s: it tried to accept again and again",
+                             file_limit, served, clients, clients - served, cpu,
+                             std::chrono::duration<double>(measured).count()),
+                 "an accept that fails with EMFILE or ENFILE fails again at once while the "
+                 "clients wait: pause (a timeout request on the ring), then submit the accept "
+                 "again when the pause completes");
+        }
+    }
+    // Free the server's descriptors: the queued clients must be served now.
+    for (auto& c : all) {
+        if (c.got >= asked || c.closed) c.conn.close();
+    }
+    std::erase_if(all, [](const Client& c) { return c.conn.fd() < 0; });
+    const auto queued = all.size();
+    collect(all, 3s);
+    const auto late =
+        std::count_if(all.begin(), all.end(), [](const Client& c) { return c.got < asked; });
+    if (late > 0) {
+        fail(fmt::format("out of descriptors (RLIMIT_NOFILE {}), the server served {} of {} "
+                         "clients; once the grader closed those, {} of the {} waiting in the "
+                         "listen queue were still not served 3 s later: the server stopped "
+                         "accepting for good",
+                         file_limit, served, clients, late, queued),
+             "an accept that fails (EMFILE) ends the multishot accept: its completion comes "
+             "without IORING_CQE_F_MORE. Submit the accept again after a pause (a timeout "
+             "request), or no client is ever accepted again");
+    }
+    all.clear();
+    fetch(ctx.reply(), ctx.port(), 4000, overall.within(3s),
+          "a new client once the queued ones were served");
+}
+
+}  // namespace
+
+CSD_CHECK(emfile) {
+    return {"emfile",
+            10,
+            check_emfile,
+            "out of descriptors (the server started with RLIMIT_NOFILE 48, then 64 clients "
+            "connect): the server stays under 30 % of a CPU while clients wait in the listen "
+            "queue, and once the served ones close, every waiting client and a new one are "
+            "served within 3 s",
+            "when accepting fails with EMFILE or ENFILE, pause (a timeout request on the ring) "
+            "and then submit the accept again: at once it would fail again, never it would "
+            "leave every later client waiting",
+            {"cpu"},
+            Lifecycle::ends_server};
+}
+
+}  // namespace csd::grade
