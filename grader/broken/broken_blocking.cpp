@@ -17,6 +17,7 @@
 // test: accepts-sign fork malformed control pipeline
 // test: ignores-sigterm fork sigterm control pipeline
 // test: orphans fork sigterm control pipeline
+// test: kills-no-wait fork sigterm control pipeline
 // test: plain-fork fork sigterm control pipeline
 // test: iterative fork concurrency control pipeline
 // test: child-keeps-listener fork architecture control pipeline
@@ -102,6 +103,8 @@ std::string_view bug;
 //   many-cr               strips every '\r' before the '\n', not only one        -> malformed
 //   ignores-sigterm       SIG_IGN for SIGTERM: runs on after it                 -> sigterm
 //   orphans               on SIGTERM exits without ending its children          -> sigterm
+//   kills-no-wait         on SIGTERM signals its children and exits without
+//                         waiting for them (the sandbox's init reaps them)     -> sigterm
 //   plain-fork            fork() and then csd::reset_signals_in_child() in the
 //                         child, not csd::fork_child(): a SIGTERM from the
 //                         parent that reaches a new child before its reset runs
@@ -281,6 +284,7 @@ void serve_forking(csd::Fd& listener) {
     }
     if (bug == "orphans") return;
     for (const pid_t pid : children) ::kill(pid, SIGTERM);
+    if (bug == "kills-no-wait") return;
     for (const pid_t pid : children) ::waitpid(pid, nullptr, 0);
 }
 
@@ -354,7 +358,8 @@ int main(int argc, char** argv) {
         argv[0],
         "no-reap parent-keeps-socket one-request wraps-at-16m whole-mib-only partial-line crash "
         "accepts-sign sigpipe sigpipe-drop skips-empty-lines long-lines many-cr ignores-sigterm "
-        "orphans plain-fork iterative child-keeps-listener silent slow-start drops-every-50th "
+        "orphans kills-no-wait plain-fork iterative child-keeps-listener silent slow-start "
+        "drops-every-50th "
         "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
         "cap-closes "
         "thread-wakes-100ms");

@@ -20,6 +20,8 @@
 //   thread-per-client     each worker serves each connection on a new thread
 //                         of its own: -n bounds nothing
 //   pool-of-4             4 workers whatever -n says
+//   stop-no-wait          at the stop, signals its workers and exits without
+//                         waiting for them (the sandbox's init reaps them)
 // and one name that is no bug: broken-correct-variant does every mode
 // another valid way (plain accept() without flags, open file description
 // locks F_OFD_SETLKW on each worker's own open of the lock file, pselect(),
@@ -46,6 +48,7 @@
 //   Each worker has one thread, however many clients it serves.
 // test: thread-per-client prefork architecture control pipeline
 // test: pool-of-4 prefork architecture control pipeline
+// test: stop-no-wait prefork sigterm control pipeline
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -191,7 +194,7 @@ int main(int argc, char** argv) {
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 "
-        "thread-per-client pool-of-4 correct-variant");
+        "thread-per-client pool-of-4 correct-variant stop-no-wait");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
@@ -261,7 +264,7 @@ int main(int argc, char** argv) {
         if (pid > 0) ::kill(pid, SIGTERM);
     }
     for (const pid_t pid : pids) {
-        if (pid > 0) ::waitpid(pid, nullptr, 0);
+        if (pid > 0 && bug != "stop-no-wait") ::waitpid(pid, nullptr, 0);
     }
     for (std::size_t i = 0; i < n; ++i) {
         std::cout << "worker " << i << " pid " << last[i] << " connections " << counters[i].load()

@@ -24,14 +24,21 @@
 // client must end (its exit) or at least close what it served (a close of
 // its own) before the process's exit_group: detached threads that the main
 // thread never waits for die in the middle of their work, killed by the
-// exit. (Not in an ASan build: LeakSanitizer refuses to run under ptrace.)
+// exit. A server that forks (fork, prefork, fdpass) gets reap rounds the
+// same way, every fourth round: strace on the top process (wait4, waitid,
+// exit_group) must see it reap each child it had at the SIGTERM before its
+// exit_group; children left for the sandbox's init to reap were never
+// waited for. (Neither in an ASan build: LeakSanitizer refuses to run
+// under ptrace.)
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <optional>
+#include <set>
 #include <system_error>
 #include <thread>
 
@@ -75,6 +82,7 @@ enum class RoundKind {
     burst,      ///< new clients connecting all the while
     fork_race,  ///< SIGTERM as the server forks (a process per connection)
     join,       ///< idle connection threads, strace watching them end (thread per connection)
+    reap,       ///< children, strace watching the parent reap them (servers that fork)
 };
 
 /// New connections to a port, opened by a thread of its own until stop()
@@ -184,6 +192,49 @@ std::optional<std::vector<pid_t>> threads_not_ended(const std::string& trace,
     return running;
 }
 
+/// The children in @p children (pids as the server sees them) that the
+/// server's top process @p top (host pid) did not reap (wait4, waitid)
+/// before its exit_group in the strace text @p trace; nullopt when the
+/// trace shows no exit_group of it.
+std::optional<std::vector<pid_t>> children_not_reaped(const std::string& trace,
+                                                      const std::vector<pid_t>& children,
+                                                      pid_t top) {
+    const auto calls = parse_strace(trace);
+    // No prefix: strace traced one process only (the top one: the others
+    // existed before it attached).
+    const auto by_top = [&](const StraceCall& c) { return c.pid == 0 || c.pid == top; };
+    const auto last = std::find_if(calls.begin(), calls.end(), [&](const StraceCall& c) {
+        return by_top(c) && c.name == "exit_group";
+    });
+    if (last == calls.end()) return std::nullopt;
+    std::set<long long> reaped;
+    for (auto c = calls.begin(); c != last; ++c) {
+        if (!by_top(*c) || !c->succeeded()) continue;
+        if (c->name == "wait4" && *c->value > 0) reaped.insert(*c->value);
+        if (c->name == "waitid") {
+            // waitid(P_PID, 12, {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=12, ...}, ...)
+            const auto at = c->args.find("si_pid=");
+            if (at != std::string::npos) reaped.insert(std::atoll(c->args.c_str() + at + 7));
+        }
+    }
+    std::vector<pid_t> left;
+    for (const pid_t child : children) {
+        if (!reaped.contains(child)) left.push_back(child);
+    }
+    return left;
+}
+
+/// The children of @p top right now, as pids of the server's own (its PID
+/// namespace's, as wait4() returns them).
+std::vector<pid_t> children_of(pid_t top) {
+    std::vector<pid_t> own;
+    for (const auto& st : procfs::descendants(top)) {
+        if (st.ppid != top) continue;
+        if (const auto seen = procfs::own_pid(st.pid)) own.push_back(*seen);
+    }
+    return own;
+}
+
 /// One round: idle clients, then a burst with SIGTERM in the middle of it,
 /// a volley with SIGTERM as its k-th connection is forked (fork race), or
 /// idle connection threads watched by strace (join).
@@ -204,7 +255,8 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
     std::optional<Burst> burst;
     std::vector<Connection> volley;
     std::optional<Strace> trace;
-    std::vector<pid_t> threads;  // join: the server's threads at the SIGTERM
+    std::vector<pid_t> threads;   // join: the server's threads at the SIGTERM
+    std::vector<pid_t> children;  // reap: its children at the SIGTERM (its own pids)
     std::string trigger;
     if (kind == RoundKind::fork_race) {
         const std::size_t k = 1 + static_cast<std::size_t>(round / 2) % 4;
@@ -215,6 +267,23 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
         trigger = wait_for_children(top, base + k)
                       ? fmt::format("as the server forked child {} for the volley", k)
                       : "with no new child seen";
+    } else if (kind == RoundKind::reap) {
+        if (built_with_sanitizer(ctx.program()) && !procfs::runs_tsan(top)) {
+            ctx.log(
+                "round {}: how the children are reaped not checked (a sanitizer build: "
+                "LeakSanitizer does not run under strace)",
+                round + 1);
+        } else {
+            trace.emplace(top, "wait4,waitid,exit_group");
+        }
+        if (trace && trace->attached()) {
+            children = children_of(top);
+            trigger = fmt::format("with strace watching it reap its {} children", children.size());
+        } else if (trace) {
+            ctx.log("round {}: how the children are reaped not checked: {}", round + 1,
+                    trace->why_not());
+            trace.reset();
+        }
     } else if (kind == RoundKind::join) {
         // LeakSanitizer refuses to run under ptrace: an ASan build traced at
         // its exit exits with status 1. Its threads are not watched.
@@ -245,8 +314,8 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
     const auto opened = [&] { return (burst ? burst->opened() : 0) + volley.size(); };
     const std::size_t before = opened();
     ::kill(top, SIGTERM);
-    ctx.log("round {}: SIGTERM to pid {} {}({} connections so far)", round + 1, top,
-            trigger.empty() ? "" : trigger + " ", before);
+    ctx.log("round {}: SIGTERM to pid {} {}({} idle clients, {} new connections so far)", round + 1,
+            top, trigger.empty() ? "" : trigger + " ", idle_clients, before);
 
     const Deadline two_seconds(2s);
     std::optional<int> status;
@@ -269,6 +338,7 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
                 round + 1, rounds, trigger, total);
             break;
         case RoundKind::join:
+        case RoundKind::reap:
             when = fmt::format("round {} of {}: SIGTERM came with {} idle clients connected",
                                round + 1, rounds, idle_clients);
             break;
@@ -294,7 +364,25 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
         fail(fmt::format("the server {} after SIGTERM ({}); expected exit status 0",
                          describe_wait_status(*status), when));
     }
-    if (trace) {
+    if (trace && kind == RoundKind::reap) {
+        const auto left_unreaped = children_not_reaped(trace->finish(), children, top);
+        if (!left_unreaped) {
+            ctx.log("round {}: strace saw no exit_group: how the children were reaped not checked",
+                    round + 1);
+        } else if (!left_unreaped->empty()) {
+            fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but it had not "
+                             "reaped {} of its {} children (pids {} as it sees them) when it "
+                             "called exit_group: strace saw no wait4() or waitid() return them, "
+                             "so they were left for the sandbox's init to reap",
+                             when, left_unreaped->size(), children.size(),
+                             fmt::join(*left_unreaped, ", ")),
+                 "at the stop, signal every child and then wait for each one (waitpid) before "
+                 "the parent exits: a child that is only signalled may still run, and nobody "
+                 "collects its status");
+        } else {
+            ctx.log("round {}: every child reaped before the exit", round + 1);
+        }
+    } else if (trace) {
         const auto running = threads_not_ended(trace->finish(), threads);
         // The threads that ended: at least one per idle client. (The
         // runtime's own threads, such as ThreadSanitizer's or the library's
@@ -334,8 +422,11 @@ void check_sigterm(Context& ctx) {
             }
         }
         const Model model = ctx.lab().model;
+        const bool forks = model == Model::process_per_connection || model == Model::process_pool ||
+                           model == Model::descriptor_passing;
         const RoundKind kind =
             model == Model::process_per_connection && round % 2 == 0  ? RoundKind::fork_race
+            : forks && round % 4 == 3                                 ? RoundKind::reap
             : model == Model::thread_per_connection && round % 3 == 1 ? RoundKind::join
                                                                       : RoundKind::burst;
         sigterm_round(ctx, round, kind);
