@@ -18,6 +18,8 @@ HTTP server, as a forge's pages would, and checks:
 - every check id of each lab (`csd-grade --list`) has its row, #check-ID,
   on the lab's page, which has the section the grader's hints point at
   (#what-usually-goes-wrong);
+- every figure's smallest text is drawn at least 12 px tall, and every
+  figure is a link to its image (a click opens it full size);
 - no man page reference (`epoll_ctl(2)`) and no mention of another lab
   ("the select lab") is left unlinked in a page's prose (docs/conf.py
   links them; code, headings and existing links do not count).
@@ -56,6 +58,9 @@ import course  # noqa: E402  (docs/course.py: the labs, from csd-grade --list)
 SKIP = 77
 PREFIX = "/course/"
 WIDTH, HEIGHT = 1400, 1000
+# No figure text smaller, at any width (docs/conf.py gives each figure the
+# least width that keeps it so: a wider figure scrolls in its box).
+MIN_TEXT_PX = 12
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -123,6 +128,41 @@ window.addEventListener("load", function () {
     var box = h.getBoundingClientRect();
     r.headings.push({text: h.textContent.replace(/\s+/g, " ").trim(), height: box.height});
   });
+  // The smallest text of an SVG figure as drawn, in CSS px: an <object>'s
+  // own document is laid out (font size times the text's scale to the
+  // screen); an <img>'s SVG is fetched and read (font sizes in its user
+  // units, times the drawn width over its viewBox width).
+  function smallestText(f, box) {
+    var least = null;
+    if (f.tagName !== "IMG") {
+      var doc = f.contentDocument;
+      if (!doc) return null;
+      doc.querySelectorAll("text").forEach(function (t) {
+        if (!t.textContent.trim()) return;
+        var size = parseFloat(doc.defaultView.getComputedStyle(t).fontSize);
+        var ctm = t.getScreenCTM();
+        if (!size || !ctm) return;
+        var px = size * Math.sqrt(ctm.a * ctm.a + ctm.b * ctm.b);
+        if (least === null || px < least) least = px;
+      });
+      return least;
+    }
+    var src = f.getAttribute("src") || "";
+    if (!/\.svg$/.test(src)) return null;
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", f.src, false);
+    xhr.send();
+    if (xhr.status !== 200 || xhr.responseText.indexOf("<text") < 0) return null;
+    var root = (xhr.responseText.match(/<svg\b[^>]*>/) || [""])[0];
+    var vb = (root.match(/viewBox="([^"]*)"/) || [null, ""])[1].split(/[\s,]+/);
+    var userWidth = vb.length === 4 ? parseFloat(vb[2])
+                                    : parseFloat((root.match(/width="([0-9.]+)/) || [0, 0])[1]);
+    var sizes = (xhr.responseText.match(/font-size(?:="|:\s*)[0-9.]+/g) || []).map(function (m) {
+      return parseFloat(m.replace(/[^0-9.]/g, ""));
+    }).filter(function (v) { return v > 0; });
+    if (!userWidth || !sizes.length) return null;
+    return Math.min.apply(null, sizes) * box.width / userWidth;
+  }
   document.querySelectorAll("article object, article img").forEach(function (f) {
     var box = f.getBoundingClientRect();
     var ok;
@@ -132,8 +172,11 @@ window.addEventListener("load", function () {
       var doc = f.contentDocument;
       ok = !!(doc && doc.documentElement && doc.documentElement.nodeName.toLowerCase() === "svg");
     }
+    var link = f.closest("a[href]");
     r.figures.push({src: f.getAttribute("src") || f.getAttribute("data"), loaded: ok,
-                    width: box.width, height: box.height});
+                    width: box.width, height: box.height,
+                    smallest_text: ok ? smallestText(f, box) : null,
+                    opens: !!link && /\.(svg|png)$/.test(link.getAttribute("href"))});
   });
   document.querySelectorAll("article pre").forEach(function (pre) {
     if (pre.scrollWidth > pre.clientWidth + 1) {
@@ -415,6 +458,17 @@ def main():
                 for f in figures:
                     if not f["loaded"] or f["width"] < 50 or f["height"] < 30:
                         failures.add(f"{page}: figure {f['src']} not rendered ({f})")
+                    elif not dark:
+                        if f["smallest_text"] is not None and f["smallest_text"] < MIN_TEXT_PX - 0.05:
+                            failures.add(f"{page}: figure {f['src']}: text {f['smallest_text']:.1f} px "
+                                         f"tall at {WIDTH} px, under {MIN_TEXT_PX} px")
+                        if not f["opens"]:
+                            failures.add(f"{page}: figure {f['src']} does not open full size "
+                                         "on click (no link to the image around it)")
+                if figures and not dark:
+                    sizes = [f["smallest_text"] for f in figures if f["smallest_text"] is not None]
+                    if sizes:
+                        print(f"{page}: smallest figure text {min(sizes):.1f} px", flush=True)
                 if page in lab_pages and len(figures) < 2:
                     failures.add(f"{page}: {len(figures)} figure(s); a lab page has at least two")
                 for o in probe["overflow"]:

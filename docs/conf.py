@@ -492,6 +492,76 @@ def inline_absolute_imports(app, exception):
         css.write_text(_ABSOLUTE_IMPORT.sub(inline, text), encoding="utf-8")
 
 
+# Figures readable at any width (issue 23): a figure is never drawn smaller
+# than the width at which its smallest text is 12 px; a wider one scrolls
+# sideways in its box (csd.css), and a click opens it full size.
+MIN_FIGURE_TEXT_PX = 12
+_FONT_SIZE = re.compile(r'font-size(?:="|:\s*)([0-9.]+)')
+_SVG_ROOT = re.compile(r"<svg\b[^>]*>", re.S)
+_GRAPHVIZ_OBJECT = re.compile(
+    r'(<object data="([^"]+\.svg)" type="image/svg\+xml" class="graphviz")>(.*?</object>)', re.S)
+_SVG_IMG = re.compile(r'<img ([^>]*?)src="([^"]+\.svg)"([^>]*?)/?>')
+
+
+def _svg_units(value):
+    """A length of an SVG root attribute in CSS px (pt: 4/3 px)."""
+    m = re.match(r"\s*([0-9.]+)\s*(pt|px)?", value or "")
+    if not m:
+        return None
+    return float(m.group(1)) * (4 / 3 if m.group(2) == "pt" else 1)
+
+
+def figure_min_width(svg_path):
+    """The least width, in CSS px, at which every text of the SVG figure at
+    @svg_path is at least MIN_FIGURE_TEXT_PX tall; None when it has no text
+    (or no size to scale from)."""
+    try:
+        text = Path(svg_path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    root = _SVG_ROOT.search(text)
+    if not root:
+        return None
+    attrs = dict(re.findall(r'([\w:-]+)="([^"]*)"', root.group(0)))
+    view_box = attrs.get("viewBox", "").replace(",", " ").split()
+    user_width = float(view_box[2]) if len(view_box) == 4 else _svg_units(attrs.get("width"))
+    sizes = [float(v) for v in _FONT_SIZE.findall(text) if float(v) > 0]
+    if not user_width or not sizes or "<text" not in text:
+        return None
+    return int(-(-MIN_FIGURE_TEXT_PX * user_width // min(sizes)))
+
+
+def make_figures_legible(app, exception):
+    """Gives every SVG figure of the HTML pages its least width (no text
+    under MIN_FIGURE_TEXT_PX) and makes a Graphviz figure a link to its SVG
+    (an image figure already is one: Sphinx's image-reference)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    for page in out.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        if ".svg" not in html:
+            continue
+
+        def style_for(src):
+            width = figure_min_width((page.parent / src).resolve())
+            return f' style="min-width: {width}px"' if width else ""
+
+        def graphviz(m):
+            return (f'<a class="csd-figure-open" href="{m.group(2)}" '
+                    f'title="Open the figure full size">{m.group(1)}{style_for(m.group(2))}>'
+                    f"{m.group(3)}</a>")
+
+        def image(m):
+            if "style=" in m.group(1) + m.group(3):
+                return m.group(0)
+            return f'<img {m.group(1)}src="{m.group(2)}"{m.group(3)}{style_for(m.group(2))} />'
+
+        new = _SVG_IMG.sub(image, _GRAPHVIZ_OBJECT.sub(graphviz, html))
+        if new != html:
+            page.write_text(new, encoding="utf-8")
+
+
 def _block_end(text, open_brace):
     """The index just past the } that closes the { at open_brace."""
     depth = 0
@@ -534,5 +604,6 @@ def setup(app):
     app.connect("doctree-resolved", link_names)
     app.connect("build-finished", inline_absolute_imports)
     app.connect("build-finished", restore_auto_dark_mode)
+    app.connect("build-finished", make_figures_legible)
     app.add_lexer("console", ConsoleLexer)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -735,7 +735,8 @@ def svg_timeline(tasks: List[Task], analysis: Analysis, labels: Dict[int, str], 
 
     y_of = {t.tid: top + i * row for i, t in enumerate(shown)}
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 10}" '
-           f'height="{height}" font-family="sans-serif" font-size="12">',
+           f'height="{height}" viewBox="0 0 {left + width + 10} {height}" '
+           'font-family="sans-serif" font-size="12">',
            f'<rect width="100%" height="100%" fill="white"/>',
            f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
     for task in shown:
