@@ -28,6 +28,7 @@ endif()
 function(csd_skeleton_program lab library)
   add_executable(skeleton-${lab} ${ARGN})
   target_link_libraries(skeleton-${lab} PRIVATE ${library})
+  csd_lab_linking(skeleton-${lab} ${library})
   # The student's code: warnings shown, not errors (cmake/Warnings.cmake), so
   # ./csd grade, csd-batch and Gradescope build it alike.
   csd_student_warnings(skeleton-${lab})
@@ -79,6 +80,7 @@ function(csd_add_lab lab)
 
   add_executable(solution-${lab} ${sol_sources})
   target_link_libraries(solution-${lab} PRIVATE ${arg_LIBRARY})
+  csd_lab_linking(solution-${lab} ${arg_LIBRARY})
   csd_warnings(solution-${lab})
   csd_core_program(solution-${lab})
 

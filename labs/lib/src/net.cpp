@@ -1,5 +1,6 @@
 #include "csd/net.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -8,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <system_error>
 
@@ -17,28 +17,38 @@
 namespace csd {
 namespace {
 
-struct AddrInfoDeleter {
-    void operator()(addrinfo* ai) const noexcept { ::freeaddrinfo(ai); }
-};
+/// A socket address for @p host, @p port: a numeric IPv4 or IPv6 address,
+/// or "localhost" (127.0.0.1). No resolver: the lab servers are static
+/// programs, and a static glibc cannot load the resolver's libraries.
+/// Throws std::system_error (resolver_category(), EAI_NONAME) for
+/// anything else.
+socklen_t socket_address(const std::string& host, std::uint16_t port, sockaddr_storage& addr) {
+    addr = {};
+    const std::string numeric = host == "localhost" ? "127.0.0.1" : host;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+    if (::inet_pton(AF_INET, numeric.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        return sizeof *v4;
+    }
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    if (::inet_pton(AF_INET6, numeric.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        return sizeof *v6;
+    }
+    throw std::system_error(
+        EAI_NONAME, resolver_category(),
+        "listen_tcp(" + host + "): not a numeric IPv4 or IPv6 address (nor localhost)");
+}
 
 }  // namespace
 
 Fd listen_tcp(const std::string& host, std::uint16_t port, const ListenOptions& options) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    const std::string service = std::to_string(port);
-    if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-        const std::string call = "getaddrinfo(" + host + ")";
-        if (rc == EAI_SYSTEM) throw_errno(call.c_str());
-        throw std::system_error(rc, resolver_category(), call);
-    }
-    std::unique_ptr<addrinfo, AddrInfoDeleter> list(found);
-
+    sockaddr_storage addr{};
+    const socklen_t len = socket_address(host, port, addr);
     const int type = SOCK_STREAM | SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0);
-    Fd fd(check(::socket(list->ai_family, type, 0), "socket"));
+    Fd fd(check(::socket(addr.ss_family, type, 0), "socket"));
     const int one = 1;
     check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one),
           "setsockopt(SO_REUSEADDR)");
@@ -46,7 +56,7 @@ Fd listen_tcp(const std::string& host, std::uint16_t port, const ListenOptions& 
         check(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one),
               "setsockopt(SO_REUSEPORT)");
     }
-    check(::bind(fd.get(), list->ai_addr, list->ai_addrlen), "bind");
+    check(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len), "bind");
     check(::listen(fd.get(), options.backlog), "listen");
     return fd;
 }

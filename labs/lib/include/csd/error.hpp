@@ -30,8 +30,8 @@ void check_rc(int rc, const char* call);
 void* check_mmap(void* address, const char* call);
 
 /// The error category of getaddrinfo()'s EAI_* codes: message() is
-/// gai_strerror(). listen_tcp() throws std::system_error with it when a
-/// name cannot be resolved (EAI_SYSTEM is reported as its errno instead).
+/// gai_strerror(). listen_tcp() throws std::system_error with it
+/// (EAI_NONAME) when its host is not a numeric address.
 [[nodiscard]] const std::error_category& resolver_category() noexcept;
 
 /// True for the errno values that mean "try again later" on a

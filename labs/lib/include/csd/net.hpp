@@ -31,9 +31,11 @@ struct ListenOptions {
 ///
 /// The socket is created with SOCK_CLOEXEC (and SOCK_NONBLOCK when
 /// options.nonblocking), with SO_REUSEADDR so a restarted server can bind at
-/// once. @p host is a numeric IPv4 or IPv6 address or a name
-/// (getaddrinfo). Throws std::system_error naming the failed call; a name
-/// that does not resolve has the resolver_category() and its gai_strerror().
+/// once. @p host is a numeric IPv4 or IPv6 address, or `localhost`
+/// (127.0.0.1): no name is resolved, so that the lab servers link
+/// statically (a static glibc cannot load the resolver). Throws
+/// std::system_error naming the failed call; any other @p host has the
+/// resolver_category() and EAI_NONAME.
 Fd listen_tcp(const std::string& host, std::uint16_t port, const ListenOptions& options = {});
 
 /// The local port a socket is bound to (getsockname).
