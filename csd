@@ -544,6 +544,10 @@ cmd_release() {
 cmd_gradescope() {
     [ "$RELEASE" -eq 0 ] || die "gradescope: run it in the instructor's tree"
     check_lab "${1:-}"
+    # A lab with a leaderboard ships the reference solution's program.
+    need_packages "${BUILD_PACKAGES[@]}"
+    configured default
+    build default "solution-$1"
     bash tools/release/gradescope.sh "$1" "$ROOT/build/gradescope/$1.zip"
 }
 

@@ -21,7 +21,7 @@
 
 set(CSD_LAB_ONE_VALUE_FIELDS status title design references syscalls library kind workers
     threads hammer bench-args bench-count-only model wait eventpoll many fd-setsize thread-cap
-    reply requires lesson-share lesson-source)
+    reply requires lesson-share lesson-source leaderboard)
 
 # _csd_lab_var(OUT FIELD): OUT = the variable suffix of FIELD (bench-args: BENCH_ARGS).
 function(_csd_lab_var out field)

@@ -45,6 +45,15 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
                    "are not run, and the results so far are reported")
         ->option_text("SECONDS")
         ->check(CLI::Range(1.0, 86400.0));
+    app.add_flag("--leaderboard", line.leaderboard,
+                 "After grading, measure the server's speed (csd-client -c 4 -t 500 -b 4000, "
+                 "three runs: server CPU per connection, connections/s, peak memory), beside "
+                 "--reference's; printed, and with --json written as Gradescope's leaderboard. "
+                 "Never changes the score");
+    app.add_option("--reference", line.reference,
+                   "With --leaderboard: the server to compare with (the lab's reference "
+                   "solution)")
+        ->option_text("PROGRAM");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

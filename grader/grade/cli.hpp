@@ -22,7 +22,9 @@ struct CommandLine {
     bool hidden = false;              ///< --hidden: --list shows the hidden checks too.
     /// --hidden-visibility V: Gradescope visibility of the hidden checks' results.
     std::string hidden_visibility = "after_published";
-    double deadline = 0;  ///< --deadline SECONDS (whole run, unscaled); 0: default.
+    double deadline = 0;       ///< --deadline SECONDS (whole run, unscaled); 0: default.
+    bool leaderboard = false;  ///< --leaderboard: measure the server's speed after grading.
+    std::string reference;     ///< --reference PROGRAM: the server to compare it with.
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "check_locks.hpp"
 #include "cli.hpp"
 #include "io_uring_probe.hpp"
+#include "leaderboard.hpp"
 #include "process.hpp"
 #include "registry.hpp"
 #include "report.hpp"
@@ -52,15 +54,56 @@ std::optional<std::string> executable(const std::string& server) {
 }
 
 bool write_json(const std::string& file, const std::vector<CheckResult>& results,
-                const LabInfo& lab, std::string_view visibility) {
+                const LabInfo& lab, std::string_view visibility,
+                const std::optional<nlohmann::json>& leaderboard) {
     std::ofstream out(file);
-    out << gradescope_json(results, lab, visibility).dump(2) << '\n';
+    nlohmann::json json = gradescope_json(results, lab, visibility);
+    if (leaderboard) json["leaderboard"] = *leaderboard;
+    out << json.dump(2) << '\n';
     out.close();
     if (!out) {
         fmt::print(stderr, "csd-grade: cannot write {}\n", file);
         return false;
     }
     return true;
+}
+
+// --leaderboard: the speed of @p path (and of --reference), printed; the
+// leaderboard list for --json, nullopt when the server could not be
+// measured (it did not start: its grading says why).
+std::optional<nlohmann::json> measure_leaderboard(const CommandLine& line, const LabInfo& lab,
+                                                  const std::string& path,
+                                                  const std::vector<CheckResult>& results) {
+    if (lab.kind == LabKind::program) {
+        fmt::print("leaderboard: lab {} is a program, not a server: nothing to measure\n", lab.id);
+        return std::nullopt;
+    }
+    const bool started = std::any_of(results.begin(), results.end(), [](const CheckResult& r) {
+        return r.id == "start" && r.points == r.max_points && r.max_points > 0;
+    });
+    if (!started) {
+        fmt::print("leaderboard: not measured (the server did not pass start)\n");
+        return std::nullopt;
+    }
+    std::string problem;
+    const auto graded = measure_speed(lab, path, problem);
+    if (!graded) {
+        fmt::print("leaderboard: not measured: {}\n", problem);
+        return std::nullopt;
+    }
+    std::optional<SpeedFigures> reference;
+    if (!line.reference.empty()) {
+        if (const auto ref_path = executable(line.reference)) {
+            reference = measure_speed(lab, *ref_path, problem);
+            if (!reference)
+                fmt::print("leaderboard: the reference was not measured: {}\n", problem);
+        } else {
+            fmt::print("leaderboard: no reference program {}\n", line.reference);
+        }
+    }
+    fmt::print("{}", leaderboard_text(*graded, reference));
+    std::fflush(stdout);
+    return leaderboard_json(*graded, reference);
 }
 
 // --autolab: Autolab's autoresult, the last line of the output.
@@ -126,8 +169,10 @@ int grade(const CommandLine& line) {
             std::fflush(stdout);
         });
     fmt::print("{}", format_score(results));
+    std::optional<nlohmann::json> board;
+    if (line.leaderboard) board = measure_leaderboard(line, *lab, *path, results);
     if (!line.json_file.empty() &&
-        !write_json(line.json_file, results, *lab, line.hidden_visibility))
+        !write_json(line.json_file, results, *lab, line.hidden_visibility, board))
         return exit_error;
     print_autolab(line, results);
     return score(results) == max_score(results) ? exit_full : exit_partial;

@@ -39,6 +39,25 @@ def validate(results):
     for key in ("visibility", "stdout_visibility"):
         if key in results and results[key] not in VISIBILITY:
             problems.append(f"{key!r} is {results[key]!r}, not one of {sorted(VISIBILITY)}")
+    # Gradescope's leaderboard: a list of {"name", "value", "order": asc|desc}.
+    if "leaderboard" in results:
+        board = results["leaderboard"]
+        if not isinstance(board, list):
+            problems.append("'leaderboard' is not a list")
+        else:
+            for i, entry in enumerate(board):
+                where = f"leaderboard[{i}]"
+                if not isinstance(entry, dict):
+                    problems.append(f"{where} is not an object")
+                    continue
+                for key in entry.keys() - {"name", "value", "order"}:
+                    problems.append(f"{where}: unknown key {key!r}")
+                if not isinstance(entry.get("name"), str) or not entry.get("name"):
+                    problems.append(f"{where}: 'name' missing or not a string")
+                if not (number(entry.get("value")) or isinstance(entry.get("value"), str)):
+                    problems.append(f"{where}: 'value' missing or not a number or string")
+                if entry.get("order", "desc") not in ("asc", "desc"):
+                    problems.append(f"{where}: 'order' is {entry['order']!r}, not asc or desc")
     if problems:
         return problems
     total = maximum = 0

@@ -39,6 +39,18 @@ fi
 trap '[ -z "$cleanup" ] || rm -rf "$cleanup"' EXIT
 
 bash "$HERE/make_release.sh" $hidden "${staged[@]}" "$stage/csdesign"
+# A lab with a leaderboard (labs/labs.txt `leaderboard yes`) ships the
+# reference solution's program (built in the instructor's build/, a static
+# program where the build links the labs statically), never its source:
+# run_autograder measures the submission's speed beside it.
+board=$(awk -v lab="$lab" '/^lab[ \t]/ { id = $2 } id == lab && $1 == "leaderboard" { print $2 }' \
+    "$HERE/../../labs/labs.txt")
+if [ "$board" = yes ]; then
+    reference=${CSD_REFERENCE_BIN:-$HERE/../../build/bin}/solution-$lab
+    [ -x "$reference" ] || { echo "gradescope.sh: $reference is missing (build it first: ./csd builds it)" >&2; exit 2; }
+    mkdir -p "$stage/csdesign/reference"
+    cp "$reference" "$stage/csdesign/reference/"
+fi
 for script in setup.sh run_autograder; do
     sed "s/@LAB@/$lab/g" "$HERE/$script" >"$stage/$script"
     chmod 755 "$stage/$script"
