@@ -157,9 +157,13 @@ window.addEventListener("load", function () {
     var vb = (root.match(/viewBox="([^"]*)"/) || [null, ""])[1].split(/[\s,]+/);
     var userWidth = vb.length === 4 ? parseFloat(vb[2])
                                     : parseFloat((root.match(/width="([0-9.]+)/) || [0, 0])[1]);
-    var sizes = (xhr.responseText.match(/font-size(?:="|:\s*)[0-9.]+/g) || []).map(function (m) {
-      return parseFloat(m.replace(/[^0-9.]/g, ""));
-    }).filter(function (v) { return v > 0; });
+    // font-size="12", font-size: 12px, or the shorthand font: [bold] 9px ...
+    var fontSize = /font(?:-size)?(?:="|:\s*)(?:(?:normal|italic|oblique|bold|bolder|lighter|[1-9]00)\s+)*([0-9.]+)/g;
+    var sizes = [], m;
+    while ((m = fontSize.exec(xhr.responseText))) {
+      var v = parseFloat(m[1]);
+      if (v > 0) sizes.push(v);
+    }
     if (!userWidth || !sizes.length) return null;
     return Math.min.apply(null, sizes) * box.width / userWidth;
   }

@@ -496,7 +496,10 @@ def inline_absolute_imports(app, exception):
 # than the width at which its smallest text is 12 px; a wider one scrolls
 # sideways in its box (csd.css), and a click opens it full size.
 MIN_FIGURE_TEXT_PX = 12
-_FONT_SIZE = re.compile(r'font-size(?:="|:\s*)([0-9.]+)')
+# font-size="12", font-size: 12px, and the shorthand font: [bold] 9px ... (matplotlib).
+_FONT_SIZE = re.compile(
+    r'font(?:-size)?(?:="|:\s*)(?:(?:normal|italic|oblique|bold|bolder|lighter|[1-9]00)\s+)*'
+    r'([0-9.]+)')
 _SVG_ROOT = re.compile(r"<svg\b[^>]*>", re.S)
 _GRAPHVIZ_OBJECT = re.compile(
     r'(<object data="([^"]+\.svg)" type="image/svg\+xml" class="graphviz")>(.*?</object>)', re.S)
