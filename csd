@@ -556,12 +556,26 @@ solution_targets() {
     local lab
     for lab in $(known_labs); do echo "solution-$lab"; done
 }
+# What the benchmarks measure: the reference solutions (solution-LAB), or in
+# the student release, which has none, the student's builds (skeleton-LAB).
+bench_kind() {
+    if [ "$RELEASE" -eq 1 ]; then echo skeleton; else echo solution; fi
+}
 
 # ./csd bench [ARGS] and ./csd bench --docs: csd-bench on every solution.
 bench_designs() {
     need_packages "${BUILD_PACKAGES[@]}"
     configured default
     local targets
+    if [ "$RELEASE" -eq 1 ]; then
+        # The student release: your builds only (there are no solutions).
+        [ "${1:-}" != "--docs" ] || die "bench --docs measures the reference solutions: not in the student release"
+        mapfile -t targets < <(solution_targets | sed 's/^solution-/skeleton-/')
+        build default csd-bench csd-client "${targets[@]}"
+        if [[ " $* " == *" --plots"* ]]; then need_packages "${PLOT_PACKAGES[@]}"; fi
+        if [[ " $* " == *" --student "* ]]; then exec "$BIN/csd-bench" "$@"; fi
+        exec "$BIN/csd-bench" --student "$@"
+    fi
     mapfile -t targets < <(solution_targets)
     # --student benches your builds too (skeleton-LAB).
     if [[ " $* " == *" --student "* ]]; then
@@ -583,8 +597,8 @@ bench_designs() {
 }
 
 cmd_bench() {
-    [ "$RELEASE" -eq 0 ] || die "bench measures the reference solutions: not in the student release"
-    local plot=0
+    local plot=0 kind
+    kind=$(bench_kind)
     case "${1:-}" in
         --plot) plot=1 ;;
         idle)
@@ -598,27 +612,28 @@ cmd_bench() {
             # The thundering herd of the prefork lab: one row per -m mode.
             need_packages "${BUILD_PACKAGES[@]}"
             configured default
-            build default solution-prefork csd-client
-            exec bash tools/bench/herd.sh build
+            build default "$kind-prefork" csd-client
+            KIND=$kind exec bash tools/bench/herd.sh build
             ;;
         sendfile)
             # The sendfile lab: server CPU per GiB, sendfile(2) against read/write.
             need_packages "${BUILD_PACKAGES[@]}" netcat-openbsd
             configured default
-            build default solution-sendfile
-            exec bash tools/bench/sendfile.sh build
+            build default "$kind-sendfile"
+            KIND=$kind exec bash tools/bench/sendfile.sh build
             ;;
         *) die "bench: unknown option '$1' (./csd bench [ARGS | --docs | idle [--plot] | --plot | herd | sendfile])" ;;
     esac
     need_packages "${BUILD_PACKAGES[@]}"
     [ "$plot" -eq 0 ] || need_packages "${PLOT_PACKAGES[@]}"
     configured default
-    build default solution-select solution-poll solution-epoll csd-client bench-idle
+    build default "$kind-select" "$kind-poll" "$kind-epoll" csd-client bench-idle
     # Server CPU per reply with idle connections held open (select, poll,
     # epoll). IDLE, REPLIES, BYTES, SERVERS and COUNTS tune it (see the script).
     if [ "$plot" -eq 0 ]; then
-        exec bash tools/bench/idle_conns.sh build
+        KIND=$kind exec bash tools/bench/idle_conns.sh build
     fi
+    [ "$RELEASE" -eq 0 ] || die "bench idle --plot redraws the handouts' plot of the reference solutions: not in the student release"
     say "Measuring from 1 to 5,000 idle connections (a few minutes)"
     CSV=docs/figures/idle-cost.csv REPLIES=${REPLIES:-5000} bash tools/bench/idle_conns.sh build
     /usr/bin/python3 tools/bench/plot_idle.py docs/figures/idle-cost.csv docs/figures/idle-cost.svg

@@ -19,7 +19,8 @@
 #
 #   tools/bench/herd.sh [BUILD_DIR]        (default: build)
 #
-# Needs bin/solution-prefork and bin/csd-client in BUILD_DIR (`./csd bench
+# KIND=skeleton measures bin/skeleton-prefork instead (your build; the
+# student release does). Needs bin/solution-prefork and bin/csd-client in BUILD_DIR (`./csd bench
 # herd` builds them and runs this). Environment: WORKERS (8), CLIENTS (4),
 # CONNS (2000, per client), BYTES (100), MODES (accept select epoll
 # epoll-exclusive lock fcntl reuseport), REPORT (1: print each server's distribution
@@ -35,7 +36,8 @@ bytes=${BYTES:-100}
 modes=${MODES:-accept select epoll epoll-exclusive lock fcntl reuseport}
 ms_per_tick=$((1000 / $(getconf CLK_TCK)))
 
-for f in "$build/bin/solution-prefork" "$build/bin/csd-client"; do
+server=$build/bin/${KIND:-solution}-prefork
+for f in "$server" "$build/bin/csd-client"; do
     [[ -x $f ]] || { echo "herd.sh: $f is missing (build it first)" >&2; exit 2; }
 done
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -79,7 +81,7 @@ worker_switches() {
 
 # Starts the server in mode $1 on a free port (lib.sh); sets server_pid and port.
 start_server() {
-    csd_start_server "$tmp/server.out" "$tmp/server.err" "$build/bin/solution-prefork" \
+    csd_start_server "$tmp/server.out" "$tmp/server.err" "$server" \
         -n "$workers" -m "$1" || exit 1
     sleep 0.2  # let the workers start waiting
 }

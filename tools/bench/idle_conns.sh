@@ -4,7 +4,8 @@
 #
 #   tools/bench/idle_conns.sh [BUILD_DIR]        (default: build)
 #
-# Needs, in BUILD_DIR: bin/solution-{select,poll,epoll}, bin/csd-client and
+# KIND=skeleton measures bin/skeleton-{select,poll,epoll} instead (your
+# builds; the student release does). Needs, in BUILD_DIR: bin/solution-{select,poll,epoll}, bin/csd-client and
 # bench/bench-idle (cmake --build BUILD_DIR --target solution-select
 # solution-poll solution-epoll csd-client bench-idle).
 # For each server: start it, open IDLE idle connections (bench-idle), read
@@ -120,10 +121,10 @@ measure() {
 # measure_server NAME IDLE: measure for the server NAME of SERVERS.
 measure_server() {
     case $1 in
-        select) measure "$2" "$build/bin/solution-select" ;;
-        poll) measure "$2" "$build/bin/solution-poll" ;;
-        epoll) measure "$2" "$build/bin/solution-epoll" ;;
-        epoll-et) measure "$2" "$build/bin/solution-epoll" -e ;;
+        select) measure "$2" "$build/bin/${KIND:-solution}-select" ;;
+        poll) measure "$2" "$build/bin/${KIND:-solution}-poll" ;;
+        epoll) measure "$2" "$build/bin/${KIND:-solution}-epoll" ;;
+        epoll-et) measure "$2" "$build/bin/${KIND:-solution}-epoll" -e ;;
         *) echo "idle_conns.sh: unknown server '$1'" >&2; exit 2 ;;
     esac
 }

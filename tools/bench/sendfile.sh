@@ -18,7 +18,7 @@ set -euo pipefail
 build=${1:-build}
 size_mib=${SIZE_MIB:-64}
 gib=${GIB:-4}
-server=$build/bin/solution-sendfile
+server=$build/bin/${KIND:-solution}-sendfile  # KIND=skeleton: your build
 ticks_per_s=$(getconf CLK_TCK)
 
 [[ -x $server ]] || { echo "sendfile.sh: $server is missing (build it first)" >&2; exit 2; }

@@ -65,7 +65,7 @@ fi
 EXCLUDE=(
     ':!solutions'           # the reference solutions
     ':!grader/broken'        # broken servers (one is a complete poll server), models, hostile servers
-    ':!tools'               # skelgen, the snippet checker and the benchmarks (they need solutions/), this script
+    ':!tools'               # skelgen, the snippet checker, this script (tools/bench: added below)
     ':!.ci'                 # the project's CI
     ':!docs/instructors.md' # how grading works, the hidden checks, the release itself
     ':!README.md'           # replaced by tools/release/README.md
@@ -85,7 +85,13 @@ while IFS= read -r -d '' file; do
     mkdir -p "$out/$(dirname "$file")"
     cp -p "$ROOT/$file" "$out/$file"
     count=$((count + 1))
-done < <(git -C "$ROOT" ls-files -z -- . "${EXCLUDE[@]}")
+done < <(
+    git -C "$ROOT" ls-files -z -- . "${EXCLUDE[@]}"
+    # The benchmarks the handouts have students run on their own servers
+    # (./csd bench --student, bench herd, bench idle): tools/bench without
+    # its tests, which need the solutions.
+    git -C "$ROOT" ls-files -z -- tools/bench ':!tools/bench/tests'
+)
 
 cp "$HERE/README.md" "$out/README.md"
 

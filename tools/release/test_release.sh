@@ -9,7 +9,8 @@
 #       --labs): their library answers are there compiled only. setup.sh
 #       (without apt) configures and builds it from scratch with the outer
 #       build's compiler, launcher and flags (the CMAKE ARGS); then every
-#       skeleton is built there.
+#       skeleton and csd-bench are built there, and csd-bench runs once on
+#       the student's skeleton-iterative (the benchmarks ship in the release).
 #   test_release.sh grade DIR REPO OUTER_CSD_GRADE
 #       Nothing leaked (check_leaks.py), the release's csd-grade knows no
 #       hidden check, every skeleton built; the staged labs' answers are not
@@ -48,9 +49,18 @@ tree)
     tree=$dir/source/csdesign
     targets=()
     for skel in "$tree"/skeletons/*/; do targets+=("skeleton-$(basename "$skel")"); done
-    cmake --build "$tree/build" --target "${targets[@]}"
+    cmake --build "$tree/build" --target "${targets[@]}" csd-bench
     bash "$tree/csd" help >/dev/null
-    say "the release tree builds: ${targets[*]}"
+    say "the release tree builds: ${targets[*]} csd-bench"
+    # The benchmarks run in the release on the student's builds (there are no
+    # solutions): a tiny csd-bench run gives a row for skeleton-iterative.
+    "$tree/build/bin/csd-bench" --student --labs iterative --profile unp --connections 10 \
+        --repeat 1 --deadline 20 >"$dir/bench.txt" 2>&1 || true
+    grep -q "iterative (yours)" "$dir/bench.txt" || { cat "$dir/bench.txt"; die "csd-bench in the release"; }
+    for script in herd.sh idle_conns.sh sendfile.sh; do
+        [ -f "$tree/tools/bench/$script" ] || die "the release has no tools/bench/$script"
+    done
+    say "csd-bench runs in the release on the student's builds"
     ;;
 grade)
     dir=$1 repo=$2 outer=$3
