@@ -122,6 +122,9 @@ Usage: ./csd [COMMAND [ARGS...]]
                       CPU, for each -m mode of solution-prefork.
   bench sendfile      The sendfile lab (tools/bench/sendfile.sh): server CPU
                       and /proc/PID/io counters per GiB, -m sendfile and -m copy.
+                      (In the student release every bench measures YOUR
+                      builds, skeleton-LAB: there are no solutions; --docs
+                      and --plot are the instructors'.)
   trace LAB [PROGRAM] [--student] [--out DIR] [--docs] [-- FLAGS...]
                       See a server's design at work (grader/trace/csd_trace.py):
                       runs a short scripted load against the reference
