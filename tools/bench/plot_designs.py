@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -52,7 +53,7 @@ def read(path: Path):
 def style():
     plt.rcParams["svg.hashsalt"] = "csdesign"  # the same CSV gives the same SVG
     plt.rcParams["svg.fonttype"] = "none"  # text stays text
-    plt.rcParams["font.size"] = 9
+    plt.rcParams["font.size"] = 10
 
 
 def save(fig, out_dir: Path, stem: str):
@@ -64,8 +65,9 @@ def save(fig, out_dir: Path, stem: str):
 
 def plot_cpu(rows, servers, out_dir: Path):
     profiles = [p for p in ("unp", "concurrent") if any((s, p) in rows for s in servers)]
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(servers) + 1.4), facecolor="white")
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(servers) + 1.6), facecolor="white")
     height = 0.8 / max(len(profiles), 1)
+    bars = []
     for k, profile in enumerate(profiles):
         ys, xs = [], []
         for i, server in enumerate(servers):
@@ -74,14 +76,26 @@ def plot_cpu(rows, servers, out_dir: Path):
                 ys.append(i + (k - (len(profiles) - 1) / 2) * height)
                 xs.append(number(row["cpu_per_conn_us"]))
         connections = next(rows[(s, profile)]["connections"] for s in servers if (s, profile) in rows)
-        ax.barh(ys, xs, height=height, color=COLORS[profile],
+        bars.append((profile, ys, xs, connections))
+    values = [x for _, _, xs, _ in bars for x in xs]
+    # A log axis: a process per connection costs several times what the
+    # cheap designs cost, which a linear axis squeezes against zero. The
+    # bars start a little left of the cheapest (a log axis has no zero).
+    low = min(values) / 1.6 if values else 1
+    for profile, ys, xs, connections in bars:
+        ax.barh(ys, [x - low for x in xs], left=low, height=height, color=COLORS[profile],
                 label=f"{profile} ({connections} connections)")
+    ax.set_xscale("log")
+    ax.set_xlim(low, max(values) * 1.25 if values else 10)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v:g}" if str(int(v))[0] in "25" else ""))
     ax.set_yticks(range(len(servers)))
     ax.set_yticklabels(servers)
     ax.invert_yaxis()
-    ax.set_xlabel("server CPU per connection (µs, user + system, children and threads included)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="best")
+    ax.set_xlabel("server CPU per connection, µs (log scale)")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     save(fig, out_dir, "designs-cpu")
 
 
@@ -95,16 +109,20 @@ def plot_overhead(rows, servers, out_dir: Path):
     if not names:
         return
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(names) + 1.4), facecolor="white")
-    ax.barh(range(len(names)), values, color=["#d62728" if v >= 2 else "#1f77b4" for v in values])
+    low = min(min(values) * 0.8, 0.5)
+    ax.barh(range(len(names)), [v - low for v in values], left=low,
+            color=["#d62728" if v >= 2 else "#1f77b4" for v in values])
     ax.axvline(1.0, color="black", linewidth=0.8)
     for i, v in enumerate(values):
-        ax.text(v, i, f" {v:.2f}×", va="center", fontsize=8)
+        ax.text(v, i, f" {v:.2f}×", va="center")
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels(names)
     ax.invert_yaxis()
-    ax.set_xlabel("server CPU per connection / the iterative server's (profile unp; 1 = no overhead)")
-    ax.set_xlim(0, max(values) * 1.15)
-    ax.grid(axis="x", alpha=0.3)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.set_xlabel("CPU per connection / the iterative server's (unp, log scale; 1 = no overhead)")
+    ax.set_xlim(low, max(values) * 1.6)
+    ax.grid(axis="x", which="both", alpha=0.3)
     save(fig, out_dir, "designs-overhead")
 
 
