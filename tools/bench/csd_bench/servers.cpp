@@ -61,9 +61,14 @@ std::vector<BenchServer> lab_servers(const std::vector<std::string>& labs,
         for (const char* kind : {"solution", "skeleton"}) {
             const bool yours = std::string_view(kind) == "skeleton";
             if (yours && !student) continue;
-            // The student release has no reference solutions: only yours.
+            // The student release has no reference solutions: where yours is
+            // built and the solution is not, only yours.
             const std::string program = fmt::format("{}/{}-{}", bin_dir, kind, lab);
-            if (!yours && student && ::access(program.c_str(), X_OK) != 0) continue;
+            const std::string your_program = fmt::format("{}/skeleton-{}", bin_dir, lab);
+            if (!yours && student && ::access(program.c_str(), X_OK) != 0 &&
+                ::access(your_program.c_str(), X_OK) == 0) {
+                continue;
+            }
             for (const LabMode& mode : modes) {
                 BenchServer server;
                 server.lab = lab;

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "results.hpp"
 #include "servers.hpp"
@@ -80,6 +82,16 @@ TEST_CASE("labs: each mode of the table, a lab without a line once, unknown lab 
     CHECK(servers[2].name == "epoll:et");
     CHECK(servers[2].argv == std::vector<std::string>{"/b/solution-epoll", "-e"});
     CHECK(lab_servers({"iterative"}, "/b", true).size() == 2);
+    // The student release: skeleton-LAB built, no solution-LAB: yours alone.
+    const auto release = std::filesystem::temp_directory_path() / "csd-bench-release-test";
+    std::filesystem::create_directories(release);
+    const auto yours = release / "skeleton-iterative";
+    std::ofstream(yours) << "#!/bin/sh\n";
+    std::filesystem::permissions(yours, std::filesystem::perms::owner_all);
+    const auto only_yours = lab_servers({"iterative"}, release.string(), true);
+    std::filesystem::remove_all(release);
+    REQUIRE(only_yours.size() == 1);
+    CHECK(only_yours[0].name == "iterative (yours)");
     CHECK_THROWS((void)lab_servers({"sigpipe"}, "/b", false));
 }
 
