@@ -15,6 +15,9 @@
 //   cork-one-write  no cork, header and body in one write(): one segment a
 //                 small reply, but not the lesson (fails segments, which
 //                 watches the calls with strace)
+//   cork-fake     sets TCP_CORK and clears it at once, then sends the header
+//                 with MSG_MORE: a cork in strace that holds nothing (fails
+//                 segments: the header was not written while corked)
 //   cork-msg-more  no cork: the header sent with MSG_MORE, then the body: one
 //                 segment a reply, promptly, but not the lesson (fails
 //                 segments, which sees no TCP_CORK in strace; issue 20: it
@@ -33,6 +36,7 @@
 // test: cork-bad-header cork framing control segments uncork
 // test: cork-one-write cork segments control framing uncork
 // test: cork-msg-more cork segments control framing uncork
+// test: cork-fake cork segments control framing uncork
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -73,7 +77,11 @@ void serve(int fd) {
                 input.erase(0, nl + 1);
                 continue;
             }
-            if (bug == "cork-msg-more") {
+            if (bug == "cork-fake") {
+                ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+                ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+            }
+            if (bug == "cork-msg-more" || bug == "cork-fake") {
                 if (::send(fd, header.data(), header.size(), MSG_MORE) < 0) return;
             } else if (::write(fd, header.data(), header.size()) < 0) {
                 return;
@@ -97,7 +105,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays "
-        "cork-msg-more");
+        "cork-msg-more cork-fake");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);

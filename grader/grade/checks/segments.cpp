@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 #include "checks.hpp"
 #include "cork_samples.hpp"
@@ -76,6 +77,33 @@ void expect_header_written_alone(Context& ctx) {
              "set TCP_CORK on the client's socket before the header and clear it after the "
              "body; MSG_MORE is the same hint for one call (the handout's \"Going further\"), "
              "but the lab grades the cork");
+    }
+    // The cork must hold the header: each 5-byte header written while
+    // TCP_CORK is on for its socket (the calls in the order they started).
+    std::map<int, bool> corked;
+    int headers_corked = 0;
+    int headers_seen = 0;
+    for (const StraceCall& c : set_calls) {
+        if (c.fd() <= 2 || !c.succeeded()) continue;
+        if (c.name == "setsockopt") {
+            const auto args = c.arguments();
+            if (args.size() >= 4 && args[2] == "TCP_CORK") corked[c.fd()] = args[3] != "[0]";
+        } else if (c.value && *c.value == 5 &&
+                   (c.name == "write" || c.name == "writev" || c.name == "send" ||
+                    c.name == "sendto" || c.name == "sendmsg")) {
+            ++headers_seen;
+            if (corked[c.fd()]) ++headers_corked;
+        }
+    }
+    ctx.log("headers written while corked: {} of {}", headers_corked, headers_seen);
+    if (headers_corked < replies) {
+        fail(fmt::format("strace saw TCP_CORK set, but only {} of the {} headers were written "
+                         "while the cork was on for their socket: a cork set and cleared "
+                         "before the header holds nothing, and the one segment came another "
+                         "way",
+                         headers_corked, headers_seen),
+             "set TCP_CORK before writing the header and clear it only after the body: the "
+             "cork must be on while both are written");
     }
 }
 
