@@ -42,6 +42,8 @@
 // test: detached thread sigterm control pipeline
 //   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
 // test: thread-wakes-100ms thread idle-cpu control pipeline
+//   A slower timer loop (red-team, issue 20: a 600 ms poll had full marks).
+// test: thread-wakes-600ms thread idle-cpu control pipeline
 //   No cap: a flood of clients gets a thread each. A cap that closes the
 //   clients beyond it instead of letting them wait. (Both serve a thread per
 //   client otherwise, so architecture passes.)
@@ -148,7 +150,7 @@ Design design() {
                ? Design::iterative
            : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
                    bug == "detached" || bug == "counted-detached" || bug == "shared-buffer" ||
-                   bug == "cap-closes" || bug == "thread-wakes-100ms"
+                   bug == "cap-closes" || bug == "thread-wakes-100ms" || bug == "thread-wakes-600ms"
                ? Design::thread
                : Design::fork;
 }
@@ -225,9 +227,9 @@ void serve(int fd) {
     std::string& line = bug == "shared-buffer" ? shared_line : own_line;
     char buf[4096];
     for (;;) {
-        if (bug == "thread-wakes-100ms") {
+        if (bug == "thread-wakes-100ms" || bug == "thread-wakes-600ms") {
             pollfd p{fd, POLLIN, 0};
-            while (::poll(&p, 1, 100) == 0) {
+            while (::poll(&p, 1, bug == "thread-wakes-100ms" ? 100 : 600) == 0) {
                 if (csd::stop_requested()) return;
             }
         }
@@ -362,7 +364,7 @@ int main(int argc, char** argv) {
         "drops-every-50th "
         "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
         "cap-closes "
-        "thread-wakes-100ms");
+        "thread-wakes-100ms thread-wakes-600ms");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
