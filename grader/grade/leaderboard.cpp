@@ -55,7 +55,7 @@ double median(std::vector<double> values) {
 }
 
 /// One run: the server started, loaded once, stopped.
-std::optional<SpeedFigures> one_run(const LabInfo& lab, const std::string& program,
+std::optional<SpeedFigures> one_run(const std::string& program,
                                     const std::vector<std::string>& args, bool count_only,
                                     std::string& problem) {
     const double before = children_cpu_seconds();
@@ -109,7 +109,6 @@ std::optional<SpeedFigures> one_run(const LabInfo& lab, const std::string& progr
     }
     const double server_cpu = children_cpu_seconds() - before - cpu_seconds(used);
     const double connections = static_cast<double>(clients) * per_client;
-    (void)lab;
     return SpeedFigures{.cpu_us_per_connection = std::max(server_cpu, 0.0) / connections * 1e6,
                         .connections_per_second = connections / std::max(wall, 1e-6),
                         .peak_rss_mib = static_cast<double>(peak) / (1024.0 * 1024.0),
@@ -131,7 +130,7 @@ std::optional<SpeedFigures> measure_speed(const LabInfo& lab, const std::string&
     const bool count_only = lab.reply != Reply::alphabet;
     std::vector<double> cpu, rate, rss;
     for (int i = 0; i < runs; ++i) {
-        const auto run = one_run(lab, program, args, count_only, problem);
+        const auto run = one_run(program, args, count_only, problem);
         if (!run) return std::nullopt;
         cpu.push_back(run->cpu_us_per_connection);
         rate.push_back(run->connections_per_second);

@@ -359,12 +359,16 @@ std::map<std::string, std::uint64_t> strace_bytes_per_call(const std::string& te
     return bytes;
 }
 
+bool is_output_call(std::string_view name) {
+    return name == "write" || name == "writev" || name == "send" || name == "sendto" ||
+           name == "sendmsg";
+}
+
 std::vector<OutputCall> parse_output_calls(const std::string& text) {
     std::vector<OutputCall> calls;
     for (const StraceCall& call : parse_strace(text)) {
         if (!call.succeeded()) continue;
-        if (call.name == "write" || call.name == "writev" || call.name == "send" ||
-            call.name == "sendto" || call.name == "sendmsg") {
+        if (is_output_call(call.name)) {
             calls.push_back({call.name, call.fd(), *call.value});
         }
     }

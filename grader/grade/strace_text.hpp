@@ -68,6 +68,10 @@ struct StraceCall {
 /// successful calls only (parse_strace(); a split call counts once).
 [[nodiscard]] std::map<std::string, std::uint64_t> strace_bytes_per_call(const std::string& text);
 
+/// True for the names of the output calls parse_output_calls() reads:
+/// write, writev, send, sendto, sendmsg.
+[[nodiscard]] bool is_output_call(std::string_view name);
+
 /// One output call in an strace text that succeeded.
 struct OutputCall {
     std::string name;      ///< "write", "writev", "send", "sendto" or "sendmsg"

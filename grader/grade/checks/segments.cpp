@@ -88,9 +88,7 @@ void expect_header_written_alone(Context& ctx) {
         if (c.name == "setsockopt") {
             const auto args = c.arguments();
             if (args.size() >= 4 && args[2] == "TCP_CORK") corked[c.fd()] = args[3] != "[0]";
-        } else if (c.value && *c.value == 5 &&
-                   (c.name == "write" || c.name == "writev" || c.name == "send" ||
-                    c.name == "sendto" || c.name == "sendmsg")) {
+        } else if (c.value && *c.value == 5 && is_output_call(c.name)) {
             ++headers_seen;
             if (corked[c.fd()]) ++headers_corked;
         }

@@ -235,6 +235,26 @@ std::vector<pid_t> children_of(pid_t top) {
     return own;
 }
 
+/// Attaches strace to the server for @p calls, until it exits, into
+/// @p trace; false (@p trace empty, and a log line saying that @p what is
+/// not checked) when it cannot: no strace, or an ASan build, whose
+/// LeakSanitizer exits with status 1 when traced at its exit.
+bool trace_to_exit(Context& ctx, int round, const std::string& calls, std::string_view what,
+                   std::optional<Strace>& trace) {
+    if (built_with_sanitizer(ctx.program()) && !procfs::runs_tsan(ctx.pid())) {
+        ctx.log(
+            "round {}: {} not checked (a sanitizer build: LeakSanitizer does not run under "
+            "strace)",
+            round + 1, what);
+        return false;
+    }
+    trace.emplace(ctx.pid(), calls);
+    if (trace->attached()) return true;
+    ctx.log("round {}: {} not checked: {}", round + 1, what, trace->why_not());
+    trace.reset();
+    return false;
+}
+
 /// One round: idle clients, then a burst with SIGTERM in the middle of it,
 /// a volley with SIGTERM as its k-th connection is forked (fork race), or
 /// idle connection threads watched by strace (join).
@@ -268,39 +288,15 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
                       ? fmt::format("as the server forked child {} for the volley", k)
                       : "with no new child seen";
     } else if (kind == RoundKind::reap) {
-        if (built_with_sanitizer(ctx.program()) && !procfs::runs_tsan(top)) {
-            ctx.log(
-                "round {}: how the children are reaped not checked (a sanitizer build: "
-                "LeakSanitizer does not run under strace)",
-                round + 1);
-        } else {
-            trace.emplace(top, "wait4,waitid,exit_group");
-        }
-        if (trace && trace->attached()) {
+        if (trace_to_exit(ctx, round, "wait4,waitid,exit_group", "how the children are reaped",
+                          trace)) {
             children = children_of(top);
             trigger = fmt::format("with strace watching it reap its {} children", children.size());
-        } else if (trace) {
-            ctx.log("round {}: how the children are reaped not checked: {}", round + 1,
-                    trace->why_not());
-            trace.reset();
         }
     } else if (kind == RoundKind::join) {
-        // LeakSanitizer refuses to run under ptrace: an ASan build traced at
-        // its exit exits with status 1. Its threads are not watched.
-        if (built_with_sanitizer(ctx.program()) && !procfs::runs_tsan(top)) {
-            ctx.log(
-                "round {}: how the threads end not checked (a sanitizer build: "
-                "LeakSanitizer does not run under strace)",
-                round + 1);
-        } else {
-            trace.emplace(top, "close,exit,exit_group");
-        }
-        if (trace && trace->attached()) {
+        if (trace_to_exit(ctx, round, "close,exit,exit_group", "how the threads end", trace)) {
             threads = procfs::thread_ids(top);
             trigger = fmt::format("with strace watching its {} threads", threads.size());
-        } else if (trace) {
-            ctx.log("round {}: how the threads end not checked: {}", round + 1, trace->why_not());
-            trace.reset();
         }
     } else {
         burst.emplace(ctx.port());
