@@ -22,6 +22,9 @@
 //   pool-of-4             4 workers whatever -n says
 //   stop-no-wait          at the stop, signals its workers and exits without
 //                         waiting for them (the sandbox's init reaps them)
+//   supervisor-polls      the parent looks for dead workers every 600 ms
+//                         (waitpid WNOHANG, then a sleep) instead of waiting
+//                         for SIGCHLD or SIGTERM: little CPU, a timer loop
 // and one name that is no bug: broken-correct-variant does every mode
 // another valid way (plain accept() without flags, open file description
 // locks F_OFD_SETLKW on each worker's own open of the lock file, pselect(),
@@ -49,6 +52,8 @@
 // test: thread-per-client prefork architecture control pipeline
 // test: pool-of-4 prefork architecture control pipeline
 // test: stop-no-wait prefork sigterm control pipeline
+//   The idle parent is watched in every mode: it must wait, not poll.
+// test: supervisor-polls prefork modes control pipeline
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -60,6 +65,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <iostream>
@@ -194,7 +200,7 @@ int main(int argc, char** argv) {
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 "
-        "thread-per-client pool-of-4 correct-variant stop-no-wait");
+        "thread-per-client pool-of-4 correct-variant stop-no-wait supervisor-polls");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
@@ -251,7 +257,9 @@ int main(int argc, char** argv) {
             pids[i] = last[i] = pid > 0 ? pid : 0;
         }
         first_round = false;
-        if (csd::wait_readable(csd::signal_fd()) == csd::Wakeup::readable) {
+        if (bug == "supervisor-polls") {
+            std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        } else if (csd::wait_readable(csd::signal_fd()) == csd::Wakeup::readable) {
             (void)csd::drain_signals();
         }
         for (pid_t pid; (pid = ::waitpid(-1, nullptr, WNOHANG)) > 0;) {

@@ -22,6 +22,8 @@
 // test: reactor-decoy-loops reactor spread control pipeline
 //   -n loops, whatever -n is.
 // test: reactor-four-loops reactor architecture control pipeline
+//   -m handoff: every connection handed to loop 0; the other loops idle.
+// test: reactor-handoff-loop-0 reactor modes control pipeline
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -77,6 +79,8 @@ bool polls_inbox() {
 //                          all (the other sets nested in its own); the
 //                          other threads wait in epoll_wait() on their
 //                          sets and, woken, only sleep a millisecond   -> spread
+//   reactor-handoff-loop-0 -m handoff: the acceptor hands every
+//                          connection to loop 0                         -> modes
 
 /// -reactor-shared-epoll: the mutex the threads take around each turn.
 std::mutex shared_loop_mutex;
@@ -388,7 +392,7 @@ void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& l
             if (accepted.status == csd::AcceptStatus::nothing) break;
             // Round robin: each loop gets every n-th connection.
             loops[next]->hand_over(std::move(accepted.connection));
-            next = (next + 1) % loops.size();
+            if (bug != "reactor-handoff-loop-0") next = (next + 1) % loops.size();
         }
     }
 }
@@ -410,7 +414,7 @@ int main(int argc, char** argv) {
                                 "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
                                 "reactor-epoll-per-connection "
                                 "reactor-one-listener reactor-blocking-write reactor-four-loops "
-                                "reactor-decoy-loops");
+                                "reactor-decoy-loops reactor-handoff-loop-0");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,

@@ -4,11 +4,10 @@
 // polling loop all the same. Both are seen from outside, in /proc.
 #include <fmt/format.h>
 
-#include <map>
 #include <thread>
-#include <utility>
 
 #include "checks.hpp"
+#include "idle_watch.hpp"
 #include "net.hpp"
 #include "procfs.hpp"
 
@@ -26,23 +25,6 @@ constexpr auto idle_window = 3s;
 /// thread that waits for what brings it work wakes 0 times, and 2 leave
 /// room for a wakeup at each end of the window).
 constexpr std::uint64_t max_thread_wakeups = 2;
-/// One thread of one process of the server.
-using Task = std::pair<pid_t, pid_t>;
-
-/// The wakeups so far (voluntary context switches) of every thread of the
-/// server's processes, but io_uring's kernel workers and the lab library's
-/// csd-signals thread (TSan builds).
-std::map<Task, std::uint64_t> task_wakeups(pid_t root) {
-    std::map<Task, std::uint64_t> all;
-    for (const pid_t pid : procfs::process_tree(root)) {
-        for (const pid_t tid : procfs::thread_ids(pid)) {
-            if (procfs::is_io_worker(pid, tid)) continue;
-            if (procfs::thread_name(pid, tid) == "csd-signals") continue;
-            if (const auto n = procfs::task_voluntary_switches(pid, tid)) all[{pid, tid}] = *n;
-        }
-    }
-    return all;
-}
 
 // idle-cpu: no busy loop with idle clients.
 void check_idle_cpu(Context& ctx) {
@@ -55,9 +37,9 @@ void check_idle_cpu(Context& ctx) {
     const bool count_wakeups = !procfs::runs_tsan(ctx.pid());
     const auto start = Deadline::Clock::now();
     const auto before = procfs::cpu_ticks(ctx.pid());
-    const auto wakeups_before = task_wakeups(ctx.pid());
+    const auto wakeups_before = idle_watch::snapshot(ctx.pid());
     std::this_thread::sleep_for(idle_window);
-    const auto wakeups_after = task_wakeups(ctx.pid());
+    const auto wakeups_after = idle_watch::snapshot(ctx.pid());
     const auto after = procfs::cpu_ticks(ctx.pid());
     const double wall = seconds_since(start);
     if (!before || !after) ctx.require_running("while 5 clients were idle");
@@ -76,26 +58,12 @@ void check_idle_cpu(Context& ctx) {
         ctx.log("idle wakeups not counted: ThreadSanitizer's own thread wakes up on its own");
         return;
     }
-    // The thread that woke up most, among those alive all along.
-    Task busiest{};
-    std::uint64_t most = 0;
-    for (const auto& [task, n] : wakeups_after) {
-        const auto it = wakeups_before.find(task);
-        if (it == wakeups_before.end() || n < it->second) continue;
-        if (n - it->second > most) {
-            most = n - it->second;
-            busiest = task;
-        }
-    }
-    ctx.log("idle wakeups: at most {} in one thread in {:.2f} s", most, wall);
-    if (most > max_thread_wakeups) {
-        fail(fmt::format("while 5 clients were connected and idle, thread {} of process {} "
-                         "(\"{}\") woke up {} times in {:.2f} s (voluntary_ctxt_switches in "
-                         "/proc/{}/task/{}/status): it sleeps a little and looks again, a "
-                         "polling loop",
-                         busiest.second, busiest.first,
-                         procfs::thread_name(busiest.first, busiest.second), most, wall,
-                         busiest.first, busiest.second),
+    const auto busiest = idle_watch::busiest(wakeups_before, wakeups_after);
+    ctx.log("idle wakeups: at most {} in one thread in {:.2f} s", busiest.wakeups, wall);
+    if (busiest.wakeups > max_thread_wakeups) {
+        fail(fmt::format("while 5 clients were connected and idle, {}: it sleeps a little and "
+                         "looks again, a polling loop",
+                         idle_watch::describe(busiest, wall)),
              "a thread with nothing to do must sleep until something happens: wait on what "
              "brings it work (a condition variable with a predicate, the socket, an eventfd, the "
              "stop descriptor), with no timeout; never sleep and look at a queue, a flag or an "

@@ -19,13 +19,16 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "idle_watch.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
 #include "program.hpp"
+#include "reactor_loops.hpp"
 #include "selfpipe_runs.hpp"
 #include "waits.hpp"
 #include "worker_pool.hpp"
@@ -309,6 +312,25 @@ std::string reactor_problem(Context& ctx, std::string_view mode) {
     return "";
 }
 
+// reactor, handoff: the acceptor hands connections to every loop, not all to one.
+void require_handoff_spread(Context& ctx, const std::string& label) {
+    const int n = reactor::loops_of(ctx);
+    const auto epolls = reactor::require_loops(ctx, n, label);
+    const auto held = reactor::hold_served(ctx, 10 * n, label);
+    const auto count = reactor::connections_per_epoll(ctx, held, epolls, label);
+    for (const int ep : epolls) {
+        const auto it = count.find(ep);
+        if (it != count.end() && it->second > 0) continue;
+        fail(fmt::format("{}, with {} served clients held open: the epoll set of one loop (fd {}) "
+                         "watches none of them ({})",
+                         label, held.size(), ep, reactor::counts_text(count)),
+             fmt::format("{}: the acceptor hands each connection to a loop in turn (or to the "
+                         "least loaded one), so every loop serves its share; a loop that never "
+                         "gets a connection is a decoy",
+                         label));
+    }
+}
+
 // epoll: EPOLLET on the clients' entries (et) or on none of them (lt).
 void event_loop_evidence(Context& ctx, std::string_view mode, const std::string& label,
                          const std::string& hint) {
@@ -378,10 +400,38 @@ void require_evidence(Context& ctx, const LabMode& mode, const std::string& labe
                                                    : reactor_problem(ctx, mode.name);
             return problem.empty();
         })) {
+        if (model == Model::reactor && mode.name == "handoff") require_handoff_spread(ctx, label);
         return;
     }
     ctx.require_running(label);
     fail(fmt::format("{}, idle: {}", label, problem), hint);
+}
+
+/// How long each mode's idle server is watched for a thread that wakes up
+/// on a timer, and the most wakeups one thread may have in that time: a
+/// thread that waits for its work wakes 0 times; one that sleeps a little
+/// and looks again (a supervisor that polls for dead workers, a pool
+/// thread that tries the lock and sleeps) wakes at every period, twice in
+/// 2 s when it is 1 s.
+constexpr auto mode_idle_window = 2s;
+constexpr std::uint64_t mode_idle_wakeups = 1;
+
+// Fails when a thread of the idle server woke up more than a waiting thread does.
+void require_no_timer_loop(Context& ctx, const std::string& label) {
+    if (procfs::runs_tsan(ctx.pid())) return;  // ThreadSanitizer's own thread wakes up
+    // The evidence's own clients have just closed: their threads settle first.
+    std::this_thread::sleep_for(scaled(300ms));
+    const auto start = Deadline::Clock::now();
+    const auto busiest = idle_watch::watch(ctx.pid(), mode_idle_window);
+    const double wall = seconds_since(start);
+    if (busiest.wakeups <= mode_idle_wakeups) return;
+    ctx.require_running(label);
+    fail(fmt::format("{}, idle: {}; a thread with nothing to do wakes up 0 times", label,
+                     idle_watch::describe(busiest, wall)),
+         fmt::format("{}: every process and thread waits in a call that returns only when its "
+                     "work comes (a connection, the lock, a child's exit, a signal, the stop "
+                     "descriptor), with no timeout; never sleep and look again",
+                     label));
 }
 
 // selfpipe, mode @p mode: what the idle program @p pid shows, "" when right.
@@ -491,6 +541,7 @@ void check_modes(Context& ctx) {
             }
         }
         require_evidence(ctx, mode, label);
+        require_no_timer_loop(ctx, label);
         ctx.log("{}: {}", label, modes::evidence(lab.model, mode.name));
     }
 }

@@ -1,0 +1,51 @@
+#include "idle_watch.hpp"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "procfs.hpp"
+
+namespace csd::grade::idle_watch {
+
+Wakeups snapshot(pid_t root) {
+    Wakeups all;
+    for (const pid_t pid : procfs::process_tree(root)) {
+        for (const pid_t tid : procfs::thread_ids(pid)) {
+            if (procfs::is_io_worker(pid, tid)) continue;
+            if (procfs::thread_name(pid, tid) == "csd-signals") continue;
+            if (const auto n = procfs::task_voluntary_switches(pid, tid)) all[{pid, tid}] = *n;
+        }
+    }
+    return all;
+}
+
+Busiest busiest(const Wakeups& before, const Wakeups& after) {
+    Busiest out;
+    for (const auto& [task, n] : after) {
+        const auto it = before.find(task);
+        if (it == before.end() || n < it->second) continue;
+        if (n - it->second > out.wakeups || out.tid == 0) {
+            out.pid = task.first;
+            out.tid = task.second;
+            out.wakeups = n - it->second;
+        }
+    }
+    if (out.tid != 0) out.name = procfs::thread_name(out.pid, out.tid);
+    return out;
+}
+
+Busiest watch(pid_t root, std::chrono::milliseconds window) {
+    const auto before = snapshot(root);
+    std::this_thread::sleep_for(window);
+    return busiest(before, snapshot(root));
+}
+
+std::string describe(const Busiest& b, double seconds) {
+    return fmt::format(
+        "thread {} of process {} (\"{}\") woke up {} times in {:.2f} s (voluntary_ctxt_switches "
+        "in /proc/{}/task/{}/status)",
+        b.tid, b.pid, b.name, b.wakeups, seconds, b.pid, b.tid);
+}
+
+}  // namespace csd::grade::idle_watch

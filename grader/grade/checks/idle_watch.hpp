@@ -1,0 +1,50 @@
+#pragma once
+/// @file idle_watch.hpp
+/// @brief Who wakes up in an idle server: the voluntary context switches
+/// of every thread of its process tree (/proc/PID/task/TID/status), read
+/// twice, and the thread that woke up most in between. A thread that
+/// waits for what brings it work wakes 0 times while nothing happens; one
+/// that sleeps a little and looks again (a timer loop) wakes every period.
+/// Used by idle-cpu and modes. Main thread only.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+namespace csd::grade::idle_watch {
+
+/// One thread (pid, tid) of one process of the server.
+using Task = std::pair<pid_t, pid_t>;
+
+/// Each task's voluntary context switches so far.
+using Wakeups = std::map<Task, std::uint64_t>;
+
+/// The wakeups so far of every thread of @p root's process tree, but
+/// io_uring's kernel workers and the lab library's csd-signals thread
+/// (TSan builds).
+[[nodiscard]] Wakeups snapshot(pid_t root);
+
+/// The thread that woke up most between two snapshots.
+struct Busiest {
+    pid_t pid = 0;              ///< Its process.
+    pid_t tid = 0;              ///< The thread.
+    std::uint64_t wakeups = 0;  ///< How often it woke up (0: nobody did).
+    std::string name;           ///< Its name (/proc/PID/task/TID/comm), for messages.
+};
+
+/// The busiest of the tasks alive in both @p before and @p after.
+[[nodiscard]] Busiest busiest(const Wakeups& before, const Wakeups& after);
+
+/// Watches @p root's tree for @p window (not scaled: a slower machine does
+/// not make a waiting thread wake up) and returns its busiest thread.
+[[nodiscard]] Busiest watch(pid_t root, std::chrono::milliseconds window);
+
+/// "thread 12 of process 10 (\"csd-loop\") woke up 5 times in 2.00 s
+/// (voluntary_ctxt_switches in /proc/10/task/12/status)".
+[[nodiscard]] std::string describe(const Busiest& b, double seconds);
+
+}  // namespace csd::grade::idle_watch
