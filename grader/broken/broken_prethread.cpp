@@ -18,6 +18,10 @@
 // test: queue-only prethread modes control pipeline
 //   The pool's size is -n, not the number the grader happens to use.
 // test: pool-of-8 prethread architecture control pipeline
+//   Every client the acceptor can take sits in the server's memory.
+// test: unbounded-queue prethread stalled control pipeline
+//   -m lock: a pool thread tries the mutex and sleeps 10 ms when it is taken.
+// test: lock-try-sleep prethread modes control pipeline
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -25,6 +29,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -54,13 +59,23 @@ std::string_view bug;
 //                   is 8)                                                  -> architecture
 //   queue-only       -m lock and -m nolock run the queue of -m queue: a
 //                   pool with one of its three modes written              -> modes
+//   unbounded-queue  the queue has no bound: with every pool thread busy,
+//                   the acceptor takes every client that comes            -> stalled
+//   lock-try-sleep   -m lock: a thread that finds the mutex taken sleeps
+//                   10 ms and tries again (no CPU to speak of, a wakeup
+//                   each time)                                           -> modes
 
-/// The queue between the main thread and the pool; any thread.
+/// The queue between the main thread and the pool, bounded unless the bug
+/// is unbounded-queue; any thread.
 class Queue {
   public:
     void push(csd::Fd fd) {
         {
-            std::lock_guard lock(mutex_);
+            std::unique_lock lock(mutex_);
+            if (bug != "unbounded-queue") {
+                room_.wait(lock, [this] { return closed_ || queue_.size() < bound; });
+            }
+            if (closed_) return;
             queue_.push_back(std::move(fd));
         }
         ready_.notify_one();
@@ -85,6 +100,7 @@ class Queue {
         if (queue_.empty()) return std::nullopt;
         csd::Fd fd = std::move(queue_.front());
         queue_.pop_front();
+        room_.notify_one();
         return fd;
     }
 
@@ -94,11 +110,14 @@ class Queue {
             closed_ = true;
         }
         if (bug != "pool-no-wakeup") ready_.notify_all();
+        room_.notify_all();
     }
 
   private:
+    static constexpr std::size_t bound = 32;
     std::mutex mutex_;
     std::condition_variable ready_;
+    std::condition_variable room_;
     std::deque<csd::Fd> queue_;
     bool closed_ = false;
 };
@@ -106,22 +125,49 @@ class Queue {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(
-        argv[0],
-        "pool-spawns spin-queue sleep-queue pool-no-wakeup queue-per-thread queue-only pool-of-8");
-    // -m as in the lab, accepted and ignored: every mode is the queue of -m queue.
+    bug = broken::bug_from_name(argv[0],
+                                "pool-spawns spin-queue sleep-queue pool-no-wakeup "
+                                "queue-per-thread queue-only pool-of-8 unbounded-queue "
+                                "lock-try-sleep");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
                          .flags = {csd::LabFlag{.letter = 'm',
-                                                .help = "ignored (always the queue)",
+                                                .help = "how the pool gets its connections",
                                                 .value_name = "MODE",
                                                 .choices = {"queue", "lock", "nolock"},
                                                 .default_value = "queue"}}});
     if (bug == "pool-of-8") opts.workers = 8;  // whatever -n says
+    const std::string mode = bug == "queue-only" ? "queue" : opts.value('m');
     csd::route_signals({SIGTERM, SIGINT});
-    csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
+    csd::Fd listener = csd::listen_tcp(opts.host, opts.port, {.nonblocking = mode != "queue"});
     csd::announce_listening(opts.host, opts.port);
+    if (mode != "queue") {
+        // lock: one thread at a time waits on the listener and accepts, then
+        // serves what it accepted; nolock: every thread waits and accepts.
+        std::mutex accept_mutex;
+        std::vector<std::jthread> pool;
+        for (int i = 0; i < opts.workers; ++i) {
+            pool.emplace_back([&] {
+                while (!csd::stop_requested()) {
+                    std::unique_lock lock(accept_mutex, std::defer_lock);
+                    if (mode == "lock" && bug == "lock-try-sleep") {
+                        while (!lock.try_lock() && !csd::stop_requested()) {
+                            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                        }
+                    } else if (mode == "lock") {
+                        lock.lock();
+                    }
+                    if (csd::stop_requested()) break;
+                    if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+                    csd::Fd fd = csd::accept_connection(listener.get()).connection;
+                    if (lock.owns_lock()) lock.unlock();
+                    if (fd) (void)csd::serve_connection(fd.get());
+                }
+            });
+        }
+        return 0;
+    }
     // One queue for the whole pool; queue-per-thread: one per pool thread.
     const std::size_t queue_count =
         bug == "queue-per-thread" ? static_cast<std::size_t>(opts.workers) : 1;

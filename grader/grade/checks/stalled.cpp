@@ -1,9 +1,12 @@
 // stalled (labs prefork and fdpass: a pool of -n worker processes, counted
 // in the server's tree in /proc; lab prethread: a pool of -n threads,
 // counted in /proc/PID/task): with -n workers, n-1 clients that sent half a
-// request do not stop n more, one after another, from being served.
+// request do not stop n more, one after another, from being served; then,
+// with all n busy, of 100 more clients the server accepts at most 64 (the
+// rest wait in the kernel's accept queue), and serves them all later.
 #include <fmt/format.h>
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -12,6 +15,7 @@
 #include "checks.hpp"
 #include "expect.hpp"
 #include "models.hpp"
+#include "procfs.hpp"
 #include "worker_pool.hpp"
 
 namespace csd::grade {
@@ -20,6 +24,11 @@ using namespace std::chrono_literals;
 using namespace worker_pool;
 
 namespace {
+
+/// Clients that connect while every worker is busy, and how many of them
+/// the server may accept meanwhile (a bounded queue, docs/contract.md).
+constexpr int waiting_clients = 100;
+constexpr int max_accepted_while_busy = 64;
 
 constexpr const char* stalled_thread_hint =
     "each pool thread serves one client at a time, so -n threads serve -n clients at once: hand "
@@ -83,11 +92,52 @@ void check_stalled(Context& ctx) {
                              "hold the accept lock while you serve");
         }
     }
+    // Every worker busy now: the clients that come meanwhile wait in the
+    // kernel's accept queue (a connection there has no socket inode yet),
+    // or in a queue of the server that is bounded; never all in the server.
+    stalled.push_back(Connection::open(ctx.port(), overall.within(3s)));
+    stalled.back().send_all("40", overall.within(3s), "a stalled client");
+    std::this_thread::sleep_for(scaled(200ms));
+    std::vector<Connection> waiting;
+    std::set<std::uint16_t> waiting_ports;
+    for (int i = 0; i < waiting_clients; ++i) {
+        waiting.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        waiting.back().send_all(request_line(4000), overall.within(3s), "a waiting client");
+        waiting_ports.insert(waiting.back().local_port());
+    }
+    std::this_thread::sleep_for(scaled(500ms));
+    int accepted = 0;
+    for (const auto& s : procfs::tcp_sockets()) {
+        if (s.local_port == ctx.port() && waiting_ports.contains(s.remote_port) && s.inode != 0) {
+            ++accepted;
+        }
+    }
+    ctx.log("{} clients came while all {} {} were busy: the server accepted {} of them",
+            waiting_clients, n, unit, accepted);
+    if (accepted > max_accepted_while_busy) {
+        ctx.require_running("while every worker was busy");
+        fail(fmt::format("{} clients came while all {} {} were busy serving stalled clients: the "
+                         "server accepted {} of them (at most {} may wait inside the server)",
+                         waiting_clients, n, unit, accepted, max_accepted_while_busy),
+             threads ? "bound the queue of accepted connections (the handout: at most 64): when "
+                       "it is full the acceptor waits for room, and new clients wait in the "
+                       "kernel's accept queue, costing the server nothing"
+                     : "while no worker is free, stop accepting: the clients wait in the kernel's "
+                       "accept queue, costing the server nothing, until a worker is free");
+    }
     for (std::size_t i = 0; i < stalled.size(); ++i) {
         const std::string what =
             fmt::format("stalled client {} after it finished its request", i + 1);
         stalled[i].send_all("00\n", overall.within(3s), what);
         expect_reply(ctx.reply(), stalled[i], 4000, overall.within(3s), what);
+    }
+    stalled.clear();  // closed: their workers go back to the waiting clients
+    const Deadline rest(20s);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+        Connection client = std::move(waiting[i]);  // closed once served: the worker moves on
+        expect_reply(ctx.reply(), client, 4000, rest,
+                     fmt::format("waiting client {} of {}, once the stalled ones were done", i + 1,
+                                 waiting.size()));
     }
 }
 
@@ -98,7 +148,8 @@ CSD_CHECK(stalled) {
             10,
             check_stalled,
             "with -n N workers, N-1 clients that sent half a request do not stop N more, one after "
-            "another, from being served",
+            "another, from being served; with all N busy, the server accepts at most 64 of 100 "
+            "more clients (the rest wait in the kernel) and serves them all later",
             "each worker serves one client at a time, so N workers serve N clients at once; hold "
             "nothing the other workers wait for (the accept lock) while you serve",
             {"cpu"}};
