@@ -8,6 +8,11 @@
 //                     its read and write did (SIGPIPE ignored)      -> epipe, read-reset
 //   sigpipe-no-write  reports its read, then exits with status 0 without
 //                     writing again: no SIGPIPE to survive          -> no-sigpipe
+//   sigpipe-mode-ignored  accepts -m and ignores it: SIGPIPE ignored in
+//                     every mode                                    -> no-sigpipe
+//   sigpipe-skips-write   after a read that failed with ECONNRESET, prints
+//                     "write: EPIPE" without writing (the line is right,
+//                     the lesson is not)                            -> no-sigpipe
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -25,6 +30,9 @@
 //   Exiting before the second write survives nothing (the untouched skeleton
 //   did so for 50 points).
 // test: sigpipe-no-write sigpipe no-sigpipe control read-reset
+//   Output that is right, behaviour that is not (issue 20: full marks).
+// test: sigpipe-mode-ignored sigpipe no-sigpipe control epipe
+// test: sigpipe-skips-write sigpipe no-sigpipe control epipe
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -55,20 +63,30 @@ std::string name(int err) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "sigpipe-killed sigpipe-order sigpipe-strerror sigpipe-exit1 "
-                                "sigpipe-constants sigpipe-no-write");
+                                "sigpipe-constants sigpipe-no-write sigpipe-mode-ignored "
+                                "sigpipe-skips-write");
     int port = 0;
-    for (int c = 0; (c = ::getopt(argc, argv, "p:")) != -1;) {
-        if (c != 'p') return 2;
-        port = std::atoi(optarg);
+    std::string mode = "ignore";
+    for (int c = 0; (c = ::getopt(argc, argv, "p:m:")) != -1;) {
+        if (c == 'p') {
+            port = std::atoi(optarg);
+        } else if (c == 'm') {
+            mode = optarg;
+        } else {
+            return 2;
+        }
     }
-    if (bug != "sigpipe-killed") ::signal(SIGPIPE, SIG_IGN);
+    if (bug == "sigpipe-mode-ignored") mode = "ignore";
+    if (bug == "sigpipe-killed") mode = "none";
+    if (mode != "nosignal") ::signal(SIGPIPE, mode == "ignore" ? SIG_IGN : SIG_DFL);
+    const int flags = mode == "nosignal" ? MSG_NOSIGNAL : 0;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return 1;
-    if (::send(fd, "hello\n", 6, 0) != 6) return 1;
+    if (::send(fd, "hello\n", 6, flags) != 6) return 1;
     char reply[256];
     const ssize_t got = ::recv(fd, reply, sizeof reply, 0);
     const int read_err = got < 0 ? errno : 0;
@@ -83,7 +101,9 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
     if (bug == "sigpipe-no-write") return 0;
-    const ssize_t sent = ::send(fd, "hello\n", 6, 0);
+    const bool skip = bug == "sigpipe-skips-write" && read_err == ECONNRESET;
+    const ssize_t sent = skip ? -1 : ::send(fd, "hello\n", 6, flags);
+    if (skip) errno = EPIPE;
     const std::string write_line = bug == "sigpipe-constants" ? "write: EPIPE"
                                    : sent < 0                 ? "write: " + name(errno)
                                               : "write: " + std::to_string(sent) + " bytes";

@@ -7,11 +7,13 @@
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "csd/error.hpp"
 #include "csd/net.hpp"
+#include "procfs.hpp"
 #include "program.hpp"
 
 namespace csd::grade::sigpipe {
@@ -31,9 +33,10 @@ bool wait_readable(int fd, Deadline deadline) {
 }
 
 // The grader's server: accepts the program's connection, reads its first
-// line, then does what @p peer says. Returns the connection when it stays
-// open (reply), for the caller to close once the program has ended.
-csd::Fd serve_one(int listener, ProgramRun& run, Peer peer) {
+// line, notes in @p r whether SIGPIPE is ignored while the program waits,
+// then does what @p peer says. Returns the connection when it stays open
+// (reply), for the caller to close once the program has ended.
+csd::Fd serve_one(int listener, ProgramRun& run, Peer peer, SigpipeRun& r) {
     if (!wait_readable(listener, Deadline(2s))) {
         fail(fmt::format("`{}` did not connect within 2 s; it {}", run.command_line(),
                          run.describe()));
@@ -53,6 +56,10 @@ csd::Fd serve_one(int listener, ProgramRun& run, Peer peer) {
                              run.command_line(), run.describe()));
         }
         got.append(chunk, static_cast<std::size_t>(n));
+    }
+    // The program made its first write, so its protection is in place.
+    if (const auto ignored = procfs::signal_mask(run.pid(), "SigIgn:")) {
+        r.sigpipe_ignored = (*ignored & (1ULL << (SIGPIPE - 1))) != 0;
     }
     switch (peer) {
         case Peer::reset: {
@@ -100,12 +107,15 @@ std::vector<std::string> expected_lines(Peer peer) {
     return {};
 }
 
-SigpipeRun run_once(const std::string& program, Peer peer) {
+SigpipeRun run_once(const std::string& program, Peer peer,
+                    const std::vector<std::string>& mode_args) {
     const csd::Fd listener = csd::listen_tcp("127.0.0.1", 0, {.backlog = 4});
     const auto port = csd::local_port(listener.get());
-    ProgramRun run(program, {"-p", std::to_string(port)});
-    const csd::Fd kept = serve_one(listener.get(), run, peer);
+    std::vector<std::string> args{"-p", std::to_string(port)};
+    args.insert(args.end(), mode_args.begin(), mode_args.end());
+    ProgramRun run(program, args);
     SigpipeRun r{.command = run.command_line(), .peer = peer};
+    const csd::Fd kept = serve_one(listener.get(), run, peer, r);
     r.status = run.wait(Deadline(2s));
     for (;;) {
         const LineResult line = run.read_line(Deadline(0ms));

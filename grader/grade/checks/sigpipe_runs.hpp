@@ -34,6 +34,10 @@ struct SigpipeRun {
     std::optional<int> status = {};       ///< its wait status (nullopt: still running, killed)
     std::string description = {};         ///< how it ended, with its stderr tail
     Peer peer = Peer::reset;              ///< what the grader's server did
+    /// Whether SIGPIPE was ignored (SigIgn of /proc/PID/status) while the
+    /// program waited for the server's answer, after its first write
+    /// (nullopt: could not be read).
+    std::optional<bool> sigpipe_ignored = {};
 };
 
 /// The peer of run @p i (1-based): mostly resets, the lesson; every fourth
@@ -46,8 +50,10 @@ std::string_view peer_text(Peer peer);
 /// The two lines a correct program prints against @p peer.
 std::vector<std::string> expected_lines(Peer peer);
 
-/// One run: PROGRAM -p PORT against a fresh server that behaves as @p peer.
-SigpipeRun run_once(const std::string& program, Peer peer);
+/// One run: PROGRAM -p PORT [@p mode_args] against a fresh server that
+/// behaves as @p peer.
+SigpipeRun run_once(const std::string& program, Peer peer,
+                    const std::vector<std::string>& mode_args = {});
 
 /// Its stdout, quoted line by line, for messages.
 std::string shown(const SigpipeRun& r);
