@@ -12,6 +12,13 @@
 //   selfpipe-handler-exits the self-pipe, but the handler itself prints
 //                      "got SIGUSR1" and _exit()s: prompt, and not the lesson
 //                      (signals, under strace: no rt_sigreturn before the answer)
+//   selfpipe-flag-after-window  the naive flag, looked at again after the -w
+//                      sleep, right before select(): the window the grader
+//                      widens is covered, the race is not gone (signals,
+//                      under strace: no wait between the signal and the answer)
+//   selfpipe-pselect-handler-exits  the self-pipe, right, but with -m pselect
+//                      the handler prints "got SIGUSR1" and _exit()s (signals,
+//                      under strace in that mode)
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -29,6 +36,9 @@
 // test: selfpipe-handler-exits selfpipe signals control lines race-window
 //   -m accepted and ignored: race-free in every mode, and only one way written.
 // test: selfpipe-ignores-m selfpipe modes control race-window
+//   Behaviour that passes the timing checks, seen under strace (issue 20).
+// test: selfpipe-flag-after-window selfpipe signals control race-window lines
+// test: selfpipe-pselect-handler-exits selfpipe signals control race-window lines
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>
@@ -86,19 +96,27 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces "
-        "selfpipe-ignores-w selfpipe-handler-exits selfpipe-ignores-m");
+        "selfpipe-ignores-w selfpipe-handler-exits selfpipe-ignores-m "
+        "selfpipe-flag-after-window selfpipe-pselect-handler-exits");
     handler_exits = bug == "selfpipe-handler-exits";
     long window_us = 0;
-    // -m is accepted and ignored: each bug is one way of waiting.
+    // -m is accepted and ignored (each bug is one way of waiting), but by
+    // selfpipe-pselect-handler-exits.
     for (int c = 0; (c = ::getopt(argc, argv, "w:m:")) != -1;) {
-        if (c == 'm') continue;
+        if (c == 'm') {
+            if (bug == "selfpipe-pselect-handler-exits" && std::string_view(optarg) == "pselect") {
+                handler_exits = true;
+            }
+            continue;
+        }
         if (c != 'w') return 2;
         window_us = std::atol(optarg);
     }
     if (bug == "selfpipe-ignores-w") window_us = 0;
     const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" ||
                            bug == "selfpipe-ignores-w" || handler_exits ||
-                           bug == "selfpipe-ignores-m" || bug == "none";
+                           bug == "selfpipe-ignores-m" || bug == "selfpipe-pselect-handler-exits" ||
+                           bug == "none";
     int wake_read = -1;
     if (uses_pipe) {
         int ends[2];
@@ -115,6 +133,7 @@ int main(int argc, char** argv) {
     for (;;) {
         if (!uses_pipe && got_usr1 != 0) break;
         sleep_us(window_us);
+        if (bug == "selfpipe-flag-after-window" && got_usr1 != 0) break;
         fd_set readable;
         FD_ZERO(&readable);
         FD_SET(STDIN_FILENO, &readable);

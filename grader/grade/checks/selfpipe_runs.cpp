@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "failure.hpp"
 #include "process.hpp"
@@ -33,6 +35,74 @@ std::string handler_problem(std::string_view trace) {
                "with rt_sigreturn)";
     }
     return "";
+}
+
+namespace {
+
+// True when strace line @p line is a call of one of wait_calls.
+bool is_wait_line(std::string_view line) {
+    if (line.starts_with("[pid ")) line.remove_prefix(std::min(line.find("] ") + 2, line.size()));
+    const auto paren = line.find('(');
+    if (paren == std::string_view::npos || paren == 0) return false;
+    const std::string_view name = line.substr(0, paren);
+    for (std::string_view calls = wait_calls; !calls.empty();) {
+        const auto comma = calls.find(',');
+        if (calls.substr(0, comma) == name) return true;
+        calls = comma == std::string_view::npos ? std::string_view() : calls.substr(comma + 1);
+    }
+    return false;
+}
+
+std::vector<std::string_view> lines_of(std::string_view text) {
+    std::vector<std::string_view> out;
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl);
+        if (!line.empty()) out.push_back(line);
+        if (nl == std::string_view::npos) break;
+        text.remove_prefix(nl + 1);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string window_problem(std::string_view trace) {
+    const auto lines = lines_of(trace);
+    std::size_t answered = lines.size();
+    std::optional<std::size_t> delivered;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (!delivered && lines[i].find("--- SIGUSR1 ") != std::string_view::npos) delivered = i;
+        if (lines[i].find("\"got SIGUSR1") != std::string_view::npos) {
+            answered = i;
+            break;
+        }
+    }
+    if (answered == lines.size()) return "";  // no answer: the other checks say so
+    if (!delivered) {
+        // No handler ran (signalfd): the answer must come out of a wait.
+        for (std::size_t i = 0; i < answered; ++i) {
+            if (is_wait_line(lines[i])) return "";
+        }
+        return "it printed \"got SIGUSR1\" without waiting (no select, poll or epoll call "
+               "since the window began)";
+    }
+    if (*delivered > answered) return "";  // the handler's business: handler_problem()
+    for (std::size_t i = *delivered + 1; i < answered; ++i) {
+        if (is_wait_line(lines[i])) return "";
+    }
+    // Or the wait the signal interrupted (pselect: the signal is let in there).
+    for (std::size_t i = *delivered; i-- > 0;) {
+        if (lines[i].starts_with("---")) continue;
+        if (is_wait_line(lines[i]) && lines[i].find("= ? ERESTART") != std::string_view::npos) {
+            return "";
+        }
+        break;
+    }
+    return "SIGUSR1 arrived during the window, and the program printed \"got SIGUSR1\" "
+           "without waiting again (no select, poll or epoll call between the signal and the "
+           "answer, and none interrupted by it): it looked at its flag after the window, "
+           "which only hides the race";
 }
 
 double give_up_ms() {

@@ -48,4 +48,18 @@ double expect_answer(ProgramRun& run, Deadline::Clock::time_point sent, Deadline
 /// blocked and is read). Pure.
 [[nodiscard]] std::string handler_problem(std::string_view trace);
 
+/// The calls a program of the lab may wait in (select and its kin), for
+/// strace's `-e trace=`.
+inline constexpr std::string_view wait_calls =
+    "select,pselect6,poll,ppoll,epoll_wait,epoll_pwait,epoll_pwait2";
+
+/// What is wrong, from its strace text (@p trace, with `-e signal=all` and
+/// the wait_calls traced), with a run whose SIGUSR1 was sent inside the
+/// -w window: "" when the answer `got SIGUSR1` came from a wait (one of
+/// wait_calls) that was in progress when the signal was delivered (it
+/// returned `? ERESTART...`) or that started after it; or, when no handler
+/// ran (signalfd), from a wait at all. A program that looks at its flag
+/// again after the window answers with no wait in between. Pure.
+[[nodiscard]] std::string window_problem(std::string_view trace);
+
 }  // namespace csd::grade::selfpipe

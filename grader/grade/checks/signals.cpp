@@ -4,8 +4,11 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <random>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "checks.hpp"
 #include "program.hpp"
@@ -48,6 +51,58 @@ void require_handler_returns(Context& ctx) {
              "exit() are not async-signal-safe, and a handler that does the work is not the "
              "lesson");
     }
+}
+
+// In each mode, a run under strace with a wide -w window and SIGUSR1 early
+// in it: the answer comes from a wait the signal woke (window_problem()),
+// after the handler returned (handler_problem()). Without strace not judged.
+void require_wait_answers(Context& ctx) {
+    // Wide enough that strace is attached well before the window ends.
+    const auto window = std::chrono::duration_cast<std::chrono::microseconds>(scaled(1s));
+    const auto& modes = ctx.lab().modes;
+    for (std::size_t m = 0; m < std::max<std::size_t>(modes.size(), 1); ++m) {
+        std::vector<std::string> args = {"-w", std::to_string(window.count())};
+        std::string mode_name = "the default mode";
+        if (m < modes.size()) {
+            mode_name = fmt::format("mode {}", modes[m].name);
+            if (m > 0) {
+                for (const auto a : modes[m].args) args.emplace_back(a);
+            }
+        }
+        ProgramRun run(ctx.program(), args);
+        const std::string name = fmt::format("{} under strace", mode_name);
+        expect_ready(run, name);
+        const auto ready = Deadline::Clock::now();
+        Strace trace(run.pid(),
+                     fmt::format("write,writev,rt_sigreturn,exit,exit_group,{}", wait_calls), true);
+        if (!trace.attached()) {
+            ctx.log("who answers SIGUSR1 in the window not checked: {}", trace.why_not());
+            return;
+        }
+        const double into_window = seconds_since(ready);
+        run.signal(SIGUSR1);
+        if (!run.wait(Deadline(give_up_time + 1s))) {
+            fail(
+                fmt::format("{}: SIGUSR1 sent inside the window: it had not ended {:.0f} ms "
+                            "after the window",
+                            who(run, name), give_up_ms()));
+        }
+        const std::string text = trace.finish();
+        if (into_window > 0.8 * scaled_seconds(1s)) {
+            ctx.log("{}: strace attached too late to land the signal in the window", name);
+            continue;
+        }
+        std::string problem = handler_problem(text);
+        if (problem.empty()) problem = window_problem(text);
+        if (problem.empty()) continue;
+        fail(fmt::format("{}: SIGUSR1 sent {:.0f} ms into a {:.0f} ms window: {}; the trace:\n{}",
+                         who(run, name), into_window * 1000, scaled_seconds(1s) * 1000, problem,
+                         tail_lines(text, 10)),
+             "the handler only records the signal and returns; the answer comes out of the "
+             "wait (select on the self-pipe, pselect's EINTR, the signalfd), in every mode: "
+             "look at the flag only before the window, never again after it");
+    }
+    ctx.log("each mode, SIGUSR1 in a -w window under strace: answered by its wait");
 }
 
 // signals (selfpipe): 300 fresh runs, SIGUSR1 at a random moment, each answered in 100 ms.
@@ -95,6 +150,7 @@ void check_signals(Context& ctx) {
     }
     ctx.log("slowest answer: {:.1f} ms; {} late", worst_ms, late.size());
     require_handler_returns(ctx);
+    require_wait_answers(ctx);
     // A few late answers are the machine's (another process had the CPU);
     // a program that polls, or does something slow first, is late every time.
     if (late.size() > max_late) {
