@@ -2,6 +2,8 @@
 // returned, or the handler itself (strace text around the signal).
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "checks/selfpipe_runs.hpp"
 
 using csd::grade::selfpipe::handler_problem;
@@ -37,4 +39,51 @@ TEST_CASE("a handler that prints, or exits, is caught") {
         "rt_sigreturn({mask=[]}) = -1 EINTR (Interrupted system call)\n"
         "write(1, \"got SIGUSR1\\n\", 12) = 12\n";
     CHECK(handler_problem(line_first).empty());
+}
+
+using csd::grade::selfpipe::window_problem;
+
+TEST_CASE("window: the self-pipe wakes the wait that follows the window") {
+    const char* trace =
+        "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=7, si_uid=0} ---\n"
+        "write(4, \"\\1\", 1)                        = 1\n"
+        "rt_sigreturn({mask=[]})                 = 0\n"
+        "pselect6(4, [0 3], NULL, NULL, NULL, NULL) = 1 (in [3])\n"
+        "write(1, \"got SIGUSR1\\n\", 12)           = 12\n"
+        "exit_group(0)                           = ?\n";
+    CHECK(window_problem(trace).empty());
+}
+
+TEST_CASE("window: pselect, the signal let in by the wait it interrupts") {
+    const char* trace =
+        "pselect6(4, [0], NULL, NULL, NULL, {[], 8}) = ? ERESTARTNOHAND (To be restarted if "
+        "no handler)\n"
+        "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=7, si_uid=0} ---\n"
+        "rt_sigreturn({mask=[USR1]})             = -1 EINTR (Interrupted system call)\n"
+        "write(1, \"got SIGUSR1\\n\", 12)           = 12\n";
+    CHECK(window_problem(trace).empty());
+}
+
+TEST_CASE("window: signalfd, no handler, the answer after a wait") {
+    CHECK(window_problem("poll([{fd=0, events=POLLIN}, {fd=3, events=POLLIN}], 2, -1) = 1\n"
+                         "write(1, \"got SIGUSR1\\n\", 12) = 12\n")
+              .empty());
+    CHECK(!window_problem("write(1, \"got SIGUSR1\\n\", 12) = 12\n").empty());
+}
+
+TEST_CASE("window: the flag looked at again after the window is caught") {
+    const char* trace =
+        "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=7, si_uid=0} ---\n"
+        "rt_sigreturn({mask=[]})                 = 0\n"
+        "write(1, \"got SIGUSR1\\n\", 12)           = 12\n"
+        "exit_group(0)                           = ?\n";
+    CHECK(window_problem(trace).find("without waiting again") != std::string::npos);
+    // A wait that returned normally before the signal does not count.
+    const std::string earlier =
+        std::string("pselect6(1, [0], NULL, NULL, NULL, NULL) = 1 (in [0])\n") + trace;
+    CHECK(!window_problem(earlier).empty());
+}
+
+TEST_CASE("window: no answer, nothing to judge here") {
+    CHECK(window_problem("--- SIGUSR1 {si_signo=SIGUSR1} ---\n").empty());
 }
