@@ -29,6 +29,11 @@
 //   small replies pass, a large one stops (issue 20: 57 of 97 points, with
 //   a hint about copying; the hint now says what stopped).
 // test: sendfile-no-writable-wait sendfile zero-copy control pipeline
+//   The file copied into a memfd at start, sent from there: sendfile all
+//   the same, from a copy (issue 20: full marks).
+// test: sendfile-memfd-copy sendfile zero-copy control pipeline
+//   A directory as -f: it opens, and its size is not 0 (issue 20: full marks).
+// test: sendfile-any-file sendfile start control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -43,6 +48,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -66,6 +72,10 @@ std::string_view bug;
 //   sendfile-shared-offset  lseek() to the start of each reply, then
 //                   sendfile(sock, file, NULL, n) for every piece: the file's
 //                   own offset, shared by every client's thread              -> bytes
+//   sendfile-memfd-copy  copies the file into a memfd at start (mmap and
+//                   memcpy) and sendfile()s from the memfd                   -> zero-copy
+//   sendfile-any-file  takes any -f that opens and has a size: a directory
+//                   too (only regular files can be served)                  -> start
 // and one that is no bug, a server the grader once misjudged:
 //   sendfile-lseek-null  lseek() to the reply's offset, then sendfile(sock,
 //                   file, NULL, n), serving one client at a time in the main
@@ -156,7 +166,8 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "sendfile-copy sendfile-mmap sendfile-short sendfile-continues sendfile-lseek-null "
-        "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait");
+        "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
+        "sendfile-memfd-copy sendfile-any-file");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",
@@ -173,12 +184,25 @@ int main(int argc, char** argv) {
         // Refused at start, as the contract says: a message and status 1.
         file.fd = ::open(options.value('f').c_str(), O_RDONLY | O_CLOEXEC);
         struct stat st {};
-        if (file.fd < 0 || ::fstat(file.fd, &st) != 0 || st.st_size == 0) {
-            std::fprintf(stderr, "server: %s: cannot be served (missing or empty)\n",
+        if (file.fd < 0 || ::fstat(file.fd, &st) != 0 || st.st_size == 0 ||
+            (!S_ISREG(st.st_mode) && bug != "sendfile-any-file")) {
+            std::fprintf(stderr, "server: %s: cannot be served (missing, empty or not a file)\n",
                          options.value('f').c_str());
             return 1;
         }
         file.size = static_cast<std::uint64_t>(st.st_size);
+    }
+    if (bug == "sendfile-memfd-copy") {
+        const int copy = ::memfd_create("copy", MFD_CLOEXEC);
+        if (copy < 0 || ::ftruncate(copy, static_cast<off_t>(file.size)) != 0) return 1;
+        void* from = ::mmap(nullptr, file.size, PROT_READ, MAP_SHARED, file.fd, 0);
+        void* to = ::mmap(nullptr, file.size, PROT_READ | PROT_WRITE, MAP_SHARED, copy, 0);
+        if (from == MAP_FAILED || to == MAP_FAILED) return 1;
+        std::memcpy(to, from, file.size);
+        ::munmap(from, file.size);
+        ::munmap(to, file.size);
+        ::close(file.fd);
+        file.fd = copy;
     }
     if (bug == "sendfile-mmap") {
         file.map = static_cast<const char*>(

@@ -60,6 +60,8 @@ void check_start(Context& ctx) {
         const ServedFile empty(0);
         require_refuses_file(ctx, empty.path() + ".missing", "a file that does not exist");
         require_refuses_file(ctx, empty.path(), "an empty file");
+        const std::string dir = empty.path().substr(0, empty.path().rfind('/'));
+        require_refuses_file(ctx, dir, "a directory");
     }
 }
 
@@ -70,7 +72,7 @@ CSD_CHECK(start) {
             5,
             check_start,
             "the server accepts within 5 s and prints `Listening on 127.0.0.1:PORT` on stdout "
-            "(sendfile: and refuses, at start, a -f file that is missing or empty)",
+            "(sendfile: and refuses, at start, a -f that is missing, empty or a directory)",
             "bind and listen first, then print exactly \"Listening on HOST:PORT\" with the -i and "
             "-p you were given, followed by a newline, and flush stdout (std::endl or fflush); "
             "logs go to stderr",
