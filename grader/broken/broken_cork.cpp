@@ -22,6 +22,9 @@
 //                 segment a reply, promptly, but not the lesson (fails
 //                 segments, which sees no TCP_CORK in strace; issue 20: it
 //                 had full marks)
+//   cork-no-nodelay  corks each reply right, but never turns TCP_NODELAY on
+//                 (fails uncork, which reads the option off the server's own
+//                 socket; issue 20: it had full marks)
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
 // `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
@@ -37,6 +40,7 @@
 // test: cork-one-write cork segments control framing uncork
 // test: cork-msg-more cork segments control framing uncork
 // test: cork-fake cork segments control framing uncork
+// test: cork-no-nodelay cork uncork control segments framing
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -54,7 +58,7 @@ std::string_view bug;
 // Serves the requests of the blocking socket @p fd until EOF or a bad line.
 void serve(int fd) {
     const int on = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (bug != "cork-no-nodelay") ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     if (bug == "cork-forever") ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
     std::string input;
     char buf[4096];
@@ -67,7 +71,8 @@ void serve(int fd) {
             const std::string header = (bug == "cork-bad-header" ? line : std::to_string(n)) + "\n";
             // cork-bad-header: corked right, the header wrong; cork-big-stays:
             // corked right, but a body over 64 KiB is left corked.
-            const bool cork_each = bug == "cork-bad-header" || bug == "cork-big-stays";
+            const bool cork_each =
+                bug == "cork-bad-header" || bug == "cork-big-stays" || bug == "cork-no-nodelay";
             const int zero = 0;
             if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
             if (bug == "cork-one-write") {
@@ -105,7 +110,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays "
-        "cork-msg-more cork-fake");
+        "cork-msg-more cork-fake cork-no-nodelay");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);

@@ -36,6 +36,12 @@ ReplyFormat ReplyFormat::with_header_line() const {
     return format;
 }
 
+ReplyFormat ReplyFormat::body_only() const {
+    ReplyFormat format = *this;
+    format.header_line_ = false;
+    return format;
+}
+
 char ReplyFormat::byte(std::uint64_t i) const noexcept {
     if (cycle_ == nullptr) return csd::reply_byte(i);
     return (*cycle_)[static_cast<std::size_t>(i % cycle_->size())];

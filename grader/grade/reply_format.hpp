@@ -24,6 +24,8 @@ class ReplyFormat {
     [[nodiscard]] static ReplyFormat cycling(std::string bytes);
     /// This format with the header line "N\n" before every reply.
     [[nodiscard]] ReplyFormat with_header_line() const;
+    /// This format without the header line: the bytes after it.
+    [[nodiscard]] ReplyFormat body_only() const;
 
     /// True when every reply starts with the header line "N\n".
     [[nodiscard]] bool header_line() const noexcept { return header_line_; }

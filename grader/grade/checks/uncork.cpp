@@ -2,12 +2,17 @@
 // arrive in one TCP segment each, promptly: not held back until the
 // kernel's cork timer sends them.
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <algorithm>
 #include <chrono>
 
 #include "checks.hpp"
 #include "cork_samples.hpp"
+#include "expect.hpp"
+#include "peer_socket.hpp"
+#include "waits.hpp"
 
 namespace csd::grade {
 
@@ -18,6 +23,44 @@ namespace {
 
 double ms(Clock::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// After a complete reply, the server's socket of the connection has
+// TCP_NODELAY on (the contract) and TCP_CORK off (a reply is never left
+// corked), read from the server's own descriptor. Where it cannot be read
+// (pidfd_getfd), logged and left out.
+void require_socket_options(Context& ctx) {
+    const Deadline overall(10s);
+    Connection conn = Connection::open(ctx.port(), overall.within(3s));
+    conn.send_all(request_line(500), overall.within(3s), "one request");
+    expect_reply(ctx.reply(), conn, 500, overall.within(3s), "one request");
+    const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), conn.local_port());
+    if (!fd) {
+        ctx.require_running("after one reply");
+        fail("after one reply, the server holds no socket of the connection (/proc/PID/fd)");
+    }
+    std::string why_not;
+    const auto nodelay = peer_socket_option(ctx.pid(), *fd, IPPROTO_TCP, TCP_NODELAY, &why_not);
+    const auto corked = peer_socket_option(ctx.pid(), *fd, IPPROTO_TCP, TCP_CORK, &why_not);
+    if (!nodelay || !corked) {
+        ctx.log("the server's socket options not read: {}", why_not);
+        return;
+    }
+    ctx.log("the server's socket of a served connection: TCP_NODELAY {}, TCP_CORK {}", *nodelay,
+            *corked);
+    if (*nodelay == 0) {
+        fail(fmt::format("after a complete reply, the server's socket of the connection (fd {}) "
+                         "has TCP_NODELAY off (getsockopt on a duplicate, pidfd_getfd)",
+                         *fd),
+             "turn TCP_NODELAY on for each connection (the contract): the cork decides what "
+             "leaves together, and once it is off nothing should wait for an ACK (Nagle)");
+    }
+    if (*corked != 0) {
+        fail(fmt::format("after a complete reply, the server's socket of the connection (fd {}) "
+                         "still has TCP_CORK on: the next reply's tail waits for the cork timer",
+                         *fd),
+             "clear TCP_CORK once the body is written");
+    }
 }
 
 // uncork (cork): small replies arrive in one segment, promptly (not after the cork timer).
@@ -57,6 +100,7 @@ void check_uncork(Context& ctx) {
              "clear TCP_CORK after every body, however long: the end of a long reply, shorter "
              "than a segment, otherwise waits for the kernel's 200 ms cork timer");
     }
+    require_socket_options(ctx);
 }
 
 }  // namespace
