@@ -20,6 +20,8 @@
 // Out of descriptors, the others pause 100 ms (a timeout on the ring),
 // then accept again.
 // And one that is no bug, for the architecture check to pass:
+//   recv-own-buffer  each recv into a buffer of the client's own, not a
+//                 provided buffer (no IOSQE_BUFFER_SELECT)                 -> ring-io
 //   ring-async    every recv is forced to io_uring's kernel workers
 //                 (IOSQE_ASYNC): iou-wrk threads come and go in /proc/PID/task
 //
@@ -34,6 +36,8 @@
 // test: pwritev2-syscall uring ring-io control pipeline
 //   Out of descriptors (issue 20: an accept never re-armed had full marks).
 // test: accept-no-rearm uring emfile control pipeline
+//   Receives into the server's own memory (issue 20: full marks).
+// test: recv-own-buffer uring ring-io control pipeline
 // test: emfile-spin uring emfile control pipeline
 #include <poll.h>
 #include <pthread.h>
@@ -128,7 +132,12 @@ class Server {
                         break;
                     case recv_kind:
                         client->receiving = false;
-                        if (c.res > 0) {
+                        if (const int id = csd::BufferRing::buffer_id(c.flags);
+                            c.res > 0 && id >= 0) {
+                            (void)client->session.feed(buffers_.bytes(
+                                static_cast<unsigned>(id), static_cast<std::size_t>(c.res)));
+                            buffers_.give_back(static_cast<unsigned>(id));
+                        } else if (c.res > 0) {
                             (void)client->session.feed(
                                 std::string_view(client->in, static_cast<std::size_t>(c.res)));
                         } else if (c.res == 0) {
@@ -203,8 +212,14 @@ class Server {
         }
         if (!c.gone && !c.receiving && c.session.wants_input()) {
             io_uring_sqe& sqe = ring_.next_sqe();
-            ::io_uring_prep_recv(&sqe, c.fd.get(), c.in,
-                                 std::min(sizeof c.in, c.session.input_room()), 0);
+            const std::size_t want = std::min(sizeof c.in, c.session.input_room());
+            if (bug == "recv-own-buffer") {
+                ::io_uring_prep_recv(&sqe, c.fd.get(), c.in, want, 0);
+            } else {  // the kernel picks a provided buffer when data comes
+                ::io_uring_prep_recv(&sqe, c.fd.get(), nullptr, want, 0);
+                sqe.flags |= IOSQE_BUFFER_SELECT;
+                sqe.buf_group = buffers_.group();
+            }
             if (bug == "ring-async") sqe.flags |= IOSQE_ASYNC;  // after prep: it clears flags
             ::io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&c) | recv_kind);
             c.receiving = true;
@@ -218,6 +233,7 @@ class Server {
     }
 
     csd::Ring ring_;
+    csd::BufferRing buffers_{ring_, 1, 64, 4096};
     csd::Fd listener_;
     __kernel_timespec pause_{0, 100'000'000};  // read by the kernel while a pause runs
     std::vector<std::unique_ptr<Client>> clients_;
@@ -229,7 +245,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "ring-timeout ring-thread send-syscall pwritev2-syscall ring-async accept-no-rearm "
-        "emfile-spin");
+        "emfile-spin recv-own-buffer");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     std::thread helper;

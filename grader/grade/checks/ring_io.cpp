@@ -3,12 +3,18 @@
 // with strace while clients are served: the socket calls the server made.
 #include <fmt/format.h>
 
+#include <linux/io_uring.h>
+
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "procfs.hpp"
 #include "strace_text.hpp"
 #include "trace.hpp"
 
@@ -26,6 +32,72 @@ constexpr const char* traced =
     "accept,accept4,read,readv,preadv,preadv2,recvfrom,recvmsg,recvmmsg,write,writev,pwritev,"
     "pwritev2,sendto,sendmsg,sendmmsg,sendfile,splice,select,pselect6,poll,ppoll,epoll_wait,"
     "epoll_pwait,epoll_pwait2";
+
+// The submission queue entries of every ring of @p pid: the SQE arrays it
+// mapped from its io_uring descriptors (offset IORING_OFF_SQES in
+// /proc/PID/maps), read from /proc/PID/mem. Entries stay in the array once
+// consumed, so after a few clients it shows what the server submits.
+std::vector<io_uring_sqe> submitted_entries(pid_t pid) {
+    std::vector<io_uring_sqe> out;
+    std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+    for (std::string line; std::getline(maps, line);) {
+        if (line.find("anon_inode:[io_uring]") == std::string::npos) continue;
+        std::istringstream fields(line);
+        std::string range;
+        std::string perms;
+        std::string offset;
+        fields >> range >> perms >> offset;
+        if (std::stoull(offset, nullptr, 16) != IORING_OFF_SQES) continue;
+        const auto dash = range.find('-');
+        const std::uint64_t start = std::stoull(range.substr(0, dash), nullptr, 16);
+        const std::uint64_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
+        const auto bytes = procfs::read_memory(pid, start, end - start);
+        if (!bytes) continue;
+        for (std::size_t at = 0; at + sizeof(io_uring_sqe) <= bytes->size();
+             at += sizeof(io_uring_sqe)) {
+            io_uring_sqe e{};
+            std::memcpy(&e, bytes->data() + at, sizeof e);
+            out.push_back(e);
+        }
+    }
+    return out;
+}
+
+// The lesson's receive: into a buffer the kernel picks from the provided
+// buffers (IOSQE_BUFFER_SELECT), not into one the server set aside per
+// connection. Seen in the SQEs the server submitted; where the arrays
+// cannot be read, logged and left out.
+void require_provided_buffers(Context& ctx) {
+    const auto entries = submitted_entries(ctx.pid());
+    if (entries.empty()) {
+        ctx.log("provided buffers not checked: no SQE array readable in /proc/{}/maps and mem",
+                ctx.pid());
+        return;
+    }
+    int selecting = 0;  // receives into a provided buffer
+    int own = 0;        // recv/recvmsg into the server's own memory
+    for (const auto& e : entries) {
+        const bool receive = e.opcode == IORING_OP_RECV || e.opcode == IORING_OP_RECVMSG ||
+                             e.opcode == IORING_OP_READ || e.opcode == IORING_OP_READV;
+        if (!receive) continue;
+        if ((e.flags & IOSQE_BUFFER_SELECT) != 0) {
+            ++selecting;
+        } else if (e.opcode == IORING_OP_RECV || e.opcode == IORING_OP_RECVMSG) {
+            ++own;  // READ may be the stop eventfd's, into a buffer of its own
+        }
+    }
+    ctx.log("ring-io: SQEs in the ring: {} receives select a provided buffer, {} do not", selecting,
+            own);
+    if (selecting > 0 && own == 0) return;
+    fail(fmt::format("in the {} submission queue entries of the server's ring, {} receive{} "
+                     "select{} a provided buffer (IOSQE_BUFFER_SELECT) and {} recv{} into "
+                     "memory of the server's own (/proc/{}/maps, the SQE array)",
+                     entries.size(), selecting, selecting == 1 ? "" : "s",
+                     selecting == 1 ? "s" : "", own, own == 1 ? "" : "s", ctx.pid()),
+         "receive into the provided buffers: a recv SQE with no buffer, the buffer group set "
+         "and IOSQE_BUFFER_SELECT; the kernel picks a buffer when data comes (the CQE says "
+         "which), so an idle connection holds no memory");
+}
 
 }  // namespace
 
@@ -91,6 +163,7 @@ void check_ring_io(Context& ctx) {
                         "own on sockets (not through the ring): {}",
                         total, total == 1 ? "" : "s", seen));
     }
+    require_provided_buffers(ctx);
 }
 
 }  // namespace
