@@ -24,7 +24,10 @@
 // test: reactor-four-loops reactor architecture control pipeline
 //   -m handoff: every connection handed to loop 0; the other loops idle.
 // test: reactor-handoff-loop-0 reactor modes control pipeline
+//   Loops started with the stop signals open: any of them may take SIGTERM.
+// test: reactor-loops-take-signals reactor sigterm control pipeline
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -81,6 +84,8 @@ bool polls_inbox() {
 //                          sets and, woken, only sleep a millisecond   -> spread
 //   reactor-handoff-loop-0 -m handoff: the acceptor hands every
 //                          connection to loop 0                         -> modes
+//   reactor-loops-take-signals  the loops' threads are started with
+//                          SIGTERM and SIGINT not blocked               -> sigterm
 
 /// -reactor-shared-epoll: the mutex the threads take around each turn.
 std::mutex shared_loop_mutex;
@@ -414,7 +419,8 @@ int main(int argc, char** argv) {
                                 "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
                                 "reactor-epoll-per-connection "
                                 "reactor-one-listener reactor-blocking-write reactor-four-loops "
-                                "reactor-decoy-loops reactor-handoff-loop-0");
+                                "reactor-decoy-loops reactor-handoff-loop-0 "
+                                "reactor-loops-take-signals");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -459,9 +465,20 @@ int main(int argc, char** argv) {
         if (bug == "reactor-decoy-loops") {
             for (std::size_t i = 1; i < loops.size(); ++i) loops[0]->watch_nested(*loops[i]);
         }
+        // The loops are born with SIGTERM and SIGINT blocked (they inherit
+        // the mask): the main thread alone takes them. Not so with the bug
+        // reactor-loops-take-signals.
+        sigset_t stop_signals;
+        sigset_t before;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGINT);
+        const bool block = bug != "reactor-loops-take-signals";
+        if (block) ::pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
         for (std::size_t i = reuseport ? 1 : 0; i < count; ++i) {
             threads.emplace_back(run_loop, std::ref(*loops[std::min(i, loops.size() - 1)]));
         }
+        if (block) ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
         if (reuseport) {
             run_loop(*loops[0]);
         } else {

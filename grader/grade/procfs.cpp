@@ -227,6 +227,12 @@ std::optional<std::uint64_t> signal_mask(pid_t pid, std::string_view key) {
     return parse_signal_mask(*text, key);
 }
 
+std::optional<std::uint64_t> task_signal_mask(pid_t pid, pid_t tid, std::string_view key) {
+    const auto text = read_text(pid_path(pid, "task") + "/" + std::to_string(tid) + "/status");
+    if (!text) return std::nullopt;
+    return parse_signal_mask(*text, key);
+}
+
 std::optional<pid_t> parse_own_pid(std::string_view text) {
     const auto value = status_value(text, "NSpid:");
     if (!value) return std::nullopt;

@@ -97,6 +97,11 @@ struct EpollEntry {
 /// main thread (/proc/PID/status); nullopt when gone.
 [[nodiscard]] std::optional<std::uint64_t> signal_mask(pid_t pid, std::string_view key);
 
+/// The same for thread @p tid of process @p pid (/proc/PID/task/TID/status:
+/// SigBlk is per thread).
+[[nodiscard]] std::optional<std::uint64_t> task_signal_mask(pid_t pid, pid_t tid,
+                                                            std::string_view key);
+
 /// The innermost pid in the text of /proc/PID/status (the last number of
 /// its `NSpid:` line): the pid the process sees as its own (getpid()) when
 /// it runs in a PID namespace; nullopt when the line is absent.

@@ -405,8 +405,39 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
     }
 }
 
+// reactor: the main thread alone takes SIGTERM and SIGINT; every other
+// thread (the loops, an acceptor) has both blocked (SigBlk of
+// /proc/PID/task/TID/status), so no loop's epoll_wait() is interrupted and
+// the stop comes to each loop through the stop descriptor.
+void require_loops_block_stop_signals(Context& ctx) {
+    constexpr std::uint64_t stop_signals = (1ULL << (SIGTERM - 1)) | (1ULL << (SIGINT - 1));
+    const pid_t pid = ctx.pid();
+    std::string open;
+    for (const pid_t tid : procfs::thread_ids(pid)) {
+        if (tid == pid || procfs::is_io_worker(pid, tid)) continue;
+        if (procfs::thread_name(pid, tid) == "csd-signals") continue;  // TSan builds
+        const auto blocked = procfs::task_signal_mask(pid, tid, "SigBlk:");
+        if (!blocked || (*blocked & stop_signals) == stop_signals) continue;
+        open += fmt::format("{}thread {} (\"{}\", SigBlk {:016x})", open.empty() ? "" : ", ", tid,
+                            procfs::thread_name(pid, tid), *blocked);
+    }
+    if (open.empty()) {
+        ctx.log("every thread but the main one blocks SIGTERM and SIGINT");
+        return;
+    }
+    fail(fmt::format("idle, before the first SIGTERM: {} of the server (pid {}) do{} not block "
+                     "SIGTERM and SIGINT (/proc/{}/task/TID/status); the main thread alone "
+                     "should take them",
+                     open, pid, open.find(", ") == std::string::npos ? "es" : "", pid),
+         "start the loops with SIGTERM and SIGINT blocked (a thread inherits the mask of the "
+         "thread that creates it: block them around the threads' creation, pthread_sigmask(3)), "
+         "so the signals go to the main thread, whose handler makes the stop descriptor "
+         "readable for every loop");
+}
+
 // sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx) {
+    if (ctx.lab().model == Model::reactor) require_loops_block_stop_signals(ctx);
     for (int round = 0; round < rounds; ++round) {
         if (round > 0) {
             const Readiness again = ctx.server().start(5s, ctx.server().args());
