@@ -104,6 +104,8 @@ myst_substitutions = {
     "course_outline": course.outline_table(LABS, _lab_page("labs/")),
     "course_outline_labs": course.outline_table(LABS, _lab_page("")),
     "lab_ids": course.id_sentence(LABS),
+    # docs/instructors.md: every check, from the grader itself.
+    "check_table": course.check_table(LABS),
 }
 
 

@@ -174,3 +174,36 @@ def id_sentence(labs: List[Lab]) -> str:
     some lab is still coming."""
     coming = id_list(labs, False)
     return id_list(labs, True) + (f"; coming: {coming}" if coming else "")
+
+
+def check_table(labs: List[Lab]) -> str:
+    r"""Every check of the grader as a Markdown table: id, what it verifies
+    (the grader's own summary, as `csd-grade --list` prints it) and the labs
+    that run it with its points in each, in the order the checks first
+    appear in the course. Hidden checks are not in `--list`, so not here.
+    docs/instructors.md shows it (substitution `check_table`), so that the
+    table cannot drift from the grader.
+
+    >>> labs = parse_list(
+    ...     "fork       Concurrent server: one child (fork) (15 points)\n"
+    ...     "  start           5  the server accepts within 5 s\n"
+    ...     "  zombies        10  no zombie child remains\n"
+    ...     "thread     One thread per client (10 points)\n"
+    ...     "  start          10  the server accepts within 5 s\n"
+    ...     "uring      io_uring (not yet available)\n")
+    >>> print(check_table(labs), end="")
+    | Check | What it verifies | Labs (points) |
+    | --- | --- | --- |
+    | `start` | the server accepts within 5 s | fork 5, thread 10 |
+    | `zombies` | no zombie child remains | fork 10 |
+    """
+    rows = {}
+    for lab in labs:
+        for check in lab.checks:
+            summary, uses = rows.setdefault(check.id, (check.summary, []))
+            uses.append(f"{lab.id} {check.points}")
+    lines = ["| Check | What it verifies | Labs (points) |", "| --- | --- | --- |"]
+    for check_id, (summary, uses) in rows.items():
+        cell = summary.replace("|", "\\|")
+        lines.append(f"| `{check_id}` | {cell} | {', '.join(uses)} |")
+    return "\n".join(lines) + "\n"
