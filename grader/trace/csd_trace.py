@@ -46,6 +46,7 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -355,6 +356,8 @@ def analyse(tasks: Dict[int, Task], connected: Optional[Dict[int, float]] = None
         for e in task.events:
             if e.text.startswith("exited") or e.text.startswith("killed"):
                 lifecycle.append((task.tid, e.time, e.text))
+            elif e.text.startswith("SIG"):  # a signal delivered to the task
+                lifecycle.append((task.tid, e.time, "signal " + e.text.split()[0]))
     moved = {s.port for s in served.values()}
     for tid, port, at in closes:
         if port not in moved and connected and port in connected:
@@ -837,6 +840,162 @@ def server_command(lab: str, program: str, port: int, workers: Optional[int],
     return command + extra
 
 
+# --------------------------------------------------------------------------
+# The program labs (kind program: sigpipe, selfpipe): no server, one run of
+# the program in its lab's scenario, under strace.
+
+
+def resetting_server(listener: socket.socket, done: threading.Event):
+    """The sigpipe lab's peer: takes one connection, reads its line, then
+    closes with SO_LINGER {on, 0}: an RST (docs/contract.md, sigpipe)."""
+    listener.settimeout(5)
+    try:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5)
+            got = b""
+            while b"\n" not in got:
+                chunk = conn.recv(256)
+                if not chunk:
+                    break
+                got += chunk
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    finally:
+        done.set()
+
+
+def traced_child(process: subprocess.Popen, seconds: float = 3.0) -> int:
+    """The pid of the program strace started (strace's child)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        kids = children(process.pid)
+        if kids:
+            return kids[0]
+        time.sleep(0.005)
+    raise SystemExit("csd-trace: strace did not start the program")
+
+
+def run_program(lab: str, command: List[str], strace: Optional[List[str]]) -> Dict[int, str]:
+    """One run of a program lab's scenario: sigpipe talks to a server that
+    resets it; selfpipe gets a line on stdin, then SIGUSR1 inside its -w
+    window. Returns labels of the ports it used, for the timeline."""
+    labels: Dict[int, str] = {}
+    prefix = strace or []
+    if lab == "sigpipe":
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        labels[port] = "the peer (resets)"
+        done = threading.Event()
+        peer = threading.Thread(target=resetting_server, args=(listener, done), daemon=True)
+        peer.start()
+        process = subprocess.Popen(prefix + command + ["-p", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            listener.close()
+        return labels
+    # selfpipe: -w widens the window between the look at the flag and the wait.
+    process = subprocess.Popen(prefix + command + ["-w", "200000"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        process.stdout.readline()  # ready (strace's own test children are gone by then)
+        pid = traced_child(process) if strace else process.pid
+        process.stdin.write("hello\n")
+        process.stdin.flush()
+        process.stdout.readline()  # line: hello
+        time.sleep(0.05)  # inside the next window
+        os.kill(pid, signal.SIGUSR1)
+        process.stdout.readline()  # got SIGUSR1
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return labels
+
+
+# The calls a program lab's summary lists (the rest is start-up noise).
+PROGRAM_CALLS = set(WAIT_CALLS) | IO_CALLS | {
+    "socket", "connect", "setsockopt", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
+    "pipe2", "signalfd4", "close", "shutdown"}
+
+
+def program_summary(tasks: List[Task], analysis: Analysis, wakeups: int, origin: float) -> str:
+    """What a program lab's run did, in order: its waits (what it blocked
+    in, for how long, how it ended), the signals delivered and its exit;
+    then its wakeups in a run without strace."""
+    rows = []
+    for task in tasks:
+        items = [(at, what) for tid, at, what in analysis.lifecycle if tid == task.tid]
+        for c in task.calls:
+            if c.name not in PROGRAM_CALLS:
+                continue
+            args = c.args if len(c.args) <= 48 else c.args[:45] + "..."
+            took = f" ({c.duration * 1000:.1f} ms)" if c.duration >= MIN_WAIT else ""
+            items.append((c.start, f"{c.name}({args}) = {c.result}{took}"))
+        rows.append(f"{task.name} (pid {task.tid}):")
+        for at, what in sorted(items):
+            rows.append(f"  {(at - origin) * 1000:9.1f} ms  {what}")
+    rows.append("")
+    rows.append(f"wakeups: {wakeups} (voluntary context switches of the program in a run of the "
+                "same scenario without strace: the times it blocked, so had to be woken)")
+    return "\n".join(rows) + "\n"
+
+
+def trace_program(args) -> int:
+    """csd-trace for a program lab: its one run, traced."""
+    out = Path(args.out or ROOT / "build" / "trace" / args.lab)
+    out.mkdir(parents=True, exist_ok=True)
+    command = [args.server] + args.flags
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nvcsw
+    run_program(args.lab, command, None)
+    wakeups = {WHOLE: resource.getrusage(resource.RUSAGE_CHILDREN).ru_nvcsw - before}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        origin = time.time()
+        labels = run_program(args.lab, command,
+                             ["strace", "-ff", "-ttt", "-T", "-yy", "-q", "-s", "16",
+                              "-o", str(tmp / "strace")])
+        end = time.time()
+        tasks_by_tid = read_trace(tmp, "strace")
+        raw = out / "strace"
+        shutil.rmtree(raw, ignore_errors=True)
+        raw.mkdir()
+        for path in tmp.glob("strace.*"):
+            shutil.copy(path, raw / path.name)
+    tasks_by_tid = {tid: t for tid, t in tasks_by_tid.items() if t.calls}
+    if not tasks_by_tid:
+        raise SystemExit("csd-trace: strace recorded nothing")
+    tasks = name_tasks(tasks_by_tid, "")
+    for task in tasks:  # one process: its main thread is the program
+        if task.name == "process":
+            task.name = "main"
+    wakeups["main"] = wakeups[WHOLE]
+    analysis = analyse(tasks_by_tid)
+    title = args.title or f"csd-trace {args.lab}: {Path(args.server).name}"
+    trace = chrome_trace(tasks, analysis, labels, origin)
+    problems = trace_problems(trace)
+    if problems:
+        raise SystemExit("csd-trace: the trace is not valid: " + "; ".join(problems[:5]))
+    (out / "trace.json").write_text(json.dumps(trace))
+    svg = svg_timeline(tasks, analysis, labels, origin, end, title)
+    (out / "timeline.svg").write_text(svg)
+    if args.svg:
+        Path(args.svg).write_text(svg)
+    text = program_summary(tasks, analysis, wakeups[WHOLE], origin)
+    (out / "summary.txt").write_text(text)
+    print(text, end="")
+    print(f"csd-trace: {out}/trace.json (ui.perfetto.dev), {out}/timeline.svg, "
+          f"{out}/summary.txt")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lab", required=True, help="the lab (labs/labs.txt): its design")
@@ -850,10 +1009,10 @@ def main() -> int:
     manifest = course.read_manifest()
     if args.lab not in manifest:
         parser.error(f"no lab {args.lab} in labs/labs.txt")
-    if course.manifest_field(manifest, args.lab, "kind") == "program":
-        parser.error(f"{args.lab} is a program, not a server: csd-trace traces servers")
     if shutil.which("strace") is None:
         raise SystemExit("csd-trace: strace is not installed (Debian: apt-get install strace)")
+    if course.manifest_field(manifest, args.lab, "kind") == "program":
+        return trace_program(args)
     model = course.manifest_field(manifest, args.lab, "model")
     out = Path(args.out or ROOT / "build" / "trace" / args.lab)
     out.mkdir(parents=True, exist_ok=True)

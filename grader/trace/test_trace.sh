@@ -10,6 +10,12 @@
 #       prefork in mode accept: no wakeup found nothing (a blocking accept
 #       never comes back empty); in mode select: some did (the herd). Both
 #       traces valid, both timelines written.
+#   test_trace.sh programs SOLUTION_SIGPIPE SOLUTION_SELFPIPE OUT
+#       the program labs: sigpipe's recv fails with ECONNRESET, its send with
+#       EPIPE, and SIGPIPE is delivered (ignored, it survives: exit 0);
+#       selfpipe's SIGUSR1 cuts its window's sleep, the handler writes the
+#       pipe, and the next wait returns with the pipe readable before
+#       "got SIGUSR1". Both traces valid, both timelines written.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 trace() { python3 "$HERE/csd_trace.py" "$@"; }
@@ -57,6 +63,32 @@ p = csd_trace.trace_problems(json.load(open(sys.argv[1]))); assert not p, p' \
         grep -q '^<svg ' "$3/$mode/timeline.svg" || die "mode $mode: no timeline"
     done
     ;;
-*) die "usage: test_trace.sh fork|herd PROGRAM OUT" ;;
+programs)
+    trace --lab sigpipe --server "$2" --out "$4/sigpipe" >/dev/null
+    trace --lab selfpipe --server "$3" --out "$4/selfpipe" >/dev/null
+    cat "$4/sigpipe/summary.txt" "$4/selfpipe/summary.txt"
+    s="$4/sigpipe/summary.txt"
+    grep -q 'recvfrom(.*= -1 ECONNRESET' "$s" || die "sigpipe: no recv failing with ECONNRESET"
+    grep -q 'sendto(.*= -1 EPIPE' "$s" || die "sigpipe: no send failing with EPIPE"
+    grep -q 'signal SIGPIPE' "$s" || die "sigpipe: no SIGPIPE delivered"
+    grep -q 'exited with 0' "$s" || die "sigpipe: the program did not exit with 0"
+    python3 - "$4/selfpipe/summary.txt" <<'PY' || die "selfpipe: not the self-pipe's sequence"
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+at = lambda text: next(i for i, l in enumerate(lines) if text in l)
+signal = at("signal SIGUSR1")
+pipe_write = next(i for i, l in enumerate(lines) if i > signal and '"\\1"' in l)
+answer = at('"got SIGUSR1')
+wait = next(i for i, l in enumerate(lines) if pipe_write < i < answer and "pselect6(" in l)
+assert signal < pipe_write < wait < answer, (signal, pipe_write, wait, answer)
+PY
+    for lab in sigpipe selfpipe; do
+        python3 -c 'import json, sys; sys.path.insert(0, sys.argv[2]); import csd_trace
+p = csd_trace.trace_problems(json.load(open(sys.argv[1]))); assert not p, p' \
+            "$4/$lab/trace.json" "$HERE" || die "$lab: trace.json is not a valid trace"
+        grep -q '^<svg ' "$4/$lab/timeline.svg" || die "$lab: no timeline"
+    done
+    ;;
+*) die "usage: test_trace.sh fork|herd|programs PROGRAM... OUT" ;;
 esac
 echo "test_trace $1: OK"
