@@ -54,6 +54,7 @@
 // test: stop-no-wait prefork sigterm control pipeline
 //   The idle parent is watched in every mode: it must wait, not poll.
 // test: supervisor-polls prefork modes control pipeline
+// test: supervisor-polls prefork idle-cpu control pipeline
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
