@@ -22,6 +22,8 @@
 // test: unbounded-queue prethread stalled control pipeline
 //   -m lock: a pool thread tries the mutex and sleeps 10 ms when it is taken.
 // test: lock-try-sleep prethread modes control pipeline
+//   -m lock: the accept lock held while serving (red-team, issue 20: full marks).
+// test: lock-held-serving prethread modes control pipeline
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -61,6 +63,8 @@ std::string_view bug;
 //                   pool with one of its three modes written              -> modes
 //   unbounded-queue  the queue has no bound: with every pool thread busy,
 //                   the acceptor takes every client that comes            -> stalled
+//   lock-held-serving  -m lock: the accept mutex held while the thread
+//                   serves what it accepted: one client at a time          -> modes
 //   lock-try-sleep   -m lock: a thread that finds the mutex taken sleeps
 //                   10 ms and tries again (no CPU to speak of, a wakeup
 //                   each time)                                           -> modes
@@ -128,7 +132,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "pool-spawns spin-queue sleep-queue pool-no-wakeup "
                                 "queue-per-thread queue-only pool-of-8 unbounded-queue "
-                                "lock-try-sleep");
+                                "lock-try-sleep lock-held-serving");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -161,7 +165,7 @@ int main(int argc, char** argv) {
                     if (csd::stop_requested()) break;
                     if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
                     csd::Fd fd = csd::accept_connection(listener.get()).connection;
-                    if (lock.owns_lock()) lock.unlock();
+                    if (lock.owns_lock() && bug != "lock-held-serving") lock.unlock();
                     if (fd) (void)csd::serve_connection(fd.get());
                 }
             });

@@ -272,6 +272,28 @@ void thread_pool_evidence(Context& ctx, std::string_view mode, const std::string
              hint);
     }
     const bool same = serving.front() == acceptor;
+    if (same && mode == "lock") {
+        // The accept lock is let go once accepted: while that thread
+        // serves, another one holds the lock and waits on the listener.
+        std::vector<pid_t> next;
+        (void)poll_until(2s, [&] {
+            all = thread_waits(ctx, ctx.pid());
+            const auto listeners = waits::listener_fds(ctx.pid(), ctx.port());
+            next.clear();
+            for (const auto& w : all) {
+                if (waits::waits_on_any(w, listeners) && w.tid != serving.front()) {
+                    next.push_back(w.tid);
+                }
+            }
+            return next.size() == 1;
+        });
+        if (next.size() == 1) return;
+        fail(fmt::format("{}: while thread {} serves the connection it accepted (held open), {} "
+                         "other threads wait on the listening socket (1 expected: the accept "
+                         "lock held while serving stops the pool); the threads wait: {}",
+                         label, serving.front(), next.size(), waits::list_text(all, false)),
+             hint);
+    }
     if (same == (mode == "lock")) return;
     fail(fmt::format("{}: thread {} waited on the listening socket, and the connection it "
                      "accepted is served by {}; the threads wait: {}",
