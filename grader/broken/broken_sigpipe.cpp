@@ -13,6 +13,11 @@
 //   sigpipe-skips-write   after a read that failed with ECONNRESET, prints
 //                     "write: EPIPE" without writing (the line is right,
 //                     the lesson is not)                            -> no-sigpipe
+//   sigpipe-fakes-write   makes its second write only with -m none (where
+//                     the grader expects it to die); otherwise prints
+//                     what the write would have said                 -> epipe, no-sigpipe
+//   sigpipe-fakes-epipe   the same, but only when the read failed: after an
+//                     answer or a FIN it writes                      -> no-sigpipe
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -33,6 +38,11 @@
 //   Output that is right, behaviour that is not (issue 20: full marks).
 // test: sigpipe-mode-ignored sigpipe no-sigpipe control epipe
 // test: sigpipe-skips-write sigpipe no-sigpipe control epipe
+//   Writes only where dying proves it (-m none), prints the rest (red-team).
+// test: sigpipe-fakes-write sigpipe epipe control read-reset
+// test: sigpipe-fakes-write sigpipe no-sigpipe control read-reset
+//   The same, only after a reset: every other line is true (strace sees it).
+// test: sigpipe-fakes-epipe sigpipe no-sigpipe control epipe read-reset
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -64,7 +74,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "sigpipe-killed sigpipe-order sigpipe-strerror sigpipe-exit1 "
                                 "sigpipe-constants sigpipe-no-write sigpipe-mode-ignored "
-                                "sigpipe-skips-write");
+                                "sigpipe-skips-write sigpipe-fakes-write sigpipe-fakes-epipe");
     int port = 0;
     std::string mode = "ignore";
     for (int c = 0; (c = ::getopt(argc, argv, "p:m:")) != -1;) {
@@ -101,9 +111,12 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
     if (bug == "sigpipe-no-write") return 0;
-    const bool skip = bug == "sigpipe-skips-write" && read_err == ECONNRESET;
-    const ssize_t sent = skip ? -1 : ::send(fd, "hello\n", 6, flags);
-    if (skip) errno = EPIPE;
+    const bool skip = (bug == "sigpipe-skips-write" && read_err == ECONNRESET) ||
+                      (bug == "sigpipe-fakes-write" && mode != "none") ||
+                      (bug == "sigpipe-fakes-epipe" && mode != "none" && got < 0);
+    const bool would_fail = got < 0;  // what the fake says: EPIPE after a reset
+    const ssize_t sent = !skip ? ::send(fd, "hello\n", 6, flags) : would_fail ? -1 : 6;
+    if (skip && would_fail) errno = EPIPE;
     const std::string write_line = bug == "sigpipe-constants" ? "write: EPIPE"
                                    : sent < 0                 ? "write: " + name(errno)
                                               : "write: " + std::to_string(sent) + " bytes";

@@ -19,9 +19,6 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
-namespace {
-
-// The strace program on PATH, or "" when there is none.
 std::string find_strace() {
     const char* path = std::getenv("PATH");
     std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
@@ -31,8 +28,6 @@ std::string find_strace() {
     }
     return {};
 }
-
-}  // namespace
 
 Strace::Strace(pid_t pid, const std::string& calls, bool show_signals) {
     const std::string strace = find_strace();

@@ -46,4 +46,7 @@ class Strace {
     std::string why_not_;  // set when there is no trace
 };
 
+/// The strace program on PATH, or "" when there is none.
+[[nodiscard]] std::string find_strace();
+
 }  // namespace csd::grade

@@ -3,6 +3,8 @@
 // in the runs where the grader's server answers or closes with a FIN
 // instead, what its read and write really did, so lines printed as
 // constants fail.
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
@@ -22,6 +24,14 @@ void check_epipe(Context& ctx) {
         if (r.lines != expected) {
             return "should print exactly \"" + expected[0] + "\" then \"" + expected[1] +
                    "\" (it " + r.description + ")";
+        }
+        // The write line must report a write: after an answer, the
+        // grader's server must have received the second hello\n.
+        if (r.after_answer && *r.after_answer != 6) {
+            return fmt::format(
+                "printed \"{}\", but the grader's server received {} bytes after its answer "
+                "(the second hello\\n is 6): the line was printed without the write",
+                expected[1], *r.after_answer);
         }
         return {};
     });

@@ -11,11 +11,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "checks.hpp"
+#include "server.hpp"
 #include "sigpipe_runs.hpp"
+#include "strace_text.hpp"
 
 namespace csd::grade {
 
@@ -52,6 +55,13 @@ std::string mode_problem(std::string_view mode, const SigpipeRun& r) {
                      [](const std::string& l) { return l.starts_with("write: "); })) {
         return "exited without its `write: ...` line";
     }
+    if (r.after_answer && *r.after_answer != 6) {
+        return fmt::format(
+            "printed its write line, but the grader's server, which answered, "
+            "received {} bytes after its answer (its second hello\\n is 6): no "
+            "write was made",
+            *r.after_answer);
+    }
     return {};
 }
 
@@ -59,12 +69,16 @@ std::string mode_problem(std::string_view mode, const SigpipeRun& r) {
 void check_mode_runs(Context& ctx) {
     for (const std::string_view mode : {"ignore", "nosignal", "none"}) {
         for (int i = 1; i <= runs_per_mode; ++i) {
-            const SigpipeRun r = run_once(ctx.program(), Peer::reset, {"-m", std::string(mode)});
+            // The last run of ignore and nosignal gets an answer instead: its
+            // second write must then reach the grader's server.
+            const Peer peer = i == runs_per_mode && mode != "none" ? Peer::reply : Peer::reset;
+            const SigpipeRun r = run_once(ctx.program(), peer, {"-m", std::string(mode)});
             const std::string problem = mode_problem(mode, r);
             if (problem.empty()) continue;
-            fail(fmt::format("-m {}, run {} of {}: the server reset the connection after the "
-                             "line of `{}`: it {}; its stdout: {}",
-                             mode, i, runs_per_mode, r.command, problem, shown(r)),
+            fail(fmt::format("-m {}, run {} of {}: the server {} after the line of `{}`: it {}; "
+                             "its stdout: {}",
+                             mode, i, runs_per_mode, peer_text(r.peer), r.command, problem,
+                             shown(r)),
                  "write every -m of the handout: ignore (SIGPIPE's disposition, SIG_IGN), "
                  "nosignal (MSG_NOSIGNAL on each send, the disposition untouched), none "
                  "(SIG_DFL: the second write kills); and really make the second write, whatever "
@@ -72,6 +86,36 @@ void check_mode_runs(Context& ctx) {
         }
     }
     ctx.log("-m ignore, nosignal and none: {} runs each, as the handout says", runs_per_mode);
+}
+
+// One run under strace, against a reset: the program's socket gets two
+// output calls, the first line and the second write (which fails). A
+// program that prints `write: EPIPE` after the failed read without making
+// the write shows one.
+void require_second_write(Context& ctx) {
+    std::string why_not;
+    const auto text = traced_reset_run(ctx.program(), why_not);
+    if (!text) {
+        ctx.log("the second write under strace not checked: {}", why_not);
+        return;
+    }
+    std::map<int, std::vector<const StraceCall*>> by_fd;  // output calls per descriptor
+    const auto calls = parse_strace(*text);
+    for (const auto& c : calls) {
+        if (c.fd() > 2) by_fd[c.fd()].push_back(&c);
+    }
+    for (const auto& [fd, list] : by_fd) {
+        if (list.size() >= 2 && list[1]->error == "EPIPE") {
+            ctx.log("under strace: the second write to fd {} failed with EPIPE", fd);
+            return;
+        }
+    }
+    fail(fmt::format("a run under strace, the server resetting after its line: strace saw no "
+                     "second output call on the socket that failed with EPIPE (the program's "
+                     "output calls: {}): it printed its write line without making the write",
+                     tail_lines(*text, 6)),
+         "after the read, really write your line again, whatever the read said: the failed "
+         "write (EPIPE) is what the lab is about, and the line reports what it returned");
 }
 
 // no-sigpipe (sigpipe): writing after the reset does not kill it; it exits 0.
@@ -92,6 +136,7 @@ void check_no_sigpipe(Context& ctx) {
         return {};
     });
     check_mode_runs(ctx);
+    require_second_write(ctx);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "csd/net.hpp"
 #include "procfs.hpp"
 #include "program.hpp"
+#include "trace.hpp"
 
 namespace csd::grade::sigpipe {
 
@@ -117,6 +119,18 @@ SigpipeRun run_once(const std::string& program, Peer peer,
     SigpipeRun r{.command = run.command_line(), .peer = peer};
     const csd::Fd kept = serve_one(listener.get(), run, peer, r);
     r.status = run.wait(Deadline(2s));
+    if (kept) {
+        // What the program sent after the answer: its second write, or nothing.
+        std::size_t got = 0;
+        const Deadline drain(200ms);
+        while (wait_readable(kept.get(), drain)) {
+            char chunk[256];
+            const ssize_t n = ::recv(kept.get(), chunk, sizeof chunk, MSG_DONTWAIT);
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        r.after_answer = got;
+    }
     for (;;) {
         const LineResult line = run.read_line(Deadline(0ms));
         if (!line.line) break;
@@ -124,6 +138,34 @@ SigpipeRun run_once(const std::string& program, Peer peer,
     }
     r.description = run.describe();
     return r;
+}
+
+std::optional<std::string> traced_reset_run(const std::string& program, std::string& why_not) {
+    const std::string strace = find_strace();
+    if (strace.empty()) {
+        why_not = "strace is not installed";
+        return std::nullopt;
+    }
+    char path[] = "/tmp/csd-grade-sigpipe-XXXXXX";
+    const csd::Fd out(csd::check(::mkstemp(path), "mkstemp"));
+    const std::string out_path = path;
+    const csd::Fd listener = csd::listen_tcp("127.0.0.1", 0, {.backlog = 4});
+    const auto port = csd::local_port(listener.get());
+    {
+        ProgramRun run(strace,
+                       {"-f", "-qq", "-e", "trace=sendto,sendmsg,write,writev", "-e", "signal=none",
+                        "-o", out_path, program, "-p", std::to_string(port)});
+        SigpipeRun ignored;
+        (void)serve_one(listener.get(), run, Peer::reset, ignored);
+        (void)run.wait(Deadline(3s));
+    }
+    std::string text;
+    char chunk[4096];
+    for (ssize_t n; (n = ::read(out.get(), chunk, sizeof chunk)) > 0;) {
+        text.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::unlink(out_path.c_str());
+    return text;
 }
 
 std::string shown(const SigpipeRun& r) {

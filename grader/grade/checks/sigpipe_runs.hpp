@@ -38,6 +38,10 @@ struct SigpipeRun {
     /// program waited for the server's answer, after its first write
     /// (nullopt: could not be read).
     std::optional<bool> sigpipe_ignored = {};
+    /// When the grader's server answered (Peer::reply): the bytes it
+    /// received after its answer, once the program had ended (its second
+    /// `hello\n`, 6 bytes, when the program really wrote it).
+    std::optional<std::size_t> after_answer = {};
 };
 
 /// The peer of run @p i (1-based): mostly resets, the lesson; every fourth
@@ -54,6 +58,12 @@ std::vector<std::string> expected_lines(Peer peer);
 /// behaves as @p peer.
 SigpipeRun run_once(const std::string& program, Peer peer,
                     const std::vector<std::string>& mode_args = {});
+
+/// One run against a server that resets, the program started under
+/// `strace -f` for its output calls (sendto, sendmsg, write, writev):
+/// strace's text, or nullopt with @p why_not set when strace is missing.
+/// Its exit status is not judged (a sanitizer may not run under ptrace).
+std::optional<std::string> traced_reset_run(const std::string& program, std::string& why_not);
 
 /// Its stdout, quoted line by line, for messages.
 std::string shown(const SigpipeRun& r);
