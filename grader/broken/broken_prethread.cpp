@@ -24,6 +24,10 @@
 // test: lock-try-sleep prethread modes control pipeline
 //   -m lock: the accept lock held while serving (red-team, issue 20: full marks).
 // test: lock-held-serving prethread modes control pipeline
+//   Exits at the stop with the pool still running (red-team, issue 20).
+// test: pool-exits-unjoined prethread sigterm control pipeline
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -65,6 +69,8 @@ std::string_view bug;
 //                   the acceptor takes every client that comes            -> stalled
 //   lock-held-serving  -m lock: the accept mutex held while the thread
 //                   serves what it accepted: one client at a time          -> modes
+//   pool-exits-unjoined  at the stop, _exit(0) with the pool threads still
+//                   waiting: nobody told them, nobody joined them         -> sigterm
 //   lock-try-sleep   -m lock: a thread that finds the mutex taken sleeps
 //                   10 ms and tries again (no CPU to speak of, a wakeup
 //                   each time)                                           -> modes
@@ -132,7 +138,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "pool-spawns spin-queue sleep-queue pool-no-wakeup "
                                 "queue-per-thread queue-only pool-of-8 unbounded-queue "
-                                "lock-try-sleep lock-held-serving");
+                                "lock-try-sleep lock-held-serving pool-exits-unjoined");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -199,6 +205,7 @@ int main(int argc, char** argv) {
                 next = (next + 1) % queue_count;
             }
         }
+        if (bug == "pool-exits-unjoined") ::_exit(0);
         for (Queue& queue : queues) queue.close();
     }
     return 0;

@@ -26,6 +26,8 @@
 // test: reactor-handoff-loop-0 reactor modes control pipeline
 //   Loops started with the stop signals open: any of them may take SIGTERM.
 // test: reactor-loops-take-signals reactor sigterm control pipeline
+//   Exits at the stop with its loops still running (red-team, issue 20).
+// test: reactor-exits-unjoined reactor sigterm control pipeline
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -86,6 +88,8 @@ bool polls_inbox() {
 //                          connection to loop 0                         -> modes
 //   reactor-loops-take-signals  the loops' threads are started with
 //                          SIGTERM and SIGINT not blocked               -> sigterm
+//   reactor-exits-unjoined the main thread _exit(0)s at the stop, its loops
+//                          neither stopped nor joined                   -> sigterm
 
 /// -reactor-shared-epoll: the mutex the threads take around each turn.
 std::mutex shared_loop_mutex;
@@ -420,7 +424,7 @@ int main(int argc, char** argv) {
                                 "reactor-epoll-per-connection "
                                 "reactor-one-listener reactor-blocking-write reactor-four-loops "
                                 "reactor-decoy-loops reactor-handoff-loop-0 "
-                                "reactor-loops-take-signals");
+                                "reactor-loops-take-signals reactor-exits-unjoined");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -476,7 +480,13 @@ int main(int argc, char** argv) {
         const bool block = bug != "reactor-loops-take-signals";
         if (block) ::pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
         for (std::size_t i = reuseport ? 1 : 0; i < count; ++i) {
-            threads.emplace_back(run_loop, std::ref(*loops[std::min(i, loops.size() - 1)]));
+            Loop& loop = *loops[std::min(i, loops.size() - 1)];
+            threads.emplace_back([&loop] {
+                run_loop(loop);
+                // reactor-exits-unjoined: a loop that never ends (as if it
+                // did not watch the stop); main exits without waiting.
+                if (bug == "reactor-exits-unjoined") ::pause();
+            });
         }
         if (block) ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
         if (reuseport) {
@@ -484,6 +494,7 @@ int main(int argc, char** argv) {
         } else {
             run_acceptor(listener, loops);
         }
+        if (bug == "reactor-exits-unjoined") ::_exit(0);
     } catch (const std::exception& e) {
         std::cerr << "server: " << e.what() << '\n';
         return 1;

@@ -174,7 +174,8 @@ bool wait_for_children(pid_t top, std::size_t target) {
 /// the strace text @p trace; nullopt when the trace shows no exit_group
 /// (the process did not exit by itself, or strace missed it).
 std::optional<std::vector<pid_t>> threads_not_ended(const std::string& trace,
-                                                    const std::vector<pid_t>& threads) {
+                                                    const std::vector<pid_t>& threads,
+                                                    bool close_counts) {
     const auto calls = parse_strace(trace);
     const auto last = std::find_if(calls.begin(), calls.end(),
                                    [](const StraceCall& c) { return c.name == "exit_group"; });
@@ -185,7 +186,7 @@ std::optional<std::vector<pid_t>> threads_not_ended(const std::string& trace,
     for (const pid_t tid : threads) {
         if (tid == last->pid) continue;
         const bool ended = std::any_of(calls.begin(), last, [&](const StraceCall& c) {
-            return c.pid == tid && (c.name == "exit" || c.name == "close");
+            return c.pid == tid && (c.name == "exit" || (close_counts && c.name == "close"));
         });
         if (!ended) running.push_back(tid);
     }
@@ -272,6 +273,7 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
         }
     }
     const pid_t top = ctx.pid();
+    const bool tsan = procfs::runs_tsan(top);
     std::optional<Burst> burst;
     std::vector<Connection> volley;
     std::optional<Strace> trace;
@@ -378,8 +380,29 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
         } else {
             ctx.log("round {}: every child reaped before the exit", round + 1);
         }
+    } else if (trace && ctx.lab().model != Model::thread_per_connection) {
+        // A pool or the loops: each thread ends (exit) before the process
+        // does, joined by the main thread; not under ThreadSanitizer, whose
+        // own thread ends with the process.
+        const auto running = threads_not_ended(trace->finish(), threads, false);
+        if (!running) {
+            ctx.log("round {}: strace saw no exit_group: how the threads ended not checked",
+                    round + 1);
+        } else if (!running->empty() && !tsan) {
+            fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but {} of its "
+                             "{} threads at the SIGTERM had not ended (exit) when the process "
+                             "called exit_group: strace saw tids {} still there, so the exit "
+                             "killed them wherever they were",
+                             when, running->size(), threads.size(), fmt::join(*running, ", ")),
+                 "at the stop, every thread must see it (the stop descriptor in what it waits "
+                 "on, or a queue closed with a notify_all) and return, and the main thread "
+                 "joins each one before main returns; exiting with threads still running is "
+                 "not a stop");
+        } else {
+            ctx.log("round {}: every thread ended before the exit", round + 1);
+        }
     } else if (trace) {
-        const auto running = threads_not_ended(trace->finish(), threads);
+        const auto running = threads_not_ended(trace->finish(), threads, true);
         // The threads that ended: at least one per idle client. (The
         // runtime's own threads, such as ThreadSanitizer's or the library's
         // csd-signals under it, end with the process.)
@@ -435,6 +458,12 @@ void require_loops_block_stop_signals(Context& ctx) {
          "readable for every loop");
 }
 
+/// The designs whose threads the main thread must end and join at the stop.
+bool joins_threads(Model model) {
+    return model == Model::thread_per_connection || model == Model::thread_pool ||
+           model == Model::reactor;
+}
+
 // sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx) {
     if (ctx.lab().model == Model::reactor) require_loops_block_stop_signals(ctx);
@@ -451,11 +480,11 @@ void check_sigterm(Context& ctx) {
         const Model model = ctx.lab().model;
         const bool forks = model == Model::process_per_connection || model == Model::process_pool ||
                            model == Model::descriptor_passing;
-        const RoundKind kind =
-            model == Model::process_per_connection && round % 2 == 0  ? RoundKind::fork_race
-            : forks && round % 4 == 3                                 ? RoundKind::reap
-            : model == Model::thread_per_connection && round % 3 == 1 ? RoundKind::join
-                                                                      : RoundKind::burst;
+        const RoundKind kind = model == Model::process_per_connection && round % 2 == 0
+                                   ? RoundKind::fork_race
+                               : forks && round % 4 == 3                ? RoundKind::reap
+                               : joins_threads(model) && round % 3 == 1 ? RoundKind::join
+                                                                        : RoundKind::burst;
         sigterm_round(ctx, round, kind);
     }
 }
