@@ -28,6 +28,12 @@
 // test: reactor-loops-take-signals reactor sigterm control pipeline
 //   Exits at the stop with its loops still running (red-team, issue 20).
 // test: reactor-exits-unjoined reactor sigterm control pipeline
+//   The acceptor adds each connection to a loop's epoll set itself; the
+//   loops have no wakeup of their own (red-team, issue 20: full marks).
+// test: reactor-direct-add reactor modes control pipeline
+// (reactor-pipe-wakeup is no bug: a self-pipe per loop instead of an
+// eventfd, a correct variant that modes must pass; CMakeLists.txt.)
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -88,8 +94,15 @@ bool polls_inbox() {
 //                          connection to loop 0                         -> modes
 //   reactor-loops-take-signals  the loops' threads are started with
 //                          SIGTERM and SIGINT not blocked               -> sigterm
+//   reactor-pipe-wakeup    no bug: each loop's wakeup is a pipe, not an
+//                          eventfd (the older way), and passes modes
+//   reactor-direct-add     -m handoff: no inbox, no eventfd: the acceptor
+//                          adds each connection to the loop's epoll set -> modes
 //   reactor-exits-unjoined the main thread _exit(0)s at the stop, its loops
 //                          neither stopped nor joined                   -> sigterm
+
+/// reactor-direct-add: the bit of an event's data that marks a descriptor.
+constexpr std::uint64_t direct_bit = 1ULL << 63;
 
 /// -reactor-shared-epoll: the mutex the threads take around each turn.
 std::mutex shared_loop_mutex;
@@ -179,8 +192,9 @@ class Loop {
     int index_;
     std::size_t capacity_;
     csd::Fd epoll_;
-    csd::Fd wakeup_;    // eventfd: readable when the inbox has something
-    csd::Fd listener_;  // -m reuseport only
+    csd::Fd wakeup_;        // eventfd: readable when the inbox has something
+    csd::Fd wakeup_write_;  // reactor-pipe-wakeup: the pipe's write end (wakeup_ its read end)
+    csd::Fd listener_;      // -m reuseport only
     bool accepting_ = true;
     Clock::time_point accept_paused_until_{};
 
@@ -198,12 +212,20 @@ Loop::Loop(int index, std::size_t capacity, csd::Fd listener)
     : index_(index),
       capacity_(capacity),
       epoll_(csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      wakeup_(csd::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")),
+      wakeup_(bug == "reactor-pipe-wakeup"
+                  ? csd::Fd()
+                  : csd::Fd(csd::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd"))),
       listener_(std::move(listener)) {
+    if (bug == "reactor-pipe-wakeup") {  // the older way: a self-pipe per loop
+        int ends[2];
+        csd::check(::pipe2(ends, O_CLOEXEC | O_NONBLOCK), "pipe2");
+        wakeup_ = csd::Fd(ends[0]);
+        wakeup_write_ = csd::Fd(ends[1]);
+    }
     // Every loop watches the stop descriptor: it stays readable once a stop
     // was requested, so each loop sees it in its own epoll_wait().
     control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);
-    control(EPOLL_CTL_ADD, wakeup_.get(), EPOLLIN, &wakeup_tag);
+    if (bug != "reactor-direct-add") control(EPOLL_CTL_ADD, wakeup_.get(), EPOLLIN, &wakeup_tag);
     if (listener_) control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
 }
 
@@ -215,6 +237,16 @@ void Loop::control(int op, int fd, std::uint32_t events, void* tag) {
 }
 
 void Loop::hand_over(csd::Fd client) {
+    if (bug == "reactor-direct-add") {
+        // Straight into the loop's epoll set, from the acceptor's thread:
+        // the event carries the descriptor, its top bit set (no pointer has it).
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.u64 = static_cast<std::uint64_t>(client.get()) | direct_bit;
+        csd::check(::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, client.get(), &event), "epoll_ctl");
+        (void)client.release();  // the loop adopts it at its first event
+        return;
+    }
     {
         std::lock_guard lock(inbox_mutex_);
         inbox_.push_back(std::move(client));
@@ -222,12 +254,23 @@ void Loop::hand_over(csd::Fd client) {
     if (polls_inbox()) return;  // the loop finds it at its next timeout
     const std::uint64_t one = 1;
     // The counter cannot overflow (2^64 - 2): the write never blocks.
+    if (wakeup_write_) {
+        // A full pipe already wakes the loop: EAGAIN is fine.
+        if (::write(wakeup_write_.get(), "x", 1) < 0 && errno != EAGAIN) {
+            csd::check(-1, "write (pipe)");
+        }
+        return;
+    }
     csd::check(::write(wakeup_.get(), &one, sizeof one), "write (eventfd)");
 }
 
 void Loop::take_inbox() {
     std::uint64_t count = 0;
-    if (::read(wakeup_.get(), &count, sizeof count) < 0 && errno != EAGAIN) {
+    if (wakeup_write_) {
+        char drain[256];
+        while (::read(wakeup_.get(), drain, sizeof drain) > 0) {
+        }
+    } else if (::read(wakeup_.get(), &count, sizeof count) < 0 && errno != EAGAIN) {
         csd::check(-1, "read (eventfd)");
     }
     std::vector<csd::Fd> taken;
@@ -305,6 +348,12 @@ void Loop::run() {
         if (ready < 0 && errno == EINTR) continue;
         csd::check(ready, "epoll_wait");
         for (std::size_t i = 0; i < static_cast<std::size_t>(ready); ++i) {
+            if (bug == "reactor-direct-add" && (events_[i].data.u64 & direct_bit) != 0) {
+                const int fd = static_cast<int>(events_[i].data.u64 & ~direct_bit);
+                control(EPOLL_CTL_DEL, fd, 0, nullptr);
+                adopt(csd::Fd(fd));  // watched again, now as a Connection
+                continue;
+            }
             void* const tag = events_[i].data.ptr;
             if (tag == &stop_tag) {
                 return;  // ~Loop closes every connection
@@ -419,12 +468,14 @@ struct StopOnExit {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0],
-                                "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
-                                "reactor-epoll-per-connection "
-                                "reactor-one-listener reactor-blocking-write reactor-four-loops "
-                                "reactor-decoy-loops reactor-handoff-loop-0 "
-                                "reactor-loops-take-signals reactor-exits-unjoined");
+    bug = broken::bug_from_name(
+        argv[0],
+        "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
+        "reactor-epoll-per-connection "
+        "reactor-one-listener reactor-blocking-write reactor-four-loops "
+        "reactor-decoy-loops reactor-handoff-loop-0 "
+        "reactor-loops-take-signals reactor-exits-unjoined reactor-direct-add "
+        "reactor-pipe-wakeup");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstring>
@@ -337,10 +338,51 @@ std::string reactor_problem(Context& ctx, std::string_view mode) {
     return "";
 }
 
+// reactor, handoff: each loop's epoll set watches a wakeup of its own, an
+// eventfd (or the read end of a pipe, the older way) in no other loop's
+// set (the stop descriptor, shared, does not count): the acceptor hands a
+// connection over by the loop's inbox and that wakeup.
+void require_own_eventfds(Context& ctx, const std::vector<int>& epolls, const std::string& label) {
+    std::map<int, std::string> target;  // fd -> what it is
+    for (const auto& f : procfs::open_fds(ctx.pid())) target[f.fd] = f.target;
+    std::map<int, std::vector<int>> eventfds_of;  // epoll fd -> the eventfds it watches
+    std::map<int, int> sets_of;                   // eventfd -> how many sets watch it
+    for (const int ep : epolls) {
+        const auto fds = procfs::epoll_targets(ctx.pid(), ep);
+        if (!fds) {
+            ctx.require_running(label);
+            skip(fmt::format("/proc/{}/fdinfo/{} could not be read where the grader runs",
+                             ctx.pid(), ep));
+        }
+        for (const int fd : *fds) {
+            if (target[fd] != "anon_inode:[eventfd]" && !target[fd].starts_with("pipe:")) continue;
+            eventfds_of[ep].push_back(fd);
+            ++sets_of[fd];
+        }
+    }
+    for (const int ep : epolls) {
+        const auto& mine = eventfds_of[ep];
+        if (std::any_of(mine.begin(), mine.end(), [&](int fd) { return sets_of[fd] == 1; })) {
+            continue;
+        }
+        fail(fmt::format("{}, idle: the epoll set of one loop (fd {}) watches no eventfd (or "
+                         "pipe) of its own (its eventfds and pipes: {}; one watched by every "
+                         "loop is the stop descriptor)",
+                         label, ep,
+                         mine.empty() ? "none" : fmt::format("{}", fmt::join(mine, ", "))),
+             fmt::format("{}: each loop has an inbox and an eventfd of its own, in its epoll set; "
+                         "the acceptor pushes the connection into the inbox and writes the "
+                         "eventfd, and the loop adds it to its own set: no thread touches "
+                         "another loop's epoll set",
+                         label));
+    }
+}
+
 // reactor, handoff: the acceptor hands connections to every loop, not all to one.
 void require_handoff_spread(Context& ctx, const std::string& label) {
     const int n = reactor::loops_of(ctx);
     const auto epolls = reactor::require_loops(ctx, n, label);
+    require_own_eventfds(ctx, epolls, label);
     const auto held = reactor::hold_served(ctx, 10 * n, label);
     const auto count = reactor::connections_per_epoll(ctx, held, epolls, label);
     for (const int ep : epolls) {
