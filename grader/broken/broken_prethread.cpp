@@ -26,6 +26,9 @@
 // test: lock-held-serving prethread modes control pipeline
 //   Exits at the stop with the pool still running (red-team, issue 20).
 // test: pool-exits-unjoined prethread sigterm control pipeline
+//   -m nolock threads that wait on the listener alone (red-team, issue 20).
+// test: nolock-blind prethread sigterm control pipeline
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,6 +74,8 @@ std::string_view bug;
 //                   serves what it accepted: one client at a time          -> modes
 //   pool-exits-unjoined  at the stop, _exit(0) with the pool threads still
 //                   waiting: nobody told them, nobody joined them         -> sigterm
+//   nolock-blind     -m nolock: the threads wait on the listener alone, and
+//                   at the stop main _exit(0)s without them           -> sigterm
 //   lock-try-sleep   -m lock: a thread that finds the mutex taken sleeps
 //                   10 ms and tries again (no CPU to speak of, a wakeup
 //                   each time)                                           -> modes
@@ -138,7 +143,8 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "pool-spawns spin-queue sleep-queue pool-no-wakeup "
                                 "queue-per-thread queue-only pool-of-8 unbounded-queue "
-                                "lock-try-sleep lock-held-serving pool-exits-unjoined");
+                                "lock-try-sleep lock-held-serving pool-exits-unjoined "
+                                "nolock-blind");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -169,12 +175,22 @@ int main(int argc, char** argv) {
                         lock.lock();
                     }
                     if (csd::stop_requested()) break;
-                    if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
+                    if (bug == "nolock-blind" && mode == "nolock") {
+                        // Waits on the listener alone: never sees the stop.
+                        pollfd p{listener.get(), POLLIN, 0};
+                        (void)::poll(&p, 1, -1);
+                    } else if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) {
+                        continue;
+                    }
                     csd::Fd fd = csd::accept_connection(listener.get()).connection;
                     if (lock.owns_lock() && bug != "lock-held-serving") lock.unlock();
                     if (fd) (void)csd::serve_connection(fd.get());
                 }
             });
+        }
+        if (bug == "nolock-blind" && mode == "nolock") {
+            while (!csd::stop_requested()) (void)csd::wait_for_stop(std::chrono::hours(1));
+            ::_exit(0);  // the pool never told, never joined
         }
         return 0;
     }

@@ -259,7 +259,7 @@ bool trace_to_exit(Context& ctx, int round, const std::string& calls, std::strin
 /// One round: idle clients, then a burst with SIGTERM in the middle of it,
 /// a volley with SIGTERM as its k-th connection is forked (fork race), or
 /// idle connection threads watched by strace (join).
-void sigterm_round(Context& ctx, int round, RoundKind kind) {
+void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_mode) {
     // Idle clients, served once so that a forking server has children now
     // (an iterative server serves only the first one; the others wait).
     const int idle_clients = kind == RoundKind::join ? join_round_clients : 2;
@@ -331,21 +331,21 @@ void sigterm_round(Context& ctx, int round, RoundKind kind) {
     switch (kind) {
         case RoundKind::fork_race:
             when = fmt::format(
-                "round {} of {}: SIGTERM came {}, {} silent connections opened at once, with 2 "
+                "round {} of {}{}: SIGTERM came {}, {} silent connections opened at once, with 2 "
                 "idle clients connected",
-                round + 1, rounds, trigger, total);
+                round + 1, rounds, in_mode, trigger, total);
             break;
         case RoundKind::join:
         case RoundKind::reap:
-            when = fmt::format("round {} of {}: SIGTERM came with {} idle clients connected",
-                               round + 1, rounds, idle_clients);
+            when = fmt::format("round {} of {}{}: SIGTERM came with {} idle clients connected",
+                               round + 1, rounds, in_mode, idle_clients);
             break;
         case RoundKind::burst:
             when = fmt::format(
-                "round {} of {}: SIGTERM came during a burst of {} new connections ({} before "
+                "round {} of {}{}: SIGTERM came during a burst of {} new connections ({} before "
                 "it, {} after; some idle, some sending a request), with 2 idle clients "
                 "connected",
-                round + 1, rounds, total, before, total - before);
+                round + 1, rounds, in_mode, total, before, total - before);
             break;
     }
     if (!status) {
@@ -467,14 +467,46 @@ bool joins_threads(Model model) {
 // sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx) {
     if (ctx.lab().model == Model::reactor) require_loops_block_stop_signals(ctx);
+    // A server with modes (labs/labs.txt) is stopped in each of them:
+    // every way of waiting must see the stop. Not prefork's reuseport: its
+    // idle clients may hash to the same busy worker and wait (the handout
+    // says why), which is not what this check is about.
+    std::vector<const LabMode*> modes;
+    for (const auto& mode : ctx.lab().modes) {
+        if (ctx.lab().model == Model::process_pool && mode.name == "reuseport") continue;
+        modes.push_back(&mode);
+    }
+    const bool rotate = modes.size() > 1 && ctx.lab().kind == LabKind::server;
+    std::string in_mode;
     for (int round = 0; round < rounds; ++round) {
         if (round > 0) {
-            const Readiness again = ctx.server().start(5s, ctx.server().args());
+            const auto base = rotate ? server_args(ctx.lab(), "sigterm") : ctx.server().args();
+            auto args = base;
+            if (rotate) {
+                // Every mode gets rounds, and the join rounds (every third)
+                // fall in different modes: with 2 modes, 3 rounds each in
+                // turn; with more, round r runs in mode (r + r / 3) % n.
+                const auto r = static_cast<std::size_t>(round);
+                const std::size_t m = modes.size() == 2 ? (r / 3) % 2 : (r + r / 3) % modes.size();
+                if (modes[m] != &ctx.lab().modes.front()) {
+                    for (const auto a : modes[m]->args) args.emplace_back(a);
+                }
+                in_mode = fmt::format(", in mode {}", modes[m]->name);
+            }
+            Readiness again = ctx.server().start(5s, args);
+            if (!again.accepting && !in_mode.empty() && args != base) {
+                // A mode not written yet: its own checks (modes...) say so;
+                // this round runs in the default mode instead.
+                ctx.log("round {}{}: the server did not start ({}); the default mode instead",
+                        round + 1, in_mode, again.problem);
+                in_mode.clear();
+                again = ctx.server().start(5s, base);
+            }
             if (!again.accepting) {
                 fail(
-                    fmt::format("round {} of {}: the server did not start again after the "
+                    fmt::format("round {} of {}{}: the server did not start again after the "
                                 "previous round's SIGTERM: {}",
-                                round + 1, rounds, again.problem));
+                                round + 1, rounds, in_mode, again.problem));
             }
         }
         const Model model = ctx.lab().model;
@@ -485,7 +517,7 @@ void check_sigterm(Context& ctx) {
                                : forks && round % 4 == 3                ? RoundKind::reap
                                : joins_threads(model) && round % 3 == 1 ? RoundKind::join
                                                                         : RoundKind::burst;
-        sigterm_round(ctx, round, kind);
+        sigterm_round(ctx, round, kind, in_mode);
     }
 }
 
