@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
         // again a little later, or at once on a stop, never spinning; else
         // wait for a client or the stop, accept it (out of descriptors:
         // pause as with the cap) and start its thread. accept(2) ERRORS.
-        (void)&join_finished;  // yours to call, each time round (step 5)
+        // join_finished(): yours to call, each time round (step 5).
+        (void)&join_finished;
         while (!csd::stop_requested()) {  // one client at a time, for now
             if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
             csd::Accepted a = csd::accept_connection(listener.get());

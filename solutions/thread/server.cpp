@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
         // again a little later, or at once on a stop, never spinning; else
         // wait for a client or the stop, accept it (out of descriptors:
         // pause as with the cap) and start its thread. accept(2) ERRORS.
-        // SKELETON: (void)&join_finished;  // yours to call, each time round (step 5)
+        // SKELETON: // join_finished(): yours to call, each time round (step 5).
+        // SKELETON: (void)&join_finished;
         // SKELETON: while (!csd::stop_requested()) {  // one client at a time, for now
         // SKELETON:     if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
         // SKELETON:     csd::Accepted a = csd::accept_connection(listener.get());
