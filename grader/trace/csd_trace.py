@@ -840,6 +840,33 @@ def server_command(lab: str, program: str, port: int, workers: Optional[int],
     return command + extra
 
 
+def keep_trace(tmp: Path, out: Path) -> Dict[int, Task]:
+    """Reads strace's files (``strace.TID`` in @p tmp) and copies them into
+    OUT/strace/ (the record itself)."""
+    tasks_by_tid = read_trace(tmp, "strace")
+    raw = out / "strace"
+    shutil.rmtree(raw, ignore_errors=True)
+    raw.mkdir()
+    for path in tmp.glob("strace.*"):
+        shutil.copy(path, raw / path.name)
+    return tasks_by_tid
+
+
+def write_views(args, out: Path, tasks: List[Task], analysis: Analysis, labels: Dict[int, str],
+                origin: float, end: float):
+    """Writes trace.json and timeline.svg (and --svg's copy)."""
+    title = args.title or f"csd-trace {args.lab}: {Path(args.server).name}"
+    trace = chrome_trace(tasks, analysis, labels, origin)
+    problems = trace_problems(trace)
+    if problems:  # a bug of this tool: say so rather than write a file no viewer opens
+        raise SystemExit("csd-trace: the trace is not valid: " + "; ".join(problems[:5]))
+    (out / "trace.json").write_text(json.dumps(trace))
+    svg = svg_timeline(tasks, analysis, labels, origin, end, title)
+    (out / "timeline.svg").write_text(svg)
+    if args.svg:
+        Path(args.svg).write_text(svg)
+
+
 # --------------------------------------------------------------------------
 # The program labs (kind program: sigpipe, selfpipe): no server, one run of
 # the program in its lab's scenario, under strace.
@@ -963,12 +990,7 @@ def trace_program(args) -> int:
                              ["strace", "-ff", "-ttt", "-T", "-yy", "-q", "-s", "16",
                               "-o", str(tmp / "strace")])
         end = time.time()
-        tasks_by_tid = read_trace(tmp, "strace")
-        raw = out / "strace"
-        shutil.rmtree(raw, ignore_errors=True)
-        raw.mkdir()
-        for path in tmp.glob("strace.*"):
-            shutil.copy(path, raw / path.name)
+        tasks_by_tid = keep_trace(tmp, out)
     tasks_by_tid = {tid: t for tid, t in tasks_by_tid.items() if t.calls}
     if not tasks_by_tid:
         raise SystemExit("csd-trace: strace recorded nothing")
@@ -978,16 +1000,7 @@ def trace_program(args) -> int:
             task.name = "main"
     wakeups["main"] = wakeups[WHOLE]
     analysis = analyse(tasks_by_tid)
-    title = args.title or f"csd-trace {args.lab}: {Path(args.server).name}"
-    trace = chrome_trace(tasks, analysis, labels, origin)
-    problems = trace_problems(trace)
-    if problems:
-        raise SystemExit("csd-trace: the trace is not valid: " + "; ".join(problems[:5]))
-    (out / "trace.json").write_text(json.dumps(trace))
-    svg = svg_timeline(tasks, analysis, labels, origin, end, title)
-    (out / "timeline.svg").write_text(svg)
-    if args.svg:
-        Path(args.svg).write_text(svg)
+    write_views(args, out, tasks, analysis, labels, origin, end)
     text = program_summary(tasks, analysis, wakeups[WHOLE], origin)
     (out / "summary.txt").write_text(text)
     print(text, end="")
@@ -1035,25 +1048,11 @@ def main() -> int:
             if process.poll() is None:
                 process.kill()
         end = time.time()
-        tasks_by_tid = read_trace(tmp, "strace")
-        raw = out / "strace"
-        shutil.rmtree(raw, ignore_errors=True)
-        raw.mkdir()
-        for path in tmp.glob("strace.*"):
-            shutil.copy(path, raw / path.name)
+        tasks_by_tid = keep_trace(tmp, out)
     tasks = name_tasks(tasks_by_tid, model)
     analysis = analyse(tasks_by_tid, {c.port: c.connected_at for c in clients if c.port})
     labels = {c.port: c.label for c in clients if c.port}
-    title = args.title or f"csd-trace {args.lab}: {Path(args.server).name}"
-    trace = chrome_trace(tasks, analysis, labels, origin)
-    problems = trace_problems(trace)
-    if problems:  # a bug of this tool: say so rather than write a file no viewer opens
-        raise SystemExit("csd-trace: the trace is not valid: " + "; ".join(problems[:5]))
-    (out / "trace.json").write_text(json.dumps(trace))
-    svg = svg_timeline(tasks, analysis, labels, origin, end, title)
-    (out / "timeline.svg").write_text(svg)
-    if args.svg:
-        Path(args.svg).write_text(svg)
+    write_views(args, out, tasks, analysis, labels, origin, end)
     text = summary(tasks, analysis, wakeups, labels, end)
     (out / "summary.txt").write_text(text)
     print(text, end="")

@@ -20,6 +20,12 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 trace() { python3 "$HERE/csd_trace.py" "$@"; }
 die() { echo "test_trace: FAILED: $*" >&2; exit 1; }
+views() {  # views DIR WHAT: DIR's trace.json is a valid trace, its timeline.svg an SVG
+    python3 -c 'import json, sys; sys.path.insert(0, sys.argv[2]); import csd_trace
+p = csd_trace.trace_problems(json.load(open(sys.argv[1]))); assert not p, p' \
+        "$1/trace.json" "$HERE" || die "$2: trace.json is not a valid trace"
+    grep -q '^<svg ' "$1/timeline.svg" || die "$2: no timeline"
+}
 column() {  # column FILE TASK N: field N of TASK's row of summary.txt
     awk -v t="$2" -v n="$3" 'index($0, t) == 1 {
         rest = substr($0, length(t) + 1); sub(/^ +/, "", rest); split(rest, f, / +/); print f[n] }' "$1"
@@ -56,12 +62,7 @@ herd)
     select=$(column "$3/select/summary.txt" "(whole server)" 3)
     [ "$accept" = 0 ] || die "mode accept: $accept wakeups found nothing (expected 0)"
     [ "$select" -gt 0 ] || die "mode select: no wakeup found nothing (expected the herd)"
-    for mode in accept select; do
-        python3 -c 'import json, sys; sys.path.insert(0, sys.argv[2]); import csd_trace
-p = csd_trace.trace_problems(json.load(open(sys.argv[1]))); assert not p, p' \
-            "$3/$mode/trace.json" "$HERE" || die "mode $mode: trace.json is not a valid trace"
-        grep -q '^<svg ' "$3/$mode/timeline.svg" || die "mode $mode: no timeline"
-    done
+    for mode in accept select; do views "$3/$mode" "mode $mode"; done
     ;;
 programs)
     trace --lab sigpipe --server "$2" --out "$4/sigpipe" >/dev/null
@@ -82,12 +83,7 @@ answer = at('"got SIGUSR1')
 wait = next(i for i, l in enumerate(lines) if pipe_write < i < answer and "pselect6(" in l)
 assert signal < pipe_write < wait < answer, (signal, pipe_write, wait, answer)
 PY
-    for lab in sigpipe selfpipe; do
-        python3 -c 'import json, sys; sys.path.insert(0, sys.argv[2]); import csd_trace
-p = csd_trace.trace_problems(json.load(open(sys.argv[1]))); assert not p, p' \
-            "$4/$lab/trace.json" "$HERE" || die "$lab: trace.json is not a valid trace"
-        grep -q '^<svg ' "$4/$lab/timeline.svg" || die "$lab: no timeline"
-    done
+    for lab in sigpipe selfpipe; do views "$4/$lab" "$lab"; done
     ;;
 *) die "usage: test_trace.sh fork|herd|programs PROGRAM... OUT" ;;
 esac
