@@ -262,7 +262,11 @@ bool trace_to_exit(Context& ctx, int round, const std::string& calls, std::strin
 void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_mode) {
     // Idle clients, served once so that a forking server has children now
     // (an iterative server serves only the first one; the others wait).
-    const int idle_clients = kind == RoundKind::join ? join_round_clients : 2;
+    // (A pool serves as many clients at once as it has threads: no more.)
+    const int idle_clients = kind != RoundKind::join ? 2
+                             : ctx.lab().model == Model::thread_pool && ctx.lab().workers > 0
+                                 ? std::min(join_round_clients, ctx.lab().workers)
+                                 : join_round_clients;
     std::vector<Connection> idle;
     for (int i = 1; i <= idle_clients; ++i) {
         const std::string what = fmt::format("idle client {} of {}", i, idle_clients);
