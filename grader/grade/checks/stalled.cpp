@@ -26,9 +26,11 @@ using namespace worker_pool;
 namespace {
 
 /// Clients that connect while every worker is busy, and how many of them
-/// the server may accept meanwhile (a bounded queue, docs/contract.md).
+/// the server may accept meanwhile: a queue of at most 64
+/// (docs/contract.md), and the one connection an acceptor holds while it
+/// waits for room in it.
 constexpr int waiting_clients = 100;
-constexpr int max_accepted_while_busy = 64;
+constexpr int max_accepted_while_busy = 64 + 1;
 
 constexpr const char* stalled_thread_hint =
     "each pool thread serves one client at a time, so -n threads serve -n clients at once: hand "
@@ -117,7 +119,8 @@ void check_stalled(Context& ctx) {
     if (accepted > max_accepted_while_busy) {
         ctx.require_running("while every worker was busy");
         fail(fmt::format("{} clients came while all {} {} were busy serving stalled clients: the "
-                         "server accepted {} of them (at most {} may wait inside the server)",
+                         "server accepted {} of them (at most {} may wait inside the server: "
+                         "a queue of 64, and one in the acceptor's hands)",
                          waiting_clients, n, unit, accepted, max_accepted_while_busy),
              threads ? "bound the queue of accepted connections (the handout: at most 64): when "
                        "it is full the acceptor waits for room, and new clients wait in the "
