@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "checks.hpp"
 #include "cork_samples.hpp"
@@ -20,6 +21,15 @@ using namespace std::chrono_literals;
 using namespace cork;
 
 namespace {
+
+// What a successful setsockopt(TCP_CORK) call @p c set the cork to;
+// nullopt for any other call.
+std::optional<bool> cork_set(const StraceCall& c) {
+    if (c.name != "setsockopt" || !c.succeeded()) return std::nullopt;
+    const auto args = c.arguments();
+    if (args.size() < 4 || args[2] != "TCP_CORK") return std::nullopt;
+    return args[3] != "[0]";
+}
 
 // One segment a reply is the lesson only if the header and the body are
 // written apart (the contract's two writes): one write of both makes one
@@ -63,9 +73,7 @@ void expect_header_written_alone(Context& ctx) {
     }
     const auto set_calls = parse_strace(text);
     const auto corks = std::count_if(set_calls.begin(), set_calls.end(), [](const StraceCall& c) {
-        if (c.name != "setsockopt" || c.fd() <= 2 || !c.succeeded()) return false;
-        const auto args = c.arguments();
-        return args.size() >= 4 && args[2] == "TCP_CORK" && args[3] != "[0]";
+        return c.fd() > 2 && cork_set(c).value_or(false);
     });
     ctx.log("traced setsockopt(TCP_CORK) on: {}", corks);
     if (corks == 0) {
@@ -85,9 +93,8 @@ void expect_header_written_alone(Context& ctx) {
     int headers_seen = 0;
     for (const StraceCall& c : set_calls) {
         if (c.fd() <= 2 || !c.succeeded()) continue;
-        if (c.name == "setsockopt") {
-            const auto args = c.arguments();
-            if (args.size() >= 4 && args[2] == "TCP_CORK") corked[c.fd()] = args[3] != "[0]";
+        if (const auto cork = cork_set(c)) {
+            corked[c.fd()] = *cork;
         } else if (c.value && *c.value == 5 && is_output_call(c.name)) {
             ++headers_seen;
             if (corked[c.fd()]) ++headers_corked;

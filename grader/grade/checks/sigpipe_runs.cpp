@@ -16,6 +16,7 @@
 #include "csd/net.hpp"
 #include "procfs.hpp"
 #include "program.hpp"
+#include "server.hpp"
 #include "trace.hpp"
 
 namespace csd::grade::sigpipe {
@@ -159,11 +160,7 @@ std::optional<std::string> traced_reset_run(const std::string& program, std::str
         (void)serve_one(listener.get(), run, Peer::reset, ignored);
         (void)run.wait(Deadline(3s));
     }
-    std::string text;
-    char chunk[4096];
-    for (ssize_t n; (n = ::read(out.get(), chunk, sizeof chunk)) > 0;) {
-        text.append(chunk, static_cast<std::size_t>(n));
-    }
+    std::string text = read_all(out.get());
     ::unlink(out_path.c_str());
     return text;
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "checks.hpp"
@@ -67,36 +68,32 @@ void require_from_served_file(Context& ctx, const std::string& text, std::uint64
     }
     std::map<int, bool> served;  // source descriptor -> it is the -f file
     std::uint64_t from_file = 0;
-    std::string others;
+    std::set<int> others;  // sources that are not the file (a splice's pipe end among them)
     for (const auto& c : parse_strace(text)) {
         const int fd = source_fd(c);
-        if (fd < 0 || !c.succeeded() || c.name == "splice") continue;
+        if (fd < 0 || !c.succeeded()) continue;
         auto it = served.find(fd);
         if (it == served.end()) it = served.emplace(fd, is_file(ctx.pid(), fd, file)).first;
         if (it->second) {
             from_file += static_cast<std::uint64_t>(*c.value);
-        } else if (others.find(fmt::format("fd {} ", fd)) == std::string::npos) {
-            std::string target = "closed since";
-            for (const auto& open : procfs::open_fds(ctx.pid())) {
-                if (open.fd == fd) target = open.target;
-            }
-            others += fmt::format("{}fd {} ({})", others.empty() ? "" : ", ", fd, target);
+        } else if (c.name != "splice") {  // splice file -> pipe -> socket: the pipe end is no copy
+            others.insert(fd);
         }
-    }
-    // splice moves file -> pipe -> socket: the file end is the one judged.
-    for (const auto& c : parse_strace(text)) {
-        if (c.name != "splice" || !c.succeeded()) continue;
-        const int fd = c.fd();
-        auto it = served.find(fd);
-        if (it == served.end()) it = served.emplace(fd, is_file(ctx.pid(), fd, file)).first;
-        if (it->second) from_file += static_cast<std::uint64_t>(*c.value);
     }
     ctx.log("zero-copy: {} bytes read by the kernel from the -f file itself", from_file);
     if (from_file >= total - total / 10) return;
+    std::string read_from;
+    const auto fds = procfs::open_fds(ctx.pid());
+    for (const int fd : others) {
+        const auto open = std::find_if(fds.begin(), fds.end(),
+                                       [&](const procfs::FdInfo& info) { return info.fd == fd; });
+        read_from += fmt::format("{}fd {} ({})", read_from.empty() ? "" : ", ", fd,
+                                 open != fds.end() ? open->target : "closed since");
+    }
     fail(fmt::format("of the {} MiB of replies, only {} MiB were sent from the -f file itself "
                      "(the zero-copy calls read from {})",
                      total >> 20, from_file >> 20,
-                     others.empty() ? std::string("descriptors that are gone") : others),
+                     read_from.empty() ? std::string("descriptors that are gone") : read_from),
          "sendfile from the file you were given, opened once at start: the kernel sends its "
          "pages from the page cache. A copy of it (a memfd, a buffer filled at start) is one "
          "more copy of every byte, and not the lesson");
