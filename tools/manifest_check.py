@@ -13,7 +13,10 @@ labs and checks, with each check's points in each lab, are what
 - with --grade: the grader lists the manifest's labs, in order, with their
   titles and status; and every ready lab's handout has a check table
   (`| Check | Points | What it checks |`) with exactly the lab's checks, in
-  the grader's order, with the grader's points.
+  the grader's order, with the grader's points; and every bullet of its
+  "What usually goes wrong" section names, in its bold lead, at least one
+  check of the lab (`` `check` ``): a mistake is listed there only when a
+  check catches it (its broken program is in grader/broken/).
 
 Prints one line per disagreement and exits 1 if there is any; 0 otherwise.
 """
@@ -94,6 +97,33 @@ def handout_table(text: str):
     return None
 
 
+def wrong_bullets(text: str):
+    """The bold leads of the bullets of a handout's "What usually goes
+    wrong" section, or None when it has no such section."""
+    m = re.search(r"^## What usually goes wrong\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    if not m:
+        return None
+    leads = []
+    for bullet in re.split(r"\n(?=- )", m.group(1)):
+        bullet = bullet.strip()
+        if bullet.startswith("- "):
+            lead = re.match(r"- \*\*(.*?)\*\*", bullet, re.S)
+            leads.append(" ".join((lead.group(1) if lead else bullet).split()))
+    return leads
+
+
+def check_wrong_bullets(lab_id: str, checks, text: str, problems):
+    """Every "What usually goes wrong" bullet names a check of the lab."""
+    leads = wrong_bullets(text)
+    if leads is None:
+        problems.append(f"labs/{lab_id}/handout.md: no '## What usually goes wrong' section")
+        return
+    for lead in leads:
+        if not set(re.findall(r"`([a-z0-9-]+)`", lead)) & set(checks):
+            problems.append(f"labs/{lab_id}/handout.md: 'What usually goes wrong' bullet "
+                            f"'{lead[:60]}' names no check of the lab in its bold lead")
+
+
 def check_grader(manifest, grade: str, problems):
     labs = course.read_labs(grade)
     listed = [lab.id for lab in labs]
@@ -113,7 +143,9 @@ def check_grader(manifest, grade: str, problems):
         handout = ROOT / "labs" / lab.id / "handout.md"
         if not handout.exists():
             continue
-        rows = handout_table(handout.read_text(encoding="utf-8"))
+        text = handout.read_text(encoding="utf-8")
+        check_wrong_bullets(lab.id, [c.id for c in lab.checks], text, problems)
+        rows = handout_table(text)
         expected = [(c.id, c.points) for c in lab.checks]
         if rows is None:
             problems.append(f"labs/{lab.id}/handout.md: no `| Check | Points |` table")
@@ -138,7 +170,8 @@ def check_grader(manifest, grade: str, problems):
 
 def self_test(grade: str) -> int:
     """Proves the checks can fail: a README with one row removed or changed,
-    and a handout table with a row removed or a point changed, each give a
+    a handout table with a row removed or a point changed, and a "What
+    usually goes wrong" bullet that names no check, each give a
     disagreement."""
     manifest = course.read_manifest()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -162,9 +195,21 @@ def self_test(grade: str) -> int:
                        ("a handout point changed", handout.replace("| `split` | 2 |", "| `split` | 3 |"))):
         if handout_table(text) == expected:
             failures.append(name)
+    checks = [c.id for c in lab.checks]
+    problems = []
+    check_wrong_bullets("epoll", checks, handout, problems)
+    if problems:
+        failures.append("the real epoll bullets already fail")
+    planted = handout.replace("## What usually goes wrong\n\n",
+                              "## What usually goes wrong\n\n- **The server is slow:** "
+                              "something is wrong (`epoll_wait`).\n", 1)
+    problems = []
+    check_wrong_bullets("epoll", checks, planted, problems)
+    if not problems:
+        failures.append("a bullet that names no check")
     for failure in failures:
         print(f"manifest_check --self-test: not caught: {failure}")
-    print(f"manifest_check --self-test: {4 - len(failures)} of 4 planted drifts caught")
+    print(f"manifest_check --self-test: {5 - len(failures)} of 5 planted drifts caught")
     return 1 if failures else 0
 
 
