@@ -3,6 +3,7 @@
 /// @brief One connection, one request, one checked reply, with a deadline.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "address.hpp"
@@ -30,6 +31,7 @@ class SequentialConnector {
     std::uint64_t bytes_;
     Clock::duration timeout_;
     bool count_only_;
+    std::string request_;  // "BYTES\n", the same for every connection
     std::vector<char> buffer_;
 };
 
