@@ -139,10 +139,7 @@ SETUP: dict[str, list[str]] = {
 
 # Marked blocks known to fail, with the issue: they are run and reported, a
 # failure does not fail the test, a pass does (remove the entry then).
-KNOWN_FAILING: dict[str, str] = {
-    "uring-run": "after the 10,000-connection client, `pgrep -f 'skeleton-uring -p 2000'` finds no "
-                 "process though the server runs (seen 2025-12; to investigate)",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 # Exit statuses other than 0 a command may have: NAME -> {command index: status}.
 ALLOWED_STATUS: dict[str, dict[int, int]] = {
@@ -155,6 +152,9 @@ LONG_RUNNING = re.compile(
     r"^(strace\b[^|;&]*\s)?build/bin/solution-(?!sigpipe\b)[a-z]+\b(?![^|;&]*\|)"
     r"|^strace\b[^|;&]*\s-p\s"
 )
+# A program that attaches to a running one (strace -p): it runs until
+# Ctrl-C beside the server it watches, which stays up.
+ATTACH = re.compile(r"^strace\b[^|;&]*\s-p\s")
 MARK = re.compile(r"^<!--\s*experiment:\s*([A-Za-z0-9_.-]+)\s*-->$")
 BLOCK_TIMEOUT = 45.0
 
@@ -313,6 +313,11 @@ def script_for(block: Block, work: Path) -> tuple[str, list[int]]:
         if background:
             out.append(text)
             out.append(f"__settle $! '{port_of(text)}'")
+        elif ATTACH.search(text):
+            # strace -p on the server started before: both run on, the
+            # server is not stopped (the end of the script stops both).
+            out.append(f"{{ {text}\n}} &")
+            out.append("__settle $! ''")
         elif LONG_RUNNING.search(text):
             out.append('[ -n "$__fg" ] && __stop "$__fg"')
             out.append(f"{{ {text}\n}} &")
