@@ -17,11 +17,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// How long the server is watched while its clients are idle (not scaled:
-/// a slower machine does not make a waiting thread wake up). Longer than
-/// twice the 2 s a stop may take: a thread that wakes on a timer to look
-/// at a stop flag must wake at least every 2 s to stop in time, so it
-/// wakes at least twice in the window.
+/// How long the server is watched while its clients are idle, at time
+/// scale 1 (idle_watch::window_for scales it). Longer than twice the 2 s a
+/// stop may take: a thread that wakes on a timer to look at a stop flag
+/// must wake at least every 2 s to stop in time, so it wakes at least
+/// twice in the window.
 constexpr auto idle_window = 4500ms;
 /// More wakeups than this of one thread in the window is a timer loop (a
 /// thread that waits for what brings it work wakes 0 times; 1 leaves room
@@ -40,7 +40,7 @@ void check_idle_cpu(Context& ctx) {
     const auto start = Deadline::Clock::now();
     const auto before = procfs::cpu_ticks(ctx.pid());
     const auto wakeups_before = idle_watch::snapshot(ctx.pid());
-    std::this_thread::sleep_for(idle_window);
+    std::this_thread::sleep_for(idle_watch::window_for(idle_window, ctx.program()));
     const auto wakeups_after = idle_watch::snapshot(ctx.pid());
     const auto after = procfs::cpu_ticks(ctx.pid());
     const double wall = seconds_since(start);

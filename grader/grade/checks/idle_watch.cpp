@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "procfs.hpp"
+#include "sandbox.hpp"
+#include "timing.hpp"
 
 namespace csd::grade::idle_watch {
 
@@ -33,6 +35,11 @@ Busiest busiest(const Wakeups& before, const Wakeups& after) {
     }
     if (out.tid != 0) out.name = procfs::thread_name(out.pid, out.tid);
     return out;
+}
+
+std::chrono::milliseconds window_for(std::chrono::milliseconds base, const std::string& program) {
+    if (built_with_sanitizer(program)) return base;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(scaled(base));
 }
 
 Busiest watch(pid_t root, std::chrono::milliseconds window) {

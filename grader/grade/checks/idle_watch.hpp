@@ -39,8 +39,17 @@ struct Busiest {
 /// The busiest of the tasks alive in both @p before and @p after.
 [[nodiscard]] Busiest busiest(const Wakeups& before, const Wakeups& after);
 
-/// Watches @p root's tree for @p window (not scaled: a slower machine does
-/// not make a waiting thread wake up) and returns its busiest thread.
+/// How long to watch @p program idle, @p base at time scale 1. A slower
+/// machine does not make a waiting thread wake up, but the grader's
+/// deadlines (a stop, a replaced worker) scale, and a timer loop only has
+/// to be as fast as the deadline it serves: the window scales with them,
+/// so that such a loop still wakes at least twice in it. Not for a
+/// sanitizer build, whose scale pays for its slow runtime (and no such
+/// build is a student's last word).
+[[nodiscard]] std::chrono::milliseconds window_for(std::chrono::milliseconds base,
+                                                   const std::string& program);
+
+/// Watches @p root's tree for @p window and returns its busiest thread.
 [[nodiscard]] Busiest watch(pid_t root, std::chrono::milliseconds window);
 
 /// "thread 12 of process 10 (\"csd-loop\") woke up 5 times in 2.00 s

@@ -489,7 +489,8 @@ void require_no_timer_loop(Context& ctx, const std::string& label) {
     // The evidence's own clients have just closed: their threads settle first.
     std::this_thread::sleep_for(scaled(300ms));
     const auto start = Deadline::Clock::now();
-    const auto busiest = idle_watch::watch(ctx.pid(), mode_idle_window);
+    const auto busiest =
+        idle_watch::watch(ctx.pid(), idle_watch::window_for(mode_idle_window, ctx.program()));
     const double wall = seconds_since(start);
     if (busiest.wakeups <= mode_idle_wakeups) return;
     ctx.require_running(label);
