@@ -8,6 +8,9 @@ reference solution (solutions/LAB/*.cpp, *.hpp) and counts:
   `// SKELETON:` lines and the markers are comments);
 - student lines: code lines inside `// BEGIN SOLUTION` ... `// END SOLUTION`,
   which the skeleton leaves out (tools/skelgen.cpp) and the student writes;
+  a block marked `// BEGIN SOLUTION ONLY` ... `// END SOLUTION ONLY` is
+  left out of the skeleton too, but no TODO asks for it (a mode of the
+  solution's own, for a benchmark): its lines count nowhere;
 - the share: student lines / code lines;
 - spelled calls: TODO comments that dictate a call with its arguments
   (`mmap(nullptr, size, ...)`, `waitpid(-1, &status, WNOHANG)`): a name
@@ -53,6 +56,7 @@ def measure(paths):
     spelled = []
     for path in paths:
         inside = False
+        only = False  # inside a SOLUTION ONLY block: counted nowhere
         todo = []  # the comment text of the TODO being read, and where it starts
         todo_at = 0
 
@@ -68,6 +72,7 @@ def measure(paths):
             if "BEGIN SOLUTION" in s or "END SOLUTION" in s:
                 end_todo()
                 inside = "BEGIN SOLUTION" in s
+                only = inside and "SOLUTION ONLY" in s
                 continue
             if is_comment(s):
                 text = s.lstrip("/* ")
@@ -79,7 +84,7 @@ def measure(paths):
                     todo.append(text)
                 continue
             end_todo()
-            if not s:
+            if not s or only:
                 continue
             code += 1
             if inside:

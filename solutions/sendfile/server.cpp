@@ -12,11 +12,11 @@
 // from in the file, sendfile() on a non-blocking socket and its partial
 // sends, waiting for room in the socket (EPOLLOUT) while a reply is owed,
 // and SIGPIPE, which sendfile() cannot turn off.
-// BEGIN SOLUTION
+// BEGIN SOLUTION ONLY
 //
 // With -m copy the solution sends the same bytes the old way, pread() into
 // a buffer and send() from it, for `./csd bench sendfile` to compare.
-// END SOLUTION
+// END SOLUTION ONLY
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -138,10 +138,10 @@ class Server {
     /// Sends what @p c is owed from the file (at most write_budget bytes),
     /// until the socket would block; marks it gone if the client vanished.
     void send_replies(Connection& c);
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ONLY
     /// send_replies() the old way (-m copy): pread() and send().
     void copy_replies(Connection& c);
-    // END SOLUTION
+    // END SOLUTION ONLY
     /// Tells epoll what to watch on @p c now, if that changed.
     void update_interest(Connection& c);
     /// Closes @p c; its memory lives until the current batch of events is done.
@@ -234,12 +234,12 @@ void Server::on_event(Connection& c, std::uint32_t events) {
 }
 
 void Server::send_replies(Connection& c) {
-    // BEGIN SOLUTION
+    // BEGIN SOLUTION ONLY
     if (mode_ == Mode::copy) {
         copy_replies(c);
         return;
     }
-    // END SOLUTION
+    // END SOLUTION ONLY
     // TODO(handout step 3): while the session has a reply to send
     // (reply_left() > 0) and less than write_budget went out in this turn:
     //  - the next byte is byte reply_offset() of the reply, so it is in the
@@ -286,7 +286,7 @@ void Server::send_replies(Connection& c) {
     }
     // END SOLUTION
 }
-// BEGIN SOLUTION
+// BEGIN SOLUTION ONLY
 
 void Server::copy_replies(Connection& c) {
     std::size_t sent = 0;
@@ -311,7 +311,7 @@ void Server::copy_replies(Connection& c) {
         sent += w.bytes;
     }
 }
-// END SOLUTION
+// END SOLUTION ONLY
 
 void Server::update_interest(Connection& c) {
     // TODO(handout step 5): a sendfile() that met EAGAIN left a reply owed:
