@@ -20,6 +20,7 @@
 //   thread-per-client     each worker serves each connection on a new thread
 //                         of its own: -n bounds nothing
 //   pool-of-4             4 workers whatever -n says
+//   pool-capped-4         at most 4 workers: -n 3 gives 3, -n 7 gives 4
 //   stop-no-wait          at the stop, signals its workers and exits without
 //                         waiting for them (the sandbox's init reaps them)
 //   supervisor-polls      the parent looks for dead workers every 600 ms
@@ -51,6 +52,7 @@
 //   Each worker has one thread, however many clients it serves.
 // test: thread-per-client prefork architecture control pipeline
 // test: pool-of-4 prefork architecture control pipeline
+// test: pool-capped-4 prefork architecture control pipeline
 // test: stop-no-wait prefork sigterm control pipeline
 //   The idle parent is watched in every mode: it must wait, not poll.
 // test: supervisor-polls prefork modes control pipeline
@@ -64,6 +66,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -201,7 +204,7 @@ int main(int argc, char** argv) {
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 "
-        "thread-per-client pool-of-4 correct-variant stop-no-wait supervisor-polls");
+        "thread-per-client pool-of-4 pool-capped-4 correct-variant stop-no-wait supervisor-polls");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
@@ -222,7 +225,10 @@ int main(int argc, char** argv) {
     if (!reuseport)
         listener = csd::listen_tcp(options.host, options.port, {.nonblocking = waits_first});
     // Bug pool-of-4: 4 workers (the grader's usual -n) whatever -n says.
-    const auto n = static_cast<std::size_t>(bug == "pool-of-4" ? 4 : options.workers);
+    // Bug pool-capped-4: never more than 4, whatever -n says.
+    const auto n = static_cast<std::size_t>(bug == "pool-of-4"       ? 4
+                                            : bug == "pool-capped-4" ? std::min(options.workers, 4)
+                                                                     : options.workers);
     const std::size_t bytes = n * sizeof(std::atomic<std::uint64_t>);
     void* memory = bug == "private-counters"
                        ? ::operator new(bytes)

@@ -46,8 +46,11 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
 std::vector<pid_t> require_thread_pool(Context& ctx, int n, std::string_view when,
                                        const std::string& hint);
 
-/// Another pool size than the lab's usual -n: 3 (5 when the lab's is 3).
-[[nodiscard]] int other_pool_size(const Context& ctx);
+/// Two other pool sizes than the lab's usual -n, one below it and one
+/// above: 3 (2 when the lab's is 3) and the usual + 3. A pool that ignores
+/// -n fails the first or both; one capped at the usual size fails the
+/// second.
+[[nodiscard]] std::vector<int> other_pool_sizes(const Context& ctx);
 
 /// Starts the server again with `-n @p size` instead of the lab's usual -n
 /// (its other flags kept), so that a pool whose size does not follow -n

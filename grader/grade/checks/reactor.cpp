@@ -63,9 +63,10 @@ void check_reactor_architecture(Context& ctx) {
     const auto per_epoll = connections_per_epoll(ctx, held, epolls, when);
     ctx.log("{}: {}", when, counts_text(per_epoll));
     // The loops are -n, whatever -n is.
-    const int m = other_pool_size(ctx);
-    restart_with_pool_size(ctx, m);
-    (void)require_loops(ctx, m, fmt::format("started with -n {}, idle", m));
+    for (const int m : other_pool_sizes(ctx)) {
+        restart_with_pool_size(ctx, m);
+        (void)require_loops(ctx, m, fmt::format("started with -n {}, idle", m));
+    }
 }
 
 }  // namespace csd::grade
