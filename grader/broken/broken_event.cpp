@@ -34,6 +34,7 @@
 //   A cap per client that one client never reaches (issue 20: it had full
 //   marks); 8 clients at once do.
 // test: backlog-32m poll back-pressure control pipeline
+// test: backlog-3m poll back-pressure control pipeline
 // test: event-loop prethread architecture control pipeline
 //   An epoll server that also holds an io_uring it never uses (graded as uring).
 // test: epoll-ring uring architecture control pipeline
@@ -111,6 +112,8 @@ std::string_view bug;
 //                     queued (no max_queued_requests cap)                     -> back-pressure
 //   backlog-32m       the same, up to 32 MiB read ahead per client: one client
 //                     flooding alone stays under the bound, 8 at once do not -> back-pressure
+//   backlog-3m        the same, up to 3 MiB per client: 8 at once stay under
+//                     one client's bound, not under 1 MiB each              -> back-pressure
 //   epoll-ring        waits in epoll_wait() on its sockets, and also holds an
 //                     io_uring instance it never uses (graded as uring)       -> architecture
 
@@ -201,8 +204,9 @@ unsigned leak_every() {
 /// True when @p c's requests are read (no-backpressure: whatever is queued).
 bool reads(const Client& c) {
     if (bug == "no-backpressure") return !c.eof && !c.session.malformed();
-    if (bug == "backlog-32m") {
-        return !c.eof && !c.session.malformed() && c.backlog.size() < (32U << 20);
+    if (bug == "backlog-32m" || bug == "backlog-3m") {
+        const std::size_t cap = bug == "backlog-32m" ? (32U << 20) : (3U << 20);
+        return !c.eof && !c.session.malformed() && c.backlog.size() < cap;
     }
     return c.session.wants_input();
 }
@@ -302,7 +306,7 @@ void read_once(Client& c) {
     feed_backlog(c);
     // no-backpressure reads whatever arrives and keeps what the session
     // cannot take yet in a backlog that grows without bound: the bug.
-    const std::size_t room = bug == "no-backpressure" || bug == "backlog-32m"
+    const std::size_t room = bug == "no-backpressure" || bug == "backlog-32m" || bug == "backlog-3m"
                                  ? sizeof buf
                                  : std::min(sizeof buf, c.session.input_room());
     const csd::ReadResult r = csd::read_some(c.fd.get(), buf, room);
@@ -476,7 +480,7 @@ int main(int argc, char** argv) {
         "short-write resend blocking-write spin select-not-epoll cap-1000 blocking-read "
         "sleep-select sleep-epoll select-on-epoll writer-thread leak-every-500th "
         "leak-every-1000th short-write-256k resend-256k sigpipe-poll blocking-write-1m "
-        "no-backpressure backlog-32m epoll-ring event-loop decoy-threads decoy-pool");
+        "no-backpressure backlog-32m backlog-3m epoll-ring event-loop decoy-threads decoy-pool");
     // -n is accepted (and ignored): the pool labs grade these servers as other
     // designs. So is -e: the epoll lab runs some checks with it, and these
     // servers wait level-triggered whatever it says.
