@@ -12,6 +12,7 @@
 // the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
 // and the controls: CHECK must fail, every control must pass.
 // test: sendfile-copy sendfile zero-copy control pipeline
+// test: sendfile-copies-untraced sendfile zero-copy control pipeline
 // test: sendfile-mmap sendfile zero-copy control pipeline
 //   Short sends happen with any window once the socket buffer is full, so the
 //   zero-copy check (56 MiB checked) fails too: the control is small replies.
@@ -49,6 +50,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -64,6 +66,8 @@ std::string_view bug;
 
 // The bugs, each with the check that must catch it:
 //   sendfile-copy   pread() into a buffer and send() it: right bytes, copied -> zero-copy
+//   sendfile-copies-untraced  the same unless TracerPid in /proc/self/status
+//                   says it is traced: sendfile() only under strace  -> zero-copy
 //   sendfile-mmap   send() straight from an mmap of the file: no read(), but
 //                   every byte still copied from user pages by send()       -> zero-copy
 //   sendfile-short  takes every sendfile() as complete, whatever it returned -> bytes
@@ -99,10 +103,19 @@ bool wait_for(int fd, short events) {
     }
 }
 
+/// True when TracerPid in /proc/self/status is not 0 (strace is attached).
+bool traced() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("TracerPid:", 0) == 0) return std::stol(line.substr(10)) != 0;
+    }
+    return false;
+}
+
 /// Sends up to @p count bytes of the file from @p at; returns the bytes
 /// the session may consume, 0 when the socket is full, -1 when the client is gone.
 long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count) {
-    if (bug == "sendfile-copy") {
+    if (bug == "sendfile-copy" || (bug == "sendfile-copies-untraced" && !traced())) {
         static thread_local std::array<char, 16 * 1024> buf;
         const ssize_t got =
             ::pread(file.fd, buf.data(), std::min(count, buf.size()), static_cast<off_t>(at));
@@ -165,7 +178,8 @@ void serve(csd::Fd fd, const File& file) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "sendfile-copy sendfile-mmap sendfile-short sendfile-continues sendfile-lseek-null "
+        "sendfile-copy sendfile-copies-untraced sendfile-mmap sendfile-short sendfile-continues "
+        "sendfile-lseek-null "
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
         "sendfile-memfd-copy sendfile-any-file");
     const csd::CommandLine line{.flags = {{.letter = 'f',

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +19,34 @@
 namespace csd::grade {
 
 using namespace std::chrono_literals;
+
+bool is_tracer_probe_call(std::string_view name) noexcept {
+    return name == "open" || name == "openat" || name == "ptrace";
+}
+
+std::string tracer_probe(const std::string& trace, pid_t root) {
+    // /proc/self/status, /proc/1234/status, /proc/thread-self/status,
+    // /proc/1234/task/1235/status: each has the TracerPid line.
+    static const std::regex status_file(R"(^/proc/(self|thread-self|\d+)(/task/\d+)?/status$)");
+    static const std::regex opens_status(
+        R"(\bopen(at)?\(.*"/proc/(self|thread-self|\d+)(/task/\d+)?/status")");
+    static const std::regex calls_ptrace(R"((^|\s)ptrace\()");
+    std::istringstream in(trace);
+    for (std::string line; std::getline(in, line);) {
+        if (std::regex_search(line, opens_status) || std::regex_search(line, calls_ptrace)) {
+            return "strace saw: " + line;
+        }
+    }
+    for (const pid_t pid : procfs::process_tree(root)) {
+        for (const auto& fd : procfs::open_fds(pid)) {
+            if (std::regex_match(fd.target, status_file)) {
+                return fmt::format("process {} holds descriptor {} open on {}", pid, fd.fd,
+                                   fd.target);
+            }
+        }
+    }
+    return {};
+}
 
 std::string find_strace() {
     const char* path = std::getenv("PATH");

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 
 #include "csd/fd.hpp"
 
@@ -48,5 +49,20 @@ class Strace {
 
 /// The strace program on PATH, or "" when there is none.
 [[nodiscard]] std::string find_strace();
+
+/// The calls to add to a trace's list (",open,openat,ptrace") so that
+/// tracer_probe() sees a server look for its tracer.
+inline constexpr const char* tracer_probe_calls = ",open,openat,ptrace";
+
+/// True for the calls of tracer_probe_calls: not the server's work, a
+/// check that counts the traced calls leaves them out.
+[[nodiscard]] bool is_tracer_probe_call(std::string_view name) noexcept;
+
+/// Where a server looks for its tracer, to behave well only while it is
+/// watched: a line of @p trace (traced with tracer_probe_calls) that opens
+/// a /proc/.../status file (its TracerPid line) or calls ptrace(), or a
+/// descriptor of @p root's process tree open on such a file. "" when there
+/// is none. A lab server has no reason to do either.
+[[nodiscard]] std::string tracer_probe(const std::string& trace, pid_t root);
 
 }  // namespace csd::grade

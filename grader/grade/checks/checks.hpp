@@ -16,6 +16,10 @@
 
 namespace csd::grade {
 
+/// Fails the check when the server looked for its tracer while strace
+/// watched it (tracer_probe(), trace.hpp, on the text @p trace).
+void require_no_tracer_probe(Context& ctx, const std::string& trace);
+
 /// ring-io: the calls per name in the strace text @p trace (lines of
 /// `strace -f`), leaving out those on descriptors 0 to 2 (a log line).
 [[nodiscard]] std::map<std::string, int> ring_io_socket_calls(const std::string& trace);

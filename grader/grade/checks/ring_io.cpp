@@ -107,6 +107,7 @@ std::map<std::string, int> ring_io_socket_calls(const std::string& trace) {
         // The end of a call whose start strace did not show, on a descriptor
         // it did not show either, is not counted.
         if (!call.entered) continue;
+        if (is_tracer_probe_call(call.name)) continue;  // require_no_tracer_probe()'s
         // Calls on stdin, stdout and stderr (a log line) are not socket I/O.
         const int fd = call.fd();
         if (fd >= 0 && fd <= 2) continue;
@@ -121,7 +122,7 @@ namespace {
 // server makes no accept, read, recv, write, send or wait call on a socket
 // itself: all of them are ring requests.
 void check_ring_io(Context& ctx) {
-    Strace trace(ctx.pid(), traced);
+    Strace trace(ctx.pid(), std::string(traced) + tracer_probe_calls);
     if (!trace.attached()) {
         ctx.require_running("while strace attached to it");
         skip(trace.why_not());
@@ -149,7 +150,9 @@ void check_ring_io(Context& ctx) {
         (void)trace.finish();
         throw;
     }
-    const auto calls = ring_io_socket_calls(trace.finish());
+    const std::string text = trace.finish();
+    require_no_tracer_probe(ctx, text);
+    const auto calls = ring_io_socket_calls(text);
     int total = 0;
     std::string seen;
     for (const auto& [name, n] : calls) {

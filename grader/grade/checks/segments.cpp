@@ -39,7 +39,8 @@ std::optional<bool> cork_set(const StraceCall& c) {
 // Without strace or ptrace this part is logged and left out.
 void expect_header_written_alone(Context& ctx) {
     constexpr int replies = 5;
-    Strace trace(ctx.pid(), "write,writev,send,sendto,sendmsg,setsockopt");
+    Strace trace(ctx.pid(),
+                 std::string("write,writev,send,sendto,sendmsg,setsockopt") + tracer_probe_calls);
     if (!trace.attached()) {
         ctx.log("the two writes of each reply not checked: {}", trace.why_not());
         return;
@@ -55,6 +56,7 @@ void expect_header_written_alone(Context& ctx) {
         }
     }
     const std::string text = trace.finish();
+    require_no_tracer_probe(ctx, text);
     const auto calls = parse_output_calls(text);
     const auto to_clients = [](const OutputCall& c) { return c.fd > 2; };
     const auto headers = std::count_if(calls.begin(), calls.end(), [&](const OutputCall& c) {

@@ -101,7 +101,7 @@ void require_from_served_file(Context& ctx, const std::string& text, std::uint64
 
 // zero-copy: the served file's bytes leave by sendfile or splice, never by read and write.
 void check_zero_copy(Context& ctx) {
-    Strace trace(ctx.pid(), traced);
+    Strace trace(ctx.pid(), std::string(traced) + tracer_probe_calls);
     if (!trace.attached()) {
         ctx.require_running("while strace attached to it");
         skip(trace.why_not());
@@ -137,7 +137,9 @@ void check_zero_copy(Context& ctx) {
         throw;
     }
     const std::string text = trace.finish();
-    const auto bytes = strace_bytes_per_call(text);
+    require_no_tracer_probe(ctx, text);
+    auto bytes = strace_bytes_per_call(text);
+    std::erase_if(bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
     std::uint64_t kernel = 0;
     std::uint64_t copied = 0;
     std::string copies;

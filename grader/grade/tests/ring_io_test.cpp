@@ -4,6 +4,7 @@
 #include <string>
 
 #include "checks/checks.hpp"
+#include "trace.hpp"
 
 using csd::grade::ring_io_socket_calls;
 
@@ -34,4 +35,22 @@ TEST_CASE("ring-io leaves out stdin, stdout, stderr and strace's own lines") {
 
 TEST_CASE("ring-io sees nothing in an empty trace") {
     CHECK(ring_io_socket_calls("").empty());
+}
+
+TEST_CASE("a server that looks for its tracer is seen in the trace") {
+    using csd::grade::tracer_probe;
+    // The pid of no process: only the lines are read.
+    constexpr pid_t nobody = 0x3fffffff;
+    CHECK(!tracer_probe("openat(AT_FDCWD, \"/proc/self/status\", O_RDONLY|O_CLOEXEC) = 9\n", nobody)
+               .empty());
+    CHECK(!tracer_probe("[pid  77] open(\"/proc/77/task/78/status\", O_RDONLY) = 4\n", nobody)
+               .empty());
+    CHECK(!tracer_probe("ptrace(PTRACE_TRACEME) = -1 EPERM (Operation not permitted)\n", nobody)
+               .empty());
+    CHECK(tracer_probe("openat(AT_FDCWD, \"/proc/self/maps\", O_RDONLY) = 9\n"
+                       "sendfile(7, 5, [0] => [65536], 65536) = 65536\n",
+                       nobody)
+              .empty());
+    CHECK(csd::grade::is_tracer_probe_call("openat"));
+    CHECK(!csd::grade::is_tracer_probe_call("sendfile"));
 }
