@@ -16,6 +16,9 @@
 //                      sleep, right before select(): the window the grader
 //                      widens is covered, the race is not gone (signals,
 //                      under strace: no wait between the signal and the answer)
+//   selfpipe-zero-timeout  the same flag after the window, then a select()
+//                      with a zero timeout before the answer: a wait that
+//                      answers nothing (signals, under strace: it returned 0)
 //   selfpipe-pselect-handler-exits  the self-pipe, right, but with -m pselect
 //                      the handler prints "got SIGUSR1" and _exit()s (signals,
 //                      under strace in that mode)
@@ -38,6 +41,7 @@
 // test: selfpipe-ignores-m selfpipe modes control race-window
 //   Behaviour that passes the timing checks, seen under strace (issue 20).
 // test: selfpipe-flag-after-window selfpipe signals control race-window lines
+// test: selfpipe-zero-timeout selfpipe signals control race-window lines
 // test: selfpipe-pselect-handler-exits selfpipe signals control race-window lines
 #include <fcntl.h>
 #include <signal.h>
@@ -97,7 +101,7 @@ int main(int argc, char** argv) {
         argv[0],
         "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces "
         "selfpipe-ignores-w selfpipe-handler-exits selfpipe-ignores-m "
-        "selfpipe-flag-after-window selfpipe-pselect-handler-exits");
+        "selfpipe-flag-after-window selfpipe-zero-timeout selfpipe-pselect-handler-exits");
     handler_exits = bug == "selfpipe-handler-exits";
     long window_us = 0;
     // -m is accepted and ignored (each bug is one way of waiting), but by
@@ -134,6 +138,14 @@ int main(int argc, char** argv) {
         if (!uses_pipe && got_usr1 != 0) break;
         sleep_us(window_us);
         if (bug == "selfpipe-flag-after-window" && got_usr1 != 0) break;
+        if (bug == "selfpipe-zero-timeout" && got_usr1 != 0) {
+            timeval now{};  // a wait for show: it returns 0 at once
+            fd_set none;
+            FD_ZERO(&none);
+            FD_SET(STDIN_FILENO, &none);
+            (void)::select(STDIN_FILENO + 1, &none, nullptr, nullptr, &now);
+            break;
+        }
         fd_set readable;
         FD_ZERO(&readable);
         FD_SET(STDIN_FILENO, &readable);

@@ -53,6 +53,32 @@ bool is_wait_line(std::string_view line) {
     return false;
 }
 
+// True when strace line @p line is a wait (or its resumed half) that
+// reported something ready: a count above 0. A wait that timed out (= 0)
+// answered nothing, however it was called.
+bool wait_reported(std::string_view line) {
+    if (line.starts_with("[pid ")) line.remove_prefix(std::min(line.find("] ") + 2, line.size()));
+    bool wait = is_wait_line(line);
+    if (!wait && line.starts_with("<... ")) {
+        const auto end = line.find(" resumed>");
+        if (end != std::string_view::npos) {
+            const std::string name(line.substr(5, end - 5));
+            wait = is_wait_line(name + "(");
+        }
+    }
+    if (!wait) return false;
+    const auto eq = line.rfind(" = ");
+    if (eq == std::string_view::npos) return false;  // unfinished: its resumed half says
+    std::size_t i = eq + 3;
+    long count = 0;
+    bool digits = false;
+    for (; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
+        count = count * 10 + (line[i] - '0');
+        digits = true;
+    }
+    return digits && count > 0;
+}
+
 std::vector<std::string_view> lines_of(std::string_view text) {
     std::vector<std::string_view> out;
     while (!text.empty()) {
@@ -80,16 +106,17 @@ std::string window_problem(std::string_view trace) {
     }
     if (answered == lines.size()) return "";  // no answer: the other checks say so
     if (!delivered) {
-        // No handler ran (signalfd): the answer must come out of a wait.
+        // No handler ran (signalfd): the answer must come out of a wait
+        // that reported the signal ready.
         for (std::size_t i = 0; i < answered; ++i) {
-            if (is_wait_line(lines[i])) return "";
+            if (wait_reported(lines[i])) return "";
         }
-        return "it printed \"got SIGUSR1\" without waiting (no select, poll or epoll call "
-               "since the window began)";
+        return "it printed \"got SIGUSR1\" without a wait that reported it (no select, poll "
+               "or epoll call since the window began returned a ready descriptor)";
     }
     if (*delivered > answered) return "";  // the handler's business: handler_problem()
     for (std::size_t i = *delivered + 1; i < answered; ++i) {
-        if (is_wait_line(lines[i])) return "";
+        if (wait_reported(lines[i])) return "";
     }
     // Or the wait the signal interrupted (pselect: the signal is let in there).
     for (std::size_t i = *delivered; i-- > 0;) {
@@ -101,8 +128,9 @@ std::string window_problem(std::string_view trace) {
     }
     return "SIGUSR1 arrived during the window, and the program printed \"got SIGUSR1\" "
            "without waiting again (no select, poll or epoll call between the signal and the "
-           "answer, and none interrupted by it): it looked at its flag after the window, "
-           "which only hides the race";
+           "answer that reported a ready descriptor, and none interrupted by it): it looked "
+           "at its flag after the window, which only hides the race (a wait with a zero "
+           "timeout, = 0, answers nothing)";
 }
 
 double give_up_ms() {

@@ -84,6 +84,26 @@ TEST_CASE("window: the flag looked at again after the window is caught") {
     CHECK(!window_problem(earlier).empty());
 }
 
+TEST_CASE("window: a wait that timed out at once answers nothing") {
+    // The flag looked at after the window, then a select with a zero
+    // timeout made to look like the answer's wait (red-team, issue 20).
+    const char* trace =
+        "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=7, si_uid=0} ---\n"
+        "rt_sigreturn({mask=[]})                 = 0\n"
+        "pselect6(4, [0 3], NULL, NULL, {tv_sec=0, tv_nsec=0}, NULL) = 0 (Timeout)\n"
+        "write(1, \"got SIGUSR1\\n\", 12)           = 12\n";
+    CHECK(window_problem(trace).find("zero timeout") != std::string::npos);
+    CHECK(!window_problem("poll([{fd=0, events=POLLIN}, {fd=3, events=POLLIN}], 2, 0) = 0 "
+                          "(Timeout)\n"
+                          "write(1, \"got SIGUSR1\\n\", 12) = 12\n")
+               .empty());
+    // The resumed half of a wait carries its result.
+    CHECK(window_problem("[pid 9] poll([{fd=3, events=POLLIN}], 1, -1 <unfinished ...>\n"
+                         "[pid 9] <... poll resumed>)      = 1 ([{fd=3, revents=POLLIN}])\n"
+                         "[pid 9] write(1, \"got SIGUSR1\\n\", 12) = 12\n")
+              .empty());
+}
+
 TEST_CASE("window: no answer, nothing to judge here") {
     CHECK(window_problem("--- SIGUSR1 {si_signo=SIGUSR1} ---\n").empty());
 }
