@@ -34,6 +34,7 @@
 #include "program.hpp"
 #include "reactor_loops.hpp"
 #include "selfpipe_runs.hpp"
+#include "syscalls.hpp"
 #include "waits.hpp"
 #include "worker_pool.hpp"
 
@@ -556,6 +557,36 @@ std::string program_problem(pid_t pid, std::string_view mode) {
     return seen + ", and no self-pipe (a pipe it holds both ends of) in what it waits on";
 }
 
+// selfpipe, mode pselect: SIGUSR1 blocked outside pselect. Seen in the -w
+// window after `ready`, while the program sleeps before its first wait
+// (inside pselect the kernel has swapped in pselect's own mask). "" when
+// right, or when the program was never seen in its sleep (race-window
+// judges -w).
+std::string pselect_window_problem(const Context& ctx, const std::vector<std::string>& mode_args) {
+    constexpr std::uint64_t usr1 = 1ULL << (SIGUSR1 - 1);
+    const auto window = std::chrono::duration_cast<std::chrono::microseconds>(scaled(600ms));
+    std::vector<std::string> args = mode_args;
+    args.emplace_back("-w");
+    args.emplace_back(std::to_string(window.count()));
+    ProgramRun run(ctx.program(), args);
+    selfpipe::expect_ready(run, "mode pselect with -w");
+    std::optional<std::uint64_t> blocked;
+    (void)poll_until(500ms, [&] {
+        const auto s = procfs::current_syscall(run.pid());
+        if (!s.number) return false;
+        const std::string call = syscall_name(*s.number);
+        if (call != "nanosleep" && call != "clock_nanosleep") return false;
+        blocked = procfs::signal_mask(run.pid(), "SigBlk:");
+        return true;
+    });
+    if (!blocked || (*blocked & usr1) != 0) return "";
+    return fmt::format(
+        "`{}`: in its -w window, asleep before its pselect, SIGUSR1 is not "
+        "blocked (SigBlk in /proc/{}/status): a signal there runs the handler "
+        "before the wait, the race pselect exists to close",
+        run.command_line(), run.pid());
+}
+
 // selfpipe: each mode, idle after `ready`, shows its evidence, then answers SIGUSR1.
 void check_program_modes(Context& ctx) {
     const LabInfo& lab = ctx.lab();
@@ -584,6 +615,14 @@ void check_program_modes(Context& ctx) {
         run.signal(SIGUSR1);
         (void)selfpipe::expect_answer(run, sent, Deadline(selfpipe::give_up_time), label,
                                       "while it waited", selfpipe::give_up_ms());
+        if (mode.name == "pselect") {
+            if (const std::string p = pselect_window_problem(ctx, args); !p.empty()) {
+                fail(fmt::format("{}: {}", label, p),
+                     fmt::format("{}: {}; block SIGUSR1 before the loop looks at the flag, so "
+                                 "that it can only come in inside pselect",
+                                 label, what));
+            }
+        }
         ctx.log("{}: {}", label, what);
     }
 }
