@@ -10,6 +10,8 @@
 //                 timer (fails uncork)
 //   cork-big-stays  corks each reply, but uncorks only after bodies up to
 //                   64 KiB: the end of a larger reply waits 200 ms (fails uncork)
+//   cork-huge-stays  the same up to 1 MiB: the timed 100 KiB replies are
+//                   fine, a reply of 3 MiB is left corked (fails uncork)
 //   cork-bad-header  writes the header with leading zeros as the request
 //                 had them ("0007"): fails framing
 //   cork-one-write  no cork, header and body in one write(): one segment a
@@ -36,6 +38,7 @@
 //   Uncorked only after bodies up to 64 KiB: each larger reply waits for
 //   the cork timer (issue 20: it had full marks).
 // test: cork-big-stays cork uncork control segments
+// test: cork-huge-stays cork uncork control segments
 // test: cork-bad-header cork framing control segments uncork
 // test: cork-one-write cork segments control framing uncork
 // test: cork-msg-more cork segments control framing uncork
@@ -71,8 +74,8 @@ void serve(int fd) {
             const std::string header = (bug == "cork-bad-header" ? line : std::to_string(n)) + "\n";
             // cork-bad-header: corked right, the header wrong; cork-big-stays:
             // corked right, but a body over 64 KiB is left corked.
-            const bool cork_each =
-                bug == "cork-bad-header" || bug == "cork-big-stays" || bug == "cork-no-nodelay";
+            const bool cork_each = bug == "cork-bad-header" || bug == "cork-big-stays" ||
+                                   bug == "cork-huge-stays" || bug == "cork-no-nodelay";
             const int zero = 0;
             if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
             if (bug == "cork-one-write") {
@@ -92,7 +95,9 @@ void serve(int fd) {
                 return;
             }
             if (!test_server::send_reply(fd, n)) return;
-            const bool uncork = cork_each && (bug != "cork-big-stays" || n <= 64 * 1024);
+            // cork-huge-stays: the same past 1 MiB (the 100 KiB replies are fine).
+            const bool uncork = cork_each && (bug != "cork-big-stays" || n <= 64 * 1024) &&
+                                (bug != "cork-huge-stays" || n <= 1024 * 1024);
             if (uncork) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
             input.erase(0, nl + 1);
         }
@@ -109,7 +114,7 @@ void serve(int fd) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays "
+        "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays cork-huge-stays "
         "cork-msg-more cork-fake cork-no-nodelay");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();

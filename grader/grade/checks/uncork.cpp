@@ -25,15 +25,17 @@ double ms(Clock::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
 }
 
-// After a complete reply, the server's socket of the connection has
-// TCP_NODELAY on (the contract) and TCP_CORK off (a reply is never left
-// corked), read from the server's own descriptor. Where it cannot be read
-// (pidfd_getfd), logged and left out.
-void require_socket_options(Context& ctx) {
-    const Deadline overall(10s);
+// After a complete reply of @p size bytes, the server's socket of the
+// connection has TCP_NODELAY on (the contract) and TCP_CORK off (a reply is
+// never left corked, however long: the timer would send its tail), read
+// from the server's own descriptor. Where it cannot be read (pidfd_getfd),
+// logged and left out.
+void require_socket_options(Context& ctx, std::uint64_t size) {
+    const Deadline overall(20s);
     Connection conn = Connection::open(ctx.port(), overall.within(3s));
-    conn.send_all(request_line(500), overall.within(3s), "one request");
-    expect_reply(ctx.reply(), conn, 500, overall.within(3s), "one request");
+    const std::string what = fmt::format("one request for {} bytes", size);
+    conn.send_all(request_line(size), overall.within(3s), what);
+    expect_reply(ctx.reply(), conn, size, overall.within(15s), what);
     const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), conn.local_port());
     if (!fd) {
         ctx.require_running("after one reply");
@@ -46,8 +48,8 @@ void require_socket_options(Context& ctx) {
         ctx.log("the server's socket options not read: {}", why_not);
         return;
     }
-    ctx.log("the server's socket of a served connection: TCP_NODELAY {}, TCP_CORK {}", *nodelay,
-            *corked);
+    ctx.log("the server's socket after a reply of {} bytes: TCP_NODELAY {}, TCP_CORK {}", size,
+            *nodelay, *corked);
     if (*nodelay == 0) {
         fail(fmt::format("after a complete reply, the server's socket of the connection (fd {}) "
                          "has TCP_NODELAY off (getsockopt on a duplicate, pidfd_getfd)",
@@ -56,10 +58,11 @@ void require_socket_options(Context& ctx) {
              "leaves together, and once it is off nothing should wait for an ACK (Nagle)");
     }
     if (*corked != 0) {
-        fail(fmt::format("after a complete reply, the server's socket of the connection (fd {}) "
-                         "still has TCP_CORK on: the next reply's tail waits for the cork timer",
-                         *fd),
-             "clear TCP_CORK once the body is written");
+        fail(fmt::format("after a complete reply of {} bytes, the server's socket of the "
+                         "connection (fd {}) still has TCP_CORK on: that reply's tail waited "
+                         "for the cork timer",
+                         size, *fd),
+             "clear TCP_CORK once the body is written, whatever its length");
     }
 }
 
@@ -100,7 +103,12 @@ void check_uncork(Context& ctx) {
              "clear TCP_CORK after every body, however long: the end of a long reply, shorter "
              "than a segment, otherwise waits for the kernel's 200 ms cork timer");
     }
-    require_socket_options(ctx);
+    // A small reply, and long ones: a server that clears the cork only up
+    // to some length leaves the longer replies corked.
+    for (const std::uint64_t size :
+         {std::uint64_t{500}, std::uint64_t{(3u << 20) + 1}, std::uint64_t{(64u << 20) + 1}}) {
+        require_socket_options(ctx, size);
+    }
 }
 
 }  // namespace
