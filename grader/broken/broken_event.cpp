@@ -14,6 +14,7 @@
 // test: blocking-write poll slow-reader control pipeline
 // test: spin poll idle-cpu control pipeline
 // test: select-not-epoll epoll syscall control pipeline
+// test: epoll-doorbell epoll syscall control pipeline
 // test: cap-1000 poll many control pipeline
 // test: blocking-read poll concurrency control pipeline
 //   Waits that look right from the name of the call alone: seen from their
@@ -81,6 +82,8 @@ std::string_view bug;
 //                     then waits for a client that does not read              -> slow-reader
 //   spin              polls with a zero timeout: a busy loop when idle        -> idle-cpu
 //   select-not-epoll  waits in select() (graded as epoll)                     -> syscall
+//   epoll-doorbell    sleeps in epoll_wait() on every socket, then poll()s them
+//                     all to see which is ready: O(n) per wakeup (as epoll) -> syscall
 //   cap-1000          closes every connection beyond the 1000th at once       -> many
 //   blocking-read     waits for the rest of a line: half a line stalls all    -> concurrency
 //   sleep-select      select() with no descriptors and a 1 ms timeout used as
@@ -243,7 +246,7 @@ int wait_through_epoll(std::vector<pollfd>& fds) {
     }
     std::vector<epoll_event> events(fds.size());
     const int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()),
-                               bug == "epoll-ring" ? -1 : 0);
+                               bug == "epoll-ring" || bug == "epoll-doorbell" ? -1 : 0);
     for (int k = 0; k < n; ++k) {
         const auto e = events[static_cast<std::size_t>(k)];
         fds[index[e.data.fd]].revents = static_cast<short>(e.events);
@@ -267,6 +270,10 @@ int wait_for_events(std::vector<pollfd>& fds) {
         return static_cast<int>(fds.size());
     }
     if (bug == "select-on-epoll" || bug == "epoll-ring") return wait_through_epoll(fds);
+    if (bug == "epoll-doorbell") {
+        if (wait_through_epoll(fds) < 0) return -1;
+        return ::poll(fds.data(), fds.size(), 0);  // the bug: look at every socket again
+    }
     if (bug == "select-not-epoll") {
         fd_set readable;
         fd_set writable;
@@ -477,7 +484,8 @@ void serve(const csd::Fd& listener) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "short-write resend blocking-write spin select-not-epoll cap-1000 blocking-read "
+        "short-write resend blocking-write spin select-not-epoll epoll-doorbell cap-1000 "
+        "blocking-read "
         "sleep-select sleep-epoll select-on-epoll writer-thread leak-every-500th "
         "leak-every-1000th short-write-256k resend-256k sigpipe-poll blocking-write-1m "
         "no-backpressure backlog-32m backlog-3m epoll-ring event-loop decoy-threads decoy-pool");

@@ -6,13 +6,16 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "checks.hpp"
+#include "expect.hpp"
 #include "net.hpp"
 #include "procfs.hpp"
 #include "syscalls.hpp"
 #include "timing.hpp"
+#include "trace.hpp"
 
 namespace csd::grade {
 
@@ -155,6 +158,55 @@ std::string timeout_text(const std::string& name, const procfs::SyscallSample& s
 }
 
 // syscall: idle, the thread is blocked in the lab's multiplexing call.
+// An epoll server, woken while it holds many idle clients, makes no poll
+// or select call: one that waits in epoll_wait and then polls every client
+// (epoll as a doorbell) pays O(n) per wakeup again, the cost epoll exists
+// to remove. Seen with strace while one more client is served; where
+// strace cannot attach, logged and left out.
+void require_no_scan_after_wakeup(Context& ctx) {
+    Strace trace(ctx.pid(), std::string("poll,ppoll,select,pselect6") + tracer_probe_calls);
+    if (!trace.attached()) {
+        ctx.log("calls after a wakeup not checked: {}", trace.why_not());
+        return;
+    }
+    try {
+        for (int i = 1; i <= 3; ++i) {
+            const std::string what = fmt::format("client {} of 3 beside the idle ones", i);
+            Connection conn = Connection::open(ctx.port(), Deadline(3s));
+            conn.send_all(request_line(4000), Deadline(3s), what);
+            expect_reply(ctx.reply(), conn, 4000, Deadline(3s), what);
+        }
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const std::string text = trace.finish();
+    require_no_tracer_probe(ctx, text);
+    std::istringstream lines(text);
+    int scans = 0;
+    std::string first;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with("strace:") || line.starts_with("+++") || line.starts_with("---")) {
+            continue;
+        }
+        if (line.find("poll(") == std::string::npos && line.find("select(") == std::string::npos &&
+            line.find("pselect6(") == std::string::npos) {
+            continue;
+        }
+        if (++scans == 1) first = line.substr(0, std::min<std::size_t>(line.size(), 160));
+    }
+    ctx.log("poll or select calls while 3 clients were served beside the idle ones: {}", scans);
+    if (scans > 0) {
+        fail(fmt::format("with {} idle clients connected, the server made {} poll or select "
+                         "call{} while 3 more clients were served (strace; the first: {}): it "
+                         "looks at its descriptors again after epoll_wait, O(n) per wakeup",
+                         idle_clients, scans, scans == 1 ? "" : "s", first),
+             "act on what epoll_wait returned and nothing else: its events say which "
+             "connections are ready; a poll or select over every client after each wakeup is "
+             "the cost epoll removes");
+    }
+}
+
 void check_syscall(Context& ctx) {
     const LabInfo& lab = ctx.lab();
     std::vector<Connection> clients;
@@ -247,6 +299,7 @@ void check_syscall(Context& ctx) {
                  "create one epoll instance with epoll_create1(EPOLL_CLOEXEC) and wait in "
                  "epoll_wait()");
         }
+        require_no_scan_after_wakeup(ctx);
     }
 }
 
