@@ -22,6 +22,8 @@
 //   et-ignored         -e accepted and ignored: the clients are watched
 //                      level-triggered in both modes (correct replies, no
 //                      edge-triggered code written)                  -> modes
+//   et-unbounded       -e: writes to a client until EAGAIN, with no budget: a
+//                      client that reads fast keeps the loop for itself -> modes
 //   epoll-lt           no bug: correct in both modes (the control)
 // pipeline catches neither: its pipelined replies (167 KiB in all) fit in one turn's write
 // budget, and it opens one connection at a time.
@@ -32,6 +34,8 @@
 // and the controls: CHECK must fail, every control must pass.
 //   A reply left behind when the turn's budget ran out: no new edge comes.
 // test: et-budget-forgets epoll bytes control pipeline
+//   One turn of an edge-triggered loop writes at most a budget to a client.
+// test: et-unbounded epoll modes control pipeline
 //   One accept per edge of the listener: a burst leaves clients in the queue.
 // test: et-accept-once epoll many control pipeline
 //   -e that changes nothing: only the interest lists tell.
@@ -48,6 +52,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -302,7 +307,10 @@ csd::Pump EpollServer::read_from(Client& c) {
 
 csd::Pump EpollServer::write_to(Client& c) {
     // Writes while a reply is owed, until EAGAIN or write_budget bytes.
-    const csd::Pump result = csd::pump_output(c.socket.get(), c.session, write_budget);
+    // et-unbounded: as much as the socket takes, however long that lasts.
+    const std::size_t budget =
+        edge_ && bug == "et-unbounded" ? std::numeric_limits<std::size_t>::max() : write_budget;
+    const csd::Pump result = csd::pump_output(c.socket.get(), c.session, budget);
     if (result == csd::Pump::gone) c.gone = true;
     return result;
 }
@@ -317,7 +325,8 @@ void EpollServer::retire(Client& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0], "et-budget-forgets et-accept-once et-ignored epoll-lt");
+    bug = broken::bug_from_name(
+        argv[0], "et-budget-forgets et-accept-once et-ignored et-unbounded epoll-lt");
     const csd::CommandLine command_line{
         .flags = {csd::LabFlag{.letter = 'e', .help = "watch clients edge-triggered (EPOLLET)"}}};
     const csd::ServerOptions options = csd::parse_server_options(argc, argv, command_line);
