@@ -17,9 +17,12 @@
 #                    or listen backlog, so a correct server would be failed.
 #   cpu              checks that keep both cores busy (many, load, fd-leak,
 #                    bytes), and checks that measure the server's CPU or
-#                    wakeups or give it a short deadline (idle-cpu, syscall,
-#                    concurrency, slow-reader, ...): next to a busy check
-#                    their figures and deadlines would measure the other test.
+#                    wakeups while they load it, or give it a short deadline
+#                    (syscall, concurrency, slow-reader, ...): next to a busy
+#                    check their figures and deadlines would measure the
+#                    other test. idle-cpu has none: it watches an idle
+#                    server's own CPU time and wakeups, which a neighbour
+#                    does not change, for 4.5 s.
 
 # csd_test_runs_checks(TEST CHECK...): TEST runs csd-grade with these checks
 # (ALL: every check of its lab): it gets CSD_LOCK_DIR, and csd-grade takes
