@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "checks.hpp"
 #include "expect.hpp"
 #include "net.hpp"
 #include "procfs.hpp"
+#include "strace_text.hpp"
 #include "syscalls.hpp"
 #include "timing.hpp"
 #include "trace.hpp"
@@ -157,7 +157,6 @@ std::string timeout_text(const std::string& name, const procfs::SyscallSample& s
     return ms < 0 ? " (timeout: none)" : fmt::format(" (timeout: {} ms)", ms);
 }
 
-// syscall: idle, the thread is blocked in the lab's multiplexing call.
 // An epoll server, woken while it holds many idle clients, makes no poll
 // or select call: one that waits in epoll_wait and then polls every client
 // (epoll as a doorbell) pays O(n) per wakeup again, the cost epoll exists
@@ -182,18 +181,11 @@ void require_no_scan_after_wakeup(Context& ctx) {
     }
     const std::string text = trace.finish();
     require_no_tracer_probe(ctx, text);
-    std::istringstream lines(text);
     int scans = 0;
     std::string first;
-    for (std::string line; std::getline(lines, line);) {
-        if (line.starts_with("strace:") || line.starts_with("+++") || line.starts_with("---")) {
-            continue;
-        }
-        if (line.find("poll(") == std::string::npos && line.find("select(") == std::string::npos &&
-            line.find("pselect6(") == std::string::npos) {
-            continue;
-        }
-        if (++scans == 1) first = line.substr(0, std::min<std::size_t>(line.size(), 160));
+    for (const StraceCall& c : parse_strace(text)) {
+        if (is_tracer_probe_call(c.name)) continue;  // require_no_tracer_probe() judged them
+        if (++scans == 1) first = fmt::format("{}({})", c.name, c.args.substr(0, 140));
     }
     ctx.log("poll or select calls while 3 clients were served beside the idle ones: {}", scans);
     if (scans > 0) {
@@ -207,6 +199,7 @@ void require_no_scan_after_wakeup(Context& ctx) {
     }
 }
 
+// syscall: idle, the thread is blocked in the lab's multiplexing call.
 void check_syscall(Context& ctx) {
     const LabInfo& lab = ctx.lab();
     std::vector<Connection> clients;
