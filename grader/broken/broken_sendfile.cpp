@@ -35,6 +35,12 @@
 // test: sendfile-memfd-copy sendfile zero-copy control pipeline
 //   A directory as -f: it opens, and its size is not 0 (issue 20: full marks).
 // test: sendfile-any-file sendfile start control pipeline
+//   -m copy is the default mode's sendfile() under another name: the
+//   bytes are right, nothing is copied (the copy mode was the solution's
+//   own until 2026-12, never graded).
+// test: sendfile-copy-is-sendfile sendfile copy-mode control pipeline
+//   -m copy takes a short send() for the whole buffer.
+// test: sendfile-copy-short sendfile copy-mode control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -63,6 +69,8 @@ namespace {
 
 /// The one thing this program gets wrong, set first thing in main().
 std::string_view bug;
+/// -m copy: the replies go through a buffer, pread() and send().
+bool copy_mode = false;
 
 // The bugs, each with the check that must catch it:
 //   sendfile-copy   pread() into a buffer and send() it: right bytes, copied -> zero-copy
@@ -80,6 +88,9 @@ std::string_view bug;
 //                   memcpy) and sendfile()s from the memfd                   -> zero-copy
 //   sendfile-any-file  takes any -f that opens and has a size: a directory
 //                   too (only regular files can be served)                  -> start
+//   sendfile-copy-is-sendfile  -m copy sends with sendfile() too          -> copy-mode
+//   sendfile-copy-short  -m copy consumes the whole buffer after a short send -> copy-mode
+// (-m copy otherwise copies, as the lab asks: pread() and send().)
 // and one that is no bug, a server the grader once misjudged:
 //   sendfile-lseek-null  lseek() to the reply's offset, then sendfile(sock,
 //                   file, NULL, n), serving one client at a time in the main
@@ -115,7 +126,8 @@ bool traced() {
 /// Sends up to @p count bytes of the file from @p at; returns the bytes
 /// the session may consume, 0 when the socket is full, -1 when the client is gone.
 long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count) {
-    if (bug == "sendfile-copy" || (bug == "sendfile-copies-untraced" && !traced())) {
+    if (bug == "sendfile-copy" || (bug == "sendfile-copies-untraced" && !traced()) ||
+        (copy_mode && bug != "sendfile-copy-is-sendfile")) {
         static thread_local std::array<char, 16 * 1024> buf;
         const ssize_t got =
             ::pread(file.fd, buf.data(), std::min(count, buf.size()), static_cast<off_t>(at));
@@ -123,6 +135,8 @@ long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count)
         const csd::WriteResult w =
             csd::write_some(sock, std::string_view(buf.data(), static_cast<std::size_t>(got)));
         if (w.status == csd::WriteStatus::peer_gone) return -1;
+        // The bug: a short send taken for the whole buffer.
+        if (bug == "sendfile-copy-short" && w.bytes > 0) return static_cast<long>(got);
         return static_cast<long>(w.bytes);
     }
     if (bug == "sendfile-mmap") {
@@ -181,12 +195,18 @@ int main(int argc, char** argv) {
         "sendfile-copy sendfile-copies-untraced sendfile-mmap sendfile-short sendfile-continues "
         "sendfile-lseek-null "
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
-        "sendfile-memfd-copy sendfile-any-file");
+        "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",
-                                           .any_value = true}}};
+                                           .any_value = true},
+                                          {.letter = 'm',
+                                           .help = "how the replies leave",
+                                           .value_name = "MODE",
+                                           .choices = {"sendfile", "copy"},
+                                           .default_value = "sendfile"}}};
     const csd::ServerOptions options = csd::parse_server_options(argc, argv, line);
+    copy_mode = options.value('m') == "copy";
     std::signal(SIGPIPE, SIG_IGN);
     File file;
     if (bug == "sendfile-no-file-check") {

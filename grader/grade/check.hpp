@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "failure.hpp"
 #include "registry.hpp"
@@ -31,14 +33,16 @@ namespace csd::grade {
 class Context {
   public:
     /// A context for grading @p server as lab @p lab, whose replies are
-    /// in @p reply.
+    /// in @p reply; @p file_args (`-f PATH`) come first on every command
+    /// line of a lab that serves a file.
     Context(Server& server, const LabInfo& lab, ReplyFormat reply, Readiness first_start,
-            bool verbose)
+            bool verbose, std::vector<std::string> file_args = {})
         : server_(server),
           lab_(lab),
           reply_(std::move(reply)),
           first_start_(std::move(first_start)),
-          verbose_(verbose) {}
+          verbose_(verbose),
+          file_args_(std::move(file_args)) {}
 
     /// The server under test (restarted by the runner when it died).
     [[nodiscard]] Server& server() noexcept { return server_; }
@@ -55,6 +59,15 @@ class Context {
     [[nodiscard]] pid_t pid() const noexcept { return server_.pid(); }
     /// How the first start of the server went (for the start check).
     [[nodiscard]] const Readiness& first_start() const noexcept { return first_start_; }
+    /// The arguments a check that starts the server again gives it for
+    /// @p check's mode: the served file's `-f PATH` if the lab has one,
+    /// then server_args() (registry.hpp).
+    [[nodiscard]] std::vector<std::string> start_args(std::string_view check) const {
+        std::vector<std::string> all = file_args_;
+        const auto rest = server_args(lab_, check);
+        all.insert(all.end(), rest.begin(), rest.end());
+        return all;
+    }
 
     /// With -v: prints a progress line to stderr.
     template <typename... Args>
@@ -75,6 +88,7 @@ class Context {
     ReplyFormat reply_;
     Readiness first_start_;
     bool verbose_;
+    std::vector<std::string> file_args_;
 };
 
 }  // namespace csd::grade

@@ -317,7 +317,7 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
     Server server(server_path);
     const Readiness first =
         server.start(start_timeout, with_file(file_args, server_args(lab, first_check_id(lab))));
-    Context ctx(server, lab, reply, first, verbose);
+    Context ctx(server, lab, reply, first, verbose, file_args);
     ctx.log("started `{}` as pid {} ({:.2f} s{})", server.command_line(), server.pid(),
             first.seconds,
             first.port_retries > 0

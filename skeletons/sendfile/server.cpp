@@ -11,7 +11,9 @@
 // refusing one that cannot be served, where each piece of a reply comes
 // from in the file, sendfile() on a non-blocking socket and its partial
 // sends, waiting for room in the socket (EPOLLOUT) while a reply is owed,
-// and SIGPIPE, which sendfile() cannot turn off.
+// and SIGPIPE, which sendfile() cannot turn off; then -m copy, the same
+// bytes sent the old way (pread() into a buffer, send() from it), which
+// `./csd bench sendfile` measures sendfile() against.
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -92,7 +94,7 @@ struct Connection {
 /// How the replies leave.
 enum class Mode {
     sendfile,  ///< sendfile(2): from the page cache to the socket, in the kernel.
-    copy,      ///< -m copy: pread(2) into a buffer, send(2) from it (the solution only).
+    copy,      ///< -m copy: pread(2) into a buffer, send(2) from it.
 };
 
 // What epoll_event.data.ptr holds for the two descriptors that are not
@@ -124,6 +126,8 @@ class Server {
     /// Sends what @p c is owed from the file (at most write_budget bytes),
     /// until the socket would block; marks it gone if the client vanished.
     void send_replies(Connection& c);
+    /// send_replies() the old way (-m copy): pread() and send().
+    void copy_replies(Connection& c);
     /// Tells epoll what to watch on @p c now, if that changed.
     void update_interest(Connection& c);
     /// Closes @p c; its memory lives until the current batch of events is done.
@@ -208,6 +212,10 @@ void Server::on_event(Connection& c, std::uint32_t events) {
 }
 
 void Server::send_replies(Connection& c) {
+    if (mode_ == Mode::copy) {
+        copy_replies(c);
+        return;
+    }
     // TODO(handout step 3): while the session has a reply to send
     // (reply_left() > 0) and less than write_budget went out in this turn:
     //  - the next byte is byte reply_offset() of the reply, so it is in the
@@ -224,7 +232,19 @@ void Server::send_replies(Connection& c) {
     //    client is gone (c.gone = true). Anything else: throw.
     // Until then, no reply is ever sent.
     (void)c;
-    (void)mode_;  // -m copy: the reference solution's only
+}
+
+void Server::copy_replies(Connection& c) {
+    // TODO(handout step 7): the same replies the old way, the one this lab
+    // measures sendfile() against: while a reply is owed and the turn's
+    // write_budget is not spent, read the next piece of the file (as in
+    // step 3: where it starts, where the file ends) into buffer_ with
+    // pread(2), which takes the offset as an argument like sendfile(), and
+    // send it (csd::write_some(), the epoll lab's). The socket may take only
+    // part of the buffer: consume() exactly that, and the rest is read again
+    // from the file next time. would_block: return and wait for EPOLLOUT;
+    // the client gone: c.gone.
+    (void)c;
 }
 
 void Server::update_interest(Connection& c) {

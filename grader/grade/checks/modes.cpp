@@ -688,7 +688,7 @@ void check_modes(Context& ctx) {
     const LabInfo& lab = ctx.lab();
     if (lab.modes.empty()) fail(fmt::format("the grader has no modes for lab {}", lab.id));
     if (lab.kind == LabKind::program) return check_program_modes(ctx);
-    const auto base = server_args(lab, "modes");  // -n, and the default mode: no flag
+    const auto base = ctx.start_args("modes");  // -n, and the default mode: no flag
     for (std::size_t i = 0; i < lab.modes.size(); ++i) {
         const LabMode& mode = lab.modes[i];
         const std::string label = mode_label(mode, i == 0);

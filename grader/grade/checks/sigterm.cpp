@@ -484,7 +484,7 @@ void check_sigterm(Context& ctx) {
     std::string in_mode;
     for (int round = 0; round < rounds; ++round) {
         if (round > 0) {
-            const auto base = rotate ? server_args(ctx.lab(), "sigterm") : ctx.server().args();
+            const auto base = rotate ? ctx.start_args("sigterm") : ctx.server().args();
             auto args = base;
             if (rotate) {
                 // Every mode gets rounds, and the join rounds (every third)

@@ -1,0 +1,106 @@
+// copy-mode: the sendfile lab's -m copy, the old way the lab measures
+// sendfile against, really copies: the file's bytes pass through the
+// server's memory and leave by write or send calls, exact across partial
+// sends, and no sendfile or splice moves them. Seen from outside with
+// strace, as zero-copy sees the default mode.
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "strace_text.hpp"
+#include "timing.hpp"
+#include "trace.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The calls that move bytes from the file to the socket in the kernel, and
+// those that write from user memory to a descriptor.
+constexpr const char* traced =
+    "sendfile,splice,tee,copy_file_range,vmsplice,write,pwrite64,writev,pwritev,pwritev2,sendto,"
+    "sendmsg,sendmmsg";
+
+bool in_kernel_call(const std::string& name) {
+    return name == "sendfile" || name == "splice" || name == "tee" || name == "copy_file_range" ||
+           name == "vmsplice";
+}
+
+// copy-mode: with -m copy, 34 MiB of replies leave by write/send calls, exact.
+void check_copy_mode(Context& ctx) {
+    Strace trace(ctx.pid(), std::string(traced) + tracer_probe_calls);
+    if (!trace.attached()) {
+        ctx.require_running("while strace attached to it");
+        skip(trace.why_not());
+    }
+    // 4 MiB, then 30 MiB (longer than the file: it wraps around), pipelined.
+    const std::uint64_t first = 4u << 20;
+    const std::uint64_t second = 30u << 20;
+    const std::uint64_t total = first + second;
+    try {
+        Connection conn = Connection::open(ctx.port(), Deadline(3s));
+        conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
+        // Read nothing for a while: the socket buffers fill, and the copy's
+        // send() surely sends only part of a buffer, or says EAGAIN.
+        std::this_thread::sleep_for(scaled(300ms));
+        expect_reply(ctx.reply(), conn, first, Deadline(20s), fmt::format("request {}", first));
+        expect_reply(ctx.reply(), conn, second, Deadline(30s), fmt::format("request {}", second));
+    } catch (const ReplyFailed& e) {
+        (void)trace.finish();
+        if (e.problem() == ReplyProblem::wrong_byte) {
+            fail(fmt::format("with -m copy: {}", e.what()),
+                 "with -m copy, send() on a non-blocking socket may take only part of the "
+                 "buffer: count exactly what it took, and send the rest (from the buffer, or "
+                 "read again from the file at the new offset) before the next piece");
+        }
+        if (e.problem() != ReplyProblem::stalled) throw;
+        fail(fmt::format("with -m copy: {}", e.what()),
+             "with -m copy too, a full socket means waiting for room (EPOLLOUT) while a reply "
+             "is owed, then sending the rest");
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const std::string text = trace.finish();
+    require_no_tracer_probe(ctx, text);
+    auto bytes = strace_bytes_per_call(text);
+    std::erase_if(bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
+    std::uint64_t kernel = 0;
+    std::uint64_t written = 0;
+    for (const auto& [name, n] : bytes) (in_kernel_call(name) ? kernel : written) += n;
+    ctx.log("copy-mode: {} bytes by write/send calls, {} by sendfile/splice", written, kernel);
+    if (kernel >= (1u << 20)) {
+        fail(fmt::format("with -m copy, sendfile or splice still sent {} MiB of the {} MiB of "
+                         "replies: -m copy is not a copy",
+                         kernel >> 20, total >> 20),
+             "-m copy is the old way the lab measures sendfile against: read the file's bytes "
+             "into a buffer of yours (pread) and send() them from there. The same sendfile() "
+             "under another name measures nothing");
+    }
+    if (written < total - total / 10) {
+        fail(
+            fmt::format("with -m copy, the server's write and send calls moved only {} MiB "
+                        "of the {} MiB of replies",
+                        written >> 20, total >> 20));
+    }
+}
+
+}  // namespace
+
+CSD_CHECK(copy_mode) {
+    return {"copy-mode",
+            10,
+            check_copy_mode,
+            "started with -m copy, the server sends 34 MiB of replies exact through its own "
+            "memory: strace sees write or send calls move them, and no sendfile or splice",
+            "write -m copy as the handout's step 7 says: pread() a piece of the file into a "
+            "buffer, send() it, and count a partial send as what it is; it is what "
+            "`./csd bench sendfile` compares sendfile() with",
+            {"cpu"}};
+}
+
+}  // namespace csd::grade
