@@ -74,6 +74,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <string>
@@ -146,6 +147,11 @@ std::string_view bug;
 //   cap-closes            a thread per client up to 256, and the clients
 //                         beyond that cap are accepted and closed at once
 //                         instead of waiting in the listen queue                -> cap
+//   time-scale-blind      no bug as long as csd-grade keeps its time scale to
+//                         itself: a fork server that refuses to start (status 3)
+//                         when CSD_TIME_SCALE is in its environment, since a server
+//                         that read it could stretch a polling timer to fit the
+//                         checks' watch windows (grader.time-scale-unset)       -> none
 
 enum class Design { fork, iterative, thread };
 
@@ -372,7 +378,7 @@ int main(int argc, char** argv) {
         "drops-every-50th "
         "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
         "cap-closes "
-        "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms");
+        "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});
@@ -384,6 +390,10 @@ int main(int argc, char** argv) {
     }
     if (bug != "sigpipe" && bug != "sigpipe-drop") csd::ignore_sigpipe();
     if (bug == "slow-start") std::this_thread::sleep_for(std::chrono::seconds(6));
+    if (bug == "time-scale-blind" && std::getenv("CSD_TIME_SCALE") != nullptr) {
+        std::cerr << "server: CSD_TIME_SCALE is set: the grader's time scale leaked\n";
+        return 3;
+    }
     csd::Fd listener = csd::listen_tcp(opts.host, opts.port);
     if (bug != "silent") csd::announce_listening(opts.host, opts.port);
     switch (design()) {
