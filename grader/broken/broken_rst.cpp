@@ -1,6 +1,9 @@
 // Broken servers of the rst lab (docs/contract.md, section 6, "rst"): one
-// request per connection, its reply, then the close. Each is right except
-// for the one bug that its name says (broken-BUG, see broken_bug.hpp):
+// request per connection, its reply, then the close. One client at a time,
+// on a non-blocking socket, every wait bounded by the client's 10 s (from
+// its accept) and by the stop; the acknowledgement awaited with SIOCOUTQ,
+// a millisecond apart; then SO_LINGER {1, 0} and close(). Each is right
+// except for the one bug that its name says (broken-BUG, see broken_bug.hpp):
 //
 //   rst-fin      closes normally (a FIN): the client reads EOF, not
 //                ECONNRESET, and the server's side keeps a TIME_WAIT (fails
@@ -11,14 +14,25 @@
 //   rst-sleep-1s sleeps a fixed second after the reply instead of watching
 //                its send queue, then resets: a client slower than that
 //                loses the end of its reply (fails reply)
-//   rst-no-limit waits for the send queue to empty (SIOCOUTQ) before the
-//                reset, as it should, but with no 10 s limit on a client:
-//                one that sends nothing, or never reads, holds the server
-//                forever (fails client-limit)
+//   rst-no-limit no 10 s limit on a client: one that sends nothing, or
+//                never reads, holds the server forever (fails client-limit)
 //   rst-queue-no-limit  10 s for the request and for the writes (from the
 //                accept), but the wait for the send queue has no limit: a
 //                client whose whole reply was written and who never reads
 //                holds the server forever (fails client-limit)
+//   rst-fresh-deadline  10 s for each wait instead of 10 s in all: a client
+//                that sends a byte every few seconds holds it forever
+//                (fails client-limit)
+//   rst-12s      12.5 s per client instead of 10 (fails client-limit)
+//   rst-spin-ack looks at its send queue again and again without sleeping:
+//                a CPU spent while a client does not read (fails client-limit)
+//   rst-no-wait-small  skips the wait for replies up to 8 KiB (fails reply)
+//   rst-fin-malformed  a malformed request gets a FIN (fails rst)
+//   rst-any-address  listens on 0.0.0.0 whatever -i says (fails start)
+//   rst-fd-leak  leaks a descriptor of /dev/null per connection (fails fd-leak)
+//   rst-crash-odd  aborts on a request line over 32 bytes (fails malformed)
+//   rst-ack-wait-ignores-stop  the wait for the send queue does not look at
+//                the stop: SIGTERM waits for it (fails sigterm)
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
 // `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
@@ -34,16 +48,28 @@
 //   Limits on the request and the writes, none on the send-queue wait
 //   (issue 20: it had full marks).
 // test: rst-queue-no-limit rst client-limit control reply rst
+//   The second red-team of issue 20 (each had full marks):
+// test: rst-fresh-deadline rst client-limit control reply
+// test: rst-12s rst client-limit control reply
+// test: rst-spin-ack rst client-limit control reply
+// test: rst-no-wait-small rst reply control rst
+// test: rst-fin-malformed rst rst control reply
+// test: rst-any-address rst start control reply
+// test: rst-fd-leak rst fd-leak control reply
+// test: rst-crash-odd rst malformed control reply
+// test: rst-ack-wait-ignores-stop rst sigterm control reply
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "broken_bug.hpp"
@@ -51,81 +77,125 @@
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
 /// The one thing this program gets wrong, set first thing in main().
 std::string_view bug;
 
-// The one request line of @p fd (blocking); its N, or 0.
-std::uint64_t read_request(int fd) {
-    std::string line;
-    char buf[64];
-    while (line.find('\n') == std::string::npos && line.size() <= 32) {
-        const ssize_t got = ::read(fd, buf, sizeof buf);
-        if (got < 0 && errno == EINTR && !test_server::stop) continue;
-        if (got <= 0) return 0;
-        line.append(buf, static_cast<std::size_t>(got));
-    }
-    const auto nl = line.find('\n');
-    return nl == std::string::npos ? 0 : test_server::parse_request(line.substr(0, nl));
+/// No limit at all.
+constexpr Clock::time_point never = Clock::time_point::max();
+
+/// The end of a wait that starts now, for a client whose time ends at @p end.
+Clock::time_point wait_end(Clock::time_point end) {
+    return bug == "rst-fresh-deadline" && end != never ? Clock::now() + 10s : end;
 }
 
-// rst-queue-no-limit: writes the @p n reply bytes to @p fd (non-blocking
-// sends, poll() for room) until @p end; false when the time ran out.
-bool send_within(int fd, std::uint64_t n, std::chrono::steady_clock::time_point end) {
+/// Waits until @p fd has @p events, looking at the stop flag every 50 ms;
+/// false at the stop or at @p end.
+bool wait_for(int fd, short events, Clock::time_point end) {
+    end = wait_end(end);
+    for (;;) {
+        if (test_server::stop) return false;
+        const auto now = Clock::now();
+        if (now >= end) return false;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(end - now).count();
+        pollfd p{fd, events, 0};
+        if (::poll(&p, 1, static_cast<int>(std::min<long long>(left, 50))) > 0) return true;
+    }
+}
+
+/// The request line of @p fd: its N, 0 when malformed or when the client
+/// left, stalled or a stop came.
+std::uint64_t read_request(int fd, Clock::time_point end) {
+    std::string line;
+    char buf[64];
+    while (line.find('\n') == std::string::npos) {
+        if (line.size() > 32) {
+            if (bug == "rst-crash-odd") std::abort();
+            return 0;
+        }
+        if (!wait_for(fd, POLLIN, end)) return 0;
+        const ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) return 0;
+        if (got > 0) line.append(buf, static_cast<std::size_t>(got));
+    }
+    return test_server::parse_request(std::string_view(line).substr(0, line.find('\n')));
+}
+
+/// Writes the @p n reply bytes; false when the client left, stalled or a stop came.
+bool send_reply(int fd, std::uint64_t n, Clock::time_point end) {
     char buf[26 * 1024];
     for (std::size_t i = 0; i < sizeof buf; ++i) buf[i] = static_cast<char>('a' + i % 26);
     std::uint64_t sent = 0;
     while (sent < n) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            end - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{fd, POLLOUT, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
         const std::size_t at = static_cast<std::size_t>(sent % 26);
         const std::size_t len =
             static_cast<std::size_t>(std::min<std::uint64_t>(n - sent, sizeof buf - 26));
         const ssize_t w = ::send(fd, buf + at, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (w < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (w < 0) return false;
-        sent += static_cast<std::uint64_t>(w);
+        if (w > 0) {
+            sent += static_cast<std::uint64_t>(w);
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            return false;
+        } else if (!wait_for(fd, POLLOUT, end)) {
+            return false;
+        }
     }
     return true;
+}
+
+/// Waits until the client acknowledged every byte written to @p fd.
+void wait_acknowledged(int fd, Clock::time_point end) {
+    end = wait_end(end);
+    const bool sees_stop = bug != "rst-ack-wait-ignores-stop";
+    for (;;) {
+        int queued = 0;
+        if (::ioctl(fd, SIOCOUTQ, &queued) != 0 || queued == 0) return;
+        if ((sees_stop && test_server::stop) || Clock::now() >= end) return;
+        if (bug != "rst-spin-ack") ::usleep(1000);
+    }
+}
+
+/// Serves the one request of @p fd, then closes it (with an RST).
+void serve(int fd) {
+    const auto accepted = Clock::now();
+    const Clock::time_point end = bug == "rst-no-limit" ? never
+                                  : bug == "rst-12s"    ? accepted + 12500ms
+                                                        : accepted + 10s;
+    const std::uint64_t n = read_request(fd, end);
+    const bool sent = n > 0 && send_reply(fd, n, end);
+    if (bug == "rst-sleep-1s") ::usleep(1000 * 1000);
+    const bool waits =
+        bug != "rst-no-wait" && bug != "rst-sleep-1s" && !(bug == "rst-no-wait-small" && n <= 8192);
+    if (sent && waits) wait_acknowledged(fd, bug == "rst-queue-no-limit" ? never : end);
+    const bool fin = bug == "rst-fin" || (bug == "rst-fin-malformed" && n == 0);
+    if (!fin) {
+        const linger abort{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    }
+    ::close(fd);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0],
-                                "rst-fin rst-no-wait rst-sleep-1s rst-no-limit rst-queue-no-limit");
+    bug = broken::bug_from_name(
+        argv[0],
+        "rst-fin rst-no-wait rst-sleep-1s rst-no-limit rst-queue-no-limit rst-fresh-deadline "
+        "rst-12s rst-spin-ack rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
+        "rst-crash-odd rst-ack-wait-ignores-stop");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
-    const int listener = test_server::listen_on(options);
+    test_server::Options bound = options;
+    if (bug == "rst-any-address") bound.host = "0.0.0.0";
+    const int listener = test_server::listen_on(bound);
     test_server::announce(options);
     while (!test_server::stop) {
-        const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (!wait_for(listener, POLLIN, never)) continue;
+        const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) continue;
-        if (bug == "rst-queue-no-limit") {
-            const timeval ten{10, 0};
-            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ten, sizeof ten);
-        }
-        const auto accepted = std::chrono::steady_clock::now();
-        const std::uint64_t n = read_request(fd);
-        const bool sent = n > 0 && (bug == "rst-queue-no-limit"
-                                        ? send_within(fd, n, accepted + std::chrono::seconds(10))
-                                        : test_server::send_reply(fd, n));
-        if (bug == "rst-sleep-1s") ::usleep(1000 * 1000);
-        if (bug == "rst-no-limit" || (bug == "rst-queue-no-limit" && sent)) {
-            // Until the whole reply is acknowledged, however long that takes.
-            for (int queued = 1; queued > 0 && !test_server::stop;) {
-                if (::ioctl(fd, SIOCOUTQ, &queued) != 0) break;
-                if (queued > 0) ::usleep(1000);
-            }
-        }
-        if (bug == "rst-no-wait" || bug == "rst-sleep-1s" || bug == "rst-no-limit" ||
-            bug == "rst-queue-no-limit") {
-            const linger abort{1, 0};
-            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-        }
-        ::close(fd);
+        if (bug == "rst-fd-leak") (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        serve(fd);
     }
     return 0;
 }

@@ -46,6 +46,15 @@ class Deadline {
         return other;
     }
 
+    /// The earlier of this deadline and, from now, @p fixed (not scaled: a
+    /// time the server itself keeps, such as the contract's 10 s per rst
+    /// client) plus @p margin (scaled).
+    [[nodiscard]] Deadline within_fixed(Clock::duration fixed, Clock::duration margin) const {
+        Deadline other(margin);
+        other.at_ = std::min(Clock::now() + fixed + scaled(margin), at_);
+        return other;
+    }
+
     /// True once the deadline has passed.
     [[nodiscard]] bool expired() const { return Clock::now() >= at_; }
 

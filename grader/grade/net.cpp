@@ -41,9 +41,10 @@ short wait_for(int fd, short events, Deadline deadline) {
 Connection Connection::begin_open(std::uint16_t port, Window window) {
     csd::Fd fd(
         csd::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket"));
-    if (window == Window::narrow) {
-        const int rcvbuf = 4096;  // the kernel doubles it
-        const int mss = 536;      // the IPv4 default MSS of RFC 1122
+    if (window != Window::normal) {
+        const int rcvbuf = window == Window::tiny ? 1 : 4096;  // the kernel doubles it (or
+                                                               // raises it to its minimum)
+        const int mss = 536;                                   // the IPv4 default MSS of RFC 1122
         csd::check(::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf),
                    "setsockopt(SO_RCVBUF)");
         csd::check(::setsockopt(fd.get(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss),

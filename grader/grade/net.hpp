@@ -40,6 +40,10 @@ enum class Window {
     /// socket buffers (a blocking write blocks) and non-blocking writes of
     /// the server come back short (a partial write happens for sure).
     narrow,
+    /// The smallest receive buffer the kernel allows (SO_RCVBUF 1: about
+    /// 1 KiB of window) and the 536-byte MSS: even a reply of a few KiB
+    /// waits in the server's send queue until the client reads.
+    tiny,
 };
 
 /// One client connection to 127.0.0.1:PORT. Owns its socket (csd::Fd,

@@ -1,11 +1,14 @@
 #include "procfs.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
@@ -116,6 +119,29 @@ std::optional<ProcStat> parse_stat(std::string_view text) {
     return st;
 }
 
+namespace {
+
+// The address of /proc/net/tcp{,6}'s hex field @p hex: the kernel prints
+// each 32-bit word of the address as the machine holds it (%08X), so a
+// word's bytes in memory are the address's bytes in network order.
+std::string address_text(std::string_view hex) {
+    if (hex.size() != 8 && hex.size() != 32) return std::string(hex);
+    std::array<unsigned char, 16> bytes{};
+    for (std::size_t word = 0; word * 8 < hex.size(); ++word) {
+        std::uint32_t value = 0;
+        if (!to_number(hex.substr(word * 8, 8), value, 16)) return std::string(hex);
+        std::memcpy(bytes.data() + word * 4, &value, sizeof value);
+    }
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    const int family = hex.size() == 8 ? AF_INET : AF_INET6;
+    if (::inet_ntop(family, bytes.data(), text.data(), text.size()) == nullptr) {
+        return std::string(hex);
+    }
+    return text.data();
+}
+
+}  // namespace
+
 std::vector<TcpSocket> parse_net_tcp(std::string_view text) {
     std::vector<TcpSocket> out;
     bool header = true;
@@ -136,6 +162,7 @@ std::vector<TcpSocket> parse_net_tcp(std::string_view text) {
             continue;
         }
         TcpSocket s;
+        s.local_address = address_text(w[1].substr(0, local_colon));
         if (to_number(w[1].substr(local_colon + 1), s.local_port, 16) &&
             to_number(w[2].substr(remote_colon + 1), s.remote_port, 16) &&
             to_number(w[3], s.state, 16) && to_number(w[9], s.inode)) {

@@ -40,6 +40,8 @@ struct TcpSocket {
     std::uint16_t remote_port = 0;  ///< Remote port (host order).
     int state = 0;                  ///< Kernel TCP state: 0x0A listen, 0x01 established...
     std::uint64_t inode = 0;        ///< Socket inode (0 when no process owns it yet).
+    /// Local address as text: "127.0.0.1", "0.0.0.0", "::", "::ffff:127.0.0.1".
+    std::string local_address;
 };
 
 /// TCP state number of a listening socket in /proc/net/tcp.

@@ -181,6 +181,10 @@ std::vector<std::string> server_args(const LabInfo& lab, std::string_view check)
     return args;
 }
 
+bool ends_with_reset(const LabInfo& lab) {
+    return std::find(lab.checks.begin(), lab.checks.end(), "rst") != lab.checks.end();
+}
+
 std::string handout_path(const LabInfo& lab) {
     return "labs/" + std::string(lab.id) + "/handout.md";
 }

@@ -143,6 +143,10 @@ struct CheckInfo {
 /// Where the handout of @p lab lives: "labs/LAB/handout.md".
 [[nodiscard]] std::string handout_path(const LabInfo& lab);
 
+/// True when the server of @p lab ends every connection with an RST once
+/// its reply is acknowledged (the rst lab: its checks include `rst`).
+[[nodiscard]] bool ends_with_reset(const LabInfo& lab);
+
 /// The checks to run for @p lab.
 struct Selection {
     std::vector<const CheckInfo*> checks;  ///< In run order.

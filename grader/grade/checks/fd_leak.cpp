@@ -173,10 +173,16 @@ void check_fd_leak(Context& ctx) {
     require_back_to(ctx, top, baseline,
                     "100 connections (80 normal, 10 malformed, 10 reset mid-reply)");
     // A slow leak (one descriptor per thousand connections) shows only after many.
-    run_client(ctx,
-               {"-c", std::to_string(short_children), "-t", std::to_string(short_per_child), "-b",
-                "1", "--timeout", scaled_seconds_arg(5), "-q"},
-               60s);
+    std::vector<std::string> args = {"-c",        std::to_string(short_children),
+                                     "-t",        std::to_string(short_per_child),
+                                     "-b",        "1",
+                                     "--timeout", scaled_seconds_arg(5),
+                                     "-q"};
+    // The rst lab's server ends each connection with an RST, which
+    // csd-client counts as a failure unless it closes first, once its byte
+    // came (--count-only): the descriptors are what this check looks at.
+    if (ends_with_reset(ctx.lab())) args.emplace_back("--count-only");
+    run_client(ctx, args, 60s);
     require_back_to(ctx, top, baseline,
                     fmt::format("those and {} more short connections ({} at a time)",
                                 short_connections, short_children));

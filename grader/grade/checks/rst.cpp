@@ -37,6 +37,17 @@ void check_rst(Context& ctx) {
                             what));
         }
     }
+    // Every way out ends with the RST, a malformed request's too.
+    const std::string what = "a malformed request (\"12x\\n\")";
+    Connection conn = Connection::open(ctx.port(), overall.within(3s));
+    conn.send_all("12x\n", overall.within(3s), what);
+    const ReadStatus end = expect_end(conn, overall.within(3s), what);
+    if (end != ReadStatus::reset) {
+        fail(fmt::format("{}: the server ended the connection with {}, not an RST", what,
+                         end == ReadStatus::eof ? "a FIN (read() returned 0)" : "an error"),
+             "every connection ends with the abortive close, whatever happened to it: a "
+             "malformed request gets no reply and the same SO_LINGER {1, 0} close");
+    }
 }
 
 }  // namespace

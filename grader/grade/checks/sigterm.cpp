@@ -276,6 +276,14 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
             expect_reply(ctx.reply(), idle.back(), 1, Deadline(3s), what);
         }
     }
+    // rst, every other round: a client that never reads its 16000 bytes,
+    // so that the SIGTERM finds the server waiting for a send queue that
+    // never empties. That wait, too, must end at a stop.
+    std::optional<Connection> unread;
+    if (ends_with_reset(ctx.lab()) && round % 2 == 1) {
+        unread.emplace(Connection::open(ctx.port(), Deadline(3s), Window::narrow));
+        unread->send_all(request_line(16000), Deadline(3s), "a client that never reads");
+    }
     const pid_t top = ctx.pid();
     const bool tsan = procfs::runs_tsan(top);
     std::optional<Burst> burst;
@@ -352,6 +360,10 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
                 round + 1, rounds, in_mode, total, before, total - before);
             break;
     }
+    if (unread)
+        when +=
+            ", and one client that never read its 16000 bytes (the server waiting "
+            "for its send queue to empty)";
     if (!status) {
         fail(
             fmt::format("the server (pid {}) was still running 2 s after SIGTERM ({})", top, when));

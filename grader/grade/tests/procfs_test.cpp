@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
+#include <bit>
 
 #include "syscalls.hpp"
 
@@ -60,6 +61,10 @@ TEST_CASE("parse_net_tcp finds listening and connected sockets") {
     CHECK(sockets[1].remote_port == 50000);
     CHECK(sockets[1].state == 1);
     CHECK(sockets[1].inode == 31338);
+    // The kernel prints each 32-bit word as the machine holds it.
+    if constexpr (std::endian::native == std::endian::little) {
+        CHECK(sockets[0].local_address == "127.0.0.1");
+    }
 }
 
 TEST_CASE("parse_net_tcp reads IPv6 lines and skips garbage") {
@@ -72,6 +77,20 @@ TEST_CASE("parse_net_tcp reads IPv6 lines and skips garbage") {
     REQUIRE(sockets.size() == 1);
     CHECK(sockets[0].local_port == 8080);
     CHECK(sockets[0].inode == 777);
+    if constexpr (std::endian::native == std::endian::little) {
+        CHECK(sockets[0].local_address == "::1");
+    }
+}
+
+TEST_CASE("parse_net_tcp reads the wildcard addresses") {
+    const auto sockets = parse_net_tcp(
+        "header\n"
+        "   0: 00000000:0FA0 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0 0 5 1\n"
+        "   1: 00000000000000000000000000000000:0FA0 00000000000000000000000000000000:0000 0A "
+        "00000000:00000000 00:00000000 00000000  0 0 6 1\n");
+    REQUIRE(sockets.size() == 2);
+    CHECK(sockets[0].local_address == "0.0.0.0");
+    CHECK(sockets[1].local_address == "::");
 }
 
 TEST_CASE("socket_inode reads socket:[N] only") {
