@@ -10,9 +10,13 @@
 #include <string>
 #include <thread>
 
+#include "checks.hpp"
 #include "expect.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
+#include "strace_text.hpp"
+#include "trace.hpp"
+#include "waits.hpp"
 #include "worker_pool.hpp"
 
 namespace csd::grade {
@@ -269,6 +273,64 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
 // request went back to sleep after it). A thread that woke for every request
 // is a loop that serves them all; the others are decoys that only exist.
 // Fails when fewer than @p want threads served requests of their own.
+// One more request on each of @p held under strace -f: the reads of each
+// request and the writes of its reply (the calls that moved bytes on its
+// socket) are one thread's, and no thread does those of two held
+// connections. A thread that only waits on a connection's socket and
+// tells another thread, which reads and writes every connection, is a
+// decoy: it wakes up, but it does not serve.
+void require_own_io(Context& ctx, std::vector<Connection>& held, std::string_view unit,
+                    const std::string& hint) {
+    std::map<int, std::size_t> conn_of_fd;  // the server's fd -> index in held
+    for (std::size_t k = 0; k < held.size(); ++k) {
+        if (const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), held[k].local_port())) {
+            conn_of_fd[*fd] = k;
+        }
+    }
+    Strace trace(ctx.pid(), std::string("read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg") +
+                                tracer_probe_calls);
+    if (!trace.attached()) {
+        ctx.log("which thread reads and writes each connection not checked: {}", trace.why_not());
+        return;
+    }
+    try {
+        const Deadline overall(20s);
+        for (auto& c : held) c.send_all(request_line(100), overall.within(3s), "one more request");
+        for (auto& c : held) {
+            expect_reply(ctx.reply(), c, 100, overall.within(5s), "one more request, under strace");
+        }
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const std::string text = trace.finish();
+    require_no_tracer_probe(ctx, text);
+    std::map<pid_t, std::set<std::size_t>>
+        served;  // thread -> the held connections it moved bytes on
+    for (const auto& call : parse_strace(text)) {
+        const auto it = conn_of_fd.find(call.fd());
+        if (it == conn_of_fd.end() || !call.succeeded() || call.value.value_or(0) <= 0) continue;
+        served[call.pid != 0 ? static_cast<pid_t>(call.pid) : ctx.pid()].insert(it->second);
+    }
+    std::string who;
+    for (const auto& [tid, conns] : served) {
+        who += fmt::format("{}thread {}: {} connection{}", who.empty() ? "" : ", ", tid,
+                           conns.size(), conns.size() == 1 ? "" : "s");
+    }
+    ctx.log("{} held connections, one more request on each: reads and writes by {}", held.size(),
+            who.empty() ? std::string("none seen") : who);
+    for (const auto& [tid, conns] : served) {
+        if (conns.size() < 2) continue;
+        fail(fmt::format("{} connections held open, one more request on each under strace -f: "
+                         "thread {} read or wrote {} of them ({}); each connection is served by "
+                         "its own thread, which reads its requests and writes its replies itself",
+                         held.size(), tid, conns.size(), who),
+             fmt::format("{}: the thread that serves a client does its reads and writes; {} "
+                         "that only wait and pass the work on to one thread are decoys",
+                         hint, unit));
+    }
+}
+
 void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
                          std::string_view unit, const std::string& hint) {
     const auto wakeups = [&] {
@@ -313,7 +375,10 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
     for (const pid_t t : some) own += every.contains(t) ? 0 : 1;
     ctx.log("work spread: {} threads served requests of their own, {} woke for all", own,
             every.size());
-    if (own >= want) return;
+    if (own >= want) {
+        require_own_io(ctx, held, unit, hint);
+        return;
+    }
     std::string all;
     for (const pid_t t : every) {
         all += fmt::format("{}{} (\"{}\")", all.empty() ? "" : ", ", t,

@@ -30,7 +30,8 @@ void check_reactor_architecture(Context& ctx) {
     // Idle, every loop sleeps in epoll_wait() and stays asleep: a loop
     // that wakes up now and then to look at its inbox answers late and
     // costs CPU for nothing.
-    if (const auto loops = waiting_loops(ctx, n)) {
+    const auto loops = waiting_loops(ctx, n);
+    if (loops) {
         if (loops->size() != static_cast<std::size_t>(n)) {
             fail(
                 fmt::format("idle, {} thread{} of the server (pid {}) wait{} in epoll_wait() ({}); "
@@ -57,11 +58,26 @@ void check_reactor_architecture(Context& ctx) {
         ctx.log("/proc/TID/syscall is not readable here: the idle loops were not looked at");
     }
     const int count = 4 * n;
-    const auto held = hold_served(ctx, count, "connection");
+    auto held = hold_served(ctx, count, "connection");
     const std::string when = fmt::format("with {} connections held open", count);
     const auto epolls = require_loops(ctx, n, when);
     const auto per_epoll = connections_per_epoll(ctx, held, epolls, when);
     ctx.log("{}: {}", when, counts_text(per_epoll));
+    // The default mode hands the connections over (in turn, or to the
+    // least loaded loop): every loop gets at least half of its share.
+    for (const auto& [ep, c] : per_epoll) {
+        if (2 * c >= count / n) continue;
+        fail(fmt::format("{}, the epoll instance fd {} watches {} of them ({}): the acceptor "
+                         "hands the connections over unevenly",
+                         when, ep, c, counts_text(per_epoll)),
+             "hand each new connection to the loops in turn (or to the one with the fewest): "
+             "one loop that takes most clients serves them one after another while the other "
+             "loops sleep");
+    }
+    // Each loop serves its own connections itself.
+    if (loops && loops->size() == static_cast<std::size_t>(n)) {
+        require_loops_do_the_work(ctx, held, *loops, when);
+    }
     // The loops are -n, whatever -n is.
     for (const int m : other_pool_sizes(ctx)) {
         restart_with_pool_size(ctx, m);

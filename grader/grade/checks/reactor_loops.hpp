@@ -58,4 +58,11 @@ std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connect
 /// "epoll fd 4: 3, epoll fd 5: 2" for messages.
 std::string counts_text(const std::map<int, int>& count);
 
+/// One more request on each of @p held under strace -f; fails unless each
+/// of the loop threads @p loops read or wrote some connection itself (a
+/// loop that only waits while another thread serves its set is a decoy).
+/// @p when says when, for messages.
+void require_loops_do_the_work(Context& ctx, std::vector<Connection>& held,
+                               const std::vector<pid_t>& loops, const std::string& when);
+
 }  // namespace csd::grade::reactor

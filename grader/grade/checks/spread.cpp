@@ -12,8 +12,6 @@
 #include "checks.hpp"
 #include "expect.hpp"
 #include "reactor_loops.hpp"
-#include "strace_text.hpp"
-#include "trace.hpp"
 #include "waits.hpp"
 
 namespace csd::grade {
@@ -22,50 +20,6 @@ using namespace std::chrono_literals;
 using namespace reactor;
 
 namespace {
-
-// One more request on each of @p held under strace: fails unless each of
-// the loop threads @p loops read or wrote some connection itself.
-void require_loops_do_the_work(Context& ctx, std::vector<Connection>& held,
-                               const std::vector<pid_t>& loops, const std::string& when) {
-    std::set<int> conn_fds;
-    for (const auto& c : held) {
-        if (const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), c.local_port())) {
-            conn_fds.insert(*fd);
-        }
-    }
-    Strace trace(ctx.pid(), "read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg");
-    if (!trace.attached()) {
-        ctx.log("which thread serves each connection not checked: {}", trace.why_not());
-        return;
-    }
-    const Deadline overall(20s);
-    for (auto& c : held) c.send_all(request_line(100), overall.within(3s), "one more request");
-    for (auto& c : held) {
-        expect_reply(ctx.reply(), c, 100, overall.within(5s), "one more request, under strace");
-    }
-    const std::string text = trace.finish();
-    std::map<pid_t, int> io;  // thread -> its calls that moved bytes on a connection
-    for (const auto& call : parse_strace(text)) {
-        if (!call.succeeded() || call.value.value_or(0) <= 0 || !conn_fds.contains(call.fd())) {
-            continue;
-        }
-        ++io[call.pid != 0 ? static_cast<pid_t>(call.pid) : ctx.pid()];
-    }
-    std::string who;
-    for (const auto& [tid, calls] : io) {
-        who += fmt::format("{}thread {}: {}", who.empty() ? "" : ", ", tid, calls);
-    }
-    for (const pid_t tid : loops) {
-        if (io[tid] > 0) continue;
-        fail(fmt::format("{}, one more request on each: loop thread {} (asleep in epoll_wait() on "
-                         "its own set) read and wrote no connection itself (strace -f); the "
-                         "calls that moved bytes on a connection: {}",
-                         when, tid, who.empty() ? "none seen" : who),
-             "each loop's thread serves the connections of its own epoll set, itself: no loop "
-             "serves another's, no thread only waits");
-    }
-    ctx.log("{}: reads and writes by thread: {}", when, who);
-}
 
 // spread (reactor): every loop's epoll set watches some of 10 x -n held connections,
 // and every loop's thread woke up to serve them.
