@@ -52,6 +52,9 @@
 //   client otherwise, so architecture passes.)
 // test: threads thread cap control architecture
 // test: cap-closes thread cap control architecture
+//   Accepting beyond the cap into a queue of its own (the second red-team of
+//   issue 20: full marks).
+// test: cap-parks thread cap control architecture
 //   Other designs lose the architecture check: a child per client, one event loop.
 // test: forks thread architecture control pipeline
 //   A thread per client is no pool; nor are a child per client or one event loop.
@@ -61,6 +64,9 @@
 //   solution, given the reactor's command line without -n and -m), are not
 //   reactors.
 // test: threads reactor architecture control pipeline
+//   Decoy connection threads: one thread reads and writes for all (the
+//   second red-team of issue 20: full marks).
+// test: thread-decoy thread architecture control pipeline
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -74,6 +80,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -147,6 +154,12 @@ std::string_view bug;
 //   cap-closes            a thread per client up to 256, and the clients
 //                         beyond that cap are accepted and closed at once
 //                         instead of waiting in the listen queue                -> cap
+//   cap-parks             a thread per client up to 256; the clients beyond are
+//                         accepted all the same and parked in a queue until a
+//                         thread is free, instead of waiting in the listen queue -> cap
+//   thread-decoy          a thread per client that only waits for its socket's
+//                         input and hands it to one I/O thread, which reads and
+//                         writes every connection                               -> architecture
 //   time-scale-blind      no bug as long as csd-grade keeps its time scale to
 //                         itself: a fork server that refuses to start (status 3)
 //                         when CSD_TIME_SCALE is in its environment, since a server
@@ -161,7 +174,8 @@ Design design() {
                ? Design::iterative
            : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
                    bug == "detached" || bug == "counted-detached" || bug == "shared-buffer" ||
-                   bug == "cap-closes" || bug.starts_with("thread-wakes-")
+                   bug == "cap-closes" || bug.starts_with("thread-wakes-") ||
+                   bug == "thread-decoy" || bug == "cap-parks"
                ? Design::thread
                : Design::fork;
 }
@@ -230,39 +244,98 @@ bool answer(int fd, std::string_view line) {
     return bug != "one-request";
 }
 
+/// Reads once from the blocking socket @p fd and answers every whole line
+/// of what came, keeping a partial one in @p line; false when the client is
+/// done (EOF, reset, a malformed line, a stop).
+bool serve_some(int fd, std::string& line) {
+    char buf[4096];
+    ssize_t got = 0;
+    do {
+        got = ::read(fd, buf, sizeof buf);
+    } while (got < 0 && errno == EINTR && !csd::stop_requested());
+    if (got <= 0) return false;  // EOF, reset, or a stop
+    std::string_view data(buf, static_cast<std::size_t>(got));
+    for (auto nl = data.find('\n'); nl != std::string_view::npos; nl = data.find('\n')) {
+        line.append(data.substr(0, nl));
+        data.remove_prefix(nl + 1);
+        if (!answer(fd, line)) return false;
+        line.clear();
+    }
+    line.append(data);
+    if (bug == "partial-line") {
+        if (!line.empty() && !answer(fd, line)) return false;
+        line.clear();
+    }
+    return line.size() <= csd::max_line_bytes;  // too long: malformed
+}
+
+/// thread-decoy: the one thread that reads and writes every connection.
+/// The connection threads only wait until their socket has input, hand it
+/// over and wait for the answer. Any thread, under mutex.
+struct DecoyIo {
+    /// One socket with input, and where its partial line is kept.
+    struct Job {
+        int fd = -1;
+        std::string* line = nullptr;
+        bool done = false;
+        bool more = false;  ///< serve_some()'s result
+    };
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<Job*> queue;
+
+    /// Has the I/O thread serve what @p fd has now; serve_some()'s result.
+    bool serve(int fd, std::string& line) {
+        Job job{.fd = fd, .line = &line};
+        std::unique_lock lock(mutex);
+        queue.push_back(&job);
+        changed.notify_all();
+        changed.wait(lock, [&] { return job.done; });
+        return job.more;
+    }
+
+    /// The I/O thread's loop (never returns: it ends with the process).
+    [[noreturn]] void run() {
+        for (;;) {
+            std::unique_lock lock(mutex);
+            changed.wait(lock, [&] { return !queue.empty(); });
+            Job* job = queue.front();
+            queue.erase(queue.begin());
+            lock.unlock();
+            const bool more = serve_some(job->fd, *job->line);
+            lock.lock();
+            job->more = more;
+            job->done = true;
+            changed.notify_all();
+        }
+    }
+};
+
 /// Serves the protocol on the blocking socket @p fd until the client is done.
 void serve(int fd) {
     // shared-buffer: one line buffer for every thread (a data race).
     static std::string shared_line;
     std::string own_line;
     std::string& line = bug == "shared-buffer" ? shared_line : own_line;
-    char buf[4096];
+    static DecoyIo* decoy = [] {
+        if (bug != "thread-decoy") return static_cast<DecoyIo*>(nullptr);
+        auto* io = new DecoyIo;  // lives as long as the process
+        std::thread([io] { io->run(); }).detach();
+        return io;
+    }();
     for (;;) {
-        if (bug.starts_with("thread-wakes-")) {
+        if (bug.starts_with("thread-wakes-") || decoy != nullptr) {
             pollfd p{fd, POLLIN, 0};
             const int period = bug == "thread-wakes-100ms"   ? 100
                                : bug == "thread-wakes-600ms" ? 600
+                               : decoy != nullptr            ? -1
                                                              : 1900;
-            while (::poll(&p, 1, period) == 0) {
+            int ready = 0;
+            while ((ready = ::poll(&p, 1, period)) <= 0) {
                 if (csd::stop_requested()) return;
             }
         }
-        const ssize_t got = ::read(fd, buf, sizeof buf);
-        if (got < 0 && errno == EINTR && !csd::stop_requested()) continue;
-        if (got <= 0) return;  // EOF, reset, or a stop
-        std::string_view data(buf, static_cast<std::size_t>(got));
-        for (auto nl = data.find('\n'); nl != std::string_view::npos; nl = data.find('\n')) {
-            line.append(data.substr(0, nl));
-            data.remove_prefix(nl + 1);
-            if (!answer(fd, line)) return;
-            line.clear();
-        }
-        line.append(data);
-        if (bug == "partial-line") {
-            if (!line.empty() && !answer(fd, line)) return;
-            line.clear();
-        }
-        if (line.size() > csd::max_line_bytes) return;  // too long: malformed
+        if (!(decoy != nullptr ? decoy->serve(fd, line) : serve_some(fd, line))) return;
     }
 }
 
@@ -327,12 +400,23 @@ void serve_threaded(const csd::Fd& listener) {
     std::vector<std::thread> joined;   // joins-blocked only
     static std::atomic<int> alive{0};  // cap-closes only: connection threads running
     static Running counted;            // counted-detached only
+    static std::mutex parked_mutex;    // cap-parks only: guards parked and serving
+    static std::deque<csd::Fd> parked;
+    static int serving = 0;
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
         if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
             if (bug == "cap-closes") {
                 if (alive.load() >= 256) continue;  // conn closes here, unanswered
                 alive.fetch_add(1);
+            }
+            if (bug == "cap-parks") {
+                const std::scoped_lock lock(parked_mutex);
+                if (serving >= 256) {  // accepted all the same, parked for later
+                    parked.push_back(std::move(conn));
+                    continue;
+                }
+                ++serving;
             }
             if (bug == "counted-detached") {
                 const std::scoped_lock lock(counted.mutex);
@@ -345,6 +429,18 @@ void serve_threaded(const csd::Fd& listener) {
                     serve(c.get());
                 }
                 c.reset();
+                while (bug == "cap-parks") {  // the next parked client, if any
+                    std::unique_lock lock(parked_mutex);
+                    if (parked.empty()) {
+                        --serving;
+                        break;
+                    }
+                    c = std::move(parked.front());
+                    parked.pop_front();
+                    lock.unlock();
+                    serve(c.get());
+                    c.reset();
+                }
                 if (bug == "cap-closes") alive.fetch_sub(1);
                 if (bug == "counted-detached") {
                     const std::scoped_lock lock(counted.mutex);
@@ -378,7 +474,8 @@ int main(int argc, char** argv) {
         "drops-every-50th "
         "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
         "cap-closes "
-        "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind");
+        "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind thread-decoy "
+        "cap-parks");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});

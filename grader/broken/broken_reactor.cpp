@@ -20,6 +20,12 @@
 // test: reactor-blocking-write reactor stalled-loops control slow-reader
 //   Decoy loop threads: one thread does the work of all (issue 20: full marks).
 // test: reactor-decoy-loops reactor spread control pipeline
+//   The same in the default mode (handoff): architecture looks at who reads
+//   and writes (the second red-team of issue 20: a decoy had full marks there).
+// test: reactor-decoy-loops reactor architecture control pipeline
+//   -m handoff: three connections of four to loop 0, the rest in turn
+//   (the second red-team of issue 20: full marks).
+// test: reactor-handoff-uneven reactor architecture control pipeline
 //   -n loops, whatever -n is.
 // test: reactor-four-loops reactor architecture control pipeline
 //   -m handoff: every connection handed to loop 0; the other loops idle.
@@ -90,6 +96,8 @@ bool polls_inbox() {
 //                          all (the other sets nested in its own); the
 //                          other threads wait in epoll_wait() on their
 //                          sets and, woken, only sleep a millisecond   -> spread
+//   reactor-handoff-uneven -m handoff: loop 0 gets three connections of
+//                          four, the other loops share the fourth       -> architecture
 //   reactor-handoff-loop-0 -m handoff: the acceptor hands every
 //                          connection to loop 0                         -> modes
 //   reactor-loops-take-signals  the loops' threads are started with
@@ -450,7 +458,19 @@ void run_acceptor(const csd::Fd& listener, std::vector<std::unique_ptr<Loop>>& l
             if (accepted.status == csd::AcceptStatus::nothing) break;
             // Round robin: each loop gets every n-th connection.
             loops[next]->hand_over(std::move(accepted.connection));
-            if (bug != "reactor-handoff-loop-0") next = (next + 1) % loops.size();
+            if (bug == "reactor-handoff-uneven") {
+                // Loop 0 three times, then the next of the others.
+                static std::size_t count = 0;
+                static std::size_t other = 0;
+                if (++count % 4 == 0 && loops.size() > 1) {
+                    other = other % (loops.size() - 1) + 1;
+                    next = other;
+                } else {
+                    next = 0;
+                }
+            } else if (bug != "reactor-handoff-loop-0") {
+                next = (next + 1) % loops.size();
+            }
         }
     }
 }
@@ -473,7 +493,7 @@ int main(int argc, char** argv) {
         "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
         "reactor-epoll-per-connection "
         "reactor-one-listener reactor-blocking-write reactor-four-loops "
-        "reactor-decoy-loops reactor-handoff-loop-0 "
+        "reactor-decoy-loops reactor-handoff-loop-0 reactor-handoff-uneven "
         "reactor-loops-take-signals reactor-exits-unjoined reactor-direct-add "
         "reactor-pipe-wakeup");
     const csd::ServerOptions options = csd::parse_server_options(

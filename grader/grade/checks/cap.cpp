@@ -88,6 +88,23 @@ void check_cap(Context& ctx) {
     }
     require_capped(held);
     ctx.require_running(held);
+    // The clients beyond the cap wait in the listen queue: the server has
+    // not accepted them (no socket of theirs is open in it), nor parked
+    // them somewhere else than on a thread of their own.
+    const auto listening = procfs::listening_inodes(ctx.port());
+    int accepted = 0;
+    for (const auto& fd : procfs::open_fds(ctx.pid())) {
+        const auto inode = procfs::socket_inode(fd.target);
+        if (inode && !std::binary_search(listening.begin(), listening.end(), *inode)) ++accepted;
+    }
+    ctx.log("{}: {} connected sockets open in the server", held, accepted);
+    if (accepted > cap + 2) {
+        fail(fmt::format("{}, the server (pid {}) holds {} connected sockets for a cap of {} "
+                         "threads: it accepted the clients beyond the cap and parks them, instead "
+                         "of leaving them in the listen queue",
+                         held, ctx.pid(), accepted, cap),
+             cap_hint);
+    }
 
     // Release the flood but the late clients: they are served now.
     conns.erase(conns.begin(), conns.end() - late_clients);

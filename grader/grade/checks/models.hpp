@@ -46,10 +46,10 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
 std::vector<pid_t> require_thread_pool(Context& ctx, int n, std::string_view when,
                                        const std::string& hint);
 
-/// Two other pool sizes than the lab's usual -n, one below it and one
-/// above: 3 (2 when the lab's is 3) and the usual + 3. A pool that ignores
-/// -n fails the first or both; one capped at the usual size fails the
-/// second.
+/// Three other pool sizes than the lab's usual -n, one below it and two
+/// above: 3 (2 when the lab's is 3), the usual + 3 and twice the usual + 5.
+/// A pool that ignores -n fails the first or all; one capped at the usual
+/// size, or at a constant a little above it, fails the others.
 [[nodiscard]] std::vector<int> other_pool_sizes(const Context& ctx);
 
 /// Starts the server again with `-n @p size` instead of the lab's usual -n
