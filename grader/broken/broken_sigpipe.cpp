@@ -18,6 +18,22 @@
 //                     what the write would have said                 -> epipe, no-sigpipe
 //   sigpipe-fakes-epipe   the same, but only when the read failed: after an
 //                     answer or a FIN it writes                      -> no-sigpipe
+//   sigpipe-nosignal-handler  -m nosignal: a do-nothing SIGPIPE handler
+//                     instead of MSG_NOSIGNAL, sends with flags 0    -> no-sigpipe
+//   sigpipe-nosignal-blocked  -m nosignal: SIGPIPE blocked (sigprocmask)
+//                     instead of MSG_NOSIGNAL, sends with flags 0    -> no-sigpipe
+//   sigpipe-nosignal-late-ignore  -m nosignal: SIGPIPE ignored only after the
+//                     read (not while it waits), sends with flags 0  -> no-sigpipe
+//   sigpipe-nosignal-handler-prints  -m nosignal: a SIGPIPE handler prints
+//                     "write: EPIPE" and exits 0, sends with flags 0 -> no-sigpipe
+//   sigpipe-nosignal-first-send  -m nosignal: MSG_NOSIGNAL on the second
+//                     send only (the first cannot raise SIGPIPE here) -> no-sigpipe
+//   sigpipe-probes-tracer after a reset, prints "write: EPIPE" without
+//                     writing unless TracerPid says it is traced     -> no-sigpipe
+//   sigpipe-none-raises   -m none: raise(SIGPIPE) after the read, no
+//                     second write                                    -> no-sigpipe
+//   sigpipe-none-keeps-disposition  -m none never sets SIG_DFL: started
+//                     with SIGPIPE ignored, it survives               -> no-sigpipe
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -43,6 +59,20 @@
 // test: sigpipe-fakes-write sigpipe no-sigpipe control read-reset
 //   The same, only after a reset: every other line is true (strace sees it).
 // test: sigpipe-fakes-epipe sigpipe no-sigpipe control epipe read-reset
+//   -m nosignal protected by anything but MSG_NOSIGNAL: the same survival
+//   from outside; strace sees the flags and the disposition (red-team D).
+// test: sigpipe-nosignal-handler sigpipe no-sigpipe control epipe
+// test: sigpipe-nosignal-blocked sigpipe no-sigpipe control epipe
+// test: sigpipe-nosignal-late-ignore sigpipe no-sigpipe control epipe
+// test: sigpipe-nosignal-handler-prints sigpipe no-sigpipe control epipe
+//   Survives every run; only the flags strace shows tell it (handout: both sends).
+// test: sigpipe-nosignal-first-send sigpipe no-sigpipe control epipe
+//   Writes only while strace watches it (it reads its TracerPid).
+// test: sigpipe-probes-tracer sigpipe no-sigpipe control epipe read-reset
+//   -m none dies, but not of its write; or only when its parent left SIGPIPE
+//   at its default action.
+// test: sigpipe-none-raises sigpipe no-sigpipe control epipe
+// test: sigpipe-none-keeps-disposition sigpipe no-sigpipe control epipe
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -68,13 +98,49 @@ std::string name(int err) {
     return n != nullptr ? n : "?";
 }
 
+// A SIGPIPE handler that does nothing: the write it interrupts returns EPIPE.
+void ignore_pipe(int /*sig*/) {}
+
+// A SIGPIPE handler that prints the line the write would have given, and exits.
+void print_and_exit(int /*sig*/) {
+    const char line[] = "write: EPIPE\n";
+    (void)!::write(STDOUT_FILENO, line, sizeof line - 1);
+    ::_exit(0);
+}
+
+// Sets SIGPIPE's disposition to @p handler.
+void set_sigpipe(void (*handler)(int)) {
+    struct sigaction action {};
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGPIPE, &action, nullptr);
+}
+
+// True when a tracer is attached (the TracerPid line of /proc/self/status).
+bool traced() {
+    std::FILE* f = std::fopen("/proc/self/status", "re");
+    if (f == nullptr) return false;
+    char line[256];
+    bool yes = false;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        if (std::strncmp(line, "TracerPid:", 10) == 0) yes = std::atoi(line + 10) != 0;
+    }
+    std::fclose(f);
+    return yes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(argv[0],
                                 "sigpipe-killed sigpipe-order sigpipe-strerror sigpipe-exit1 "
                                 "sigpipe-constants sigpipe-no-write sigpipe-mode-ignored "
-                                "sigpipe-skips-write sigpipe-fakes-write sigpipe-fakes-epipe");
+                                "sigpipe-skips-write sigpipe-fakes-write sigpipe-fakes-epipe "
+                                "sigpipe-nosignal-handler sigpipe-nosignal-blocked "
+                                "sigpipe-nosignal-late-ignore sigpipe-nosignal-handler-prints "
+                                "sigpipe-nosignal-first-send "
+                                "sigpipe-probes-tracer sigpipe-none-raises "
+                                "sigpipe-none-keeps-disposition");
     int port = 0;
     std::string mode = "ignore";
     for (int c = 0; (c = ::getopt(argc, argv, "p:m:")) != -1;) {
@@ -88,18 +154,35 @@ int main(int argc, char** argv) {
     }
     if (bug == "sigpipe-mode-ignored") mode = "ignore";
     if (bug == "sigpipe-killed") mode = "none";
-    if (mode != "nosignal") ::signal(SIGPIPE, mode == "ignore" ? SIG_IGN : SIG_DFL);
-    const int flags = mode == "nosignal" ? MSG_NOSIGNAL : 0;
+    // The -m nosignal bugs protect the sends by something else than the flag.
+    const bool nosignal_flag = mode == "nosignal" && (!bug.starts_with("sigpipe-nosignal-") ||
+                                                      bug == "sigpipe-nosignal-first-send");
+    if (mode != "nosignal" && !(mode == "none" && bug == "sigpipe-none-keeps-disposition")) {
+        ::signal(SIGPIPE, mode == "ignore" ? SIG_IGN : SIG_DFL);
+    }
+    if (mode == "nosignal" && bug == "sigpipe-nosignal-handler") set_sigpipe(ignore_pipe);
+    if (mode == "nosignal" && bug == "sigpipe-nosignal-handler-prints") {
+        set_sigpipe(print_and_exit);
+    }
+    if (mode == "nosignal" && bug == "sigpipe-nosignal-blocked") {
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        ::sigprocmask(SIG_BLOCK, &pipe, nullptr);
+    }
+    const int flags = nosignal_flag ? MSG_NOSIGNAL : 0;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return 1;
-    if (::send(fd, "hello\n", 6, flags) != 6) return 1;
+    const int first_flags = bug == "sigpipe-nosignal-first-send" ? 0 : flags;
+    if (::send(fd, "hello\n", 6, first_flags) != 6) return 1;
     char reply[256];
     const ssize_t got = ::recv(fd, reply, sizeof reply, 0);
     const int read_err = got < 0 ? errno : 0;
+    if (mode == "nosignal" && bug == "sigpipe-nosignal-late-ignore") ::signal(SIGPIPE, SIG_IGN);
     std::string read_line =
         "read: " + (got == 0                    ? std::string("EOF")
                     : got > 0                   ? std::to_string(got) + " bytes"
@@ -111,9 +194,11 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
     }
     if (bug == "sigpipe-no-write") return 0;
+    if (bug == "sigpipe-none-raises" && mode == "none") ::raise(SIGPIPE);
     const bool skip = (bug == "sigpipe-skips-write" && read_err == ECONNRESET) ||
                       (bug == "sigpipe-fakes-write" && mode != "none") ||
-                      (bug == "sigpipe-fakes-epipe" && mode != "none" && got < 0);
+                      (bug == "sigpipe-fakes-epipe" && mode != "none" && got < 0) ||
+                      (bug == "sigpipe-probes-tracer" && mode != "none" && got < 0 && !traced());
     const bool would_fail = got < 0;  // what the fake says: EPIPE after a reset
     const ssize_t sent = !skip ? ::send(fd, "hello\n", 6, flags) : would_fail ? -1 : 6;
     if (skip && would_fail) errno = EPIPE;

@@ -231,8 +231,9 @@ struct ChildSetup {
     int out_fd = -1;  // -1: /dev/null
     int err_fd = -1;  // -1: /dev/null
     ChildLimits limits;
-    int go_fd = -1;     // >= 0: wait for a byte on it before exec
-    int error_fd = -1;  // CLOEXEC write end: errno when exec fails
+    int go_fd = -1;          // >= 0: wait for a byte on it before exec
+    int error_fd = -1;       // CLOEXEC write end: errno when exec fails
+    int ignored_signal = 0;  // not 0: this signal starts ignored, the others default
 };
 
 // Sends @p err on the error pipe and ends the child. Async-signal-safe.
@@ -261,6 +262,12 @@ struct ChildSetup {
     sigemptyset(&dfl.sa_mask);
     for (int sig = 1; sig < NSIG; ++sig) {
         if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
+    }
+    if (c.ignored_signal != 0) {
+        struct sigaction ign {};
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        if (::sigaction(c.ignored_signal, &ign, nullptr) < 0) child_fail(c, errno);
     }
     sigset_t empty;
     sigemptyset(&empty);
@@ -341,7 +348,7 @@ pid_t only_child(pid_t init) {
 }  // namespace
 
 pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-                   std::optional<rlim_t> open_files) {
+                   std::optional<rlim_t> open_files, int ignored_signal) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -350,7 +357,8 @@ pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, 
                  .in_fd = in_fd,
                  .out_fd = out_fd,
                  .err_fd = err_fd,
-                 .limits = sandbox_limits(argv.front(), open_files)};
+                 .limits = sandbox_limits(argv.front(), open_files),
+                 .ignored_signal = ignored_signal};
     auto [error_read, error_write] = cloexec_pipe();
     c.error_fd = error_write.get();
     const bool namespaced = sandbox_info().pid_namespace;

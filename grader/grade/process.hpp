@@ -48,9 +48,11 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
 /// kill_tree() work on it as on a child of the grader. The caller must be a
 /// child subreaper (init_process_control()): the init is reparented to it.
 /// Throws std::system_error when the program cannot be started. With
-/// @p open_files, its RLIMIT_NOFILE is that (sandbox_limits()).
+/// @p open_files, its RLIMIT_NOFILE is that (sandbox_limits()). With
+/// @p ignored_signal (not 0), that one signal starts ignored (SIG_IGN
+/// survives exec), as a parent that ignores it would leave it.
 pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-                   std::optional<rlim_t> open_files = std::nullopt);
+                   std::optional<rlim_t> open_files = std::nullopt, int ignored_signal = 0);
 
 /// The wait status of child @p pid once it ended (reaping it if needed),
 /// nullopt while it runs. -1 when it ended but its status is unknown.

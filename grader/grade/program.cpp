@@ -16,7 +16,8 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
-ProgramRun::ProgramRun(const std::string& path, const std::vector<std::string>& args) {
+ProgramRun::ProgramRun(const std::string& path, const std::vector<std::string>& args,
+                       int ignored_signal) {
     int in[2];
     int out[2];
     csd::check(::pipe2(in, O_CLOEXEC), "pipe2");
@@ -31,7 +32,8 @@ ProgramRun::ProgramRun(const std::string& path, const std::vector<std::string>& 
     argv.insert(argv.end(), args.begin(), args.end());
     command_ = path;
     for (const auto& a : args) command_ += " " + a;
-    pid_ = spawn_graded(argv, in_read.get(), out_write.get(), err_->write_end());
+    pid_ = spawn_graded(argv, in_read.get(), out_write.get(), err_->write_end(), std::nullopt,
+                        ignored_signal);
     err_->close_write_end();
     // Only the program holds these ends now: its exit means EOF on out_.
     for (const int fd : {in_.get(), out_.get()}) {

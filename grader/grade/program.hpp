@@ -33,7 +33,10 @@ struct LineResult {
 class ProgramRun {
   public:
     /// Starts @p path with @p args; throws std::system_error when it cannot.
-    ProgramRun(const std::string& path, const std::vector<std::string>& args);
+    /// With @p ignored_signal (not 0) that signal starts ignored, as a parent
+    /// that ignores it leaves it (spawn_graded()).
+    ProgramRun(const std::string& path, const std::vector<std::string>& args,
+               int ignored_signal = 0);
     /// Kills what is left of the run (kill()).
     ~ProgramRun() { kill(); }
     ProgramRun(ProgramRun&&) = delete;

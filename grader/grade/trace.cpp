@@ -42,6 +42,7 @@ std::string tracer_probe(const std::string& trace, pid_t root) {
             return "strace saw: " + line;
         }
     }
+    if (root <= 0) return {};
     for (const pid_t pid : procfs::process_tree(root)) {
         for (const auto& fd : procfs::open_fds(pid)) {
             if (std::regex_match(fd.target, status_file)) {

@@ -61,8 +61,9 @@ inline constexpr const char* tracer_probe_calls = ",open,openat,ptrace";
 /// Where a server looks for its tracer, to behave well only while it is
 /// watched: a line of @p trace (traced with tracer_probe_calls) that opens
 /// a /proc/.../status file (its TracerPid line) or calls ptrace(), or a
-/// descriptor of @p root's process tree open on such a file. "" when there
-/// is none. A lab server has no reason to do either.
+/// descriptor of @p root's process tree open on such a file (@p root <= 0:
+/// the trace alone, for a program that has ended). "" when there is none.
+/// A lab server has no reason to do either.
 [[nodiscard]] std::string tracer_probe(const std::string& trace, pid_t root);
 
 }  // namespace csd::grade

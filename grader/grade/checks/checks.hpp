@@ -10,6 +10,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "check.hpp"
 #include "timing.hpp"
@@ -19,6 +20,12 @@ namespace csd::grade {
 /// Fails the check when the server looked for its tracer while strace
 /// watched it (tracer_probe(), trace.hpp, on the text @p trace).
 void require_no_tracer_probe(Context& ctx, const std::string& trace);
+
+/// Fails the check when the process traced in @p trace looked for its
+/// tracer (tracer_probe(), trace.hpp), @p who ("the program") naming it in
+/// the message; @p root, when > 0, is the process whose tree is searched
+/// for a descriptor open on a status file too (0: the trace alone).
+void require_no_tracer_probe(const std::string& trace, pid_t root, std::string_view who);
 
 /// ring-io: the calls per name in the strace text @p trace (lines of
 /// `strace -f`), leaving out those on descriptors 0 to 2 (a log line).

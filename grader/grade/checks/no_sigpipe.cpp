@@ -4,15 +4,22 @@
 // Then each -m, seen from outside: -m ignore has SIGPIPE ignored while it
 // waits for the answer (SigIgn of /proc/PID/status), -m nosignal does not
 // and survives all the same (MSG_NOSIGNAL), and -m none dies of SIGPIPE at
-// its second write, which proves that write is made.
+// its second write, even when its parent left SIGPIPE ignored. Then runs
+// under strace: the second write is made (default mode); with -m nosignal
+// every send on the socket has MSG_NOSIGNAL and SIGPIPE's disposition and
+// mask are left alone; with -m none the SIGPIPE that kills is the kernel's,
+// raised by the failed write. A program that looks for its tracer fails.
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "checks.hpp"
@@ -87,6 +94,156 @@ void check_mode_runs(Context& ctx) {
         }
     }
     ctx.log("-m ignore, nosignal and none: {} runs each, as the handout says", runs_per_mode);
+    // A parent that ignores SIGPIPE (a shell's `trap '' PIPE`, a server that
+    // starts it): the disposition survives exec, so -m none must set it.
+    const SigpipeRun r = run_once(ctx.program(), Peer::reset, {"-m", "none"}, true);
+    if (const std::string problem = mode_problem("none", r); !problem.empty()) {
+        fail(fmt::format("-m none, started with SIGPIPE ignored by its parent (SIG_IGN survives "
+                         "exec): the server reset the connection after the line of `{}`: it {}; "
+                         "its stdout: {}",
+                         r.command, problem, shown(r)),
+             "with -m none set SIGPIPE's default action yourself (sigaction with SIG_DFL): "
+             "the disposition the parent left, ignored or not, survives exec");
+    }
+}
+
+// The output calls on the program's socket in @p calls, in order: those on
+// the descriptor of its first output call above 2 (its first line).
+std::vector<const StraceCall*> socket_writes(const std::vector<StraceCall>& calls) {
+    std::vector<const StraceCall*> out;
+    for (const auto& c : calls) {
+        if (!is_output_call(c.name) || c.fd() <= 2) continue;
+        if (!out.empty() && c.fd() != out.front()->fd()) continue;
+        out.push_back(&c);
+    }
+    return out;
+}
+
+// How @p c, an output call, appears in a message: "sendto(3, ..., 0) = -1 EPIPE".
+std::string call_text(const StraceCall& c) {
+    std::string args = c.args;
+    if (args.size() > 60) args = args.substr(0, 57) + "...";
+    return fmt::format("{}({}) = {}", c.name, args, c.result);
+}
+
+// The output calls in @p calls, one per line, for messages ("none" when none).
+std::string output_calls_text(const std::vector<StraceCall>& calls) {
+    std::string text;
+    for (const auto& c : calls) {
+        if (is_output_call(c.name)) text += "\n  " + call_text(c);
+    }
+    return text.empty() ? "none" : text;
+}
+
+// The flags argument of send-family call @p c ("MSG_NOSIGNAL", "0"), ""
+// when it has none (write, writev) or strace did not show it.
+std::string_view send_flags(const StraceCall& c) {
+    const auto args = c.arguments();
+    const std::size_t at = c.name == "sendmsg" ? 2 : c.name == "sendto" || c.name == "send" ? 3 : 0;
+    return at != 0 && args.size() > at ? args[at] : std::string_view{};
+}
+
+// True when @p flags, strace's text of send flags ("MSG_DONTWAIT|MSG_NOSIGNAL"), has MSG_NOSIGNAL.
+bool has_nosignal(std::string_view flags) {
+    for (std::size_t at = 0; at <= flags.size();) {
+        const std::size_t bar = std::min(flags.find('|', at), flags.size());
+        if (flags.substr(at, bar - at) == "MSG_NOSIGNAL") return true;
+        at = bar + 1;
+    }
+    return false;
+}
+
+// True when strace's text of a signal set ("[HUP PIPE]") names SIGPIPE.
+// "~[...]", every signal but those, is left out: glibc blocks every signal
+// for a moment around a thread's start and end.
+bool names_sigpipe(std::string_view set) {
+    if (!set.starts_with('[')) return false;
+    for (std::size_t at = 1; at < set.size();) {
+        const std::size_t end = std::min(set.find_first_of(" ]", at), set.size());
+        const std::string_view name = set.substr(at, end - at);
+        if (name == "PIPE" || name == "SIGPIPE" || name == "13") return true;
+        at = end + 1;
+    }
+    return false;
+}
+
+// What in @p calls changes SIGPIPE's disposition (rt_sigaction with a new
+// action) or blocks it (rt_sigprocmask SIG_BLOCK or SIG_SETMASK naming it):
+// the call as strace showed it, "" when nothing does.
+std::string disposition_change(const std::vector<StraceCall>& calls) {
+    for (const auto& c : calls) {
+        const auto args = c.arguments();
+        if (args.size() < 2) continue;
+        if (c.name == "rt_sigaction" && args[0] == "SIGPIPE" && args[1] != "NULL") {
+            return fmt::format("{}({}, {})", c.name, args[0], args[1]);
+        }
+        if (c.name == "rt_sigprocmask" && (args[0] == "SIG_BLOCK" || args[0] == "SIG_SETMASK") &&
+            names_sigpipe(args[1])) {
+            return fmt::format("{}({}, {})", c.name, args[0], args[1]);
+        }
+    }
+    return {};
+}
+
+// A call in @p calls by which the program sends SIGPIPE itself (kill,
+// tgkill, raise()...), as strace showed it; "" when there is none.
+std::string self_sent_sigpipe(const std::vector<StraceCall>& calls) {
+    static constexpr std::string_view senders[] = {
+        "kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"};
+    for (const auto& c : calls) {
+        if (std::find(std::begin(senders), std::end(senders), c.name) == std::end(senders)) {
+            continue;
+        }
+        for (const auto arg : c.arguments()) {
+            if (arg == "SIGPIPE") return fmt::format("{}({}) = {}", c.name, c.args, c.result);
+        }
+    }
+    return {};
+}
+
+// True when, in @p text (strace -f), a SIGPIPE is delivered to a thread
+// whose traced call just before it is one that failed with EPIPE: the
+// kernel's signal, raised by that write.
+bool sigpipe_follows_epipe(std::string_view text) {
+    std::map<std::string, std::string_view> last;  // the last call line per pid prefix
+    while (!text.empty()) {
+        const std::size_t nl = std::min(text.find('\n'), text.size());
+        const std::string_view line = text.substr(0, nl);
+        text.remove_prefix(std::min(nl + 1, text.size()));
+        std::size_t digits = 0;
+        while (digits < line.size() && line[digits] >= '0' && line[digits] <= '9') ++digits;
+        const std::string pid(line.substr(0, digits));
+        std::string_view rest = line.substr(digits);
+        while (rest.starts_with(' ')) rest.remove_prefix(1);
+        if (rest.starts_with("--- SIGPIPE ")) {
+            const auto it = last.find(pid);
+            if (it != last.end() && it->second.find("= -1 EPIPE") != std::string_view::npos) {
+                return true;
+            }
+        } else if (!rest.starts_with("---") && !rest.starts_with("+++")) {
+            last[pid] = rest;
+        }
+    }
+    return false;
+}
+
+// A run under strace of `-m @p mode` against a reset (no run when the
+// program is a sanitizer build or strace is missing): its text, after
+// require_no_tracer_probe().
+std::optional<std::string> traced_mode_run(Context& ctx, std::string_view mode) {
+    if (built_with_sanitizer(ctx.program())) {
+        // ASan's runtime aborts under ptrace (LeakSanitizer).
+        ctx.log("-m {} under strace not checked: a sanitizer build", mode);
+        return std::nullopt;
+    }
+    std::string why_not;
+    auto text = traced_reset_run(ctx.program(), {"-m", std::string(mode)}, why_not);
+    if (!text) {
+        ctx.log("-m {} under strace not checked: {}", mode, why_not);
+        return std::nullopt;
+    }
+    require_no_tracer_probe(*text, 0, "the program");
+    return text;
 }
 
 // One run under strace, against a reset: the program's socket gets two
@@ -94,34 +251,97 @@ void check_mode_runs(Context& ctx) {
 // program that prints `write: EPIPE` after the failed read without making
 // the write shows one.
 void require_second_write(Context& ctx) {
-    if (built_with_sanitizer(ctx.program())) {
-        // ASan's runtime aborts under ptrace (LeakSanitizer).
-        ctx.log("the second write under strace not checked: a sanitizer build");
-        return;
-    }
-    std::string why_not;
-    const auto text = traced_reset_run(ctx.program(), why_not);
-    if (!text) {
-        ctx.log("the second write under strace not checked: {}", why_not);
-        return;
-    }
-    std::map<int, std::vector<const StraceCall*>> by_fd;  // output calls per descriptor
+    const auto text = traced_mode_run(ctx, "ignore");
+    if (!text) return;
     const auto calls = parse_strace(*text);
-    for (const auto& c : calls) {
-        if (c.fd() > 2) by_fd[c.fd()].push_back(&c);
-    }
-    for (const auto& [fd, list] : by_fd) {
-        if (list.size() >= 2 && list[1]->error == "EPIPE") {
-            ctx.log("under strace: the second write to fd {} failed with EPIPE", fd);
-            return;
-        }
+    const auto writes = socket_writes(calls);
+    if (writes.size() >= 2 && writes[1]->error == "EPIPE") {
+        ctx.log("under strace: the second write to fd {} failed with EPIPE", writes[1]->fd());
+        return;
     }
     fail(fmt::format("a run under strace, the server resetting after its line: strace saw no "
                      "second output call on the socket that failed with EPIPE (the program's "
                      "output calls: {}): it printed its write line without making the write",
-                     tail_lines(*text, 6)),
+                     output_calls_text(calls)),
          "after the read, really write your line again, whatever the read said: the failed "
          "write (EPIPE) is what the lab is about, and the line reports what it returned");
+}
+
+// -m nosignal under strace, against a reset: every output call on the
+// socket is a send with MSG_NOSIGNAL, the second fails with EPIPE, no
+// SIGPIPE is delivered, and SIGPIPE's disposition and mask are left alone.
+void require_nosignal_sends(Context& ctx) {
+    const auto text = traced_mode_run(ctx, "nosignal");
+    if (!text) return;
+    const auto calls = parse_strace(*text);
+    const std::string hint =
+        "with -m nosignal leave SIGPIPE alone (no sigaction, no signal mask) and give "
+        "MSG_NOSIGNAL to every send on the socket (send, sendto or sendmsg: write() has no "
+        "flags); the second send then fails with EPIPE and no signal is raised";
+    const auto problem = [&](const std::string& what) {
+        fail(fmt::format("-m nosignal, a run under strace, the server resetting after its line: "
+                         "{}",
+                         what),
+             hint);
+    };
+    if (const std::string change = disposition_change(calls); !change.empty()) {
+        problem(
+            fmt::format("the program changed SIGPIPE's disposition or mask: {} (-m nosignal "
+                        "leaves it alone; the flag of each send is the protection)",
+                        change));
+    }
+    const auto writes = socket_writes(calls);
+    for (const StraceCall* w : writes) {
+        if (!has_nosignal(send_flags(*w))) {
+            problem(fmt::format("an output call on the socket without MSG_NOSIGNAL: {}",
+                                call_text(*w)));
+        }
+    }
+    if (writes.size() < 2 || writes[1]->error != "EPIPE") {
+        problem(
+            fmt::format("strace saw no second send on the socket that failed with EPIPE (the "
+                        "program's output calls: {})",
+                        output_calls_text(calls)));
+    }
+    if (text->find("--- SIGPIPE ") != std::string::npos) {
+        problem("SIGPIPE was delivered to the program: something raised it");
+    }
+    ctx.log("-m nosignal under strace: {} sends with MSG_NOSIGNAL, the second failed with EPIPE",
+            writes.size());
+}
+
+// -m none under strace, against a reset: the second output call on the
+// socket fails with EPIPE and the SIGPIPE that kills the program is the
+// kernel's, raised by that call, not one it sent itself.
+void require_none_killed_by_write(Context& ctx) {
+    const auto text = traced_mode_run(ctx, "none");
+    if (!text) return;
+    const auto calls = parse_strace(*text);
+    const auto problem = [&](const std::string& what) {
+        fail(fmt::format("-m none, a run under strace, the server resetting after its line: {}",
+                         what),
+             "with -m none set SIGPIPE's default action (SIG_DFL) and make the second write "
+             "without MSG_NOSIGNAL: the kernel raises SIGPIPE in that write, and that is what "
+             "kills the program, not a kill() or raise() of its own");
+    };
+    if (const std::string sent = self_sent_sigpipe(calls); !sent.empty()) {
+        problem(fmt::format("the program sent SIGPIPE itself: {}", sent));
+    }
+    const auto writes = socket_writes(calls);
+    if (writes.size() < 2 || writes[1]->error != "EPIPE") {
+        problem(
+            fmt::format("strace saw no second output call on the socket that failed with "
+                        "EPIPE (the program's output calls: {})",
+                        output_calls_text(calls)));
+    }
+    if (!sigpipe_follows_epipe(*text) ||
+        text->find("+++ killed by SIGPIPE +++") == std::string::npos) {
+        problem(
+            fmt::format("the program was not killed by a SIGPIPE raised by its failed "
+                        "write (its last lines: {})",
+                        tail_lines(*text, 4)));
+    }
+    ctx.log("-m none under strace: killed by the SIGPIPE of its second write");
 }
 
 // no-sigpipe (sigpipe): writing after the reset does not kill it; it exits 0.
@@ -143,6 +363,8 @@ void check_no_sigpipe(Context& ctx) {
     });
     check_mode_runs(ctx);
     require_second_write(ctx);
+    require_nosignal_sends(ctx);
+    require_none_killed_by_write(ctx);
 }
 
 }  // namespace
@@ -151,7 +373,10 @@ CSD_CHECK(no_sigpipe) {
     return {"no-sigpipe", 10, check_no_sigpipe,
             "20 runs: writing after the reset does not kill the program (SIGPIPE); it exits with "
             "status 0; then 2 runs of each -m: ignore has SIGPIPE ignored (SigIgn), nosignal "
-            "does not and survives, none is killed by SIGPIPE at its second write",
+            "does not and survives, none is killed by SIGPIPE at its second write (also when "
+            "its parent ignores SIGPIPE); then under strace: the second write is made, "
+            "nosignal sends with MSG_NOSIGNAL and leaves SIGPIPE's disposition and mask alone, "
+            "none is killed by the SIGPIPE its failed write raises",
             "a write to a connection that was reset raises SIGPIPE, whose default action kills the "
             "process: ignore it (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL, and the "
             "write fails with EPIPE instead"};

@@ -111,12 +111,12 @@ std::vector<std::string> expected_lines(Peer peer) {
 }
 
 SigpipeRun run_once(const std::string& program, Peer peer,
-                    const std::vector<std::string>& mode_args) {
+                    const std::vector<std::string>& mode_args, bool parent_ignores_sigpipe) {
     const csd::Fd listener = csd::listen_tcp("127.0.0.1", 0, {.backlog = 4});
     const auto port = csd::local_port(listener.get());
     std::vector<std::string> args{"-p", std::to_string(port)};
     args.insert(args.end(), mode_args.begin(), mode_args.end());
-    ProgramRun run(program, args);
+    ProgramRun run(program, args, parent_ignores_sigpipe ? SIGPIPE : 0);
     SigpipeRun r{.command = run.command_line(), .peer = peer};
     const csd::Fd kept = serve_one(listener.get(), run, peer, r);
     r.status = run.wait(Deadline(2s));
@@ -141,7 +141,9 @@ SigpipeRun run_once(const std::string& program, Peer peer,
     return r;
 }
 
-std::optional<std::string> traced_reset_run(const std::string& program, std::string& why_not) {
+std::optional<std::string> traced_reset_run(const std::string& program,
+                                            const std::vector<std::string>& mode_args,
+                                            std::string& why_not) {
     const std::string strace = find_strace();
     if (strace.empty()) {
         why_not = "strace is not installed";
@@ -153,9 +155,19 @@ std::optional<std::string> traced_reset_run(const std::string& program, std::str
     const csd::Fd listener = csd::listen_tcp("127.0.0.1", 0, {.backlog = 4});
     const auto port = csd::local_port(listener.get());
     {
-        ProgramRun run(strace,
-                       {"-f", "-qq", "-e", "trace=sendto,sendmsg,write,writev", "-e", "signal=none",
-                        "-o", out_path, program, "-p", std::to_string(port)});
+        std::vector<std::string> args{"-f",
+                                      "-qq",
+                                      "-e",
+                                      std::string("trace=") + traced_calls + tracer_probe_calls,
+                                      "-e",
+                                      "signal=SIGPIPE",
+                                      "-o",
+                                      out_path,
+                                      program,
+                                      "-p",
+                                      std::to_string(port)};
+        args.insert(args.end(), mode_args.begin(), mode_args.end());
+        ProgramRun run(strace, args);
         SigpipeRun ignored;
         (void)serve_one(listener.get(), run, Peer::reset, ignored);
         (void)run.wait(Deadline(3s));

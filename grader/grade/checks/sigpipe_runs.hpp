@@ -55,15 +55,30 @@ std::string_view peer_text(Peer peer);
 std::vector<std::string> expected_lines(Peer peer);
 
 /// One run: PROGRAM -p PORT [@p mode_args] against a fresh server that
-/// behaves as @p peer.
+/// behaves as @p peer. With @p parent_ignores_sigpipe the program starts
+/// with SIGPIPE ignored, as a parent that ignores it leaves it (SIG_IGN
+/// survives exec).
 SigpipeRun run_once(const std::string& program, Peer peer,
-                    const std::vector<std::string>& mode_args = {});
+                    const std::vector<std::string>& mode_args = {},
+                    bool parent_ignores_sigpipe = false);
 
-/// One run against a server that resets, the program started under
-/// `strace -f` for its output calls (sendto, sendmsg, write, writev):
-/// strace's text, or nullopt with @p why_not set when strace is missing.
-/// Its exit status is not judged (a sanitizer may not run under ptrace).
-std::optional<std::string> traced_reset_run(const std::string& program, std::string& why_not);
+/// The calls traced_reset_run() traces, with tracer_probe_calls
+/// (trace.hpp): the output calls, what changes SIGPIPE's disposition or
+/// mask, and what sends a signal.
+inline constexpr const char* traced_calls =
+    "sendto,sendmsg,write,writev,rt_sigaction,rt_sigprocmask,kill,tkill,tgkill,"
+    "rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal";
+
+/// One run of PROGRAM -p PORT [@p mode_args] against a server that resets,
+/// the program started under `strace -f` for traced_calls and
+/// tracer_probe_calls, with a line
+/// `--- SIGPIPE {...} ---` for each SIGPIPE delivered to it (strace sees
+/// it even when ignored): strace's text, or nullopt with @p why_not set
+/// when strace is missing. Its exit status is not judged (a sanitizer may
+/// not run under ptrace).
+std::optional<std::string> traced_reset_run(const std::string& program,
+                                            const std::vector<std::string>& mode_args,
+                                            std::string& why_not);
 
 /// Its stdout, quoted line by line, for messages.
 std::string shown(const SigpipeRun& r);
