@@ -5,13 +5,10 @@
 // strace, as zero-copy sees the default mode.
 #include <fmt/format.h>
 
-#include <thread>
-
 #include "checks.hpp"
 #include "expect.hpp"
 #include "strace_text.hpp"
-#include "timing.hpp"
-#include "trace.hpp"
+#include "traced_replies.hpp"
 
 namespace csd::grade {
 
@@ -32,43 +29,27 @@ bool in_kernel_call(const std::string& name) {
 
 // copy-mode: with -m copy, 34 MiB of replies leave by write/send calls, exact.
 void check_copy_mode(Context& ctx) {
-    Strace trace(ctx.pid(), std::string(traced) + tracer_probe_calls);
-    if (!trace.attached()) {
-        ctx.require_running("while strace attached to it");
-        skip(trace.why_not());
-    }
-    // 4 MiB, then 30 MiB (longer than the file: it wraps around), pipelined.
+    // 4 MiB, then 30 MiB (longer than the file: it wraps around), pipelined,
+    // read after a pause: the copy's send() surely takes only part of a
+    // buffer, or says EAGAIN.
     const std::uint64_t first = 4u << 20;
     const std::uint64_t second = 30u << 20;
     const std::uint64_t total = first + second;
-    try {
-        Connection conn = Connection::open(ctx.port(), Deadline(3s));
-        conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
-        // Read nothing for a while: the socket buffers fill, and the copy's
-        // send() surely sends only part of a buffer, or says EAGAIN.
-        std::this_thread::sleep_for(scaled(300ms));
-        expect_reply(ctx.reply(), conn, first, Deadline(20s), fmt::format("request {}", first));
-        expect_reply(ctx.reply(), conn, second, Deadline(30s), fmt::format("request {}", second));
-    } catch (const ReplyFailed& e) {
-        (void)trace.finish();
-        if (e.problem() == ReplyProblem::wrong_byte) {
-            fail(fmt::format("with -m copy: {}", e.what()),
-                 "with -m copy, send() on a non-blocking socket may take only part of the "
-                 "buffer: count exactly what it took, and send the rest (from the buffer, or "
-                 "read again from the file at the new offset) before the next piece");
-        }
-        if (e.problem() != ReplyProblem::stalled) throw;
-        fail(fmt::format("with -m copy: {}", e.what()),
-             "with -m copy too, a full socket means waiting for room (EPOLLOUT) while a reply "
-             "is owed, then sending the rest");
-    } catch (...) {
-        (void)trace.finish();
-        throw;
-    }
-    const std::string text = trace.finish();
-    require_no_tracer_probe(ctx, text);
-    auto bytes = strace_bytes_per_call(text);
-    std::erase_if(bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
+    const TracedReplies seen =
+        traced_pipelined_replies(ctx, traced, first, second, [](const ReplyFailed& e) {
+            if (e.problem() == ReplyProblem::wrong_byte) {
+                fail(fmt::format("with -m copy: {}", e.what()),
+                     "with -m copy, send() on a non-blocking socket may take only part of the "
+                     "buffer: count exactly what it took, and send the rest (from the buffer, or "
+                     "read again from the file at the new offset) before the next piece");
+            }
+            if (e.problem() == ReplyProblem::stalled) {
+                fail(fmt::format("with -m copy: {}", e.what()),
+                     "with -m copy too, a full socket means waiting for room (EPOLLOUT) while a "
+                     "reply is owed, then sending the rest");
+            }
+        });
+    const auto& bytes = seen.bytes;
     std::uint64_t kernel = 0;
     std::uint64_t written = 0;
     for (const auto& [name, n] : bytes) (in_kernel_call(name) ? kernel : written) += n;

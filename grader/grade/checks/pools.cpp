@@ -12,11 +12,9 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "io_threads.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
-#include "strace_text.hpp"
-#include "trace.hpp"
-#include "waits.hpp"
 #include "worker_pool.hpp"
 
 namespace csd::grade {
@@ -281,37 +279,9 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
 // decoy: it wakes up, but it does not serve.
 void require_own_io(Context& ctx, std::vector<Connection>& held, std::string_view unit,
                     const std::string& hint) {
-    std::map<int, std::size_t> conn_of_fd;  // the server's fd -> index in held
-    for (std::size_t k = 0; k < held.size(); ++k) {
-        if (const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), held[k].local_port())) {
-            conn_of_fd[*fd] = k;
-        }
-    }
-    Strace trace(ctx.pid(), std::string("read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg") +
-                                tracer_probe_calls);
-    if (!trace.attached()) {
-        ctx.log("which thread reads and writes each connection not checked: {}", trace.why_not());
-        return;
-    }
-    try {
-        const Deadline overall(20s);
-        for (auto& c : held) c.send_all(request_line(100), overall.within(3s), "one more request");
-        for (auto& c : held) {
-            expect_reply(ctx.reply(), c, 100, overall.within(5s), "one more request, under strace");
-        }
-    } catch (...) {
-        (void)trace.finish();
-        throw;
-    }
-    const std::string text = trace.finish();
-    require_no_tracer_probe(ctx, text);
-    std::map<pid_t, std::set<std::size_t>>
-        served;  // thread -> the held connections it moved bytes on
-    for (const auto& call : parse_strace(text)) {
-        const auto it = conn_of_fd.find(call.fd());
-        if (it == conn_of_fd.end() || !call.succeeded() || call.value.value_or(0) <= 0) continue;
-        served[call.pid != 0 ? static_cast<pid_t>(call.pid) : ctx.pid()].insert(it->second);
-    }
+    const auto io = io_threads(ctx, held);
+    if (!io) return;
+    const auto& served = *io;
     std::string who;
     for (const auto& [tid, conns] : served) {
         who += fmt::format("{}thread {}: {} connection{}", who.empty() ? "" : ", ", tid,

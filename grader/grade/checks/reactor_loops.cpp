@@ -13,12 +13,10 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "io_threads.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
-#include "strace_text.hpp"
 #include "syscalls.hpp"
-#include "trace.hpp"
-#include "waits.hpp"
 
 namespace csd::grade::reactor {
 
@@ -181,46 +179,18 @@ std::string counts_text(const std::map<int, int>& count) {
 // the loop threads @p loops read or wrote some connection itself.
 void require_loops_do_the_work(Context& ctx, std::vector<Connection>& held,
                                const std::vector<pid_t>& loops, const std::string& when) {
-    std::set<int> conn_fds;
-    for (const auto& c : held) {
-        if (const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), c.local_port())) {
-            conn_fds.insert(*fd);
-        }
-    }
-    Strace trace(ctx.pid(), std::string("read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg") +
-                                tracer_probe_calls);
-    if (!trace.attached()) {
-        ctx.log("which thread serves each connection not checked: {}", trace.why_not());
-        return;
-    }
-    try {
-        const Deadline overall(20s);
-        for (auto& c : held) c.send_all(request_line(100), overall.within(3s), "one more request");
-        for (auto& c : held) {
-            expect_reply(ctx.reply(), c, 100, overall.within(5s), "one more request, under strace");
-        }
-    } catch (...) {
-        (void)trace.finish();
-        throw;
-    }
-    const std::string text = trace.finish();
-    require_no_tracer_probe(ctx, text);
-    std::map<pid_t, int> io;  // thread -> its calls that moved bytes on a connection
-    for (const auto& call : parse_strace(text)) {
-        if (!call.succeeded() || call.value.value_or(0) <= 0 || !conn_fds.contains(call.fd())) {
-            continue;
-        }
-        ++io[call.pid != 0 ? static_cast<pid_t>(call.pid) : ctx.pid()];
-    }
+    const auto io = io_threads(ctx, held);
+    if (!io) return;
     std::string who;
-    for (const auto& [tid, calls] : io) {
-        who += fmt::format("{}thread {}: {}", who.empty() ? "" : ", ", tid, calls);
+    for (const auto& [tid, conns] : *io) {
+        who += fmt::format("{}thread {}: {} connection{}", who.empty() ? "" : ", ", tid,
+                           conns.size(), conns.size() == 1 ? "" : "s");
     }
     for (const pid_t tid : loops) {
-        if (io[tid] > 0) continue;
+        if (io->contains(tid)) continue;
         fail(fmt::format("{}, one more request on each: loop thread {} (asleep in epoll_wait() on "
                          "its own set) read and wrote no connection itself (strace -f); the "
-                         "calls that moved bytes on a connection: {}",
+                         "connections each thread read or wrote: {}",
                          when, tid, who.empty() ? "none seen" : who),
              "each loop's thread serves the connections of its own epoll set, itself: no loop "
              "serves another's, no thread only waits");

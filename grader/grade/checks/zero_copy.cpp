@@ -10,14 +10,12 @@
 #include <charconv>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "checks.hpp"
 #include "expect.hpp"
 #include "procfs.hpp"
 #include "strace_text.hpp"
-#include "timing.hpp"
-#include "trace.hpp"
+#include "traced_replies.hpp"
 
 namespace csd::grade {
 
@@ -101,45 +99,28 @@ void require_from_served_file(Context& ctx, const std::string& text, std::uint64
 
 // zero-copy: the served file's bytes leave by sendfile or splice, never by read and write.
 void check_zero_copy(Context& ctx) {
-    Strace trace(ctx.pid(), std::string(traced) + tracer_probe_calls);
-    if (!trace.attached()) {
-        ctx.require_running("while strace attached to it");
-        skip(trace.why_not());
-    }
-
     // 16 MiB, then 40 MiB (longer than the file: it wraps around), pipelined.
+    // Read nothing for a while: the 16 MiB cannot all wait in the two
+    // sockets' buffers (a few MiB), so the server's sendfile() surely meets
+    // a full socket (EAGAIN) and must wait for room, whatever the machine's
+    // speed.
     const std::uint64_t first = 16u << 20;
     const std::uint64_t second = 40u << 20;
     const std::uint64_t total = first + second;
-    try {
-        Connection conn = Connection::open(ctx.port(), Deadline(3s));
-        conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
-        // Read nothing for a while: the 16 MiB cannot all wait in the two
-        // sockets' buffers (a few MiB), so the server's sendfile() surely
-        // meets a full socket (EAGAIN) and must wait for room, whatever the
-        // machine's speed.
-        std::this_thread::sleep_for(scaled(300ms));
-        expect_reply(ctx.reply(), conn, first, Deadline(20s), fmt::format("request {}", first));
-        expect_reply(ctx.reply(), conn, second, Deadline(30s), fmt::format("request {}", second));
-    } catch (const ReplyFailed& e) {
-        (void)trace.finish();
-        if (e.problem() != ReplyProblem::stalled) throw;
-        // The socket's send buffer filled (sendfile said EAGAIN) and the
-        // server never came back to this reply: it does not wait for the
-        // socket to be writable again.
-        fail(e.what(),
-             "the reply stopped when the socket's send buffer was full: a non-blocking "
-             "sendfile() sends what fits and says EAGAIN. Keep the reply's offset, ask epoll for "
-             "EPOLLOUT on that connection while a reply is owed (and only then), and send the "
-             "rest when it comes");
-    } catch (...) {
-        (void)trace.finish();
-        throw;
-    }
-    const std::string text = trace.finish();
-    require_no_tracer_probe(ctx, text);
-    auto bytes = strace_bytes_per_call(text);
-    std::erase_if(bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
+    const TracedReplies seen =
+        traced_pipelined_replies(ctx, traced, first, second, [](const ReplyFailed& e) {
+            if (e.problem() != ReplyProblem::stalled) return;
+            // The socket's send buffer filled (sendfile said EAGAIN) and the
+            // server never came back to this reply: it does not wait for the
+            // socket to be writable again.
+            fail(e.what(),
+                 "the reply stopped when the socket's send buffer was full: a non-blocking "
+                 "sendfile() sends what fits and says EAGAIN. Keep the reply's offset, ask epoll "
+                 "for EPOLLOUT on that connection while a reply is owed (and only then), and send "
+                 "the rest when it comes");
+        });
+    const std::string& text = seen.text;
+    const auto& bytes = seen.bytes;
     std::uint64_t kernel = 0;
     std::uint64_t copied = 0;
     std::string copies;

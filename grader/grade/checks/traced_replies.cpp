@@ -1,0 +1,47 @@
+// Two pipelined replies sent under strace (traced_replies.hpp).
+#include "traced_replies.hpp"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "checks.hpp"
+#include "strace_text.hpp"
+#include "timing.hpp"
+#include "trace.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+TracedReplies traced_pipelined_replies(Context& ctx, std::string_view calls, std::uint64_t first,
+                                       std::uint64_t second,
+                                       const std::function<void(const ReplyFailed&)>& on_failure) {
+    Strace trace(ctx.pid(), std::string(calls) + tracer_probe_calls);
+    if (!trace.attached()) {
+        ctx.require_running("while strace attached to it");
+        skip(trace.why_not());
+    }
+    try {
+        Connection conn = Connection::open(ctx.port(), Deadline(3s));
+        conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
+        std::this_thread::sleep_for(scaled(300ms));
+        expect_reply(ctx.reply(), conn, first, Deadline(20s), fmt::format("request {}", first));
+        expect_reply(ctx.reply(), conn, second, Deadline(30s), fmt::format("request {}", second));
+    } catch (const ReplyFailed& e) {
+        (void)trace.finish();
+        on_failure(e);
+        throw;
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    TracedReplies out;
+    out.text = trace.finish();
+    require_no_tracer_probe(ctx, out.text);
+    out.bytes = strace_bytes_per_call(out.text);
+    std::erase_if(out.bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
+    return out;
+}
+
+}  // namespace csd::grade
