@@ -37,6 +37,9 @@
 //   The acceptor adds each connection to a loop's epoll set itself; the
 //   loops have no wakeup of their own (red-team, issue 20: full marks).
 // test: reactor-direct-add reactor modes control pipeline
+//   The same, the eventfds left in the loops' sets, never written (the
+//   second red-team of issue 20: full marks): strace sees who adds.
+// test: reactor-direct-add-eventfd reactor modes control pipeline
 // (reactor-pipe-wakeup is no bug: a self-pipe per loop instead of an
 // eventfd, a correct variant that modes must pass; CMakeLists.txt.)
 #include <fcntl.h>
@@ -106,8 +109,15 @@ bool polls_inbox() {
 //                          eventfd (the older way), and passes modes
 //   reactor-direct-add     -m handoff: no inbox, no eventfd: the acceptor
 //                          adds each connection to the loop's epoll set -> modes
+//   reactor-direct-add-eventfd  the same, each loop's eventfd in its set
+//                          but never written                            -> modes
 //   reactor-exits-unjoined the main thread _exit(0)s at the stop, its loops
 //                          neither stopped nor joined                   -> sigterm
+
+/// reactor-direct-add(-eventfd): the acceptor adds each client to the loop's set.
+bool direct_add() {
+    return bug == "reactor-direct-add" || bug == "reactor-direct-add-eventfd";
+}
 
 /// reactor-direct-add: the bit of an event's data that marks a descriptor.
 constexpr std::uint64_t direct_bit = 1ULL << 63;
@@ -245,7 +255,7 @@ void Loop::control(int op, int fd, std::uint32_t events, void* tag) {
 }
 
 void Loop::hand_over(csd::Fd client) {
-    if (bug == "reactor-direct-add") {
+    if (direct_add()) {
         // Straight into the loop's epoll set, from the acceptor's thread:
         // the event carries the descriptor, its top bit set (no pointer has it).
         epoll_event event{};
@@ -356,7 +366,7 @@ void Loop::run() {
         if (ready < 0 && errno == EINTR) continue;
         csd::check(ready, "epoll_wait");
         for (std::size_t i = 0; i < static_cast<std::size_t>(ready); ++i) {
-            if (bug == "reactor-direct-add" && (events_[i].data.u64 & direct_bit) != 0) {
+            if (direct_add() && (events_[i].data.u64 & direct_bit) != 0) {
                 const int fd = static_cast<int>(events_[i].data.u64 & ~direct_bit);
                 control(EPOLL_CTL_DEL, fd, 0, nullptr);
                 adopt(csd::Fd(fd));  // watched again, now as a Connection
@@ -495,6 +505,7 @@ int main(int argc, char** argv) {
         "reactor-one-listener reactor-blocking-write reactor-four-loops "
         "reactor-decoy-loops reactor-handoff-loop-0 reactor-handoff-uneven "
         "reactor-loops-take-signals reactor-exits-unjoined reactor-direct-add "
+        "reactor-direct-add-eventfd "
         "reactor-pipe-wakeup");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,

@@ -381,12 +381,61 @@ void require_own_eventfds(Context& ctx, const std::vector<int>& epolls, const st
     }
 }
 
+// reactor, handoff: @p count new connections served under strace -f; each
+// enters a loop's epoll set by an epoll_ctl(EPOLL_CTL_ADD) of that loop's
+// own thread (one that waits in that set), which took it from its inbox:
+// the acceptor never adds to a loop's set itself. Returns the connections,
+// held open. Without strace, logged and left out.
+std::vector<Connection> hold_added_by_loops(Context& ctx, int count, const std::string& label) {
+    Strace trace(ctx.pid(),
+                 std::string("epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2") + tracer_probe_calls);
+    if (!trace.attached()) {
+        ctx.log("{}: who adds the connections to the loops' sets not checked: {}", label,
+                trace.why_not());
+        return reactor::hold_served(ctx, count, label);
+    }
+    std::vector<Connection> held;
+    try {
+        held = reactor::hold_served(ctx, count, label);
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const std::string text = trace.finish();
+    require_no_tracer_probe(ctx, text);
+    const auto calls = parse_strace(text);
+    std::map<int, std::set<pid_t>> waiters;  // epoll fd -> the threads that wait in it
+    for (const auto& c : calls) {
+        if (c.name.starts_with("epoll_wait") || c.name.starts_with("epoll_pwait")) {
+            waiters[c.fd()].insert(c.pid != 0 ? static_cast<pid_t>(c.pid) : ctx.pid());
+        }
+    }
+    for (const auto& c : calls) {
+        const auto args = c.arguments();
+        if (c.name != "epoll_ctl" || args.size() < 3 || args[1] != "EPOLL_CTL_ADD") continue;
+        const auto it = waiters.find(c.fd());
+        const pid_t tid = c.pid != 0 ? static_cast<pid_t>(c.pid) : ctx.pid();
+        if (it == waiters.end() || it->second.contains(tid)) continue;
+        fail(fmt::format("{}, {} new clients served under strace -f: thread {} added a "
+                         "connection to the epoll set fd {}, in which thread{} {} wait{}: `{}({})`",
+                         label, count, tid, c.fd(), it->second.size() == 1 ? "" : "s",
+                         fmt::join(it->second, ", "), it->second.size() == 1 ? "s" : "", c.name,
+                         c.args),
+             fmt::format("{}: the acceptor pushes the connection into the loop's inbox and "
+                         "writes its eventfd; the loop, woken, adds it to its own epoll set. No "
+                         "thread touches another loop's set (and so each loop knows and counts "
+                         "its own connections)",
+                         label));
+    }
+    return held;
+}
+
 // reactor, handoff: the acceptor hands connections to every loop, not all to one.
 void require_handoff_spread(Context& ctx, const std::string& label) {
     const int n = reactor::loops_of(ctx);
     const auto epolls = reactor::require_loops(ctx, n, label);
     require_own_eventfds(ctx, epolls, label);
-    const auto held = reactor::hold_served(ctx, 10 * n, label);
+    const auto held = hold_added_by_loops(ctx, 10 * n, label);
     const auto count = reactor::connections_per_epoll(ctx, held, epolls, label);
     for (const int ep : epolls) {
         const auto it = count.find(ep);
