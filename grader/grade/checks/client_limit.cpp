@@ -136,8 +136,8 @@ void check_client_limit(Context& ctx) {
         }
     }
     const std::string label = fmt::format(
-        "the client queued behind three that each took their 10 s (one sent nothing, two never "
-        "read their reply)");
+        "the client queued behind three that each took their 10 s (one never ended its request, "
+        "two never read their reply)");
     try {
         expect_reply(ctx.reply(), next, 4000, overall.within(3s), label);
     } catch (const CheckFailed& e) {
@@ -151,9 +151,10 @@ CSD_CHECK(client_limit) {
     return {"client-limit",
             10,
             check_client_limit,
-            "rst: a client that sends nothing, one that asks for 64 MiB and never reads, and one "
-            "whose 16000 bytes are written but never read are each reset after the 10 s a "
-            "client may take; the client queued behind them is then served",
+            "rst: a client that trickles its request and never ends it, one that asks for 64 MiB "
+            "and never reads, and one whose 16000 bytes are written but never read are each "
+            "reset after the 10 s a client may take in all, the server sleeping while it waits; "
+            "the client queued behind them is then served",
             limit_hint,
             {},
             Lifecycle::serves};
