@@ -1,9 +1,9 @@
 // client-limit (rst lab, docs/contract.md section 6, rst): a client gets at
 // most 10 s of the server in all, which serves one connection at a time:
-// one that sends a byte of its request every 2 s and never ends the line,
-// one that asks for 64 MiB and never reads it (the server's writes block)
-// and one whose 16,000 bytes are all written but never read (the server
-// waits for its send queue) are each ended with an RST, and the client
+// one whose 16,000 bytes are all written but never read (the server waits
+// for its send queue), one that sends a byte of its request every 2 s and
+// never ends the line, and one that asks for 64 MiB and never reads it
+// (the server's writes block) are each ended with an RST, and the client
 // queued behind them is served. While the server waits for that send
 // queue, it sleeps between its looks: most of a CPU spent there is a spin.
 #include <fmt/format.h>
@@ -85,36 +85,28 @@ void expect_reset_in_time(Connection& conn, Deadline within, const std::string& 
     }
 }
 
-// client-limit (rst): a silent client, a client whose reply cannot be
-// written and a client whose reply is written but never read are each
-// reset after 10 s, and the next client is served.
+// client-limit (rst): a client whose reply is written but never read, a
+// client that trickles its request and a client whose reply cannot be
+// written are each reset after 10 s, and the next client is served.
 void check_client_limit(Context& ctx) {
     const Deadline overall(80s);
-    Connection trickling = Connection::open(ctx.port(), overall.within(3s));
-    Connection stuck = Connection::open(ctx.port(), overall.within(3s), Window::narrow);
-    stuck.send_all(request_line(64ULL << 20), overall.within(3s),
-                   "a client that asks for 64 MiB and never reads");
     // 16,000 bytes fit in the socket buffers: the server's writes all
     // succeed, and what is left is the wait for the send queue to empty
     // (SIOCOUTQ), which never comes: that wait needs the deadline too.
     Connection unread = Connection::open(ctx.port(), overall.within(3s), Window::narrow);
     unread.send_all(request_line(16000), overall.within(3s),
                     "a client that asks for 16000 bytes and never reads");
+    const auto ticks_before = procfs::cpu_ticks(ctx.pid());
+    const auto waiting_since = Deadline::Clock::now();
+    Connection trickling = Connection::open(ctx.port(), overall.within(3s));
+    Connection stuck = Connection::open(ctx.port(), overall.within(3s), Window::narrow);
+    stuck.send_all(request_line(64ULL << 20), overall.within(3s),
+                   "a client that asks for 64 MiB and never reads");
     Connection next = Connection::open(ctx.port(), overall.within(3s));
     next.send_all(request_line(4000), overall.within(3s), "the client queued behind them");
 
     // The server's 10 s are not scaled; the grader's 1 s of margin is.
     // One client at a time: each one's 10 s start when the one before ends.
-    // The first sends a digit every 2 s and never a whole line: a fresh
-    // 10 s for each wait, instead of 10 s in all, never ends it.
-    expect_reset_in_time(trickling, turn(overall),
-                         "a client that sent a digit of its request every 2 s and never ended "
-                         "the line",
-                         true);
-    expect_reset_in_time(stuck, turn(overall),
-                         "a client that asked for 64 MiB through a 4 KiB window and never read");
-    const auto ticks_before = procfs::cpu_ticks(ctx.pid());
-    const auto waiting_since = Deadline::Clock::now();
     expect_reset_in_time(unread, turn(overall),
                          "a client that asked for 16000 bytes and never read them (all written, "
                          "waiting in the send queue)");
@@ -135,6 +127,14 @@ void check_client_limit(Context& ctx) {
                  "little before the next look, in a wait that a stop also ends");
         }
     }
+    // The next sends a digit every 2 s and never a whole line: a fresh
+    // 10 s for each wait, instead of 10 s in all, never ends it.
+    expect_reset_in_time(trickling, turn(overall),
+                         "a client that sent a digit of its request every 2 s and never ended "
+                         "the line",
+                         true);
+    expect_reset_in_time(stuck, turn(overall),
+                         "a client that asked for 64 MiB through a 4 KiB window and never read");
     const std::string label = fmt::format(
         "the client queued behind three that each took their 10 s (one never ended its request, "
         "two never read their reply)");
