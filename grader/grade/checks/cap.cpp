@@ -89,19 +89,21 @@ void check_cap(Context& ctx) {
     require_capped(held);
     ctx.require_running(held);
     // The clients beyond the cap wait in the listen queue: the server has
-    // not accepted them (no socket of theirs is open in it), nor parked
-    // them somewhere else than on a thread of their own.
-    const auto listening = procfs::listening_inodes(ctx.port());
+    // not accepted them, nor parked them somewhere else than on a thread of
+    // their own. A connection still in the listen queue has no socket
+    // inode yet in /proc/net/tcp; an accepted one has, wherever its
+    // descriptor went (a queue of the server's, a message in flight).
     int accepted = 0;
-    for (const auto& fd : procfs::open_fds(ctx.pid())) {
-        const auto inode = procfs::socket_inode(fd.target);
-        if (inode && !std::binary_search(listening.begin(), listening.end(), *inode)) ++accepted;
+    for (const auto& s : procfs::tcp_sockets()) {
+        if (s.local_port == ctx.port() && s.state == procfs::tcp_established && s.inode != 0) {
+            ++accepted;
+        }
     }
-    ctx.log("{}: {} connected sockets open in the server", held, accepted);
+    ctx.log("{}: {} connections accepted (an inode in /proc/net/tcp)", held, accepted);
     if (accepted > cap + 2) {
-        fail(fmt::format("{}, the server (pid {}) holds {} connected sockets for a cap of {} "
-                         "threads: it accepted the clients beyond the cap and parks them, instead "
-                         "of leaving them in the listen queue",
+        fail(fmt::format("{}, the server (pid {}) has accepted {} connections for a cap of {} "
+                         "threads: it took the clients beyond the cap out of the listen queue "
+                         "and parks them",
                          held, ctx.pid(), accepted, cap),
              cap_hint);
     }

@@ -12,15 +12,15 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
-std::optional<std::map<pid_t, std::set<std::size_t>>> io_threads(Context& ctx,
-                                                                 std::vector<Connection>& held) {
+std::optional<IoThreads> io_threads(Context& ctx, std::vector<Connection>& held) {
     std::map<int, std::size_t> conn_of_fd;  // the server's fd -> index in held
     for (std::size_t k = 0; k < held.size(); ++k) {
         if (const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), held[k].local_port())) {
             conn_of_fd[*fd] = k;
         }
     }
-    Strace trace(ctx.pid(), std::string("read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg") +
+    Strace trace(ctx.pid(), std::string("read,readv,recvfrom,recvmsg,write,writev,sendto,sendmsg,"
+                                        "io_uring_enter") +
                                 tracer_probe_calls);
     if (!trace.attached()) {
         ctx.log("which thread reads and writes each connection not checked: {}", trace.why_not());
@@ -38,13 +38,19 @@ std::optional<std::map<pid_t, std::set<std::size_t>>> io_threads(Context& ctx,
     }
     const std::string text = trace.finish();
     require_no_tracer_probe(ctx, text);
-    std::map<pid_t, std::set<std::size_t>> served;
+    IoThreads io;
     for (const auto& call : parse_strace(text)) {
+        const pid_t tid = call.pid != 0 ? static_cast<pid_t>(call.pid) : ctx.pid();
+        if (call.name == "io_uring_enter") {
+            const auto args = call.arguments();  // fd, to_submit, min_complete, flags...
+            if (args.size() >= 2 && args[1] != "0") io.ring_submitters.insert(tid);
+            continue;
+        }
         const auto it = conn_of_fd.find(call.fd());
         if (it == conn_of_fd.end() || !call.succeeded() || call.value.value_or(0) <= 0) continue;
-        served[call.pid != 0 ? static_cast<pid_t>(call.pid) : ctx.pid()].insert(it->second);
+        io.served[tid].insert(it->second);
     }
-    return served;
+    return io;
 }
 
 }  // namespace csd::grade

@@ -17,13 +17,21 @@
 
 namespace csd::grade {
 
-/// For each thread of the server, the indexes in @p held of the connections
-/// it moved bytes on (a read, recv, write or send that returned > 0) while
-/// the grader sent one more 100-byte request on each of @p held and read
-/// its reply, under strace -f. Fails (CheckFailed) when a reply is wrong or
-/// the server looks for its tracer; nullopt, after a log line, where strace
-/// cannot attach.
-[[nodiscard]] std::optional<std::map<pid_t, std::set<std::size_t>>> io_threads(
-    Context& ctx, std::vector<Connection>& held);
+/// Who moved the bytes of a set of held connections, seen with strace -f.
+struct IoThreads {
+    /// For each thread, the indexes of the held connections it moved bytes
+    /// on (a read, recv, write or send that returned > 0).
+    std::map<pid_t, std::set<std::size_t>> served;
+    /// The threads that submitted work to an io_uring (io_uring_enter with
+    /// something to submit): their reads and writes are in the ring, which
+    /// strace does not show per connection.
+    std::set<pid_t> ring_submitters;
+};
+
+/// Who moved the bytes while the grader sent one more 100-byte request on
+/// each of @p held and read its reply, under strace -f. Fails
+/// (CheckFailed) when a reply is wrong or the server looks for its tracer;
+/// nullopt, after a log line, where strace cannot attach.
+[[nodiscard]] std::optional<IoThreads> io_threads(Context& ctx, std::vector<Connection>& held);
 
 }  // namespace csd::grade

@@ -281,7 +281,7 @@ void require_own_io(Context& ctx, std::vector<Connection>& held, std::string_vie
                     const std::string& hint) {
     const auto io = io_threads(ctx, held);
     if (!io) return;
-    const auto& served = *io;
+    const auto& served = io->served;
     std::string who;
     for (const auto& [tid, conns] : served) {
         who += fmt::format("{}thread {}: {} connection{}", who.empty() ? "" : ", ", tid,
