@@ -34,6 +34,8 @@
 //                     second write                                    -> no-sigpipe
 //   sigpipe-none-keeps-disposition  -m none never sets SIG_DFL: started
 //                     with SIGPIPE ignored, it survives               -> no-sigpipe
+//   sigpipe-log-first     no bug: writes a log line to a descriptor opened
+//                     before its socket (variant.sigpipe.log-first)  -> none
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
@@ -74,6 +76,7 @@
 // test: sigpipe-none-raises sigpipe no-sigpipe control epipe
 // test: sigpipe-none-keeps-disposition sigpipe no-sigpipe control epipe
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -140,7 +143,7 @@ int main(int argc, char** argv) {
                                 "sigpipe-nosignal-late-ignore sigpipe-nosignal-handler-prints "
                                 "sigpipe-nosignal-first-send "
                                 "sigpipe-probes-tracer sigpipe-none-raises "
-                                "sigpipe-none-keeps-disposition");
+                                "sigpipe-none-keeps-disposition sigpipe-log-first");
     int port = 0;
     std::string mode = "ignore";
     for (int c = 0; (c = ::getopt(argc, argv, "p:m:")) != -1;) {
@@ -171,6 +174,12 @@ int main(int argc, char** argv) {
         ::sigprocmask(SIG_BLOCK, &pipe, nullptr);
     }
     const int flags = nosignal_flag ? MSG_NOSIGNAL : 0;
+    if (bug == "sigpipe-log-first") {
+        // No bug: a log line written to a descriptor opened before the
+        // socket (it is fd 3; the socket comes after).
+        const int log = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (log >= 0 && ::write(log, "starting\n", 9) < 0) return 1;
+    }
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;

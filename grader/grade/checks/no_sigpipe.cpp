@@ -108,13 +108,22 @@ void check_mode_runs(Context& ctx) {
 }
 
 // The output calls on the program's socket in @p calls, in order: those on
-// the descriptor of its first output call above 2 (its first line).
+// the descriptor its connect() was called on (a program may write a log
+// file before it), or, when strace saw no connect, on the descriptor of its
+// first output call above 2.
 std::vector<const StraceCall*> socket_writes(const std::vector<StraceCall>& calls) {
+    int socket = -1;
+    for (const auto& c : calls) {
+        if (c.name == "connect" && c.fd() > 2) {
+            socket = c.fd();
+            break;
+        }
+    }
     std::vector<const StraceCall*> out;
     for (const auto& c : calls) {
         if (!is_output_call(c.name) || c.fd() <= 2) continue;
-        if (!out.empty() && c.fd() != out.front()->fd()) continue;
-        out.push_back(&c);
+        if (socket < 0) socket = c.fd();
+        if (c.fd() == socket) out.push_back(&c);
     }
     return out;
 }

@@ -63,10 +63,10 @@ SigpipeRun run_once(const std::string& program, Peer peer,
                     bool parent_ignores_sigpipe = false);
 
 /// The calls traced_reset_run() traces, with tracer_probe_calls
-/// (trace.hpp): the output calls, what changes SIGPIPE's disposition or
-/// mask, and what sends a signal.
+/// (trace.hpp): connect (which descriptor is the socket), the output calls,
+/// what changes SIGPIPE's disposition or mask, and what sends a signal.
 inline constexpr const char* traced_calls =
-    "sendto,sendmsg,write,writev,rt_sigaction,rt_sigprocmask,kill,tkill,tgkill,"
+    "connect,sendto,sendmsg,write,writev,rt_sigaction,rt_sigprocmask,kill,tkill,tgkill,"
     "rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal";
 
 /// One run of PROGRAM -p PORT [@p mode_args] against a server that resets,
