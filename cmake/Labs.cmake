@@ -6,7 +6,7 @@
 #   CSD_THREAD_LABS                the ready labs with `threads yes`
 #   CSD_LAB_<FIELD>_<id>           each one-value field: STATUS TITLE DESIGN
 #                                  REFERENCES SYSCALLS LIBRARY KIND WORKERS
-#                                  THREADS HAMMER BENCH_ARGS BENCH_COUNT_ONLY
+#                                  THREADS HAMMER BENCH_ARGS BENCH_COUNT_ONLY CLOSE
 #                                  (KIND defaults to server, THREADS to no)
 #   CSD_LAB_CHECKS_<id>            its checks, in run order
 #   CSD_LAB_CHECK_POINTS_<id>_<check>, CSD_LAB_CHECK_LESSON_<id>_<check>
@@ -21,7 +21,7 @@
 
 set(CSD_LAB_ONE_VALUE_FIELDS status title design references syscalls library kind workers
     threads hammer bench-args bench-count-only model wait eventpoll many fd-setsize thread-cap
-    reply requires lesson-share lesson-source leaderboard)
+    reply close requires lesson-share lesson-source leaderboard)
 
 # _csd_lab_var(OUT FIELD): OUT = the variable suffix of FIELD (bench-args: BENCH_ARGS).
 function(_csd_lab_var out field)
@@ -181,6 +181,9 @@ function(csd_read_labs file)
     if(DEFINED CSD_LAB_REPLY_${lab} AND NOT CSD_LAB_REPLY_${lab} MATCHES "^(alphabet|header-line|served-file)$")
       message(FATAL_ERROR "${file}: lab ${lab}: reply is alphabet, header-line or served-file")
     endif()
+    if(DEFINED CSD_LAB_CLOSE_${lab} AND NOT CSD_LAB_CLOSE_${lab} MATCHES "^(fin|reset)$")
+      message(FATAL_ERROR "${file}: lab ${lab}: close is fin or reset")
+    endif()
     if(DEFINED CSD_LAB_REQUIRES_${lab} AND NOT CSD_LAB_REQUIRES_${lab} STREQUAL "io_uring")
       message(FATAL_ERROR "${file}: lab ${lab}: requires io_uring is the only requirement known")
     endif()
@@ -280,6 +283,9 @@ function(csd_write_labs_header out)
     if(CSD_LAB_THREADS_${id} STREQUAL "yes")
       string(APPEND code "            lab.threads = true;\n")
     endif()
+    if(CSD_LAB_CLOSE_${id} STREQUAL "reset")
+      string(APPEND code "            lab.close_reset = true;\n")
+    endif()
     if(CSD_LAB_BENCH_COUNT_ONLY_${id} STREQUAL "yes")
       string(APPEND code "            lab.bench_count_only = true;\n")
     endif()
@@ -370,6 +376,7 @@ struct CourseLab {
     std::vector<CourseMode> bench_modes = {};  ///< Modes csd-bench alone runs.
     std::vector<std::string_view> bench_args = {};  ///< csd-bench's extra flags.
     bool bench_count_only = false;                  ///< csd-bench counts bytes only.
+    bool close_reset = false;  ///< `close reset`: every connection ends with an RST.
     std::string_view model = {};     ///< The architecture model: event-loop.
     std::vector<std::string_view> wait_calls = {};  ///< syscall: the idle wait's calls.
     bool eventpoll = false;          ///< syscall: an epoll descriptor is required.

@@ -39,6 +39,9 @@
 // test: wraps-at-16m fork bytes control pipeline
 // test: thread-leak thread architecture control pipeline
 // test: joins-blocked thread sigterm control pipeline
+//   Reads that see the stop, writes that do not: only a client that never
+//   reads its reply holds a thread at the SIGTERM.
+// test: joins-blocked-write thread sigterm control pipeline
 // test: detached thread sigterm control pipeline
 //   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
 // test: thread-wakes-100ms thread idle-cpu control pipeline
@@ -55,6 +58,9 @@
 //   Accepting beyond the cap into a queue of its own (the second red-team of
 //   issue 20: full marks).
 // test: cap-parks thread cap control architecture
+//   The same clients parked in flight, inside a UNIX socket (SCM_RIGHTS), out
+//   of the server's descriptor table (the third red-team of issue 20).
+// test: cap-parks-in-flight thread cap control architecture
 //   Other designs lose the architecture check: a child per client, one event loop.
 // test: forks thread architecture control pipeline
 //   A thread per client is no pool; nor are a child per client or one event loop.
@@ -67,9 +73,15 @@
 //   Decoy connection threads: one thread reads and writes for all (the
 //   second red-team of issue 20: full marks).
 // test: thread-decoy thread architecture control pipeline
+//   The same decoy, hidden: it serves honestly whenever a tracer seems to be
+//   attached (timed system calls, no /proc probe), so only the untraced
+//   wakeup count sees it (the third red-team of issue 20: full marks).
+// test: thread-decoy-hides thread architecture control pipeline
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,9 +92,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -134,6 +148,10 @@ std::string_view bug;
 //                         (graded as thread)                                    -> cap
 //   thread-leak           a thread per client that stays after its client left
 //                         (waits for the stop instead of ending)                -> architecture
+//   joins-blocked-write   a joined thread per client that waits for input
+//                         together with the stop, but writes its reply with
+//                         plain blocking write()s: a client that never reads
+//                         holds the join at the stop                          -> sigterm
 //   joins-blocked         a joined thread per client, blocked in plain read():
 //                         an idle client's thread never sees the stop           -> sigterm
 //   detached              a detached thread per client, blocked in plain read();
@@ -157,9 +175,14 @@ std::string_view bug;
 //   cap-parks             a thread per client up to 256; the clients beyond are
 //                         accepted all the same and parked in a queue until a
 //                         thread is free, instead of waiting in the listen queue -> cap
+//   cap-parks-in-flight   the same, each parked client sent with SCM_RIGHTS into a
+//                         UNIX socket pair of the server's own and its descriptor
+//                         closed: it has no descriptor while it waits      -> cap
 //   thread-decoy          a thread per client that only waits for its socket's
 //                         input and hands it to one I/O thread, which reads and
 //                         writes every connection                               -> architecture
+//   thread-decoy-hides    the same, except while a tracer seems attached (timed
+//                         getppid()), when each thread serves its own client    -> architecture
 //   time-scale-blind      no bug as long as csd-grade keeps its time scale to
 //                         itself: a fork server that refuses to start (status 3)
 //                         when CSD_TIME_SCALE is in its environment, since a server
@@ -172,10 +195,10 @@ enum class Design { fork, iterative, thread };
 Design design() {
     return bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
                ? Design::iterative
-           : bug == "threads" || bug == "thread-leak" || bug == "joins-blocked" ||
+           : bug == "threads" || bug == "thread-leak" || bug.starts_with("joins-blocked") ||
                    bug == "detached" || bug == "counted-detached" || bug == "shared-buffer" ||
                    bug == "cap-closes" || bug.starts_with("thread-wakes-") ||
-                   bug == "thread-decoy" || bug == "cap-parks"
+                   bug.starts_with("thread-decoy") || bug.starts_with("cap-parks")
                ? Design::thread
                : Design::fork;
 }
@@ -318,12 +341,16 @@ void serve(int fd) {
     std::string own_line;
     std::string& line = bug == "shared-buffer" ? shared_line : own_line;
     static DecoyIo* decoy = [] {
-        if (bug != "thread-decoy") return static_cast<DecoyIo*>(nullptr);
+        if (!bug.starts_with("thread-decoy")) return static_cast<DecoyIo*>(nullptr);
         auto* io = new DecoyIo;  // lives as long as the process
         std::thread([io] { io->run(); }).detach();
         return io;
     }();
     for (;;) {
+        if (bug == "joins-blocked-write" && csd::wait_readable(fd) == csd::Wakeup::signal &&
+            csd::stop_requested()) {
+            return;
+        }
         if (bug.starts_with("thread-wakes-") || decoy != nullptr) {
             pollfd p{fd, POLLIN, 0};
             const int period = bug == "thread-wakes-100ms"   ? 100
@@ -335,7 +362,9 @@ void serve(int fd) {
                 if (csd::stop_requested()) return;
             }
         }
-        if (!(decoy != nullptr ? decoy->serve(fd, line) : serve_some(fd, line))) return;
+        const bool hand_over =
+            decoy != nullptr && !(bug == "thread-decoy-hides" && broken::tracer_by_timing());
+        if (!(hand_over ? decoy->serve(fd, line) : serve_some(fd, line))) return;
     }
 }
 
@@ -393,15 +422,81 @@ struct Running {
     int running = 0;
 };
 
+/// Where cap-parks keeps the clients beyond its cap: a queue of
+/// descriptors, or (cap-parks-in-flight) a UNIX socket pair that holds
+/// them in flight (SCM_RIGHTS), counted. Any thread, under its mutex.
+class Parking {
+  public:
+    /// Keeps @p conn for later.
+    void park(csd::Fd conn) {
+        if (bug != "cap-parks-in-flight") {
+            queue_.push_back(std::move(conn));
+            return;
+        }
+        if (!pair_[0]) {
+            int ends[2];
+            csd::check(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ends), "socketpair");
+            pair_[0] = csd::Fd(ends[0]);
+            pair_[1] = csd::Fd(ends[1]);
+        }
+        char byte = 'p';
+        iovec data{&byte, 1};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &data;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        const int fd = conn.get();
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        if (::sendmsg(pair_[0].get(), &msg, 0) == 1) ++in_flight_;
+    }  // conn closes here: the copy in flight keeps the client
+
+    /// The client parked first, if any.
+    std::optional<csd::Fd> unpark() {
+        if (bug != "cap-parks-in-flight") {
+            if (queue_.empty()) return std::nullopt;
+            csd::Fd fd = std::move(queue_.front());
+            queue_.pop_front();
+            return fd;
+        }
+        if (in_flight_ == 0) return std::nullopt;
+        char byte = 0;
+        iovec data{&byte, 1};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &data;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        if (::recvmsg(pair_[1].get(), &msg, MSG_CMSG_CLOEXEC) != 1) return std::nullopt;
+        --in_flight_;
+        const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return std::nullopt;
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        return csd::Fd(fd);
+    }
+
+  private:
+    std::deque<csd::Fd> queue_;
+    csd::Fd pair_[2];
+    int in_flight_ = 0;
+};
+
 /// A detached thread per client; they end with the process (joins-blocked:
 /// joined threads, all joined after the loop; counted-detached: detached
 /// threads that main waits for with a count).
 void serve_threaded(const csd::Fd& listener) {
-    std::vector<std::thread> joined;   // joins-blocked only
+    std::vector<std::thread> joined;   // joins-blocked(-write) only
     static std::atomic<int> alive{0};  // cap-closes only: connection threads running
     static Running counted;            // counted-detached only
-    static std::mutex parked_mutex;    // cap-parks only: guards parked and serving
-    static std::deque<csd::Fd> parked;
+    static std::mutex parked_mutex;    // cap-parks(-in-flight) only: guards parked, serving
+    static Parking parked;
     static int serving = 0;
     while (!csd::stop_requested()) {
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
@@ -410,10 +505,10 @@ void serve_threaded(const csd::Fd& listener) {
                 if (alive.load() >= 256) continue;  // conn closes here, unanswered
                 alive.fetch_add(1);
             }
-            if (bug == "cap-parks") {
+            if (bug.starts_with("cap-parks")) {
                 const std::scoped_lock lock(parked_mutex);
                 if (serving >= 256) {  // accepted all the same, parked for later
-                    parked.push_back(std::move(conn));
+                    parked.park(std::move(conn));
                     continue;
                 }
                 ++serving;
@@ -429,14 +524,14 @@ void serve_threaded(const csd::Fd& listener) {
                     serve(c.get());
                 }
                 c.reset();
-                while (bug == "cap-parks") {  // the next parked client, if any
+                while (bug.starts_with("cap-parks")) {  // the next parked client, if any
                     std::unique_lock lock(parked_mutex);
-                    if (parked.empty()) {
+                    std::optional<csd::Fd> next = parked.unpark();
+                    if (!next) {
                         --serving;
                         break;
                     }
-                    c = std::move(parked.front());
-                    parked.pop_front();
+                    c = std::move(*next);
                     lock.unlock();
                     serve(c.get());
                     c.reset();
@@ -451,7 +546,7 @@ void serve_threaded(const csd::Fd& listener) {
                     }
                 }
             });
-            if (bug == "joins-blocked") {
+            if (bug.starts_with("joins-blocked")) {
                 joined.emplace_back(std::move(thread));
             } else {
                 thread.detach();
@@ -475,7 +570,8 @@ int main(int argc, char** argv) {
         "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
         "cap-closes "
         "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind thread-decoy "
-        "cap-parks");
+        "thread-decoy-hides joins-blocked-write "
+        "cap-parks cap-parks-in-flight");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});

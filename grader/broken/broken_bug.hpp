@@ -8,6 +8,10 @@
 /// on as argv[0].
 /// Plain C++ and POSIX, no lab library. Header-only.
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -37,6 +41,22 @@ inline std::string_view bug_from_name(const char* argv0, std::string_view known,
                  static_cast<int>(name.size()), name.data(), static_cast<int>(prefix.size()),
                  prefix.data(), static_cast<int>(known.size()), known.data());
     std::exit(2);
+}
+
+/// True when a tracer (strace) seems to be attached, told by timing alone,
+/// as a cheat that hides from the grader's probes would: the cheapest of
+/// 40 getppid() calls takes more than 5 us (tens of us when every system
+/// call stops for ptrace, under 1 us otherwise). Reads no /proc file, so
+/// the grader's tracer-probe detection cannot see it. Any thread.
+inline bool tracer_by_timing() {
+    using clock = std::chrono::steady_clock;  // vDSO: no system call
+    auto cheapest = clock::duration::max();
+    for (int i = 0; i < 40; ++i) {
+        const auto start = clock::now();
+        (void)::syscall(SYS_getppid);
+        cheapest = std::min(cheapest, clock::now() - start);
+    }
+    return cheapest > std::chrono::microseconds(5);
 }
 
 }  // namespace broken

@@ -40,6 +40,11 @@
 //   The same, the eventfds left in the loops' sets, never written (the
 //   second red-team of issue 20: full marks): strace sees who adds.
 // test: reactor-direct-add-eventfd reactor modes control pipeline
+//   Both, hidden: honest whenever a tracer seems attached (timed system
+//   calls, no /proc probe), so that only the untraced checks can see them
+//   (the third red-team of issue 20: full marks).
+// test: reactor-decoy-hides reactor architecture control pipeline
+// test: reactor-direct-add-hides reactor architecture control pipeline
 // (reactor-pipe-wakeup is no bug: a self-pipe per loop instead of an
 // eventfd, a correct variant that modes must pass; CMakeLists.txt.)
 #include <fcntl.h>
@@ -111,12 +116,23 @@ bool polls_inbox() {
 //                          adds each connection to the loop's epoll set -> modes
 //   reactor-direct-add-eventfd  the same, each loop's eventfd in its set
 //                          but never written                            -> modes
+//   reactor-decoy-hides    reactor-decoy-loops, except while a tracer seems
+//                          attached (timed getppid()): then each loop
+//                          serves its own set and loop 0 leaves them be -> architecture
+//   reactor-direct-add-hides  reactor-direct-add-eventfd, except while a
+//                          tracer seems attached: then inbox + eventfd   -> architecture
 //   reactor-exits-unjoined the main thread _exit(0)s at the stop, its loops
 //                          neither stopped nor joined                   -> sigterm
 
 /// reactor-direct-add(-eventfd): the acceptor adds each client to the loop's set.
 bool direct_add() {
-    return bug == "reactor-direct-add" || bug == "reactor-direct-add-eventfd";
+    return bug == "reactor-direct-add" || bug == "reactor-direct-add-eventfd" ||
+           bug == "reactor-direct-add-hides";
+}
+
+/// reactor-decoy-loops and reactor-decoy-hides: loop 0 serves every set.
+bool decoy_loops() {
+    return bug == "reactor-decoy-loops" || bug == "reactor-decoy-hides";
 }
 
 /// reactor-direct-add: the bit of an event's data that marks a descriptor.
@@ -255,7 +271,7 @@ void Loop::control(int op, int fd, std::uint32_t events, void* tag) {
 }
 
 void Loop::hand_over(csd::Fd client) {
-    if (direct_add()) {
+    if (direct_add() && !(bug == "reactor-direct-add-hides" && broken::tracer_by_timing())) {
         // Straight into the loop's epoll set, from the acceptor's thread:
         // the event carries the descriptor, its top bit set (no pointer has it).
         epoll_event event{};
@@ -338,12 +354,17 @@ void Loop::serve_ready() {
 }
 
 void Loop::run() {
-    if (bug == "reactor-decoy-loops" && index_ > 0) {
-        // A decoy: woken by its set's events, it only sleeps a little.
+    if (decoy_loops() && index_ > 0) {
+        // A decoy: woken by its set's events, it only sleeps a little
+        // (reactor-decoy-hides: unless traced, when it serves them).
         for (;;) {
             epoll_event event{};
             const int ready = ::epoll_wait(epoll_.get(), &event, 1, -1);
             if (ready > 0 && event.data.ptr == &stop_tag) return;
+            if (bug == "reactor-decoy-hides" && broken::tracer_by_timing()) {
+                serve_ready();
+                continue;
+            }
             ::usleep(1000);
         }
     }
@@ -380,7 +401,13 @@ void Loop::run() {
             } else if (tag == &listener_tag) {
                 accept_clients();
             } else if (std::find(nested_.begin(), nested_.end(), tag) != nested_.end()) {
-                static_cast<Loop*>(tag)->serve_ready();  // another loop's work, on this thread
+                // Another loop's work, on this thread (reactor-decoy-hides:
+                // unless traced, when that loop serves it and this one waits).
+                if (bug == "reactor-decoy-hides" && broken::tracer_by_timing()) {
+                    ::usleep(1000);
+                    continue;
+                }
+                static_cast<Loop*>(tag)->serve_ready();
             } else {
                 Connection& c = *static_cast<Connection*>(tag);
                 if (c.fd) on_event(c, events_[i].events);  // not closed earlier in this batch
@@ -505,7 +532,7 @@ int main(int argc, char** argv) {
         "reactor-one-listener reactor-blocking-write reactor-four-loops "
         "reactor-decoy-loops reactor-handoff-loop-0 reactor-handoff-uneven "
         "reactor-loops-take-signals reactor-exits-unjoined reactor-direct-add "
-        "reactor-direct-add-eventfd "
+        "reactor-direct-add-eventfd reactor-decoy-hides reactor-direct-add-hides "
         "reactor-pipe-wakeup");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
@@ -548,7 +575,7 @@ int main(int argc, char** argv) {
         std::vector<std::jthread> threads;
         const StopOnExit stop_all;
         if (bug == "reactor-shared-epoll") loops.resize(1);  // every thread runs loop 0
-        if (bug == "reactor-decoy-loops") {
+        if (decoy_loops()) {
             for (std::size_t i = 1; i < loops.size(); ++i) loops[0]->watch_nested(*loops[i]);
         }
         // The loops are born with SIGTERM and SIGINT blocked (they inherit

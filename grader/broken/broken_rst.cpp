@@ -24,6 +24,17 @@
 //                that sends a byte every few seconds holds it forever
 //                (fails client-limit)
 //   rst-12s      12.5 s per client instead of 10 (fails client-limit)
+//   rst-read-fresh  10 s in all for the reply, but 10 s for each wait of the
+//                request: a client that sends a digit every 2 s and never
+//                ends its line holds the server (fails client-limit)
+//   rst-phase-deadline  10 s for the request, then a fresh 10 s for the
+//                reply and its acknowledgement (fails client-limit)
+//   rst-progress-deadline  10 s in all, but restarted whenever a write
+//                moves some bytes: a slow but steady reader holds the server
+//                (fails client-limit)
+//   rst-spin-write  10 s in all, but a full send queue is tried again at
+//                once instead of waited for in poll(): a CPU spent on a slow
+//                reader (fails client-limit)
 //   rst-spin-ack looks at its send queue again and again without sleeping:
 //                a CPU spent while a client does not read (fails client-limit)
 //   rst-no-wait-small  skips the wait for replies up to 8 KiB (fails reply)
@@ -53,6 +64,12 @@
 // test: rst-fresh-deadline rst client-limit control rst
 // test: rst-12s rst client-limit control rst
 // test: rst-spin-ack rst client-limit control rst
+//   The third red-team of issue 20 (full marks): a limit per phase, one that
+//   restarts with progress, and a spin while the reply is written.
+// test: rst-phase-deadline rst client-limit control rst
+// test: rst-read-fresh rst client-limit control rst
+// test: rst-progress-deadline rst client-limit control rst
+// test: rst-spin-write rst client-limit control rst
 // test: rst-no-wait-small rst reply control rst
 // test: rst-fin-malformed rst rst control reply
 // test: rst-any-address rst start control rst
@@ -116,7 +133,7 @@ std::uint64_t read_request(int fd, Clock::time_point end) {
             if (bug == "rst-crash-odd") std::abort();
             return 0;
         }
-        if (!wait_for(fd, POLLIN, end)) return 0;
+        if (!wait_for(fd, POLLIN, bug == "rst-read-fresh" ? Clock::now() + 10s : end)) return 0;
         const ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) return 0;
         if (got > 0) line.append(buf, static_cast<std::size_t>(got));
@@ -136,8 +153,11 @@ bool send_reply(int fd, std::uint64_t n, Clock::time_point end) {
         const ssize_t w = ::send(fd, buf + at, len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0) {
             sent += static_cast<std::uint64_t>(w);
+            if (bug == "rst-progress-deadline") end = Clock::now() + 10s;
         } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
             return false;
+        } else if (bug == "rst-spin-write") {
+            if (test_server::stop || Clock::now() >= end) return false;  // else: again at once
         } else if (!wait_for(fd, POLLOUT, end)) {
             return false;
         }
@@ -164,11 +184,12 @@ void serve(int fd) {
                                   : bug == "rst-12s"    ? accepted + 12500ms
                                                         : accepted + 10s;
     const std::uint64_t n = read_request(fd, end);
-    const bool sent = n > 0 && send_reply(fd, n, end);
+    const Clock::time_point reply_end = bug == "rst-phase-deadline" ? Clock::now() + 10s : end;
+    const bool sent = n > 0 && send_reply(fd, n, reply_end);
     if (bug == "rst-sleep-1s") ::usleep(1000 * 1000);
     const bool waits =
         bug != "rst-no-wait" && bug != "rst-sleep-1s" && !(bug == "rst-no-wait-small" && n <= 8192);
-    if (sent && waits) wait_acknowledged(fd, bug == "rst-queue-no-limit" ? never : end);
+    if (sent && waits) wait_acknowledged(fd, bug == "rst-queue-no-limit" ? never : reply_end);
     const bool fin = bug == "rst-fin" || (bug == "rst-fin-malformed" && n == 0);
     if (!fin) {
         const linger abort{1, 0};
@@ -183,7 +204,9 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "rst-fin rst-no-wait rst-sleep-1s rst-no-limit rst-queue-no-limit rst-fresh-deadline "
-        "rst-12s rst-spin-ack rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
+        "rst-12s rst-spin-ack rst-phase-deadline rst-progress-deadline rst-spin-write "
+        "rst-read-fresh "
+        "rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
         "rst-crash-odd rst-ack-wait-ignores-stop");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();

@@ -41,6 +41,9 @@
 // test: sendfile-copy-is-sendfile sendfile copy-mode control pipeline
 //   -m copy takes a short send() for the whole buffer.
 // test: sendfile-copy-short sendfile copy-mode control pipeline
+//   -m copy sends the first 448 KiB of each reply with sendfile(): two
+//   replies stay under 1 MiB (the third red-team of issue 20: full marks).
+// test: sendfile-copy-head sendfile copy-mode control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -90,6 +93,7 @@ bool copy_mode = false;
 //                   too (only regular files can be served)                  -> start
 //   sendfile-copy-is-sendfile  -m copy sends with sendfile() too          -> copy-mode
 //   sendfile-copy-short  -m copy consumes the whole buffer after a short send -> copy-mode
+//   sendfile-copy-head   -m copy sends each reply's first 448 KiB with sendfile() -> copy-mode
 // (-m copy otherwise copies, as the lab asks: pread() and send().)
 // and one that is no bug, a server the grader once misjudged:
 //   sendfile-lseek-null  lseek() to the reply's offset, then sendfile(sock,
@@ -126,8 +130,12 @@ bool traced() {
 /// Sends up to @p count bytes of the file from @p at; returns the bytes
 /// the session may consume, 0 when the socket is full, -1 when the client is gone.
 long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count) {
+    constexpr std::uint64_t head = 448 * 1024;  // sendfile-copy-head: by sendfile()
+    const bool head_by_sendfile = bug == "sendfile-copy-head" && at < head;
+    if (head_by_sendfile)
+        count = static_cast<std::size_t>(std::min<std::uint64_t>(count, head - at));
     if (bug == "sendfile-copy" || (bug == "sendfile-copies-untraced" && !traced()) ||
-        (copy_mode && bug != "sendfile-copy-is-sendfile")) {
+        (copy_mode && bug != "sendfile-copy-is-sendfile" && !head_by_sendfile)) {
         static thread_local std::array<char, 16 * 1024> buf;
         const ssize_t got =
             ::pread(file.fd, buf.data(), std::min(count, buf.size()), static_cast<off_t>(at));
@@ -195,7 +203,8 @@ int main(int argc, char** argv) {
         "sendfile-copy sendfile-copies-untraced sendfile-mmap sendfile-short sendfile-continues "
         "sendfile-lseek-null "
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
-        "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short");
+        "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short "
+        "sendfile-copy-head");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",

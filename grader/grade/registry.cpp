@@ -102,6 +102,7 @@ LabInfo from_manifest(const CourseLab& course) {
                 : course.reply == "served-file" ? Reply::served_file
                                                 : Reply::alphabet;
     lab.needs_io_uring = course.needs == "io_uring";
+    lab.closes_with_reset = course.close_reset;
     lab.workers = course.workers;
     lab.modes = course.modes;
     for (const CourseCheck& check : course.checks) lab.checks.push_back(check.id);
@@ -182,7 +183,7 @@ std::vector<std::string> server_args(const LabInfo& lab, std::string_view check)
 }
 
 bool ends_with_reset(const LabInfo& lab) {
-    return std::find(lab.checks.begin(), lab.checks.end(), "rst") != lab.checks.end();
+    return lab.closes_with_reset;
 }
 
 std::string handout_path(const LabInfo& lab) {

@@ -91,6 +91,9 @@ struct LabInfo {
     /// The lab needs io_uring: where it is unavailable (io_uring_available()),
     /// csd-grade runs no check and says so (exit status 3).
     bool needs_io_uring = false;
+    /// Every connection ends with an RST once its reply is acknowledged
+    /// (labs/labs.txt `close reset`: the rst lab).
+    bool closes_with_reset = false;
 };
 
 /// Where a check stands in the life of the server under test.
@@ -144,7 +147,7 @@ struct CheckInfo {
 [[nodiscard]] std::string handout_path(const LabInfo& lab);
 
 /// True when the server of @p lab ends every connection with an RST once
-/// its reply is acknowledged (the rst lab: its checks include `rst`).
+/// its reply is acknowledged (labs/labs.txt `close reset`: the rst lab).
 [[nodiscard]] bool ends_with_reset(const LabInfo& lab);
 
 /// The checks to run for @p lab.

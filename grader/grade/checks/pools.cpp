@@ -15,6 +15,7 @@
 #include "io_threads.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
+#include "request_wakeups.hpp"
 #include "worker_pool.hpp"
 
 namespace csd::grade {
@@ -265,12 +266,6 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
          hint);
 }
 
-// Which threads do the work: a request for 4000 bytes on each connection of
-// @p held, one after another, and for each the threads of the server that
-// woke up for it (voluntary_ctxt_switches per task: a thread that served a
-// request went back to sleep after it). A thread that woke for every request
-// is a loop that serves them all; the others are decoys that only exist.
-// Fails when fewer than @p want threads served requests of their own.
 // One more request on each of @p held under strace -f: the reads of each
 // request and the writes of its reply (the calls that moved bytes on its
 // socket) are one thread's, and no thread does those of two held
@@ -301,67 +296,49 @@ void require_own_io(Context& ctx, std::vector<Connection>& held, std::string_vie
     }
 }
 
+// Which threads do the work: a request for 4000 bytes on each connection of
+// @p held, one after another, and for each the threads of the server that
+// woke up for it (request_wakeups, untraced). A thread that woke for every
+// request, beyond what a timer of its own explains, serves them all; the
+// others are decoys that only wait. Fails when fewer than @p want threads
+// served requests of their own, or one served them all; then checks the
+// same under strace (require_own_io).
 void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
                          std::string_view unit, const std::string& hint) {
-    const auto wakeups = [&] {
-        std::map<pid_t, std::uint64_t> all;
-        for (const pid_t tid : procfs::thread_ids(ctx.pid())) {
-            if (procfs::thread_name(ctx.pid(), tid) == "csd-signals") continue;
-            if (const auto n = procfs::task_voluntary_switches(ctx.pid(), tid)) all[tid] = *n;
-        }
-        return all;
-    };
-    const Deadline overall(30s);
-    std::vector<std::set<pid_t>> woke;  // per request
-    auto before = wakeups();
-    for (std::size_t k = 0; k < held.size(); ++k) {
-        const std::string label =
-            fmt::format("request 4000 again on held connection {} of {}", k + 1, held.size());
-        held[k].send_all(request_line(4000), overall.within(3s), label);
-        expect_reply(ctx.reply(), held[k], 4000, overall.within(3s), label);
-        // The thread that served it goes back to sleep (and counts a switch).
-        std::this_thread::sleep_for(scaled(50ms));
-        const auto after = wakeups();
-        std::set<pid_t> these;
-        for (const auto& [tid, n] : after) {
-            const auto it = before.find(tid);
-            if (it != before.end() && n > it->second) these.insert(tid);
-        }
-        woke.push_back(std::move(these));
-        before = after;
-    }
-    if (woke.empty()) return;
-    std::set<pid_t> every = woke.front();  // woke for every request
-    std::set<pid_t> some;                  // woke for some request
-    for (const auto& w : woke) {
-        std::set<pid_t> both;
-        for (const pid_t t : w) {
-            some.insert(t);
-            if (every.contains(t)) both.insert(t);
-        }
-        every = std::move(both);
-    }
+    std::vector<Connection*> conns;
+    for (auto& c : held) conns.push_back(&c);
+    const auto wakes = request_wakeups(ctx, conns, 4000, "request 4000 again on held connection");
+    if (wakes.woke.empty()) return;
+    std::set<pid_t> some;  // woke for some request
+    for (const auto& w : wakes.woke) some.insert(w.begin(), w.end());
     int own = 0;
-    for (const pid_t t : some) own += every.contains(t) ? 0 : 1;
+    for (const pid_t t : some) own += wakes.every.contains(t) ? 0 : 1;
     ctx.log("work spread: {} threads served requests of their own, {} woke for all", own,
-            every.size());
-    if (own >= want) {
-        require_own_io(ctx, held, unit, hint);
-        return;
+            wakes.every.size());
+    const std::string all = threads_text(ctx.pid(), wakes.every);
+    if (own < want) {
+        fail(fmt::format("{} connections held open, one request on each in turn: {} {} of the "
+                         "server (pid {}) served requests of their own, {} expected; {}",
+                         held.size(), own, unit, ctx.pid(), want,
+                         wakes.every.empty() ? std::string("no thread woke up for them")
+                                             : "thread " + all +
+                                                   " woke up for every one of them: it serves "
+                                                   "them all, the other threads only exist"),
+             hint);
     }
-    std::string all;
-    for (const pid_t t : every) {
-        all += fmt::format("{}{} (\"{}\")", all.empty() ? "" : ", ", t,
-                           procfs::thread_name(ctx.pid(), t));
+    // Seen without a tracer: no thread wakes up for every connection's
+    // request (a tracer changes what a program that looks for it does).
+    if (!wakes.every.empty()) {
+        fail(fmt::format("{} connections held open, one request on each in turn: thread {} of "
+                         "the server (pid {}) woke up for every one of them, far more often "
+                         "than when the server is idle: it serves them all, and the {} that "
+                         "woke up beside it only wait",
+                         held.size(), all, ctx.pid(), unit),
+             fmt::format("{}: the thread that serves a client does its reads and writes; {} "
+                         "that only wait and pass the work on to one thread are decoys",
+                         hint, unit));
     }
-    fail(fmt::format("{} connections held open, one request on each in turn: {} {} of the server "
-                     "(pid {}) served requests of their own, {} expected; {}",
-                     held.size(), own, unit, ctx.pid(), want,
-                     every.empty() ? std::string("no thread woke up for them")
-                                   : "thread " + all +
-                                         " woke up for every one of them: it serves "
-                                         "them all, the other threads only exist"),
-         hint);
+    require_own_io(ctx, held, unit, hint);
 }
 
 }  // namespace

@@ -2,14 +2,18 @@
 // event loops, each a thread with an epoll instance of its own (n threads,
 // or n + 1 with an acceptor); idle, every loop sleeps in epoll_wait()
 // without waking; every held connection is in exactly one loop's interest
-// list. Seen from the outside, in /proc (reactor_loops.hpp).
+// list; each loop's thread wakes up for its own connections (a request, a
+// new connection handed over). Seen from the outside, in /proc
+// (reactor_loops.hpp), and under strace.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <thread>
 
 #include "models.hpp"
+#include "procfs.hpp"
 #include "reactor_loops.hpp"
+#include "waits.hpp"
 
 namespace csd::grade {
 
@@ -20,6 +24,56 @@ namespace {
 
 std::string tid_list(const std::vector<pid_t>& tids) {
     return tids.empty() ? std::string("none") : fmt::format("{}", fmt::join(tids, ", "));
+}
+
+// A new connection that sends nothing, @p rounds times: the loop whose set
+// takes it must wake up for it (its eventfd, or its own listener) before
+// any byte arrives. An acceptor that adds the connection to a sleeping
+// loop's set itself leaves that loop asleep; the thread that waits in a
+// set is the one that changes it.
+void require_handoff_wakes_loop(Context& ctx, const std::vector<pid_t>& loops,
+                                const std::vector<int>& epolls, int rounds) {
+    const auto set_of_loop = loop_sets(loops);
+    if (set_of_loop.empty()) return;
+    std::vector<Connection> silent;  // kept open: a close would wake a loop too
+    for (int r = 1; r <= rounds; ++r) {
+        const std::string when =
+            fmt::format("a new connection that sends nothing ({} of {})", r, rounds);
+        const auto before = switches_of(ctx.pid(), loops);
+        silent.push_back(Connection::open(ctx.port(), Deadline(3s)));
+        const auto& c = silent.back();
+        // Until its descriptor is in a loop's set.
+        int set = -1;
+        (void)poll_until(2s, [&] {
+            const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), c.local_port());
+            if (!fd) return false;
+            for (const int ep : epolls) {
+                const auto targets = procfs::epoll_targets(ctx.pid(), ep);
+                if (targets && std::find(targets->begin(), targets->end(), *fd) != targets->end()) {
+                    set = ep;
+                    return true;
+                }
+            }
+            return false;
+        });
+        if (set < 0) {
+            ctx.require_running(when);
+            fail(fmt::format("{}: 2 s after it connected, no loop's epoll set watched it", when),
+                 reactor_hint);
+        }
+        std::this_thread::sleep_for(scaled(50ms));
+        const auto after = switches_of(ctx.pid(), loops);
+        for (const auto& [tid, ep] : set_of_loop) {
+            if (ep != set || after.at(tid) > before.at(tid)) continue;
+            fail(fmt::format("{}: it joined the epoll set fd {} of loop thread {}, and that "
+                             "thread never woke up: another thread added it to a set that a "
+                             "sleeping loop waits in",
+                             when, ep, tid),
+                 "hand a new connection over to its loop: put it in the loop's inbox and wake "
+                 "the loop (write to its eventfd); the loop's own thread adds it to its epoll "
+                 "set");
+        }
+    }
 }
 
 }  // namespace
@@ -76,7 +130,8 @@ void check_reactor_architecture(Context& ctx) {
     }
     // Each loop serves its own connections itself.
     if (loops && loops->size() == static_cast<std::size_t>(n)) {
-        require_loops_do_the_work(ctx, held, *loops, when);
+        require_loops_do_the_work(ctx, held, *loops, epolls, when);
+        require_handoff_wakes_loop(ctx, *loops, epolls, n);
     }
     // The loops are -n, whatever -n is.
     for (const int m : other_pool_sizes(ctx)) {

@@ -16,6 +16,7 @@
 #include "io_threads.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
+#include "request_wakeups.hpp"
 #include "syscalls.hpp"
 
 namespace csd::grade::reactor {
@@ -109,8 +110,8 @@ std::vector<Connection> hold_served(Context& ctx, int count, std::string_view wh
     return held;
 }
 
-std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connection>& held,
-                                         const std::vector<int>& epolls, std::string_view when) {
+std::vector<int> connection_sets(Context& ctx, const std::vector<Connection>& held,
+                                 const std::vector<int>& epolls, std::string_view when) {
     std::map<std::uint64_t, int> fd_of_inode;
     for (const auto& fd : procfs::open_fds(ctx.pid())) {
         if (const auto inode = procfs::socket_inode(fd.target)) fd_of_inode[*inode] = fd.fd;
@@ -140,8 +141,7 @@ std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connect
             return inode_of_client.contains(c.local_port());
         });
     });
-    std::map<int, int> count;
-    for (const int ep : epolls) count[ep] = 0;
+    std::vector<int> sets;
     for (std::size_t i = 0; i < held.size(); ++i) {
         const auto inode = inode_of_client.find(held[i].local_port());
         if (inode == inode_of_client.end() || !fd_of_inode.contains(inode->second)) {
@@ -162,9 +162,31 @@ std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connect
                      in.empty() ? std::string() : fmt::format(" (fds {})", fmt::join(in, ", "))),
                  reactor_hint);
         }
-        ++count[in.front()];
+        sets.push_back(in.front());
     }
+    return sets;
+}
+
+std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connection>& held,
+                                         const std::vector<int>& epolls, std::string_view when) {
+    std::map<int, int> count;
+    for (const int ep : epolls) count[ep] = 0;
+    for (const int ep : connection_sets(ctx, held, epolls, when)) ++count[ep];
     return count;
+}
+
+std::map<pid_t, int> loop_sets(const std::vector<pid_t>& loops) {
+    std::map<pid_t, int> set_of;
+    (void)poll_until(1s, [&] {
+        set_of.clear();
+        for (const pid_t tid : loops) {
+            const auto s = procfs::current_syscall(tid);
+            if (in_epoll_wait(s) && !s.args.empty()) set_of[tid] = static_cast<int>(s.args[0]);
+        }
+        return set_of.size() == loops.size();
+    });
+    if (set_of.size() != loops.size()) return {};
+    return set_of;
 }
 
 std::string counts_text(const std::map<int, int>& count) {
@@ -175,10 +197,48 @@ std::string counts_text(const std::map<int, int>& count) {
     return text;
 }
 
-// One more request on each of @p held under strace: fails unless each of
-// the loop threads @p loops read or wrote some connection itself.
+// One request on a connection of each loop's set, in turn, untraced: the
+// loop's own thread wakes up for it and no thread wakes up for them all.
+// Then one more request on each of @p held under strace: each loop thread
+// reads or writes some connection itself.
 void require_loops_do_the_work(Context& ctx, std::vector<Connection>& held,
-                               const std::vector<pid_t>& loops, const std::string& when) {
+                               const std::vector<pid_t>& loops, const std::vector<int>& epolls,
+                               const std::string& when) {
+    const auto set_of_loop = loop_sets(loops);
+    if (set_of_loop.empty()) {
+        ctx.log("{}: the set each loop waits in could not be read (/proc/TID/syscall)", when);
+    } else {
+        const auto sets = connection_sets(ctx, held, epolls, when);
+        std::vector<Connection*> picks;
+        std::vector<std::pair<pid_t, int>> owner;  // per pick: its loop thread and its set
+        for (const auto& [tid, ep] : set_of_loop) {
+            const auto it = std::find(sets.begin(), sets.end(), ep);
+            if (it == sets.end()) continue;
+            picks.push_back(&held[static_cast<std::size_t>(it - sets.begin())]);
+            owner.emplace_back(tid, ep);
+        }
+        const auto wakes =
+            request_wakeups(ctx, picks, 4000, "one request on a connection of each loop's set");
+        for (std::size_t k = 0; k < picks.size(); ++k) {
+            if (wakes.woke[k].contains(owner[k].first)) continue;
+            fail(fmt::format("{}, one request on a connection of each loop's set in turn: loop "
+                             "thread {} (asleep in epoll_wait() on epoll fd {}, which watches "
+                             "that connection) did not wake up for it; threads that did: {}",
+                             when, owner[k].first, owner[k].second,
+                             wakes.woke[k].empty() ? std::string("none")
+                                                   : threads_text(ctx.pid(), wakes.woke[k])),
+                 "each loop's thread serves the connections of its own epoll set, itself: it "
+                 "is the one that wakes up when one of them has a request");
+        }
+        if (picks.size() >= 2 && !wakes.every.empty()) {
+            fail(fmt::format("{}, one request on a connection of each loop's set in turn: "
+                             "thread {} woke up for every one of them, far more often than "
+                             "when the server is idle: it serves every loop's connections",
+                             when, threads_text(ctx.pid(), wakes.every)),
+                 "each loop's thread serves the connections of its own epoll set, itself: no "
+                 "thread serves the others' sets, no loop only waits");
+        }
+    }
     const auto io = io_threads(ctx, held);
     if (!io) return;
     std::string who;

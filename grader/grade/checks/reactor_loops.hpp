@@ -50,6 +50,17 @@ std::map<pid_t, std::uint64_t> switches_of(pid_t pid, const std::vector<pid_t>& 
 /// @p count connections that got their 4000-byte reply and are held open.
 std::vector<Connection> hold_served(Context& ctx, int count, std::string_view what);
 
+/// The epoll instance (of @p epolls) that watches each of @p held, in
+/// order; fails when one of them is watched by no epoll instance or by
+/// several.
+std::vector<int> connection_sets(Context& ctx, const std::vector<Connection>& held,
+                                 const std::vector<int>& epolls, std::string_view when);
+
+/// The epoll instance each of @p loops waits in (the first argument of
+/// its epoll_wait(), /proc/TID/syscall), given 1 s for all of them to be
+/// waiting; empty when that cannot be read.
+std::map<pid_t, int> loop_sets(const std::vector<pid_t>& loops);
+
 /// For each epoll instance of the server, how many of @p held it watches;
 /// fails when one of them is watched by no epoll instance or by several.
 std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connection>& held,
@@ -58,11 +69,16 @@ std::map<int, int> connections_per_epoll(Context& ctx, const std::vector<Connect
 /// "epoll fd 4: 3, epoll fd 5: 2" for messages.
 std::string counts_text(const std::map<int, int>& count);
 
-/// One more request on each of @p held under strace -f; fails unless each
-/// of the loop threads @p loops read or wrote some connection itself (a
-/// loop that only waits while another thread serves its set is a decoy).
-/// @p when says when, for messages.
+/// Who serves each loop's connections. Untraced first: one request on a
+/// connection of each loop's set (of @p epolls) in turn; fails unless the
+/// loop thread waiting in that set woke up for it, or when one thread woke
+/// up for all of them (request_wakeups). Then one more request on each of
+/// @p held under strace -f; fails unless each of the loop threads @p loops
+/// read or wrote some connection itself (a loop that only waits while
+/// another thread serves its set is a decoy). @p when says when, for
+/// messages.
 void require_loops_do_the_work(Context& ctx, std::vector<Connection>& held,
-                               const std::vector<pid_t>& loops, const std::string& when);
+                               const std::vector<pid_t>& loops, const std::vector<int>& epolls,
+                               const std::string& when);
 
 }  // namespace csd::grade::reactor

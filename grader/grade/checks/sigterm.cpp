@@ -276,13 +276,15 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
             expect_reply(ctx.reply(), idle.back(), 1, Deadline(3s), what);
         }
     }
-    // rst, every other round: a client that never reads its 16000 bytes,
-    // so that the SIGTERM finds the server waiting for a send queue that
-    // never empties. That wait, too, must end at a stop.
+    // Every other round: a client that never reads its reply, so that the
+    // SIGTERM finds the server (or the worker that serves it) waiting for
+    // room to write 64 MiB, or, in rst, waiting for a send queue that never
+    // empties (16000 bytes are all written). Those waits, too, end at a stop.
     std::optional<Connection> unread;
-    if (ends_with_reset(ctx.lab()) && round % 2 == 1) {
+    if (round % 2 == 1) {
+        const std::uint64_t asked = ends_with_reset(ctx.lab()) ? 16000 : (64ULL << 20);
         unread.emplace(Connection::open(ctx.port(), Deadline(3s), Window::narrow));
-        unread->send_all(request_line(16000), Deadline(3s), "a client that never reads");
+        unread->send_all(request_line(asked), Deadline(3s), "a client that never reads");
     }
     const pid_t top = ctx.pid();
     const bool tsan = procfs::runs_tsan(top);
@@ -360,10 +362,13 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
                 round + 1, rounds, in_mode, total, before, total - before);
             break;
     }
-    if (unread)
-        when +=
-            ", and one client that never read its 16000 bytes (the server waiting "
-            "for its send queue to empty)";
+    if (unread) {
+        when += ends_with_reset(ctx.lab())
+                    ? ", and one client that never read its 16000 bytes (the server waiting "
+                      "for its send queue to empty)"
+                    : ", and one client that asked for 64 MiB and never read them (the server "
+                      "waiting for room to write its reply)";
+    }
     if (!status) {
         fail(
             fmt::format("the server (pid {}) was still running 2 s after SIGTERM ({})", top, when));

@@ -55,7 +55,7 @@ void check_spread(Context& ctx) {
             }
         }
         // ...and served it itself.
-        require_loops_do_the_work(ctx, held, *loops, when);
+        require_loops_do_the_work(ctx, held, *loops, epolls, when);
     }
 }
 

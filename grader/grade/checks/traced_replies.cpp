@@ -44,4 +44,8 @@ TracedReplies traced_pipelined_replies(Context& ctx, std::string_view calls, std
     return out;
 }
 
+bool in_kernel_copy(std::string_view name) {
+    return name == "sendfile" || name == "splice" || name == "tee" || name == "copy_file_range";
+}
+
 }  // namespace csd::grade

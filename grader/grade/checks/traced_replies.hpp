@@ -15,6 +15,21 @@
 
 namespace csd::grade {
 
+/// The calls that move a file's bytes to a socket inside the kernel, and
+/// vmsplice (it hands user pages to a pipe, for splice): strace names,
+/// x86-64 and arm64.
+inline constexpr std::string_view kernel_copy_calls =
+    "sendfile,splice,tee,copy_file_range,vmsplice";
+/// The calls that write from the server's memory to a descriptor.
+inline constexpr std::string_view write_calls =
+    "write,pwrite64,writev,pwritev,pwritev2,sendto,sendmsg,sendmmsg";
+/// The calls that read from a descriptor into the server's memory.
+inline constexpr std::string_view read_calls = "read,pread64,readv,preadv,preadv2,recvfrom,recvmsg";
+
+/// True for the calls of kernel_copy_calls that move the bytes themselves
+/// (all but vmsplice): what zero-copy wants and copy-mode forbids.
+[[nodiscard]] bool in_kernel_copy(std::string_view name);
+
 /// What strace saw while the server sent the replies.
 struct TracedReplies {
     std::string text;                            ///< strace's output.

@@ -23,16 +23,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The calls that move bytes (their x86-64 and arm64 names): the zero-copy
-// ones, and those that copy between user memory and a descriptor (vmsplice
-// too: it hands user pages to a pipe).
-constexpr const char* traced =
-    "sendfile,splice,tee,copy_file_range,vmsplice,read,pread64,readv,preadv,preadv2,write,"
-    "pwrite64,writev,pwritev,pwritev2,sendto,sendmsg,sendmmsg,recvfrom,recvmsg";
-
-bool zero_copy_call(const std::string& name) {
-    return name == "sendfile" || name == "splice" || name == "tee" || name == "copy_file_range";
-}
+// The calls that move bytes: the zero-copy ones, and those that copy
+// between user memory and a descriptor (vmsplice too: it hands user pages
+// to a pipe).
+const std::string traced = fmt::format("{},{},{}", kernel_copy_calls, read_calls, write_calls);
 
 // The descriptor that the zero-copy call @p c reads from: sendfile's
 // second argument, splice's and copy_file_range's first; -1 for others.
@@ -125,7 +119,7 @@ void check_zero_copy(Context& ctx) {
     std::uint64_t copied = 0;
     std::string copies;
     for (const auto& [name, n] : bytes) {
-        if (zero_copy_call(name)) {
+        if (in_kernel_copy(name)) {
             kernel += n;
         } else {
             copied += n;

@@ -29,6 +29,19 @@ TEST_CASE("every lab of the manifest is listed, and nothing else is") {
     CHECK(find_lab("nope") == nullptr);
 }
 
+TEST_CASE("the labs whose connections end with an RST say so in the manifest") {
+    // labs/labs.txt `close reset`: the rst lab, whose rst check wants one.
+    for (const auto& lab : labs()) {
+        CAPTURE(lab.id);
+        const bool rst_check =
+            std::find(lab.checks.begin(), lab.checks.end(), "rst") != lab.checks.end();
+        CHECK(ends_with_reset(lab) == rst_check);
+    }
+    REQUIRE(find_lab("rst") != nullptr);
+    CHECK(ends_with_reset(*find_lab("rst")));
+    CHECK_FALSE(ends_with_reset(*find_lab("iterative")));
+}
+
 TEST_CASE("available labs start with start, end with sigterm, and name known checks") {
     for (const auto& lab : labs()) {
         if (!lab.available) {

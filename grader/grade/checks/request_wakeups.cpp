@@ -1,0 +1,99 @@
+// Which threads wake up for each request, untraced (request_wakeups.hpp).
+#include "request_wakeups.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "procfs.hpp"
+#include "timing.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// How often each thread of the server went to sleep so far.
+std::map<pid_t, std::uint64_t> switches(pid_t pid) {
+    std::map<pid_t, std::uint64_t> all;
+    for (const pid_t tid : procfs::thread_ids(pid)) {
+        if (procfs::thread_name(pid, tid) == "csd-signals") continue;
+        if (const auto n = procfs::task_voluntary_switches(pid, tid)) all[tid] = *n;
+    }
+    return all;
+}
+
+// The growth from @p before to @p after, per thread present in both.
+std::map<pid_t, std::uint64_t> growth(const std::map<pid_t, std::uint64_t>& before,
+                                      const std::map<pid_t, std::uint64_t>& after) {
+    std::map<pid_t, std::uint64_t> out;
+    for (const auto& [tid, n] : after) {
+        const auto it = before.find(tid);
+        if (it != before.end() && n > it->second) out[tid] = n - it->second;
+    }
+    return out;
+}
+
+}  // namespace
+
+RequestWakeups request_wakeups(Context& ctx, const std::vector<Connection*>& conns,
+                               std::size_t bytes, std::string_view what) {
+    RequestWakeups out;
+    const Deadline overall(30s);
+    std::map<pid_t, std::uint64_t> busy;  // switches while the requests were served
+    const auto start = std::chrono::steady_clock::now();
+    auto before = switches(ctx.pid());
+    for (std::size_t k = 0; k < conns.size(); ++k) {
+        const std::string label = fmt::format("{} {} of {}", what, k + 1, conns.size());
+        conns[k]->send_all(request_line(bytes), overall.within(3s), label);
+        expect_reply(ctx.reply(), *conns[k], bytes, overall.within(3s), label);
+        // The thread that served it goes back to sleep (and counts a switch).
+        std::this_thread::sleep_for(scaled(50ms));
+        const auto after = switches(ctx.pid());
+        std::set<pid_t> these;
+        for (const auto& [tid, n] : growth(before, after)) {
+            these.insert(tid);
+            busy[tid] += n;
+        }
+        out.woke.push_back(std::move(these));
+        before = after;
+    }
+    if (out.woke.empty()) return out;
+    const auto served_for = std::chrono::steady_clock::now() - start;
+    // The same threads, idle for twice as long: what each does on its own.
+    std::this_thread::sleep_for(2 * served_for);
+    const auto idle = growth(before, switches(ctx.pid()));
+
+    std::set<pid_t> every = out.woke.front();
+    for (const auto& w : out.woke) {
+        std::set<pid_t> both;
+        for (const pid_t t : w) {
+            if (every.contains(t)) both.insert(t);
+        }
+        every = std::move(both);
+    }
+    // A thread that serves every request wakes at least once for each; a
+    // timer wakes it about half as often in the requests' time as idle.
+    const double needed = static_cast<double>(out.woke.size()) - 1.0;
+    for (const pid_t t : every) {
+        const auto i = idle.find(t);
+        const double on_its_own = i == idle.end() ? 0.0 : static_cast<double>(i->second) / 2.0;
+        if (static_cast<double>(busy[t]) - on_its_own >= needed) out.every.insert(t);
+    }
+    return out;
+}
+
+std::string threads_text(pid_t pid, const std::set<pid_t>& tids) {
+    std::string text;
+    for (const pid_t t : tids) {
+        text +=
+            fmt::format("{}{} (\"{}\")", text.empty() ? "" : ", ", t, procfs::thread_name(pid, t));
+    }
+    return text;
+}
+
+}  // namespace csd::grade
