@@ -105,6 +105,7 @@
 
 #include "broken_bug.hpp"
 #include "csd/lab.hpp"
+#include "fd_passing.hpp"
 
 namespace {
 
@@ -439,21 +440,7 @@ class Parking {
             pair_[0] = csd::Fd(ends[0]);
             pair_[1] = csd::Fd(ends[1]);
         }
-        char byte = 'p';
-        iovec data{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &data;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        const int fd = conn.get();
-        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        if (::sendmsg(pair_[0].get(), &msg, 0) == 1) ++in_flight_;
+        if (broken::send_fd(pair_[0].get(), conn.get())) ++in_flight_;
     }  // conn closes here: the copy in flight keeps the client
 
     /// The client parked first, if any.
@@ -465,20 +452,9 @@ class Parking {
             return fd;
         }
         if (in_flight_ == 0) return std::nullopt;
-        char byte = 0;
-        iovec data{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &data;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        if (::recvmsg(pair_[1].get(), &msg, MSG_CMSG_CLOEXEC) != 1) return std::nullopt;
+        const int fd = broken::recv_fd(pair_[1].get());
+        if (fd < 0) return std::nullopt;
         --in_flight_;
-        const cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return std::nullopt;
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
         return csd::Fd(fd);
     }
 

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "broken_bug.hpp"
+#include "fd_passing.hpp"
 #include "test_server.hpp"
 
 namespace {
@@ -117,41 +118,8 @@ int run_reuseport(const Options& o) {
     return end_children(children);
 }
 
-// Sends @p fd over the UNIX socket @p channel (SCM_RIGHTS).
-bool send_fd(int channel, int fd) {
-    char byte = 'c';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    return ::sendmsg(channel, &msg, MSG_NOSIGNAL) == 1;
-}
-
-// Receives a descriptor from @p channel; -1 when the channel is closed.
-int recv_fd(int channel) {
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC) <= 0) return -1;
-    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return -1;
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    return fd;
-}
+using broken::recv_fd;
+using broken::send_fd;
 
 /// The parent's side of an fdpass pool: a worker's pid and the parent's end
 /// of its channel, per slot.

@@ -68,8 +68,16 @@ RequestWakeups request_wakeups(Context& ctx, const std::vector<Connection*>& con
     std::this_thread::sleep_for(2 * served_for);
     const auto idle = growth(before, switches(ctx.pid()));
 
-    std::set<pid_t> every = out.woke.front();
-    for (const auto& w : out.woke) {
+    out.every = woke_for_every_request(out.woke, busy, idle);
+    return out;
+}
+
+std::set<pid_t> woke_for_every_request(const std::vector<std::set<pid_t>>& woke,
+                                       const std::map<pid_t, std::uint64_t>& busy,
+                                       const std::map<pid_t, std::uint64_t>& idle_twice) {
+    if (woke.empty()) return {};
+    std::set<pid_t> every = woke.front();
+    for (const auto& w : woke) {
         std::set<pid_t> both;
         for (const pid_t t : w) {
             if (every.contains(t)) both.insert(t);
@@ -78,11 +86,15 @@ RequestWakeups request_wakeups(Context& ctx, const std::vector<Connection*>& con
     }
     // A thread that serves every request wakes at least once for each; a
     // timer wakes it about half as often in the requests' time as idle.
-    const double needed = static_cast<double>(out.woke.size()) - 1.0;
+    const double needed = static_cast<double>(woke.size()) - 1.0;
+    std::set<pid_t> out;
     for (const pid_t t : every) {
-        const auto i = idle.find(t);
-        const double on_its_own = i == idle.end() ? 0.0 : static_cast<double>(i->second) / 2.0;
-        if (static_cast<double>(busy[t]) - on_its_own >= needed) out.every.insert(t);
+        const auto b = busy.find(t);
+        const auto i = idle_twice.find(t);
+        const double served = b == busy.end() ? 0.0 : static_cast<double>(b->second);
+        const double on_its_own =
+            i == idle_twice.end() ? 0.0 : static_cast<double>(i->second) / 2.0;
+        if (served - on_its_own >= needed) out.insert(t);
     }
     return out;
 }

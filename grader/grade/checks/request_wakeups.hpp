@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string_view>
@@ -39,6 +40,14 @@ struct RequestWakeups {
 /// @p what names the requests in messages.
 [[nodiscard]] RequestWakeups request_wakeups(Context& ctx, const std::vector<Connection*>& conns,
                                              std::size_t bytes, std::string_view what);
+
+/// The rule of RequestWakeups::every, pure: the threads in every set of
+/// @p woke (one set per request) whose wakeups while the requests were
+/// served (@p busy) exceed half their wakeups in an idle time twice as
+/// long (@p idle_twice) by at least one less than the number of requests.
+[[nodiscard]] std::set<pid_t> woke_for_every_request(
+    const std::vector<std::set<pid_t>>& woke, const std::map<pid_t, std::uint64_t>& busy,
+    const std::map<pid_t, std::uint64_t>& idle_twice);
 
 /// "12345 ("solution-thread"), 12346 ("worker")" for messages.
 [[nodiscard]] std::string threads_text(pid_t pid, const std::set<pid_t>& tids);
