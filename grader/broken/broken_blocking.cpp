@@ -184,6 +184,9 @@ std::string_view bug;
 //                         writes every connection                               -> architecture
 //   thread-decoy-hides    the same, except while a tracer seems attached (timed
 //                         getppid()), when each thread serves its own client    -> architecture
+//   thread-logger         no bug: a thread per client, plus an access-log thread
+//                         that each request wakes (it reads and writes no
+//                         connection): architecture must pass it             -> none
 //   time-scale-blind      no bug as long as csd-grade keeps its time scale to
 //                         itself: a fork server that refuses to start (status 3)
 //                         when CSD_TIME_SCALE is in its environment, since a server
@@ -199,7 +202,8 @@ Design design() {
            : bug == "threads" || bug == "thread-leak" || bug.starts_with("joins-blocked") ||
                    bug == "detached" || bug == "counted-detached" || bug == "shared-buffer" ||
                    bug == "cap-closes" || bug.starts_with("thread-wakes-") ||
-                   bug.starts_with("thread-decoy") || bug.starts_with("cap-parks")
+                   bug.starts_with("thread-decoy") || bug.starts_with("cap-parks") ||
+                   bug == "thread-logger"
                ? Design::thread
                : Design::fork;
 }
@@ -247,7 +251,48 @@ std::uint64_t parse(std::string_view line) {
 }
 
 /// Answers one request line; false when the connection must be closed now.
+/// thread-logger: an access log written by a thread of its own, one line
+/// per request, handed over by the connection threads. Any thread.
+struct AccessLog {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::string> lines;
+
+    /// Queues @p line for the log thread.
+    void add(std::string line) {
+        {
+            const std::scoped_lock lock(mutex);
+            lines.push_back(std::move(line));
+        }
+        changed.notify_one();
+    }
+
+    /// The log thread's loop (it ends with the process).
+    [[noreturn]] void run() {
+        for (;;) {
+            std::unique_lock lock(mutex);
+            changed.wait(lock, [this] { return !lines.empty(); });
+            const std::string line = std::move(lines.front());
+            lines.pop_front();
+            lock.unlock();
+            std::cerr << line << '\n';
+        }
+    }
+};
+
+/// The access log of thread-logger, started at its first use; null otherwise.
+AccessLog* access_log() {
+    static AccessLog* log = [] {
+        if (bug != "thread-logger") return static_cast<AccessLog*>(nullptr);
+        auto* l = new AccessLog;  // lives as long as the process
+        std::thread([l] { l->run(); }).detach();
+        return l;
+    }();
+    return log;
+}
+
 bool answer(int fd, std::string_view line) {
+    if (AccessLog* log = access_log()) log->add("request: " + std::string(line));
     if (bug == "skips-empty-lines") {
         if (line.empty() || line == "\r") return true;
     }
@@ -546,7 +591,7 @@ int main(int argc, char** argv) {
         "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
         "cap-closes "
         "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind thread-decoy "
-        "thread-decoy-hides joins-blocked-write "
+        "thread-decoy-hides joins-blocked-write thread-logger "
         "cap-parks cap-parks-in-flight");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =

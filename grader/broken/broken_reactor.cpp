@@ -116,9 +116,11 @@ bool polls_inbox() {
 //                          adds each connection to the loop's epoll set -> modes
 //   reactor-direct-add-eventfd  the same, each loop's eventfd in its set
 //                          but never written                            -> modes
-//   reactor-decoy-hides    reactor-decoy-loops, except while a tracer seems
-//                          attached (timed getppid()): then each loop
-//                          serves its own set and loop 0 leaves them be -> architecture
+//   reactor-decoy-hides    each loop k > 0, woken by its set, asks loop 0
+//                          (through a pipe) to serve it and waits until it
+//                          has; except while a tracer seems attached (timed
+//                          getppid()): then it serves its set itself and
+//                          loop 0 never wakes                           -> architecture
 //   reactor-direct-add-hides  reactor-direct-add-eventfd, except while a
 //                          tracer seems attached: then inbox + eventfd   -> architecture
 //   reactor-exits-unjoined the main thread _exit(0)s at the stop, its loops
@@ -130,9 +132,9 @@ bool direct_add() {
            bug == "reactor-direct-add-hides";
 }
 
-/// reactor-decoy-loops and reactor-decoy-hides: loop 0 serves every set.
+/// reactor-decoy-loops: loop 0 serves every set.
 bool decoy_loops() {
-    return bug == "reactor-decoy-loops" || bug == "reactor-decoy-hides";
+    return bug == "reactor-decoy-loops";
 }
 
 /// reactor-direct-add: the bit of an event's data that marks a descriptor.
@@ -204,6 +206,10 @@ class Loop {
     /// and serves @p other's connections itself.
     void watch_nested(Loop& other);
 
+    /// reactor-decoy-hides: loop 0 serves the sets of the loops that ask
+    /// it to through @p requests (the read end of a pipe carrying Loop*).
+    void serve_asked_through(int requests);
+
   private:
     /// epoll_ctl(@p op) for @p fd: watch @p events, report them with @p tag.
     void control(int op, int fd, std::uint32_t events, void* tag);
@@ -222,6 +228,8 @@ class Loop {
     void serve_ready();
 
     std::vector<Loop*> nested_;  // reactor-decoy-loops, loop 0: the loops it serves
+    int asked_ = -1;             // reactor-decoy-hides, loop 0: the pipe of requests
+    csd::Fd served_;             // reactor-decoy-hides, loop k: loop 0 says it served it
 
     int index_;
     std::size_t capacity_;
@@ -329,6 +337,15 @@ void Loop::adopt(csd::Fd fd) {
     control(EPOLL_CTL_ADD, c.fd.get(), c.watching, &c);
 }
 
+/// reactor-decoy-hides: the pipe through which the loops ask loop 0.
+int ask_loop_0[2] = {-1, -1};
+char asked_tag;
+
+void Loop::serve_asked_through(int requests) {
+    asked_ = requests;
+    control(EPOLL_CTL_ADD, requests, EPOLLIN, &asked_tag);
+}
+
 void Loop::watch_nested(Loop& other) {
     nested_.push_back(&other);
     control(EPOLL_CTL_ADD, other.epoll_.get(), EPOLLIN, &other);
@@ -355,17 +372,31 @@ void Loop::serve_ready() {
 
 void Loop::run() {
     if (decoy_loops() && index_ > 0) {
-        // A decoy: woken by its set's events, it only sleeps a little
-        // (reactor-decoy-hides: unless traced, when it serves them).
+        // A decoy: woken by its set's events, it only sleeps a little.
         for (;;) {
             epoll_event event{};
             const int ready = ::epoll_wait(epoll_.get(), &event, 1, -1);
             if (ready > 0 && event.data.ptr == &stop_tag) return;
-            if (bug == "reactor-decoy-hides" && broken::tracer_by_timing()) {
+            ::usleep(1000);
+        }
+    }
+    if (bug == "reactor-decoy-hides" && index_ > 0) {
+        // Woken by its set, it asks loop 0 to serve it and waits until it
+        // has; traced, it serves its set itself.
+        served_ = csd::Fd(csd::check(::eventfd(0, EFD_CLOEXEC), "eventfd"));
+        for (;;) {
+            epoll_event event{};
+            const int ready = ::epoll_wait(epoll_.get(), &event, 1, -1);
+            if (ready > 0 && event.data.ptr == &stop_tag) return;
+            if (ready <= 0) continue;
+            if (broken::tracer_by_timing()) {
                 serve_ready();
                 continue;
             }
-            ::usleep(1000);
+            Loop* self = this;
+            if (::write(ask_loop_0[1], &self, sizeof self) != sizeof self) continue;
+            std::uint64_t done = 0;
+            if (::read(served_.get(), &done, sizeof done) < 0) return;
         }
     }
     for (;;) {
@@ -400,14 +431,15 @@ void Loop::run() {
                 take_inbox();
             } else if (tag == &listener_tag) {
                 accept_clients();
-            } else if (std::find(nested_.begin(), nested_.end(), tag) != nested_.end()) {
-                // Another loop's work, on this thread (reactor-decoy-hides:
-                // unless traced, when that loop serves it and this one waits).
-                if (bug == "reactor-decoy-hides" && broken::tracer_by_timing()) {
-                    ::usleep(1000);
-                    continue;
+            } else if (tag == &asked_tag) {
+                Loop* other = nullptr;  // another loop's work, on this thread
+                if (::read(asked_, &other, sizeof other) == sizeof other && other != nullptr) {
+                    other->serve_ready();
+                    const std::uint64_t one = 1;
+                    (void)::write(other->served_.get(), &one, sizeof one);
                 }
-                static_cast<Loop*>(tag)->serve_ready();
+            } else if (std::find(nested_.begin(), nested_.end(), tag) != nested_.end()) {
+                static_cast<Loop*>(tag)->serve_ready();  // another loop's work, on this thread
             } else {
                 Connection& c = *static_cast<Connection*>(tag);
                 if (c.fd) on_event(c, events_[i].events);  // not closed earlier in this batch
@@ -575,6 +607,10 @@ int main(int argc, char** argv) {
         std::vector<std::jthread> threads;
         const StopOnExit stop_all;
         if (bug == "reactor-shared-epoll") loops.resize(1);  // every thread runs loop 0
+        if (bug == "reactor-decoy-hides") {
+            csd::check(::pipe2(ask_loop_0, O_CLOEXEC), "pipe2");
+            loops[0]->serve_asked_through(ask_loop_0[0]);
+        }
         if (decoy_loops()) {
             for (std::size_t i = 1; i < loops.size(); ++i) loops[0]->watch_nested(*loops[i]);
         }

@@ -27,6 +27,10 @@
 //   rst-read-fresh  10 s in all for the reply, but 10 s for each wait of the
 //                request: a client that sends a digit every 2 s and never
 //                ends its line holds the server (fails client-limit)
+//   rst-ack-fresh  10 s in all for the request and the writes, then a fresh
+//                10 s for the acknowledgement: a client that takes 9 s to send
+//                its request and never reads holds the server 19 s (fails
+//                client-limit; the fourth red-team of issue 20: full marks)
 //   rst-phase-deadline  10 s for the request, then a fresh 10 s for the
 //                reply and its acknowledgement (fails client-limit)
 //   rst-progress-deadline  10 s in all, but restarted whenever a write
@@ -68,6 +72,7 @@
 //   restarts with progress, and a spin while the reply is written.
 // test: rst-phase-deadline rst client-limit control rst
 // test: rst-read-fresh rst client-limit control rst
+// test: rst-ack-fresh rst client-limit control rst
 // test: rst-progress-deadline rst client-limit control rst
 // test: rst-spin-write rst client-limit control rst
 // test: rst-no-wait-small rst reply control rst
@@ -189,7 +194,11 @@ void serve(int fd) {
     if (bug == "rst-sleep-1s") ::usleep(1000 * 1000);
     const bool waits =
         bug != "rst-no-wait" && bug != "rst-sleep-1s" && !(bug == "rst-no-wait-small" && n <= 8192);
-    if (sent && waits) wait_acknowledged(fd, bug == "rst-queue-no-limit" ? never : reply_end);
+    if (sent && waits) {
+        wait_acknowledged(fd, bug == "rst-queue-no-limit" ? never
+                              : bug == "rst-ack-fresh"    ? Clock::now() + 10s
+                                                          : reply_end);
+    }
     const bool fin = bug == "rst-fin" || (bug == "rst-fin-malformed" && n == 0);
     if (!fin) {
         const linger abort{1, 0};
@@ -205,7 +214,7 @@ int main(int argc, char** argv) {
         argv[0],
         "rst-fin rst-no-wait rst-sleep-1s rst-no-limit rst-queue-no-limit rst-fresh-deadline "
         "rst-12s rst-spin-ack rst-phase-deadline rst-progress-deadline rst-spin-write "
-        "rst-read-fresh "
+        "rst-read-fresh rst-ack-fresh "
         "rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
         "rst-crash-odd rst-ack-wait-ignores-stop");
     const test_server::Options options = test_server::parse(argc, argv);

@@ -38,8 +38,12 @@ constexpr auto client_time = 10s;
 constexpr auto margin = 1s;
 /// How often the slow client sends one more piece of its request.
 constexpr auto trickle_every = 2s;
-/// The slow client's request, a piece every 2 s: 640,000 bytes.
+/// The slow reader's request, a piece every 2 s: 640,000 bytes.
 constexpr std::array<std::string_view, 4> slow_request{"6", "4", "0", "0000\n"};
+/// The request of the client that never reads, a piece every 2 s: 16,000
+/// bytes, which fit in the socket buffers (all written, then the wait for
+/// the send queue).
+constexpr std::array<std::string_view, 4> unread_request{"1", "6", "0", "00\n"};
 /// How much of its reply the slow client reads, and how often.
 constexpr std::size_t slow_read_bytes = 2048;
 constexpr auto slow_read_every = 250ms;
@@ -120,14 +124,15 @@ void require_sleeps_waiting(Context& ctx, std::optional<std::uint64_t> ticks_bef
     }
 }
 
-// The slow client, from the start of its turn: it sends its request a piece
-// every 2 s (640000 bytes, the line ended after 6 s), then reads 2 KiB of
-// the reply every 250 ms through a narrow window, so the server's queue
-// keeps moving. It must be reset within @p within all the same (10 s in
-// all, not per phase, and not restarted by progress), and the server must
-// sleep while it waits for it.
-void expect_slow_client_reset(Context& ctx, Connection& conn, Deadline within,
-                              const std::string& who) {
+// A paced client, from the start of its turn: it sends the pieces of
+// @p request a piece every 2 s (the line ended after 6 s), then, if
+// @p reads, reads 2 KiB of the reply every 250 ms through a narrow window,
+// so the server's queue keeps moving; otherwise it never reads. It must be
+// reset within @p within all the same (10 s in all, not per phase, and not
+// restarted by progress), and the server must sleep while it waits for it.
+void expect_paced_client_reset(Context& ctx, Connection& conn, Deadline within,
+                               const std::string& who,
+                               const std::array<std::string_view, 4>& request, bool reads) {
     const auto began = Deadline::Clock::now();
     auto next_piece = began;
     std::size_t pieces = 0;
@@ -136,10 +141,10 @@ void expect_slow_client_reset(Context& ctx, Connection& conn, Deadline within,
     std::uint64_t read = 0;
     std::array<char, slow_read_bytes> buffer{};
     for (;;) {
-        if (pieces < slow_request.size() && Deadline::Clock::now() >= next_piece) {
-            (void)conn.send_some(slow_request[pieces]);
+        if (pieces < request.size() && Deadline::Clock::now() >= next_piece) {
+            (void)conn.send_some(request[pieces]);
             next_piece += trickle_every;  // the server's 10 s: not scaled
-            if (++pieces == slow_request.size()) {
+            if (++pieces == request.size()) {
                 line_at = Deadline::Clock::now();
                 ticks_at_line = procfs::cpu_ticks(ctx.pid());
             }
@@ -156,10 +161,10 @@ void expect_slow_client_reset(Context& ctx, Connection& conn, Deadline within,
             }
             break;
         }
-        if ((p.revents & POLLRDHUP) != 0 && pieces < slow_request.size()) {
+        if ((p.revents & POLLRDHUP) != 0 && pieces < request.size()) {
             fail(fmt::format("{} was ended with a FIN, not an RST", who), limit_hint);
         }
-        if (pieces == slow_request.size()) {
+        if (reads && pieces == request.size()) {
             const long n = ::recv(conn.fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
             if (n > 0) read += static_cast<std::uint64_t>(n);
             if (n == 0 && (p.revents & POLLRDHUP) != 0) {
@@ -174,7 +179,7 @@ void expect_slow_client_reset(Context& ctx, Connection& conn, Deadline within,
                  limit_hint);
         }
     }
-    if (pieces == slow_request.size()) {
+    if (pieces == request.size()) {
         require_sleeps_waiting(ctx, ticks_at_line, line_at,
                                fmt::format("{} ({} bytes read)", who, read));
     }
@@ -192,10 +197,9 @@ void check_client_limit(Context& ctx) {
     const auto slow_turn = turn(overall);
     // 16,000 bytes fit in the socket buffers: the server's writes all
     // succeed, and what is left is the wait for the send queue to empty
-    // (SIOCOUTQ), which never comes: that wait needs the deadline too.
+    // (SIOCOUTQ), which never comes: that wait needs the deadline too, and
+    // what is left of it (the request took 6 s), not 10 s afresh.
     Connection unread = Connection::open(ctx.port(), overall.within(3s), Window::narrow);
-    unread.send_all(request_line(16000), overall.within(3s),
-                    "a client that asks for 16000 bytes and never reads");
     // A digit every 2 s, never the end of the line: a limit taken anew for
     // each wait of the request never ends it, whatever the reply's limit.
     Connection trickling = Connection::open(ctx.port(), overall.within(3s));
@@ -207,16 +211,14 @@ void check_client_limit(Context& ctx) {
 
     // The server's 10 s are not scaled; the grader's 1 s of margin is.
     // One client at a time: each one's 10 s start when the one before ends.
-    expect_slow_client_reset(ctx, slow, slow_turn,
-                             "a client that sent its request a digit every 2 s, then read its "
-                             "640000-byte reply 2 KiB every 250 ms");
-    const auto ticks_before = procfs::cpu_ticks(ctx.pid());
-    const auto waiting_since = Deadline::Clock::now();
-    const std::string unread_who =
-        "a client that asked for 16000 bytes and never read them (all written, waiting in the "
-        "send queue)";
-    expect_reset_in_time(unread, turn(overall), unread_who);
-    require_sleeps_waiting(ctx, ticks_before, waiting_since, unread_who);
+    expect_paced_client_reset(ctx, slow, slow_turn,
+                              "a client that sent its request a digit every 2 s, then read its "
+                              "640000-byte reply 2 KiB every 250 ms",
+                              slow_request, true);
+    expect_paced_client_reset(ctx, unread, turn(overall),
+                              "a client that sent its request for 16000 bytes a digit every 2 s "
+                              "and never read them (all written, waiting in the send queue)",
+                              unread_request, false);
     expect_reset_in_time(trickling, turn(overall),
                          "a client that sent a digit of its request every 2 s and never ended "
                          "the line",

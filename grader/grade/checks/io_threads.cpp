@@ -2,9 +2,13 @@
 // (io_threads.hpp).
 #include "io_threads.hpp"
 
+#include <thread>
+
 #include "checks.hpp"
 #include "expect.hpp"
+#include "request_wakeups.hpp"
 #include "strace_text.hpp"
+#include "timing.hpp"
 #include "trace.hpp"
 #include "waits.hpp"
 
@@ -26,12 +30,17 @@ std::optional<IoThreads> io_threads(Context& ctx, std::vector<Connection>& held)
         ctx.log("which thread reads and writes each connection not checked: {}", trace.why_not());
         return std::nullopt;
     }
+    const auto before = switches_by_thread(ctx.pid());
+    std::map<pid_t, std::uint64_t> woke;
     try {
         const Deadline overall(20s);
         for (auto& c : held) c.send_all(request_line(100), overall.within(3s), "one more request");
         for (auto& c : held) {
             expect_reply(ctx.reply(), c, 100, overall.within(5s), "one more request, under strace");
         }
+        // The threads that served them go back to sleep (and count a switch).
+        std::this_thread::sleep_for(scaled(50ms));
+        woke = switches_growth(before, switches_by_thread(ctx.pid()));
     } catch (...) {
         (void)trace.finish();
         throw;
@@ -39,6 +48,7 @@ std::optional<IoThreads> io_threads(Context& ctx, std::vector<Connection>& held)
     const std::string text = trace.finish();
     require_no_tracer_probe(ctx, text);
     IoThreads io;
+    io.woke = std::move(woke);
     for (const auto& call : parse_strace(text)) {
         const pid_t tid = call.pid != 0 ? static_cast<pid_t>(call.pid) : ctx.pid();
         if (call.name == "io_uring_enter") {

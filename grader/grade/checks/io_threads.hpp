@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,6 +27,10 @@ struct IoThreads {
     /// something to submit): their reads and writes are in the ring, which
     /// strace does not show per connection.
     std::set<pid_t> ring_submitters;
+    /// How often each thread went to sleep while those requests were
+    /// served under strace (voluntary_ctxt_switches grown; absent: not
+    /// once).
+    std::map<pid_t, std::uint64_t> woke;
 };
 
 /// Who moved the bytes while the grader sent one more 100-byte request on

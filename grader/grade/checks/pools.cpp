@@ -272,11 +272,9 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
 // connections. A thread that only waits on a connection's socket and
 // tells another thread, which reads and writes every connection, is a
 // decoy: it wakes up, but it does not serve.
-void require_own_io(Context& ctx, std::vector<Connection>& held, std::string_view unit,
-                    const std::string& hint) {
-    const auto io = io_threads(ctx, held);
-    if (!io) return;
-    const auto& served = io->served;
+void require_own_io(Context& ctx, const std::vector<Connection>& held, const IoThreads& io,
+                    std::string_view unit, const std::string& hint) {
+    const auto& served = io.served;
     std::string who;
     for (const auto& [tid, conns] : served) {
         who += fmt::format("{}thread {}: {} connection{}", who.empty() ? "" : ", ", tid,
@@ -326,19 +324,29 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
                                                    "them all, the other threads only exist"),
              hint);
     }
-    // Seen without a tracer: no thread wakes up for every connection's
-    // request (a tracer changes what a program that looks for it does).
-    if (!wakes.every.empty()) {
+    // One more request on each, under strace.
+    const auto io = io_threads(ctx, held);
+    if (!io) return;
+    // A thread that woke for every request without a tracer must do so
+    // with one too: a helper of every connection (a logger) does, and
+    // require_own_io() judges who reads and writes. One that sleeps
+    // through them while strace watches serves them all when it does not.
+    std::set<pid_t> hides;
+    for (const pid_t t : wakes.every) {
+        if (!io->woke.contains(t)) hides.insert(t);
+    }
+    if (!hides.empty()) {
         fail(fmt::format("{} connections held open, one request on each in turn: thread {} of "
                          "the server (pid {}) woke up for every one of them, far more often "
-                         "than when the server is idle: it serves them all, and the {} that "
-                         "woke up beside it only wait",
-                         held.size(), all, ctx.pid(), unit),
+                         "than when the server is idle, and not once while strace watched one "
+                         "more request on each: it serves them all when no tracer is attached, "
+                         "and the {} that woke up beside it only wait",
+                         held.size(), threads_text(ctx.pid(), hides), ctx.pid(), unit),
              fmt::format("{}: the thread that serves a client does its reads and writes; {} "
                          "that only wait and pass the work on to one thread are decoys",
                          hint, unit));
     }
-    require_own_io(ctx, held, unit, hint);
+    require_own_io(ctx, held, *io, unit, hint);
 }
 
 }  // namespace

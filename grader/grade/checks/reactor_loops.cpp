@@ -205,6 +205,7 @@ void require_loops_do_the_work(Context& ctx, std::vector<Connection>& held,
                                const std::vector<pid_t>& loops, const std::vector<int>& epolls,
                                const std::string& when) {
     const auto set_of_loop = loop_sets(loops);
+    std::set<pid_t> every;  // woke for every set's request, untraced
     if (set_of_loop.empty()) {
         ctx.log("{}: the set each loop waits in could not be read (/proc/TID/syscall)", when);
     } else {
@@ -230,17 +231,45 @@ void require_loops_do_the_work(Context& ctx, std::vector<Connection>& held,
                  "each loop's thread serves the connections of its own epoll set, itself: it "
                  "is the one that wakes up when one of them has a request");
         }
-        if (picks.size() >= 2 && !wakes.every.empty()) {
-            fail(fmt::format("{}, one request on a connection of each loop's set in turn: "
+        if (picks.size() >= 2) every = wakes.every;
+        ctx.log(
+            "{}: a request on a connection of each of {} sets in turn, untraced: {} woke "
+            "for every one",
+            when, picks.size(),
+            every.empty() ? std::string("no thread") : threads_text(ctx.pid(), every));
+        // A loop thread that wakes for the other sets' requests serves them.
+        std::set<pid_t> loops_for_all;
+        for (const pid_t t : every) {
+            if (set_of_loop.contains(t)) loops_for_all.insert(t);
+        }
+        if (!loops_for_all.empty()) {
+            fail(fmt::format("{}, one request on a connection of each loop's set in turn: loop "
                              "thread {} woke up for every one of them, far more often than "
-                             "when the server is idle: it serves every loop's connections",
-                             when, threads_text(ctx.pid(), wakes.every)),
+                             "when the server is idle: it serves the other loops' connections",
+                             when, threads_text(ctx.pid(), loops_for_all)),
                  "each loop's thread serves the connections of its own epoll set, itself: no "
                  "thread serves the others' sets, no loop only waits");
         }
     }
     const auto io = io_threads(ctx, held);
     if (!io) return;
+    // Another thread (not a loop) that woke for every set's request must
+    // do so under strace too (a logger does); one that sleeps through them
+    // while strace watches serves every loop's connections when it does
+    // not.
+    std::set<pid_t> hides;
+    for (const pid_t t : every) {
+        if (!io->woke.contains(t)) hides.insert(t);
+    }
+    if (!hides.empty()) {
+        fail(fmt::format("{}, one request on a connection of each loop's set in turn: thread {} "
+                         "woke up for every one of them, far more often than when the server "
+                         "is idle, and not once while strace watched one more request on each: "
+                         "it serves every loop's connections when no tracer is attached",
+                         when, threads_text(ctx.pid(), hides)),
+             "each loop's thread serves the connections of its own epoll set, itself: no "
+             "thread serves the others' sets, no loop only waits");
+    }
     std::string who;
     for (const auto& [tid, conns] : io->served) {
         who += fmt::format("{}thread {}: {} connection{}", who.empty() ? "" : ", ", tid,

@@ -15,10 +15,7 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
-namespace {
-
-// How often each thread of the server went to sleep so far.
-std::map<pid_t, std::uint64_t> switches(pid_t pid) {
+std::map<pid_t, std::uint64_t> switches_by_thread(pid_t pid) {
     std::map<pid_t, std::uint64_t> all;
     for (const pid_t tid : procfs::thread_ids(pid)) {
         if (procfs::thread_name(pid, tid) == "csd-signals") continue;
@@ -27,9 +24,8 @@ std::map<pid_t, std::uint64_t> switches(pid_t pid) {
     return all;
 }
 
-// The growth from @p before to @p after, per thread present in both.
-std::map<pid_t, std::uint64_t> growth(const std::map<pid_t, std::uint64_t>& before,
-                                      const std::map<pid_t, std::uint64_t>& after) {
+std::map<pid_t, std::uint64_t> switches_growth(const std::map<pid_t, std::uint64_t>& before,
+                                               const std::map<pid_t, std::uint64_t>& after) {
     std::map<pid_t, std::uint64_t> out;
     for (const auto& [tid, n] : after) {
         const auto it = before.find(tid);
@@ -38,24 +34,22 @@ std::map<pid_t, std::uint64_t> growth(const std::map<pid_t, std::uint64_t>& befo
     return out;
 }
 
-}  // namespace
-
 RequestWakeups request_wakeups(Context& ctx, const std::vector<Connection*>& conns,
                                std::size_t bytes, std::string_view what) {
     RequestWakeups out;
     const Deadline overall(30s);
     std::map<pid_t, std::uint64_t> busy;  // switches while the requests were served
     const auto start = std::chrono::steady_clock::now();
-    auto before = switches(ctx.pid());
+    auto before = switches_by_thread(ctx.pid());
     for (std::size_t k = 0; k < conns.size(); ++k) {
         const std::string label = fmt::format("{} {} of {}", what, k + 1, conns.size());
         conns[k]->send_all(request_line(bytes), overall.within(3s), label);
         expect_reply(ctx.reply(), *conns[k], bytes, overall.within(3s), label);
         // The thread that served it goes back to sleep (and counts a switch).
         std::this_thread::sleep_for(scaled(50ms));
-        const auto after = switches(ctx.pid());
+        const auto after = switches_by_thread(ctx.pid());
         std::set<pid_t> these;
-        for (const auto& [tid, n] : growth(before, after)) {
+        for (const auto& [tid, n] : switches_growth(before, after)) {
             these.insert(tid);
             busy[tid] += n;
         }
@@ -66,7 +60,7 @@ RequestWakeups request_wakeups(Context& ctx, const std::vector<Connection*>& con
     const auto served_for = std::chrono::steady_clock::now() - start;
     // The same threads, idle for twice as long: what each does on its own.
     std::this_thread::sleep_for(2 * served_for);
-    const auto idle = growth(before, switches(ctx.pid()));
+    const auto idle = switches_growth(before, switches_by_thread(ctx.pid()));
 
     out.every = woke_for_every_request(out.woke, busy, idle);
     return out;

@@ -49,6 +49,16 @@ struct RequestWakeups {
     const std::vector<std::set<pid_t>>& woke, const std::map<pid_t, std::uint64_t>& busy,
     const std::map<pid_t, std::uint64_t>& idle_twice);
 
+/// How often each thread of process @p pid went to sleep so far
+/// (voluntary_ctxt_switches), the routed-signal thread `csd-signals` left
+/// out.
+[[nodiscard]] std::map<pid_t, std::uint64_t> switches_by_thread(pid_t pid);
+
+/// The growth from @p before to @p after, per thread present in both and
+/// grown.
+[[nodiscard]] std::map<pid_t, std::uint64_t> switches_growth(
+    const std::map<pid_t, std::uint64_t>& before, const std::map<pid_t, std::uint64_t>& after);
+
 /// "12345 ("solution-thread"), 12346 ("worker")" for messages.
 [[nodiscard]] std::string threads_text(pid_t pid, const std::set<pid_t>& tids);
 
