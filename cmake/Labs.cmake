@@ -21,7 +21,7 @@
 
 set(CSD_LAB_ONE_VALUE_FIELDS status title design references syscalls library kind workers
     threads hammer bench-args bench-count-only model wait eventpoll many fd-setsize thread-cap
-    reply close requires lesson-share lesson-source leaderboard)
+    reply close requires lesson-share lesson-source leaderboard sanitizer-skips)
 
 # _csd_lab_var(OUT FIELD): OUT = the variable suffix of FIELD (bench-args: BENCH_ARGS).
 function(_csd_lab_var out field)
@@ -180,6 +180,10 @@ function(csd_read_labs file)
     endforeach()
     if(DEFINED CSD_LAB_REPLY_${lab} AND NOT CSD_LAB_REPLY_${lab} MATCHES "^(alphabet|header-line|served-file)$")
       message(FATAL_ERROR "${file}: lab ${lab}: reply is alphabet, header-line or served-file")
+    endif()
+    if(DEFINED CSD_LAB_SANITIZER_SKIPS_${lab}
+       AND NOT CSD_LAB_SANITIZER_SKIPS_${lab} IN_LIST CSD_LAB_CHECKS_${lab})
+      message(FATAL_ERROR "${file}: lab ${lab}: sanitizer-skips names no check of the lab")
     endif()
     if(DEFINED CSD_LAB_CLOSE_${lab} AND NOT CSD_LAB_CLOSE_${lab} MATCHES "^(fin|reset)$")
       message(FATAL_ERROR "${file}: lab ${lab}: close is fin or reset")
