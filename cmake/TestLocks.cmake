@@ -7,9 +7,11 @@
 # check_locks.hpp; every check declares its locks in the grader's table of
 # checks, grader/grade/registry.cpp), so no two heavy checks that share a
 # lock run at once, while light checks and other tests (unit, sync, docs)
-# run alongside. A test that is not a grader and keeps the cores busy (a
-# build, the browser, a benchmark, the fuzzer) holds the cpu lock for its
-# whole run through csd_flock_command(). The locks, by what a check needs
+# run alongside. A test that is not a grader and keeps the cores busy (the
+# browser, a benchmark, the fuzzer) holds the cpu lock for its whole run
+# through csd_flock_command(); one that takes minutes (the release build)
+# runs alone instead (RUN_SERIAL), or a grading test would wait for it
+# inside its own timeout. The locks, by what a check needs
 # or measures:
 #
 #   connections      thousands of sockets at once (many, load, fd-leak, cap).

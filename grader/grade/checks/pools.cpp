@@ -346,6 +346,26 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
                          "that only wait and pass the work on to one thread are decoys",
                          hint, unit));
     }
+    // Reads and writes through an io_uring are not seen per connection:
+    // a thread that woke for every request and submitted to a ring while
+    // strace watched did the I/O of them all (a ring of each connection's
+    // own thread wakes for that connection only).
+    std::set<pid_t> rings;
+    for (const pid_t t : wakes.every) {
+        if (io->ring_submitters.contains(t)) rings.insert(t);
+    }
+    if (!rings.empty()) {
+        fail(fmt::format("{} connections held open, one request on each in turn: thread {} of "
+                         "the server (pid {}) woke up for every one of them, and submitted "
+                         "work to an io_uring while strace watched one more request on each: "
+                         "it reads and writes for them all through its ring, and the {} that "
+                         "woke up beside it only wait",
+                         held.size(), threads_text(ctx.pid(), rings), ctx.pid(), unit),
+             fmt::format("{}: the thread that serves a client does its reads and writes (with "
+                         "a ring, a ring of its own); {} that only wait and pass the work on "
+                         "to one thread are decoys",
+                         hint, unit));
+    }
     require_own_io(ctx, held, *io, unit, hint);
 }
 

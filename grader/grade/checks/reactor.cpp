@@ -43,20 +43,13 @@ void require_handoff_wakes_loop(Context& ctx, const std::vector<pid_t>& loops,
         silent.push_back(Connection::open(ctx.port(), Deadline(3s)));
         const auto& c = silent.back();
         // Until its descriptor is in a loop's set.
-        int set = -1;
+        std::optional<int> set;
         (void)poll_until(2s, [&] {
             const auto fd = waits::connection_fd(ctx.pid(), ctx.port(), c.local_port());
-            if (!fd) return false;
-            for (const int ep : epolls) {
-                const auto targets = procfs::epoll_targets(ctx.pid(), ep);
-                if (targets && std::find(targets->begin(), targets->end(), *fd) != targets->end()) {
-                    set = ep;
-                    return true;
-                }
-            }
-            return false;
+            if (fd) set = set_watching(ctx.pid(), *fd, epolls);
+            return set.has_value();
         });
-        if (set < 0) {
+        if (!set) {
             ctx.require_running(when);
             fail(fmt::format("{}: 2 s after it connected, no loop's epoll set watched it", when),
                  reactor_hint);
@@ -64,7 +57,7 @@ void require_handoff_wakes_loop(Context& ctx, const std::vector<pid_t>& loops,
         std::this_thread::sleep_for(scaled(50ms));
         const auto after = switches_of(ctx.pid(), loops);
         for (const auto& [tid, ep] : set_of_loop) {
-            if (ep != set || after.at(tid) > before.at(tid)) continue;
+            if (ep != *set || after.at(tid) > before.at(tid)) continue;
             fail(fmt::format("{}: it joined the epoll set fd {} of loop thread {}, and that "
                              "thread never woke up: another thread added it to a set that a "
                              "sleeping loop waits in",

@@ -6,10 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "checks.hpp"
 #include "expect.hpp"
@@ -29,14 +27,6 @@ bool in_epoll_wait(const procfs::SyscallSample& s) {
     if (s.running || !s.number) return false;
     const std::string name = syscall_name(*s.number);
     return name == "epoll_wait" || name == "epoll_pwait" || name == "epoll_pwait2";
-}
-
-// How often thread @p tid of @p pid went to sleep so far (0 when gone).
-std::uint64_t thread_switches(pid_t pid, pid_t tid) {
-    std::ifstream in(fmt::format("/proc/{}/task/{}/status", pid, tid));
-    std::stringstream text;
-    text << in.rdbuf();
-    return procfs::parse_voluntary_switches(text.str()).value_or(0);
 }
 
 }  // namespace
@@ -94,7 +84,7 @@ std::optional<std::vector<pid_t>> waiting_loops(Context& ctx, int n) {
 
 std::map<pid_t, std::uint64_t> switches_of(pid_t pid, const std::vector<pid_t>& tids) {
     std::map<pid_t, std::uint64_t> out;
-    for (const pid_t tid : tids) out[tid] = thread_switches(pid, tid);
+    for (const pid_t tid : tids) out[tid] = procfs::task_voluntary_switches(pid, tid).value_or(0);
     return out;
 }
 
@@ -108,6 +98,14 @@ std::vector<Connection> hold_served(Context& ctx, int count, std::string_view wh
         expect_reply(ctx.reply(), held.back(), 4000, overall.within(3s), label);
     }
     return held;
+}
+
+std::optional<int> set_watching(pid_t pid, int fd, const std::vector<int>& epolls) {
+    for (const int ep : epolls) {
+        const auto targets = procfs::epoll_targets(pid, ep);
+        if (targets && std::find(targets->begin(), targets->end(), fd) != targets->end()) return ep;
+    }
+    return std::nullopt;
 }
 
 std::vector<int> connection_sets(Context& ctx, const std::vector<Connection>& held,

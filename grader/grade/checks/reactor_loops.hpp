@@ -56,6 +56,11 @@ std::vector<Connection> hold_served(Context& ctx, int count, std::string_view wh
 std::vector<int> connection_sets(Context& ctx, const std::vector<Connection>& held,
                                  const std::vector<int>& epolls, std::string_view when);
 
+/// The first of @p epolls (epoll instances of process @p pid) whose
+/// interest list holds @p pid's descriptor @p fd; nullopt when none does
+/// (or an interest list cannot be read).
+std::optional<int> set_watching(pid_t pid, int fd, const std::vector<int>& epolls);
+
 /// The epoll instance each of @p loops waits in (the first argument of
 /// its epoll_wait(), /proc/TID/syscall), given 1 s for all of them to be
 /// waiting; empty when that cannot be read.
