@@ -77,6 +77,11 @@
 //   attached (timed system calls, no /proc probe), so only the untraced
 //   wakeup count sees it (the third red-team of issue 20: full marks).
 // test: thread-decoy-hides thread architecture control pipeline
+//   The same hidden decoy whose I/O thread also wakes every 5 ms, idle or
+//   not, so that the requests' wakeups look like its own timer's (the
+//   fourth red-team of issue 20: it lost idle-cpu only): the untraced
+//   look at who waits to write each stuck reply sees it.
+// test: thread-decoy-timer thread architecture control pipeline
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -184,6 +189,8 @@ std::string_view bug;
 //                         writes every connection                               -> architecture
 //   thread-decoy-hides    the same, except while a tracer seems attached (timed
 //                         getppid()), when each thread serves its own client    -> architecture
+//   thread-decoy-timer    thread-decoy-hides whose I/O thread also wakes every
+//                         5 ms, idle or not                                     -> architecture
 //   thread-logger         no bug: a thread per client, plus an access-log thread
 //                         that each request wakes (it reads and writes no
 //                         connection): architecture must pass it             -> none
@@ -367,7 +374,11 @@ struct DecoyIo {
     [[noreturn]] void run() {
         for (;;) {
             std::unique_lock lock(mutex);
-            changed.wait(lock, [&] { return !queue.empty(); });
+            if (bug == "thread-decoy-timer") {  // wakes every 5 ms, idle or not
+                while (queue.empty()) changed.wait_for(lock, std::chrono::milliseconds(5));
+            } else {
+                changed.wait(lock, [&] { return !queue.empty(); });
+            }
             Job* job = queue.front();
             queue.erase(queue.begin());
             lock.unlock();
@@ -408,8 +419,8 @@ void serve(int fd) {
                 if (csd::stop_requested()) return;
             }
         }
-        const bool hand_over =
-            decoy != nullptr && !(bug == "thread-decoy-hides" && broken::tracer_by_timing());
+        const bool hides = bug == "thread-decoy-hides" || bug == "thread-decoy-timer";
+        const bool hand_over = decoy != nullptr && !(hides && broken::tracer_by_timing());
         if (!(hand_over ? decoy->serve(fd, line) : serve_some(fd, line))) return;
     }
 }
@@ -591,7 +602,7 @@ int main(int argc, char** argv) {
         "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
         "cap-closes "
         "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind thread-decoy "
-        "thread-decoy-hides joins-blocked-write thread-logger "
+        "thread-decoy-hides thread-decoy-timer joins-blocked-write thread-logger "
         "cap-parks cap-parks-in-flight");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =

@@ -55,6 +55,30 @@ constexpr Known known[] = {
 #ifdef SYS_sendto
     {SYS_sendto, "sendto"},
 #endif
+#ifdef SYS_writev
+    {SYS_writev, "writev"},
+#endif
+#ifdef SYS_pwritev
+    {SYS_pwritev, "pwritev"},
+#endif
+#ifdef SYS_pwritev2
+    {SYS_pwritev2, "pwritev2"},
+#endif
+#ifdef SYS_sendmsg
+    {SYS_sendmsg, "sendmsg"},
+#endif
+#ifdef SYS_sendmmsg
+    {SYS_sendmmsg, "sendmmsg"},
+#endif
+#ifdef SYS_sendfile
+    {SYS_sendfile, "sendfile"},
+#endif
+#ifdef SYS_splice
+    {SYS_splice, "splice"},
+#endif
+#ifdef SYS_restart_syscall
+    {SYS_restart_syscall, "restart_syscall"},
+#endif
 #ifdef SYS_wait4
     {SYS_wait4, "wait4"},
 #endif

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 
 #include <fmt/format.h>
 
@@ -44,7 +45,7 @@ std::string TaskWait::text() const {
     if (!readable) return "(unreadable)";
     if (call.empty()) return "not in a system call";
     if (record_lock) return "fcntl(F_SETLKW)";
-    return call + fds_text(fds);
+    return call + fds_text(fds.empty() ? write_fds : fds);
 }
 
 std::vector<int> fds_in_fd_set(std::string_view bytes, std::uint64_t nfds) {
@@ -57,12 +58,12 @@ std::vector<int> fds_in_fd_set(std::string_view bytes, std::uint64_t nfds) {
     return out;
 }
 
-std::vector<int> fds_in_pollfds(std::string_view bytes) {
+std::vector<int> fds_in_pollfds(std::string_view bytes, short events) {
     std::vector<int> out;
     for (std::size_t at = 0; at + sizeof(pollfd) <= bytes.size(); at += sizeof(pollfd)) {
         pollfd p{};
         std::memcpy(&p, bytes.data() + at, sizeof p);
-        if (p.fd >= 0) out.push_back(p.fd);
+        if (p.fd >= 0 && (events == 0 || (p.events & events) != 0)) out.push_back(p.fd);
     }
     return sorted(std::move(out));
 }
@@ -82,21 +83,37 @@ TaskWait describe(const procfs::SyscallSample& s, const Readers& from) {
     if ((c == "accept" || c == "accept4" || c == "read" || c == "recvfrom" || c == "recvmsg") &&
         !a.empty()) {
         w.fds = {static_cast<int>(a[0])};
-    } else if ((c == "select" || c == "pselect6") && a.size() >= 2 && a[1] != 0 &&
-               a[0] <= max_fds && from.memory) {
+    } else if ((c == "write" || c == "writev" || c == "pwritev" || c == "pwritev2" ||
+                c == "sendto" || c == "sendmsg" || c == "sendmmsg" || c == "sendfile") &&
+               !a.empty()) {
+        w.write_fds = {static_cast<int>(a[0])};
+    } else if (c == "splice" && a.size() >= 3) {
+        w.write_fds = {static_cast<int>(a[2])};
+    } else if ((c == "select" || c == "pselect6") && a.size() >= 2 && a[0] <= max_fds &&
+               from.memory) {
         const std::size_t words = (a[0] + 63) / 64;
-        if (const auto set = from.memory(a[1], words * 8)) w.fds = fds_in_fd_set(*set, a[0]);
+        if (a[1] != 0) {
+            if (const auto set = from.memory(a[1], words * 8)) w.fds = fds_in_fd_set(*set, a[0]);
+        }
+        if (a.size() >= 3 && a[2] != 0) {
+            if (const auto set = from.memory(a[2], words * 8)) {
+                w.write_fds = fds_in_fd_set(*set, a[0]);
+            }
+        }
     } else if ((c == "poll" || c == "ppoll") && a.size() >= 2 && a[1] <= max_fds && from.memory) {
         if (const auto array = from.memory(a[0], a[1] * sizeof(pollfd))) {
             w.fds = fds_in_pollfds(*array);
+            w.write_fds = fds_in_pollfds(*array, POLLOUT);
         }
     } else if (c.starts_with("epoll_") && c != "epoll_ctl" && !a.empty() && from.epoll) {
         if (const auto entries = from.epoll(static_cast<int>(a[0]))) {
             for (const auto& e : *entries) {
                 w.fds.push_back(e.fd);
                 w.epoll_events[e.fd] = e.events;
+                if ((e.events & EPOLLOUT) != 0) w.write_fds.push_back(e.fd);
             }
             w.fds = sorted(std::move(w.fds));
+            w.write_fds = sorted(std::move(w.write_fds));
         }
     } else if (c == "fcntl" && a.size() >= 2) {
         w.record_lock = a[1] == F_SETLKW || a[1] == F_OFD_SETLKW;

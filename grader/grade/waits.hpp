@@ -27,11 +27,15 @@ namespace csd::grade::waits {
 
 /// What a thread was blocked in when it was looked at.
 struct TaskWait {
-    pid_t pid = 0;             ///< The process.
-    pid_t tid = 0;             ///< The thread.
-    bool readable = false;     ///< False: its /proc/TID/syscall could not be read.
-    std::string call;          ///< "accept4", "futex", "running", "" (not in a system call).
-    std::vector<int> fds;      ///< The descriptors it waits on, sorted (none known: empty).
+    pid_t pid = 0;          ///< The process.
+    pid_t tid = 0;          ///< The thread.
+    bool readable = false;  ///< False: its /proc/TID/syscall could not be read.
+    std::string call;       ///< "accept4", "futex", "running", "" (not in a system call).
+    std::vector<int> fds;   ///< The descriptors it waits on, sorted (none known: empty).
+    /// The descriptors it waits to write to, sorted: blocked in a write on
+    /// one (write, writev, sendto, sendmsg, sendmmsg, sendfile, splice),
+    /// or waiting for room in them (select's write set, POLLOUT, EPOLLOUT).
+    std::vector<int> write_fds = {};
     bool record_lock = false;  ///< In fcntl(F_SETLKW) or fcntl(F_OFD_SETLKW).
     /// An epoll wait: the event mask of each descriptor of the epoll set.
     std::map<int, std::uint32_t> epoll_events = {};
@@ -55,13 +59,15 @@ struct Readers {
 /// accept, accept4, read, recvfrom, recvmsg: its first argument; select,
 /// pselect6: the read set; poll, ppoll: the array; epoll_wait, epoll_pwait,
 /// epoll_pwait2: the epoll set; fcntl: whether it waits for a record lock.
+/// And what it waits to write to (TaskWait::write_fds).
 [[nodiscard]] TaskWait describe(const procfs::SyscallSample& s, const Readers& from);
 
 /// The descriptors set in the select() read set @p bytes of @p nfds bits.
 [[nodiscard]] std::vector<int> fds_in_fd_set(std::string_view bytes, std::uint64_t nfds);
 
-/// The descriptors (fd >= 0) of the array of struct pollfd in @p bytes.
-[[nodiscard]] std::vector<int> fds_in_pollfds(std::string_view bytes);
+/// The descriptors (fd >= 0) of the array of struct pollfd in @p bytes;
+/// with @p events, only those that ask for one of them.
+[[nodiscard]] std::vector<int> fds_in_pollfds(std::string_view bytes, short events = 0);
 
 /// What thread @p tid of process @p pid waits on now.
 [[nodiscard]] TaskWait wait_of(pid_t pid, pid_t tid);

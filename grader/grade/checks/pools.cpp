@@ -15,6 +15,7 @@
 #include "io_threads.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
+#include "reply_writers.hpp"
 #include "request_wakeups.hpp"
 #include "worker_pool.hpp"
 
@@ -300,7 +301,8 @@ void require_own_io(Context& ctx, const std::vector<Connection>& held, const IoT
 // request, beyond what a timer of its own explains, serves them all; the
 // others are decoys that only wait. Fails when fewer than @p want threads
 // served requests of their own, or one served them all; then checks the
-// same under strace (require_own_io).
+// same under strace (require_own_io) and, untraced, who writes each
+// reply while it waits for room (require_reply_writers).
 void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
                          std::string_view unit, const std::string& hint) {
     std::vector<Connection*> conns;
@@ -367,6 +369,8 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
                          hint, unit));
     }
     require_own_io(ctx, held, *io, unit, hint);
+    // And untraced again: who writes each reply while it is being sent.
+    require_reply_writers(ctx, held, unit, hint);
 }
 
 }  // namespace

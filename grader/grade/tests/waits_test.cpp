@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 
 #include <doctest/doctest.h>
@@ -83,6 +84,39 @@ TEST_CASE("epoll_wait: the interest list of its epoll descriptor, with the flags
     CHECK(w.fds == std::vector<int>{4, 5});
     CHECK(w.epoll_events.at(4) == 0x10000001U);
     CHECK(describe(sample(SYS_epoll_wait, {7, 0x1000, 1, 0xffffffff}), r).fds.empty());
+}
+
+TEST_CASE("writes: the descriptor written to, and room waited for") {
+    const auto w = describe(sample(SYS_sendto, {9, 0x1000, 4096, 0x4000, 0, 0}), {});
+    CHECK(w.write_fds == std::vector<int>{9});
+    CHECK(w.fds.empty());  // not waiting for input
+    CHECK(w.text() == "sendto on fd 9");
+    CHECK(describe(sample(SYS_write, {7, 0x1000, 10}), {}).write_fds == std::vector<int>{7});
+    CHECK(describe(sample(SYS_sendmsg, {8, 0x1000, 0}), {}).write_fds == std::vector<int>{8});
+    CHECK(describe(sample(SYS_splice, {3, 0, 10, 0, 4096, 0}), {}).write_fds ==
+          std::vector<int>{10});
+    CHECK(describe(sample(SYS_read, {7, 0x1000, 10}), {}).write_fds.empty());
+    // poll: only the entries that ask for POLLOUT.
+    const pollfd array[3] = {{5, POLLIN, 0}, {6, POLLOUT, 0}, {3, POLLIN | POLLOUT, 0}};
+    std::string bytes(sizeof array, '\0');
+    std::memcpy(bytes.data(), array, sizeof array);
+    const auto p = describe(sample(SYS_ppoll, {0x1000, 3, 0, 0, 8}), memory_at_0x1000(bytes));
+    CHECK(p.fds == std::vector<int>{3, 5, 6});
+    CHECK(p.write_fds == std::vector<int>{3, 6});
+    // select: the write set (its third argument).
+    std::string set(8, '\0');
+    set[0] = static_cast<char>(1U << 4);  // fd 4
+    const auto s = describe(sample(SYS_select, {10, 0, 0x1000, 0, 0}), memory_at_0x1000(set));
+    CHECK(s.fds.empty());
+    CHECK(s.write_fds == std::vector<int>{4});
+    // epoll: the descriptors registered with EPOLLOUT.
+    Readers r;
+    r.epoll = [](int) -> std::optional<std::vector<procfs::EpollEntry>> {
+        return std::vector<procfs::EpollEntry>{{4, EPOLLIN}, {5, EPOLLIN | EPOLLOUT}};
+    };
+    const auto e = describe(sample(SYS_epoll_pwait, {6, 0x1000, 1, 0xffffffff, 0, 8}), r);
+    CHECK(e.fds == std::vector<int>{4, 5});
+    CHECK(e.write_fds == std::vector<int>{5});
 }
 
 TEST_CASE("fcntl: waiting for a record lock, and not") {
