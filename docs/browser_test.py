@@ -13,7 +13,10 @@ HTTP server, as a forge's pages would, and checks:
 - no request the browser made failed (the server's log: no status >= 400,
   nothing requested outside /course/);
 - no code line overflows its box at 1,400 px, and code stays readable in
-  dark mode (contrast of every colour of a code block with its background);
+  dark mode (contrast of every colour of a code block with its background),
+  read on the landing page and on as few pages as together use every kind
+  of highlighted token of the site (the theme is the same on every page:
+  what a page adds in dark mode is the colours of its code);
 - every internal link of every page resolves (the file, and its #anchor);
 - every check id of each lab (`csd-grade --list`) has its row, #check-ID,
   on the lab's page, which has the section the grader's hints point at
@@ -381,6 +384,28 @@ def check_links(site: Path, failures: Failures):
 # --- Main -------------------------------------------------------------------
 
 
+def dark_pages(site: Path, pages):
+    """The pages read in dark mode too: the landing page, then, greedily, the
+    page that adds the most kinds of highlighted token (Pygments' span
+    classes in the code blocks; plain code text counts as one kind) until
+    every kind used by one of @p pages is on a page read."""
+    kinds = {}
+    for page in pages:
+        text = (site / page).read_text(encoding="utf-8")
+        found = set()
+        for block in re.findall(r'<div class="highlight"><pre>(.*?)</pre>', text, re.S):
+            found |= set(re.findall(r'<span class="([^"]+)"', block)) | {"(text)"}
+        kinds[page] = found
+    chosen = ["index.html"]
+    covered = set(kinds.get("index.html", ()))
+    while True:
+        best = max(pages, key=lambda p: len(kinds[p] - covered))
+        if not kinds[best] - covered:
+            return chosen
+        chosen.append(best)
+        covered |= kinds[best]
+
+
 def find_chromium(given):
     for name in [given] if given else ["chromium", "chromium-browser", "google-chrome"]:
         path = shutil.which(name) if name else None
@@ -441,7 +466,10 @@ def main():
                 dom = browser.dom(base + page, dark)
                 return page, dark, probe_of(dom), time.monotonic() - start
 
-            jobs = [(page, dark) for page in dict.fromkeys(pages) for dark in (False, True)]
+            pages = list(dict.fromkeys(pages))
+            in_dark = dark_pages(site, pages)
+            print(f"dark mode: {', '.join(in_dark)}", flush=True)
+            jobs = [(page, False) for page in pages] + [(page, True) for page in in_dark]
             # The browser holds the tests' cpu lock: both cores are its own.
             with concurrent.futures.ThreadPoolExecutor(Browser.PARALLEL) as pool:
                 loaded = list(pool.map(load, jobs))
