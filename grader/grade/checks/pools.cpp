@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "checks.hpp"
 #include "expect.hpp"
@@ -267,6 +268,16 @@ void require_no_children(Context& ctx, std::string_view when, const std::string&
          hint);
 }
 
+// The hint of a decoy: @p hint, the lab's, and what a decoy is among its
+// @p unit ("threads", "pool threads").
+std::string decoy_hint(const std::string& hint, std::string_view unit) {
+    return fmt::format(
+        "{}: the thread that serves a client does its reads and writes itself "
+        "(through an io_uring, a ring of its own); {} that only wait and pass "
+        "the work on to one thread are decoys",
+        hint, unit);
+}
+
 // One more request on each of @p held under strace -f: the reads of each
 // request and the writes of its reply (the calls that moved bytes on its
 // socket) are one thread's, and no thread does those of two held
@@ -289,9 +300,7 @@ void require_own_io(Context& ctx, const std::vector<Connection>& held, const IoT
                          "thread {} read or wrote {} of them ({}); each connection is served by "
                          "its own thread, which reads its requests and writes its replies itself",
                          held.size(), tid, conns.size(), who),
-             fmt::format("{}: the thread that serves a client does its reads and writes; {} "
-                         "that only wait and pass the work on to one thread are decoys",
-                         hint, unit));
+             decoy_hint(hint, unit));
     }
 }
 
@@ -333,44 +342,37 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
     // with one too: a helper of every connection (a logger) does, and
     // require_own_io() judges who reads and writes. One that sleeps
     // through them while strace watches serves them all when it does not.
+    // Nor may it submit to an io_uring while strace watches: reads and
+    // writes in a ring are not seen per connection, and a ring of each
+    // connection thread's own wakes for that connection only.
     std::set<pid_t> hides;
-    for (const pid_t t : wakes.every) {
-        if (!io->woke.contains(t)) hides.insert(t);
-    }
-    if (!hides.empty()) {
-        fail(fmt::format("{} connections held open, one request on each in turn: thread {} of "
-                         "the server (pid {}) woke up for every one of them, far more often "
-                         "than when the server is idle, and not once while strace watched one "
-                         "more request on each: it serves them all when no tracer is attached, "
-                         "and the {} that woke up beside it only wait",
-                         held.size(), threads_text(ctx.pid(), hides), ctx.pid(), unit),
-             fmt::format("{}: the thread that serves a client does its reads and writes; {} "
-                         "that only wait and pass the work on to one thread are decoys",
-                         hint, unit));
-    }
-    // Reads and writes through an io_uring are not seen per connection:
-    // a thread that woke for every request and submitted to a ring while
-    // strace watched did the I/O of them all (a ring of each connection's
-    // own thread wakes for that connection only).
     std::set<pid_t> rings;
     for (const pid_t t : wakes.every) {
-        if (io->ring_submitters.contains(t)) rings.insert(t);
+        if (!io->woke.contains(t)) {
+            hides.insert(t);
+        } else if (io->ring_submitters.contains(t)) {
+            rings.insert(t);
+        }
     }
-    if (!rings.empty()) {
+    const std::pair<const std::set<pid_t>*, const char*> decoy_signs[] = {
+        {&hides,
+         "far more often than when the server is idle, and not once while strace watched one "
+         "more request on each: it serves them all when no tracer is attached"},
+        {&rings,
+         "and submitted work to an io_uring while strace watched one more request on each: it "
+         "reads and writes for them all through its ring"},
+    };
+    for (const auto& [tids, sign] : decoy_signs) {
+        if (tids->empty()) continue;
         fail(fmt::format("{} connections held open, one request on each in turn: thread {} of "
-                         "the server (pid {}) woke up for every one of them, and submitted "
-                         "work to an io_uring while strace watched one more request on each: "
-                         "it reads and writes for them all through its ring, and the {} that "
-                         "woke up beside it only wait",
-                         held.size(), threads_text(ctx.pid(), rings), ctx.pid(), unit),
-             fmt::format("{}: the thread that serves a client does its reads and writes (with "
-                         "a ring, a ring of its own); {} that only wait and pass the work on "
-                         "to one thread are decoys",
-                         hint, unit));
+                         "the server (pid {}) woke up for every one of them, {}, and the {} "
+                         "that woke up beside it only wait",
+                         held.size(), threads_text(ctx.pid(), *tids), ctx.pid(), sign, unit),
+             decoy_hint(hint, unit));
     }
     require_own_io(ctx, held, *io, unit, hint);
     // And untraced again: who writes each reply while it is being sent.
-    require_reply_writers(ctx, held, unit, hint);
+    require_reply_writers(ctx, held, decoy_hint(hint, unit));
 }
 
 }  // namespace

@@ -60,8 +60,7 @@ std::optional<std::string> reply_writers_problem(const std::vector<int>& conn_fd
     return std::nullopt;
 }
 
-void require_reply_writers(Context& ctx, std::vector<Connection>& held, std::string_view unit,
-                           const std::string& hint) {
+void require_reply_writers(Context& ctx, std::vector<Connection>& held, const std::string& hint) {
     constexpr std::uint64_t owed = 16 << 20;  // more than any socket buffer holds
     std::vector<int> fds;
     for (const auto& c : held) {
@@ -103,10 +102,7 @@ void require_reply_writers(Context& ctx, std::vector<Connection>& held, std::str
         fail(fmt::format("{} connections held open, each owed a 16 MiB reply that the grader "
                          "does not read yet: {}; the server's threads: {}",
                          held.size(), *verdict, waits::list_text(seen, false)),
-             fmt::format("{}: the thread that serves a client writes its replies itself, and "
-                         "waits on its own socket when the client reads slowly; {} that only "
-                         "wait and pass the work on to one thread are decoys",
-                         hint, unit));
+             hint);
     }
     for (std::size_t k = 0; k < held.size(); ++k) {
         expect_reply(ctx.reply(), held[k], owed, overall.within(10s),

@@ -13,7 +13,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "check.hpp"
@@ -36,9 +35,7 @@ namespace csd::grade {
 /// the server's threads are blocked writing (given 2 s, scaled), then reads
 /// and checks every reply. Fails (CheckFailed, @p hint) when
 /// reply_writers_problem() finds one; logs and returns where
-/// /proc/TID/syscall cannot be read. @p unit names the threads ("threads",
-/// "pool threads").
-void require_reply_writers(Context& ctx, std::vector<Connection>& held, std::string_view unit,
-                           const std::string& hint);
+/// /proc/TID/syscall cannot be read.
+void require_reply_writers(Context& ctx, std::vector<Connection>& held, const std::string& hint);
 
 }  // namespace csd::grade
