@@ -6,7 +6,8 @@
 // to a reset connection does and the two ways to survive it; the TODOs
 // below name its steps ("handout step N").
 //
-// Given: the command line, and how to name an errno value and print a line.
+// Given: the command line (the lab library's parser, as in the servers), and
+// how to name an errno value and print a line.
 // Yours: SIGPIPE's disposition (-m ignore, -m none) and MSG_NOSIGNAL
 // (-m nosignal); the exchange that provokes the reset (connecting, the first
 // send); what the read and the second send on the reset connection give,
@@ -16,13 +17,13 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -35,12 +36,6 @@ enum class Mode {
     ignore,    ///< SIGPIPE ignored for the whole process (the default).
     nosignal,  ///< Every send() with MSG_NOSIGNAL.
     none,      ///< No protection: the handout's experiment (killed by SIGPIPE).
-};
-
-/// The command line: `PROGRAM -p PORT [-m ignore|nosignal|none]`.
-struct Options {
-    std::uint16_t port = 0;    ///< -p: the server's port on 127.0.0.1.
-    Mode mode = Mode::ignore;  ///< -m: how to survive SIGPIPE.
 };
 
 /// The line the program sends, twice.
@@ -58,12 +53,16 @@ std::string errno_name(int err) {
     return name != nullptr ? name : "errno " + std::to_string(err);
 }
 
-/// A connected TCP socket to 127.0.0.1:@p port (blocking, CLOEXEC).
-csd::Fd connect_loopback(std::uint16_t port) {
-    // TODO (handout step 3): a TCP socket connected to 127.0.0.1, port
-    // @p port (socket(2), connect(2); ip(7): the address and the port are
-    // in network byte order). Blocking: each call waits for its answer. A
-    // failure throws (csd::check): the program then exits with status 1.
+/// A TCP socket connected to @p host (an IPv4 address), port @p port
+/// (blocking, CLOEXEC).
+csd::Fd connect_to(const std::string& host, std::uint16_t port) {
+    // TODO (handout step 3): a TCP socket connected to @p host, port @p port
+    // (socket(2), connect(2); ip(7): the address and the port are in
+    // network byte order, inet_pton(3) turns the text into the address).
+    // Blocking: each call waits for its answer. A failure throws
+    // (csd::check, or an exception of yours for an address that is not
+    // one): the program then exits with status 1.
+    // SKELETON: (void)host;
     // SKELETON: (void)port;
     // SKELETON: return csd::Fd{};  // no socket yet
     // BEGIN SOLUTION
@@ -71,55 +70,39 @@ csd::Fd connect_loopback(std::uint16_t port) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+        throw std::runtime_error(host + " is not an IPv4 address");
+    }
     csd::check(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr),
                "connect");
     return fd;
     // END SOLUTION
 }
 
-/// Parses the command line; exits with status 2 and a usage line on error.
-Options parse(int argc, char** argv) {
-    Options o;
-    int c = 0;
-    bool ok = true;
-    while ((c = ::getopt(argc, argv, "p:m:")) != -1) {
-        const std::string_view value = optarg == nullptr ? "" : optarg;
-        if (c == 'p') {
-            const long port = std::strtol(optarg, nullptr, 10);
-            ok = ok && port > 0 && port < 65536;
-            o.port = static_cast<std::uint16_t>(port);
-        } else if (c == 'm' && value == "ignore") {
-            o.mode = Mode::ignore;
-        } else if (c == 'm' && value == "nosignal") {
-            o.mode = Mode::nosignal;
-        } else if (c == 'm' && value == "none") {
-            o.mode = Mode::none;
-        } else {
-            ok = false;
-        }
-    }
-    if (!ok || o.port == 0) {
-        std::fprintf(stderr, "usage: %s -p PORT [-m ignore|nosignal|none]\n", argv[0]);
-        std::exit(2);
-    }
-    return o;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Options o = parse(argc, argv);
+    // `PROGRAM [-i HOST] [-p PORT] [-m ignore|nosignal|none]`: a bad command
+    // line prints the usage and exits with status 2.
+    const csd::CommandLine command_line{.flags = {{.letter = 'm',
+                                                   .help = "how to survive SIGPIPE",
+                                                   .value_name = "MODE",
+                                                   .choices = {"ignore", "nosignal", "none"},
+                                                   .default_value = "ignore"}},
+                                        .client = true};
+    const csd::ServerOptions o = csd::parse_server_options(argc, argv, command_line);
+    const std::string m = o.value('m');
+    const Mode mode = m == "nosignal" ? Mode::nosignal : m == "none" ? Mode::none : Mode::ignore;
     try {
         // TODO (handout step 1): with -m ignore, make the whole process
         // immune to SIGPIPE before its first write; with -m none, give it
         // the default action, whatever disposition the parent left (it
         // survives exec): the signal's disposition (signal(7), sigaction(2)).
-        // SKELETON: (void)o;  // o.mode: -m; o.port: -p
+        // SKELETON: (void)mode;  // -m; o.host and o.port: -i and -p
         // BEGIN SOLUTION
-        if (o.mode != Mode::nosignal) {
+        if (mode != Mode::nosignal) {
             struct sigaction action {};
-            action.sa_handler = o.mode == Mode::ignore ? SIG_IGN : SIG_DFL;
+            action.sa_handler = mode == Mode::ignore ? SIG_IGN : SIG_DFL;
             sigemptyset(&action.sa_mask);
             csd::check(::sigaction(SIGPIPE, &action, nullptr), "sigaction(SIGPIPE)");
         }
@@ -128,19 +111,19 @@ int main(int argc, char** argv) {
         // and ask each send for no signal instead (send(2), its flags).
         // SKELETON: const int flags = 0;
         // BEGIN SOLUTION
-        const int flags = o.mode == Mode::nosignal ? MSG_NOSIGNAL : 0;
+        const int flags = mode == Mode::nosignal ? MSG_NOSIGNAL : 0;
         // END SOLUTION
 
         // TODO (handout step 3): provoke the reset. Connect to the server
-        // (connect_loopback(), yours to write) and send it the line
+        // (connect_to(), yours to write, at -i and -p) and send it the line
         // `request`, with the flags: the connection is still open, so this
         // send succeeds, and the server resets the connection once it has
         // the line. A failed send is an error (exit status 1).
-        // SKELETON: (void)connect_loopback;  // yours to write, then to call
+        // SKELETON: (void)connect_to;  // yours to write, then to call
         // SKELETON: (void)request;
         // SKELETON: (void)flags;
         // BEGIN SOLUTION
-        const csd::Fd sock = connect_loopback(o.port);
+        const csd::Fd sock = connect_to(o.host, o.port);
         csd::check(::send(sock.get(), request.data(), request.size(), flags), "send");
         // END SOLUTION
 

@@ -34,9 +34,9 @@ std::optional<std::string> reply_writers_problem(const std::vector<int>& conn_fd
         }
         if (mine.size() >= 2) {
             return fmt::format(
-                "thread {} waits to write to {} of those sockets (fds {}, {}): "
-                "one thread writes the replies of several clients",
-                w.tid, mine.size(), fmt::join(mine, ", "), w.text());
+                "thread {} waits to write to {} of those sockets ({}): one thread writes the "
+                "replies of several clients",
+                w.tid, mine.size(), w.text());
         }
     }
     std::vector<int> none;
@@ -46,8 +46,8 @@ std::optional<std::string> reply_writers_problem(const std::vector<int>& conn_fd
             none.push_back(fd);
         } else if (it->second.size() >= 2) {
             return fmt::format(
-                "threads {} all wait to write to fd {}: one of them waits for "
-                "show, another writes",
+                "threads {} all wait to write to fd {}: one of them writes the reply, the "
+                "others only wait beside it",
                 fmt::join(it->second, ", "), fd);
         }
     }

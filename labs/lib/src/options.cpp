@@ -38,8 +38,10 @@ void check_lab_flags(const CommandLine& line) {
         synopsis += "]";
     }
     std::fprintf(out, "usage: %s [-i HOST] [-p PORT]%s\n", prog, synopsis.c_str());
-    std::fprintf(out, "  -i HOST     address to bind (default 127.0.0.1)\n");
-    std::fprintf(out, "  -p PORT     port to listen on (default 2000)\n");
+    std::fprintf(out, "  -i HOST     %s (default 127.0.0.1)\n",
+                 line.client ? "the server's address" : "address to bind");
+    std::fprintf(out, "  -p PORT     %s (default 2000)\n",
+                 line.client ? "the server's port" : "port to listen on");
     if (line.workers)
         std::fprintf(out, "  -n WORKERS  processes or threads in the pool (default 10)\n");
     for (const LabFlag& f : line.flags) {

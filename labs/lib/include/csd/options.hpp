@@ -25,6 +25,9 @@ struct LabFlag {
 struct CommandLine {
     bool workers = false;             ///< -n WORKERS: the lab has a pool of workers.
     std::vector<LabFlag> flags = {};  ///< The lab's own flags.
+    /// A client program, not a server: -h says that -i and -p name the
+    /// server to connect to (sigpipe), not where to listen.
+    bool client = false;
 };
 
 /// What a lab server was asked to do on its command line.
