@@ -543,6 +543,12 @@ std::optional<pid_t> tracer_pid(pid_t pid) {
     return parse_tracer_pid(*text);
 }
 
+std::optional<pid_t> task_tracer_pid(pid_t pid, pid_t tid) {
+    const auto text = read_text(pid_path(pid, "task") + "/" + std::to_string(tid) + "/status");
+    if (!text) return std::nullopt;
+    return parse_tracer_pid(*text);
+}
+
 std::optional<std::uint64_t> rss_bytes(pid_t pid) {
     const auto text = read_text(pid_path(pid, "status"));
     if (!text) return std::nullopt;

@@ -237,6 +237,10 @@ struct Holder {
 /// The pid of the process tracing @p pid (0: none), nullopt when gone.
 [[nodiscard]] std::optional<pid_t> tracer_pid(pid_t pid);
 
+/// The pid of the process tracing thread @p tid of @p pid (0: none),
+/// nullopt when gone.
+[[nodiscard]] std::optional<pid_t> task_tracer_pid(pid_t pid, pid_t tid);
+
 /// Resident set size of @p pid in bytes, nullopt when gone.
 [[nodiscard]] std::optional<std::uint64_t> rss_bytes(pid_t pid);
 

@@ -76,16 +76,34 @@ Strace::Strace(pid_t pid, const std::string& calls, bool show_signals) {
     strace_ = spawn({strace, "-f", "-qq", "-e", "trace=" + calls, "-e",
                      show_signals ? "signal=all" : "signal=none", "-p", std::to_string(pid)},
                     -1, out_.get());
+    // strace attaches to the threads one after another: until every one of
+    // them is traced (io_uring's kernel workers cannot be), what a thread
+    // not attached yet does is not seen. Under a sanitizer and a busy
+    // machine that took long enough for idle threads to close their
+    // client and end, unseen, after the SIGTERM that followed.
     const Deadline attach(3s);
-    while (procfs::tracer_pid(pid).value_or(0) != strace_) {
-        if (child_status(strace_) || attach.expired()) {
-            end();
-            why_not_ = fmt::format("strace could not attach to the server (pid {}): {}", pid,
-                                   tail_lines(read_all(out_.get()), 2));
-            return;
+    const auto all_attached = [&] {
+        if (procfs::tracer_pid(pid).value_or(0) != strace_) return false;
+        for (const pid_t tid : procfs::thread_ids(pid)) {
+            if (procfs::is_io_worker(pid, tid)) continue;
+            const auto tracer = procfs::task_tracer_pid(pid, tid);
+            if (tracer && *tracer != strace_) return false;  // not yet (gone: no matter)
+        }
+        return true;
+    };
+    while (!all_attached()) {
+        if (child_status(strace_)) break;  // strace gave up
+        if (attach.expired()) {
+            // The main thread at least: go on with what is traced.
+            if (procfs::tracer_pid(pid).value_or(0) == strace_) return;
+            break;
         }
         std::this_thread::sleep_for(5ms);
     }
+    if (all_attached()) return;
+    end();
+    why_not_ = fmt::format("strace could not attach to the server (pid {}): {}", pid,
+                           tail_lines(read_all(out_.get()), 2));
 }
 
 Strace::~Strace() {
