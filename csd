@@ -419,7 +419,8 @@ test_preset() {
     start=$(now)
     if configure "$preset" && build "$preset" "${targets[@]}"; then
         say "Testing $what (ctest --preset $preset ${select[*]})"
-        ctest --preset "$preset" -j2 --output-on-failure "${select[@]}" || {
+        # (Each preset says how many tests run at once: CMakePresets.json.)
+        ctest --preset "$preset" --output-on-failure "${select[@]}" || {
             failed+=("ctest $preset")
             digests+=("$(failure_digest "$preset")")
         }

@@ -1,5 +1,10 @@
 # Which grader tests must not run at the same time when ctest runs tests in
-# parallel (the presets say -j2, and CI runs that on 2 cores).
+# parallel. CI runs on 2 cores. The default preset runs 4 tests at once:
+# a grading test mostly waits (for replies, deadlines, a server's stop),
+# using 10 to 35 % of a core over its run (measured with time(1) on the
+# solutions and skeletons), so two at a time left the cores idle most of
+# the suite. The sanitizer presets, whose servers run several times
+# slower, keep 2.
 #
 # A test that runs csd-grade calls csd_test_runs_checks(); the test then
 # gets CSD_LOCK_DIR in its environment, and csd-grade holds the locks of
@@ -7,12 +12,14 @@
 # check_locks.hpp; every check declares its locks in the grader's table of
 # checks, grader/grade/registry.cpp), so no two heavy checks that share a
 # lock run at once, while light checks and other tests (unit, sync, docs)
-# run alongside. A test that is not a grader and keeps the cores busy (the
-# browser, a benchmark, the fuzzer) holds the cpu lock for its whole run
-# through csd_flock_command(); one that takes minutes (the release build)
-# runs alone instead (RUN_SERIAL), or a grading test would wait for it
-# inside its own timeout. The locks, by what a check needs
-# or measures:
+# run alongside. A test that is not a grader and keeps the cores busy for a
+# few seconds (the fuzzer, the trace tests, the herd smoke test) holds the
+# cpu lock for its whole run through csd_flock_command(); one that keeps
+# them busy for a minute or more (the release build, the browser, the
+# handouts' experiments, the benchmark smoke test, the docs build) runs
+# alone instead (csd_test_runs_alone()): a grading test that waited that
+# long for its check's lock would reach its own timeout. The locks, by
+# what a check needs or measures:
 #
 #   connections      thousands of sockets at once (many, load, fd-leak, cap).
 #                    Two at once can run out of ephemeral ports, descriptors
@@ -50,4 +57,13 @@ function(csd_flock_command out lock)
   else()
     set(${out} "" PARENT_SCOPE)
   endif()
+endfunction()
+
+# csd_test_runs_alone(TEST...): each TEST keeps both cores busy for a
+# minute or so: it runs with no other test beside it (RUN_SERIAL). ctest
+# does not stop the parallel tests to make room for one: it starts it when
+# nothing else runs, which is at the start for the fixtures the others
+# need (the release build, the docs build) and at the end for the rest.
+function(csd_test_runs_alone)
+  set_tests_properties(${ARGN} PROPERTIES RUN_SERIAL TRUE)
 endfunction()
