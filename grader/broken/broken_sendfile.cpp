@@ -44,6 +44,13 @@
 //   -m copy sends the first 448 KiB of each reply with sendfile(): two
 //   replies stay under 1 MiB (the third red-team of issue 20: full marks).
 // test: sendfile-copy-head sendfile copy-mode control pipeline
+//   -m splice is the default mode's sendfile() under another name.
+// test: sendfile-splice-is-sendfile sendfile splice-mode control pipeline
+//   -m splice fills the pipe again while it still holds bytes the socket
+//   refused: those bytes go out twice.
+// test: sendfile-splice-refill sendfile splice-mode control pipeline
+//   -m splice reads the pipe into memory and send()s it: a copy again.
+// test: sendfile-splice-reads-pipe sendfile splice-mode control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -74,6 +81,8 @@ namespace {
 std::string_view bug;
 /// -m copy: the replies go through a buffer, pread() and send().
 bool copy_mode = false;
+/// -m splice: the replies go from the file to a pipe, then to the socket.
+bool splice_mode = false;
 
 // The bugs, each with the check that must catch it:
 //   sendfile-copy   pread() into a buffer and send() it: right bytes, copied -> zero-copy
@@ -94,6 +103,11 @@ bool copy_mode = false;
 //   sendfile-copy-is-sendfile  -m copy sends with sendfile() too          -> copy-mode
 //   sendfile-copy-short  -m copy consumes the whole buffer after a short send -> copy-mode
 //   sendfile-copy-head   -m copy sends each reply's first 448 KiB with sendfile() -> copy-mode
+//   sendfile-splice-is-sendfile  -m splice sends with sendfile()           -> splice-mode
+//   sendfile-splice-refill  -m splice fills the pipe from the reply's offset
+//                   while it still holds bytes: they are sent twice        -> splice-mode
+//   sendfile-splice-reads-pipe  -m splice: file to pipe by splice(), then
+//                   read() from the pipe and send()                        -> splice-mode
 // (-m copy otherwise copies, as the lab asks: pread() and send().)
 // and one that is no bug, a server the grader once misjudged:
 //   sendfile-lseek-null  lseek() to the reply's offset, then sendfile(sock,
@@ -127,9 +141,61 @@ bool traced() {
     return false;
 }
 
+/// The pipe of -m splice: the connection's own (a thread serves one
+/// connection), and the bytes it holds that the socket has not taken.
+struct Pipe {
+    csd::Fd read_end;
+    csd::Fd write_end;
+    std::size_t held = 0;
+};
+
+/// -m splice: up to @p count bytes of the file from @p at through the
+/// thread's pipe; returns what send_piece() does.
+long splice_piece(int sock, const File& file, std::uint64_t at, std::size_t count) {
+    static thread_local Pipe pipe;
+    if (!pipe.read_end) {
+        std::array<int, 2> ends{};
+        if (::pipe2(ends.data(), O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+        pipe.read_end = csd::Fd(ends[0]);
+        pipe.write_end = csd::Fd(ends[1]);
+    }
+    // sendfile-splice-refill: more from the reply's offset, on top of what is held.
+    if (pipe.held == 0 || bug == "sendfile-splice-refill") {
+        loff_t offset = static_cast<loff_t>(at);
+        const ssize_t in =
+            ::splice(file.fd, &offset, pipe.write_end.get(), nullptr, count, SPLICE_F_NONBLOCK);
+        if (in < 0 && errno != EAGAIN && errno != EINTR) return -1;
+        if (in > 0) pipe.held += static_cast<std::size_t>(in);
+    }
+    if (bug == "sendfile-splice-reads-pipe") {
+        // The pipe read into memory, then all of it sent, waiting for room.
+        static thread_local std::array<char, 64 * 1024> buf;
+        const ssize_t got =
+            ::read(pipe.read_end.get(), buf.data(), std::min(pipe.held, buf.size()));
+        if (got <= 0) return -1;
+        pipe.held -= static_cast<std::size_t>(got);
+        std::string_view left(buf.data(), static_cast<std::size_t>(got));
+        while (!left.empty()) {
+            const csd::WriteResult w = csd::write_some(sock, left);
+            if (w.status == csd::WriteStatus::peer_gone) return -1;
+            left.remove_prefix(w.bytes);
+            if (w.status == csd::WriteStatus::would_block && !wait_for(sock, POLLOUT)) return -1;
+        }
+        return got;
+    }
+    const ssize_t n = ::splice(pipe.read_end.get(), nullptr, sock, nullptr, pipe.held,
+                               SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    pipe.held -= static_cast<std::size_t>(n);
+    return n;
+}
+
 /// Sends up to @p count bytes of the file from @p at; returns the bytes
 /// the session may consume, 0 when the socket is full, -1 when the client is gone.
 long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count) {
+    if (splice_mode && bug != "sendfile-splice-is-sendfile") {
+        return splice_piece(sock, file, at, count);
+    }
     constexpr std::uint64_t head = 448 * 1024;  // sendfile-copy-head: by sendfile()
     const bool head_by_sendfile = bug == "sendfile-copy-head" && at < head;
     if (head_by_sendfile)
@@ -204,7 +270,8 @@ int main(int argc, char** argv) {
         "sendfile-lseek-null "
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
         "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short "
-        "sendfile-copy-head");
+        "sendfile-copy-head sendfile-splice-is-sendfile sendfile-splice-refill "
+        "sendfile-splice-reads-pipe");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",
@@ -212,10 +279,11 @@ int main(int argc, char** argv) {
                                           {.letter = 'm',
                                            .help = "how the replies leave",
                                            .value_name = "MODE",
-                                           .choices = {"sendfile", "copy"},
+                                           .choices = {"sendfile", "copy", "splice"},
                                            .default_value = "sendfile"}}};
     const csd::ServerOptions options = csd::parse_server_options(argc, argv, line);
     copy_mode = options.value('m') == "copy";
+    splice_mode = options.value('m') == "splice";
     std::signal(SIGPIPE, SIG_IGN);
     File file;
     if (bug == "sendfile-no-file-check") {

@@ -13,7 +13,9 @@
 // sends, waiting for room in the socket (EPOLLOUT) while a reply is owed,
 // and SIGPIPE, which sendfile() cannot turn off; then -m copy, the same
 // bytes sent the old way (pread() into a buffer, send() from it), which
-// `./csd bench sendfile` measures sendfile() against.
+// `./csd bench sendfile` measures sendfile() against; and -m splice, what
+// sendfile() does inside the kernel written out: file to a pipe, pipe to
+// the socket, with splice(2).
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -86,6 +88,9 @@ struct Connection {
     csd::Session session;        ///< What the client asked for and what it is still owed.
     bool gone = false;           ///< The client reset or vanished: close it.
     std::uint32_t watching = 0;  ///< The events epoll watches on fd now.
+    // TODO(handout step 8): what a connection needs in -m splice: a pipe
+    // of its own (a pipe shared by the connections would mix their
+    // bytes), and how many bytes of its reply wait in it.
 
     /// A new client on the connected socket @p socket.
     explicit Connection(csd::Fd socket) : fd(std::move(socket)) {}
@@ -95,6 +100,7 @@ struct Connection {
 enum class Mode {
     sendfile,  ///< sendfile(2): from the page cache to the socket, in the kernel.
     copy,      ///< -m copy: pread(2) into a buffer, send(2) from it.
+    splice,    ///< -m splice: splice(2) from the file to a pipe, then to the socket.
 };
 
 // What epoll_event.data.ptr holds for the two descriptors that are not
@@ -128,6 +134,8 @@ class Server {
     void send_replies(Connection& c);
     /// send_replies() the old way (-m copy): pread() and send().
     void copy_replies(Connection& c);
+    /// send_replies() through a pipe (-m splice): splice() twice.
+    void splice_replies(Connection& c);
     /// Tells epoll what to watch on @p c now, if that changed.
     void update_interest(Connection& c);
     /// Closes @p c; its memory lives until the current batch of events is done.
@@ -216,6 +224,10 @@ void Server::send_replies(Connection& c) {
         copy_replies(c);
         return;
     }
+    if (mode_ == Mode::splice) {
+        splice_replies(c);
+        return;
+    }
     // TODO(handout step 3): while the session has a reply to send
     // (reply_left() > 0) and less than write_budget went out in this turn:
     //  - the next byte is byte reply_offset() of the reply, so it is in the
@@ -247,6 +259,20 @@ void Server::copy_replies(Connection& c) {
     (void)c;
 }
 
+void Server::splice_replies(Connection& c) {
+    // TODO(handout step 8): the same replies through a pipe of the
+    // connection's own, every byte moved by splice(2) inside the kernel:
+    // from the file into the pipe (at the offset step 3 works out, passed
+    // to the call), then from the pipe into the socket. Make the pipe the
+    // first time it is needed, non-blocking; no descriptor left for it
+    // (EMFILE, ENFILE): end this client. A byte counts as sent (consume())
+    // only once it reached the socket: when the socket is full, what the
+    // pipe holds stays there, owed, and goes first next time (fill the
+    // pipe again only once it is empty). Errors as in step 3; a file that
+    // gives no byte ended early.
+    (void)c;
+}
+
 void Server::update_interest(Connection& c) {
     // TODO(handout step 5): a sendfile() that met EAGAIN left a reply owed:
     // wait for room in the socket (EPOLLOUT) while the session has output,
@@ -275,7 +301,7 @@ int main(int argc, char** argv) {
                   {.letter = 'm',
                    .help = "how the replies leave",
                    .value_name = "MODE",
-                   .choices = {"sendfile", "copy"},
+                   .choices = {"sendfile", "copy", "splice"},
                    .default_value = "sendfile"}}};
     const csd::ServerOptions options = csd::parse_server_options(argc, argv, command_line);
     if (!options.flag('f')) {
@@ -288,7 +314,10 @@ int main(int argc, char** argv) {
         // to it raises SIGPIPE, which kills the process: sendfile() has no
         // MSG_NOSIGNAL. Ignore SIGPIPE (then sendfile() fails with EPIPE).
         csd::route_signals({SIGTERM, SIGINT});
-        const Mode mode = options.value('m') == "copy" ? Mode::copy : Mode::sendfile;
+        const std::string chosen = options.value('m');
+        const Mode mode = chosen == "copy"     ? Mode::copy
+                          : chosen == "splice" ? Mode::splice
+                                               : Mode::sendfile;
         Server server(csd::listen_tcp(options.host, options.port, {.nonblocking = true}),
                       std::move(file), mode);
         csd::announce_listening(options.host, options.port);

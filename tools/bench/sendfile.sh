@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# sendfile.sh: the server's CPU time per GiB sent with sendfile(2) and with
-# a read/write copy, and what /proc/PID/io counts for each.
+# sendfile.sh: the server's CPU time per GiB sent with sendfile(2), with a
+# read/write copy and with splice(2) through a pipe, and what /proc/PID/io
+# counts for each.
 #
 #   tools/bench/sendfile.sh [BUILD_DIR]        (default: build)
 #
 # Needs BUILD_DIR/bin/solution-sendfile and nc (netcat-openbsd). Makes a
 # random file of SIZE_MIB MiB (default 64) in a temporary directory it
-# removes, then for each mode of the solution (-m sendfile, -m copy):
+# removes, then for each mode of the solution (-m sendfile, copy, splice):
 # starts it, reads utime+stime from /proc/PID/stat and the counters of
 # /proc/PID/io, has nc ask for GIB replies of 1 GiB on one connection
 # (default 4) and throw them away, reads both again, and prints one row per
@@ -49,7 +50,7 @@ io_field() {  # field $2 of /proc/$1/io
 
 echo "# sendfile.sh: $gib GiB in replies of 1 GiB, file of $size_mib MiB, $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d)"
 printf '%-9s %12s %12s %12s %10s %10s\n' mode cpu_s_per_gib rchar_gib wchar_gib syscr syscw
-for mode in sendfile copy; do
+for mode in sendfile copy splice; do
     # On a free port (lib.sh), started again on another when it was taken;
     # it listens or we stop here.
     csd_start_server "$dir/out" "$dir/err" "$server" -f "$dir/file" -m "$mode" || exit 1

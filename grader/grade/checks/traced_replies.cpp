@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "checks.hpp"
@@ -42,6 +43,22 @@ TracedReplies traced_pipelined_replies(Context& ctx, std::string_view calls, std
     out.bytes = strace_bytes_per_call(out.text);
     std::erase_if(out.bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
     return out;
+}
+
+std::optional<struct stat> served_file(Context& ctx) {
+    const auto& args = ctx.server().args();
+    const auto f = std::find(args.begin(), args.end(), "-f");
+    struct stat file {};
+    if (f == args.end() || f + 1 == args.end() || ::stat((f + 1)->c_str(), &file) != 0) {
+        return std::nullopt;
+    }
+    return file;
+}
+
+bool is_file(pid_t pid, int fd, const struct stat& file) {
+    struct stat st {};
+    if (::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &st) != 0) return false;
+    return st.st_dev == file.st_dev && st.st_ino == file.st_ino;
 }
 
 bool in_kernel_copy(std::string_view name) {

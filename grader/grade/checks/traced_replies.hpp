@@ -4,9 +4,13 @@
 /// the bytes each data-moving system call moved: what zero-copy and
 /// copy-mode judge. Main thread only.
 
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,5 +51,13 @@ struct TracedReplies {
 [[nodiscard]] TracedReplies traced_pipelined_replies(
     Context& ctx, std::string_view calls, std::uint64_t first, std::uint64_t second,
     const std::function<void(const ReplyFailed&)>& on_failure);
+
+/// The file the server was given with -f (its device and inode, by
+/// stat(2)); nullopt when it was started without one or the file is gone.
+[[nodiscard]] std::optional<struct stat> served_file(Context& ctx);
+
+/// True when descriptor @p fd of process @p pid is the file @p file (the
+/// same device and inode, through /proc/PID/fd).
+[[nodiscard]] bool is_file(pid_t pid, int fd, const struct stat& file);
 
 }  // namespace csd::grade

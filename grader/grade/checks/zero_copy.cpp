@@ -41,23 +41,15 @@ int source_fd(const StraceCall& c) {
     return ec == std::errc() && end != a.data() ? fd : -1;
 }
 
-// True when descriptor @p fd of @p pid is the file @p file (same inode).
-bool is_file(pid_t pid, int fd, const struct stat& file) {
-    struct stat st {};
-    if (::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &st) != 0) return false;
-    return st.st_dev == file.st_dev && st.st_ino == file.st_ino;
-}
-
 // The zero-copy bytes must come from the -f file itself (its page cache),
 // not from a copy of it (a memfd or an anonymous file filled at start).
 void require_from_served_file(Context& ctx, const std::string& text, std::uint64_t total) {
-    const auto& args = ctx.server().args();
-    const auto f = std::find(args.begin(), args.end(), "-f");
-    struct stat file {};
-    if (f == args.end() || f + 1 == args.end() || ::stat((f + 1)->c_str(), &file) != 0) {
+    const auto given = served_file(ctx);
+    if (!given) {
         ctx.log("where the sendfile bytes come from not checked: no -f file");
         return;
     }
+    const struct stat& file = *given;
     std::map<int, bool> served;  // source descriptor -> it is the -f file
     std::uint64_t from_file = 0;
     std::set<int> others;  // sources that are not the file (a splice's pipe end among them)

@@ -96,16 +96,19 @@ TEST_CASE("labs: each mode of the table, a lab without a line once, unknown lab 
 }
 
 TEST_CASE("the record of a command: a lab's program by name, the address as placeholders") {
-    // sendfile's modes: the default (no flag), then -m copy.
+    // sendfile's modes: the default (no flag), then -m copy, then -m splice.
     const auto servers = lab_servers({"sendfile"}, "/some/build/bin", false);
-    REQUIRE(servers.size() == 2);
+    REQUIRE(servers.size() == 3);
     CHECK(command_template(servers.front()) == std::vector<std::string>{"solution-sendfile", "-f",
                                                                         "{alphabet}", "-i",
                                                                         "{host}", "-p", "{port}"});
+    CHECK(command_template(servers[1]) == std::vector<std::string>{"solution-sendfile", "-f",
+                                                                   "{alphabet}", "-m", "copy", "-i",
+                                                                   "{host}", "-p", "{port}"});
     CHECK(command_template(servers.back()) ==
-          std::vector<std::string>{"solution-sendfile", "-f", "{alphabet}", "-m", "copy", "-i",
+          std::vector<std::string>{"solution-sendfile", "-f", "{alphabet}", "-m", "splice", "-i",
                                    "{host}", "-p", "{port}"});
-    CHECK(command_line(servers.back(), "127.0.0.1", 9, "/tmp/a") ==
+    CHECK(command_line(servers[1], "127.0.0.1", 9, "/tmp/a") ==
           std::vector<std::string>{"/some/build/bin/solution-sendfile", "-f", "/tmp/a", "-m",
                                    "copy", "-i", "127.0.0.1", "-p", "9"});
 }

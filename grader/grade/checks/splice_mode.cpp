@@ -1,0 +1,119 @@
+// splice-mode: the sendfile lab's -m splice, what sendfile() does inside
+// the kernel written out: each reply goes from the -f file into a pipe and
+// from the pipe into the socket, both by splice(2), exact across partial
+// sends (what the pipe holds when the socket is full is still owed), and
+// neither sendfile() nor the server's own memory moves a byte. Seen from
+// outside with strace, as zero-copy sees the default mode.
+#include <fmt/format.h>
+
+#include "checks.hpp"
+#include "expect.hpp"
+#include "strace_text.hpp"
+#include "traced_replies.hpp"
+
+namespace csd::grade {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Every call that moves bytes: the kernel's and those through user memory.
+const std::string traced = fmt::format("{},{},{}", kernel_copy_calls, read_calls, write_calls);
+
+constexpr const char* splice_hint =
+    "with -m splice, each piece goes from the file into the connection's own pipe (splice "
+    "with the file's offset), then from the pipe into the socket (splice again); a byte is "
+    "sent only once it reached the socket";
+
+// The bytes splice() moved out of the -f file, and out of anything else (a
+// pipe, toward the socket), in strace's output @p text of server @p pid.
+struct SpliceBytes {
+    std::uint64_t from_file = 0;
+    std::uint64_t from_other = 0;
+};
+
+SpliceBytes splice_bytes(Context& ctx, const std::string& text, const struct stat& file) {
+    SpliceBytes out;
+    std::map<int, bool> is_served;  // source descriptor -> it is the -f file
+    for (const auto& c : parse_strace(text)) {
+        if (c.name != "splice" || !c.succeeded()) continue;
+        const int fd = c.fd();
+        if (fd < 0) continue;
+        auto it = is_served.find(fd);
+        if (it == is_served.end()) it = is_served.emplace(fd, is_file(ctx.pid(), fd, file)).first;
+        (it->second ? out.from_file : out.from_other) += static_cast<std::uint64_t>(*c.value);
+    }
+    return out;
+}
+
+// splice-mode: with -m splice, 34 MiB of replies by splice, exact.
+void check_splice_mode(Context& ctx) {
+    // 4 MiB, then 30 MiB (longer than the file: it wraps around), pipelined,
+    // read after a pause: the socket fills while the pipe still holds bytes.
+    const std::uint64_t first = 4u << 20;
+    const std::uint64_t second = 30u << 20;
+    const std::uint64_t total = first + second;
+    const TracedReplies seen =
+        traced_pipelined_replies(ctx, traced, first, second, [](const ReplyFailed& e) {
+            if (e.problem() == ReplyProblem::wrong_byte) {
+                fail(fmt::format("with -m splice: {}", e.what()),
+                     "with -m splice, a full socket leaves bytes in the pipe: they are still "
+                     "owed (consume() only what the second splice moved) and go first next "
+                     "time, before the pipe is filled from the file again");
+            }
+            if (e.problem() == ReplyProblem::stalled) {
+                fail(fmt::format("with -m splice: {}", e.what()),
+                     "with -m splice too, a full socket means waiting for room (EPOLLOUT) "
+                     "while a reply is owed, bytes in the pipe included");
+            }
+        });
+    std::uint64_t by_sendfile = 0;
+    std::uint64_t copied = 0;
+    for (const auto& [name, n] : seen.bytes) {
+        if (name == "sendfile" || name == "copy_file_range") by_sendfile += n;
+        if (!in_kernel_copy(name) && name != "vmsplice") copied += n;
+    }
+    if (by_sendfile > 0) {
+        fail(fmt::format("with -m splice, sendfile still sent {} KiB of the {} MiB of replies",
+                         (by_sendfile + 1023) >> 10, total >> 20),
+             "-m splice writes out what sendfile() does inside the kernel: the file into a "
+             "pipe, the pipe into the socket, by splice(). sendfile() under another name "
+             "shows nothing");
+    }
+    // Reading the requests costs a few bytes; the replies are 34 MiB.
+    if (copied >= (1u << 20)) {
+        fail(fmt::format("with -m splice, while it sent {} MiB of replies, the server's read "
+                         "and write calls moved {} MiB through its memory",
+                         total >> 20, copied >> 20),
+             splice_hint);
+    }
+    const auto file = served_file(ctx);
+    if (!file) skip("the -f file is gone: where the bytes came from cannot be told");
+    const SpliceBytes moved = splice_bytes(ctx, seen.text, *file);
+    ctx.log("splice-mode: splice moved {} bytes out of the -f file, {} out of pipes",
+            moved.from_file, moved.from_other);
+    if (moved.from_file < total - total / 10 || moved.from_other < total - total / 10) {
+        fail(fmt::format("with -m splice, of the {} MiB of replies, splice moved {} MiB out of "
+                         "the -f file and {} MiB out of a pipe (into the socket); both should "
+                         "be all of them",
+                         total >> 20, moved.from_file >> 20, moved.from_other >> 20),
+             splice_hint);
+    }
+}
+
+}  // namespace
+
+CSD_CHECK(splice_mode) {
+    return {"splice-mode",
+            10,
+            check_splice_mode,
+            "started with -m splice, the server sends 34 MiB of replies exact, every byte moved "
+            "by splice: strace sees splice move them out of the -f file and out of a pipe, and "
+            "no sendfile, read or write move them",
+            "write -m splice as the handout's step 8 says: a pipe per connection, splice() from "
+            "the file into it at the reply's offset, splice() from it into the socket, and only "
+            "what reached the socket counts as sent",
+            {"cpu"}};
+}
+
+}  // namespace csd::grade
