@@ -43,6 +43,9 @@
 //   reads its reply holds a thread at the SIGTERM.
 // test: joins-blocked-write thread sigterm control pipeline
 // test: detached thread sigterm control pipeline
+//   Detached threads that see the stop, and a 150 ms sleep in main instead
+//   of waiting for them (issue 20: full marks).
+// test: detached-sleeps thread sigterm control pipeline
 //   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
 // test: thread-wakes-100ms thread idle-cpu control pipeline
 //   A slower timer loop (red-team, issue 20: a 600 ms poll had full marks).
@@ -163,6 +166,9 @@ std::string_view bug;
 //   detached              a detached thread per client, blocked in plain read();
 //                         main returns at the stop without waiting for them:
 //                         exit status 0 in time, but the exit kills them     -> sigterm
+//   detached-sleeps       a detached thread per client that sees the stop and
+//                         closes its client; main sleeps 150 ms at the stop
+//                         instead of waiting for them: a guess, not a join   -> sigterm
 //   counted-detached      no bug: a correct variant of the thread lab's stop, a
 //                         detached thread per client that closes its client and
 //                         then counts itself out; main waits for the count to
@@ -207,10 +213,10 @@ Design design() {
     return bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
                ? Design::iterative
            : bug == "threads" || bug == "thread-leak" || bug.starts_with("joins-blocked") ||
-                   bug == "detached" || bug == "counted-detached" || bug == "shared-buffer" ||
-                   bug == "cap-closes" || bug.starts_with("thread-wakes-") ||
-                   bug.starts_with("thread-decoy") || bug.starts_with("cap-parks") ||
-                   bug == "thread-logger"
+                   bug.starts_with("detached") || bug == "counted-detached" ||
+                   bug == "shared-buffer" || bug == "cap-closes" ||
+                   bug.starts_with("thread-wakes-") || bug.starts_with("thread-decoy") ||
+                   bug.starts_with("cap-parks") || bug == "thread-logger"
                ? Design::thread
                : Design::fork;
 }
@@ -550,7 +556,7 @@ void serve_threaded(const csd::Fd& listener) {
                 ++counted.running;
             }
             std::thread thread([c = std::move(conn)]() mutable {
-                if (bug == "counted-detached") {
+                if (bug == "counted-detached" || bug == "detached-sleeps") {
                     (void)csd::serve_connection(c.get());  // sees the stop descriptor
                 } else {
                     serve(c.get());
@@ -586,6 +592,7 @@ void serve_threaded(const csd::Fd& listener) {
         }
     }
     for (std::thread& t : joined) t.join();
+    if (bug == "detached-sleeps") std::this_thread::sleep_for(std::chrono::milliseconds(150));
     std::unique_lock lock(counted.mutex);
     counted.none_left.wait(lock, [] { return counted.running == 0; });
 }
@@ -599,7 +606,8 @@ int main(int argc, char** argv) {
         "accepts-sign sigpipe sigpipe-drop skips-empty-lines long-lines many-cr ignores-sigterm "
         "orphans kills-no-wait plain-fork iterative child-keeps-listener silent slow-start "
         "drops-every-50th "
-        "forks threads thread-leak joins-blocked detached counted-detached shared-buffer "
+        "forks threads thread-leak joins-blocked detached detached-sleeps counted-detached "
+        "shared-buffer "
         "cap-closes "
         "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind thread-decoy "
         "thread-decoy-hides thread-decoy-timer joins-blocked-write thread-logger "

@@ -19,17 +19,18 @@
 //
 // A server with a thread per connection (the thread lab) also gets join
 // rounds, every third round: eight idle clients, so eight connection
-// threads, and strace attached (close, exit, exit_group) before the SIGTERM.
-// Of the threads the server had at the SIGTERM, at least one per idle
-// client must end (its exit) or at least close what it served (a close of
-// its own) before the process's exit_group: detached threads that the main
-// thread never waits for die in the middle of their work, killed by the
-// exit. A server that forks (fork, prefork, fdpass) gets reap rounds the
-// same way, every fourth round: strace on the top process (wait4, waitid,
-// exit_group) must see it reap each child it had at the SIGTERM before its
-// exit_group; children left for the sandbox's init to reap were never
-// waited for. (Neither in an ASan build: LeakSanitizer refuses to run
-// under ptrace.)
+// threads, and strace attached (close, exit, exit_group, and the sleeps)
+// before the SIGTERM. Of the threads the server had at the SIGTERM, at
+// least one per idle client must end (its exit) or at least close what it
+// served (a close of its own) before the process's exit_group: detached
+// threads that the main thread never waits for die in the middle of their
+// work, killed by the exit. Nor may the main thread sleep between the
+// SIGTERM and its exit (nanosleep, clock_nanosleep): detached threads and a
+// pause long enough for them to finish is a guess, not a join. A server that forks (fork, prefork,
+// fdpass) gets reap rounds the same way, every fourth round: strace on the top process (wait4,
+// waitid, exit_group) must see it reap each child it had at the SIGTERM before its exit_group;
+// children left for the sandbox's init to reap were never waited for. (Neither in an ASan build:
+// LeakSanitizer refuses to run under ptrace.)
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -193,6 +194,22 @@ std::optional<std::vector<pid_t>> threads_not_ended(const std::string& trace,
     return running;
 }
 
+/// The sleeps (nanosleep, clock_nanosleep, as strace printed them) of the
+/// server's main thread @p top before its exit_group, in the strace text
+/// @p trace: at the stop, a main thread that sleeps guesses how long its
+/// threads take instead of waiting for them.
+std::vector<std::string> main_thread_sleeps(const std::string& trace, pid_t top) {
+    std::vector<std::string> sleeps;
+    for (const StraceCall& c : parse_strace(trace)) {
+        if (c.pid != 0 && c.pid != top) continue;
+        if (c.name == "exit_group") break;
+        if (c.name == "nanosleep" || c.name == "clock_nanosleep") {
+            sleeps.push_back(fmt::format("{}({})", c.name, c.args));
+        }
+    }
+    return sleeps;
+}
+
 /// The children in @p children (pids as the server sees them) that the
 /// server's top process @p top (host pid) did not reap (wait4, waitid)
 /// before its exit_group in the strace text @p trace; nullopt when the
@@ -310,7 +327,8 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
             trigger = fmt::format("with strace watching it reap its {} children", children.size());
         }
     } else if (kind == RoundKind::join) {
-        if (trace_to_exit(ctx, round, "close,exit,exit_group", "how the threads end", trace)) {
+        if (trace_to_exit(ctx, round, "close,exit,exit_group,nanosleep,clock_nanosleep",
+                          "how the threads end", trace)) {
             threads = procfs::thread_ids(top);
             trigger = fmt::format("with strace watching its {} threads", threads.size());
         }
@@ -383,8 +401,9 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         fail(fmt::format("the server {} after SIGTERM ({}); expected exit status 0",
                          describe_wait_status(*status), when));
     }
+    const std::string traced = trace ? trace->finish() : std::string();
     if (trace && kind == RoundKind::reap) {
-        const auto left_unreaped = children_not_reaped(trace->finish(), children, top);
+        const auto left_unreaped = children_not_reaped(traced, children, top);
         if (!left_unreaped) {
             ctx.log("round {}: strace saw no exit_group: how the children were reaped not checked",
                     round + 1);
@@ -405,7 +424,7 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         // A pool or the loops: each thread ends (exit) before the process
         // does, joined by the main thread; not under ThreadSanitizer, whose
         // own thread ends with the process.
-        const auto running = threads_not_ended(trace->finish(), threads, false);
+        const auto running = threads_not_ended(traced, threads, false);
         if (!running) {
             ctx.log("round {}: strace saw no exit_group: how the threads ended not checked",
                     round + 1);
@@ -423,7 +442,7 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
             ctx.log("round {}: every thread ended before the exit", round + 1);
         }
     } else if (trace) {
-        const auto running = threads_not_ended(trace->finish(), threads, true);
+        const auto running = threads_not_ended(traced, threads, true);
         // The threads that ended: at least one per idle client. (The
         // runtime's own threads, such as ThreadSanitizer's or the library's
         // csd-signals under it, end with the process.)
@@ -445,6 +464,20 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
                  "kills it wherever it is");
         } else {
             ctx.log("round {}: every thread ended or closed its client before the exit", round + 1);
+        }
+    }
+    // Not under ThreadSanitizer: its runtime sleeps in the main thread at
+    // the exit (atexit_sleep_ms).
+    if (trace && kind == RoundKind::join && !tsan) {
+        const auto sleeps = main_thread_sleeps(traced, top);
+        if (!sleeps.empty()) {
+            fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but between "
+                             "the SIGTERM and its exit its main thread slept ({}): a wait of a "
+                             "guessed length, not for its threads",
+                             when, fmt::join(sleeps, ", ")),
+                 "at the stop, the main thread waits for the threads themselves: it joins each "
+                 "one (or waits on a condition variable that the last one to end signals). A "
+                 "sleep ends whether they are done or not, and waits even when they are");
         }
     }
 }
