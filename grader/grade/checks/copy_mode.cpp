@@ -27,26 +27,15 @@ bool in_kernel_call(const std::string& name) {
 
 // copy-mode: with -m copy, 34 MiB of replies leave by write/send calls, exact.
 void check_copy_mode(Context& ctx) {
-    // 4 MiB, then 30 MiB (longer than the file: it wraps around), pipelined,
-    // read after a pause: the copy's send() surely takes only part of a
-    // buffer, or says EAGAIN.
-    const std::uint64_t first = 4u << 20;
-    const std::uint64_t second = 30u << 20;
-    const std::uint64_t total = first + second;
-    const TracedReplies seen =
-        traced_pipelined_replies(ctx, traced, first, second, [](const ReplyFailed& e) {
-            if (e.problem() == ReplyProblem::wrong_byte) {
-                fail(fmt::format("with -m copy: {}", e.what()),
-                     "with -m copy, send() on a non-blocking socket may take only part of the "
-                     "buffer: count exactly what it took, and send the rest (from the buffer, or "
-                     "read again from the file at the new offset) before the next piece");
-            }
-            if (e.problem() == ReplyProblem::stalled) {
-                fail(fmt::format("with -m copy: {}", e.what()),
-                     "with -m copy too, a full socket means waiting for room (EPOLLOUT) while a "
-                     "reply is owed, then sending the rest");
-            }
-        });
+    // The copy's send() surely takes only part of a buffer, or says EAGAIN.
+    const std::uint64_t total = mode_replies_total;
+    const TracedReplies seen = traced_mode_replies(
+        ctx, traced, "copy",
+        "with -m copy, send() on a non-blocking socket may take only part of the buffer: count "
+        "exactly what it took, and send the rest (from the buffer, or read again from the file "
+        "at the new offset) before the next piece",
+        "with -m copy too, a full socket means waiting for room (EPOLLOUT) while a reply is "
+        "owed, then sending the rest");
     const auto& bytes = seen.bytes;
     std::uint64_t kernel = 0;
     std::uint64_t written = 0;

@@ -48,25 +48,15 @@ SpliceBytes splice_bytes(Context& ctx, const std::string& text, const struct sta
 
 // splice-mode: with -m splice, 34 MiB of replies by splice, exact.
 void check_splice_mode(Context& ctx) {
-    // 4 MiB, then 30 MiB (longer than the file: it wraps around), pipelined,
-    // read after a pause: the socket fills while the pipe still holds bytes.
-    const std::uint64_t first = 4u << 20;
-    const std::uint64_t second = 30u << 20;
-    const std::uint64_t total = first + second;
-    const TracedReplies seen =
-        traced_pipelined_replies(ctx, traced, first, second, [](const ReplyFailed& e) {
-            if (e.problem() == ReplyProblem::wrong_byte) {
-                fail(fmt::format("with -m splice: {}", e.what()),
-                     "with -m splice, a full socket leaves bytes in the pipe: they are still "
-                     "owed (consume() only what the second splice moved) and go first next "
-                     "time, before the pipe is filled from the file again");
-            }
-            if (e.problem() == ReplyProblem::stalled) {
-                fail(fmt::format("with -m splice: {}", e.what()),
-                     "with -m splice too, a full socket means waiting for room (EPOLLOUT) "
-                     "while a reply is owed, bytes in the pipe included");
-            }
-        });
+    // The socket fills while the pipe still holds bytes.
+    const std::uint64_t total = mode_replies_total;
+    const TracedReplies seen = traced_mode_replies(
+        ctx, traced, "splice",
+        "with -m splice, a full socket leaves bytes in the pipe: they are still owed (consume() "
+        "only what the second splice moved) and go first next time, before the pipe is filled "
+        "from the file again",
+        "with -m splice too, a full socket means waiting for room (EPOLLOUT) while a reply is "
+        "owed, bytes in the pipe included");
     std::uint64_t by_sendfile = 0;
     std::uint64_t copied = 0;
     for (const auto& [name, n] : seen.bytes) {

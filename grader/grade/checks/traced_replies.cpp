@@ -45,6 +45,22 @@ TracedReplies traced_pipelined_replies(Context& ctx, std::string_view calls, std
     return out;
 }
 
+TracedReplies traced_mode_replies(Context& ctx, std::string_view calls, std::string_view mode,
+                                  std::string_view wrong_byte_hint, std::string_view stalled_hint) {
+    // Pipelined, read after a pause: the server's sends surely come up
+    // short, or say EAGAIN.
+    const std::uint64_t first = 4u << 20;
+    const std::uint64_t second = mode_replies_total - first;
+    return traced_pipelined_replies(ctx, calls, first, second, [&](const ReplyFailed& e) {
+        if (e.problem() == ReplyProblem::wrong_byte) {
+            fail(fmt::format("with -m {}: {}", mode, e.what()), std::string(wrong_byte_hint));
+        }
+        if (e.problem() == ReplyProblem::stalled) {
+            fail(fmt::format("with -m {}: {}", mode, e.what()), std::string(stalled_hint));
+        }
+    });
+}
+
 std::optional<struct stat> served_file(Context& ctx) {
     const auto& args = ctx.server().args();
     const auto f = std::find(args.begin(), args.end(), "-f");

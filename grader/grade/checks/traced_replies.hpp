@@ -52,6 +52,20 @@ struct TracedReplies {
     Context& ctx, std::string_view calls, std::uint64_t first, std::uint64_t second,
     const std::function<void(const ReplyFailed&)>& on_failure);
 
+/// The replies of a mode of the sendfile lab (copy-mode, splice-mode): 4
+/// MiB, then 30 MiB (longer than the file: it wraps around), through
+/// traced_pipelined_replies() with @p calls. A wrong byte fails with
+/// @p wrong_byte_hint, a reply that stopped with @p stalled_hint, each
+/// message starting "with -m MODE" (@p mode). Their total is 34 MiB
+/// (mode_replies_total).
+[[nodiscard]] TracedReplies traced_mode_replies(Context& ctx, std::string_view calls,
+                                                std::string_view mode,
+                                                std::string_view wrong_byte_hint,
+                                                std::string_view stalled_hint);
+
+/// The bytes of the two replies of traced_mode_replies().
+inline constexpr std::uint64_t mode_replies_total = (4u << 20) + (30u << 20);
+
 /// The file the server was given with -f (its device and inode, by
 /// stat(2)); nullopt when it was started without one or the file is gone.
 [[nodiscard]] std::optional<struct stat> served_file(Context& ctx);
