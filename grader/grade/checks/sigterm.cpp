@@ -172,12 +172,11 @@ bool wait_for_children(pid_t top, std::size_t target) {
 
 /// The threads of @p threads (the server's at its SIGTERM) that neither
 /// ended (exit) nor closed a descriptor before the process's exit_group in
-/// the strace text @p trace; nullopt when the trace shows no exit_group
-/// (the process did not exit by itself, or strace missed it).
-std::optional<std::vector<pid_t>> threads_not_ended(const std::string& trace,
+/// the traced calls @p calls; nullopt when they show no exit_group (the
+/// process did not exit by itself, or strace missed it).
+std::optional<std::vector<pid_t>> threads_not_ended(const std::vector<StraceCall>& calls,
                                                     const std::vector<pid_t>& threads,
                                                     bool close_counts) {
-    const auto calls = parse_strace(trace);
     const auto last = std::find_if(calls.begin(), calls.end(),
                                    [](const StraceCall& c) { return c.name == "exit_group"; });
     if (last == calls.end()) return std::nullopt;
@@ -195,12 +194,12 @@ std::optional<std::vector<pid_t>> threads_not_ended(const std::string& trace,
 }
 
 /// The sleeps (nanosleep, clock_nanosleep, as strace printed them) of the
-/// server's main thread @p top before its exit_group, in the strace text
-/// @p trace: at the stop, a main thread that sleeps guesses how long its
+/// server's main thread @p top before its exit_group, in the traced calls
+/// @p calls: at the stop, a main thread that sleeps guesses how long its
 /// threads take instead of waiting for them.
-std::vector<std::string> main_thread_sleeps(const std::string& trace, pid_t top) {
+std::vector<std::string> main_thread_sleeps(const std::vector<StraceCall>& calls, pid_t top) {
     std::vector<std::string> sleeps;
-    for (const StraceCall& c : parse_strace(trace)) {
+    for (const StraceCall& c : calls) {
         if (c.pid != 0 && c.pid != top) continue;
         if (c.name == "exit_group") break;
         if (c.name == "nanosleep" || c.name == "clock_nanosleep") {
@@ -212,12 +211,11 @@ std::vector<std::string> main_thread_sleeps(const std::string& trace, pid_t top)
 
 /// The children in @p children (pids as the server sees them) that the
 /// server's top process @p top (host pid) did not reap (wait4, waitid)
-/// before its exit_group in the strace text @p trace; nullopt when the
-/// trace shows no exit_group of it.
-std::optional<std::vector<pid_t>> children_not_reaped(const std::string& trace,
+/// before its exit_group in the traced calls @p calls; nullopt when they
+/// show no exit_group of it.
+std::optional<std::vector<pid_t>> children_not_reaped(const std::vector<StraceCall>& calls,
                                                       const std::vector<pid_t>& children,
                                                       pid_t top) {
-    const auto calls = parse_strace(trace);
     // No prefix: strace traced one process only (the top one: the others
     // existed before it attached).
     const auto by_top = [&](const StraceCall& c) { return c.pid == 0 || c.pid == top; };
@@ -401,7 +399,9 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         fail(fmt::format("the server {} after SIGTERM ({}); expected exit status 0",
                          describe_wait_status(*status), when));
     }
-    const std::string traced = trace ? trace->finish() : std::string();
+    // What strace saw, parsed once for the rules below.
+    const std::vector<StraceCall> traced =
+        trace ? parse_strace(trace->finish()) : std::vector<StraceCall>{};
     if (trace && kind == RoundKind::reap) {
         const auto left_unreaped = children_not_reaped(traced, children, top);
         if (!left_unreaped) {

@@ -26,22 +26,21 @@ constexpr const char* splice_hint =
     "sent only once it reached the socket";
 
 // The bytes splice() moved out of the -f file, and out of anything else (a
-// pipe, toward the socket), in strace's output @p text of server @p pid.
+// pipe, toward the socket).
 struct SpliceBytes {
     std::uint64_t from_file = 0;
     std::uint64_t from_other = 0;
 };
 
-SpliceBytes splice_bytes(Context& ctx, const std::string& text, const struct stat& file) {
+// What splice() moved in strace's output @p text, by source.
+SpliceBytes splice_bytes(const std::string& text, ServedFileFds& served) {
     SpliceBytes out;
-    std::map<int, bool> is_served;  // source descriptor -> it is the -f file
     for (const auto& c : parse_strace(text)) {
         if (c.name != "splice" || !c.succeeded()) continue;
         const int fd = c.fd();
         if (fd < 0) continue;
-        auto it = is_served.find(fd);
-        if (it == is_served.end()) it = is_served.emplace(fd, is_file(ctx.pid(), fd, file)).first;
-        (it->second ? out.from_file : out.from_other) += static_cast<std::uint64_t>(*c.value);
+        (served.is_served(fd) ? out.from_file : out.from_other) +=
+            static_cast<std::uint64_t>(*c.value);
     }
     return out;
 }
@@ -77,9 +76,9 @@ void check_splice_mode(Context& ctx) {
                          total >> 20, copied >> 20),
              splice_hint);
     }
-    const auto file = served_file(ctx);
-    if (!file) skip("the -f file is gone: where the bytes came from cannot be told");
-    const SpliceBytes moved = splice_bytes(ctx, seen.text, *file);
+    ServedFileFds served(ctx);
+    if (!served.known()) skip("the -f file is gone: where the bytes came from cannot be told");
+    const SpliceBytes moved = splice_bytes(seen.text, served);
     ctx.log("splice-mode: splice moved {} bytes out of the -f file, {} out of pipes",
             moved.from_file, moved.from_other);
     if (moved.from_file < total - total / 10 || moved.from_other < total - total / 10) {

@@ -61,20 +61,24 @@ TracedReplies traced_mode_replies(Context& ctx, std::string_view calls, std::str
     });
 }
 
-std::optional<struct stat> served_file(Context& ctx) {
+ServedFileFds::ServedFileFds(Context& ctx) : pid_(ctx.pid()) {
     const auto& args = ctx.server().args();
     const auto f = std::find(args.begin(), args.end(), "-f");
     struct stat file {};
-    if (f == args.end() || f + 1 == args.end() || ::stat((f + 1)->c_str(), &file) != 0) {
-        return std::nullopt;
+    if (f != args.end() && f + 1 != args.end() && ::stat((f + 1)->c_str(), &file) == 0) {
+        file_ = file;
     }
-    return file;
 }
 
-bool is_file(pid_t pid, int fd, const struct stat& file) {
+bool ServedFileFds::is_served(int fd) {
+    if (!file_) return false;
+    const auto known = seen_.find(fd);
+    if (known != seen_.end()) return known->second;
     struct stat st {};
-    if (::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &st) != 0) return false;
-    return st.st_dev == file.st_dev && st.st_ino == file.st_ino;
+    const bool same = ::stat(fmt::format("/proc/{}/fd/{}", pid_, fd).c_str(), &st) == 0 &&
+                      st.st_dev == file_->st_dev && st.st_ino == file_->st_ino;
+    seen_.emplace(fd, same);
+    return same;
 }
 
 bool in_kernel_copy(std::string_view name) {

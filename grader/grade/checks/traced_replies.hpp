@@ -66,12 +66,25 @@ struct TracedReplies {
 /// The bytes of the two replies of traced_mode_replies().
 inline constexpr std::uint64_t mode_replies_total = (4u << 20) + (30u << 20);
 
-/// The file the server was given with -f (its device and inode, by
-/// stat(2)); nullopt when it was started without one or the file is gone.
-[[nodiscard]] std::optional<struct stat> served_file(Context& ctx);
+/// Which descriptors of the server are the file it was given with -f (the
+/// same device and inode, through /proc/PID/fd), each looked up once: the
+/// sources of the zero-copy calls that zero-copy and splice-mode add up.
+/// Main thread only.
+class ServedFileFds {
+  public:
+    /// For the server of @p ctx, whose -f file is looked at now.
+    explicit ServedFileFds(Context& ctx);
 
-/// True when descriptor @p fd of process @p pid is the file @p file (the
-/// same device and inode, through /proc/PID/fd).
-[[nodiscard]] bool is_file(pid_t pid, int fd, const struct stat& file);
+    /// False when the server was started without -f or the file is gone.
+    [[nodiscard]] bool known() const noexcept { return file_.has_value(); }
+
+    /// True when descriptor @p fd of the server is the -f file.
+    [[nodiscard]] bool is_served(int fd);
+
+  private:
+    pid_t pid_;
+    std::optional<struct stat> file_;
+    std::map<int, bool> seen_;  // descriptor -> it is the file
+};
 
 }  // namespace csd::grade

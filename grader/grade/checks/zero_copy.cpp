@@ -4,8 +4,6 @@
 // call of the server returned while it sent 56 MiB of replies.
 #include <fmt/format.h>
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -44,21 +42,17 @@ int source_fd(const StraceCall& c) {
 // The zero-copy bytes must come from the -f file itself (its page cache),
 // not from a copy of it (a memfd or an anonymous file filled at start).
 void require_from_served_file(Context& ctx, const std::string& text, std::uint64_t total) {
-    const auto given = served_file(ctx);
-    if (!given) {
+    ServedFileFds served(ctx);
+    if (!served.known()) {
         ctx.log("where the sendfile bytes come from not checked: no -f file");
         return;
     }
-    const struct stat& file = *given;
-    std::map<int, bool> served;  // source descriptor -> it is the -f file
     std::uint64_t from_file = 0;
     std::set<int> others;  // sources that are not the file (a splice's pipe end among them)
     for (const auto& c : parse_strace(text)) {
         const int fd = source_fd(c);
         if (fd < 0 || !c.succeeded()) continue;
-        auto it = served.find(fd);
-        if (it == served.end()) it = served.emplace(fd, is_file(ctx.pid(), fd, file)).first;
-        if (it->second) {
+        if (served.is_served(fd)) {
             from_file += static_cast<std::uint64_t>(*c.value);
         } else if (c.name != "splice") {  // splice file -> pipe -> socket: the pipe end is no copy
             others.insert(fd);
