@@ -40,6 +40,9 @@ BUILD_PACKAGES=(cmake g++ ninja-build libfmt-dev libcli11-dev nlohmann-json3-dev
 # it that lab alone is left out).
 BUILD_PACKAGES+=(pkg-config liburing-dev)
 LAB_PACKAGES=(netcat-openbsd strace)
+# csd-trace counts each task's wakeups with perf where it may record
+# (linux-perf is Debian's name; without it, it reads /proc every 2 ms).
+TRACE_PACKAGES=(linux-perf)
 # clang++ builds the suite a second time (the clang-asan preset), with the
 # libFuzzer target of the protocol parser (its runtime: libclang-rt-14-dev).
 # ccache, when installed, lets a build reuse what another build of the same
@@ -121,7 +124,7 @@ Usage: ./csd [COMMAND [ARGS...]]
                       the useless wakeups they counted themselves and server
                       CPU, for each -m mode of solution-prefork.
   bench sendfile      The sendfile lab (tools/bench/sendfile.sh): server CPU
-                      and /proc/PID/io counters per GiB, -m sendfile and -m copy.
+                      and /proc/PID/io counters per GiB, in each -m mode.
                       (In the student release every bench measures YOUR
                       builds, skeleton-LAB: there are no solutions; --docs
                       and --plot are the instructors'.)
@@ -132,10 +135,11 @@ Usage: ./csd [COMMAND [ARGS...]]
                       PROGRAM), records every process and thread with strace
                       and writes into DIR (build/trace/LAB/) a Chrome trace
                       (trace.json: ui.perfetto.dev), a timeline (timeline.svg)
-                      and a summary per task: connections served, wakeups,
-                      wakeups that found nothing, time waiting and serving.
-                      --docs (instructors): the timeline of every server lab's
-                      solution into docs/figures/trace-LAB.svg.
+                      and a summary per task: connections served, wakeups
+                      (counted by perf where it may record, else read from
+                      /proc), wakeups that found nothing, time waiting and
+                      serving. --docs (instructors): the timeline of every
+                      lab's solution into docs/figures/trace-LAB.svg.
   flaky [ROUNDS]      The flakiness run (tools/flaky.sh; not in ./csd test):
                       grade every reference solution ROUNDS times (20) with
                       one core kept busy; print per lab the full-marks runs
@@ -188,11 +192,12 @@ need_packages() {
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# want_packages PKG...: need_packages for tools that only the handouts use:
-# when they cannot be installed, says so and goes on.
+# want_packages PKG...: need_packages for tools the build does not need
+# (the handouts' tools, csd-trace's perf): when they cannot be installed,
+# says so and goes on.
 want_packages() {
     (need_packages "$@") ||
-        echo "csd: could not install $*; the handouts use them by hand, the build does not" >&2
+        echo "csd: could not install $*; going on without (the build does not need them)" >&2
 }
 
 # --- Build --------------------------------------------------------------------
@@ -461,6 +466,7 @@ failure_digest() {
 cmd_test() {
     need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCS_PACKAGES[@]}" \
         "${BROWSER_PACKAGES[@]}"
+    want_packages "${TRACE_PACKAGES[@]}"
     local failed=() phases=() digests=() start
     start=$(now)
 
@@ -646,18 +652,20 @@ cmd_bench() {
 # cmd_trace LAB [PROGRAM] [--student] [--out DIR] [-- FLAGS...], or --docs.
 cmd_trace() {
     need_packages "${BUILD_PACKAGES[@]}" strace
+    want_packages "${TRACE_PACKAGES[@]}"
     configured default
     if [ "${1:-}" = --docs ]; then
         [ "$RELEASE" -eq 0 ] || die "trace --docs draws the reference solutions: not in the student release"
-        local lab programs
+        local lab programs load
         programs=" $(manifest_labs kind program | tr '\n' ' ') "
         for lab in $(known_labs); do
-            [[ "$programs" != *" $lab "* ]] || continue  # a program, not a server
+            load=load
+            [[ "$programs" != *" $lab "* ]] || load=scenario  # a program: its own
             build default "solution-$lab"
             say "Tracing solution-$lab into docs/figures/trace-$lab.svg"
             /usr/bin/python3 grader/trace/csd_trace.py --lab "$lab" --server "$BIN/solution-$lab" \
                 --out "build/trace/$lab" --svg "docs/figures/trace-$lab.svg" \
-                --title "$lab: the reference solution under csd-trace's load" >/dev/null
+                --title "$lab: the reference solution under csd-trace's $load" >/dev/null
         done
         # The herd of the prefork lab, beside its default mode.
         /usr/bin/python3 grader/trace/csd_trace.py --lab prefork --server "$BIN/solution-prefork" \

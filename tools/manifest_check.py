@@ -9,7 +9,9 @@ labs and checks, with each check's points in each lab, are what
 - the README's table of labs: one row per lab of the manifest, in course
   order, with its design, references and status;
 - the tree: every ready lab has its handout, solution and skeleton, and no
-  lab directory exists that the manifest does not declare;
+  lab directory exists that the manifest does not declare; every ready
+  lab's handout shows its design at work: the figure
+  docs/figures/trace-LAB.svg that `./csd trace --docs` draws, which exists;
 - with --grade: the grader lists the manifest's labs, in order, with their
   titles and status; and every ready lab's handout has a check table
   (`| Check | Points | What it checks |`) with exactly the lab's checks, in
@@ -69,6 +71,15 @@ def check_readme(manifest, problems, text=None):
                             f"labs/labs.txt says {want[1:]}")
 
 
+def check_trace_figure(lab: str, text: str, problems):
+    """A ready lab's handout shows the trace figure of its reference solution."""
+    figure = f"docs/figures/trace-{lab}.svg"
+    if f"```{{figure}} /{figure}" not in text:
+        problems.append(f"labs/{lab}/handout.md: no figure of {figure} (./csd trace --docs)")
+    elif not (ROOT / figure).exists():
+        problems.append(f"labs/{lab}/handout.md shows {figure}, which does not exist")
+
+
 def check_tree(manifest, problems):
     for lab in manifest:
         if field(manifest, lab, "status") != "ready":
@@ -76,6 +87,9 @@ def check_tree(manifest, problems):
         for path in (f"labs/{lab}/handout.md", f"solutions/{lab}", f"skeletons/{lab}"):
             if not (ROOT / path).exists():
                 problems.append(f"lab {lab} is ready but {path} does not exist")
+        handout = ROOT / "labs" / lab / "handout.md"
+        if handout.exists():
+            check_trace_figure(lab, handout.read_text(encoding="utf-8"), problems)
     for top in ("solutions", "skeletons"):
         for d in sorted((ROOT / top).iterdir()) if (ROOT / top).is_dir() else []:
             if d.is_dir() and d.name not in manifest:
@@ -170,9 +184,9 @@ def check_grader(manifest, grade: str, problems):
 
 def self_test(grade: str) -> int:
     """Proves the checks can fail: a README with one row removed or changed,
-    a handout table with a row removed or a point changed, and a "What
-    usually goes wrong" bullet that names no check, each give a
-    disagreement."""
+    a handout table with a row removed or a point changed, a "What
+    usually goes wrong" bullet that names no check, and a handout without
+    its trace figure, each give a disagreement."""
     manifest = course.read_manifest()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     lines = readme.splitlines()
@@ -207,9 +221,17 @@ def self_test(grade: str) -> int:
     check_wrong_bullets("epoll", checks, planted, problems)
     if not problems:
         failures.append("a bullet that names no check")
+    problems = []
+    check_trace_figure("epoll", handout, problems)
+    if problems:
+        failures.append("the real epoll handout already lacks its trace figure")
+    problems = []
+    check_trace_figure("epoll", handout.replace("/docs/figures/trace-epoll.svg", "/x.svg"), problems)
+    if not problems:
+        failures.append("a handout without its trace figure")
     for failure in failures:
         print(f"manifest_check --self-test: not caught: {failure}")
-    print(f"manifest_check --self-test: {5 - len(failures)} of 5 planted drifts caught")
+    print(f"manifest_check --self-test: {6 - len(failures)} of 6 planted drifts caught")
     return 1 if failures else 0
 
 

@@ -418,7 +418,7 @@ def run_client(client: Client, port: int, deadline: float):
 def drive_load(port: int) -> List[Client]:
     """The scripted load: 3 quick clients one after another, a slow client
     (its request one byte per 100 ms) and a stalling one (0.6 s before its
-    request) at the same time, then a burst of 8 at once. About 2 s."""
+    request) 50 ms apart, then a burst of 8 at once. About 2 s."""
     clients: List[Client] = []
     deadline = time.time() + 10
     for i in range(3):
@@ -433,7 +433,10 @@ def drive_load(port: int) -> List[Client]:
         t = threading.Thread(target=run_client, args=(c, port, deadline))
         t.start()
         background.append(t)
-    time.sleep(0.2)
+        # One after the other, so that both runs create their tasks in the
+        # same order (tasks are matched across the runs by their names).
+        time.sleep(0.05)
+    time.sleep(0.15)
     burst = []
     for _ in range(8):
         c = Client(f"c{len(clients) + 1}", "burst", 100000)
@@ -580,7 +583,28 @@ class Sampler(threading.Thread):
             time.sleep(0.002)
 
 
-def untraced_wakeups(command: List[str], port: int, model: str) -> Dict[str, int]:
+def named_counts(found: Dict[int, Tuple[int, bool, float, str, Optional[int]]], model: str,
+                 whole: int) -> Dict[str, int]:
+    """Each task's count by its name (name_tasks), from @p found: tid to
+    (its creator's tid or 0, is a thread, birth time, comm, its count or
+    None); the kernel's io_uring workers (io-wq: iou-wrk-TID, iou-sqp-TID,
+    threads of the server that strace cannot see) are named apart, and
+    @p whole is the whole server's count."""
+    kernel = {tid for tid, f in found.items() if f[3].startswith("iou-")}
+    tasks = {tid: Task(tid, parent or None, thread, born)
+             for tid, (parent, thread, born, _, _) in found.items() if tid not in kernel}
+    for task in tasks.values():  # /proc names the thread's process, not its creator
+        if task.parent not in tasks:
+            task.parent = None
+    name_tasks(tasks, model)
+    counts = {t.name: found[t.tid][4] for t in tasks.values() if found[t.tid][4] is not None}
+    for n, tid in enumerate(sorted(kernel)):
+        counts[f"{KERNEL} {n} ({found[tid][3]})"] = found[tid][4] or 0
+    counts[WHOLE] = whole
+    return counts
+
+
+def sampled_wakeups(command: List[str], port: int, model: str) -> Dict[str, int]:
     """Runs the load against the server without strace; returns each task's
     voluntary context switches during the whole run, by task name, and
     under WHOLE those of the whole server: every task of it, short-lived
@@ -599,20 +623,129 @@ def untraced_wakeups(command: List[str], port: int, model: str) -> Dict[str, int
             process.kill()
     sampler.done.set()
     sampler.join()
-    # The kernel's io_uring workers (io-wq: iou-wrk-TID, iou-sqp-TID) are
-    # threads of the server that strace cannot see: named apart.
-    kernel = {tid for tid, comm in sampler.comm.items() if comm.startswith("iou-")}
-    tasks = {tid: Task(tid, parent or None, thread, start)
-             for tid, (parent, thread, start) in sampler.tasks.items() if tid not in kernel}
-    for task in tasks.values():  # /proc names the thread's process, not its creator
-        if task.parent not in tasks:
-            task.parent = None
-    name_tasks(tasks, model)
-    counts = {t.name: sampler.count[t.tid] for t in tasks.values() if t.tid in sampler.count}
-    for n, tid in enumerate(sorted(kernel)):
-        counts[f"{KERNEL} {n} ({sampler.comm[tid]})"] = sampler.count.get(tid, 0)
-    counts[WHOLE] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nvcsw - before
-    return counts
+    return named_counts({tid: (parent, thread, start, sampler.comm[tid], sampler.count.get(tid))
+                         for tid, (parent, thread, start) in sampler.tasks.items()}, model,
+                        resource.getrusage(resource.RUSAGE_CHILDREN).ru_nvcsw - before)
+
+
+# --------------------------------------------------------------------------
+# Wakeups from perf's scheduler events, when perf may record them
+
+
+_PERF_FORK = re.compile(r"PERF_RECORD_FORK\((\d+):(\d+)\):\((\d+):(\d+)\)")
+_PERF_LINE = re.compile(r"^\s*(.*?)\s+(\d+)/(\d+)\s+(\d+\.\d+):\s+(PERF_RECORD_\w+)(.*)$")
+
+
+@dataclass
+class PerfTask:
+    """A task as perf recorded it: its creator, whether it is a thread,
+    when it was born, its name, and its voluntary switches out."""
+
+    parent: int
+    thread: bool
+    born: float
+    comm: str = "?"
+    switches: int = 0
+
+
+def perf_tasks(text: str, root: int) -> Dict[int, PerfTask]:
+    r"""The tasks in ``perf script --show-task-events --show-switch-events
+    -F comm,pid,tid,time`` output, from @p root (the server) down, with
+    their voluntary context switches: a switch out without ``preempt``
+    (the task blocked; a preempted task was still runnable).
+
+    >>> out = '''
+    ...  srv 10/10 1.0: PERF_RECORD_COMM exec: srv:10/10
+    ...  srv 10/10 1.1: PERF_RECORD_FORK(11:11):(10:10)
+    ...  srv 10/10 1.2: PERF_RECORD_FORK(10:12):(10:10)
+    ...  srv 10/10 1.3: PERF_RECORD_SWITCH OUT
+    ...  srv 11/11 1.4: PERF_RECORD_SWITCH OUT preempt
+    ...  srv 11/11 1.5: PERF_RECORD_SWITCH IN
+    ...  srv 11/11 1.6: PERF_RECORD_SWITCH OUT
+    ...  srv 11/11 1.7: PERF_RECORD_EXIT(11:11):(10:10)
+    ...  srv 12/12 1.8: PERF_RECORD_SWITCH OUT
+    ...  srv 12/12 1.9: PERF_RECORD_SWITCH OUT
+    ... '''
+    >>> tasks = perf_tasks(out, 10)
+    >>> [(tid, t.parent, t.thread, t.switches) for tid, t in sorted(tasks.items())]
+    [(10, 0, False, 1), (11, 10, False, 1), (12, 10, True, 2)]
+    """
+    tasks: Dict[int, PerfTask] = {root: PerfTask(0, False, 0.0)}
+    for line in text.splitlines():
+        m = _PERF_LINE.match(line)
+        if not m:
+            continue
+        comm, tid, at, kind, rest = m.group(1), int(m.group(3)), float(m.group(4)), \
+            m.group(5), m.group(6)
+        if kind == "PERF_RECORD_FORK":
+            f = _PERF_FORK.search(line)
+            if f and int(f.group(4)) in tasks:
+                pid, child, parent = int(f.group(1)), int(f.group(2)), int(f.group(4))
+                tasks[child] = PerfTask(parent, pid != child, at, tasks[parent].comm)
+            continue
+        task = tasks.get(tid)
+        if task is None:
+            continue
+        if not task.born:
+            task.born = at
+        task.comm = comm
+        if kind == "PERF_RECORD_SWITCH" and rest.split()[:1] == ["OUT"] and "preempt" not in rest:
+            task.switches += 1
+    return tasks
+
+
+_PERF_USABLE: Optional[bool] = None
+
+
+def perf_usable() -> bool:
+    """Whether perf is installed and may record this user's programs'
+    scheduler events here (perf_event_paranoid, a container's seccomp)."""
+    global _PERF_USABLE
+    if _PERF_USABLE is None:
+        try:
+            probe = subprocess.run(PERF_RECORD + ["-o", "/dev/null", "--", "true"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   timeout=20)
+            _PERF_USABLE = shutil.which("perf") is not None and probe.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _PERF_USABLE = False
+    return _PERF_USABLE
+
+
+# perf record of context switches only: no sampling, no counters (the
+# dummy event), the scheduler's switch records of the program and of every
+# task it creates, and their fork, exec and exit.
+PERF_RECORD = ["perf", "record", "-q", "--switch-events", "-e", "dummy"]
+
+
+def perf_wakeups(command: List[str], port: int, model: str, tmp: Path) -> Dict[str, int]:
+    """Runs the load against the server under perf record; returns each
+    task's voluntary context switches, by task name (short-lived tasks
+    too: perf follows every task the server creates), and under WHOLE
+    those of all of them."""
+    data = tmp / "perf.data"
+    process = subprocess.Popen(PERF_RECORD + ["-o", str(data), "--"] + command,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    try:
+        wait_listening(process, port)
+        kids = children(process.pid)  # perf's child: the server
+        server = kids[0] if kids else None
+        drive_load(port)
+        stop(process, traced=True)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if server is None:
+        raise SystemExit("csd-trace: perf record started no server")
+    script = subprocess.run(["perf", "script", "-i", str(data), "--show-task-events",
+                             "--show-switch-events", "-F", "comm,pid,tid,time"],
+                            capture_output=True, text=True, check=True)
+    found = perf_tasks(script.stdout, server)
+    return named_counts({tid: (t.parent, t.thread, t.born, t.comm, t.switches)
+                         for tid, t in found.items()}, model,
+                        sum(t.switches for t in found.values()))
 
 
 WHOLE = "(whole server)"
@@ -724,21 +857,33 @@ def escape(text: str) -> str:
 
 
 def svg_timeline(tasks: List[Task], analysis: Analysis, labels: Dict[int, str], origin: float,
-                 end: float, title: str) -> str:
+                 end: float, title: str,
+                 marks: Optional[List[Tuple[int, float, str]]] = None) -> str:
     """One row per task: waits in grey, connections served in green with
     the client's label, red ticks where a wakeup found nothing, blue arrows
-    where a connection is handed over. 760 px wide (the docs' column)."""
+    where a connection is handed over; @p marks (task, time, text: what a
+    program lab's calls and signals did, at most 16) as black ticks, each
+    labelled on a line of its own below the rows, the last mark on the
+    first line, so that no tick's line crosses a label. 760 px wide (the
+    docs' column): with marks, the time axis leaves room on its right for
+    the longest label."""
     shown = tasks[:24]
-    left, width, row, top = 130, 620, 22, 34
-    height = top + row * len(shown) + 40
+    left, width, row, top, lane_height, char = 130, 620, 22, 34, 16, 7
+    ticked = {t.tid for t in shown}
+    marks = sorted((m for m in marks or [] if m[0] in ticked), key=lambda m: m[1])[:16]
+    if marks:
+        width = max(300, width - char * max(len(text) for _, _, text in marks))
     span = max(end - origin, 1e-3)
 
     def x(t: float) -> float:  # clamped: a wait may start before the load
         return left + min(max(t - origin, 0.0), span) / span * width
 
     y_of = {t.tid: top + i * row for i, t in enumerate(shown)}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 10}" '
-           f'height="{height}" viewBox="0 0 {left + width + 10} {height}" '
+    lanes = list(range(len(marks) - 1, -1, -1))
+    marks_top = top + row * len(shown) + 20  # under the time axis's line
+    height = marks_top + lane_height * len(marks) + 36 if marks else top + row * len(shown) + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="760" '
+           f'height="{height}" viewBox="0 0 760 {height}" '
            'font-family="sans-serif" font-size="12">',
            f'<rect width="100%" height="100%" fill="white"/>',
            f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
@@ -769,12 +914,23 @@ def svg_timeline(tasks: List[Task], analysis: Analysis, labels: Dict[int, str], 
         if src in y_of and dst in y_of:
             out.append(f'<line x1="{x(at):.1f}" y1="{y_of[src] + 10}" x2="{x(start):.1f}" '
                        f'y2="{y_of[dst] + 10}" stroke="#337ab7" stroke-width="1"/>')
-    legend = top + row * len(shown) + 18
-    out.append(f'<text x="{left}" y="{legend}">0 s</text>')
-    out.append(f'<text x="{left + width - 40}" y="{legend}">{span:.2f} s</text>')
-    items = [("#5cb85c", "serving a client"), ("#c8c8c8", "waiting"),
-             ("#d9534f", "woke, found nothing"), ("#337ab7", "handed over")]
-    lx = left + 60
+    for (tid, at, text), lane in zip(marks, lanes):
+        y = marks_top + lane * lane_height + 12
+        out.append(f'<line x1="{x(at):.1f}" y1="{y_of[tid] + 1}" x2="{x(at):.1f}" y2="{y - 10}" '
+                   'stroke="black" stroke-width="1"/>')
+        out.append(f'<text x="{x(at):.1f}" y="{y}">{escape(text)}</text>')
+    legend = height - 22
+    axis = marks_top - 6 if marks else legend
+    out.append(f'<text x="{left}" y="{axis}">0 s</text>')
+    out.append(f'<text x="{left + width - 40}" y="{axis}">{span:.2f} s</text>')
+    if marks:
+        items = [("#c8c8c8", "waiting"), ("#5cb85c", "a connection in use"),
+                 ("black", "a call or a signal")]
+        lx = left
+    else:
+        items = [("#5cb85c", "serving a client"), ("#c8c8c8", "waiting"),
+                 ("#d9534f", "woke, found nothing"), ("#337ab7", "handed over")]
+        lx = left + 60
     for colour, text in items:
         out.append(f'<rect x="{lx}" y="{legend - 10}" width="12" height="12" fill="{colour}"/>')
         out.append(f'<text x="{lx + 16}" y="{legend}">{escape(text)}</text>')
@@ -787,7 +943,7 @@ def svg_timeline(tasks: List[Task], analysis: Analysis, labels: Dict[int, str], 
 
 
 def summary(tasks: List[Task], analysis: Analysis, wakeups: Dict[str, int],
-            labels: Dict[int, str], end: float) -> str:
+            labels: Dict[int, str], end: float, counted_by: str = "perf") -> str:
     rows = [f"{'task':<26} {'served':>6} {'wakeups':>8} {'nothing':>8} {'waiting s':>10} "
             f"{'serving s':>10}  clients"]
     for task in tasks:
@@ -813,11 +969,14 @@ def summary(tasks: List[Task], analysis: Analysis, wakeups: Dict[str, int],
         rows.append("io_uring moved the bytes of the connections marked *: no system call "
                     "of the task did; they count from the client's connect to the task's "
                     "close.")
+    how = ("recorded by perf (its scheduler switch events: every task, short-lived ones too)"
+           if counted_by == "perf" else
+           "read from /proc every 2 ms (perf cannot record here); '-' for a task too "
+           "short-lived to sample, counted in the whole server's line")
     rows.append("served: connections whose bytes the task moved. wakeups: its voluntary "
                 "context switches (the times it blocked, so had to be woken) in a run of the "
-                "same load without strace; '-' for a task too short-lived to sample, counted "
-                "in the whole server's line. nothing: wakeups that found nothing (a wait that "
-                "timed out, EAGAIN right after a wait said ready) in the traced run.")
+                f"same load without strace, {how}. nothing: wakeups that found nothing (a wait "
+                "that timed out, EAGAIN right after a wait said ready) in the traced run.")
     return "\n".join(rows) + "\n"
 
 
@@ -853,7 +1012,7 @@ def keep_trace(tmp: Path, out: Path) -> Dict[int, Task]:
 
 
 def write_views(args, out: Path, tasks: List[Task], analysis: Analysis, labels: Dict[int, str],
-                origin: float, end: float):
+                origin: float, end: float, marks: Optional[List[Tuple[int, float, str]]] = None):
     """Writes trace.json and timeline.svg (and --svg's copy)."""
     title = args.title or f"csd-trace {args.lab}: {Path(args.server).name}"
     trace = chrome_trace(tasks, analysis, labels, origin)
@@ -861,7 +1020,7 @@ def write_views(args, out: Path, tasks: List[Task], analysis: Analysis, labels: 
     if problems:  # a bug of this tool: say so rather than write a file no viewer opens
         raise SystemExit("csd-trace: the trace is not valid: " + "; ".join(problems[:5]))
     (out / "trace.json").write_text(json.dumps(trace))
-    svg = svg_timeline(tasks, analysis, labels, origin, end, title)
+    svg = svg_timeline(tasks, analysis, labels, origin, end, title, marks)
     (out / "timeline.svg").write_text(svg)
     if args.svg:
         Path(args.svg).write_text(svg)
@@ -953,6 +1112,36 @@ PROGRAM_CALLS = set(WAIT_CALLS) | IO_CALLS | {
     "pipe2", "signalfd4", "close", "shutdown"}
 
 
+def program_marks(tasks: List[Task], analysis: Analysis) -> List[Tuple[int, float, str]]:
+    """What a program lab's timeline labels (task, time, text): each signal
+    delivered, each call that failed (but EAGAIN, rt_sigreturn's EINTR,
+    which is the interrupted call's, and stdio's ioctl asking whether the
+    output is a terminal), each wait that said ready, each write
+    or send that worked on a descriptor other than 0 to 2, and the exit."""
+    out = []
+    for tid, at, what in analysis.lifecycle:
+        if what.startswith("signal "):
+            out.append((tid, at, what.split()[1]))
+        elif what.startswith("exited") or what.startswith("killed"):
+            out.append((tid, at, what.replace("exited with", "exit")))
+    for task in tasks:
+        for c in task.calls:
+            name = WAIT_CALLS.get(c.name, c.name) if c.name in {"recvfrom", "clock_nanosleep",
+                                                               "nanosleep"} else c.name
+            fd = re.match(r"(\d+)<", c.args)
+            if c.failed and c.errno and c.errno != "EAGAIN" and \
+                    c.name not in {"rt_sigreturn", "ioctl"}:
+                out.append((task.tid, c.end, f"{name}: {c.errno}"))
+            elif c.name in {"select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait"} \
+                    and (c.value or 0) > 0:
+                ready = re.search(r"\((.*)\)$", c.result)
+                out.append((task.tid, c.end, f"{c.name}: {ready.group(1) if ready else c.value}"))
+            elif c.name in {"write", "sendto", "send", "sendmsg"} and fd and int(fd.group(1)) > 2 \
+                    and not c.failed:
+                out.append((task.tid, c.end, f"{c.name}(fd {fd.group(1)}) = {c.value}"))
+    return out
+
+
 def program_summary(tasks: List[Task], analysis: Analysis, wakeups: int, origin: float) -> str:
     """What a program lab's run did, in order: its waits (what it blocked
     in, for how long, how it ended), the signals delivered and its exit;
@@ -1000,7 +1189,7 @@ def trace_program(args) -> int:
             task.name = "main"
     wakeups["main"] = wakeups[WHOLE]
     analysis = analyse(tasks_by_tid)
-    write_views(args, out, tasks, analysis, labels, origin, end)
+    write_views(args, out, tasks, analysis, labels, origin, end, program_marks(tasks, analysis))
     text = program_summary(tasks, analysis, wakeups[WHOLE], origin)
     (out / "summary.txt").write_text(text)
     print(text, end="")
@@ -1017,6 +1206,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, help="-n for a pool (default 4 in pool labs)")
     parser.add_argument("--title", help="the timeline's title")
     parser.add_argument("--svg", help="also copy the timeline to this path")
+    parser.add_argument("--no-perf", action="store_true",
+                        help="count wakeups by reading /proc every 2 ms, even where perf works")
     parser.add_argument("flags", nargs="*", help="more server flags (after --)")
     args = parser.parse_args()
     manifest = course.read_manifest()
@@ -1033,7 +1224,10 @@ def main() -> int:
         tmp = Path(tmp_name)
         port = free_port()
         command = server_command(args.lab, args.server, port, args.workers, args.flags, tmp)
-        wakeups = untraced_wakeups(command, port, model)
+        if perf_usable() and not args.no_perf:
+            wakeups, counted_by = perf_wakeups(command, port, model, tmp), "perf"
+        else:
+            wakeups, counted_by = sampled_wakeups(command, port, model), "proc"
         port = free_port()
         command = server_command(args.lab, args.server, port, args.workers, args.flags, tmp)
         traced = ["strace", "-ff", "-ttt", "-T", "-yy", "-q", "-s", "8",
@@ -1053,7 +1247,7 @@ def main() -> int:
     analysis = analyse(tasks_by_tid, {c.port: c.connected_at for c in clients if c.port})
     labels = {c.port: c.label for c in clients if c.port}
     write_views(args, out, tasks, analysis, labels, origin, end)
-    text = summary(tasks, analysis, wakeups, labels, end)
+    text = summary(tasks, analysis, wakeups, labels, end, counted_by)
     (out / "summary.txt").write_text(text)
     print(text, end="")
     failed = [c for c in clients if not c.outcome.endswith("bytes")]

@@ -5,17 +5,23 @@
 #       every one of the 13 clients of the load served by a child of its
 #       own, each handed over from the parent (a flow per connection in
 #       trace.json), the trace's JSON a valid Trace Event Format file
-#       (csd_trace.trace_problems), the timeline an SVG.
+#       (csd_trace.trace_problems), the timeline an SVG. Where perf may
+#       record (csd_trace.perf_usable: ./csd test installs linux-perf),
+#       every child has its own wakeups, and the slow client's child
+#       (its request one byte per 100 ms) woke at least 4 times.
 #   test_trace.sh herd SOLUTION_PREFORK OUT
 #       prefork in mode accept: no wakeup found nothing (a blocking accept
 #       never comes back empty); in mode select: some did (the herd). Both
-#       traces valid, both timelines written.
+#       traces valid, both timelines written. Mode accept counts its
+#       wakeups without perf (--no-perf: /proc read every 2 ms), so that
+#       fallback runs too: every worker has its wakeups.
 #   test_trace.sh programs SOLUTION_SIGPIPE SOLUTION_SELFPIPE OUT
 #       the program labs: sigpipe's recv fails with ECONNRESET, its send with
 #       EPIPE, and SIGPIPE is delivered (ignored, it survives: exit 0);
 #       selfpipe's SIGUSR1 cuts its window's sleep, the handler writes the
 #       pipe, and the next wait returns with the pipe readable before
-#       "got SIGUSR1". Both traces valid, both timelines written.
+#       "got SIGUSR1". Both traces valid, both timelines written, and
+#       labelled: the failed calls, the signals, the writes, the exit.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 trace() { python3 "$HERE/csd_trace.py" "$@"; }
@@ -53,9 +59,26 @@ names = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "t
 assert "parent" in names and "child 12" in names, names
 PY
     grep -q '^<svg ' "$3/timeline.svg" || die "timeline.svg is not an SVG"
+    if python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import csd_trace
+sys.exit(0 if csd_trace.perf_usable() else 1)' "$HERE"; then
+        grep -q 'recorded by perf' "$3/summary.txt" || die "perf works here, but did not count"
+        for n in $(seq 0 12); do
+            woke=$(column "$3/summary.txt" "child $n " 2)
+            [[ "$woke" =~ ^[0-9]+$ ]] || die "child $n: no wakeups counted ('$woke')"
+        done
+        slow=$(awk '$NF == "c4" && $1 == "child" { print $4 }' "$3/summary.txt")
+        [ "${slow:-0}" -ge 4 ] || die "the slow client's child woke ${slow:-no} times (expected 4 or more)"
+    else
+        echo "test_trace: perf cannot record here: per-child wakeups not checked"
+    fi
     ;;
 herd)
-    trace --lab prefork --server "$2" --out "$3/accept" -- -m accept >/dev/null
+    trace --lab prefork --server "$2" --out "$3/accept" --no-perf -- -m accept >/dev/null
+    grep -q 'read from /proc every 2 ms' "$3/accept/summary.txt" || die "--no-perf: not sampled"
+    for n in 0 1 2 3; do
+        woke=$(column "$3/accept/summary.txt" "worker $n " 2)
+        [[ "$woke" =~ ^[0-9]+$ ]] || die "--no-perf: worker $n has no wakeups ('$woke')"
+    done
     trace --lab prefork --server "$2" --out "$3/select" -- -m select >/dev/null
     cat "$3/accept/summary.txt" "$3/select/summary.txt"
     accept=$(column "$3/accept/summary.txt" "(whole server)" 3)
@@ -84,6 +107,13 @@ wait = next(i for i, l in enumerate(lines) if pipe_write < i < answer and "psele
 assert signal < pipe_write < wait < answer, (signal, pipe_write, wait, answer)
 PY
     for lab in sigpipe selfpipe; do views "$4/$lab" "$lab"; done
+    # The timelines label what happened, in the handouts' figures too.
+    for label in "recv: ECONNRESET" "sendto: EPIPE" ">SIGPIPE<" "exit 0"; do
+        grep -q "$label" "$4/sigpipe/timeline.svg" || die "sigpipe: the timeline has no '$label'"
+    done
+    for label in ">SIGUSR1<" "write(fd " "pselect6: in [" "exit 0"; do
+        grep -qF "$label" "$4/selfpipe/timeline.svg" || die "selfpipe: the timeline has no '$label'"
+    done
     ;;
 *) die "usage: test_trace.sh fork|herd|programs PROGRAM... OUT" ;;
 esac

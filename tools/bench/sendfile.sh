@@ -7,7 +7,8 @@
 #
 # Needs BUILD_DIR/bin/solution-sendfile and nc (netcat-openbsd). Makes a
 # random file of SIZE_MIB MiB (default 64) in a temporary directory it
-# removes, then for each mode of the solution (-m sendfile, copy, splice):
+# removes, then for each mode of the lab (its `mode` lines in labs/labs.txt:
+# sendfile, copy, splice):
 # starts it, reads utime+stime from /proc/PID/stat and the counters of
 # /proc/PID/io, has nc ask for GIB replies of 1 GiB on one connection
 # (default 4) and throw them away, reads both again, and prints one row per
@@ -50,7 +51,11 @@ io_field() {  # field $2 of /proc/$1/io
 
 echo "# sendfile.sh: $gib GiB in replies of 1 GiB, file of $size_mib MiB, $(nproc) CPUs, $(uname -r), $(date -u +%Y-%m-%d)"
 printf '%-9s %12s %12s %12s %10s %10s\n' mode cpu_s_per_gib rchar_gib wchar_gib syscr syscw
-for mode in sendfile copy splice; do
+# The lab's modes, as the manifest declares them.
+modes=$(awk '$1 == "lab" { lab = $2 } lab == "sendfile" && $1 == "mode" { print $2 }' \
+    "$(dirname "${BASH_SOURCE[0]}")/../../labs/labs.txt")
+[ -n "$modes" ] || { echo "sendfile.sh: no mode of sendfile in labs/labs.txt" >&2; exit 1; }
+for mode in $modes; do
     # On a free port (lib.sh), started again on another when it was taken;
     # it listens or we stop here.
     csd_start_server "$dir/out" "$dir/err" "$server" -f "$dir/file" -m "$mode" || exit 1
