@@ -17,7 +17,7 @@
 #       in source (no protocol.cpp, serve.cpp, pump.cpp; no send_fd/recv_fd
 #       anywhere), only compiled; and the skeletons of the staged labs, poll
 #       (servers) and sigpipe (a program) score at most 25 %, graded whole by
-#       the release's own csd-grade.
+#       the release's own csd-grade; csd-trace runs there on skeleton-fork.
 #   test_release.sh gradescope DIR REPO
 #       run_autograder against DIR with no submission, a file that does not
 #       compile, the untouched skeleton and the reference solution;
@@ -109,6 +109,14 @@ PY
         "$PY" "$HERE/check_results.py" "$dir/skeleton-$lab.json" --max-percent 25 ||
             { cat "$dir/skeleton-$lab.log"; die "the untouched skeleton of $lab"; }
     done
+    # csd-trace ships too (`./csd trace LAB` traces the student's build).
+    rm -rf "$dir/trace"
+    "$PY" "$tree/grader/trace/csd_trace.py" --lab fork --server "$bin/skeleton-fork" \
+        --out "$dir/trace" >"$dir/trace.log" 2>&1 || { cat "$dir/trace.log"; die "csd-trace in the release"; }
+    for file in trace.json timeline.svg summary.txt; do
+        [ -s "$dir/trace/$file" ] || { cat "$dir/trace.log"; die "csd-trace in the release wrote no $file"; }
+    done
+    say "csd-trace runs in the release on the student's skeleton-fork"
     ;;
 gradescope)
     dir=$1 repo=$2
