@@ -69,6 +69,12 @@ class Context {
         return all;
     }
 
+    /// The path of the file a lab that serves one (sendfile) was started
+    /// with (`-f PATH`), empty for the other labs.
+    [[nodiscard]] std::string served_file_path() const {
+        return file_args_.size() >= 2 && file_args_[0] == "-f" ? file_args_[1] : std::string();
+    }
+
     /// With -v: prints a progress line to stderr.
     template <typename... Args>
     void log(fmt::format_string<Args...> format, Args&&... args) const {

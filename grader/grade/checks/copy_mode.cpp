@@ -1,12 +1,14 @@
 // copy-mode: the sendfile lab's -m copy, the old way the lab measures
 // sendfile against, really copies: the file's bytes pass through the
 // server's memory and leave by write or send calls, exact across partial
-// sends, and no sendfile or splice moves them. Seen from outside with
-// strace, as zero-copy sees the default mode.
+// sends, and no sendfile or splice moves them. Seen from outside as
+// zero-copy sees the default mode: with strace, and with no tracer by
+// rewriting the -f file under a queued reply.
 #include <fmt/format.h>
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "page_cache_probe.hpp"
 #include "strace_text.hpp"
 #include "traced_replies.hpp"
 
@@ -57,6 +59,11 @@ void check_copy_mode(Context& ctx) {
                         "of the {} MiB of replies",
                         written >> 20, total >> 20));
     }
+    // With no tracer too: the queued bytes are copies, which keep their
+    // value when the file is rewritten.
+    require_copied_bytes(ctx,
+                         "-m copy copies every time, watched or not: pread() into your buffer, "
+                         "send() from it");
 }
 
 }  // namespace
@@ -66,7 +73,9 @@ CSD_CHECK(copy_mode) {
             10,
             check_copy_mode,
             "started with -m copy, the server sends 34 MiB of replies exact through its own "
-            "memory: strace sees write or send calls move them, and no sendfile or splice",
+            "memory: strace sees write or send calls move them, and no sendfile or splice; with "
+            "no tracer, the queued bytes of a reply keep their value when the -f file is "
+            "rewritten in place (copies)",
             "write -m copy as the handout's step 7 says: pread() a piece of the file into a "
             "buffer, send() it, and count a partial send as what it is; it is what "
             "`./csd bench sendfile` compares sendfile() with",

@@ -3,11 +3,13 @@
 // from the pipe into the socket, both by splice(2), exact across partial
 // sends (what the pipe holds when the socket is full is still owed), and
 // neither sendfile() nor the server's own memory moves a byte. Seen from
-// outside with strace, as zero-copy sees the default mode.
+// outside as zero-copy sees the default mode: with strace, and with no
+// tracer by rewriting the -f file under a queued reply.
 #include <fmt/format.h>
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "page_cache_probe.hpp"
 #include "strace_text.hpp"
 #include "traced_replies.hpp"
 
@@ -88,6 +90,7 @@ void check_splice_mode(Context& ctx) {
                          total >> 20, moved.from_file >> 20, moved.from_other >> 20),
              splice_hint);
     }
+    require_page_cache_bytes(ctx, "with -m splice, ", splice_hint);
 }
 
 }  // namespace
@@ -98,7 +101,8 @@ CSD_CHECK(splice_mode) {
             check_splice_mode,
             "started with -m splice, the server sends 34 MiB of replies exact, every byte moved "
             "by splice: strace sees splice move them out of the -f file and out of a pipe, and "
-            "no sendfile, read or write move them",
+            "no sendfile, read or write move them; with no tracer, the queued bytes of a reply "
+            "change with the -f file rewritten in place",
             "write -m splice as the handout's step 8 says: a pipe per connection, splice() from "
             "the file into it at the reply's offset, splice() from it into the socket, and only "
             "what reached the socket counts as sent",
