@@ -64,6 +64,9 @@
 //   The same clients parked in flight, inside a UNIX socket (SCM_RIGHTS), out
 //   of the server's descriptor table (the third red-team of issue 20).
 // test: cap-parks-in-flight thread cap control architecture
+//   At the cap, the accepting loop spins (sched_yield()) until a thread
+//   ends, instead of waiting (the fourth red-team of issue 20: full marks).
+// test: cap-spins thread cap control architecture
 //   Other designs lose the architecture check: a child per client, one event loop.
 // test: forks thread architecture control pipeline
 //   A thread per client is no pool; nor are a child per client or one event loop.
@@ -190,6 +193,9 @@ std::string_view bug;
 //   cap-parks-in-flight   the same, each parked client sent with SCM_RIGHTS into a
 //                         UNIX socket pair of the server's own and its descriptor
 //                         closed: it has no descriptor while it waits      -> cap
+//   cap-spins             a thread per client up to 256; at the cap the main
+//                         thread yields and looks again until one ends: the
+//                         clients wait in the listen queue, but it burns a CPU -> cap
 //   thread-decoy          a thread per client that only waits for its socket's
 //                         input and hands it to one I/O thread, which reads and
 //                         writes every connection                               -> architecture
@@ -214,7 +220,7 @@ Design design() {
                ? Design::iterative
            : bug == "threads" || bug == "thread-leak" || bug.starts_with("joins-blocked") ||
                    bug.starts_with("detached") || bug == "counted-detached" ||
-                   bug == "shared-buffer" || bug == "cap-closes" ||
+                   bug == "shared-buffer" || bug == "cap-closes" || bug == "cap-spins" ||
                    bug.starts_with("thread-wakes-") || bug.starts_with("thread-decoy") ||
                    bug.starts_with("cap-parks") || bug == "thread-logger"
                ? Design::thread
@@ -531,14 +537,18 @@ class Parking {
 /// threads that main waits for with a count).
 void serve_threaded(const csd::Fd& listener) {
     std::vector<std::thread> joined;   // joins-blocked(-write) only
-    static std::atomic<int> alive{0};  // cap-closes only: connection threads running
+    static std::atomic<int> alive{0};  // cap-closes, cap-spins: connection threads running
     static Running counted;            // counted-detached only
     static std::mutex parked_mutex;    // cap-parks(-in-flight) only: guards parked, serving
     static Parking parked;
     static int serving = 0;
     while (!csd::stop_requested()) {
+        if (bug == "cap-spins") {  // the bug: no wait for a thread's end
+            while (alive.load() >= 256 && !csd::stop_requested()) std::this_thread::yield();
+        }
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
         if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
+            if (bug == "cap-spins") alive.fetch_add(1);
             if (bug == "cap-closes") {
                 if (alive.load() >= 256) continue;  // conn closes here, unanswered
                 alive.fetch_add(1);
@@ -574,7 +584,7 @@ void serve_threaded(const csd::Fd& listener) {
                     serve(c.get());
                     c.reset();
                 }
-                if (bug == "cap-closes") alive.fetch_sub(1);
+                if (bug == "cap-closes" || bug == "cap-spins") alive.fetch_sub(1);
                 if (bug == "counted-detached") {
                     const std::scoped_lock lock(counted.mutex);
                     if (--counted.running == 0) counted.none_left.notify_all();
@@ -608,7 +618,7 @@ int main(int argc, char** argv) {
         "drops-every-50th "
         "forks threads thread-leak joins-blocked detached detached-sleeps counted-detached "
         "shared-buffer "
-        "cap-closes "
+        "cap-closes cap-spins "
         "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind thread-decoy "
         "thread-decoy-hides thread-decoy-timer joins-blocked-write thread-logger "
         "cap-parks cap-parks-in-flight");

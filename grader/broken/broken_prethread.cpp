@@ -20,8 +20,16 @@
 // test: pool-of-8 prethread architecture control pipeline
 //   Every client the acceptor can take sits in the server's memory.
 // test: unbounded-queue prethread stalled control pipeline
+//   Each pool thread hands up to 8 connections at a time to helper threads
+//   of its own: the queue stays bounded and the acceptor accepts no more
+//   than before, but -n threads serve 8n clients at once (the fourth
+//   red-team of issue 20, as a worker that multiplexes 16: full marks).
+// test: pool-serves-8 prethread stalled control pipeline
 //   -m lock: a pool thread tries the mutex and sleeps 10 ms when it is taken.
 // test: lock-try-sleep prethread modes control pipeline
+//   -m lock: a spin lock, sched_yield() while it is taken: no voluntary
+//   switch at all (the fourth red-team of issue 20: full marks).
+// test: lock-spins prethread modes control pipeline
 //   -m lock: the accept lock held while serving (red-team, issue 20: full marks).
 // test: lock-held-serving prethread modes control pipeline
 //   Exits at the stop with the pool still running (red-team, issue 20).
@@ -31,6 +39,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -76,9 +85,15 @@ std::string_view bug;
 //                   waiting: nobody told them, nobody joined them         -> sigterm
 //   nolock-blind     -m nolock: the threads wait on the listener alone, and
 //                   at the stop main _exit(0)s without them           -> sigterm
+//   pool-serves-8    each pool thread passes what it pops to a helper thread
+//                   of its own while fewer than 8 of them run: the pool
+//                   bounds nothing                                      -> stalled
 //   lock-try-sleep   -m lock: a thread that finds the mutex taken sleeps
 //                   10 ms and tries again (no CPU to speak of, a wakeup
 //                   each time)                                           -> modes
+//   lock-spins       -m lock: a thread that finds the mutex taken yields
+//                   and tries again at once: idle, the waiting threads
+//                   use whole CPUs and never block                      -> modes
 
 /// The queue between the main thread and the pool, bounded unless the bug
 /// is unbounded-queue; any thread.
@@ -140,11 +155,12 @@ class Queue {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug = broken::bug_from_name(argv[0],
-                                "pool-spawns spin-queue sleep-queue pool-no-wakeup "
-                                "queue-per-thread queue-only pool-of-8 unbounded-queue "
-                                "lock-try-sleep lock-held-serving pool-exits-unjoined "
-                                "nolock-blind");
+    bug =
+        broken::bug_from_name(argv[0],
+                              "pool-spawns spin-queue sleep-queue pool-no-wakeup "
+                              "queue-per-thread queue-only pool-of-8 unbounded-queue pool-serves-8 "
+                              "lock-try-sleep lock-spins lock-held-serving pool-exits-unjoined "
+                              "nolock-blind");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -171,6 +187,9 @@ int main(int argc, char** argv) {
                         while (!lock.try_lock() && !csd::stop_requested()) {
                             std::this_thread::sleep_for(std::chrono::milliseconds(10));
                         }
+                    } else if (mode == "lock" && bug == "lock-spins") {
+                        while (!lock.try_lock() && !csd::stop_requested())
+                            std::this_thread::yield();
                     } else if (mode == "lock") {
                         lock.lock();
                     }
@@ -203,7 +222,17 @@ int main(int argc, char** argv) {
         for (int i = 0; i < opts.workers; ++i) {
             Queue& queue = queues[static_cast<std::size_t>(i) % queue_count];
             pool.emplace_back([&queue] {
+                std::vector<std::jthread> helpers;  // pool-serves-8 only
+                std::atomic<int> running{0};
                 while (std::optional<csd::Fd> fd = queue.pop()) {
+                    if (bug == "pool-serves-8" && running.load() < 8) {
+                        running.fetch_add(1);
+                        helpers.emplace_back([c = std::move(*fd), &running] {
+                            (void)csd::serve_connection(c.get());
+                            running.fetch_sub(1);
+                        });
+                        continue;
+                    }
                     (void)csd::serve_connection(fd->get());
                 }
             });

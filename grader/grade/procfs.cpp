@@ -425,6 +425,24 @@ std::optional<std::uint64_t> cpu_ticks(pid_t pid) {
     return st->utime + st->stime;
 }
 
+std::map<pid_t, std::uint64_t> tree_cpu_ticks(pid_t root) {
+    std::map<pid_t, std::uint64_t> out;
+    for (const pid_t pid : process_tree(root)) {
+        if (const auto ticks = cpu_ticks(pid)) out[pid] = *ticks;
+    }
+    return out;
+}
+
+std::uint64_t cpu_ticks_between(const std::map<pid_t, std::uint64_t>& before,
+                                const std::map<pid_t, std::uint64_t>& after) {
+    std::uint64_t used = 0;
+    for (const auto& [pid, ticks] : after) {
+        const auto was = before.find(pid);
+        if (was != before.end() && ticks >= was->second) used += ticks - was->second;
+    }
+    return used;
+}
+
 long ticks_per_second() {
     static const long ticks = [] {
         const long t = ::sysconf(_SC_CLK_TCK);

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -185,6 +186,15 @@ struct Holder {
 
 /// utime + stime of @p pid in clock ticks, nullopt when gone.
 [[nodiscard]] std::optional<std::uint64_t> cpu_ticks(pid_t pid);
+
+/// utime + stime of every process of @p root's tree (process_tree()), by
+/// pid: compare two of them pid by pid, as processes come and go.
+[[nodiscard]] std::map<pid_t, std::uint64_t> tree_cpu_ticks(pid_t root);
+
+/// The CPU time, in clock ticks, that the processes present in both
+/// @p before and @p after used between them.
+[[nodiscard]] std::uint64_t cpu_ticks_between(const std::map<pid_t, std::uint64_t>& before,
+                                              const std::map<pid_t, std::uint64_t>& after);
 
 /// Clock ticks per second (sysconf(_SC_CLK_TCK)).
 [[nodiscard]] long ticks_per_second();

@@ -81,13 +81,32 @@ void check_cap(Context& ctx) {
                          held, ctx.pid(), threads, idle, cap),
              cap_hint);
     }
-    // Stays at the cap while the flood is held.
-    for (int i = 0; i < 20; ++i) {
+    // Stays at the cap while the flood is held, and waits there: every
+    // held client is idle, so a server that waits for a free thread (on a
+    // condition, on a thread's end) uses no CPU; one that spins at the cap
+    // (a loop around sched_yield() or a try) uses a whole one.
+    std::this_thread::sleep_for(scaled(100ms));
+    const auto cpu_start = Deadline::Clock::now();
+    const auto cpu_before = procfs::tree_cpu_ticks(ctx.pid());
+    for (int i = 0; i < 32; ++i) {
         std::this_thread::sleep_for(scaled(25ms));
         (void)sample();
     }
+    const double cpu = static_cast<double>(procfs::cpu_ticks_between(
+                           cpu_before, procfs::tree_cpu_ticks(ctx.pid()))) /
+                       static_cast<double>(procfs::ticks_per_second());
+    const double wall = seconds_since(cpu_start);
     require_capped(held);
     ctx.require_running(held);
+    ctx.log("{}: {:.3f} s of CPU in {:.2f} s", held, cpu, wall);
+    if (cpu >= 0.25 * wall) {
+        fail(fmt::format("{}, at the cap, the server (pid {}) used {:.0f}% of a CPU ({:.2f} s in "
+                         "{:.2f} s) though every client it held was idle: it spins while it "
+                         "waits for a free thread",
+                         held, ctx.pid(), 100 * cpu / wall, cpu, wall),
+             "at the cap, wait until a thread ends (a condition variable its end signals, or a "
+             "join), with no polling: the clients beyond it wait in the listen queue");
+    }
     // The clients beyond the cap wait in the listen queue: the server has
     // not accepted them, nor parked them somewhere else than on a thread of
     // their own. A connection still in the listen queue has no socket

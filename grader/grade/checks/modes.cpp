@@ -588,6 +588,9 @@ void require_evidence(Context& ctx, const LabMode& mode, const std::string& labe
 /// 2 s when it is 1 s.
 constexpr auto mode_idle_window = 2s;
 constexpr std::uint64_t mode_idle_wakeups = 1;
+/// The most CPU the idle server may use in that time, as a share of one
+/// CPU: a waiting server uses none; one thread spinning uses all of one.
+constexpr double mode_idle_cpu = 0.05;
 
 // Fails when a thread of the idle server woke up more than a waiting thread does.
 void require_no_timer_loop(Context& ctx, const std::string& label) {
@@ -595,9 +598,27 @@ void require_no_timer_loop(Context& ctx, const std::string& label) {
     // The evidence's own clients have just closed: their threads settle first.
     std::this_thread::sleep_for(scaled(300ms));
     const auto start = Deadline::Clock::now();
+    const auto cpu_before = procfs::tree_cpu_ticks(ctx.pid());
     const auto busiest =
         idle_watch::watch(ctx.pid(), idle_watch::window_for(mode_idle_window, ctx.program()));
+    const auto cpu_after = procfs::tree_cpu_ticks(ctx.pid());
     const double wall = seconds_since(start);
+    // A thread that spins (sched_yield() in a loop, a busy wait on a flag)
+    // never blocks, so it counts no voluntary switch: its CPU time shows it.
+    const double cpu = static_cast<double>(procfs::cpu_ticks_between(cpu_before, cpu_after)) /
+                       static_cast<double>(procfs::ticks_per_second());
+    ctx.log("{}, idle: {:.3f} s of CPU in {:.2f} s", label, cpu, wall);
+    if (cpu >= mode_idle_cpu * wall) {
+        ctx.require_running(label);
+        fail(fmt::format("{}, idle: the server used {:.0f}% of a CPU ({:.2f} s of CPU time in "
+                         "{:.2f} s) with no client connected",
+                         label, 100 * cpu / wall, cpu, wall),
+             fmt::format("{}: a thread or process that waits for its turn spins instead of "
+                         "sleeping (a loop around sched_yield(), a try-lock or a flag); wait "
+                         "in the call that blocks until the turn comes (the lock, accept, the "
+                         "wait of the mode)",
+                         label));
+    }
     if (busiest.wakeups <= mode_idle_wakeups) return;
     ctx.require_running(label);
     fail(fmt::format("{}, idle: {}; a thread with nothing to do wakes up 0 times", label,
@@ -768,7 +789,7 @@ CSD_CHECK(modes) {
                 "started in each of its modes (-m, -e), the server shows that mode's "
                 "evidence: what each worker waits in and on which descriptor, the "
                 "listening sockets and who holds them, the epoll flags, who serves; and no thread "
-                "of the idle server wakes up more than once in 2 s",
+                "of the idle server wakes up more than once in 2 s, nor does it use 5% of a CPU",
             .hint =
                 "write every mode the handout asks for: each mode is its own way of "
                 "waiting for connections, not a name for the same code",

@@ -3,7 +3,10 @@
 // counted in /proc/PID/task): with -n workers, n-1 clients that sent half a
 // request do not stop n more, one after another, from being served; then,
 // with all n busy, of 100 more clients the server accepts at most 64 (the
-// rest wait in the kernel's accept queue), and serves them all later.
+// rest wait in the kernel's accept queue), answers none while all n are
+// busy, and serves them all later.
+#include <sys/ioctl.h>
+
 #include <fmt/format.h>
 
 #include <set>
@@ -116,6 +119,26 @@ void check_stalled(Context& ctx) {
     }
     ctx.log("{} clients came while all {} {} were busy: the server accepted {} of them",
             waiting_clients, n, unit, accepted);
+    // And served none of them: each worker serves one client at a time, so
+    // a pool of n busy with n clients has no one to serve another (a worker
+    // that multiplexes clients, or a thread it starts per client, bounds
+    // nothing).
+    int answered = 0;
+    for (const auto& client : waiting) {
+        int queued = 0;
+        if (::ioctl(client.fd(), FIONREAD, &queued) == 0 && queued > 0) ++answered;
+    }
+    if (answered > 0) {
+        ctx.require_running("while every worker was busy");
+        fail(fmt::format("{} clients came while all {} {} were busy serving stalled clients: {} "
+                         "of them got reply bytes at once, so the pool of {} serves more than {} "
+                         "clients at a time",
+                         waiting_clients, n, unit, answered, n, n),
+             threads ? "a pool thread serves its client to the end before it takes another one: "
+                       "the pool's size is the number of clients served at once"
+                     : "a worker serves its client to the end before it takes (or asks for) "
+                       "another one: -n workers serve -n clients at once, no more");
+    }
     if (accepted > max_accepted_while_busy) {
         ctx.require_running("while every worker was busy");
         fail(fmt::format("{} clients came while all {} {} were busy serving stalled clients: the "
@@ -152,7 +175,8 @@ CSD_CHECK(stalled) {
             check_stalled,
             "with -n N workers, N-1 clients that sent half a request do not stop N more, one after "
             "another, from being served; with all N busy, the server accepts at most 64 of 100 "
-            "more clients (the rest wait in the kernel) and serves them all later",
+            "more clients (the rest wait in the kernel), answers none of them while the N are "
+            "busy, and serves them all later",
             "each worker serves one client at a time, so N workers serve N clients at once; hold "
             "nothing the other workers wait for (the accept lock) while you serve",
             {"cpu"}};
