@@ -75,7 +75,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -98,9 +97,9 @@ bool splice_mode = false;
 //   sendfile-copy   pread() into a buffer and send() it: right bytes, copied -> zero-copy
 //   sendfile-copies-untraced  the same unless TracerPid in /proc/self/status
 //                   says it is traced: sendfile() only under strace  -> zero-copy
-//   sendfile-copies-unwatched  the same unless 16 getppid() calls take more
-//                   than 4 µs each (strace's stops): sendfile() only while
-//                   watched, found out by timing alone               -> zero-copy
+//   sendfile-copies-unwatched  the same unless a getppid() takes more than
+//                   5 µs (strace's stops, broken::tracer_by_timing()):
+//                   sendfile() only while watched, found out by timing -> zero-copy
 //   sendfile-copy-unwatched  -m copy sends with sendfile() unless watched -> copy-mode
 //   sendfile-splice-unwatched  -m splice copies unless watched      -> splice-mode
 //   sendfile-mmap   send() straight from an mmap of the file: no read(), but
@@ -156,23 +155,6 @@ bool traced() {
     return false;
 }
 
-/// True when a system call is slow enough to be stopped by a tracer (more
-/// than 4 µs for getppid(), the fastest of the best of 5 rounds of 16):
-/// strace found out by timing alone, without TracerPid or ptrace().
-bool watched() {
-    long best = -1;
-    for (int round = 0; round < 5; ++round) {
-        timespec a{};
-        timespec b{};
-        ::clock_gettime(CLOCK_MONOTONIC, &a);
-        for (int i = 0; i < 16; ++i) (void)::getppid();
-        ::clock_gettime(CLOCK_MONOTONIC, &b);
-        const long ns = (b.tv_sec - a.tv_sec) * 1'000'000'000L + (b.tv_nsec - a.tv_nsec);
-        if (best < 0 || ns < best) best = ns;
-    }
-    return best > 16L * 4000L;
-}
-
 /// The pipe of -m splice: the connection's own (a thread serves one
 /// connection), and the bytes it holds that the socket has not taken.
 struct Pipe {
@@ -223,7 +205,7 @@ long splice_piece(int sock, const File& file, std::uint64_t at, std::size_t coun
 }
 
 /// The *-unwatched bugs: whether a tracer seemed to watch when the thread's
-/// connection began (watched(), set by serve()).
+/// connection began (broken::tracer_by_timing(), set by serve()).
 thread_local bool connection_watched = false;
 
 /// Sends up to @p count bytes of the file from @p at; returns the bytes
@@ -280,7 +262,7 @@ long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count)
 
 /// Serves one client on the non-blocking socket @p fd until it is done.
 void serve(csd::Fd fd, const File& file) {
-    if (bug.ends_with("-unwatched")) connection_watched = watched();
+    if (bug.ends_with("-unwatched")) connection_watched = broken::tracer_by_timing();
     csd::Session session;
     std::array<char, 4096> buf{};
     std::uint64_t stream = 0;  // reply bytes sent on this connection

@@ -34,6 +34,10 @@
 //                     second write                                    -> no-sigpipe
 //   sigpipe-none-keeps-disposition  -m none never sets SIG_DFL: started
 //                     with SIGPIPE ignored, it survives               -> no-sigpipe
+//   sigpipe-watched-exit1 right while nobody watches; while a tracer seems
+//                     attached (timed getppid(), no /proc probe), exits
+//                     with status 1 after its two lines: only a check
+//                     that watches every run sees it                  -> no-sigpipe
 //   sigpipe-log-first     no bug: writes a log line to a descriptor opened
 //                     before its socket (variant.sigpipe.log-first)  -> none
 // grader/broken/CMakeLists.txt proves csd-grade fails the check each bug is about.
@@ -58,6 +62,10 @@
 // test: sigpipe-skips-write sigpipe no-sigpipe control epipe
 //   Writes only where dying proves it (-m none), prints the rest (red-team).
 // test: sigpipe-fakes-write sigpipe epipe control read-reset
+//   Every run of a program lab goes under a tracer (ProgramRun), so a
+//   program that tells watched runs from the others by timing has no
+//   unwatched run: this one shows its exit status 1 in all of them.
+// test: sigpipe-watched-exit1 sigpipe no-sigpipe control epipe
 // test: sigpipe-fakes-write sigpipe no-sigpipe control read-reset
 //   The same, only after a reset: every other line is true (strace sees it).
 // test: sigpipe-fakes-epipe sigpipe no-sigpipe control epipe read-reset
@@ -143,7 +151,8 @@ int main(int argc, char** argv) {
                                 "sigpipe-nosignal-late-ignore sigpipe-nosignal-handler-prints "
                                 "sigpipe-nosignal-first-send "
                                 "sigpipe-probes-tracer sigpipe-none-raises "
-                                "sigpipe-none-keeps-disposition sigpipe-log-first");
+                                "sigpipe-none-keeps-disposition sigpipe-log-first "
+                                "sigpipe-watched-exit1");
     int port = 0;
     std::string mode = "ignore";
     for (int c = 0; (c = ::getopt(argc, argv, "p:m:")) != -1;) {
@@ -218,5 +227,6 @@ int main(int argc, char** argv) {
     if (bug == "sigpipe-order") std::printf("%s\n", read_line.c_str());
     std::fflush(stdout);
     ::close(fd);
+    if (bug == "sigpipe-watched-exit1" && broken::tracer_by_timing()) return 1;
     return bug == "sigpipe-exit1" ? 1 : 0;
 }

@@ -348,17 +348,19 @@ pid_t only_child(pid_t init) {
 }  // namespace
 
 pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-                   std::optional<rlim_t> open_files, int ignored_signal) {
+                   std::optional<rlim_t> open_files, int ignored_signal,
+                   const std::string& limits_path) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    ChildSetup c{.argv = args.data(),
-                 .envp = environ,
-                 .in_fd = in_fd,
-                 .out_fd = out_fd,
-                 .err_fd = err_fd,
-                 .limits = sandbox_limits(argv.front(), open_files),
-                 .ignored_signal = ignored_signal};
+    ChildSetup c{
+        .argv = args.data(),
+        .envp = environ,
+        .in_fd = in_fd,
+        .out_fd = out_fd,
+        .err_fd = err_fd,
+        .limits = sandbox_limits(limits_path.empty() ? argv.front() : limits_path, open_files),
+        .ignored_signal = ignored_signal};
     auto [error_read, error_write] = cloexec_pipe();
     c.error_fd = error_write.get();
     const bool namespaced = sandbox_info().pid_namespace;

@@ -50,9 +50,12 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
 /// Throws std::system_error when the program cannot be started. With
 /// @p open_files, its RLIMIT_NOFILE is that (sandbox_limits()). With
 /// @p ignored_signal (not 0), that one signal starts ignored (SIG_IGN
-/// survives exec), as a parent that ignores it would leave it.
+/// survives exec), as a parent that ignores it would leave it. The limits
+/// are those of @p limits_path's program (default: argv[0]; a run under a
+/// tracer names the traced program, so a sanitizer build keeps its room).
 pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-                   std::optional<rlim_t> open_files = std::nullopt, int ignored_signal = 0);
+                   std::optional<rlim_t> open_files = std::nullopt, int ignored_signal = 0,
+                   const std::string& limits_path = {});
 
 /// The wait status of child @p pid once it ended (reaping it if needed),
 /// nullopt while it runs. -1 when it ended but its status is unknown.

@@ -30,13 +30,32 @@ struct LineResult {
 /// stdout pipes to the grader (non-blocking on the grader's side), stderr
 /// captured (OutputCapture). Owns the process (killed with everything below it by the
 /// destructor or kill()) and the three descriptors. Not copyable nor movable; one thread.
+///
+/// Under trace_every_run(), each run goes under `strace -f` from its first
+/// instruction, with nothing recorded: every system call of the program
+/// then stops for the tracer, in every run. A program that behaves one way
+/// when it finds a tracer (by TracerPid, or by timing its own system
+/// calls) and another way when not has no run where it is not watched.
 class ProgramRun {
   public:
+    /// Whether a run may go under the tracer of trace_every_run(): no for
+    /// a run that a check traces itself (a process has one tracer) or that
+    /// is strace.
+    enum class Tracer { every_run, none };
+
+    /// From now on, every ProgramRun made with Tracer::every_run runs under
+    /// @p strace (its path; empty: none, the default). The runner sets it
+    /// for the program labs (LabKind::program) where strace is installed.
+    /// The programs then run with ASAN_OPTIONS detect_leaks=0:
+    /// LeakSanitizer does not work under ptrace.
+    static void trace_every_run(std::string strace);
+
     /// Starts @p path with @p args; throws std::system_error when it cannot.
     /// With @p ignored_signal (not 0) that signal starts ignored, as a parent
-    /// that ignores it leaves it (spawn_graded()).
+    /// that ignores it leaves it (spawn_graded(); SIG_IGN survives strace's
+    /// exec too).
     ProgramRun(const std::string& path, const std::vector<std::string>& args,
-               int ignored_signal = 0);
+               int ignored_signal = 0, Tracer tracer = Tracer::every_run);
     /// Kills what is left of the run (kill()).
     ~ProgramRun() { kill(); }
     ProgramRun(ProgramRun&&) = delete;
@@ -44,8 +63,9 @@ class ProgramRun {
     ProgramRun(const ProgramRun&) = delete;
     ProgramRun& operator=(const ProgramRun&) = delete;
 
-    /// Pid of the program.
-    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    /// Pid of the program (under the tracer: strace's child, looked up
+    /// once, waiting up to 2 s for strace to start it; 0 if it never did).
+    [[nodiscard]] pid_t pid() const noexcept;
     /// `PATH ARGS...`, for messages.
     [[nodiscard]] const std::string& command_line() const noexcept { return command_; }
 
@@ -75,7 +95,9 @@ class ProgramRun {
     // Reads what stdout holds now into buffer_/seen_; false at EOF.
     bool fill();
 
-    pid_t pid_ = 0;
+    pid_t pid_ = 0;              // what was spawned: the program, or strace
+    bool traced_ = false;        // pid_ is strace, the program its child
+    mutable pid_t program_ = 0;  // the program's pid once known
     std::string command_;
     csd::Fd in_;   // write end of the program's stdin
     csd::Fd out_;  // read end of the program's stdout

@@ -26,7 +26,7 @@ namespace {
 // loop, after the handler returned, not from the handler (handler_problem()).
 // Without strace this part is not judged (the log says so).
 void require_handler_returns(Context& ctx) {
-    ProgramRun run(ctx.program(), {});
+    ProgramRun run(ctx.program(), {}, 0, ProgramRun::Tracer::none);  // strace attaches below
     const std::string name = "a run under strace";
     expect_ready(run, name);
     Strace trace(run.pid(), "write,writev,rt_sigreturn,exit,exit_group", true);
@@ -69,7 +69,7 @@ void require_wait_answers(Context& ctx) {
                 for (const auto a : modes[m].args) args.emplace_back(a);
             }
         }
-        ProgramRun run(ctx.program(), args);
+        ProgramRun run(ctx.program(), args, 0, ProgramRun::Tracer::none);  // strace attaches below
         const std::string name = fmt::format("{} under strace", mode_name);
         expect_ready(run, name);
         const auto ready = Deadline::Clock::now();

@@ -167,7 +167,7 @@ std::optional<std::string> traced_reset_run(const std::string& program,
                                       "-p",
                                       std::to_string(port)};
         args.insert(args.end(), mode_args.begin(), mode_args.end());
-        ProgramRun run(strace, args);
+        ProgramRun run(strace, args, 0, ProgramRun::Tracer::none);  // strace is its tracer
         SigpipeRun ignored;
         (void)serve_one(listener.get(), run, Peer::reset, ignored);
         (void)run.wait(Deadline(3s));
