@@ -45,6 +45,9 @@
 //   (the third red-team of issue 20: full marks).
 // test: reactor-decoy-hides reactor architecture control pipeline
 // test: reactor-direct-add-hides reactor architecture control pipeline
+//   -n beyond the contract's 64 loops accepted: a command line starts any
+//   number of threads (the fourth red-team of issue 20: full marks).
+// test: reactor-no-loop-limit reactor architecture control pipeline
 // (reactor-pipe-wakeup is no bug: a self-pipe per loop instead of an
 // eventfd, a correct variant that modes must pass; CMakeLists.txt.)
 #include <fcntl.h>
@@ -565,7 +568,7 @@ int main(int argc, char** argv) {
         "reactor-decoy-loops reactor-handoff-loop-0 reactor-handoff-uneven "
         "reactor-loops-take-signals reactor-exits-unjoined reactor-direct-add "
         "reactor-direct-add-eventfd reactor-decoy-hides reactor-direct-add-hides "
-        "reactor-pipe-wakeup");
+        "reactor-pipe-wakeup reactor-no-loop-limit");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -574,7 +577,7 @@ int main(int argc, char** argv) {
                                                 .value_name = "MODE",
                                                 .choices = {"handoff", "reuseport"},
                                                 .default_value = "handoff"}}});
-    if (options.workers > max_loops) {
+    if (options.workers > max_loops && bug != "reactor-no-loop-limit") {
         std::cerr << "server: at most " << max_loops << " loops (-n)\n";
         return 2;
     }

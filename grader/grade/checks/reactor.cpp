@@ -5,12 +5,15 @@
 // list; each loop's thread wakes up for its own connections (a request, a
 // new connection handed over). Seen from the outside, in /proc
 // (reactor_loops.hpp), and under strace.
+#include <sys/wait.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <thread>
 
 #include "models.hpp"
+#include "process.hpp"
 #include "procfs.hpp"
 #include "reactor_loops.hpp"
 #include "waits.hpp"
@@ -18,6 +21,43 @@
 namespace csd::grade {
 
 using namespace std::chrono_literals;
+
+namespace {
+
+/// The most loops -n may ask for (docs/contract.md, Loops): more is a
+/// usage error.
+constexpr int max_loops = 64;
+
+// Started with -n 65, the server refuses: exit status 2, no listener. A
+// loop is a thread and an epoll instance; the limit caps what a command
+// line can make the server create.
+void require_loop_limit(Context& ctx) {
+    std::vector<std::string> args = ctx.server().args();
+    const auto n = std::find(args.begin(), args.end(), "-n");
+    if (n == args.end() || n + 1 == args.end()) return;
+    const std::vector<std::string> before = args;
+    *(n + 1) = std::to_string(max_loops + 1);
+    const Readiness ready = ctx.server().start(3s, args);
+    const auto status = ctx.server().status();
+    const bool refused =
+        !ready.accepting && status && WIFEXITED(*status) && WEXITSTATUS(*status) == 2;
+    if (!refused) {
+        const std::string what = ready.accepting
+                                     ? std::string("it started and accepted connections")
+                                 : status ? describe_wait_status(*status)
+                                          : std::string("it did not exit");
+        fail(fmt::format("started with -n {}: {} (more than {} loops is a usage error: exit "
+                         "status 2, before listening)",
+                         max_loops + 1, what, max_loops),
+             "check -n against the contract's limit of 64 loops when you read the command "
+             "line, and exit with status 2 and a message beyond it: a command line must not "
+             "make the server start any number of threads");
+    }
+    (void)ctx.server().start(5s, before);
+}
+
+}  // namespace
+
 using namespace reactor;
 
 namespace {
@@ -131,6 +171,7 @@ void check_reactor_architecture(Context& ctx) {
         restart_with_pool_size(ctx, m);
         (void)require_loops(ctx, m, fmt::format("started with -n {}, idle", m));
     }
+    require_loop_limit(ctx);
 }
 
 }  // namespace csd::grade
