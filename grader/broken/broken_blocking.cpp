@@ -18,6 +18,10 @@
 // test: ignores-sigterm fork sigterm control pipeline
 // test: orphans fork sigterm control pipeline
 // test: kills-no-wait fork sigterm control pipeline
+//   The same, but it waits whenever a tracer seems attached (timed getppid(),
+//   no /proc probe), so that strace never sees it (the fourth red-team of
+//   issue 20: full marks in prefork and fdpass). The sandbox's init tells.
+// test: kills-no-wait-hides fork sigterm control pipeline
 // test: plain-fork fork sigterm control pipeline
 // test: iterative fork concurrency control pipeline
 // test: child-keeps-listener fork architecture control pipeline
@@ -144,6 +148,8 @@ std::string_view bug;
 //   orphans               on SIGTERM exits without ending its children          -> sigterm
 //   kills-no-wait         on SIGTERM signals its children and exits without
 //                         waiting for them (the sandbox's init reaps them)     -> sigterm
+//   kills-no-wait-hides   the same unless broken::tracer_by_timing() says a
+//                         tracer watches: it reaps them then                 -> sigterm
 //   plain-fork            fork() and then csd::reset_signals_in_child() in the
 //                         child, not csd::fork_child(): a SIGTERM from the
 //                         parent that reaches a new child before its reset runs
@@ -472,6 +478,11 @@ void serve_forking(csd::Fd& listener) {
     if (bug == "orphans") return;
     for (const pid_t pid : children) ::kill(pid, SIGTERM);
     if (bug == "kills-no-wait") return;
+    if (bug == "kills-no-wait-hides" && !broken::tracer_by_timing()) {
+        // Long enough for the children to end (zombies), never reaped.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return;
+    }
     for (const pid_t pid : children) ::waitpid(pid, nullptr, 0);
 }
 
@@ -614,7 +625,8 @@ int main(int argc, char** argv) {
         argv[0],
         "no-reap parent-keeps-socket one-request wraps-at-16m whole-mib-only partial-line crash "
         "accepts-sign sigpipe sigpipe-drop skips-empty-lines long-lines many-cr ignores-sigterm "
-        "orphans kills-no-wait plain-fork iterative child-keeps-listener silent slow-start "
+        "orphans kills-no-wait kills-no-wait-hides plain-fork iterative child-keeps-listener "
+        "silent slow-start "
         "drops-every-50th "
         "forks threads thread-leak joins-blocked detached detached-sleeps counted-detached "
         "shared-buffer "

@@ -43,9 +43,26 @@ std::map<pid_t, int>& reaped() {
     return statuses;
 }
 
+// What the init of a PID namespace sends when its program ended: the
+// program's wait status, how many other processes it reaped until then
+// (orphans: their parent ended before collecting them), and whether
+// children of the program were left still running (now the init's).
+struct InitReport {
+    int status = 0;
+    int orphans = 0;
+    int running = 0;
+};
+
+// The orphan part of the init reports received, by program host pid.
+// Guarded by reaped_mutex().
+std::map<pid_t, ProcessOrphans>& orphans_seen() {
+    static std::map<pid_t, ProcessOrphans> seen;
+    return seen;
+}
+
 // Programs started in a PID namespace (spawn_graded()), by host pid: the
 // init that is their parent, and the pipe on which it sends their wait
-// status. Guarded by reaped_mutex().
+// status (an InitReport). Guarded by reaped_mutex().
 struct Confined {
     pid_t init = 0;
     int status_fd = -1;  // read end, non-blocking; closed once settled
@@ -59,10 +76,11 @@ std::map<pid_t, Confined>& confined() {
 // sent, or -1 when the init ended without sending one; true once known.
 bool settle(pid_t pid, Confined& c, bool init_ended) {
     if (c.status_fd < 0) return reaped().contains(pid);
-    int status = 0;
-    const ssize_t n = ::read(c.status_fd, &status, sizeof status);
-    if (n == static_cast<ssize_t>(sizeof status)) {
-        reaped()[pid] = status;
+    InitReport report;
+    const ssize_t n = ::read(c.status_fd, &report, sizeof report);
+    if (n == static_cast<ssize_t>(sizeof report)) {
+        reaped()[pid] = report.status;
+        orphans_seen()[pid] = {.reaped = report.orphans, .running = report.running != 0};
     } else if (n == 0 || init_ended) {
         reaped()[pid] = -1;
     } else {
@@ -286,8 +304,9 @@ struct ChildSetup {
 }
 
 // In the init (PID 1 of the namespace): starts the program as its child,
-// sends its wait status on @p status_fd, reaps everything orphaned in the
-// namespace, and ends when nothing is left. Async-signal-safe calls only.
+// reaps everything orphaned in the namespace, sends an InitReport on
+// @p status_fd when the program ended, and ends when nothing is left.
+// Async-signal-safe calls only.
 [[noreturn]] void run_init(const ChildSetup& c, int status_fd) {
     const pid_t program = ::fork();
     if (program < 0) child_fail(c, errno);
@@ -299,12 +318,33 @@ struct ChildSetup {
     // when the program and its children close them.
     if (status_fd > 0) (void)::close_range(0, static_cast<unsigned>(status_fd) - 1, 0);
     (void)::close_range(static_cast<unsigned>(status_fd) + 1, ~0U, 0);
+    int orphans = 0;
     for (;;) {
         int status = 0;
         const pid_t pid = ::waitpid(-1, &status, 0);
         if (pid < 0 && errno == EINTR) continue;
         if (pid < 0) ::_exit(0);  // ECHILD: the namespace is empty
-        if (pid == program) (void)::write(status_fd, &status, sizeof status);
+        if (pid != program) {
+            ++orphans;
+            continue;
+        }
+        // The program's children it had not reaped became the init's when
+        // it ended, before its own status came: the ended ones wait here
+        // now, the others still run.
+        InitReport report{.status = status};
+        for (;;) {
+            int other = 0;
+            const pid_t z = ::waitpid(-1, &other, WNOHANG);
+            if (z < 0 && errno == EINTR) continue;
+            if (z > 0) {
+                ++orphans;
+                continue;
+            }
+            report.running = z == 0 ? 1 : 0;  // 0: children left, none ended yet
+            break;
+        }
+        report.orphans = orphans;
+        (void)::write(status_fd, &report, sizeof report);
     }
 }
 
@@ -418,6 +458,7 @@ pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, 
     {
         const std::lock_guard reaped_lock(reaped_mutex());
         reaped().erase(program);  // a reused pid: forget the old status
+        orphans_seen().erase(program);
         if (namespaced) confined()[program] = confinement;
     }
     if (failed) {
@@ -441,6 +482,13 @@ std::optional<int> child_status(pid_t pid) {
         return status;
     }
     if (r < 0 && errno == ECHILD) return -1;
+    return std::nullopt;
+}
+
+std::optional<ProcessOrphans> orphans_at_exit(pid_t pid) {
+    if (!child_status(pid)) return std::nullopt;
+    const std::lock_guard lock(reaped_mutex());
+    if (const auto it = orphans_seen().find(pid); it != orphans_seen().end()) return it->second;
     return std::nullopt;
 }
 

@@ -57,6 +57,22 @@ pid_t spawn_graded(const std::vector<std::string>& argv, int in_fd, int out_fd, 
                    std::optional<rlim_t> open_files = std::nullopt, int ignored_signal = 0,
                    const std::string& limits_path = {});
 
+/// The processes a program left behind when it ended, as the init of its
+/// PID namespace (spawn_graded()) found them: children it never reaped
+/// become the init's when it ends.
+struct ProcessOrphans {
+    /// Processes the init reaped before the program's own status came, or
+    /// at that moment (ended children the program never waited for).
+    int reaped = 0;
+    /// True when children of the program still ran when it ended.
+    bool running = false;
+};
+
+/// For program @p pid started by spawn_graded() in a PID namespace, once
+/// it ended: the processes it left to the namespace's init; nullopt while
+/// it runs, or without a namespace. No tracer involved.
+[[nodiscard]] std::optional<ProcessOrphans> orphans_at_exit(pid_t pid);
+
 /// The wait status of child @p pid once it ended (reaping it if needed),
 /// nullopt while it runs. -1 when it ended but its status is unknown.
 [[nodiscard]] std::optional<int> child_status(pid_t pid);

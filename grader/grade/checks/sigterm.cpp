@@ -399,6 +399,25 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         fail(fmt::format("the server {} after SIGTERM ({}); expected exit status 0",
                          describe_wait_status(*status), when));
     }
+    // In every round, untraced: the children the server never reaped went
+    // to the sandbox's init when it exited (process.hpp, orphans_at_exit()).
+    if (const auto orphans = orphans_at_exit(top);
+        orphans && (orphans->reaped > 0 || orphans->running)) {
+        fail(fmt::format(
+                 "the server exited with status 0 after SIGTERM ({}), but left {}{} to "
+                 "the sandbox's init: it did not wait for them (waitpid) before it "
+                 "exited",
+                 when,
+                 orphans->reaped > 0 ? fmt::format("{} ended child{} never reaped", orphans->reaped,
+                                                   orphans->reaped == 1 ? "" : "ren")
+                                     : std::string(),
+                 orphans->running
+                     ? std::string(orphans->reaped > 0 ? " and " : "") + "children still running"
+                     : std::string()),
+             "at the stop, signal every child and then wait for each one (waitpid) before "
+             "the parent exits: a child that is only signalled may still run, and nobody "
+             "collects its status");
+    }
     // What strace saw, parsed once for the rules below.
     const std::vector<StraceCall> traced =
         trace ? parse_strace(trace->finish()) : std::vector<StraceCall>{};
