@@ -1,5 +1,7 @@
 #include "runner.hpp"
 
+#include <sys/wait.h>
+
 #include <fmt/format.h>
 
 #include <map>
@@ -274,7 +276,17 @@ std::vector<CheckResult> run_program_checks(
     Context ctx(program, lab, ReplyFormat(), Readiness{}, verbose);
     // Every run of the program under a tracer (ProgramRun::trace_every_run):
     // a program that finds out when it is watched is watched in every run.
+    // Not where strace is missing or may not trace (a container without
+    // ptrace): a shell started under it must exit with status 0.
     ProgramRun::trace_every_run(find_strace());
+    {
+        ProgramRun probe("/bin/sh", {"-c", "exit 0"});
+        const auto status = probe.wait(Deadline(5s));
+        if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+            ProgramRun::trace_every_run("");
+            ctx.log("strace cannot run programs here: the program's runs are not traced");
+        }
+    }
     std::vector<CheckResult> results;
     for (const CheckInfo* check : selection) {
         CheckResult r{.id = std::string(check->id),
