@@ -50,6 +50,10 @@
 //   Detached threads that see the stop, and a 150 ms sleep in main instead
 //   of waiting for them (issue 20: full marks).
 // test: detached-sleeps thread sigterm control pipeline
+//   Threads that see the stop, and a main thread that waits for them only
+//   while strace seems attached; otherwise its exit races theirs (a
+//   red-team's cheat had full marks). Caught where perf can record.
+// test: races-exit-unwatched thread sigterm control pipeline
 //   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
 // test: thread-wakes-100ms thread idle-cpu control pipeline
 //   A slower timer loop (red-team, issue 20: a 600 ms poll had full marks).
@@ -178,6 +182,12 @@ std::string_view bug;
 //   detached-sleeps       a detached thread per client that sees the stop and
 //                         closes its client; main sleeps 150 ms at the stop
 //                         instead of waiting for them: a guess, not a join   -> sigterm
+//   races-exit-unwatched  counted-detached, but main waits for the count only
+//                         while a tracer seems attached at the stop (told by
+//                         timing, broken::tracer_by_timing()); otherwise it
+//                         returns at once and its exit races the threads'
+//                         own ends: the threads still closing die (perf's
+//                         join rounds see them)                             -> sigterm
 //   counted-detached      no bug: a correct variant of the thread lab's stop, a
 //                         detached thread per client that closes its client and
 //                         then counts itself out; main waits for the count to
@@ -220,15 +230,20 @@ std::string_view bug;
 
 enum class Design { fork, iterative, thread };
 
+/// True for the bugs whose detached threads count themselves out.
+bool counts_threads() {
+    return bug == "counted-detached" || bug == "races-exit-unwatched";
+}
+
 /// The design of the server with this bug.
 Design design() {
     return bug == "iterative" || bug == "crash" || bug == "sigpipe" || bug == "sigpipe-drop"
                ? Design::iterative
            : bug == "threads" || bug == "thread-leak" || bug.starts_with("joins-blocked") ||
-                   bug.starts_with("detached") || bug == "counted-detached" ||
-                   bug == "shared-buffer" || bug == "cap-closes" || bug == "cap-spins" ||
-                   bug.starts_with("thread-wakes-") || bug.starts_with("thread-decoy") ||
-                   bug.starts_with("cap-parks") || bug == "thread-logger"
+                   bug.starts_with("detached") || counts_threads() || bug == "shared-buffer" ||
+                   bug == "cap-closes" || bug == "cap-spins" || bug.starts_with("thread-wakes-") ||
+                   bug.starts_with("thread-decoy") || bug.starts_with("cap-parks") ||
+                   bug == "thread-logger"
                ? Design::thread
                : Design::fork;
 }
@@ -572,12 +587,12 @@ void serve_threaded(const csd::Fd& listener) {
                 }
                 ++serving;
             }
-            if (bug == "counted-detached") {
+            if (counts_threads()) {
                 const std::scoped_lock lock(counted.mutex);
                 ++counted.running;
             }
             std::thread thread([c = std::move(conn)]() mutable {
-                if (bug == "counted-detached" || bug == "detached-sleeps") {
+                if (counts_threads() || bug == "detached-sleeps") {
                     (void)csd::serve_connection(c.get());  // sees the stop descriptor
                 } else {
                     serve(c.get());
@@ -596,7 +611,7 @@ void serve_threaded(const csd::Fd& listener) {
                     c.reset();
                 }
                 if (bug == "cap-closes" || bug == "cap-spins") alive.fetch_sub(1);
-                if (bug == "counted-detached") {
+                if (counts_threads()) {
                     const std::scoped_lock lock(counted.mutex);
                     if (--counted.running == 0) counted.none_left.notify_all();
                 }
@@ -614,6 +629,7 @@ void serve_threaded(const csd::Fd& listener) {
     }
     for (std::thread& t : joined) t.join();
     if (bug == "detached-sleeps") std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    if (bug == "races-exit-unwatched" && !broken::tracer_by_timing()) return;
     std::unique_lock lock(counted.mutex);
     counted.none_left.wait(lock, [] { return counted.running == 0; });
 }
@@ -629,6 +645,7 @@ int main(int argc, char** argv) {
         "silent slow-start "
         "drops-every-50th "
         "forks threads thread-leak joins-blocked detached detached-sleeps counted-detached "
+        "races-exit-unwatched "
         "shared-buffer "
         "cap-closes cap-spins "
         "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms time-scale-blind thread-decoy "

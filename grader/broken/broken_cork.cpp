@@ -24,6 +24,11 @@
 //                 segment a reply, promptly, but not the lesson (fails
 //                 segments, which sees no TCP_CORK in strace; issue 20: it
 //                 had full marks)
+//   cork-one-write-unwatched, cork-msg-more-unwatched  the same two, but
+//                 corked right while a tracer seems attached (told by
+//                 timing, broken::tracer_by_timing()): segments' perf
+//                 record, with no strace, sees them (a red-team's cheats
+//                 had full marks)
 //   cork-no-nodelay  corks each reply right, but never turns TCP_NODELAY on
 //                 (fails uncork, which reads the option off the server's own
 //                 socket; issue 20: it had full marks)
@@ -43,6 +48,9 @@
 // test: cork-one-write cork segments control framing uncork
 // test: cork-msg-more cork segments control framing uncork
 // test: cork-fake cork segments control framing uncork
+//   Hidden from strace (issue 20): caught where perf can record.
+// test: cork-one-write-unwatched cork segments control framing uncork
+// test: cork-msg-more-unwatched cork segments control framing uncork
 // test: cork-no-nodelay cork uncork control segments framing
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -60,9 +68,16 @@ std::string_view bug;
 
 // Serves the requests of the blocking socket @p fd until EOF or a bad line.
 void serve(int fd) {
+    // The -unwatched bugs: corked right while a tracer seems attached (told
+    // by timing, when the client comes), the bug of their stem otherwise.
+    std::string_view flaw = bug;
+    if (flaw.ends_with("-unwatched")) {
+        flaw = broken::tracer_by_timing() ? "cork-right"
+                                          : flaw.substr(0, flaw.size() - sizeof "-unwatched" + 1);
+    }
     const int on = 1;
-    if (bug != "cork-no-nodelay") ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    if (bug == "cork-forever") ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    if (flaw != "cork-no-nodelay") ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (flaw == "cork-forever") ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
     std::string input;
     char buf[4096];
     for (;;) {
@@ -71,33 +86,35 @@ void serve(int fd) {
             const std::uint64_t n = test_server::parse_request(line);
             if (n == 0) return;
             if (!line.empty() && line.back() == '\r') line.pop_back();
-            const std::string header = (bug == "cork-bad-header" ? line : std::to_string(n)) + "\n";
+            const std::string header =
+                (flaw == "cork-bad-header" ? line : std::to_string(n)) + "\n";
             // cork-bad-header: corked right, the header wrong; cork-big-stays:
             // corked right, but a body over 64 KiB is left corked.
-            const bool cork_each = bug == "cork-bad-header" || bug == "cork-big-stays" ||
-                                   bug == "cork-huge-stays" || bug == "cork-no-nodelay";
+            const bool cork_each = flaw == "cork-bad-header" || flaw == "cork-big-stays" ||
+                                   flaw == "cork-huge-stays" || flaw == "cork-no-nodelay" ||
+                                   flaw == "cork-right";
             const int zero = 0;
             if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-            if (bug == "cork-one-write") {
+            if (flaw == "cork-one-write") {
                 std::string whole = header;
                 for (std::uint64_t i = 0; i < n; ++i) whole += static_cast<char>('a' + i % 26);
                 if (::write(fd, whole.data(), whole.size()) < 0) return;
                 input.erase(0, nl + 1);
                 continue;
             }
-            if (bug == "cork-fake") {
+            if (flaw == "cork-fake") {
                 ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
                 ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
             }
-            if (bug == "cork-msg-more" || bug == "cork-fake") {
+            if (flaw == "cork-msg-more" || flaw == "cork-fake") {
                 if (::send(fd, header.data(), header.size(), MSG_MORE) < 0) return;
             } else if (::write(fd, header.data(), header.size()) < 0) {
                 return;
             }
             if (!test_server::send_reply(fd, n)) return;
             // cork-huge-stays: the same past 1 MiB (the 100 KiB replies are fine).
-            const bool uncork = cork_each && (bug != "cork-big-stays" || n <= 64 * 1024) &&
-                                (bug != "cork-huge-stays" || n <= 1024 * 1024);
+            const bool uncork = cork_each && (flaw != "cork-big-stays" || n <= 64 * 1024) &&
+                                (flaw != "cork-huge-stays" || n <= 1024 * 1024);
             if (uncork) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
             input.erase(0, nl + 1);
         }
@@ -115,7 +132,8 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays cork-huge-stays "
-        "cork-msg-more cork-fake cork-no-nodelay");
+        "cork-msg-more cork-fake cork-no-nodelay cork-one-write-unwatched "
+        "cork-msg-more-unwatched");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);

@@ -17,6 +17,8 @@
 //                         the mode exists to avoid
 //   counts-in-slot-0      every connection counted in slot 0: a report that adds
 //                         up, and says nothing about who served
+//   counts-in-a-byte      each worker's count printed modulo 256, as a count
+//                         passed in an exit status comes out          -> distribution
 //   thread-per-client     each worker serves each connection on a new thread
 //                         of its own: -n bounds nothing
 //   pool-of-4             4 workers whatever -n says
@@ -49,6 +51,9 @@
 // test: epoll-not-exclusive prefork modes control pipeline
 //   What the report says against who the grader saw serve.
 // test: counts-in-slot-0 prefork distribution control pipeline
+//   Each count carried in 8 bits, as an exit status would (a red-team's
+//   cheat had full marks: no worker served more than 255).
+// test: counts-in-a-byte prefork distribution control pipeline
 //   Each worker has one thread, however many clients it serves.
 // test: thread-per-client prefork architecture control pipeline
 // test: pool-of-4 prefork architecture control pipeline
@@ -203,7 +208,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
-        "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 "
+        "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 counts-in-a-byte "
         "thread-per-client pool-of-4 pool-capped-4 correct-variant stop-no-wait supervisor-polls");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
@@ -282,8 +287,9 @@ int main(int argc, char** argv) {
         if (pid > 0 && bug != "stop-no-wait") ::waitpid(pid, nullptr, 0);
     }
     for (std::size_t i = 0; i < n; ++i) {
-        std::cout << "worker " << i << " pid " << last[i] << " connections " << counters[i].load()
-                  << " useless-wakeups 0\n";
+        const auto count = counters[i].load();
+        std::cout << "worker " << i << " pid " << last[i] << " connections "
+                  << (bug == "counts-in-a-byte" ? count & 0xff : count) << " useless-wakeups 0\n";
     }
     std::cout << std::flush;
     return 0;

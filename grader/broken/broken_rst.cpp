@@ -48,6 +48,9 @@
 //   rst-crash-odd  aborts on a request line over 32 bytes (fails malformed)
 //   rst-ack-wait-ignores-stop  the wait for the send queue does not look at
 //                the stop: SIGTERM waits for it (fails sigterm)
+//   rst-fin-at-stop  the connection in progress at the stop is closed
+//                normally: its client gets a FIN, not an RST, as from a
+//                server that exits in its SIGTERM handler (fails sigterm)
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
 // `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
@@ -81,6 +84,8 @@
 // test: rst-fd-leak rst fd-leak control rst
 // test: rst-crash-odd rst malformed control rst
 // test: rst-ack-wait-ignores-stop rst sigterm control rst
+//   The fourth red-team of issue 20 (full marks): an _exit in the handler.
+// test: rst-fin-at-stop rst sigterm control rst
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <poll.h>
@@ -199,7 +204,8 @@ void serve(int fd) {
                               : bug == "rst-ack-fresh"    ? Clock::now() + 10s
                                                           : reply_end);
     }
-    const bool fin = bug == "rst-fin" || (bug == "rst-fin-malformed" && n == 0);
+    const bool fin = bug == "rst-fin" || (bug == "rst-fin-malformed" && n == 0) ||
+                     (bug == "rst-fin-at-stop" && test_server::stop);
     if (!fin) {
         const linger abort{1, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
@@ -216,7 +222,7 @@ int main(int argc, char** argv) {
         "rst-12s rst-spin-ack rst-phase-deadline rst-progress-deadline rst-spin-write "
         "rst-read-fresh rst-ack-fresh "
         "rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
-        "rst-crash-odd rst-ack-wait-ignores-stop");
+        "rst-crash-odd rst-ack-wait-ignores-stop rst-fin-at-stop");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     test_server::Options bound = options;

@@ -13,6 +13,10 @@
 //                 with send() calls in a loop                              -> ring-io
 //   pwritev2-syscall  the same with pwritev2(fd, iov, 1, -1, 0), which on a
 //                 socket is a plain write under another name              -> ring-io
+//   send-syscall-unwatched  sends through the ring while a tracer seems
+//                 attached (broken::tracer_by_timing(), when the client
+//                 comes), with send() calls otherwise: ring-io's perf
+//                 witness sees them                                      -> ring-io
 //   accept-no-rearm  a multishot accept ended by an error (EMFILE) is never
 //                 submitted again: no client is accepted after it         -> emfile
 //   emfile-spin   out of descriptors, submits the accept again at once
@@ -34,6 +38,9 @@
 // test: send-syscall uring ring-io control pipeline
 //   The same writes under another name (issue 20: it had full marks).
 // test: pwritev2-syscall uring ring-io control pipeline
+//   The same only while no strace seems attached (issue 20: a red-team's
+//   cheat had full marks). Caught where perf can record.
+// test: send-syscall-unwatched uring ring-io control pipeline
 //   Out of descriptors (issue 20: an accept never re-armed had full marks).
 // test: accept-no-rearm uring emfile control pipeline
 //   Receives into the server's own memory (issue 20: full marks).
@@ -78,6 +85,7 @@ struct alignas(8) Client {
     char in[4096] = {};
     std::string out;
     std::size_t sent = 0;
+    bool own_sends = false;  // sends by calls of its own (the send-syscall bugs)
     bool receiving = false;
     bool sending = false;
     bool gone = false;
@@ -115,6 +123,9 @@ class Server {
                         if (c.res >= 0) {
                             clients_.push_back(std::make_unique<Client>());
                             clients_.back()->fd = csd::Fd(c.res);
+                            clients_.back()->own_sends =
+                                bug == "send-syscall" || bug == "pwritev2-syscall" ||
+                                (bug == "send-syscall-unwatched" && !broken::tracer_by_timing());
                             serve(*clients_.back());
                         }
                         if ((c.flags & IORING_CQE_F_MORE) == 0) {
@@ -176,7 +187,7 @@ class Server {
 
     void serve(Client& c) {
         if (!c.gone && !c.sending) {
-            const bool own_sends = bug == "send-syscall" || bug == "pwritev2-syscall";
+            const bool own_sends = c.own_sends;
             if (!own_sends && c.sent == c.out.size() && c.session.has_output()) {
                 c.out.clear();
                 c.sent = 0;
@@ -192,7 +203,7 @@ class Server {
                     const std::string_view bytes = c.session.output();
                     iovec iov{.iov_base = const_cast<char*>(bytes.data()), .iov_len = bytes.size()};
                     const ssize_t n =
-                        bug == "send-syscall"
+                        bug != "pwritev2-syscall"
                             ? ::send(c.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL)
                             : ::pwritev2(c.fd.get(), &iov, 1, -1, 0);
                     if (n < 0) {
@@ -244,7 +255,8 @@ class Server {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "ring-timeout ring-thread send-syscall pwritev2-syscall ring-async accept-no-rearm "
+        "ring-timeout ring-thread send-syscall pwritev2-syscall send-syscall-unwatched ring-async "
+        "accept-no-rearm "
         "emfile-spin recv-own-buffer");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});

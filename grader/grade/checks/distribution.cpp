@@ -3,7 +3,10 @@
 // "Distribution report"), the lines add up to the connections the grader
 // made, and each worker's line counts the connections the grader saw that
 // worker serve (the process holding the connection's socket once its reply
-// came, /proc): a report that puts every count in one slot is wrong.
+// came, /proc): a report that puts every count in one slot is wrong. Then
+// 256 N + 1 short connections one after another, so that some worker
+// serves more than 255: a count carried in 8 bits (a worker's exit status,
+// a byte) comes out wrong in the sum.
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -71,6 +74,15 @@ void check_distribution(Context& ctx) {
                              total / 4));
         }
     }
+    // More than 255 for some worker (pigeonhole), not attributed one by one:
+    // a count that wraps at 256 shows in the sum.
+    const int short_ones = 256 * n + 1;
+    for (int i = 0; i < short_ones; ++i) {
+        Connection c = Connection::open(ctx.port(), overall.within(3s));
+        const std::string what = fmt::format("short connection {} of {}", i + 1, short_ones);
+        c.send_all(request_line(1), overall.within(3s), what);
+        expect_reply(ctx.reply(), c, 1, overall.within(3s), what);
+    }
     const pid_t top = ctx.pid();
     ::kill(top, SIGTERM);
     const auto status = wait_child(top, Deadline(2s));
@@ -105,15 +117,24 @@ void check_distribution(Context& ctx) {
              hint);
     }
     // The grader's start made one more: the connection that saw it ready.
-    if (sum != static_cast<std::uint64_t>(total) + 1) {
-        fail(fmt::format("the grader made {} connections (its readiness probe at start, then "
-                         "{} requests); the distribution lines add up to {} ({})",
-                         total + 1, total, sum, lines.empty() ? "no line in the format" : lines),
-             hint);
+    const auto made = static_cast<std::uint64_t>(total + short_ones) + 1;
+    if (sum != made) {
+        fail(fmt::format("the grader made {} connections (its readiness probe at start, {} "
+                         "requests in bursts, then {} short connections one after another, so "
+                         "that some worker served more than 255); the distribution lines add "
+                         "up to {} ({})",
+                         made, total, short_ones, sum,
+                         lines.empty() ? "no line in the format" : lines),
+             sum < made && (made - sum) % 256 == 0
+                 ? "each worker's count must hold any number of connections: a count carried "
+                   "in 8 bits (an exit status, a byte) wraps at 256; keep the counters in the "
+                   "shared mapping, as wide as the report's numbers"
+                 : hint);
     }
     // Each worker's count: what the grader saw it serve, plus at most the
-    // connections it could not attribute and the readiness probe.
-    const std::uint64_t slack = static_cast<std::uint64_t>(unseen) + 1;
+    // connections it could not attribute, the short ones and the readiness
+    // probe.
+    const std::uint64_t slack = static_cast<std::uint64_t>(unseen + short_ones) + 1;
     std::set<pid_t> pids;
     for (const auto& [pid, count] : seen_serving) pids.insert(pid);
     for (const auto& [pid, count] : reported) pids.insert(pid);
@@ -126,9 +147,10 @@ void check_distribution(Context& ctx) {
             served += fmt::format("{}pid {}: {}", served.empty() ? "" : ", ", p, count);
         }
         fail(fmt::format("the grader saw worker pid {} serve {} of its {} connections (the "
-                         "process holding each connection's socket once its reply came), and "
-                         "the distribution lines say {}: {} (the grader saw: {}{})",
-                         pid, saw, total, says, lines, served,
+                         "process holding each connection's socket once its reply came; {} "
+                         "short connections after them not attributed), and the distribution "
+                         "lines say {}: {} (the grader saw: {}{})",
+                         pid, saw, total, short_ones, says, lines, served,
                          unseen > 0 ? fmt::format("; {} not attributed", unseen) : ""),
              "count each connection in the slot of the worker that accepted and served it, in "
              "memory shared by all the processes; print each slot's own count and its worker's "
@@ -144,7 +166,8 @@ CSD_CHECK(distribution) {
     return {"distribution",
             10,
             check_distribution,
-            "after SIGTERM, one distribution line per worker that add up to the connections made",
+            "after SIGTERM, one distribution line per worker that add up to the connections made "
+            "(in bursts, each attributed to its worker, then 256 N + 1 short ones)",
             "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
             "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "
             "one line per slot in the format of docs/contract.md",

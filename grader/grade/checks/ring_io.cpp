@@ -1,6 +1,8 @@
 // ring-io: the uring lab's server accepts, receives and sends through its
 // ring, never by calling accept, read or send itself. Seen from outside
-// with strace while clients are served: the socket calls the server made.
+// while clients are served: the socket calls the server made, recorded
+// first by perf's tracepoints (where perf may record: a server cannot tell
+// them from no tracer at all), then by strace.
 #include <fmt/format.h>
 
 #include <linux/io_uring.h>
@@ -14,6 +16,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "perf_calls.hpp"
 #include "procfs.hpp"
 #include "strace_text.hpp"
 #include "trace.hpp"
@@ -32,6 +35,13 @@ constexpr const char* traced =
     "accept,accept4,read,readv,preadv,preadv2,recvfrom,recvmsg,recvmmsg,write,writev,pwritev,"
     "pwritev2,sendto,sendmsg,sendmmsg,sendfile,splice,select,pselect6,poll,ppoll,epoll_wait,"
     "epoll_pwait,epoll_pwait2";
+
+// The same calls by the names of their tracepoints (syscalls:sys_enter_*).
+const std::vector<std::string> perf_traced{
+    "accept",  "accept4",    "read",        "readv",       "preadv",  "preadv2",  "recvfrom",
+    "recvmsg", "recvmmsg",   "write",       "writev",      "pwritev", "pwritev2", "sendto",
+    "sendmsg", "sendmmsg",   "sendfile64",  "splice",      "select",  "pselect6", "poll",
+    "ppoll",   "epoll_wait", "epoll_pwait", "epoll_pwait2"};
 
 // The submission queue entries of every ring of @p pid: the SQE arrays it
 // mapped from its io_uring descriptors (offset IORING_OFF_SQES in
@@ -118,47 +128,91 @@ std::map<std::string, int> ring_io_socket_calls(const std::string& trace) {
 
 namespace {
 
-// ring-io (uring): with strace attached while 31 clients are served, the
-// server makes no accept, read, recv, write, send or wait call on a socket
-// itself: all of them are ring requests.
+// 31 clients served: 20 one after another, then 10 at once, and a big
+// reply that comes out in many short sends.
+void serve_31_clients(Context& ctx) {
+    const Deadline overall(30s);
+    for (int i = 0; i < 20; ++i) {
+        Connection conn = Connection::open(ctx.port(), overall.within(3s));
+        conn.send_all(request_line(4000), overall.within(3s), "request 4000");
+        expect_reply(ctx.reply(), conn, 4000, overall.within(3s), "request 4000");
+    }
+    std::vector<Connection> together;
+    for (int i = 0; i < 10; ++i) {
+        together.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        together.back().send_all(request_line(65536), overall.within(3s), "request 65536");
+    }
+    for (auto& conn : together)
+        expect_reply(ctx.reply(), conn, 65536, overall.within(3s), "65536 bytes");
+    Connection big = Connection::open(ctx.port(), overall.within(3s));
+    big.send_all(request_line(4u << 20), overall.within(3s), "request 4 MiB");
+    expect_reply(ctx.reply(), big, 4u << 20, overall.within(10s), "4 MiB reply");
+}
+
+// "sendto x3, recvfrom x2" for @p calls.
+std::string call_list(const std::map<std::string, int>& calls, int& total) {
+    total = 0;
+    std::string seen;
+    for (const auto& [name, n] : calls) {
+        total += n;
+        seen += fmt::format("{}{} x{}", seen.empty() ? "" : ", ", name, n);
+    }
+    return seen;
+}
+
+// The same 31 clients with perf recording the calls (where it can): a
+// server that finds strace by timing its own calls and makes them only
+// while nobody seems to watch is seen here.
+void require_no_socket_calls_unwatched(Context& ctx) {
+    PerfCalls perf(ctx.pid(), perf_traced);
+    if (!perf.attached()) {
+        ctx.log("ring-io: calls not recorded without strace: {}", perf.why_not());
+        return;
+    }
+    try {
+        serve_31_clients(ctx);
+    } catch (...) {
+        (void)perf.finish();
+        throw;
+    }
+    std::map<std::string, int> calls;
+    for (const PerfEvent& e : perf.finish()) {
+        const int fd = e.fd();
+        if (fd >= 0 && fd <= 2) continue;  // a log line
+        ++calls[e.name];
+    }
+    int total = 0;
+    const std::string seen = call_list(calls, total);
+    ctx.log("ring-io: {} socket calls outside the ring, recorded by perf (no strace)", total);
+    if (total > 0) {
+        fail(
+            fmt::format("while it served 31 clients with no strace attached, perf's system "
+                        "call tracepoints saw the server make {} call{} of its own on sockets "
+                        "(not through the ring): {}",
+                        total, total == 1 ? "" : "s", seen));
+    }
+}
+
+// ring-io (uring): while 31 clients are served, recorded by perf and then
+// traced by strace, the server makes no accept, read, recv, write, send or
+// wait call on a socket itself: all of them are ring requests.
 void check_ring_io(Context& ctx) {
+    require_no_socket_calls_unwatched(ctx);
     Strace trace(ctx.pid(), std::string(traced) + tracer_probe_calls);
     if (!trace.attached()) {
         ctx.require_running("while strace attached to it");
         skip(trace.why_not());
     }
     try {
-        // 20 clients one after another, then 10 at once, and a big reply
-        // that comes out in many short sends.
-        const Deadline overall(30s);
-        for (int i = 0; i < 20; ++i) {
-            Connection conn = Connection::open(ctx.port(), overall.within(3s));
-            conn.send_all(request_line(4000), overall.within(3s), "request 4000");
-            expect_reply(ctx.reply(), conn, 4000, overall.within(3s), "request 4000");
-        }
-        std::vector<Connection> together;
-        for (int i = 0; i < 10; ++i) {
-            together.push_back(Connection::open(ctx.port(), overall.within(3s)));
-            together.back().send_all(request_line(65536), overall.within(3s), "request 65536");
-        }
-        for (auto& conn : together)
-            expect_reply(ctx.reply(), conn, 65536, overall.within(3s), "65536 bytes");
-        Connection big = Connection::open(ctx.port(), overall.within(3s));
-        big.send_all(request_line(4u << 20), overall.within(3s), "request 4 MiB");
-        expect_reply(ctx.reply(), big, 4u << 20, overall.within(10s), "4 MiB reply");
+        serve_31_clients(ctx);
     } catch (...) {
         (void)trace.finish();
         throw;
     }
     const std::string text = trace.finish();
     require_no_tracer_probe(ctx, text);
-    const auto calls = ring_io_socket_calls(text);
     int total = 0;
-    std::string seen;
-    for (const auto& [name, n] : calls) {
-        total += n;
-        seen += fmt::format("{}{} x{}", seen.empty() ? "" : ", ", name, n);
-    }
+    const std::string seen = call_list(ring_io_socket_calls(text), total);
     ctx.log("ring-io: {} socket calls outside the ring", total);
     if (total > 0) {
         fail(
@@ -175,7 +229,8 @@ CSD_CHECK(ring_io) {
     return {"ring-io",
             10,
             check_ring_io,
-            "uring: with strace attached while 31 clients are served, the server makes no accept, "
+            "uring: while 31 clients are served, recorded by perf's system call tracepoints "
+            "(where perf may record) and again with strace attached, the server makes no accept, "
             "read, recv, write, send (preadv2, pwritev2 ...) or wait call on a socket itself",
             "submit every accept, recv and send as a ring request (io_uring_prep_multishot_accept, "
             "io_uring_prep_recv, io_uring_prep_send) and use what its completion says; do not make "

@@ -17,20 +17,27 @@
 // (fork() then reset, instead of csd::fork_child()) loses that SIGTERM there:
 // the child serves its silent client for ever and the parent waits for it.
 //
-// A server with a thread per connection (the thread lab) also gets join
-// rounds, every third round: eight idle clients, so eight connection
-// threads, and strace attached (close, exit, exit_group, and the sleeps)
-// before the SIGTERM. Of the threads the server had at the SIGTERM, at
+// A server with threads to join (thread, prethread, reactor) also gets
+// join rounds, every third round: 32 idle clients (a pool: half as many as
+// it has threads, the others waiting for a client), and perf recording (exit, exit_group, the
+// sleeps: its system call tracepoints, where perf may record) or else
+// strace attached (close too) before the SIGTERM. perf does not stop the
+// server: one that finds strace by timing its calls, and joins only while
+// watched, is seen; and with 32 threads to end, threads that only race the
+// main thread's exit lose. A pool's or the loops' threads must each end
+// (exit) before the process's exit_group. With a thread per connection, at
 // least one per idle client must end (its exit) or at least close what it
-// served (a close of its own) before the process's exit_group: detached
-// threads that the main thread never waits for die in the middle of their
-// work, killed by the exit. Nor may the main thread sleep between the
-// SIGTERM and its exit (nanosleep, clock_nanosleep): detached threads and a
-// pause long enough for them to finish is a guess, not a join. A server that forks (fork, prefork,
-// fdpass) gets reap rounds the same way, every fourth round: strace on the top process (wait4,
-// waitid, exit_group) must see it reap each child it had at the SIGTERM before its exit_group;
-// children left for the sandbox's init to reap were never waited for. (Neither in an ASan build:
-// LeakSanitizer refuses to run under ptrace.)
+// served (a close of its own) before it: detached threads
+// that the main thread never waits for die in the middle of their work,
+// killed by the exit. Nor may the main thread sleep between the SIGTERM
+// and its exit (nanosleep, clock_nanosleep): detached threads and a pause
+// long enough for them to finish is a guess, not a join. A server that
+// forks (fork, prefork, fdpass) gets reap rounds the same way, every fourth
+// round: strace on the top process (wait4, waitid, exit_group) must see it
+// reap each child it had at the SIGTERM before its exit_group; children
+// left for the sandbox's init to reap were never waited for (not in an
+// ASan build: LeakSanitizer refuses to run under ptrace; the init's report
+// of orphans, every round, covers it).
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -45,6 +52,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "perf_calls.hpp"
 #include "process.hpp"
 #include "procfs.hpp"
 #include "sandbox.hpp"
@@ -75,8 +83,10 @@ constexpr std::size_t fork_race_volley = 16;
 /// Longest wait for the new children of a fork-race round (scaled); a
 /// server that forks elsewhere than on its main thread gets its SIGTERM then.
 constexpr auto fork_race_wait = 50ms;
-/// Idle clients (each served once) connected at the SIGTERM of a join round.
-constexpr int join_round_clients = 8;
+/// Idle clients (each served once) connected at the SIGTERM of a join
+/// round: enough that threads which only race the main thread's exit (not
+/// joined) still have work left when it comes, and lose.
+constexpr int join_round_clients = 32;
 
 /// How a round brings the server to its SIGTERM.
 enum class RoundKind {
@@ -193,6 +203,49 @@ std::optional<std::vector<pid_t>> threads_not_ended(const std::vector<StraceCall
     return running;
 }
 
+/// The threads of @p threads (the server's at its SIGTERM, @p top its main
+/// thread) that neither ended (their own exit) nor, with @p close_counts,
+/// closed a descriptor before the process's exit_group in the events
+/// @p events perf recorded; nullopt when they show no exit_group.
+std::optional<std::vector<pid_t>> threads_not_ended(const std::vector<PerfEvent>& events,
+                                                    const std::vector<pid_t>& threads, pid_t top,
+                                                    bool close_counts) {
+    const auto last = std::find_if(events.begin(), events.end(),
+                                   [](const PerfEvent& e) { return e.name == "exit_group"; });
+    if (last == events.end()) return std::nullopt;
+    std::vector<pid_t> running;
+    for (const pid_t tid : threads) {
+        if (tid == top || tid == last->tid) continue;
+        const bool ended = std::any_of(events.begin(), last, [&](const PerfEvent& e) {
+            return e.tid == tid && (e.name == "exit" || (close_counts && e.name == "close"));
+        });
+        if (!ended) running.push_back(tid);
+    }
+    return running;
+}
+
+/// The sleeps of the main thread @p top before the process's exit_group in
+/// the events @p events perf recorded ("clock_nanosleep", ...).
+std::vector<std::string> main_thread_sleeps(const std::vector<PerfEvent>& events, pid_t top) {
+    std::vector<std::string> sleeps;
+    for (const PerfEvent& e : events) {
+        if (e.name == "exit_group") break;
+        if (e.tid == top && (e.name == "nanosleep" || e.name == "clock_nanosleep")) {
+            sleeps.push_back(e.name + "()");
+        }
+    }
+    return sleeps;
+}
+
+/// What was seen of the threads' end in a join round: who saw it ("strace",
+/// "perf"), the threads not ended before the exit_group (nullopt: no
+/// exit_group seen), and the main thread's sleeps before it.
+struct JoinSeen {
+    std::string by;
+    std::optional<std::vector<pid_t>> running;
+    std::vector<std::string> sleeps;
+};
+
 /// The sleeps (nanosleep, clock_nanosleep, as strace printed them) of the
 /// server's main thread @p top before its exit_group, in the traced calls
 /// @p calls: at the stop, a main thread that sleeps guesses how long its
@@ -271,16 +324,48 @@ bool trace_to_exit(Context& ctx, int round, const std::string& calls, std::strin
     return false;
 }
 
+/// rst: the client of @p unread, which never read its reply, must find the
+/// connection reset once the server stopped (its reply bytes, then
+/// ECONNRESET), not ended with a FIN: the lab ends every connection with an
+/// RST, the one in progress at the stop too (and a FIN would leave a socket
+/// in TIME_WAIT). Read to the end, within 2 s (scaled).
+void require_reset_at_stop(Connection& unread, std::string_view when) {
+    const Deadline limit(2s);
+    std::uint64_t bytes = 0;
+    char buf[16384];
+    for (;;) {
+        const ReadResult r = unread.read_some(buf, sizeof buf, limit);
+        if (r.status == ReadStatus::data) {
+            bytes += r.bytes;
+            continue;
+        }
+        if (r.status == ReadStatus::reset) return;
+        fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but the client "
+                         "that never read its reply, reading it now, got {} bytes and then {}, "
+                         "not a reset: the connection in progress at the stop was not closed "
+                         "with an RST",
+                         when, bytes,
+                         r.status == ReadStatus::eof       ? "the end of the stream (a FIN)"
+                         : r.status == ReadStatus::timeout ? "nothing for 2 s"
+                                                           : "an error"),
+             "at the stop, close the connection you are serving the way this lab closes every "
+             "connection (SO_LINGER {1, 0}): the stop ends the wait for the send queue, not the "
+             "rule. A process that just exits closes its sockets with a FIN");
+    }
+}
+
 /// One round: idle clients, then a burst with SIGTERM in the middle of it,
 /// a volley with SIGTERM as its k-th connection is forked (fork race), or
-/// idle connection threads watched by strace (join).
+/// idle connection threads watched by perf or strace (join).
 void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_mode) {
     // Idle clients, served once so that a forking server has children now
     // (an iterative server serves only the first one; the others wait).
-    // (A pool serves as many clients at once as it has threads: no more.)
+    // A pool's join round holds half its threads with idle clients: the
+    // others wait for a client the mode's way (the queue, the lock, the
+    // listener), and that wait, too, must see the stop.
     const int idle_clients = kind != RoundKind::join ? 2
                              : ctx.lab().model == Model::thread_pool && ctx.lab().workers > 0
-                                 ? std::min(join_round_clients, ctx.lab().workers)
+                                 ? std::clamp(ctx.lab().workers / 2, 1, join_round_clients)
                                  : join_round_clients;
     std::vector<Connection> idle;
     for (int i = 1; i <= idle_clients; ++i) {
@@ -306,8 +391,9 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
     std::optional<Burst> burst;
     std::vector<Connection> volley;
     std::optional<Strace> trace;
-    std::vector<pid_t> threads;   // join: the server's threads at the SIGTERM
-    std::vector<pid_t> children;  // reap: its children at the SIGTERM (its own pids)
+    std::optional<PerfCalls> perf;  // join: perf recording, where it can
+    std::vector<pid_t> threads;     // join: the server's threads at the SIGTERM
+    std::vector<pid_t> children;    // reap: its children at the SIGTERM (its own pids)
     std::string trigger;
     if (kind == RoundKind::fork_race) {
         const std::size_t k = 1 + static_cast<std::size_t>(round / 2) % 4;
@@ -325,10 +411,20 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
             trigger = fmt::format("with strace watching it reap its {} children", children.size());
         }
     } else if (kind == RoundKind::join) {
-        if (trace_to_exit(ctx, round, "close,exit,exit_group,nanosleep,clock_nanosleep",
-                          "how the threads end", trace)) {
+        perf.emplace(top, std::vector<std::string>{"close", "exit", "exit_group", "nanosleep",
+                                                   "clock_nanosleep"});
+        if (perf->attached()) {
             threads = procfs::thread_ids(top);
-            trigger = fmt::format("with strace watching its {} threads", threads.size());
+            trigger = fmt::format("with perf recording how its {} threads end", threads.size());
+        } else {
+            ctx.log("round {}: perf cannot record the threads' end ({}): strace instead", round + 1,
+                    perf->why_not());
+            perf.reset();
+            if (trace_to_exit(ctx, round, "close,exit,exit_group,nanosleep,clock_nanosleep",
+                              "how the threads end", trace)) {
+                threads = procfs::thread_ids(top);
+                trigger = fmt::format("with strace watching its {} threads", threads.size());
+            }
         }
     } else {
         burst.emplace(ctx.port());
@@ -399,6 +495,7 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         fail(fmt::format("the server {} after SIGTERM ({}); expected exit status 0",
                          describe_wait_status(*status), when));
     }
+    if (unread && ends_with_reset(ctx.lab())) require_reset_at_stop(*unread, when);
     // In every round, untraced: the children the server never reaped went
     // to the sandbox's init when it exited (process.hpp, orphans_at_exit()).
     if (const auto orphans = orphans_at_exit(top);
@@ -421,6 +518,16 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
     // What strace saw, parsed once for the rules below.
     const std::vector<StraceCall> traced =
         trace ? parse_strace(trace->finish()) : std::vector<StraceCall>{};
+    const bool per_connection = ctx.lab().model == Model::thread_per_connection;
+    std::optional<JoinSeen> join;
+    if (perf) {
+        const auto events = perf->finish();
+        join = JoinSeen{"perf", threads_not_ended(events, threads, top, per_connection),
+                        main_thread_sleeps(events, top)};
+    } else if (trace && kind == RoundKind::join) {
+        join = JoinSeen{"strace", threads_not_ended(traced, threads, per_connection),
+                        main_thread_sleeps(traced, top)};
+    }
     if (trace && kind == RoundKind::reap) {
         const auto left_unreaped = children_not_reaped(traced, children, top);
         if (!left_unreaped) {
@@ -439,20 +546,21 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         } else {
             ctx.log("round {}: every child reaped before the exit", round + 1);
         }
-    } else if (trace && ctx.lab().model != Model::thread_per_connection) {
+    } else if (join && !per_connection) {
         // A pool or the loops: each thread ends (exit) before the process
         // does, joined by the main thread; not under ThreadSanitizer, whose
         // own thread ends with the process.
-        const auto running = threads_not_ended(traced, threads, false);
+        const auto& running = join->running;
         if (!running) {
-            ctx.log("round {}: strace saw no exit_group: how the threads ended not checked",
-                    round + 1);
+            ctx.log("round {}: {} saw no exit_group: how the threads ended not checked", round + 1,
+                    join->by);
         } else if (!running->empty() && !tsan) {
             fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but {} of its "
                              "{} threads at the SIGTERM had not ended (exit) when the process "
-                             "called exit_group: strace saw tids {} still there, so the exit "
+                             "called exit_group: {} saw tids {} still there, so the exit "
                              "killed them wherever they were",
-                             when, running->size(), threads.size(), fmt::join(*running, ", ")),
+                             when, running->size(), threads.size(), join->by,
+                             fmt::join(*running, ", ")),
                  "at the stop, every thread must see it (the stop descriptor in what it waits "
                  "on, or a queue closed with a notify_all) and return, and the main thread "
                  "joins each one before main returns; exiting with threads still running is "
@@ -460,23 +568,26 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         } else {
             ctx.log("round {}: every thread ended before the exit", round + 1);
         }
-    } else if (trace) {
-        const auto running = threads_not_ended(traced, threads, true);
+    } else if (join) {
+        const auto& running = join->running;
         // The threads that ended: at least one per idle client. (The
         // runtime's own threads, such as ThreadSanitizer's or the library's
-        // csd-signals under it, end with the process.)
+        // csd-signals under it, end with the process.) A thread that closed
+        // its client counts too: detached threads that count themselves out
+        // once done, and a main thread that waits for the count, are a join.
         const auto ended =
             running ? static_cast<int>(threads.size()) - 1 - static_cast<int>(running->size()) : 0;
         if (!running) {
-            ctx.log("round {}: strace saw no exit_group: how the threads ended not checked",
-                    round + 1);
+            ctx.log("round {}: {} saw no exit_group: how the threads ended not checked", round + 1,
+                    join->by);
         } else if (ended < idle_clients) {
             fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but of its {} "
                              "threads at the SIGTERM only {} ended (exit) or closed their "
                              "client before the process called exit_group, for {} idle "
-                             "clients; strace saw tids {} do neither, so the exit killed them in "
+                             "clients; {} saw tids {} do neither, so the exit killed them in "
                              "the middle of their work",
-                             when, threads.size(), ended, idle_clients, fmt::join(*running, ", ")),
+                             when, threads.size(), ended, idle_clients, join->by,
+                             fmt::join(*running, ", ")),
                  "at the stop, wait for every connection thread before main returns: each one "
                  "sees the stop descriptor, closes its client and ends, and the main thread "
                  "joins it. A detached thread cannot be waited for, so the process's exit "
@@ -487,8 +598,8 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
     }
     // Not under ThreadSanitizer: its runtime sleeps in the main thread at
     // the exit (atexit_sleep_ms).
-    if (trace && kind == RoundKind::join && !tsan) {
-        const auto sleeps = main_thread_sleeps(traced, top);
+    if (join && !tsan) {
+        const auto& sleeps = join->sleeps;
         if (!sleeps.empty()) {
             fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but between "
                              "the SIGTERM and its exit its main thread slept ({}): a wait of a "
