@@ -59,6 +59,19 @@ const char* const no_cork_hint =
     "MSG_MORE is the same hint for one call (the handout's \"Going further\"), but the lab "
     "grades the cork";
 
+// Fails unless each of the replies' headers was an output call of its own:
+// @p headers of the @p all output calls to clients wrote 5 bytes, as
+// @p seen ("strace saw") says.
+void require_headers_alone(std::string_view seen, long all, long headers) {
+    if (headers >= replies) return;
+    fail(fmt::format("{} replies of 1000 bytes came in one segment each, but {} the server "
+                     "write them in {} output calls, {} of them the 5-byte header alone: header "
+                     "and body were sent together, so no cork was needed (the contract asks for "
+                     "two writes, header then body)",
+                     replies, seen, all, headers),
+         write_apart_hint);
+}
+
 // The same with perf recording the calls, no strace attached: a server
 // that finds strace by timing its own calls, and corks only while it seems
 // watched, is seen here. perf sees a call's arguments but not the memory
@@ -94,14 +107,8 @@ void expect_cork_unwatched(Context& ctx) {
         "recorded by perf (no strace): {} output calls to clients, {} of 5 bytes, {} "
         "setsockopt(TCP_CORK)",
         all, headers, corks);
-    if (headers < replies) {
-        fail(fmt::format("with no strace attached, perf's system call tracepoints saw the server "
-                         "write {} replies of 1000 bytes in {} output calls, {} of them the "
-                         "5-byte header alone: header and body went out together, so no cork "
-                         "was needed (the contract asks for two writes, header then body)",
-                         replies, all, headers),
-             write_apart_hint);
-    }
+    require_headers_alone("with no strace attached, perf's system call tracepoints saw", all,
+                          headers);
     if (corks == 0) {
         fail(fmt::format("with no strace attached, perf's system call tracepoints saw no "
                          "setsockopt(TCP_CORK) call for {} replies: the single segment came "
@@ -135,14 +142,7 @@ void expect_header_written_alone(Context& ctx) {
     });
     const auto all = std::count_if(calls.begin(), calls.end(), to_clients);
     ctx.log("traced output calls: {} to clients, {} of 5 bytes", all, headers);
-    if (headers < replies) {
-        fail(fmt::format("{} replies of 1000 bytes came in one segment each, but strace saw "
-                         "the server write them in {} output calls, {} of them the 5-byte "
-                         "header alone: header and body were sent together, so no cork was "
-                         "needed (the contract asks for two writes, header then body)",
-                         replies, all, headers),
-             write_apart_hint);
-    }
+    require_headers_alone("strace saw", all, headers);
     const auto set_calls = parse_strace(text);
     const auto corks = std::count_if(set_calls.begin(), set_calls.end(), [](const StraceCall& c) {
         return c.fd() > 2 && cork_set(c).value_or(false);
