@@ -9,12 +9,13 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "command.hpp"
-#include "csd/error.hpp"
 #include "csd/fd.hpp"
 #include "deadline.hpp"
 #include "process.hpp"
@@ -169,17 +170,29 @@ PerfCalls::PerfCalls(pid_t pid, const std::vector<std::string>& calls, bool task
     const char* tmp = std::getenv("TMPDIR");
     std::string templ =
         std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/csd-grade-perf.XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) (void)csd::check(-1, "mkdtemp");
+    // No exception from here on: a constructor that throws leaves its
+    // destructor unrun, and with it perf and the directory.
+    if (::mkdtemp(templ.data()) == nullptr) {
+        why_not_ = fmt::format("mkdtemp {}: {}", templ, std::strerror(errno));
+        return;
+    }
     dir_ = templ;
     const std::string ctl = dir_ + "/ctl";
     const std::string ack = dir_ + "/ack";
-    csd::check(::mkfifo(ctl.c_str(), 0600), "mkfifo");
-    csd::check(::mkfifo(ack.c_str(), 0600), "mkfifo");
+    if (::mkfifo(ctl.c_str(), 0600) != 0 || ::mkfifo(ack.c_str(), 0600) != 0) {
+        why_not_ = fmt::format("mkfifo in {}: {}", dir_, std::strerror(errno));
+        return;
+    }
     argv.insert(argv.end(), {"--control", fmt::format("fifo:{},{}", ctl, ack), "-o",
                              dir_ + "/perf.data", "-p", std::to_string(pid)});
 
-    const csd::Fd err(csd::check(::memfd_create("csd-grade-perf", MFD_CLOEXEC), "memfd_create"));
-    perf_ = spawn(argv, -1, err.get());
+    const csd::Fd err(::memfd_create("csd-grade-perf", MFD_CLOEXEC));
+    try {
+        perf_ = spawn(argv, -1, err.get());
+    } catch (const std::system_error& e) {
+        why_not_ = fmt::format("perf record could not start: {}", e.what());
+        return;
+    }
     // Started with its events off (-D -1): "enable" on the control fifo
     // turns them on, and perf answers "ack" once they are.
     const Deadline ready(3s);
@@ -193,8 +206,8 @@ PerfCalls::PerfCalls(pid_t pid, const std::vector<std::string>& calls, bool task
             const int fd = ::open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
             if (fd >= 0) {
                 to_perf = csd::Fd(fd);
-                from_perf = csd::Fd(
-                    csd::check(::open(ack.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC), "open"));
+                from_perf = csd::Fd(::open(ack.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+                if (!from_perf) break;
                 constexpr std::string_view enable = "enable\n";
                 if (::write(to_perf.get(), enable.data(), enable.size()) !=
                     static_cast<ssize_t>(enable.size())) {
@@ -211,7 +224,7 @@ PerfCalls::PerfCalls(pid_t pid, const std::vector<std::string>& calls, bool task
     }
     stop();
     why_not_ = fmt::format("perf record could not record the server (pid {}): {}", pid,
-                           tail_lines(read_all(err.get()), 2));
+                           err ? tail_lines(read_all(err.get()), 2) : std::string());
     if (why_not_.ends_with(": ")) why_not_ += "no answer on its control fifo";
 }
 
@@ -234,10 +247,22 @@ void PerfCalls::stop() {
     perf_ = -1;
 }
 
-std::vector<PerfEvent> PerfCalls::finish() {
+std::optional<std::vector<PerfEvent>> PerfCalls::finish() {
     stop();
-    const CommandResult script = run_command(
-        {on_path("perf"), "script", "-i", dir_ + "/perf.data", "-F", "pid,tid,event,trace"}, 10s);
+    CommandResult script;
+    try {
+        script = run_command(
+            {on_path("perf"), "script", "-i", dir_ + "/perf.data", "-F", "pid,tid,event,trace"},
+            10s);
+    } catch (const std::system_error& e) {
+        why_not_ = fmt::format("perf script could not start: {}", e.what());
+        return std::nullopt;
+    }
+    if (!script.succeeded()) {
+        why_not_ = fmt::format("perf script could not read what perf recorded: {}",
+                               tail_lines(script.output, 2));
+        return std::nullopt;
+    }
     std::vector<PerfEvent> events = parse_perf_script(script.output);
     std::erase_if(events, [&](const PerfEvent& e) { return e.pid != pid_; });
     return events;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,8 +63,9 @@ class PerfCalls {
 
     /// Stops perf and returns the events of process @p pid's threads it
     /// recorded (those of other processes, @p pid's children, are left
-    /// out). Call once, when attached.
-    std::vector<PerfEvent> finish();
+    /// out); nullopt, and why_not() says why, when what perf recorded
+    /// cannot be read. Call once, when attached.
+    std::optional<std::vector<PerfEvent>> finish();
 
   private:
     void stop();

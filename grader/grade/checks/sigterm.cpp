@@ -19,17 +19,17 @@
 //
 // A server with threads to join (thread, prethread, reactor) also gets
 // join rounds, every third round: 32 idle clients (a pool: half as many as
-// it has threads, the others waiting for a client), and perf recording (exit, exit_group, the
-// sleeps: its system call tracepoints, where perf may record) or else
-// strace attached (close too) before the SIGTERM. perf does not stop the
+// it has threads, the others waiting for a client), and perf recording
+// (exit, exit_group, the sleeps: its system call tracepoints, where perf
+// may record) or else strace attached (close too) before the SIGTERM. perf does not stop the
 // server: one that finds strace by timing its calls, and joins only while
 // watched, is seen; and with 32 threads to end, threads that only race the
 // main thread's exit lose. A pool's or the loops' threads must each end
 // (exit) before the process's exit_group. With a thread per connection, at
 // least one per idle client must end (its exit) or at least close what it
-// served (a close of its own) before it: detached threads
-// that the main thread never waits for die in the middle of their work,
-// killed by the exit. Nor may the main thread sleep between the SIGTERM
+// served (a close of its own) before it: detached threads that the main
+// thread never waits for die in the middle of their work, killed by the
+// exit. Nor may the main thread sleep between the SIGTERM
 // and its exit (nanosleep, clock_nanosleep): detached threads and a pause
 // long enough for them to finish is a guess, not a join. A server that
 // forks (fork, prefork, fdpass) gets reap rounds the same way, every fourth
@@ -37,7 +37,8 @@
 // reap each child it had at the SIGTERM before its exit_group; children
 // left for the sandbox's init to reap were never waited for (not in an
 // ASan build: LeakSanitizer refuses to run under ptrace; the init's report
-// of orphans, every round, covers it).
+// of orphans, every round, covers it). In rst, the client that never read
+// (every other round) must find its connection reset after the exit.
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -521,9 +522,12 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
     const bool per_connection = ctx.lab().model == Model::thread_per_connection;
     std::optional<JoinSeen> join;
     if (perf) {
-        const auto events = perf->finish();
-        join = JoinSeen{"perf", threads_not_ended(events, threads, top, per_connection),
-                        main_thread_sleeps(events, top)};
+        if (const auto events = perf->finish()) {
+            join = JoinSeen{"perf", threads_not_ended(*events, threads, top, per_connection),
+                            main_thread_sleeps(*events, top)};
+        } else {
+            ctx.log("round {}: how the threads ended not checked: {}", round + 1, perf->why_not());
+        }
     } else if (trace && kind == RoundKind::join) {
         join = JoinSeen{"strace", threads_not_ended(traced, threads, per_connection),
                         main_thread_sleeps(traced, top)};
