@@ -145,34 +145,41 @@ std::optional<PageCacheProbe> page_cache_probe(Context& ctx) {
     return out;
 }
 
-void require_page_cache_bytes(Context& ctx, std::string_view mode, std::string_view hint) {
+namespace {
+
+// The probe's verdict: at least half of the queued bytes followed the file
+// (@p shared: the page cache's own pages, sendfile or splice) or kept their
+// old value (copies in the server's memory). Nothing to judge: logged.
+void judge_page_cache(Context& ctx, bool shared, std::string_view mode, std::string_view hint) {
     const auto seen = page_cache_probe(ctx);
     if (!seen) {
         ctx.log("page-cache probe: nothing to judge");
         return;
     }
-    if (seen->rewritten * 2 >= seen->queued) return;
-    fail(fmt::format("{}the grader rewrote the -f file in place while {} KiB of a reply "
-                     "waited in the sockets: {} KiB of them kept the old bytes. Pages of the "
-                     "page cache sent by sendfile or splice change with the file; these were "
-                     "copies made before, in the server's memory",
-                     mode, seen->queued >> 10, seen->old >> 10),
+    if ((shared ? seen->rewritten : seen->old) * 2 >= seen->queued) return;
+    if (shared) {
+        fail(fmt::format("{}the grader rewrote the -f file in place while {} KiB of a reply "
+                         "waited in the sockets: {} KiB of them kept the old bytes. Pages of the "
+                         "page cache sent by sendfile or splice change with the file; these were "
+                         "copies made before, in the server's memory",
+                         mode, seen->queued >> 10, seen->old >> 10),
+             std::string(hint));
+    }
+    fail(fmt::format("{}the grader rewrote the -f file in place while {} KiB of a reply waited "
+                     "in the sockets: {} KiB of them changed with it. Those were the page "
+                     "cache's own pages (sendfile, splice), not copies in the server's memory",
+                     mode, seen->queued >> 10, seen->rewritten >> 10),
          std::string(hint));
 }
 
+}  // namespace
+
+void require_page_cache_bytes(Context& ctx, std::string_view mode, std::string_view hint) {
+    judge_page_cache(ctx, true, mode, hint);
+}
+
 void require_copied_bytes(Context& ctx, std::string_view hint) {
-    const auto seen = page_cache_probe(ctx);
-    if (!seen) {
-        ctx.log("page-cache probe: nothing to judge");
-        return;
-    }
-    if (seen->old * 2 >= seen->queued) return;
-    fail(fmt::format("with -m copy, the grader rewrote the -f file in place while {} KiB of a "
-                     "reply waited in the sockets: {} KiB of them changed with it. Those were "
-                     "the page cache's own pages (sendfile, splice), not copies in the server's "
-                     "memory",
-                     seen->queued >> 10, seen->rewritten >> 10),
-         std::string(hint));
+    judge_page_cache(ctx, false, "with -m copy, ", hint);
 }
 
 }  // namespace csd::grade
