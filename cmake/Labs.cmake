@@ -21,7 +21,7 @@
 
 set(CSD_LAB_ONE_VALUE_FIELDS status title design references syscalls library kind workers
     threads hammer bench-args bench-count-only model wait eventpoll many fd-setsize thread-cap
-    reply close requires lesson-share lesson-source leaderboard sanitizer-skips)
+    workers-max reply close requires lesson-share lesson-source leaderboard sanitizer-skips)
 
 # _csd_lab_var(OUT FIELD): OUT = the variable suffix of FIELD (bench-args: BENCH_ARGS).
 function(_csd_lab_var out field)
@@ -172,7 +172,7 @@ function(csd_read_labs file)
         message(FATAL_ERROR "${file}: lab ${lab}: ${field} is yes or absent")
       endif()
     endforeach()
-    foreach(field workers many thread-cap)
+    foreach(field workers many thread-cap workers-max)
       _csd_lab_var(var ${field})
       if(DEFINED CSD_LAB_${var}_${lab} AND NOT CSD_LAB_${var}_${lab} MATCHES "^[1-9][0-9]*$")
         message(FATAL_ERROR "${file}: lab ${lab}: ${field} is a positive number")
@@ -320,6 +320,9 @@ function(csd_write_labs_header out)
     if(DEFINED CSD_LAB_THREAD_CAP_${id})
       string(APPEND code "            lab.thread_cap = ${CSD_LAB_THREAD_CAP_${id}};\n")
     endif()
+    if(DEFINED CSD_LAB_WORKERS_MAX_${id})
+      string(APPEND code "            lab.workers_max = ${CSD_LAB_WORKERS_MAX_${id}};\n")
+    endif()
     foreach(check IN LISTS CSD_LAB_CHECKS_${id})
       string(APPEND code "            add_check(lab, \"${check}\", ${CSD_LAB_CHECK_POINTS_${id}_${check}}, "
              "${CSD_LAB_CHECK_LESSON_${id}_${check}});\n")
@@ -388,6 +391,7 @@ struct CourseLab {
     int many = 0;                    ///< many: connections held at once.
     bool fd_setsize = false;         ///< many: the FD_SETSIZE refusal is checked too.
     int thread_cap = 0;              ///< cap: most connection threads at once.
+    int workers_max = 0;             ///< > 0: the most -n allows (more: exit status 2).
     std::string_view reply = {};     ///< header-line, served-file; empty: the alphabet.
     std::string_view needs = {};     ///< `requires`: io_uring, skipped where unavailable.
 };

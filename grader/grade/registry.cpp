@@ -98,6 +98,7 @@ LabInfo from_manifest(const CourseLab& course) {
     lab.many_connections = course.many;
     lab.fd_setsize_limit = course.fd_setsize;
     lab.thread_cap = course.thread_cap;
+    lab.workers_max = course.workers_max;
     lab.reply = course.reply == "header-line"   ? Reply::header_line
                 : course.reply == "served-file" ? Reply::served_file
                                                 : Reply::alphabet;

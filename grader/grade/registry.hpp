@@ -83,7 +83,9 @@ struct LabInfo {
     /// each check runs in the mode that names it, or in the default, which
     /// the server is started in without a flag.
     std::vector<LabMode> modes = {};
-    int thread_cap = 0;   ///< cap: most connection threads at once (docs/contract.md, section 2).
+    int thread_cap = 0;  ///< cap: most connection threads at once (docs/contract.md, section 2).
+    /// > 0: the most -n allows; more is a usage error (labs/labs.txt `workers-max`).
+    int workers_max = 0;
     bool hidden = false;  ///< Test-only (grader/broken): not in --list, not in the course.
     /// What every reply is (the runner makes the checks' ReplyFormat from it).
     Reply reply = Reply::alphabet;

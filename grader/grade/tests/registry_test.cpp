@@ -81,6 +81,8 @@ TEST_CASE("lab specifics") {
     CHECK(find_lab("fork")->model == Model::process_per_connection);
     // The rest of what the checks need, from labs/labs.txt too.
     CHECK(find_lab("thread")->thread_cap == 256);
+    CHECK(find_lab("reactor")->workers_max == 64);
+    CHECK(find_lab("prethread")->workers_max == 0);
     CHECK(find_lab("cork")->reply == Reply::header_line);
     CHECK(find_lab("sendfile")->reply == Reply::served_file);
     CHECK(find_lab("iterative")->reply == Reply::alphabet);
