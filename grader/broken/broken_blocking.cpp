@@ -50,6 +50,9 @@
 //   Detached threads that see the stop, and a 150 ms sleep in main instead
 //   of waiting for them (issue 20: full marks).
 // test: detached-sleeps thread sigterm control pipeline
+//   The same guess as a poll() on no descriptor, not a sleep call (the
+//   fifth red-team of issue 20: full marks). Caught where perf can record.
+// test: detached-poll-sleeps thread sigterm control pipeline
 //   Threads that see the stop, and a main thread that waits for them only
 //   while strace seems attached; otherwise its exit races theirs (a
 //   red-team's cheat had full marks). Caught where perf can record.
@@ -188,6 +191,7 @@ std::string_view bug;
 //                         returns at once and its exit races the threads'
 //                         own ends: the threads still closing die (perf's
 //                         join rounds see them)                             -> sigterm
+//   detached-poll-sleeps  the same, the 150 ms in poll() on no descriptor   -> sigterm
 //   counted-detached      no bug: a correct variant of the thread lab's stop, a
 //                         detached thread per client that closes its client and
 //                         then counts itself out; main waits for the count to
@@ -592,7 +596,7 @@ void serve_threaded(const csd::Fd& listener) {
                 ++counted.running;
             }
             std::thread thread([c = std::move(conn)]() mutable {
-                if (counts_threads() || bug == "detached-sleeps") {
+                if (counts_threads() || (bug.starts_with("detached-") && bug.ends_with("sleeps"))) {
                     (void)csd::serve_connection(c.get());  // sees the stop descriptor
                 } else {
                     serve(c.get());
@@ -629,6 +633,7 @@ void serve_threaded(const csd::Fd& listener) {
     }
     for (std::thread& t : joined) t.join();
     if (bug == "detached-sleeps") std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    if (bug == "detached-poll-sleeps") (void)::poll(nullptr, 0, 150);
     if (bug == "races-exit-unwatched" && !broken::tracer_by_timing()) return;
     std::unique_lock lock(counted.mutex);
     counted.none_left.wait(lock, [] { return counted.running == 0; });
@@ -644,7 +649,8 @@ int main(int argc, char** argv) {
         "orphans kills-no-wait kills-no-wait-hides plain-fork iterative child-keeps-listener "
         "silent slow-start "
         "drops-every-50th "
-        "forks threads thread-leak joins-blocked detached detached-sleeps counted-detached "
+        "forks threads thread-leak joins-blocked detached detached-sleeps detached-poll-sleeps "
+        "counted-detached "
         "races-exit-unwatched "
         "shared-buffer "
         "cap-closes cap-spins "

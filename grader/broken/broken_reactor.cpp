@@ -48,6 +48,8 @@
 //   -n beyond the contract's 64 loops accepted: a command line starts any
 //   number of threads (the fourth red-team of issue 20: full marks).
 // test: reactor-no-loop-limit reactor architecture control pipeline
+//   The fifth red-team of issue 20 (full marks): a main thread that sleeps.
+// test: reactor-main-sleeps reactor modes control pipeline
 // (reactor-pipe-wakeup is no bug: a self-pipe per loop instead of an
 // eventfd, a correct variant that modes must pass; CMakeLists.txt.)
 #include <fcntl.h>
@@ -97,6 +99,11 @@ bool polls_inbox() {
 //   reactor-inbox-260ms    the same, looking every 260 ms: too slow a timer
 //                          for architecture to see, a wakeup loop all the same -> idle-cpu
 //   reactor-epoll-per-connection  a new epoll instance per connection    -> architecture
+//   reactor-main-sleeps    -m reuseport: every loop on a thread of its own,
+//                          and the main thread waits for the stop by
+//                          sleeping 4.6 s at a time (the signal cuts the
+//                          sleep short): too slow a timer for a wakeup
+//                          count, a sleep all the same                 -> modes
 //   reactor-one-listener   -m reuseport: one listening socket, in loop
 //                          0's epoll set only: the other loops get
 //                          nothing                                      -> spread
@@ -568,7 +575,7 @@ int main(int argc, char** argv) {
         "reactor-decoy-loops reactor-handoff-loop-0 reactor-handoff-uneven "
         "reactor-loops-take-signals reactor-exits-unjoined reactor-direct-add "
         "reactor-direct-add-eventfd reactor-decoy-hides reactor-direct-add-hides "
-        "reactor-pipe-wakeup reactor-no-loop-limit");
+        "reactor-pipe-wakeup reactor-no-loop-limit reactor-main-sleeps");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -627,7 +634,8 @@ int main(int argc, char** argv) {
         sigaddset(&stop_signals, SIGINT);
         const bool block = bug != "reactor-loops-take-signals";
         if (block) ::pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
-        for (std::size_t i = reuseport ? 1 : 0; i < count; ++i) {
+        const bool main_sleeps = reuseport && bug == "reactor-main-sleeps";
+        for (std::size_t i = reuseport && !main_sleeps ? 1 : 0; i < count; ++i) {
             Loop& loop = *loops[std::min(i, loops.size() - 1)];
             threads.emplace_back([&loop] {
                 run_loop(loop);
@@ -637,7 +645,12 @@ int main(int argc, char** argv) {
             });
         }
         if (block) ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-        if (reuseport) {
+        if (main_sleeps) {
+            while (!csd::stop_requested()) {
+                const timespec a_while{4, 600'000'000};
+                ::nanosleep(&a_while, nullptr);
+            }
+        } else if (reuseport) {
             run_loop(*loops[0]);
         } else {
             run_acceptor(listener, loops);

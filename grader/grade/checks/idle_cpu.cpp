@@ -61,6 +61,14 @@ void check_idle_cpu(Context& ctx) {
         ctx.log("idle wakeups not counted: ThreadSanitizer's own thread wakes up on its own");
         return;
     }
+    if (const std::string sleeper = idle_watch::sleeping_thread(ctx.pid()); !sleeper.empty()) {
+        fail(fmt::format("while 5 clients were connected and idle, {}: it waits for time to "
+                         "pass, not for its work",
+                         sleeper),
+             "a thread with nothing to do waits on what brings it work (a condition variable, "
+             "the socket, an eventfd, the stop descriptor); a sleep of any length, even a long "
+             "one, is a timer loop: it looks again when the time is up");
+    }
     const auto busiest = idle_watch::busiest(wakeups_before, wakeups_after);
     ctx.log("idle wakeups: at most {} in one thread in {:.2f} s", busiest.wakeups, wall);
     if (busiest.wakeups > max_thread_wakeups) {
@@ -80,8 +88,8 @@ CSD_CHECK(idle_cpu) {
     return {"idle-cpu",
             5,
             check_idle_cpu,
-            "less than 5% CPU with 5 idle clients, and no thread that wakes up on a timer (at most "
-            "1 wakeup each in 4.5 s)",
+            "less than 5% CPU with 5 idle clients, no thread that wakes up on a timer (at most "
+            "1 wakeup each in 4.5 s), and none asleep (nanosleep, clock_nanosleep)",
             "do not busy-wait: block without a timeout (or a long one), and only ask to be woken "
             "for writability while you have something to write",
             // No lock: it measures the idle server's own CPU time and

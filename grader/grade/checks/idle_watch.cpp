@@ -7,6 +7,7 @@
 #include "procfs.hpp"
 #include "sandbox.hpp"
 #include "timing.hpp"
+#include "waits.hpp"
 
 namespace csd::grade::idle_watch {
 
@@ -20,6 +21,22 @@ Wakeups snapshot(pid_t root) {
         }
     }
     return all;
+}
+
+std::string sleeping_thread(pid_t root) {
+    for (const pid_t pid : procfs::process_tree(root)) {
+        for (const pid_t tid : procfs::thread_ids(pid)) {
+            if (procfs::is_io_worker(pid, tid)) continue;
+            if (procfs::thread_name(pid, tid) == "csd-signals") continue;
+            const waits::TaskWait w = waits::wait_of(pid, tid);
+            if (w.call != "nanosleep" && w.call != "clock_nanosleep") continue;
+            return fmt::format(
+                "thread {} of process {} (\"{}\") sleeps in {} (/proc/{}/task/{}/"
+                "syscall)",
+                tid, pid, procfs::thread_name(pid, tid), w.call, pid, tid);
+        }
+    }
+    return {};
 }
 
 Busiest busiest(const Wakeups& before, const Wakeups& after) {

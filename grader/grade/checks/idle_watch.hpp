@@ -52,6 +52,15 @@ struct Busiest {
 /// Watches @p root's tree for @p window and returns its busiest thread.
 [[nodiscard]] Busiest watch(pid_t root, std::chrono::milliseconds window);
 
+/// A thread of @p root's tree blocked in a sleep (nanosleep,
+/// clock_nanosleep) now, as "thread 12 of process 10 (\"name\") sleeps in
+/// clock_nanosleep": an idle server's threads wait for their work, never
+/// for time to pass (a sleep of any length, even longer than the idle
+/// window, is a timer loop that the wakeup count cannot see). "" when none
+/// is; the same exclusions as snapshot(). Not for a ThreadSanitizer build,
+/// whose own thread sleeps.
+[[nodiscard]] std::string sleeping_thread(pid_t root);
+
 /// "thread 12 of process 10 (\"csd-loop\") woke up 5 times in 2.00 s
 /// (voluntary_ctxt_switches in /proc/10/task/12/status)".
 [[nodiscard]] std::string describe(const Busiest& b, double seconds);

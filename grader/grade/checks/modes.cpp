@@ -619,6 +619,14 @@ void require_no_timer_loop(Context& ctx, const std::string& label) {
                          "wait of the mode)",
                          label));
     }
+    if (const std::string sleeper = idle_watch::sleeping_thread(ctx.pid()); !sleeper.empty()) {
+        fail(fmt::format("{}, idle: {}: it waits for time to pass, not for its work", label,
+                         sleeper),
+             fmt::format("{}: every process and thread waits in a call that returns when its "
+                         "work comes (a connection, the lock, a child's exit, the stop "
+                         "descriptor); a sleep of any length is a timer loop",
+                         label));
+    }
     if (busiest.wakeups <= mode_idle_wakeups) return;
     ctx.require_running(label);
     fail(fmt::format("{}, idle: {}; a thread with nothing to do wakes up 0 times", label,

@@ -225,15 +225,61 @@ std::optional<std::vector<pid_t>> threads_not_ended(const std::vector<PerfEvent>
     return running;
 }
 
-/// The sleeps of the main thread @p top before the process's exit_group in
-/// the events @p events perf recorded ("clock_nanosleep", ...).
+/// The calls of perf's join rounds that wait for a time: a sleep, or a
+/// wait with a timeout (what a main thread that guesses how long its
+/// threads take uses instead of a join); and sched_yield, a spin.
+const std::vector<std::string> perf_timed_waits{
+    "nanosleep", "clock_nanosleep", "poll",        "ppoll", "select",
+    "pselect6",  "epoll_wait",      "epoll_pwait", "futex", "sched_yield"};
+
+/// The event @p e as a wait for a time ("poll(2 fds, 400 ms)"), or "" when
+/// it waits with no timeout (a join's futex wait, a poll with -1) or not
+/// at all (a timeout of 0 only looks).
+std::string timed_wait(const PerfEvent& e) {
+    const auto as_int = [&](std::string_view key) {
+        return static_cast<std::int32_t>(static_cast<std::uint32_t>(e.field(key)));
+    };
+    if (e.name == "nanosleep" || e.name == "clock_nanosleep") return e.name + "()";
+    if (e.name == "sched_yield") return "sched_yield() (a spin)";
+    if (e.name == "poll" && as_int("timeout_msecs") > 0) {
+        return fmt::format("poll({} fds, {} ms)", e.field("nfds"), as_int("timeout_msecs"));
+    }
+    if ((e.name == "epoll_wait" || e.name == "epoll_pwait") && as_int("timeout") > 0) {
+        return fmt::format("{}({} ms)", e.name, as_int("timeout"));
+    }
+    if ((e.name == "ppoll" || e.name == "pselect6") && e.field("tsp") != 0) {
+        return fmt::format("{}(with a timeout)", e.name);
+    }
+    if (e.name == "select" && e.field("tvp") != 0) return "select(with a timeout)";
+    // FUTEX_WAIT (0) or FUTEX_WAIT_BITSET (9), private or not, with a time:
+    // a condition variable's wait_for, not a join.
+    const std::uint64_t op = e.field("op") & 0x7f;
+    if (e.name == "futex" && (op == 0 || op == 9) && e.field("utime") != 0) {
+        return "futex(a wait with a timeout: a condition variable's wait_for)";
+    }
+    return {};
+}
+
+/// The sleeps and timed waits of the main thread @p top before the
+/// process's exit_group in the events @p events perf recorded.
 std::vector<std::string> main_thread_sleeps(const std::vector<PerfEvent>& events, pid_t top) {
-    std::vector<std::string> sleeps;
+    std::vector<std::pair<std::string, int>> seen;  // each kind once, with its count
     for (const PerfEvent& e : events) {
         if (e.name == "exit_group") break;
-        if (e.tid == top && (e.name == "nanosleep" || e.name == "clock_nanosleep")) {
-            sleeps.push_back(e.name + "()");
+        if (e.tid != top) continue;
+        std::string wait = timed_wait(e);
+        if (wait.empty()) continue;
+        const auto it =
+            std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == wait; });
+        if (it != seen.end()) {
+            ++it->second;
+        } else {
+            seen.emplace_back(std::move(wait), 1);
         }
+    }
+    std::vector<std::string> sleeps;
+    for (const auto& [wait, n] : seen) {
+        sleeps.push_back(n == 1 ? wait : fmt::format("{} x{}", wait, n));
     }
     return sleeps;
 }
@@ -412,8 +458,9 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
             trigger = fmt::format("with strace watching it reap its {} children", children.size());
         }
     } else if (kind == RoundKind::join) {
-        perf.emplace(top, std::vector<std::string>{"close", "exit", "exit_group", "nanosleep",
-                                                   "clock_nanosleep"});
+        std::vector<std::string> calls{"close", "exit", "exit_group"};
+        calls.insert(calls.end(), perf_timed_waits.begin(), perf_timed_waits.end());
+        perf.emplace(top, calls);
         if (perf->attached()) {
             threads = procfs::thread_ids(top);
             trigger = fmt::format("with perf recording how its {} threads end", threads.size());
@@ -606,8 +653,9 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         const auto& sleeps = join->sleeps;
         if (!sleeps.empty()) {
             fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but between "
-                             "the SIGTERM and its exit its main thread slept ({}): a wait of a "
-                             "guessed length, not for its threads",
+                             "the SIGTERM and its exit its main thread slept, spun or waited for "
+                             "a time ({}): a wait of a guessed length, or a look again and "
+                             "again, not a wait for its threads",
                              when, fmt::join(sleeps, ", ")),
                  "at the stop, the main thread waits for the threads themselves: it joins each "
                  "one (or waits on a condition variable that the last one to end signals). A "
