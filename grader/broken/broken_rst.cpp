@@ -51,6 +51,9 @@
 //   rst-fin-at-stop  the connection in progress at the stop is closed
 //                normally: its client gets a FIN, not an RST, as from a
 //                server that exits in its SIGTERM handler (fails sigterm)
+//   rst-fin-reading-at-stop  the same only for a connection whose request is
+//                still being read at the stop (fails sigterm: a silent
+//                connection of the burst being read ends with a FIN)
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
 // `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
@@ -86,6 +89,8 @@
 // test: rst-ack-wait-ignores-stop rst sigterm control rst
 //   The fourth red-team of issue 20 (full marks): an _exit in the handler.
 // test: rst-fin-at-stop rst sigterm control rst
+//   The fifth red-team of issue 20 (full marks): a FIN while reading.
+// test: rst-fin-reading-at-stop rst sigterm control rst
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <poll.h>
@@ -205,7 +210,8 @@ void serve(int fd) {
                                                           : reply_end);
     }
     const bool fin = bug == "rst-fin" || (bug == "rst-fin-malformed" && n == 0) ||
-                     (bug == "rst-fin-at-stop" && test_server::stop);
+                     (bug == "rst-fin-at-stop" && test_server::stop) ||
+                     (bug == "rst-fin-reading-at-stop" && test_server::stop && n == 0);
     if (!fin) {
         const linger abort{1, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
@@ -222,7 +228,7 @@ int main(int argc, char** argv) {
         "rst-12s rst-spin-ack rst-phase-deadline rst-progress-deadline rst-spin-write "
         "rst-read-fresh rst-ack-fresh "
         "rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
-        "rst-crash-odd rst-ack-wait-ignores-stop rst-fin-at-stop");
+        "rst-crash-odd rst-ack-wait-ignores-stop rst-fin-at-stop rst-fin-reading-at-stop");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     test_server::Options bound = options;

@@ -40,12 +40,15 @@
 // of orphans, every round, covers it). In rst, the client that never read
 // (every other round) must find its connection reset after the exit.
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -110,10 +113,12 @@ class Burst {
     Burst(const Burst&) = delete;
     Burst& operator=(const Burst&) = delete;
 
-    /// Ends the burst and closes its connections (idempotent).
-    void stop() {
+    /// Ends the burst and closes its connections (idempotent); before they
+    /// close, @p last_look (when given) sees them.
+    void stop(const std::function<void(std::vector<Connection>&)>& last_look = {}) {
         done_.store(true);
         if (thread_.joinable()) thread_.join();
+        if (last_look) last_look(connections_);
         connections_.clear();
     }
     /// Connections started so far (any thread).
@@ -401,6 +406,35 @@ void require_reset_at_stop(Connection& unread, std::string_view when) {
     }
 }
 
+/// rst: how many of @p conns end with a FIN (the end of the stream) once the
+/// server exited, read to their end within @p limit. Each one was served
+/// and reset before the SIGTERM, or was being served at it, or waited in
+/// the listen queue (reset by the kernel as the listener closed), or never
+/// connected: none of them may have been closed with a FIN.
+std::size_t ended_with_fin(std::vector<Connection>& conns, Deadline limit) {
+    std::size_t fins = 0;
+    char buf[16384];
+    for (Connection& c : conns) {
+        if (c.fd() < 0) continue;
+        for (;;) {
+            const ReadResult r = c.read_some(buf, sizeof buf, limit);
+            if (r.status == ReadStatus::data) continue;
+            // The end of the stream on a socket in CLOSE_WAIT: the server's
+            // FIN. (One whose connect failed, the error already taken by a
+            // send, reads an end too, in state CLOSE.)
+            tcp_info info{};
+            socklen_t len = sizeof info;
+            if (r.status == ReadStatus::eof &&
+                ::getsockopt(c.fd(), IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+                info.tcpi_state == TCP_CLOSE_WAIT) {
+                ++fins;
+            }
+            break;
+        }
+    }
+    return fins;
+}
+
 /// One round: idle clients, then a burst with SIGTERM in the middle of it,
 /// a volley with SIGTERM as its k-th connection is forked (fork race), or
 /// idle connection threads watched by perf or strace (join).
@@ -499,7 +533,15 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         if ((status && left.empty()) || two_seconds.expired()) break;
         std::this_thread::sleep_for(10ms);
     }
-    if (burst) burst->stop();
+    // rst: the connections of the burst and the volley, none ended by a FIN.
+    std::size_t fins = 0;
+    const bool resets = ends_with_reset(ctx.lab()) && status;
+    if (resets) fins += ended_with_fin(volley, Deadline(1s));
+    if (burst) {
+        burst->stop([&](std::vector<Connection>& conns) {
+            if (resets) fins += ended_with_fin(conns, Deadline(1s));
+        });
+    }
     const std::size_t total = opened();
     std::string when;
     switch (kind) {
@@ -544,6 +586,16 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
                          describe_wait_status(*status), when));
     }
     if (unread && ends_with_reset(ctx.lab())) require_reset_at_stop(*unread, when);
+    if (fins > 0) {
+        fail(fmt::format("the server exited with status 0 after SIGTERM ({}), but {} of the "
+                         "connections of the burst ended with a FIN (the end of the stream), "
+                         "not a reset: a connection being served at the stop (its request "
+                         "still being read, or its reply) was closed like any socket",
+                         when, fins),
+             "at the stop, close the connection you are serving the way this lab closes every "
+             "connection (SO_LINGER {1, 0}), whatever step it is in; the connections still in "
+             "the listen queue are reset by the kernel when the listener closes");
+    }
     // In every round, untraced: the children the server never reaped went
     // to the sandbox's init when it exited (process.hpp, orphans_at_exit()).
     if (const auto orphans = orphans_at_exit(top);
