@@ -42,6 +42,9 @@
 //   rst-spin-ack looks at its send queue again and again without sleeping:
 //                a CPU spent while a client does not read (fails client-limit)
 //   rst-no-wait-small  skips the wait for replies up to 8 KiB (fails reply)
+//   rst-grace-2s  looks at its send queue once: not empty, it waits a fixed
+//                2 s (watching the stop) and resets; a client that reads at
+//                once gets its end 2 s late (fails reply)
 //   rst-fin-malformed  a malformed request gets a FIN (fails rst)
 //   rst-any-address  listens on 0.0.0.0 whatever -i says (fails start)
 //   rst-fd-leak  leaks a descriptor of /dev/null per connection (fails fd-leak)
@@ -82,6 +85,8 @@
 // test: rst-progress-deadline rst client-limit control rst
 // test: rst-spin-write rst client-limit control rst
 // test: rst-no-wait-small rst reply control rst
+//   The fifth red-team of issue 20 (full marks): a fixed grace of 2 s.
+// test: rst-grace-2s rst reply control rst
 // test: rst-fin-malformed rst rst control reply
 // test: rst-any-address rst start control rst
 // test: rst-fd-leak rst fd-leak control rst
@@ -187,6 +192,10 @@ void wait_acknowledged(int fd, Clock::time_point end) {
     for (;;) {
         int queued = 0;
         if (::ioctl(fd, SIOCOUTQ, &queued) != 0 || queued == 0) return;
+        if (bug == "rst-grace-2s") {
+            (void)wait_for(-1, 0, std::min(end, Clock::now() + 2s));  // the stop, or 2 s
+            return;
+        }
         if ((sees_stop && test_server::stop) || Clock::now() >= end) return;
         if (bug != "rst-spin-ack") ::usleep(1000);
     }
@@ -228,7 +237,8 @@ int main(int argc, char** argv) {
         "rst-12s rst-spin-ack rst-phase-deadline rst-progress-deadline rst-spin-write "
         "rst-read-fresh rst-ack-fresh "
         "rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
-        "rst-crash-odd rst-ack-wait-ignores-stop rst-fin-at-stop rst-fin-reading-at-stop");
+        "rst-crash-odd rst-ack-wait-ignores-stop rst-fin-at-stop rst-fin-reading-at-stop "
+        "rst-grace-2s");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     test_server::Options bound = options;
