@@ -60,6 +60,8 @@
 // test: sendfile-splice-refill sendfile splice-mode control pipeline
 //   -m splice reads the pipe into memory and send()s it: a copy again.
 // test: sendfile-splice-reads-pipe sendfile splice-mode control pipeline
+//   A pipe per connection never closed (the fifth red-team of issue 20).
+// test: sendfile-splice-pipe-leak sendfile splice-mode control pipeline
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -120,6 +122,8 @@ bool splice_mode = false;
 //   sendfile-splice-is-sendfile  -m splice sends with sendfile()           -> splice-mode
 //   sendfile-splice-refill  -m splice fills the pipe from the reply's offset
 //                   while it still holds bytes: they are sent twice        -> splice-mode
+//   sendfile-splice-pipe-leak  -m splice: each connection's pipe is never
+//                   closed (a copy of both ends left open)                  -> splice-mode
 //   sendfile-splice-reads-pipe  -m splice: file to pipe by splice(), then
 //                   read() from the pipe and send()                        -> splice-mode
 // (-m copy otherwise copies, as the lab asks: pread() and send().)
@@ -172,6 +176,10 @@ long splice_piece(int sock, const File& file, std::uint64_t at, std::size_t coun
         if (::pipe2(ends.data(), O_CLOEXEC | O_NONBLOCK) != 0) return -1;
         pipe.read_end = csd::Fd(ends[0]);
         pipe.write_end = csd::Fd(ends[1]);
+        if (bug == "sendfile-splice-pipe-leak") {  // a copy of both ends, never closed
+            (void)::fcntl(ends[0], F_DUPFD_CLOEXEC, 0);
+            (void)::fcntl(ends[1], F_DUPFD_CLOEXEC, 0);
+        }
     }
     // sendfile-splice-refill: more from the reply's offset, on top of what is held.
     if (pipe.held == 0 || bug == "sendfile-splice-refill") {
@@ -296,7 +304,7 @@ int main(int argc, char** argv) {
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
         "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short "
         "sendfile-copy-head sendfile-splice-is-sendfile sendfile-splice-refill "
-        "sendfile-splice-reads-pipe");
+        "sendfile-splice-reads-pipe sendfile-splice-pipe-leak");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",

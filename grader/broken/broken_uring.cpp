@@ -19,6 +19,8 @@
 //                 witness sees them                                      -> ring-io
 //   accept-no-rearm  a multishot accept ended by an error (EMFILE) is never
 //                 submitted again: no client is accepted after it         -> emfile
+//   emfile-retry-1ms  out of descriptors, pauses 1 ms, not 100, between
+//                 two tries: 1000 wakeups a second                       -> emfile
 //   emfile-spin   out of descriptors, submits the accept again at once
 //                 instead of pausing: it fails again at once, a spin      -> emfile
 // Out of descriptors, the others pause 100 ms (a timeout on the ring),
@@ -46,6 +48,9 @@
 //   Receives into the server's own memory (issue 20: full marks).
 // test: recv-own-buffer uring ring-io control pipeline
 // test: emfile-spin uring emfile control pipeline
+//   A pause of a millisecond: little CPU, a retry loop all the same (the
+//   fifth red-team of issue 20: full marks).
+// test: emfile-retry-1ms uring emfile control pipeline
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -246,7 +251,8 @@ class Server {
     csd::Ring ring_;
     csd::BufferRing buffers_{ring_, 1, 64, 4096};
     csd::Fd listener_;
-    __kernel_timespec pause_{0, 100'000'000};  // read by the kernel while a pause runs
+    // Read by the kernel while a pause runs (emfile-retry-1ms: a millisecond).
+    __kernel_timespec pause_{0, bug == "emfile-retry-1ms" ? 1'000'000 : 100'000'000};
     std::vector<std::unique_ptr<Client>> clients_;
 };
 
@@ -256,7 +262,7 @@ int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
         "ring-timeout ring-thread send-syscall pwritev2-syscall send-syscall-unwatched ring-async "
-        "accept-no-rearm "
+        "accept-no-rearm emfile-retry-1ms "
         "emfile-spin recv-own-buffer");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});

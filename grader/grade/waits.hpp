@@ -39,6 +39,10 @@ struct TaskWait {
     bool record_lock = false;  ///< In fcntl(F_SETLKW) or fcntl(F_OFD_SETLKW).
     /// An epoll wait: the event mask of each descriptor of the epoll set.
     std::map<int, std::uint32_t> epoll_events = {};
+    /// When the wait ends by itself: "a timeout of 400 ms", "a sleep", "a
+    /// futex wait with a timeout"; "" when it waits with no timeout (or its
+    /// timeout could not be read).
+    std::string timeout = {};
 
     /// True when it waits on descriptor @p fd.
     [[nodiscard]] bool waits_on(int fd) const;

@@ -25,6 +25,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "idle_watch.hpp"
 #include "procfs.hpp"
 
 namespace csd::grade {
@@ -41,6 +42,9 @@ constexpr int clients = 64;
 constexpr std::size_t asked = 100;
 /// Most CPU the server may use while out of descriptors, in % of one CPU.
 constexpr double spin_limit = 30.0;
+/// Most wakeups a second of one thread while out of descriptors: a retry
+/// every 100 ms wakes it 10 to 20 times; one every millisecond, 1000.
+constexpr double max_retry_rate = 50.0;
 
 /// Makes the server's next starts use RLIMIT_NOFILE @p files, and the
 /// sandbox's default again when destroyed. Main thread only.
@@ -125,9 +129,11 @@ void check_emfile(Context& ctx) {
     }
     // Out of descriptors now, clients queued: the server must wait, not spin.
     const auto before = procfs::cpu_ticks(pid);
+    const auto woke_before = idle_watch::snapshot(pid);
     const auto measured = scaled(1s);
     std::this_thread::sleep_for(measured);
     const auto after = procfs::cpu_ticks(pid);
+    const auto busiest = idle_watch::busiest(woke_before, idle_watch::snapshot(pid));
     if (before && after) {
         const double cpu = 100.0 * static_cast<double>(*after - *before) /
                            static_cast<double>(procfs::ticks_per_second()) /
@@ -143,6 +149,19 @@ void check_emfile(Context& ctx) {
                  "clients wait: pause (a timeout request on the ring), then submit the accept "
                  "again when the pause completes");
         }
+    }
+    // A retry every few milliseconds costs little CPU but is a polling loop
+    // all the same: the pause between two tries is a pause.
+    const double seconds = std::chrono::duration<double>(measured).count();
+    ctx.log("wakeups while out of descriptors: at most {} in one thread in {:.1f} s",
+            busiest.wakeups, seconds);
+    if (static_cast<double>(busiest.wakeups) > max_retry_rate * seconds) {
+        fail(fmt::format("out of descriptors ({} of {} clients served, {} waiting in the listen "
+                         "queue), {}: it tried to accept again every few milliseconds",
+                         served, clients, clients - served, idle_watch::describe(busiest, seconds)),
+             "an accept that fails with EMFILE or ENFILE fails again until a descriptor is "
+             "freed: pause a while (the reference: 100 ms, a timeout request on the ring) "
+             "before the next try, not a millisecond");
     }
     // Free the server's descriptors: the queued clients must be served now.
     for (auto& c : all) {

@@ -10,6 +10,7 @@
 #include "procfs.hpp"
 #include "program.hpp"
 #include "selfpipe_runs.hpp"
+#include "waits.hpp"
 
 namespace csd::grade {
 
@@ -41,6 +42,17 @@ void check_idle_wakeups(Context& ctx) {
                         "voluntary_ctxt_switches of /proc/{}/status): it polls with a timeout",
                         who(run, ""), wakeups, wall, run.pid()));
     }
+    // What it waits in, idle: no timeout, however long (a wait that ends by
+    // itself is a timer loop at a pace the count above may not catch).
+    const waits::TaskWait w = waits::wait_of(run.pid(), run.pid());
+    ctx.log("idle, it waits in {}{}", w.text(), w.timeout.empty() ? "" : " with " + w.timeout);
+    if (!w.timeout.empty()) {
+        fail(fmt::format("{} waits, idle, in {} with {} (/proc/{}/syscall): it wakes up by "
+                         "itself to look again, a timer loop however long",
+                         who(run, ""), w.call, w.timeout, run.pid()),
+             "block in select() with no timeout (a null timeout pointer): the self-pipe wakes "
+             "it for the signal, stdin for a line; nothing else needs a wakeup");
+    }
     // Promptness is for signals and race-window: here it must only answer.
     const auto sent = Deadline::Clock::now();
     run.signal(SIGUSR1);
@@ -55,7 +67,8 @@ CSD_CHECK(idle_wakeups) {
     return {"idle-wakeups",
             10,
             check_idle_wakeups,
-            "idle for 1 s, the program wakes up at most 3 times, then still answers SIGUSR1",
+            "idle for 1 s, the program wakes up at most 3 times and waits with no timeout "
+            "(/proc/PID/syscall), then still answers SIGUSR1",
             "block in select() with no timeout (a null timeout pointer): a timeout that lets you "
             "look at the flag now and then wakes the program up for nothing and still answers late",
             {"cpu"}};

@@ -656,6 +656,9 @@ std::string program_problem(pid_t pid, std::string_view mode) {
     const std::string seen =
         fmt::format("it waits in {}; SIGUSR1 is {}caught, {}blocked", w.text(),
                     (*caught & usr1) != 0 ? "" : "not ", (*blocked & usr1) != 0 ? "" : "not ");
+    // In every mode, idle: a wait with no timeout (one that ends by itself
+    // looks again on a timer, however long).
+    if (!w.timeout.empty()) return fmt::format("it waits in {} with {}", w.text(), w.timeout);
     if (mode == "signalfd") {
         for (const int fd : w.fds) {
             if (target_of(fd) == "anon_inode:[signalfd]" && (*blocked & usr1) != 0) return "";

@@ -12,6 +12,7 @@
 
 #include "failure.hpp"
 #include "process.hpp"
+#include "strace_text.hpp"
 #include "timing.hpp"
 
 namespace csd::grade::selfpipe {
@@ -35,6 +36,21 @@ std::string handler_problem(std::string_view trace) {
                "with rt_sigreturn)";
     }
     return "";
+}
+
+std::string self_pipe_problem(std::string_view trace) {
+    constexpr auto none = std::string_view::npos;
+    const auto delivered = trace.find("--- SIGUSR1 ");
+    if (delivered == none) return "";
+    std::string_view in_handler = trace.substr(delivered);
+    in_handler = in_handler.substr(0, in_handler.find("rt_sigreturn("));
+    for (const StraceCall& c : parse_strace(std::string(in_handler))) {
+        if ((c.name == "write" || c.name == "writev") && c.fd() > 2) return "";
+    }
+    return "its handler wrote nothing into the pipe (strace shows no write between the signal "
+           "and the handler's rt_sigreturn): the byte must come from the handler itself, or a "
+           "signal that lands between the flag check and select() is seen only at the next "
+           "line";
 }
 
 namespace {

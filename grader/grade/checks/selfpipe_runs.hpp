@@ -48,6 +48,14 @@ double expect_answer(ProgramRun& run, Deadline::Clock::time_point sent, Deadline
 /// blocked and is read). Pure.
 [[nodiscard]] std::string handler_problem(std::string_view trace);
 
+/// The self-pipe mode's own rule, in strace output @p trace (traced with
+/// write and rt_sigreturn, signals shown): the byte goes into the pipe from
+/// the handler, between the signal's `--- SIGUSR1` line and the handler's
+/// rt_sigreturn (a write to a descriptor above 2). A handler that only sets
+/// a flag, the loop writing the pipe once it has seen it, leaves the race
+/// the trick closes. "" when right, or when the trace shows no signal.
+[[nodiscard]] std::string self_pipe_problem(std::string_view trace);
+
 /// The calls a program of the lab may wait in (select and its kin), for
 /// strace's `-e trace=`.
 inline constexpr std::string_view wait_calls =

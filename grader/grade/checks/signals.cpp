@@ -44,7 +44,12 @@ void require_handler_returns(Context& ctx) {
                          who(run, name), give_up_ms()));
     }
     const std::string text = trace.finish();
-    if (const std::string problem = handler_problem(text); !problem.empty()) {
+    std::string problem = handler_problem(text);
+    const auto& modes = ctx.lab().modes;
+    if (problem.empty() && !modes.empty() && modes.front().name == "selfpipe") {
+        problem = self_pipe_problem(text);  // the default mode is the self-pipe's
+    }
+    if (!problem.empty()) {
         fail(fmt::format("{}: SIGUSR1 sent while it waited: {}; the trace after the signal:\n{}",
                          who(run, name), problem, tail_lines(text, 8)),
              "the handler only records the signal (a byte into the self-pipe, or a flag) and "
@@ -94,6 +99,9 @@ void require_wait_answers(Context& ctx) {
             continue;
         }
         std::string problem = handler_problem(text);
+        if (problem.empty() && m < modes.size() && modes[m].name == "selfpipe") {
+            problem = self_pipe_problem(text);
+        }
         if (problem.empty()) problem = window_problem(text);
         if (problem.empty()) continue;
         fail(fmt::format("{}: SIGUSR1 sent {:.0f} ms into a {:.0f} ms window: {}; the trace:\n{}",

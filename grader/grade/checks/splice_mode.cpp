@@ -7,9 +7,13 @@
 // tracer by rewriting the -f file under a queued reply.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "checks.hpp"
 #include "expect.hpp"
 #include "page_cache_probe.hpp"
+#include "procfs.hpp"
 #include "strace_text.hpp"
 #include "traced_replies.hpp"
 
@@ -47,8 +51,17 @@ SpliceBytes splice_bytes(const std::string& text, ServedFileFds& served) {
     return out;
 }
 
+// The pipes the server holds open (its pipe:[...] descriptors).
+std::size_t open_pipes(pid_t pid) {
+    const auto fds = procfs::open_fds(pid);
+    return static_cast<std::size_t>(
+        std::count_if(fds.begin(), fds.end(),
+                      [](const procfs::FdInfo& f) { return f.target.starts_with("pipe:"); }));
+}
+
 // splice-mode: with -m splice, 34 MiB of replies by splice, exact.
 void check_splice_mode(Context& ctx) {
+    const std::size_t pipes_before = open_pipes(ctx.pid());
     // The socket fills while the pipe still holds bytes.
     const std::uint64_t total = mode_replies_total;
     const TracedReplies seen = traced_mode_replies(
@@ -91,6 +104,23 @@ void check_splice_mode(Context& ctx) {
              splice_hint);
     }
     require_page_cache_bytes(ctx, "with -m splice, ", splice_hint);
+    // Every connection of the check has closed: so have their pipes.
+    std::size_t pipes_after = open_pipes(ctx.pid());
+    const Deadline settle(2s);
+    while (pipes_after > pipes_before && !settle.expired()) {
+        std::this_thread::sleep_for(10ms);
+        pipes_after = open_pipes(ctx.pid());
+    }
+    ctx.log("splice-mode: {} pipes open before the check, {} after its clients closed",
+            pipes_before, pipes_after);
+    if (pipes_after > pipes_before) {
+        fail(fmt::format("with -m splice, the server held {} pipe descriptors before this "
+                         "check and {} once every client of it had closed (/proc/{}/fd): each "
+                         "connection's pipe outlives it",
+                         pipes_before, pipes_after, ctx.pid()),
+             "close a connection's pipe (both ends) when the connection closes: a leaked pair "
+             "per client runs the server out of descriptors");
+    }
 }
 
 }  // namespace

@@ -107,3 +107,27 @@ TEST_CASE("window: a wait that timed out at once answers nothing") {
 TEST_CASE("window: no answer, nothing to judge here") {
     CHECK(window_problem("--- SIGUSR1 {si_signo=SIGUSR1} ---\n").empty());
 }
+
+TEST_CASE("the self-pipe's byte comes from the handler, not from the loop") {
+    using csd::grade::selfpipe::self_pipe_problem;
+    // The handler writes the pipe before it returns: right.
+    CHECK(self_pipe_problem("--- SIGUSR1 {si_signo=SIGUSR1} ---\n"
+                            "write(4, \"\\1\", 1)                        = 1\n"
+                            "rt_sigreturn({mask=[]})                 = -1 EINTR\n"
+                            "write(1, \"got SIGUSR1\\n\", 12)           = 12\n")
+              .empty());
+    // The handler only sets a flag; the loop writes the pipe after it.
+    const std::string loop_writes = self_pipe_problem(
+        "--- SIGUSR1 {si_signo=SIGUSR1} ---\n"
+        "rt_sigreturn({mask=[]})                 = -1 EINTR\n"
+        "write(4, \"\\1\", 1)                        = 1\n"
+        "write(1, \"got SIGUSR1\\n\", 12)           = 12\n");
+    CHECK(loop_writes.find("handler wrote nothing into the pipe") != std::string::npos);
+    // A write to stdout in the handler is not the pipe's byte.
+    CHECK_FALSE(self_pipe_problem("--- SIGUSR1 {si_signo=SIGUSR1} ---\n"
+                                  "write(2, \"x\", 1) = 1\n"
+                                  "rt_sigreturn({mask=[]}) = 0\n")
+                    .empty());
+    // No signal in the trace: nothing to judge.
+    CHECK(self_pipe_problem("write(1, \"got SIGUSR1\\n\", 12) = 12\n").empty());
+}

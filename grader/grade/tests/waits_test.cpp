@@ -137,3 +137,26 @@ TEST_CASE("running, unreadable and not in a call") {
     CHECK(describe(none, {}).text() == "not in a system call");
     CHECK(describe(sample(SYS_futex, {0x1000, 0x80, 0}), {}).text() == "futex");
 }
+
+TEST_CASE("timeouts: a wait that ends by itself, and one that does not") {
+    const Readers none;
+    CHECK(describe(sample(SYS_poll, {0x1000, 2, 400}), none).timeout == "a timeout of 400 ms");
+    CHECK(describe(sample(SYS_poll, {0x1000, 2, 0xffffffff}), none).timeout.empty());
+    CHECK(describe(sample(SYS_epoll_wait, {5, 0x1000, 64, 4600}), none).timeout ==
+          "a timeout of 4600 ms");
+    CHECK(describe(sample(SYS_epoll_wait, {5, 0x1000, 64, 0xffffffff}), none).timeout.empty());
+    CHECK(describe(sample(SYS_clock_nanosleep, {1, 0, 0x1000, 0}), none).timeout == "a sleep");
+    // select's timeval and pselect6's timespec, read from memory.
+    std::string tv(16, '\0');
+    const std::int64_t sec = 0;
+    const std::int64_t usec = 400000;
+    std::memcpy(tv.data(), &sec, 8);
+    std::memcpy(tv.data() + 8, &usec, 8);
+    CHECK(describe(sample(SYS_select, {5, 0, 0, 0, 0x1000}), memory_at_0x1000(tv)).timeout ==
+          "a timeout of 400 ms");
+    CHECK(describe(sample(SYS_select, {5, 0, 0, 0, 0}), memory_at_0x1000(tv)).timeout.empty());
+    // A futex wait: a join has no timeout, a condition variable's wait_for has one.
+    CHECK(describe(sample(SYS_futex, {0x2000, 128, 7, 0}), none).timeout.empty());
+    CHECK(describe(sample(SYS_futex, {0x2000, 128 | 9, 7, 0x3000}), none).timeout ==
+          "a futex wait with a timeout");
+}
