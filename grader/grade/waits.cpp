@@ -70,42 +70,54 @@ std::vector<int> fds_in_pollfds(std::string_view bytes, short events) {
 
 namespace {
 
-// "a timeout of 400 ms" for the two 8-byte words at @p address (a timespec
-// when @p nanos, else a timeval), "" when unreadable.
-std::string time_at(std::uint64_t address, bool nanos, const Readers& from) {
-    if (!from.memory) return "a timeout";
+// The timeout in the two 8-byte words at @p address (a timespec when
+// @p nanos, else a timeval), in ms; nullopt when unreadable.
+std::optional<double> time_at(std::uint64_t address, bool nanos, const Readers& from) {
+    if (!from.memory) return std::nullopt;
     const auto bytes = from.memory(address, 16);
-    if (!bytes || bytes->size() < 16) return "a timeout";
+    if (!bytes || bytes->size() < 16) return std::nullopt;
     std::int64_t seconds = 0;
     std::int64_t fraction = 0;
     std::memcpy(&seconds, bytes->data(), 8);
     std::memcpy(&fraction, bytes->data() + 8, 8);
-    const double ms =
-        static_cast<double>(seconds) * 1000 + static_cast<double>(fraction) / (nanos ? 1e6 : 1e3);
-    return fmt::format("a timeout of {:.0f} ms", ms);
+    return static_cast<double>(seconds) * 1000 +
+           static_cast<double>(fraction) / (nanos ? 1e6 : 1e3);
 }
 
-// TaskWait::timeout of the call @p c with arguments @p a.
-std::string timeout_of(const std::string& c, const std::vector<std::uint64_t>& a,
-                       const Readers& from) {
+// Sets TaskWait::timeout and timeout_ms of @p w, blocked in @p c with
+// arguments @p a.
+void set_timeout(TaskWait& w, const std::string& c, const std::vector<std::uint64_t>& a,
+                 const Readers& from) {
     const auto as_int = [&](std::size_t i) {
         return static_cast<std::int32_t>(static_cast<std::uint32_t>(a[i]));
     };
-    if (c == "nanosleep" || c == "clock_nanosleep") return "a sleep";
-    if (c == "poll" && a.size() >= 3 && as_int(2) >= 0) {
-        return fmt::format("a timeout of {} ms", as_int(2));
+    if (c == "nanosleep" || c == "clock_nanosleep") {
+        w.timeout = "a sleep";
+        return;
     }
-    if ((c == "epoll_wait" || c == "epoll_pwait") && a.size() >= 4 && as_int(3) >= 0) {
-        return fmt::format("a timeout of {} ms", as_int(3));
-    }
-    if (c == "ppoll" && a.size() >= 3 && a[2] != 0) return time_at(a[2], true, from);
-    if (c == "epoll_pwait2" && a.size() >= 4 && a[3] != 0) return time_at(a[3], true, from);
-    if (c == "select" && a.size() >= 5 && a[4] != 0) return time_at(a[4], false, from);
-    if (c == "pselect6" && a.size() >= 5 && a[4] != 0) return time_at(a[4], true, from);
     if (c == "futex" && a.size() >= 4 && ((a[1] & 0x7f) == 0 || (a[1] & 0x7f) == 9) && a[3] != 0) {
-        return "a futex wait with a timeout";
+        w.timeout = "a futex wait with a timeout";
+        return;
     }
-    return {};
+    std::optional<double> ms;
+    bool timed = false;
+    if (c == "poll" && a.size() >= 3 && as_int(2) >= 0) {
+        timed = true;
+        ms = as_int(2);
+    } else if ((c == "epoll_wait" || c == "epoll_pwait") && a.size() >= 4 && as_int(3) >= 0) {
+        timed = true;
+        ms = as_int(3);
+    } else if ((c == "ppoll" && a.size() >= 3 && a[2] != 0) ||
+               (c == "epoll_pwait2" && a.size() >= 4 && a[3] != 0)) {
+        timed = true;
+        ms = time_at(a[c == "ppoll" ? 2 : 3], true, from);
+    } else if ((c == "select" || c == "pselect6") && a.size() >= 5 && a[4] != 0) {
+        timed = true;
+        ms = time_at(a[4], c == "pselect6", from);
+    }
+    if (!timed) return;
+    w.timeout_ms = ms;
+    w.timeout = ms ? fmt::format("a timeout of {:.0f} ms", *ms) : std::string("a timeout");
 }
 
 }  // namespace
@@ -160,7 +172,7 @@ TaskWait describe(const procfs::SyscallSample& s, const Readers& from) {
     } else if (c == "fcntl" && a.size() >= 2) {
         w.record_lock = a[1] == F_SETLKW || a[1] == F_OFD_SETLKW;
     }
-    w.timeout = timeout_of(c, a, from);
+    set_timeout(w, c, a, from);
     return w;
 }
 

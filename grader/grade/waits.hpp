@@ -43,6 +43,8 @@ struct TaskWait {
     /// futex wait with a timeout"; "" when it waits with no timeout (or its
     /// timeout could not be read).
     std::string timeout = {};
+    /// The timeout in milliseconds, when the call has one that could be read.
+    std::optional<double> timeout_ms = std::nullopt;
 
     /// True when it waits on descriptor @p fd.
     [[nodiscard]] bool waits_on(int fd) const;

@@ -66,8 +66,8 @@ void check_idle_cpu(Context& ctx) {
                          "pass, not for its work",
                          sleeper),
              "a thread with nothing to do waits on what brings it work (a condition variable, "
-             "the socket, an eventfd, the stop descriptor); a sleep of any length, even a long "
-             "one, is a timer loop: it looks again when the time is up");
+             "the socket, an eventfd, the stop descriptor) with no timeout; a sleep, or a "
+             "timeout of seconds, is a timer loop: it looks again when the time is up");
     }
     const auto busiest = idle_watch::busiest(wakeups_before, wakeups_after);
     ctx.log("idle wakeups: at most {} in one thread in {:.2f} s", busiest.wakeups, wall);
@@ -89,9 +89,11 @@ CSD_CHECK(idle_cpu) {
             5,
             check_idle_cpu,
             "less than 5% CPU with 5 idle clients, no thread that wakes up on a timer (at most "
-            "1 wakeup each in 4.5 s), and none asleep (nanosleep, clock_nanosleep)",
-            "do not busy-wait: block without a timeout (or a long one), and only ask to be woken "
-            "for writability while you have something to write",
+            "1 wakeup each in 4.5 s), and none asleep (nanosleep, clock_nanosleep) or waiting "
+            "with a timeout under a minute (/proc/TID/syscall)",
+            "do not busy-wait: block without a timeout (the library's wait_for_stop() with an "
+            "hour is fine), and only ask to be woken for writability while you have something to "
+            "write",
             // No lock: it measures the idle server's own CPU time and
             // wakeups, which a busy neighbour does not change, and it
             // mostly sleeps (4.5 s): holding the cpu lock for that kept

@@ -29,11 +29,18 @@ std::string sleeping_thread(pid_t root) {
             if (procfs::is_io_worker(pid, tid)) continue;
             if (procfs::thread_name(pid, tid) == "csd-signals") continue;
             const waits::TaskWait w = waits::wait_of(pid, tid);
-            if (w.call != "nanosleep" && w.call != "clock_nanosleep") continue;
-            return fmt::format(
-                "thread {} of process {} (\"{}\") sleeps in {} (/proc/{}/task/{}/"
-                "syscall)",
-                tid, pid, procfs::thread_name(pid, tid), w.call, pid, tid);
+            if (w.call == "nanosleep" || w.call == "clock_nanosleep") {
+                return fmt::format(
+                    "thread {} of process {} (\"{}\") sleeps in {} "
+                    "(/proc/{}/task/{}/syscall)",
+                    tid, pid, procfs::thread_name(pid, tid), w.call, pid, tid);
+            }
+            if (w.timeout_ms && *w.timeout_ms < min_idle_timeout_ms) {
+                return fmt::format(
+                    "thread {} of process {} (\"{}\") waits in {} with {} "
+                    "(/proc/{}/task/{}/syscall)",
+                    tid, pid, procfs::thread_name(pid, tid), w.text(), w.timeout, pid, tid);
+            }
         }
     }
     return {};

@@ -52,13 +52,18 @@ struct Busiest {
 /// Watches @p root's tree for @p window and returns its busiest thread.
 [[nodiscard]] Busiest watch(pid_t root, std::chrono::milliseconds window);
 
+/// The shortest timeout an idle thread's wait may have: a wait for the stop
+/// with an hour's timeout (csd::wait_for_stop()) is a wait; one of seconds
+/// is a timer loop that a wakeup count over a few seconds cannot see.
+inline constexpr double min_idle_timeout_ms = 60'000;
+
 /// A thread of @p root's tree blocked in a sleep (nanosleep,
-/// clock_nanosleep) now, as "thread 12 of process 10 (\"name\") sleeps in
-/// clock_nanosleep": an idle server's threads wait for their work, never
-/// for time to pass (a sleep of any length, even longer than the idle
-/// window, is a timer loop that the wakeup count cannot see). "" when none
-/// is; the same exclusions as snapshot(). Not for a ThreadSanitizer build,
-/// whose own thread sleeps.
+/// clock_nanosleep) now, or in a wait whose timeout is under
+/// min_idle_timeout_ms, as "thread 12 of process 10 (\"name\") sleeps in
+/// clock_nanosleep" or "... waits in poll on fd 3 with a timeout of 4600
+/// ms": an idle server's threads wait for their work, never for time to
+/// pass. "" when none is; the same exclusions as snapshot(). Not for a
+/// ThreadSanitizer build, whose own thread sleeps.
 [[nodiscard]] std::string sleeping_thread(pid_t root);
 
 /// "thread 12 of process 10 (\"csd-loop\") woke up 5 times in 2.00 s
