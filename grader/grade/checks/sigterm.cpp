@@ -230,32 +230,35 @@ std::optional<std::vector<pid_t>> threads_not_ended(const std::vector<PerfEvent>
     return running;
 }
 
-/// The calls of perf's join rounds that wait for a time: a sleep, or a
-/// wait with a timeout (what a main thread that guesses how long its
-/// threads take uses instead of a join); and sched_yield, a spin.
+/// The calls of perf's join rounds that wait for a time: a sleep, a wait
+/// on no descriptor with a timeout, or a futex wait with one (what a main
+/// thread that guesses how long its threads take uses instead of a join);
+/// and sched_yield, a spin.
 const std::vector<std::string> perf_timed_waits{
-    "nanosleep", "clock_nanosleep", "poll",        "ppoll", "select",
-    "pselect6",  "epoll_wait",      "epoll_pwait", "futex", "sched_yield"};
+    "nanosleep", "clock_nanosleep", "poll", "ppoll", "select", "pselect6", "futex", "sched_yield"};
 
-/// The event @p e as a wait for a time ("poll(2 fds, 400 ms)"), or "" when
-/// it waits with no timeout (a join's futex wait, a poll with -1) or not
-/// at all (a timeout of 0 only looks).
+/// The event @p e as a wait for a time ("poll(no descriptor, 400 ms)"), or
+/// "" when it waits with no timeout (a join's futex wait, a poll with -1),
+/// or not at all (a timeout of 0 only looks), or on descriptors: the main
+/// thread's own loop, a poll of its listener with a timeout that it enters
+/// once more before it sees the stop, is that loop's business (idle-cpu
+/// judges timers), not a guess.
 std::string timed_wait(const PerfEvent& e) {
     const auto as_int = [&](std::string_view key) {
         return static_cast<std::int32_t>(static_cast<std::uint32_t>(e.field(key)));
     };
     if (e.name == "nanosleep" || e.name == "clock_nanosleep") return e.name + "()";
     if (e.name == "sched_yield") return "sched_yield() (a spin)";
-    if (e.name == "poll" && as_int("timeout_msecs") > 0) {
-        return fmt::format("poll({} fds, {} ms)", e.field("nfds"), as_int("timeout_msecs"));
+    if (e.name == "poll" && e.field("nfds") == 0 && as_int("timeout_msecs") > 0) {
+        return fmt::format("poll(no descriptor, {} ms)", as_int("timeout_msecs"));
     }
-    if ((e.name == "epoll_wait" || e.name == "epoll_pwait") && as_int("timeout") > 0) {
-        return fmt::format("{}({} ms)", e.name, as_int("timeout"));
+    if (e.name == "ppoll" && e.field("nfds") == 0 && e.field("tsp") != 0) {
+        return "ppoll(no descriptor, with a timeout)";
     }
-    if ((e.name == "ppoll" || e.name == "pselect6") && e.field("tsp") != 0) {
-        return fmt::format("{}(with a timeout)", e.name);
+    if ((e.name == "select" || e.name == "pselect6") && e.field("n") == 0 &&
+        e.field(e.name == "select" ? "tvp" : "tsp") != 0) {
+        return fmt::format("{}(no descriptor, with a timeout)", e.name);
     }
-    if (e.name == "select" && e.field("tvp") != 0) return "select(with a timeout)";
     // FUTEX_WAIT (0) or FUTEX_WAIT_BITSET (9), private or not, with a time:
     // a condition variable's wait_for, not a join.
     const std::uint64_t op = e.field("op") & 0x7f;
