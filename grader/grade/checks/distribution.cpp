@@ -75,14 +75,15 @@ void check_distribution(Context& ctx) {
         }
     }
     // More than 255 for some worker (pigeonhole): a count that wraps at 256
-    // shows. Each one attributed as its reply comes, like the bursts.
+    // shows in the sum. Not attributed one by one: each attribution reads
+    // /proc/net/tcp, which on a busy machine holds thousands of sockets
+    // (1025 of them took the check past its 60 s deadline in CI).
     const int short_ones = 256 * n + 1;
     for (int i = 0; i < short_ones; ++i) {
         Connection c = Connection::open(ctx.port(), overall.within(3s));
         const std::string what = fmt::format("short connection {} of {}", i + 1, short_ones);
         c.send_all(request_line(1), overall.within(3s), what);
         expect_reply(ctx.reply(), c, 1, overall.within(3s), what);
-        attribute(c);
     }
     const pid_t top = ctx.pid();
     ::kill(top, SIGTERM);
@@ -133,8 +134,9 @@ void check_distribution(Context& ctx) {
                  : hint);
     }
     // Each worker's count: what the grader saw it serve, plus at most the
-    // connections it could not attribute and the readiness probe.
-    const std::uint64_t slack = static_cast<std::uint64_t>(unseen) + 1;
+    // connections it could not attribute, the short ones and the readiness
+    // probe.
+    const std::uint64_t slack = static_cast<std::uint64_t>(unseen + short_ones) + 1;
     std::set<pid_t> pids;
     for (const auto& [pid, count] : seen_serving) pids.insert(pid);
     for (const auto& [pid, count] : reported) pids.insert(pid);
@@ -147,16 +149,17 @@ void check_distribution(Context& ctx) {
             served += fmt::format("{}pid {}: {}", served.empty() ? "" : ", ", p, count);
         }
         fail(fmt::format("the grader saw worker pid {} serve {} of its {} connections (the "
-                         "process holding each connection's socket once its reply came), and "
-                         "the distribution lines say {}: {} (the grader saw: {}{})",
-                         pid, saw, total + short_ones, says, lines, served,
+                         "process holding each connection's socket once its reply came; {} "
+                         "short connections after them not attributed), and the distribution "
+                         "lines say {}: {} (the grader saw: {}{})",
+                         pid, saw, total, short_ones, says, lines, served,
                          unseen > 0 ? fmt::format("; {} not attributed", unseen) : ""),
              "count each connection in the slot of the worker that accepted and served it, in "
              "memory shared by all the processes; print each slot's own count and its worker's "
              "pid (the last worker of that slot)");
     }
-    ctx.log("distribution: {} (the grader saw: {} attributed, {} not)", lines,
-            total + short_ones - unseen, unseen);
+    ctx.log("distribution: {} (the grader saw: {} attributed, {} not)", lines, total - unseen,
+            unseen);
 }
 
 }  // namespace

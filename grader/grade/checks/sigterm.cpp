@@ -20,17 +20,19 @@
 // A server with threads to join (thread, prethread, reactor) also gets
 // join rounds, every third round: 32 idle clients (a pool: half as many as
 // it has threads, the others waiting for a client), and perf recording
-// (exit, exit_group, the sleeps: its system call tracepoints, where perf
-// may record) or else strace attached (close too) before the SIGTERM. perf does not stop the
-// server: one that finds strace by timing its calls, and joins only while
-// watched, is seen; and with 32 threads to end, threads that only race the
-// main thread's exit lose. A pool's or the loops' threads must each end
-// (exit) before the process's exit_group. With a thread per connection, at
-// least one per idle client must end (its exit) or at least close what it
-// served (a close of its own) before it: detached threads that the main
-// thread never waits for die in the middle of their work, killed by the
-// exit. Nor may the main thread sleep between the SIGTERM
-// and its exit (nanosleep, clock_nanosleep): detached threads and a pause
+// its system calls (close, exit, exit_group and the timed waits: its
+// tracepoints, where perf may record) or else strace attached before the
+// SIGTERM. perf does not stop the server: one that finds strace by timing
+// its calls, and joins only while watched, is seen; and with 32 threads to
+// end, threads that only race the main thread's exit lose. A pool's or the
+// loops' threads must each end (exit) before the process's exit_group.
+// With a thread per connection, at least one per idle client must end (its
+// exit) or at least close what it served (a close of its own) before it:
+// detached threads that the main thread never waits for die in the middle
+// of their work, killed by the exit. Nor may the main thread wait for time
+// alone between the SIGTERM and its exit (a sleep, a wait on no descriptor
+// with a timeout, a futex wait with one, sched_yield; not in a sanitizer
+// build, whose runtime does so at the exit): detached threads and a pause
 // long enough for them to finish is a guess, not a join. A server that
 // forks (fork, prefork, fdpass) gets reap rounds the same way, every fourth
 // round: strace on the top process (wait4, waitid, exit_group) must see it
@@ -38,7 +40,8 @@
 // left for the sandbox's init to reap were never waited for (not in an
 // ASan build: LeakSanitizer refuses to run under ptrace; the init's report
 // of orphans, every round, covers it). In rst, the client that never read
-// (every other round) must find its connection reset after the exit.
+// (every other round) must find its connection reset after the exit, and
+// no connection of a burst may end with a FIN.
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
