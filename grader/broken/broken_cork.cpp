@@ -32,6 +32,12 @@
 //   cork-no-nodelay  corks each reply right, but never turns TCP_NODELAY on
 //                 (fails uncork, which reads the option off the server's own
 //                 socket; issue 20: it had full marks)
+//   cork-fd-leak  corks right, but opens /dev/null at every 500th
+//                 connection and never closes it (fails fd-leak; issue 20:
+//                 cork had no fd-leak check, a red-team's leak had full marks)
+//   cork-thread-per-client  corks right, but serves each client on a thread
+//                 of its own: not the lab's one process with one thread
+//                 (fails architecture; issue 20: the same)
 //
 // Its tests (grader/broken/CMakeLists.txt, csd_broken_source()): each
 // `test: BUG LAB CHECK [control CHECK...]` line below makes broken-BUG and
@@ -52,11 +58,16 @@
 // test: cork-one-write-unwatched cork segments control framing uncork
 // test: cork-msg-more-unwatched cork segments control framing uncork
 // test: cork-no-nodelay cork uncork control segments framing
+// test: cork-fd-leak cork fd-leak control framing segments
+// test: cork-thread-per-client cork architecture control framing segments
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <fcntl.h>
+
 #include <string_view>
+#include <thread>
 
 #include "broken_bug.hpp"
 #include "test_server.hpp"
@@ -92,7 +103,8 @@ void serve(int fd) {
             // corked right, but a body over 64 KiB is left corked.
             const bool cork_each = flaw == "cork-bad-header" || flaw == "cork-big-stays" ||
                                    flaw == "cork-huge-stays" || flaw == "cork-no-nodelay" ||
-                                   flaw == "cork-right";
+                                   flaw == "cork-right" || flaw == "cork-fd-leak" ||
+                                   flaw == "cork-thread-per-client";
             const int zero = 0;
             if (cork_each) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
             if (flaw == "cork-one-write") {
@@ -133,14 +145,25 @@ int main(int argc, char** argv) {
         argv[0],
         "cork-none cork-forever cork-bad-header cork-one-write cork-big-stays cork-huge-stays "
         "cork-msg-more cork-fake cork-no-nodelay cork-one-write-unwatched "
-        "cork-msg-more-unwatched");
+        "cork-msg-more-unwatched cork-fd-leak cork-thread-per-client");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     const int listener = test_server::listen_on(options);
     test_server::announce(options);
+    unsigned long accepted = 0;
     while (!test_server::stop) {
         const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
+        if (bug == "cork-fd-leak" && ++accepted % 500 == 0) {
+            (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the bug: never closed
+        }
+        if (bug == "cork-thread-per-client") {
+            std::thread([fd] {
+                serve(fd);
+                ::close(fd);
+            }).detach();
+            continue;
+        }
         serve(fd);
         ::close(fd);
     }

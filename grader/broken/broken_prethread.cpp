@@ -36,7 +36,11 @@
 // test: pool-exits-unjoined prethread sigterm control pipeline
 //   -m nolock threads that wait on the listener alone (red-team, issue 20).
 // test: nolock-blind prethread sigterm control pipeline
+//   -m queue never closes a connection it served (the -m nolock default of
+//   fd-leak closes them): the mode's own path leaks (issue 20: full marks).
+// test: queue-leaks prethread modes control pipeline
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -94,6 +98,8 @@ std::string_view bug;
 //   lock-spins       -m lock: a thread that finds the mutex taken yields
 //                   and tries again at once: idle, the waiting threads
 //                   use whole CPUs and never block                      -> modes
+//   queue-leaks      -m queue: a pool thread shuts down each connection it
+//                   served and never closes it (fd-leak runs -m nolock)  -> modes
 
 /// The queue between the main thread and the pool, bounded unless the bug
 /// is unbounded-queue; any thread.
@@ -160,7 +166,7 @@ int main(int argc, char** argv) {
                               "pool-spawns spin-queue sleep-queue pool-no-wakeup "
                               "queue-per-thread queue-only pool-of-8 unbounded-queue pool-serves-8 "
                               "lock-try-sleep lock-spins lock-held-serving pool-exits-unjoined "
-                              "nolock-blind");
+                              "nolock-blind queue-leaks");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -234,6 +240,7 @@ int main(int argc, char** argv) {
                         continue;
                     }
                     (void)csd::serve_connection(fd->get());
+                    if (bug == "queue-leaks") (void)::shutdown(fd->release(), SHUT_RDWR);
                 }
             });
         }

@@ -58,6 +58,9 @@
 //   -m splice fills the pipe again while it still holds bytes the socket
 //   refused: those bytes go out twice.
 // test: sendfile-splice-refill sendfile splice-mode control pipeline
+//   Opens /dev/null at every 500th connection and never closes it (issue
+//   20: sendfile had no fd-leak check).
+// test: sendfile-fd-leak sendfile fd-leak control pipeline
 //   -m splice reads the pipe into memory and send()s it: a copy again.
 // test: sendfile-splice-reads-pipe sendfile splice-mode control pipeline
 //   A pipe per connection never closed (the fifth red-team of issue 20).
@@ -304,7 +307,7 @@ int main(int argc, char** argv) {
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
         "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short "
         "sendfile-copy-head sendfile-splice-is-sendfile sendfile-splice-refill "
-        "sendfile-splice-reads-pipe sendfile-splice-pipe-leak");
+        "sendfile-splice-reads-pipe sendfile-splice-pipe-leak sendfile-fd-leak");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",
@@ -354,9 +357,13 @@ int main(int argc, char** argv) {
     }
     const csd::Fd listener = csd::listen_tcp(options.host, options.port);
     csd::announce_listening(options.host, options.port);
+    unsigned long accepted = 0;
     for (;;) {
         csd::Accepted a = csd::accept_connection(listener.get(), csd::IoMode::nonblocking);
         if (a.status != csd::AcceptStatus::accepted) continue;
+        if (bug == "sendfile-fd-leak" && ++accepted % 500 == 0) {
+            (void)::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the bug: never closed
+        }
         if (bug == "sendfile-lseek-null") {
             serve(std::move(a.connection), file);  // one thread, one client at a time
             continue;

@@ -23,6 +23,11 @@
 //                 two tries: 1000 wakeups a second                       -> emfile
 //   emfile-spin   out of descriptors, submits the accept again at once
 //                 instead of pausing: it fails again at once, a spin      -> emfile
+//   ring-timer-4600ms  keeps a 4.6 s timeout request in its ring, again
+//                 each time it ends: a timer loop slower than idle-cpu's
+//                 window, and no timeout in its io_uring_enter()         -> idle-cpu
+//   ring-wait-4600ms  waits for completions with a 4.6 s timeout (the
+//                 timeout in io_uring_enter()'s IORING_ENTER_EXT_ARG)     -> idle-cpu
 // Out of descriptors, the others pause 100 ms (a timeout on the ring),
 // then accept again.
 // And one that is no bug, for the architecture check to pass:
@@ -51,6 +56,10 @@
 //   A pause of a millisecond: little CPU, a retry loop all the same (the
 //   fifth red-team of issue 20: full marks).
 // test: emfile-retry-1ms uring emfile control pipeline
+//   Timer loops slower than the idle window, the timer in the ring or in
+//   the wait's argument (the fifth red-team of issue 20: full marks).
+// test: ring-timer-4600ms uring idle-cpu control pipeline
+// test: ring-wait-4600ms uring idle-cpu control pipeline
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -81,6 +90,7 @@ enum Kind : std::uint64_t {
     recv_kind = 2,
     send_kind = 3,
     pause_kind = 4,
+    tick_kind = 5,
 };
 constexpr std::uint64_t kind_mask = 7;
 
@@ -103,15 +113,17 @@ class Server {
         ::io_uring_prep_poll_add(&stop, csd::stop_fd(), POLLIN);
         ::io_uring_sqe_set_data64(&stop, stop_kind);
         accept();
+        if (bug == "ring-timer-4600ms") tick();
     }
 
     void run() {
         for (;;) {
-            if (bug == "ring-timeout") {
-                __kernel_timespec tick{0, 2'000'000};
+            if (bug == "ring-timeout" || bug == "ring-wait-4600ms") {
+                __kernel_timespec limit{0, 2'000'000};
+                if (bug == "ring-wait-4600ms") limit = {4, 600'000'000};
                 io_uring_cqe* first = nullptr;
                 const int rc =
-                    ::io_uring_submit_and_wait_timeout(ring_.get(), &first, 1, &tick, nullptr);
+                    ::io_uring_submit_and_wait_timeout(ring_.get(), &first, 1, &limit, nullptr);
                 if (rc < 0 && rc != -ETIME && rc != -EINTR) csd::check_uring(rc, "wait");
             } else {
                 ring_.submit_and_wait();
@@ -146,6 +158,9 @@ class Server {
                     case pause_kind:
                         accept();
                         break;
+                    case tick_kind:
+                        tick();  // the bug: look around, then wait for the time again
+                        break;
                     case recv_kind:
                         client->receiving = false;
                         if (const int id = csd::BufferRing::buffer_id(c.flags);
@@ -178,6 +193,12 @@ class Server {
     }
 
   private:
+    void tick() {
+        io_uring_sqe& sqe = ring_.next_sqe();
+        ::io_uring_prep_timeout(&sqe, &tick_, 0, 0);
+        ::io_uring_sqe_set_data64(&sqe, tick_kind);
+    }
+
     void pause() {
         io_uring_sqe& sqe = ring_.next_sqe();
         ::io_uring_prep_timeout(&sqe, &pause_, 0, 0);
@@ -253,6 +274,7 @@ class Server {
     csd::Fd listener_;
     // Read by the kernel while a pause runs (emfile-retry-1ms: a millisecond).
     __kernel_timespec pause_{0, bug == "emfile-retry-1ms" ? 1'000'000 : 100'000'000};
+    __kernel_timespec tick_{4, 600'000'000};  // ring-timer-4600ms
     std::vector<std::unique_ptr<Client>> clients_;
 };
 
@@ -263,7 +285,7 @@ int main(int argc, char** argv) {
         argv[0],
         "ring-timeout ring-thread send-syscall pwritev2-syscall send-syscall-unwatched ring-async "
         "accept-no-rearm emfile-retry-1ms "
-        "emfile-spin recv-own-buffer");
+        "emfile-spin recv-own-buffer ring-timer-4600ms ring-wait-4600ms");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     std::thread helper;

@@ -155,7 +155,14 @@ void expect_replies_together(const ReplyFormat& format, std::vector<Connection>&
                              std::string_view what, const std::function<void()>& tick,
                              const std::function<void(const Connection&)>& complete) {
     using namespace std::chrono_literals;
+    // Bytes read on each connection so far, its header line's included.
     std::vector<std::uint64_t> got(conns.size(), 0);
+    std::vector<std::string> headers(conns.size());
+    std::vector<std::uint64_t> totals(conns.size());
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+        if (format.header_line()) headers[i] = fmt::format("{}\n", sizes[i]);
+        totals[i] = headers[i].size() + sizes[i];
+    }
     std::vector<char> buf(64 * 1024);
     auto next_tick = Deadline::Clock::now();
     for (;;) {
@@ -166,7 +173,7 @@ void expect_replies_together(const ReplyFormat& format, std::vector<Connection>&
         std::vector<pollfd> fds;
         std::vector<std::size_t> index;
         for (std::size_t i = 0; i < conns.size(); ++i) {
-            if (got[i] < sizes[i]) {
+            if (got[i] < totals[i]) {
                 fds.push_back({conns[i].fd(), POLLIN, 0});
                 index.push_back(i);
             }
@@ -174,7 +181,7 @@ void expect_replies_together(const ReplyFormat& format, std::vector<Connection>&
         if (fds.empty()) return;
         if (deadline.expired()) {
             std::uint64_t missing = 0;
-            for (std::size_t i : index) missing += sizes[i] - got[i];
+            for (std::size_t i : index) missing += totals[i] - got[i];
             fail(
                 fmt::format("{}: {} of {} replies were incomplete at the deadline ({} bytes "
                             "missing)",
@@ -186,26 +193,36 @@ void expect_replies_together(const ReplyFormat& format, std::vector<Connection>&
             if (fds[k].revents == 0) continue;
             const std::size_t i = index[k];
             const auto want =
-                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), sizes[i] - got[i]));
+                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), totals[i] - got[i]));
             const ReadResult r = conns[i].read_some(buf.data(), want, Deadline(0ms));
             const std::string label =
                 fmt::format("{}, connection {} (request {})", what, i + 1, sizes[i]);
             if (r.status == ReadStatus::data) {
-                const std::string_view chunk(buf.data(), r.bytes);
-                const std::size_t bad = format.mismatch(chunk, got[i]);
-                if (bad < chunk.size()) {
-                    fail(fmt::format("{}: reply byte {} is {}, expected {}", label, got[i] + bad,
-                                     char_text(chunk[bad]), char_text(format.byte(got[i] + bad))));
+                std::string_view chunk(buf.data(), r.bytes);
+                for (; !chunk.empty() && got[i] < headers[i].size(); ++got[i]) {
+                    if (chunk.front() != headers[i][got[i]]) {
+                        fail(
+                            fmt::format("{}: the header line \"{}\\n\" was expected, byte {} "
+                                        "is {}",
+                                        label, sizes[i], got[i], char_text(chunk.front())));
+                    }
+                    chunk.remove_prefix(1);
                 }
-                got[i] += r.bytes;
-                if (got[i] == sizes[i]) {
+                const std::uint64_t body_at = got[i] - headers[i].size();
+                const std::size_t bad = format.mismatch(chunk, body_at);
+                if (bad < chunk.size()) {
+                    fail(fmt::format("{}: reply byte {} is {}, expected {}", label, body_at + bad,
+                                     char_text(chunk[bad]), char_text(format.byte(body_at + bad))));
+                }
+                got[i] += chunk.size();
+                if (got[i] == totals[i]) {
                     if (complete) complete(conns[i]);
                     conns[i].close();  // an iterative server moves on
                 }
             } else if (r.status != ReadStatus::timeout) {
                 fail(fmt::format("{}: the server {} the connection after {} of {} reply bytes",
                                  label, r.status == ReadStatus::eof ? "closed" : "reset", got[i],
-                                 sizes[i]));
+                                 totals[i]));
             }
         }
     }

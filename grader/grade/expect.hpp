@@ -93,8 +93,8 @@ void expect_closed(Connection& conn, Deadline deadline, std::string_view after);
 void fetch(const ReplyFormat& format, std::uint16_t port, std::uint64_t n, Deadline deadline,
            std::string_view what);
 
-/// Reads the replies of @p sizes[i] bytes in @p format (no header line) on
-/// @p conns[i] all at once
+/// Reads the replies of @p sizes[i] bytes in @p format (each after its
+/// header line, when the format has one) on @p conns[i] all at once
 /// (poll), checking every byte, until all are complete or @p deadline;
 /// calls @p tick first and then about every 20 ms (to sample /proc while
 /// the server is busy). Each connection is closed once its reply is

@@ -70,6 +70,10 @@ std::vector<int> fds_in_pollfds(std::string_view bytes, short events) {
 
 namespace {
 
+// io_uring_enter()'s IORING_ENTER_EXT_ARG: its argument is a struct
+// io_uring_getevents_arg, which may carry a timeout.
+constexpr std::uint64_t io_uring_enter_ext_arg = 1U << 3;
+
 // The timeout in the two 8-byte words at @p address (a timespec when
 // @p nanos, else a timeval), in ms; nullopt when unreadable.
 std::optional<double> time_at(std::uint64_t address, bool nanos, const Readers& from) {
@@ -114,6 +118,17 @@ void set_timeout(TaskWait& w, const std::string& c, const std::vector<std::uint6
     } else if ((c == "select" || c == "pselect6") && a.size() >= 5 && a[4] != 0) {
         timed = true;
         ms = time_at(a[4], c == "pselect6", from);
+    } else if (c == "io_uring_enter" && a.size() >= 5 && (a[3] & io_uring_enter_ext_arg) != 0 &&
+               a[4] != 0 && from.memory) {
+        // struct io_uring_getevents_arg: its timespec's address at byte 16.
+        if (const auto arg = from.memory(a[4], 24); arg && arg->size() >= 24) {
+            std::uint64_t ts = 0;
+            std::memcpy(&ts, arg->data() + 16, sizeof ts);
+            if (ts != 0) {
+                timed = true;
+                ms = time_at(ts, true, from);
+            }
+        }
     }
     if (!timed) return;
     w.timeout_ms = ms;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "procfs.hpp"
+#include "ring_timers.hpp"
 #include "sandbox.hpp"
 #include "timing.hpp"
 #include "waits.hpp"
@@ -41,6 +42,11 @@ std::string sleeping_thread(pid_t root) {
                     "(/proc/{}/task/{}/syscall)",
                     tid, pid, procfs::thread_name(pid, tid), w.text(), w.timeout, pid, tid);
             }
+        }
+        // An io_uring loop's timer is an entry of its ring, not an argument.
+        if (const std::string timer = ring_timers::queued_timeout(pid, min_idle_timeout_ms);
+            !timer.empty()) {
+            return fmt::format("process {} has {}", pid, timer);
         }
     }
     return {};

@@ -61,9 +61,12 @@ inline constexpr double min_idle_timeout_ms = 60'000;
 /// clock_nanosleep) now, or in a wait whose timeout is under
 /// min_idle_timeout_ms, as "thread 12 of process 10 (\"name\") sleeps in
 /// clock_nanosleep" or "... waits in poll on fd 3 with a timeout of 4600
-/// ms": an idle server's threads wait for their work, never for time to
-/// pass. "" when none is; the same exclusions as snapshot(). Not for a
-/// ThreadSanitizer build, whose own thread sleeps.
+/// ms", or a process of it whose io_uring holds a timer of under
+/// min_idle_timeout_ms (ring_timers::queued_timeout(), "process 10 has an
+/// IORING_OP_TIMEOUT of 4600 ms ..."): an idle server's threads wait for
+/// their work, never for time to pass. "" when none is; the same
+/// exclusions as snapshot(). Not for a ThreadSanitizer build, whose own
+/// thread sleeps.
 [[nodiscard]] std::string sleeping_thread(pid_t root);
 
 /// "thread 12 of process 10 (\"csd-loop\") woke up 5 times in 2.00 s

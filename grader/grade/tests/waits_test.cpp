@@ -160,3 +160,31 @@ TEST_CASE("timeouts: a wait that ends by itself, and one that does not") {
     CHECK(describe(sample(SYS_futex, {0x2000, 128 | 9, 7, 0x3000}), none).timeout ==
           "a futex wait with a timeout");
 }
+
+TEST_CASE("timeouts: io_uring_enter's IORING_ENTER_EXT_ARG, with a timespec or none") {
+    // struct io_uring_getevents_arg at 0x1000, its timespec at 0x2000.
+    std::string arg(24, '\0');
+    const std::uint64_t ts_address = 0x2000;
+    std::memcpy(arg.data() + 16, &ts_address, 8);
+    std::string ts(16, '\0');
+    const std::int64_t sec = 4;
+    const std::int64_t nsec = 600'000'000;
+    std::memcpy(ts.data(), &sec, 8);
+    std::memcpy(ts.data() + 8, &nsec, 8);
+    Readers r;
+    r.memory = [&](std::uint64_t address, std::size_t size) -> std::optional<std::string> {
+        if (address == 0x1000 && size <= arg.size()) return arg.substr(0, size);
+        if (address == 0x2000 && size <= ts.size()) return ts.substr(0, size);
+        return std::nullopt;
+    };
+    // io_uring_enter(fd, to_submit, min_complete, flags, arg, argsz): GETEVENTS | EXT_ARG.
+    const auto w = describe(sample(SYS_io_uring_enter, {4, 0, 1, 1 | 8, 0x1000, 24}), r);
+    CHECK(w.timeout == "a timeout of 4600 ms");
+    REQUIRE(w.timeout_ms);
+    CHECK(*w.timeout_ms == doctest::Approx(4600));
+    // Without EXT_ARG the argument is a signal mask: no timeout.
+    CHECK(describe(sample(SYS_io_uring_enter, {4, 0, 1, 1, 0x1000, 8}), r).timeout.empty());
+    // EXT_ARG with no timespec: a wait with no timeout.
+    std::memset(arg.data() + 16, 0, 8);
+    CHECK(describe(sample(SYS_io_uring_enter, {4, 0, 1, 1 | 8, 0x1000, 24}), r).timeout.empty());
+}
