@@ -78,20 +78,28 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sqe_arrays(std::string_view
     return out;
 }
 
-std::string queued_timeout(pid_t pid, double below_ms) {
+std::vector<std::string> sqe_array_bytes(pid_t pid) {
     std::ifstream in(fmt::format("/proc/{}/maps", pid));
     if (!in) return {};
     std::stringstream maps;
     maps << in.rdbuf();
+    std::vector<std::string> out;
+    for (const auto& [begin, end] : sqe_arrays(maps.str())) {
+        // A few pages: an SQE array holds at most 32768 entries of 64 bytes.
+        if (end <= begin || end - begin > (std::uint64_t{64} << 15)) continue;
+        if (auto bytes = procfs::read_memory(pid, begin, static_cast<std::size_t>(end - begin))) {
+            out.push_back(std::move(*bytes));
+        }
+    }
+    return out;
+}
+
+std::string queued_timeout(pid_t pid, double below_ms) {
     const MemoryReader memory = [pid](std::uint64_t address, std::size_t size) {
         return procfs::read_memory(pid, address, size);
     };
-    for (const auto& [begin, end] : sqe_arrays(maps.str())) {
-        // One page or a few: an SQE array holds at most 32768 entries.
-        if (end <= begin || end - begin > (std::uint64_t{64} << 16)) continue;
-        const auto sqes = memory(begin, static_cast<std::size_t>(end - begin));
-        if (!sqes) continue;
-        for (const Timer& t : timeouts_in_sqes(*sqes, memory)) {
+    for (const std::string& sqes : sqe_array_bytes(pid)) {
+        for (const Timer& t : timeouts_in_sqes(sqes, memory)) {
             if (!t.ms) continue;
             double ms = *t.ms;
             if (t.absolute) {
@@ -103,8 +111,8 @@ std::string queued_timeout(pid_t pid, double below_ms) {
             if (std::fabs(ms) >= below_ms) continue;
             return fmt::format(
                 "an IORING_OP_TIMEOUT of {}{:.0f} ms in its io_uring's submission queue (slot {} "
-                "of the SQE array mapped at {:#x}, /proc/{}/maps)",
-                t.absolute ? "(absolute, from now) " : "", ms, t.slot, begin, pid);
+                "of its SQE array, /proc/{}/maps and mem)",
+                t.absolute ? "(absolute, from now) " : "", ms, t.slot, pid);
         }
     }
     return {};

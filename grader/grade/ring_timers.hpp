@@ -7,8 +7,9 @@
 /// completion or such a timeout is a timer loop, whatever its system call
 /// shows: the timeout is in the ring, not in the call's arguments.
 ///
-/// timeouts_in_sqes() is pure (its memory reader is given); queued_timeout()
-/// reads /proc. Usable from any thread.
+/// timeouts_in_sqes() and sqe_arrays() are pure (their input is given);
+/// sqe_array_bytes() and queued_timeout() read /proc. Usable from any
+/// thread.
 
 #include <sys/types.h>
 
@@ -47,6 +48,12 @@ struct Timer {
 /// parsed from the text of its maps.
 [[nodiscard]] std::vector<std::pair<std::uint64_t, std::uint64_t>> sqe_arrays(
     std::string_view maps);
+
+/// The bytes of every SQE array process @p pid mapped (sqe_arrays() of its
+/// /proc/PID/maps, read through /proc/PID/mem; an array that cannot be
+/// read is left out). Entries stay in the array once consumed, so after a
+/// few clients it shows what the server submits.
+[[nodiscard]] std::vector<std::string> sqe_array_bytes(pid_t pid);
 
 /// A timer of under @p below_ms in a ring of @p pid (relative, or absolute
 /// and within @p below_ms of now, before or after), as "an

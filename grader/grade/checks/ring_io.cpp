@@ -8,16 +8,14 @@
 #include <linux/io_uring.h>
 
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "checks.hpp"
 #include "expect.hpp"
 #include "perf_calls.hpp"
-#include "procfs.hpp"
+#include "ring_timers.hpp"
 #include "strace_text.hpp"
 #include "trace.hpp"
 
@@ -43,30 +41,15 @@ const std::vector<std::string> perf_traced{
     "sendmsg", "sendmmsg",   "sendfile64",  "splice",      "select",  "pselect6", "poll",
     "ppoll",   "epoll_wait", "epoll_pwait", "epoll_pwait2"};
 
-// The submission queue entries of every ring of @p pid: the SQE arrays it
-// mapped from its io_uring descriptors (offset IORING_OFF_SQES in
-// /proc/PID/maps), read from /proc/PID/mem. Entries stay in the array once
-// consumed, so after a few clients it shows what the server submits.
+// The submission queue entries of every ring of @p pid
+// (ring_timers::sqe_array_bytes()).
 std::vector<io_uring_sqe> submitted_entries(pid_t pid) {
     std::vector<io_uring_sqe> out;
-    std::ifstream maps(fmt::format("/proc/{}/maps", pid));
-    for (std::string line; std::getline(maps, line);) {
-        if (line.find("anon_inode:[io_uring]") == std::string::npos) continue;
-        std::istringstream fields(line);
-        std::string range;
-        std::string perms;
-        std::string offset;
-        fields >> range >> perms >> offset;
-        if (std::stoull(offset, nullptr, 16) != IORING_OFF_SQES) continue;
-        const auto dash = range.find('-');
-        const std::uint64_t start = std::stoull(range.substr(0, dash), nullptr, 16);
-        const std::uint64_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
-        const auto bytes = procfs::read_memory(pid, start, end - start);
-        if (!bytes) continue;
-        for (std::size_t at = 0; at + sizeof(io_uring_sqe) <= bytes->size();
+    for (const std::string& bytes : ring_timers::sqe_array_bytes(pid)) {
+        for (std::size_t at = 0; at + sizeof(io_uring_sqe) <= bytes.size();
              at += sizeof(io_uring_sqe)) {
             io_uring_sqe e{};
-            std::memcpy(&e, bytes->data() + at, sizeof e);
+            std::memcpy(&e, bytes.data() + at, sizeof e);
             out.push_back(e);
         }
     }
