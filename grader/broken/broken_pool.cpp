@@ -28,6 +28,8 @@
 //   supervisor-polls      the parent looks for dead workers every 600 ms
 //                         (waitpid WNOHANG, then a sleep) instead of waiting
 //                         for SIGCHLD or SIGTERM: little CPU, a timer loop
+//   wakeups-not-counted   the report says 0 useless wakeups whatever the
+//                         workers met: -m select's herd goes unseen -> distribution
 // and one name that is no bug: broken-correct-variant does every mode
 // another valid way (plain accept() without flags, open file description
 // locks F_OFD_SETLKW on each worker's own open of the lock file, pselect(),
@@ -54,6 +56,9 @@
 //   Each count carried in 8 bits, as an exit status would (a red-team's
 //   cheat had full marks: no worker served more than 255).
 // test: counts-in-a-byte prefork distribution control pipeline
+//   Useless wakeups always 0 in the report (issue 20: a made-up report had
+//   full marks; distribution runs -m select to see the herd counted).
+// test: wakeups-not-counted prefork distribution control pipeline
 //   Each worker has one thread, however many clients it serves.
 // test: thread-per-client prefork architecture control pipeline
 // test: pool-of-4 prefork architecture control pipeline
@@ -93,6 +98,8 @@ std::string_view bug;
 
 /// Connections per worker slot, shared unless the bug is private-counters.
 std::atomic<std::uint64_t>* counters = nullptr;
+/// Useless wakeups per worker slot (an accept that found no connection), shared.
+std::atomic<std::uint64_t>* wakeups = nullptr;
 
 /// The -m mode (accept, lock, fcntl, reuseport, select, epoll, epoll-exclusive).
 std::string mode;
@@ -188,6 +195,7 @@ csd::Accepted accept_plainly(int listener) {
         csd::Accepted accepted = variant && mode == "accept" ? accept_plainly(listener)
                                                              : csd::accept_connection(listener);
         if (bug != "lock-while-serving") set_lock(F_UNLCK);
+        if (!accepted.connection) wakeups[slot].fetch_add(1);
         if (accepted.connection) {
             counters[bug == "counts-in-slot-0" ? 0 : slot].fetch_add(1);
             if (bug == "thread-per-client") {
@@ -209,7 +217,8 @@ int main(int argc, char** argv) {
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 counts-in-a-byte "
-        "thread-per-client pool-of-4 pool-capped-4 correct-variant stop-no-wait supervisor-polls");
+        "thread-per-client pool-of-4 pool-capped-4 correct-variant stop-no-wait supervisor-polls "
+        "wakeups-not-counted");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
@@ -234,13 +243,14 @@ int main(int argc, char** argv) {
     const auto n = static_cast<std::size_t>(bug == "pool-of-4"       ? 4
                                             : bug == "pool-capped-4" ? std::min(options.workers, 4)
                                                                      : options.workers);
-    const std::size_t bytes = n * sizeof(std::atomic<std::uint64_t>);
+    const std::size_t bytes = 2 * n * sizeof(std::atomic<std::uint64_t>);
     void* memory = bug == "private-counters"
                        ? ::operator new(bytes)
                        : csd::check_mmap(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0),
                                          "mmap");
-    counters = new (memory) std::atomic<std::uint64_t>[n] {};
+    counters = new (memory) std::atomic<std::uint64_t>[2 * n] {};
+    wakeups = counters + n;
     lock_file = csd::check(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), "open");
     mutex = static_cast<pthread_mutex_t*>(
         csd::check_mmap(::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,
@@ -289,7 +299,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < n; ++i) {
         const auto count = counters[i].load();
         std::cout << "worker " << i << " pid " << last[i] << " connections "
-                  << (bug == "counts-in-a-byte" ? count & 0xff : count) << " useless-wakeups 0\n";
+                  << (bug == "counts-in-a-byte" ? count & 0xff : count) << " useless-wakeups "
+                  << (bug == "wakeups-not-counted" ? 0 : wakeups[i].load()) << '\n';
     }
     std::cout << std::flush;
     return 0;

@@ -28,6 +28,11 @@
 //                 window, and no timeout in its io_uring_enter()         -> idle-cpu
 //   ring-wait-4600ms  waits for completions with a 4.6 s timeout (the
 //                 timeout in io_uring_enter()'s IORING_ENTER_EXT_ARG)     -> idle-cpu
+//   accept-single-shot  one single-shot accept request, submitted again
+//                 after each connection                                  -> ring-io
+//   no-stop-poll  no request on the stop descriptor: the loop looks at the
+//                 stop flag before io_uring_enter() and counts on EINTR
+//                 (a signal between the two is missed)                   -> ring-io
 // Out of descriptors, the others pause 100 ms (a timeout on the ring),
 // then accept again.
 // And one that is no bug, for the architecture check to pass:
@@ -60,6 +65,10 @@
 //   the wait's argument (the fifth red-team of issue 20: full marks).
 // test: ring-timer-4600ms uring idle-cpu control pipeline
 // test: ring-wait-4600ms uring idle-cpu control pipeline
+//   Not the handout's first requests (the sixth red-team of issue 20: full
+//   marks): seen in the SQE array of a fresh ring.
+// test: accept-single-shot uring ring-io control pipeline
+// test: no-stop-poll uring ring-io control pipeline
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -109,15 +118,18 @@ struct alignas(8) Client {
 class Server {
   public:
     explicit Server(csd::Fd listener) : ring_(256), listener_(std::move(listener)) {
-        io_uring_sqe& stop = ring_.next_sqe();
-        ::io_uring_prep_poll_add(&stop, csd::stop_fd(), POLLIN);
-        ::io_uring_sqe_set_data64(&stop, stop_kind);
+        if (bug != "no-stop-poll") {
+            io_uring_sqe& stop = ring_.next_sqe();
+            ::io_uring_prep_poll_add(&stop, csd::stop_fd(), POLLIN);
+            ::io_uring_sqe_set_data64(&stop, stop_kind);
+        }
         accept();
         if (bug == "ring-timer-4600ms") tick();
     }
 
     void run() {
         for (;;) {
+            if (bug == "no-stop-poll" && csd::stop_requested()) return;  // the bug: a window
             if (bug == "ring-timeout" || bug == "ring-wait-4600ms") {
                 __kernel_timespec limit{0, 2'000'000};
                 if (bug == "ring-wait-4600ms") limit = {4, 600'000'000};
@@ -207,7 +219,11 @@ class Server {
 
     void accept() {
         io_uring_sqe& sqe = ring_.next_sqe();
-        ::io_uring_prep_multishot_accept(&sqe, listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (bug == "accept-single-shot") {
+            ::io_uring_prep_accept(&sqe, listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        } else {
+            ::io_uring_prep_multishot_accept(&sqe, listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        }
         ::io_uring_sqe_set_data64(&sqe, accept_kind);
     }
 
@@ -285,7 +301,8 @@ int main(int argc, char** argv) {
         argv[0],
         "ring-timeout ring-thread send-syscall pwritev2-syscall send-syscall-unwatched ring-async "
         "accept-no-rearm emfile-retry-1ms "
-        "emfile-spin recv-own-buffer ring-timer-4600ms ring-wait-4600ms");
+        "emfile-spin recv-own-buffer ring-timer-4600ms ring-wait-4600ms accept-single-shot "
+        "no-stop-poll");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});
     std::thread helper;

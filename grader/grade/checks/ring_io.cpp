@@ -7,6 +7,7 @@
 
 #include <linux/io_uring.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -15,6 +16,7 @@
 #include "checks.hpp"
 #include "expect.hpp"
 #include "perf_calls.hpp"
+#include "procfs.hpp"
 #include "ring_timers.hpp"
 #include "strace_text.hpp"
 #include "trace.hpp"
@@ -184,7 +186,71 @@ void require_no_socket_calls_unwatched(Context& ctx) {
 // ring-io (uring): while 31 clients are served, recorded by perf and then
 // traced by strace, the server makes no accept, read, recv, write, send or
 // wait call on a socket itself: all of them are ring requests.
+// The first requests of a fresh ring (the handout's step 2), read in its
+// SQE array right after the start: the accept is one multishot request
+// (not one request per client), and a request waits on the stop
+// descriptor (a poll, or a read, of csd::stop_fd()), so that SIGTERM
+// arrives as a completion. A loop that instead looks at a flag before
+// io_uring_enter() sleeps on when the signal comes between the two.
+void require_first_requests(Context& ctx) {
+    const Readiness ready = ctx.server().start(5s, ctx.server().args());
+    if (!ready.accepting) fail("restarting the server for a fresh ring: " + ready.problem);
+    const auto entries = submitted_entries(ctx.pid());
+    if (entries.empty()) {
+        ctx.log("first requests not checked: no SQE array readable in /proc/{}/maps and mem",
+                ctx.pid());
+        return;
+    }
+    const auto fds = procfs::open_fds(ctx.pid());
+    const auto waits_for_stop = [&](const io_uring_sqe& e) {
+        if (e.opcode != IORING_OP_POLL_ADD && e.opcode != IORING_OP_READ &&
+            e.opcode != IORING_OP_READV) {
+            return false;
+        }
+        if ((e.flags & IOSQE_FIXED_FILE) != 0) return true;  // a registered file: not told
+        return std::any_of(fds.begin(), fds.end(), [&](const procfs::FdInfo& f) {
+            return f.fd == e.fd &&
+                   (f.target == "anon_inode:[eventfd]" || f.target == "anon_inode:[signalfd]" ||
+                    f.target.starts_with("pipe:"));
+        });
+    };
+    int accepts = 0;
+    int single = 0;
+    bool stop_wait = false;
+    for (const auto& e : entries) {
+        if (e.opcode == IORING_OP_ACCEPT) {
+            ++accepts;
+            if ((e.ioprio & IORING_ACCEPT_MULTISHOT) == 0) ++single;
+        }
+        stop_wait = stop_wait || waits_for_stop(e);
+    }
+    ctx.log(
+        "ring-io: a fresh ring holds {} accept requests ({} single-shot); a request on the "
+        "stop descriptor: {}",
+        accepts, single, stop_wait ? "yes" : "no");
+    if (single > 0) {
+        fail(fmt::format("after a fresh start and one client, {} of the {} accept requests in the "
+                         "server's ring are single-shot (no IORING_ACCEPT_MULTISHOT; its SQE "
+                         "array, /proc/{}/maps and mem)",
+                         single, accepts, ctx.pid()),
+             "submit the accept once, as one multishot request (io_uring_prep_multishot_accept), "
+             "which completes once per connection; submit it again only when a completion "
+             "comes without IORING_CQE_F_MORE");
+    }
+    if (!stop_wait) {
+        fail(fmt::format("after a fresh start, no request in the server's ring waits on the stop "
+                         "descriptor (a poll or a read of an eventfd; none of the {} slots of "
+                         "its SQE array, /proc/{}/maps and mem)",
+                         entries.size(), ctx.pid()),
+             "submit a poll request for input on csd::stop_fd() at start "
+             "(io_uring_prep_poll_add): SIGTERM then ends the wait as a completion. A flag "
+             "looked at before io_uring_enter() misses a signal that comes between the look "
+             "and the wait, and the loop sleeps on");
+    }
+}
+
 void check_ring_io(Context& ctx) {
+    require_first_requests(ctx);
     require_no_socket_calls_unwatched(ctx);
     Strace trace(ctx.pid(), std::string(traced) + tracer_probe_calls);
     if (!trace.attached()) {
@@ -217,7 +283,8 @@ CSD_CHECK(ring_io) {
     return {"ring-io",
             10,
             check_ring_io,
-            "uring: while 31 clients are served, recorded by perf's system call tracepoints "
+            "uring: a fresh ring holds one multishot accept and a request on the stop "
+            "descriptor; while 31 clients are served, recorded by perf's system call tracepoints "
             "(where perf may record) and again with strace attached, the server makes no accept, "
             "read, recv, write, send (preadv2, pwritev2 ...) or wait call on a socket itself",
             "submit every accept, recv and send as a ring request (io_uring_prep_multishot_accept, "
