@@ -39,6 +39,9 @@
 //   -m queue never closes a connection it served (the -m nolock default of
 //   fd-leak closes them): the mode's own path leaks (issue 20: full marks).
 // test: queue-leaks prethread modes control pipeline
+//   A full queue waited out by sleeps (the sixth red-team of issue 20:
+//   full marks).
+// test: full-queue-sleeps prethread stalled control pipeline
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,6 +103,8 @@ std::string_view bug;
 //                   use whole CPUs and never block                      -> modes
 //   queue-leaks      -m queue: a pool thread shuts down each connection it
 //                   served and never closes it (fd-leak runs -m nolock)  -> modes
+//   full-queue-sleeps  the queue full, the acceptor sleeps 20 ms and looks
+//                   again instead of waiting for room                   -> stalled
 
 /// The queue between the main thread and the pool, bounded unless the bug
 /// is unbounded-queue; any thread.
@@ -108,7 +113,14 @@ class Queue {
     void push(csd::Fd fd) {
         {
             std::unique_lock lock(mutex_);
-            if (bug != "unbounded-queue") {
+            if (bug == "full-queue-sleeps") {
+                // The bug: no wait for room, a look every 20 ms.
+                while (!closed_ && queue_.size() >= bound) {
+                    lock.unlock();
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                    lock.lock();
+                }
+            } else if (bug != "unbounded-queue") {
                 room_.wait(lock, [this] { return closed_ || queue_.size() < bound; });
             }
             if (closed_) return;
@@ -166,7 +178,7 @@ int main(int argc, char** argv) {
                               "pool-spawns spin-queue sleep-queue pool-no-wakeup "
                               "queue-per-thread queue-only pool-of-8 unbounded-queue pool-serves-8 "
                               "lock-try-sleep lock-spins lock-held-serving pool-exits-unjoined "
-                              "nolock-blind queue-leaks");
+                              "nolock-blind queue-leaks full-queue-sleeps");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,

@@ -17,6 +17,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "idle_watch.hpp"
 #include "models.hpp"
 #include "procfs.hpp"
 #include "worker_pool.hpp"
@@ -41,6 +42,32 @@ constexpr const char* stalled_thread_hint =
     "thread pops it), not to each thread in turn, and hold no lock while you serve";
 
 // stalled: with -n workers, n-1 stalled clients do not stop the n-th.
+// With every worker busy and the clients waiting, no thread of the server
+// may wait for time to pass: an acceptor whose queue is full waits for
+// room (a condition variable a pool thread signals), a parent with no
+// free worker waits for one to say it is done; one that sleeps a little
+// and looks again is a polling loop. Five looks at /proc/TID/syscall,
+// 40 ms apart (idle_watch::sleeping_thread(); not under ThreadSanitizer,
+// whose own thread sleeps).
+void require_waiting_for_room(Context& ctx, int n, std::string_view unit) {
+    if (procfs::runs_tsan(ctx.pid())) return;
+    for (int look = 0; look < 5; ++look) {
+        if (look > 0) std::this_thread::sleep_for(scaled(40ms));
+        const std::string sleeper = idle_watch::sleeping_thread(ctx.pid());
+        if (sleeper.empty()) continue;
+        fail(fmt::format("while all {} {} were busy with stalled clients and more clients "
+                         "waited, {}: it waits for time to pass, not for a {} to be free",
+                         n, unit, sleeper, unit == "threads" ? "thread" : "worker"),
+             unit == "threads"
+                 ? "when the queue is full, the acceptor waits for room on a condition variable "
+                   "that a pool thread signals when it takes a connection; sleeping and looking "
+                   "again is a polling loop"
+                 : "with no worker free, wait for one to be free (its message on its channel, "
+                   "the accept lock, a child's exit) with no timeout; sleeping and looking "
+                   "again is a polling loop");
+    }
+}
+
 void check_stalled(Context& ctx) {
     const int n = pool_size(ctx);
     // A pool of threads (prethread) or of processes (prefork, fdpass).
@@ -119,6 +146,7 @@ void check_stalled(Context& ctx) {
     }
     ctx.log("{} clients came while all {} {} were busy: the server accepted {} of them",
             waiting_clients, n, unit, accepted);
+    require_waiting_for_room(ctx, n, unit);
     // And served none of them: each worker serves one client at a time, so
     // a pool of n busy with n clients has no one to serve another (a worker
     // that multiplexes clients, or a thread it starts per client, bounds
@@ -176,7 +204,7 @@ CSD_CHECK(stalled) {
             "with -n N workers, N-1 clients that sent half a request do not stop N more, one after "
             "another, from being served; with all N busy, the server accepts at most 64 of 100 "
             "more clients (the rest wait in the kernel), answers none of them while the N are "
-            "busy, and serves them all later",
+            "busy (and no thread of it sleeps meanwhile), and serves them all later",
             "each worker serves one client at a time, so N workers serve N clients at once; hold "
             "nothing the other workers wait for (the accept lock) while you serve",
             {"cpu"}};
