@@ -16,6 +16,10 @@
 //   fdpass-leaks-channel  the same as fdpass, but when a worker dies (it is
 //                  replaced, as in every fdpass model) the parent never closes
 //                  the dead worker's channel
+//   fdpass-pidfd   the same as fdpass, but no SCM_RIGHTS: the parent sends a
+//                  socket's number, the worker copies the socket out of the
+//                  parent with pidfd_getfd() and says so, then the parent
+//                  closes its copy (the sixth red-team of issue 20: full marks)
 //   fork           a new child per connection
 //   thread         a new (detached) thread per connection, waited for at the
 //                  stop
@@ -23,7 +27,11 @@
 // Every one stops on SIGTERM within 2 s and exits 0 with its children reaped.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -142,7 +150,19 @@ void start_fdpass_worker(FdpassPool& pool, std::size_t slot, int listener) {
         }
         ::close(pair[0]);
         for (;;) {
-            const int fd = recv_fd(pair[1]);
+            int fd = -1;
+            if (design == "fdpass-pidfd") {
+                // A number, not a descriptor: copied out of the parent.
+                int number = -1;
+                if (::recv(pair[1], &number, sizeof number, 0) != sizeof number) return;
+                const auto pidfd = static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0));
+                if (pidfd >= 0) fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, number, 0));
+                if (pidfd >= 0) ::close(pidfd);
+                const char done = 1;
+                (void)::send(pair[1], &done, 1, 0);
+            } else {
+                fd = recv_fd(pair[1]);
+            }
             if (fd < 0) return;
             serve(fd);
             ::close(fd);
@@ -159,6 +179,8 @@ void start_fdpass_worker(FdpassPool& pool, std::size_t slot, int listener) {
 }
 
 int run_fdpass(int listener, int n) {
+    // fdpass-pidfd: the workers may copy descriptors out of the parent.
+    if (design == "fdpass-pidfd") (void)::prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
     FdpassPool pool;
     for (int i = 0; i < n; ++i) start_fdpass_worker(pool, pool.children.size(), listener);
     std::vector<int> kept;  // fdpass-keeps only
@@ -177,7 +199,14 @@ int run_fdpass(int listener, int n) {
         }
         const int fd = accept_within_100ms(listener);
         if (fd < 0) continue;
-        (void)send_fd(pool.channels[next], fd);
+        if (design == "fdpass-pidfd") {
+            char done = 0;
+            if (::send(pool.channels[next], &fd, sizeof fd, 0) == sizeof fd) {
+                (void)::recv(pool.channels[next], &done, 1, 0);  // copied: let go
+            }
+        } else {
+            (void)send_fd(pool.channels[next], fd);
+        }
         next = (next + 1) % pool.channels.size();
         if (design == "fdpass-keeps") {
             kept.push_back(fd);
@@ -256,7 +285,7 @@ int main(int argc, char** argv) {
         broken::bug_from_name(argv[0],
                               "prefork prefork-leaks reuseport reuseport-forks "
                               "reuseport-parent-listens fdpass fdpass-keeps fdpass-shares-channels "
-                              "fdpass-leaks-channel fork thread "
+                              "fdpass-leaks-channel fdpass-pidfd fork thread "
                               "prethread",
                               "model-");
     const Options o = parse(argc, argv);
@@ -268,7 +297,8 @@ int main(int argc, char** argv) {
     if (design == "prefork" || design == "prefork-leaks") {
         status = run_prefork(listener, o.workers);
     } else if (design == "fdpass" || design == "fdpass-keeps" ||
-               design == "fdpass-shares-channels" || design == "fdpass-leaks-channel") {
+               design == "fdpass-shares-channels" || design == "fdpass-leaks-channel" ||
+               design == "fdpass-pidfd") {
         status = run_fdpass(listener, o.workers);
     } else if (design == "fork") {
         status = run_fork(listener);

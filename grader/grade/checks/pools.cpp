@@ -18,6 +18,8 @@
 #include "procfs.hpp"
 #include "reply_writers.hpp"
 #include "request_wakeups.hpp"
+#include "strace_text.hpp"
+#include "trace.hpp"
 #include "worker_pool.hpp"
 
 namespace csd::grade {
@@ -472,6 +474,42 @@ void check_process_pool(Context& ctx) {
     }
 }
 
+// The parent passes each connection in an SCM_RIGHTS message (sendmsg's
+// ancillary data), the lesson of fdpass: with strace on the parent while
+// @p n clients come one after another, at least @p n of its sendmsg calls
+// carry one. A parent that sends a descriptor's number for a worker to
+// copy with pidfd_getfd() serves the same bytes without it. Where strace
+// cannot attach, left out.
+void require_scm_rights(Context& ctx, int n, const std::string& hint) {
+    Strace trace(ctx.pid(), "sendmsg,sendmmsg");
+    if (!trace.attached()) {
+        ctx.log("SCM_RIGHTS not checked: {}", trace.why_not());
+        return;
+    }
+    const Deadline overall(30s);
+    try {
+        for (int i = 1; i <= n; ++i) {
+            fetch(
+                ctx.reply(), ctx.port(), 4000, overall.within(3s),
+                fmt::format("client {} of {}, one after another, with strace on the parent", i, n));
+        }
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const std::string text = trace.finish();
+    int passed = 0;
+    for (const StraceCall& c : parse_strace(text)) {
+        if (c.args.find("SCM_RIGHTS") != std::string::npos) ++passed;
+    }
+    ctx.log("{} of the parent's sendmsg calls carried SCM_RIGHTS for {} clients", passed, n);
+    if (passed >= n) return;
+    fail(fmt::format("with strace on the parent (pid {}) while {} clients came one after "
+                     "another, {} of its sendmsg calls carried a descriptor (SCM_RIGHTS)",
+                     ctx.pid(), n, passed),
+         hint);
+}
+
 void check_descriptor_passing(Context& ctx) {
     const int n = worker_pool::pool_size(ctx);
     const auto workers = require_workers(ctx, n, "idle, before any client", fdpass_hint);
@@ -481,6 +519,7 @@ void check_descriptor_passing(Context& ctx) {
         require_same_workers(ctx, workers, fmt::format("with {} connections held open", n),
                              fdpass_hint);
     }
+    require_scm_rights(ctx, n, fdpass_hint);
     const std::string during =
         fmt::format("while {} clients and then 20 more asked for 4000 bytes", 2 * n);
     burst(ctx, n, during, [&] { require_same_workers(ctx, workers, during, fdpass_hint); });
