@@ -58,6 +58,9 @@
 //   -m splice fills the pipe again while it still holds bytes the socket
 //   refused: those bytes go out twice.
 // test: sendfile-splice-refill sendfile splice-mode control pipeline
+//   One pipe for every connection, the bytes a socket refused thrown into
+//   /dev/null (the sixth red-team of issue 20: full marks).
+// test: sendfile-splice-one-pipe sendfile splice-mode control pipeline
 //   Opens /dev/null at every 500th connection and never closes it (issue
 //   20: sendfile had no fd-leak check).
 // test: sendfile-fd-leak sendfile fd-leak control pipeline
@@ -82,6 +85,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -173,6 +177,34 @@ struct Pipe {
 /// -m splice: up to @p count bytes of the file from @p at through the
 /// thread's pipe; returns what send_piece() does.
 long splice_piece(int sock, const File& file, std::uint64_t at, std::size_t count) {
+    if (bug == "sendfile-splice-one-pipe") {
+        // One pipe for every connection; what the socket refuses is thrown
+        // into /dev/null and read from the file again next time.
+        static std::mutex mutex;
+        static Pipe shared;
+        static csd::Fd devnull;
+        const std::lock_guard lock(mutex);
+        if (!shared.read_end) {
+            std::array<int, 2> ends{};
+            if (::pipe2(ends.data(), O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+            shared.read_end = csd::Fd(ends[0]);
+            shared.write_end = csd::Fd(ends[1]);
+            devnull = csd::Fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+        }
+        loff_t offset = static_cast<loff_t>(at);
+        const ssize_t in =
+            ::splice(file.fd, &offset, shared.write_end.get(), nullptr, count, SPLICE_F_NONBLOCK);
+        if (in <= 0) return in < 0 && errno != EAGAIN && errno != EINTR ? -1 : 0;
+        ssize_t n = ::splice(shared.read_end.get(), nullptr, sock, nullptr,
+                             static_cast<std::size_t>(in), SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) return -1;
+        n = std::max<ssize_t>(n, 0);
+        if (n < in) {
+            (void)::splice(shared.read_end.get(), nullptr, devnull.get(), nullptr,
+                           static_cast<std::size_t>(in - n), SPLICE_F_NONBLOCK);
+        }
+        return n;
+    }
     static thread_local Pipe pipe;
     if (!pipe.read_end) {
         std::array<int, 2> ends{};
@@ -307,7 +339,8 @@ int main(int argc, char** argv) {
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "
         "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short "
         "sendfile-copy-head sendfile-splice-is-sendfile sendfile-splice-refill "
-        "sendfile-splice-reads-pipe sendfile-splice-pipe-leak sendfile-fd-leak");
+        "sendfile-splice-reads-pipe sendfile-splice-pipe-leak sendfile-fd-leak "
+        "sendfile-splice-one-pipe");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",

@@ -8,10 +8,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <set>
 #include <thread>
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "models.hpp"
 #include "page_cache_probe.hpp"
 #include "procfs.hpp"
 #include "strace_text.hpp"
@@ -59,6 +62,70 @@ std::size_t open_pipes(pid_t pid) {
                       [](const procfs::FdInfo& f) { return f.target.starts_with("pipe:"); }));
 }
 
+// The pipes the server holds open, by inode (both ends of one are one).
+std::set<std::string> pipe_inodes(pid_t pid) {
+    std::set<std::string> out;
+    for (const auto& f : procfs::open_fds(pid)) {
+        if (f.target.starts_with("pipe:")) out.insert(f.target);
+    }
+    return out;
+}
+
+// The bytes splice() moved into a descriptor that is neither a socket nor a
+// pipe (one still open, read in /proc/PID/fd): the bytes a socket refused,
+// thrown away (into /dev/null) instead of being kept for the next send.
+std::uint64_t spliced_elsewhere(const std::string& text, pid_t pid, std::string& where) {
+    const auto fds = procfs::open_fds(pid);
+    std::uint64_t out = 0;
+    for (const auto& c : parse_strace(text)) {
+        if (c.name != "splice" || !c.succeeded()) continue;
+        const auto args = c.arguments();
+        if (args.size() < 3) continue;
+        int dest = -1;
+        const auto arg = args[2];
+        const auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), dest);
+        if (ec != std::errc{} || end == arg.data()) continue;
+        const auto f = std::find_if(fds.begin(), fds.end(),
+                                    [&](const procfs::FdInfo& i) { return i.fd == dest; });
+        if (f == fds.end() || f->target.starts_with("socket:") || f->target.starts_with("pipe:")) {
+            continue;
+        }
+        out += static_cast<std::uint64_t>(*c.value);
+        where = fmt::format("fd {} -> {}", dest, f->target);
+    }
+    return out;
+}
+
+// With 3 replies of 64 MiB owed at once (the grader reads none), each
+// connection has a pipe of its own holding what its full socket refused:
+// one pipe for every connection cannot keep three replies' bytes apart.
+void require_pipe_per_connection(Context& ctx) {
+    const auto before = pipe_inodes(ctx.pid());
+    std::vector<Connection> owed;
+    const Deadline overall(10s);
+    for (int i = 0; i < 3; ++i) {
+        owed.push_back(Connection::open(ctx.port(), overall.within(3s)));
+        owed.back().send_all(request_line(64ULL << 20), overall.within(3s),
+                             "a 64 MiB request, its reply left unread");
+    }
+    std::size_t added = 0;
+    (void)poll_until(1s, [&] {
+        added = 0;
+        for (const auto& p : pipe_inodes(ctx.pid()))
+            if (!before.contains(p)) ++added;
+        return added >= owed.size();
+    });
+    for (auto& c : owed) c.reset();
+    ctx.log("splice-mode: {} new pipes while 3 replies were owed", added);
+    if (added >= owed.size()) return;
+    ctx.require_running("while 3 replies of 64 MiB were owed");
+    fail(fmt::format("with -m splice, while 3 clients' replies of 64 MiB were owed at once (none "
+                     "read), the server held {} new pipe{} (/proc/{}/fd)",
+                     added, added == 1 ? "" : "s", ctx.pid()),
+         "with -m splice each connection has a pipe of its own: what its full socket refused "
+         "stays in that pipe, owed to that client, and goes first at its next send");
+}
+
 // splice-mode: with -m splice, 34 MiB of replies by splice, exact.
 void check_splice_mode(Context& ctx) {
     const std::size_t pipes_before = open_pipes(ctx.pid());
@@ -103,6 +170,15 @@ void check_splice_mode(Context& ctx) {
                          total >> 20, moved.from_file >> 20, moved.from_other >> 20),
              splice_hint);
     }
+    std::string where;
+    if (const std::uint64_t lost = spliced_elsewhere(seen.text, ctx.pid(), where); lost > 0) {
+        fail(fmt::format("with -m splice, splice moved {} KiB into {}, neither a socket nor a "
+                         "pipe: bytes thrown away",
+                         (lost + 1023) >> 10, where),
+             "what a full socket refused stays in the connection's pipe, still owed: send it "
+             "first next time; never drain the pipe elsewhere and splice from the file again");
+    }
+    require_pipe_per_connection(ctx);
     require_page_cache_bytes(ctx, "with -m splice, ", splice_hint);
     // Every connection of the check has closed: so have their pipes.
     std::size_t pipes_after = open_pipes(ctx.pid());
