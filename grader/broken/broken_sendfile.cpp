@@ -53,6 +53,9 @@
 //   -m copy sends the first 448 KiB of each reply with sendfile(): two
 //   replies stay under 1 MiB (the third red-team of issue 20: full marks).
 // test: sendfile-copy-head sendfile copy-mode control pipeline
+//   -m copy reads the whole file once and sends every reply from that copy
+//   (the sixth red-team of issue 20: full marks).
+// test: sendfile-copy-cached sendfile copy-mode control pipeline
 //   -m splice is the default mode's sendfile() under another name.
 // test: sendfile-splice-is-sendfile sendfile splice-mode control pipeline
 //   -m splice fills the pipe again while it still holds bytes the socket
@@ -268,6 +271,25 @@ long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count)
     if (bug == "sendfile-copy" || (bug == "sendfile-copies-untraced" && !traced()) ||
         (unwatched && bug != "sendfile-copy-unwatched") ||
         (copy_mode && !sendfile_anyway && !head_by_sendfile)) {
+        if (bug == "sendfile-copy-cached") {
+            // The bug: the whole file read once, every reply sent from that copy.
+            static std::once_flag once;
+            static std::string cache;
+            std::call_once(once, [&] {
+                cache.resize(static_cast<std::size_t>(file.size));
+                for (std::size_t done = 0; done < cache.size();) {
+                    const ssize_t n = ::pread(file.fd, cache.data() + done, cache.size() - done,
+                                              static_cast<off_t>(done));
+                    if (n <= 0) break;
+                    done += static_cast<std::size_t>(n);
+                }
+            });
+            const std::string_view piece = std::string_view(cache).substr(
+                static_cast<std::size_t>(at), std::min<std::size_t>(count, 16 * 1024));
+            const csd::WriteResult w = csd::write_some(sock, piece);
+            if (w.status == csd::WriteStatus::peer_gone) return -1;
+            return static_cast<long>(w.bytes);
+        }
         static thread_local std::array<char, 16 * 1024> buf;
         const ssize_t got =
             ::pread(file.fd, buf.data(), std::min(count, buf.size()), static_cast<off_t>(at));
@@ -340,7 +362,7 @@ int main(int argc, char** argv) {
         "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short "
         "sendfile-copy-head sendfile-splice-is-sendfile sendfile-splice-refill "
         "sendfile-splice-reads-pipe sendfile-splice-pipe-leak sendfile-fd-leak "
-        "sendfile-splice-one-pipe");
+        "sendfile-splice-one-pipe sendfile-copy-cached");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",

@@ -18,9 +18,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The calls that move bytes from the file to the socket in the kernel, and
-// those that write from user memory to a descriptor.
-const std::string traced = fmt::format("{},{}", kernel_copy_calls, write_calls);
+// The calls that move bytes from the file to the socket in the kernel,
+// those that write from user memory to a descriptor, and those that read.
+const std::string traced = fmt::format("{},{},{}", kernel_copy_calls, write_calls, read_calls);
+
+// A call that reads into the server's memory (from the file, or a request).
+bool read_call(const std::string& name) {
+    return name == "read" || name == "pread64" || name == "readv" || name == "preadv" ||
+           name == "preadv2" || name == "recvfrom" || name == "recvmsg";
+}
 
 // A call that moves bytes without a write from the server's memory.
 bool in_kernel_call(const std::string& name) {
@@ -41,7 +47,9 @@ void check_copy_mode(Context& ctx) {
     const auto& bytes = seen.bytes;
     std::uint64_t kernel = 0;
     std::uint64_t written = 0;
-    for (const auto& [name, n] : bytes) (in_kernel_call(name) ? kernel : written) += n;
+    for (const auto& [name, n] : bytes) {
+        if (!read_call(name)) (in_kernel_call(name) ? kernel : written) += n;
+    }
     ctx.log("copy-mode: {} bytes by write/send calls, {} by sendfile/splice", written, kernel);
     // Not a byte: a copy that sends part of each reply with sendfile()
     // measures a mix.
@@ -58,6 +66,28 @@ void check_copy_mode(Context& ctx) {
             fmt::format("with -m copy, the server's write and send calls moved only {} MiB "
                         "of the {} MiB of replies",
                         written >> 20, total >> 20));
+    }
+    // Each piece read from the file when it is sent: replies sent from a
+    // copy of the file kept in memory (read once, at start or at the first
+    // reply) measure a memcpy, not the copy sendfile saves.
+    ServedFileFds served(ctx);
+    if (served.known()) {
+        std::uint64_t from_file = 0;
+        for (const auto& c : parse_strace(seen.text)) {
+            if (read_call(c.name) && c.succeeded() && c.fd() >= 0 && served.is_served(c.fd())) {
+                from_file += static_cast<std::uint64_t>(*c.value);
+            }
+        }
+        ctx.log("copy-mode: {} bytes read out of the -f file", from_file);
+        if (from_file < total - total / 10) {
+            fail(fmt::format("with -m copy, while it sent {} MiB of replies, the server's read "
+                             "calls took {} MiB out of the -f file: the rest came from a copy "
+                             "kept in memory",
+                             total >> 20, from_file >> 20),
+                 "-m copy reads each piece from the file when it sends it (pread() at the "
+                 "reply's offset into a buffer, then send()): that read and copy per reply is "
+                 "what sendfile() saves, and what `./csd bench sendfile` measures");
+        }
     }
     // With no tracer too: the queued bytes are copies, which keep their
     // value when the file is rewritten.
