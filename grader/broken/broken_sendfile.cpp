@@ -56,6 +56,10 @@
 //   -m copy reads the whole file once and sends every reply from that copy
 //   (the sixth red-team of issue 20: full marks).
 // test: sendfile-copy-cached sendfile copy-mode control pipeline
+//   Waits in epoll_wait, and sends until EAGAIN with no write budget: a
+//   client that reads fast keeps the loop (the sixth red-team of issue 20:
+//   202 MiB in one turn, full marks).
+// test: sendfile-no-budget sendfile zero-copy control pipeline
 //   -m splice is the default mode's sendfile() under another name.
 // test: sendfile-splice-is-sendfile sendfile splice-mode control pipeline
 //   -m splice fills the pipe again while it still holds bytes the socket
@@ -73,6 +77,7 @@
 // test: sendfile-splice-pipe-leak sendfile splice-mode control pipeline
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -152,6 +157,19 @@ struct File {
 
 /// Waits until @p fd is ready for @p events; false when the client is gone.
 bool wait_for(int fd, short events) {
+    if (bug == "sendfile-no-budget") {
+        // Waits in epoll_wait, as an event loop does (on an epoll set of
+        // the thread's one socket): its turns show in strace.
+        const csd::Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+        epoll_event e{};
+        e.events = (events & POLLOUT) != 0 ? EPOLLOUT : EPOLLIN;
+        if (!ep || ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e) != 0) return false;
+        for (;;) {
+            const int n = ::epoll_wait(ep.get(), &e, 1, -1);
+            if (n > 0) return true;
+            if (n < 0 && errno != EINTR) return false;
+        }
+    }
     pollfd p{fd, events, 0};
     for (;;) {
         const int n = ::poll(&p, 1, -1);
@@ -362,7 +380,7 @@ int main(int argc, char** argv) {
         "sendfile-memfd-copy sendfile-any-file sendfile-copy-is-sendfile sendfile-copy-short "
         "sendfile-copy-head sendfile-splice-is-sendfile sendfile-splice-refill "
         "sendfile-splice-reads-pipe sendfile-splice-pipe-leak sendfile-fd-leak "
-        "sendfile-splice-one-pipe sendfile-copy-cached");
+        "sendfile-splice-one-pipe sendfile-copy-cached sendfile-no-budget");
     const csd::CommandLine line{.flags = {{.letter = 'f',
                                            .help = "the file the replies are made of",
                                            .value_name = "FILE",

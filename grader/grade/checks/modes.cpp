@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_turns.hpp"
 #include "checks.hpp"
 #include "client_run.hpp"
 #include "expect.hpp"
@@ -452,57 +453,6 @@ void require_handoff_spread(Context& ctx, const std::string& label) {
                          "least loaded one), so every loop serves its share; a loop that never "
                          "gets a connection is a decoy",
                          label));
-    }
-}
-
-// epoll -e: one turn of the loop writes at most a budget to one client.
-// With strace attached, a client asks for 128 MiB and reads it as fast as
-// it can; the bytes written to its socket between two waits must stay
-// under 32 MiB (the solution's budget is 256 KiB). A loop that writes
-// until EAGAIN, with no budget, keeps the loop for that one client while
-// it reads fast: the other clients wait. Without strace, logged and left
-// out.
-void require_bounded_turns(Context& ctx, const std::string& label, const std::string& hint) {
-    constexpr std::uint64_t size = 128u << 20;
-    constexpr std::uint64_t max_turn = 32u << 20;
-    Strace trace(ctx.pid(), std::string("epoll_wait,epoll_pwait,epoll_pwait2,write,writev,send,"
-                                        "sendto,sendmsg") +
-                                tracer_probe_calls);
-    if (!trace.attached()) {
-        ctx.log("{}: the bytes per turn not checked: {}", label, trace.why_not());
-        return;
-    }
-    const std::string what = fmt::format("{}: one client reading {} MiB fast", label, size >> 20);
-    try {
-        Connection conn = Connection::open(ctx.port(), Deadline(3s));
-        conn.send_all(request_line(size), Deadline(3s), what);
-        expect_reply(ctx.reply(), conn, size, Deadline(60s), what);
-    } catch (...) {
-        (void)trace.finish();
-        throw;
-    }
-    const std::string text = trace.finish();
-    require_no_tracer_probe(ctx, text);
-    std::map<int, std::uint64_t> this_turn;  // bytes per client fd since the last wait
-    std::uint64_t most = 0;
-    int turns = 0;
-    for (const StraceCall& c : parse_strace(text)) {
-        if (c.name.starts_with("epoll_")) {
-            this_turn.clear();
-            ++turns;
-        } else if (is_output_call(c.name) && c.fd() > 2 && c.value && *c.value > 0) {
-            most = std::max(most, this_turn[c.fd()] += static_cast<std::uint64_t>(*c.value));
-        }
-    }
-    ctx.log("{}: at most {} bytes to one client in one turn ({} waits)", label, most, turns);
-    if (most > max_turn) {
-        fail(fmt::format("{}: while one client read {} MiB as fast as it could, the server wrote "
-                         "{} MiB to it between two waits (strace): a turn with no write "
-                         "budget, and every other client waits meanwhile",
-                         label, size >> 20, most >> 20),
-             hint +
-                 "; give each connection at most a budget per turn, and come back to it "
-                 "(without a new edge) while it has more to send");
     }
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "bounded_turns.hpp"
 #include "checks.hpp"
 #include "expect.hpp"
 #include "page_cache_probe.hpp"
@@ -144,6 +145,11 @@ void check_zero_copy(Context& ctx) {
                 return s;
             }()));
     }
+    // A turn of the loop sends at most write_budget to one connection
+    // (the handout's step 3): a client that reads fast does not keep the
+    // loop for itself while the others wait.
+    require_bounded_turns(ctx, "in the default mode",
+                          "send at most write_budget to a connection in one turn of the loop");
 }
 
 }  // namespace
