@@ -52,6 +52,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -630,6 +631,17 @@ void sigterm_round(Context& ctx, int round, RoundKind kind, std::string_view in_
         if (const auto events = perf->finish()) {
             join = JoinSeen{"perf", threads_not_ended(*events, threads, top, per_connection),
                             main_thread_sleeps(*events, top)};
+            std::map<std::string, int> counts;
+            for (const PerfEvent& e : *events) {
+                if (e.name == "exit_group") break;
+                if (e.tid == top) ++counts[e.name];
+            }
+            std::string calls;
+            for (const auto& [name, n] : counts) {
+                calls += fmt::format("{}{} x{}", calls.empty() ? "" : ", ", name, n);
+            }
+            ctx.log("round {}: the main thread's calls before exit_group (perf): {}", round + 1,
+                    calls.empty() ? "none" : calls);
         } else {
             ctx.log("round {}: how the threads ended not checked: {}", round + 1, perf->why_not());
         }
