@@ -16,9 +16,9 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
-void require_bounded_turns(Context& ctx, const std::string& label, const std::string& hint) {
+void require_bounded_turns(Context& ctx, const std::string& label, const std::string& hint,
+                           std::uint64_t max_turn) {
     constexpr std::uint64_t size = 128u << 20;
-    constexpr std::uint64_t max_turn = 32u << 20;
     Strace trace(ctx.pid(), std::string("epoll_wait,epoll_pwait,epoll_pwait2,write,writev,send,"
                                         "sendto,sendmsg,sendfile") +
                                 tracer_probe_calls);

@@ -499,7 +499,7 @@ void event_loop_evidence(Context& ctx, std::string_view mode, const std::string&
         return true;
     });
     if (problem.empty()) {
-        if (mode == "et") require_bounded_turns(ctx, label, hint);
+        if (mode == "et") require_bounded_turns(ctx, label, hint, 32u << 20);
         return;
     }
     ctx.require_running(label);
