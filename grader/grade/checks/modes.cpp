@@ -10,7 +10,7 @@
 // Each idle mode is also watched for 2 s (voluntary_ctxt_switches per
 // task): no thread may wake up on a timer. In the reactor's -m handoff,
 // every loop's epoll set must get some of 40 connections held open. Each
-// mode then serves 200 short connections, then 200 more, after which its
+// mode then serves 100 short connections, then 100 more, after which its
 // process tree has no more descriptors open than between the two (a leak
 // on one mode's path; what a worker opens once, at its first client, is
 // not one).
@@ -603,10 +603,10 @@ std::size_t tree_fd_count(pid_t root) {
 /// counted again: a leak of one per connection on a mode's own path (its
 /// queue, its hand-over, its worker) shows, in well under a second.
 constexpr int mode_short_children = 10;
-constexpr int mode_short_per_child = 20;
+constexpr int mode_short_per_child = 10;
 
 // Fails unless the server's descriptors are back to their count of before
-// 200 short connections, 1.5 s after they ended, 200 others served first
+// 100 short connections, 1.5 s after they ended, 100 others served first
 // (fd-leak makes 2100, in one mode only).
 void require_no_mode_leak(Context& ctx, const std::string& label) {
     const pid_t top = ctx.pid();
@@ -804,7 +804,7 @@ CSD_CHECK(modes) {
         .summary =
             "started in each of its modes (-m, -e), the server shows that mode's "
             "evidence: what each worker waits in and on which descriptor, the "
-            "listening sockets and who holds them, the epoll flags, who serves; after 200 short "
+            "listening sockets and who holds them, the epoll flags, who serves; after 100 short "
             "connections no more descriptors are open than before; and no thread "
             "of the idle server wakes up more than once in 2 s, nor does it use 5% of a CPU",
         .hint =
