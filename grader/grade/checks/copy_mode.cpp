@@ -6,6 +6,8 @@
 // rewriting the -f file under a queued reply.
 #include <fmt/format.h>
 
+#include <string_view>
+
 #include "checks.hpp"
 #include "expect.hpp"
 #include "page_cache_probe.hpp"
@@ -22,10 +24,17 @@ namespace {
 // those that write from user memory to a descriptor, and those that read.
 const std::string traced = fmt::format("{},{},{}", kernel_copy_calls, write_calls, read_calls);
 
-// A call that reads into the server's memory (from the file, or a request).
-bool read_call(const std::string& name) {
-    return name == "read" || name == "pread64" || name == "readv" || name == "preadv" ||
-           name == "preadv2" || name == "recvfrom" || name == "recvmsg";
+// A call of read_calls: it reads into the server's memory (from the file,
+// or a request).
+bool read_call(std::string_view name) {
+    std::string_view rest = read_calls;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        if (rest.substr(0, comma) == name) return true;
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return false;
 }
 
 // A call that moves bytes without a write from the server's memory.

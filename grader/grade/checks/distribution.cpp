@@ -38,6 +38,45 @@ using namespace worker_pool;
 
 namespace {
 
+/// The distribution lines a server printed after SIGTERM (docs/contract.md,
+/// "Distribution report"); other lines are left out.
+struct Report {
+    std::set<int> slots;                         ///< The slots of the lines.
+    std::map<pid_t, std::uint64_t> connections;  ///< Pid of a line -> its connections.
+    std::uint64_t sum = 0;                       ///< The connections of every line.
+    std::uint64_t wakeups = 0;                   ///< The useless wakeups of every line.
+    std::string lines;                           ///< The lines, joined with "; ".
+};
+
+Report read_report(const std::string& text) {
+    static const std::regex line_format(
+        R"(worker (\d+) pid (\d+) connections (\d+) useless-wakeups (\d+))");
+    Report r;
+    std::istringstream out(text);
+    for (std::string line; std::getline(out, line);) {
+        std::smatch m;
+        if (!std::regex_match(line, m, line_format)) continue;
+        r.slots.insert(std::stoi(m[1].str()));
+        r.sum += std::stoull(m[3].str());
+        r.connections[static_cast<pid_t>(std::stol(m[2].str()))] += std::stoull(m[3].str());
+        r.wakeups += std::stoull(m[4].str());
+        r.lines += (r.lines.empty() ? "" : "; ") + line;
+    }
+    return r;
+}
+
+/// SIGTERM to the server, which must exit within 2 s; its children reaped.
+/// @p label, when not empty, comes first in the failure.
+void stop_for_report(Context& ctx, std::string_view label) {
+    const pid_t top = ctx.pid();
+    ::kill(top, SIGTERM);
+    if (!wait_child(top, Deadline(2s))) {
+        fail(fmt::format("{}{}the server (pid {}) still ran 2 s after SIGTERM", label,
+                         label.empty() ? "" : ": ", top));
+    }
+    reap_children();
+}
+
 /// The connections made one after another in -m select.
 constexpr int herd_connections = 20;
 
@@ -87,23 +126,10 @@ void require_herd_counted(Context& ctx, int n) {
     std::uint64_t seen = 0;
     for (auto& t : traces) seen += failed_accepts(t->finish());
     traces.clear();
-    const pid_t top = ctx.pid();
-    ::kill(top, SIGTERM);
-    if (!wait_child(top, Deadline(2s))) {
-        fail(fmt::format("{}: the server (pid {}) still ran 2 s after SIGTERM", label, top));
-    }
-    reap_children();
-    static const std::regex line_format(
-        R"(worker (\d+) pid (\d+) connections (\d+) useless-wakeups (\d+))");
-    std::istringstream out(ctx.server().stdout_text());
-    std::uint64_t said = 0;
-    std::string lines;
-    for (std::string line; std::getline(out, line);) {
-        std::smatch m;
-        if (!std::regex_match(line, m, line_format)) continue;
-        said += std::stoull(m[4].str());
-        lines += (lines.empty() ? "" : "; ") + line;
-    }
+    stop_for_report(ctx, label);
+    const Report report = read_report(ctx.server().stdout_text());
+    const std::uint64_t said = report.wakeups;
+    const std::string& lines = report.lines;
     ctx.log("distribution, {}: strace saw {} accepts find no connection; the report says {} ({})",
             label, seen, said, lines);
     // Room for a wakeup counted a little apart (one before strace attached,
@@ -176,28 +202,12 @@ void check_distribution(Context& ctx) {
         c.send_all(request_line(1), overall.within(3s), what);
         expect_reply(ctx.reply(), c, 1, overall.within(3s), what);
     }
-    const pid_t top = ctx.pid();
-    ::kill(top, SIGTERM);
-    const auto status = wait_child(top, Deadline(2s));
-    if (!status) fail(fmt::format("the server (pid {}) still ran 2 s after SIGTERM", top));
-    reap_children();
-
-    static const std::regex line_format(
-        R"(worker (\d+) pid (\d+) connections (\d+) useless-wakeups (\d+))");
-    std::istringstream out(ctx.server().stdout_text());
-    std::set<int> slots;
-    std::map<pid_t, std::uint64_t> reported;  // pid of a line -> its connections
-    std::uint64_t sum = 0;
-    std::string line;
-    std::string lines;
-    while (std::getline(out, line)) {
-        std::smatch m;
-        if (!std::regex_match(line, m, line_format)) continue;
-        slots.insert(std::stoi(m[1].str()));
-        sum += std::stoull(m[3].str());
-        reported[static_cast<pid_t>(std::stol(m[2].str()))] += std::stoull(m[3].str());
-        lines += (lines.empty() ? "" : "; ") + line;
-    }
+    stop_for_report(ctx, "");
+    const Report report = read_report(ctx.server().stdout_text());
+    const std::set<int>& slots = report.slots;
+    const std::map<pid_t, std::uint64_t>& reported = report.connections;
+    const std::uint64_t sum = report.sum;
+    const std::string& lines = report.lines;
     const std::string hint =
         "at shutdown, after reaping the workers, print one line per worker slot: `worker I pid "
         "PID connections C useless-wakeups U` (docs/contract.md); count in memory shared by all "
@@ -233,7 +243,8 @@ void check_distribution(Context& ctx) {
     for (const auto& [pid, count] : reported) pids.insert(pid);
     for (const pid_t pid : pids) {
         const auto saw = static_cast<std::uint64_t>(seen_serving[pid]);
-        const std::uint64_t says = reported[pid];
+        const auto it = reported.find(pid);
+        const std::uint64_t says = it == reported.end() ? 0 : it->second;
         if (says >= saw && says <= saw + slack) continue;
         std::string served;
         for (const auto& [p, count] : seen_serving) {
