@@ -19,6 +19,9 @@
 //                         up, and says nothing about who served
 //   counts-in-a-byte      each worker's count printed modulo 256, as a count
 //                         passed in an exit status comes out          -> distribution
+//   counts-round-robin    each accept counted in the next slot in turn (one
+//                         shared ticket), not in the accepting worker's: the
+//                         sum is right, the lines share it out evenly
 //   thread-per-client     each worker serves each connection on a new thread
 //                         of its own: -n bounds nothing
 //   pool-of-4             4 workers whatever -n says
@@ -56,6 +59,9 @@
 //   Each count carried in 8 bits, as an exit status would (a red-team's
 //   cheat had full marks: no worker served more than 255).
 // test: counts-in-a-byte prefork distribution control pipeline
+//   The sum shared out evenly, whoever served (issue 20: fdpass-fakecount had
+//   full marks while the short connections went unattributed).
+// test: counts-round-robin prefork distribution control pipeline
 //   Useless wakeups always 0 in the report (issue 20: a made-up report had
 //   full marks; distribution runs -m select to see the herd counted).
 // test: wakeups-not-counted prefork distribution control pipeline
@@ -100,6 +106,10 @@ std::string_view bug;
 std::atomic<std::uint64_t>* counters = nullptr;
 /// Useless wakeups per worker slot (an accept that found no connection), shared.
 std::atomic<std::uint64_t>* wakeups = nullptr;
+/// Bug counts-round-robin: the next slot to count a connection in, shared.
+std::atomic<std::uint64_t>* ticket = nullptr;
+/// The number of worker slots.
+std::size_t pool = 0;
 
 /// The -m mode (accept, lock, fcntl, reuseport, select, epoll, epoll-exclusive).
 std::string mode;
@@ -197,7 +207,11 @@ csd::Accepted accept_plainly(int listener) {
         if (bug != "lock-while-serving") set_lock(F_UNLCK);
         if (!accepted.connection) wakeups[slot].fetch_add(1);
         if (accepted.connection) {
-            counters[bug == "counts-in-slot-0" ? 0 : slot].fetch_add(1);
+            const std::size_t counted = bug == "counts-in-slot-0" ? 0
+                                        : bug == "counts-round-robin"
+                                            ? static_cast<std::size_t>(ticket->fetch_add(1) % pool)
+                                            : slot;
+            counters[counted].fetch_add(1);
             if (bug == "thread-per-client") {
                 std::thread([client = std::move(accepted.connection)] {
                     (void)csd::serve_connection(client.get());
@@ -218,7 +232,7 @@ int main(int argc, char** argv) {
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 counts-in-a-byte "
         "thread-per-client pool-of-4 pool-capped-4 correct-variant stop-no-wait supervisor-polls "
-        "wakeups-not-counted");
+        "wakeups-not-counted counts-round-robin");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
@@ -243,14 +257,16 @@ int main(int argc, char** argv) {
     const auto n = static_cast<std::size_t>(bug == "pool-of-4"       ? 4
                                             : bug == "pool-capped-4" ? std::min(options.workers, 4)
                                                                      : options.workers);
-    const std::size_t bytes = 2 * n * sizeof(std::atomic<std::uint64_t>);
+    const std::size_t bytes = (2 * n + 1) * sizeof(std::atomic<std::uint64_t>);
     void* memory = bug == "private-counters"
                        ? ::operator new(bytes)
                        : csd::check_mmap(::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0),
                                          "mmap");
-    counters = new (memory) std::atomic<std::uint64_t>[2 * n] {};
+    counters = new (memory) std::atomic<std::uint64_t>[2 * n + 1] {};
     wakeups = counters + n;
+    ticket = counters + 2 * n;
+    pool = n;
     lock_file = csd::check(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), "open");
     mutex = static_cast<pthread_mutex_t*>(
         csd::check_mmap(::mmap(nullptr, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,

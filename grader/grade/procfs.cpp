@@ -14,6 +14,7 @@
 #include <string>
 
 #include "csd/fd.hpp"
+#include "tcp_diag.hpp"
 
 namespace csd::grade::procfs {
 namespace {
@@ -410,6 +411,11 @@ std::vector<std::uint64_t> listening_inodes(std::uint16_t port) {
 
 std::optional<std::uint64_t> connection_inode(std::uint16_t server_port,
                                               std::uint16_t client_port) {
+    // The kernel's exact lookup first: /proc/net/tcp lists every socket.
+    if (const auto found = tcp_diag::loopback_connection(server_port, client_port);
+        found.answered) {
+        return found.inode != 0 ? std::optional<std::uint64_t>(found.inode) : std::nullopt;
+    }
     for (const auto& s : tcp_sockets()) {
         if (s.local_port == server_port && s.remote_port == client_port && s.state != tcp_listen &&
             s.inode != 0) {
