@@ -17,11 +17,15 @@
 # run alongside. A test that is not a grader and keeps the cores busy for a
 # few seconds (the fuzzer, the trace tests, the herd smoke test) holds the
 # cpu lock for its whole run through csd_flock_command(); one that keeps
-# them busy for a minute or more (the release build, the browser, the
-# handouts' experiments, the benchmark smoke test, the docs build) runs
-# alone instead (csd_test_runs_alone()): a grading test that waited that
-# long for its check's lock would reach its own timeout. The locks, by
-# what a check needs or measures:
+# them busy for a minute or more cannot hold it (a grading test that waited
+# that long for its check's lock would reach its own timeout). Such a test
+# whose results do not depend on time (the release build, the docs build,
+# the browser) runs beside the others at the lowest priority
+# (csd_background_command(): nice 19, so it takes only the CPU the tests
+# leave idle, and a check's server, at the normal priority, does not wait
+# for it); one that measures (the handouts' experiments, the benchmark
+# smoke test) runs alone (csd_test_runs_alone()). The locks, by what a
+# check needs or measures:
 #
 #   connections      thousands of sockets at once (many, load, fd-leak, cap).
 #                    Two at once can run out of ephemeral ports, descriptors
@@ -61,11 +65,26 @@ function(csd_flock_command out lock)
   endif()
 endfunction()
 
+# csd_background_command(OUT): sets OUT to the command prefix that runs a
+# command at the lowest CPU priority (nothing when nice(1) is missing). For
+# a test that keeps the cores busy for a minute or more and measures
+# nothing: it fills the CPU the other tests leave idle (they are 47 % idle
+# at six at once, above) instead of running alone. When it ran alone
+# (RUN_SERIAL) the release build, the docs build and the browser took
+# 2 to 3 minutes of the default phase in which nothing else ran.
+find_program(CSD_NICE nice)
+function(csd_background_command out)
+  if(CSD_NICE)
+    set(${out} ${CSD_NICE} -n 19 PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
+  endif()
+endfunction()
+
 # csd_test_runs_alone(TEST...): each TEST keeps both cores busy for a
-# minute or so: it runs with no other test beside it (RUN_SERIAL). ctest
-# does not stop the parallel tests to make room for one: it starts it when
-# nothing else runs, which is at the start for the fixtures the others
-# need (the release build, the docs build) and at the end for the rest.
+# minute or so and measures what it runs: it runs with no other test
+# beside it (RUN_SERIAL). ctest does not stop the parallel tests to make
+# room for one: it starts it when nothing else runs, at the end.
 function(csd_test_runs_alone)
   set_tests_properties(${ARGN} PROPERTIES RUN_SERIAL TRUE)
 endfunction()

@@ -19,6 +19,8 @@
 //                         up, and says nothing about who served
 //   counts-in-a-byte      each worker's count printed modulo 256, as a count
 //                         passed in an exit status comes out          -> distribution
+//   counts-reset-on-replace  a worker forked in place of a dead one starts its
+//                         slot's counts from zero again                -> distribution
 //   counts-round-robin    each accept counted in the next slot in turn (one
 //                         shared ticket), not in the accepting worker's: the
 //                         sum is right, the lines share it out evenly
@@ -62,6 +64,9 @@
 //   The sum shared out evenly, whoever served (issue 20: fdpass-fakecount had
 //   full marks while the short connections went unattributed).
 // test: counts-round-robin prefork distribution control pipeline
+//   A slot's counts set back to zero with its new worker (the seventh
+//   red-team: full marks; distribution now kills a worker halfway).
+// test: counts-reset-on-replace prefork distribution control pipeline
 //   Useless wakeups always 0 in the report (issue 20: a made-up report had
 //   full marks; distribution runs -m select to see the herd counted).
 // test: wakeups-not-counted prefork distribution control pipeline
@@ -232,7 +237,7 @@ int main(int argc, char** argv) {
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 counts-in-a-byte "
         "thread-per-client pool-of-4 pool-capped-4 correct-variant stop-no-wait supervisor-polls "
-        "wakeups-not-counted counts-round-robin");
+        "wakeups-not-counted counts-round-robin counts-reset-on-replace");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
@@ -287,6 +292,10 @@ int main(int argc, char** argv) {
     while (!csd::stop_requested()) {
         for (std::size_t i = 0; i < n; ++i) {
             if (pids[i] != 0 || (bug == "no-replace" && !first_round)) continue;
+            if (bug == "counts-reset-on-replace" && !first_round) {
+                counters[i].store(0);
+                wakeups[i].store(0);
+            }
             csd::Fd own;  // mode reuseport: the worker's own listening socket
             if (reuseport) own = csd::listen_tcp(options.host, options.port, {.reuse_port = true});
             const pid_t pid = csd::fork_child();

@@ -42,6 +42,9 @@
 //   A full queue waited out by sleeps (the sixth red-team of issue 20:
 //   full marks).
 // test: full-queue-sleeps prethread stalled control pipeline
+//   The same with a condition variable's timed wait (the seventh red-team:
+//   full marks, a clock wait's deadline was not read).
+// test: full-queue-timed-wait prethread stalled control pipeline
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -105,6 +108,8 @@ std::string_view bug;
 //                   served and never closes it (fd-leak runs -m nolock)  -> modes
 //   full-queue-sleeps  the queue full, the acceptor sleeps 20 ms and looks
 //                   again instead of waiting for room                   -> stalled
+//   full-queue-timed-wait  the queue full, the acceptor waits for room 5 ms at
+//                   a time (wait_for) and looks again                   -> stalled
 
 /// The queue between the main thread and the pool, bounded unless the bug
 /// is unbounded-queue; any thread.
@@ -119,6 +124,11 @@ class Queue {
                     lock.unlock();
                     std::this_thread::sleep_for(std::chrono::milliseconds(20));
                     lock.lock();
+                }
+            } else if (bug == "full-queue-timed-wait") {
+                // The bug: a timed wait, looked at again every 5 ms.
+                while (!closed_ && queue_.size() >= bound) {
+                    (void)room_.wait_for(lock, std::chrono::milliseconds(5));
                 }
             } else if (bug != "unbounded-queue") {
                 room_.wait(lock, [this] { return closed_ || queue_.size() < bound; });
@@ -178,7 +188,7 @@ int main(int argc, char** argv) {
                               "pool-spawns spin-queue sleep-queue pool-no-wakeup "
                               "queue-per-thread queue-only pool-of-8 unbounded-queue pool-serves-8 "
                               "lock-try-sleep lock-spins lock-held-serving pool-exits-unjoined "
-                              "nolock-blind queue-leaks full-queue-sleeps");
+                              "nolock-blind queue-leaks full-queue-sleeps full-queue-timed-wait");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,

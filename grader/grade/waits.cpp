@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <map>
 
 #include "syscalls.hpp"
@@ -70,6 +71,9 @@ std::vector<int> fds_in_pollfds(std::string_view bytes, short events) {
 
 namespace {
 
+// futex(2)'s FUTEX_CLOCK_REALTIME: a FUTEX_WAIT_BITSET deadline on CLOCK_REALTIME.
+constexpr std::uint64_t futex_clock_realtime = 256;
+
 // io_uring_enter()'s IORING_ENTER_EXT_ARG: its argument is a struct
 // io_uring_getevents_arg, which may carry a timeout.
 constexpr std::uint64_t io_uring_enter_ext_arg = 1U << 3;
@@ -100,7 +104,25 @@ void set_timeout(TaskWait& w, const std::string& c, const std::vector<std::uint6
         return;
     }
     if (c == "futex" && a.size() >= 4 && ((a[1] & 0x7f) == 0 || (a[1] & 0x7f) == 9) && a[3] != 0) {
-        w.timeout = "a futex wait with a timeout";
+        // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's (a
+        // condition variable's wait_for, which glibc makes a clock wait) is
+        // a deadline on CLOCK_MONOTONIC, or CLOCK_REALTIME with
+        // FUTEX_CLOCK_REALTIME: what is left of it is at most its period.
+        const std::optional<double> t = time_at(a[3], true, from);
+        if (t && (a[1] & 0x7f) == 0) {
+            w.timeout_ms = t;
+            w.timeout = fmt::format("a timeout of {:.0f} ms", *t);
+        } else if (t) {
+            timespec now{};
+            ::clock_gettime((a[1] & futex_clock_realtime) != 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC,
+                            &now);
+            const double left = std::max(0.0, *t - (static_cast<double>(now.tv_sec) * 1000 +
+                                                    static_cast<double>(now.tv_nsec) / 1e6));
+            w.timeout_ms = left;
+            w.timeout = fmt::format("a deadline {:.0f} ms away", left);
+        } else {
+            w.timeout = "a timeout";
+        }
         return;
     }
     std::optional<double> ms;

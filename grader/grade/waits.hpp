@@ -40,10 +40,12 @@ struct TaskWait {
     /// An epoll wait: the event mask of each descriptor of the epoll set.
     std::map<int, std::uint32_t> epoll_events = {};
     /// When the wait ends by itself: "a timeout of 400 ms", "a sleep", "a
-    /// futex wait with a timeout"; "" when it waits with no timeout (or its
-    /// timeout could not be read).
+    /// deadline 3 ms away" (a futex FUTEX_WAIT_BITSET's absolute deadline),
+    /// "a timeout" (one that could not be read); "" when it waits with no
+    /// timeout.
     std::string timeout = {};
-    /// The timeout in milliseconds, when the call has one that could be read.
+    /// The timeout in milliseconds, when the call has one that could be read
+    /// (a futex deadline: the time left until it, at most its period).
     std::optional<double> timeout_ms = std::nullopt;
 
     /// True when it waits on descriptor @p fd.

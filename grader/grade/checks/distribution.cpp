@@ -6,7 +6,9 @@
 // came, /proc): a report that puts every count in one slot, or shares the
 // sum out evenly, is wrong. The connections: bursts, then 256 N + 1 short
 // ones one after another, so that some worker serves more than 255: a count
-// carried in 8 bits (a worker's exit status, a byte) comes out wrong. In prefork, then, the useless
+// carried in 8 bits (a worker's exit status, a byte) comes out wrong.
+// Halfway through the bursts one worker is killed and replaced: its slot's
+// counts go on (the contract), so its line counts what both served. In prefork, then, the useless
 // wakeups: started with -m select, where idle workers wake for each
 // connection and all but one may find none to accept, the report must
 // count the accepts that found none as strace sees them (a report that
@@ -153,7 +155,9 @@ void check_distribution(Context& ctx) {
     const Readiness ready = ctx.server().start(5s, ctx.server().args());
     if (!ready.accepting) fail("restarting the server for this check: " + ready.problem);
     const auto workers = pool_of(ctx, n, "after a fresh start");
-    const std::vector<pid_t> worker_pids(workers.begin(), workers.end());
+    std::vector<pid_t> worker_pids(workers.begin(), workers.end());
+    // Own pid of the worker killed halfway -> own pid of its replacement.
+    std::map<pid_t, pid_t> successor;
     const int total = 20 * n;
     const Deadline overall(60s);
     std::map<pid_t, int> seen_serving;  // own pid (getpid()) of a worker -> connections it held
@@ -173,6 +177,24 @@ void check_distribution(Context& ctx) {
         }
     };
     for (int round = 0; round < 4; ++round) {
+        if (round == 2) {
+            // Idle (every connection of the rounds before is closed): one
+            // worker killed, one forked in its slot, whose counts go on.
+            const pid_t victim = worker_pids.front();
+            const auto victim_own = procfs::own_pid(victim);
+            const auto now =
+                kill_and_expect_replacement(ctx, n, victim, "idle, halfway through the bursts");
+            std::vector<pid_t> fresh;
+            for (const pid_t p : now) {
+                if (std::find(worker_pids.begin(), worker_pids.end(), p) == worker_pids.end()) {
+                    fresh.push_back(p);
+                }
+            }
+            worker_pids.assign(now.begin(), now.end());
+            const auto fresh_own =
+                fresh.size() == 1 ? procfs::own_pid(fresh.front()) : std::optional<pid_t>{};
+            if (victim_own && fresh_own) successor[*victim_own] = *fresh_own;
+        }
         std::vector<Connection> conns;
         for (int i = 0; i < total / 4; ++i) {
             conns.push_back(Connection::open(ctx.port(), overall.within(3s)));
@@ -223,21 +245,37 @@ void check_distribution(Context& ctx) {
     // The grader's start made one more: the connection that saw it ready.
     const auto made = static_cast<std::uint64_t>(total + short_ones) + 1;
     if (sum != made) {
+        const std::string killed = successor.empty()
+                                       ? std::string()
+                                       : fmt::format(
+                                             "; worker pid {} was killed and replaced by pid {} "
+                                             "halfway through the bursts",
+                                             successor.begin()->first, successor.begin()->second);
         fail(fmt::format("the grader made {} connections (its readiness probe at start, {} "
                          "requests in bursts, then {} short connections one after another, so "
-                         "that some worker served more than 255); the distribution lines add "
+                         "that some worker served more than 255{}); the distribution lines add "
                          "up to {} ({})",
-                         made, total, short_ones, sum,
+                         made, total, short_ones, killed, sum,
                          lines.empty() ? "no line in the format" : lines),
              sum < made && (made - sum) % 256 == 0
                  ? "each worker's count must hold any number of connections: a count carried "
                    "in 8 bits (an exit status, a byte) wraps at 256; keep the counters in the "
                    "shared mapping, as wide as the report's numbers"
+             : sum < made && !successor.empty()
+                 ? "a worker that replaces a dead one takes over its slot, and the slot's "
+                   "counts go on (docs/contract.md): never set them back to zero when you fork "
+                   "the replacement"
                  : hint);
     }
     // Each worker's count: what the grader saw it serve, plus at most the
     // connections it could not attribute and the readiness probe.
     const std::uint64_t slack = static_cast<std::uint64_t>(unseen) + 1;
+    // The killed worker's connections count in its replacement's line: the
+    // line of a slot has the pid of its last worker.
+    for (const auto& [dead, heir] : successor) {
+        seen_serving[heir] += seen_serving[dead];
+        seen_serving.erase(dead);
+    }
     std::set<pid_t> pids;
     for (const auto& [pid, count] : seen_serving) pids.insert(pid);
     for (const auto& [pid, count] : reported) pids.insert(pid);
@@ -250,10 +288,17 @@ void check_distribution(Context& ctx) {
         for (const auto& [p, count] : seen_serving) {
             served += fmt::format("{}pid {}: {}", served.empty() ? "" : ", ", p, count);
         }
-        fail(fmt::format("the grader saw worker pid {} serve {} of its {} connections (the "
+        std::string heir_of;
+        for (const auto& [dead, heir] : successor) {
+            if (heir == pid) {
+                heir_of = fmt::format(" (with those of pid {}, the worker it replaced in its slot)",
+                                      dead);
+            }
+        }
+        fail(fmt::format("the grader saw worker pid {} serve {}{} of its {} connections (the "
                          "process holding each connection's socket once its reply came), and "
                          "the distribution lines say {}: {} (the grader saw: {}{})",
-                         pid, saw, total + short_ones, says, lines, served,
+                         pid, saw, heir_of, total + short_ones, says, lines, served,
                          unseen > 0 ? fmt::format("; {} not attributed", unseen) : ""),
              "count each connection in the slot of the worker that accepted and served it, in "
              "memory shared by all the processes; print each slot's own count and its worker's "
@@ -271,8 +316,8 @@ CSD_CHECK(distribution) {
             10,
             check_distribution,
             "after SIGTERM, one distribution line per worker that add up to the connections made "
-            "(in bursts, then 256 N + 1 short ones), each worker's line its own connections; "
-            "prefork "
+            "(in bursts, a worker killed and replaced halfway, then 256 N + 1 short ones), "
+            "each slot's line its own connections; prefork "
             "with -m select counts the accepts that found no connection as useless wakeups",
             "count each connection in memory shared by all the processes (mmap MAP_SHARED | "
             "MAP_ANONYMOUS before the first fork, std::atomic); after reaping the workers print "

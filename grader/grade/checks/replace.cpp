@@ -42,26 +42,6 @@ pid_t worker_in_accept(Context& ctx) {
     });
 }
 
-// SIGKILL to worker @p victim (killed @p how); fails unless within 2 s there
-// are @p n workers again, the victim not among them.
-void kill_and_expect_replacement(Context& ctx, int n, pid_t victim, std::string_view how) {
-    ctx.log("SIGKILL to worker {} ({})", victim, how);
-    ::kill(victim, SIGKILL);
-    std::set<pid_t> now;
-    const bool replaced = poll_until(2s, [&] {
-        now = workers_below(ctx.pid());
-        return now.size() == static_cast<std::size_t>(n) && !now.contains(victim);
-    });
-    ctx.require_running(fmt::format("after worker {} was killed with SIGKILL", victim));
-    if (!replaced) {
-        fail(fmt::format("2 s after worker {} was killed with SIGKILL ({}), the processes below "
-                         "the server were {}; expected {} workers again, the dead one replaced",
-                         victim, how, pids_text(now), n),
-             "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork "
-             "a new one in its place; the parent must never exit because a worker did");
-    }
-}
-
 // The parent's descriptors, idle again after the replacements: no more than
 // @p before (the same parent, idle before the kills), within 2 s.
 void expect_parent_fds_back(Context& ctx, const std::vector<procfs::FdInfo>& before,

@@ -4,6 +4,7 @@
 #include "worker_pool.hpp"
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include "models.hpp"
 #include "procfs.hpp"
@@ -42,6 +43,26 @@ std::set<pid_t> pool_of(Context& ctx, int n, std::string_view when) {
              "fork the -n workers at start and keep -n of them running");
     }
     return pids;
+}
+
+std::set<pid_t> kill_and_expect_replacement(Context& ctx, int n, pid_t victim,
+                                            std::string_view how) {
+    ctx.log("SIGKILL to worker {} ({})", victim, how);
+    ::kill(victim, SIGKILL);
+    std::set<pid_t> now;
+    const bool replaced = poll_until(2s, [&] {
+        now = workers_below(ctx.pid());
+        return now.size() == static_cast<std::size_t>(n) && !now.contains(victim);
+    });
+    ctx.require_running(fmt::format("after worker {} was killed with SIGKILL", victim));
+    if (!replaced) {
+        fail(fmt::format("2 s after worker {} was killed with SIGKILL ({}), the processes below "
+                         "the server were {}; expected {} workers again, the dead one replaced",
+                         victim, how, pids_text(now), n),
+             "on SIGCHLD, reap the dead worker (waitpid(-1, &st, WNOHANG) in a loop) and fork "
+             "a new one in its place; the parent must never exit because a worker did");
+    }
+    return now;
 }
 
 }  // namespace csd::grade::worker_pool

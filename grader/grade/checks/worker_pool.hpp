@@ -26,4 +26,10 @@ int pool_size(const Context& ctx);
 /// The @p n workers of the server (given 2 s); fails when there are not @p n.
 std::set<pid_t> pool_of(Context& ctx, int n, std::string_view when);
 
+/// SIGKILL to worker @p victim (killed @p how, for messages); fails unless
+/// within 2 s there are @p n workers again, the victim not among them.
+/// Returns them.
+std::set<pid_t> kill_and_expect_replacement(Context& ctx, int n, pid_t victim,
+                                            std::string_view how);
+
 }  // namespace csd::grade::worker_pool

@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <ctime>
 #include <string>
 
 using namespace csd::grade;
@@ -157,8 +158,43 @@ TEST_CASE("timeouts: a wait that ends by itself, and one that does not") {
     CHECK(describe(sample(SYS_select, {5, 0, 0, 0, 0}), memory_at_0x1000(tv)).timeout.empty());
     // A futex wait: a join has no timeout, a condition variable's wait_for has one.
     CHECK(describe(sample(SYS_futex, {0x2000, 128, 7, 0}), none).timeout.empty());
-    CHECK(describe(sample(SYS_futex, {0x2000, 128 | 9, 7, 0x3000}), none).timeout ==
-          "a futex wait with a timeout");
+    CHECK(describe(sample(SYS_futex, {0x2000, 128 | 9, 7, 0x3000}), none).timeout == "a timeout");
+}
+
+TEST_CASE("timeouts: a futex wait's relative timeout, and a clock wait's deadline") {
+    const auto timespec_at = [](std::uint64_t address, std::int64_t sec, std::int64_t nsec) {
+        std::string ts(16, '\0');
+        std::memcpy(ts.data(), &sec, 8);
+        std::memcpy(ts.data() + 8, &nsec, 8);
+        Readers r;
+        r.memory = [ts, address](std::uint64_t at, std::size_t size) -> std::optional<std::string> {
+            if (at == address && size <= ts.size()) return ts.substr(0, size);
+            return std::nullopt;
+        };
+        return r;
+    };
+    // FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 5 ms from the call.
+    const auto relative =
+        describe(sample(SYS_futex, {0x2000, 128, 7, 0x3000}), timespec_at(0x3000, 0, 5'000'000));
+    CHECK(relative.timeout == "a timeout of 5 ms");
+    REQUIRE(relative.timeout_ms);
+    CHECK(*relative.timeout_ms == doctest::Approx(5));
+    // FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG: a deadline 30 s from now on
+    // CLOCK_MONOTONIC (a condition variable's wait_for(30 s)).
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const auto deadline = describe(sample(SYS_futex, {0x2000, 128 | 9, 7, 0x3000}),
+                                   timespec_at(0x3000, now.tv_sec + 30, now.tv_nsec));
+    REQUIRE(deadline.timeout_ms);
+    CHECK(*deadline.timeout_ms > 29'000);
+    CHECK(*deadline.timeout_ms <= 30'000);
+    CHECK(deadline.timeout.starts_with("a deadline "));
+    // FUTEX_CLOCK_REALTIME: the deadline is on the wall clock; one passed is 0 ms away.
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const auto passed = describe(sample(SYS_futex, {0x2000, 128 | 256 | 9, 7, 0x3000}),
+                                 timespec_at(0x3000, now.tv_sec - 1, 0));
+    REQUIRE(passed.timeout_ms);
+    CHECK(*passed.timeout_ms == 0);
 }
 
 TEST_CASE("timeouts: io_uring_enter's IORING_ENTER_EXT_ARG, with a timespec or none") {
