@@ -28,6 +28,9 @@
 //                     "write: EPIPE" and exits 0, sends with flags 0 -> no-sigpipe
 //   sigpipe-nosignal-first-send  -m nosignal: MSG_NOSIGNAL on the second
 //                     send only (the first cannot raise SIGPIPE here) -> no-sigpipe
+//   sigpipe-ignore-swaps  -m ignore: SIGPIPE ignored while it waits, set back
+//                     to SIG_DFL after the read; the second send protected
+//                     by MSG_NOSIGNAL instead                        -> no-sigpipe
 //   sigpipe-probes-tracer after a reset, prints "write: EPIPE" without
 //                     writing unless TracerPid says it is traced     -> no-sigpipe
 //   sigpipe-none-raises   -m none: raise(SIGPIPE) after the read, no
@@ -77,6 +80,9 @@
 // test: sigpipe-nosignal-handler-prints sigpipe no-sigpipe control epipe
 //   Survives every run; only the flags strace shows tell it (handout: both sends).
 // test: sigpipe-nosignal-first-send sigpipe no-sigpipe control epipe
+//   -m ignore that is really -m nosignal at the write (the seventh red-team:
+//   full marks, SigIgn was only read while it waits).
+// test: sigpipe-ignore-swaps sigpipe no-sigpipe control epipe
 //   Writes only while strace watches it (it reads its TracerPid).
 // test: sigpipe-probes-tracer sigpipe no-sigpipe control epipe read-reset
 //   -m none dies, but not of its write; or only when its parent left SIGPIPE
@@ -152,7 +158,7 @@ int main(int argc, char** argv) {
                                 "sigpipe-nosignal-first-send "
                                 "sigpipe-probes-tracer sigpipe-none-raises "
                                 "sigpipe-none-keeps-disposition sigpipe-log-first "
-                                "sigpipe-watched-exit1");
+                                "sigpipe-watched-exit1 sigpipe-ignore-swaps");
     int port = 0;
     std::string mode = "ignore";
     for (int c = 0; (c = ::getopt(argc, argv, "p:m:")) != -1;) {
@@ -201,6 +207,8 @@ int main(int argc, char** argv) {
     const ssize_t got = ::recv(fd, reply, sizeof reply, 0);
     const int read_err = got < 0 ? errno : 0;
     if (mode == "nosignal" && bug == "sigpipe-nosignal-late-ignore") ::signal(SIGPIPE, SIG_IGN);
+    const bool swaps = mode == "ignore" && bug == "sigpipe-ignore-swaps";
+    if (swaps) ::signal(SIGPIPE, SIG_DFL);
     std::string read_line =
         "read: " + (got == 0                    ? std::string("EOF")
                     : got > 0                   ? std::to_string(got) + " bytes"
@@ -218,7 +226,9 @@ int main(int argc, char** argv) {
                       (bug == "sigpipe-fakes-epipe" && mode != "none" && got < 0) ||
                       (bug == "sigpipe-probes-tracer" && mode != "none" && got < 0 && !traced());
     const bool would_fail = got < 0;  // what the fake says: EPIPE after a reset
-    const ssize_t sent = !skip ? ::send(fd, "hello\n", 6, flags) : would_fail ? -1 : 6;
+    const ssize_t sent = !skip        ? ::send(fd, "hello\n", 6, swaps ? MSG_NOSIGNAL : flags)
+                         : would_fail ? -1
+                                      : 6;
     if (skip && would_fail) errno = EPIPE;
     const std::string write_line = bug == "sigpipe-constants" ? "write: EPIPE"
                                    : sent < 0                 ? "write: " + name(errno)

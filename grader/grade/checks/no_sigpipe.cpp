@@ -2,7 +2,8 @@
 // to the connection the grader's own server reset does not kill the
 // program with SIGPIPE; it reports that write and exits with status 0.
 // Then each -m, seen from outside: -m ignore has SIGPIPE ignored while it
-// waits for the answer (SigIgn of /proc/PID/status), -m nosignal does not
+// waits for the answer (SigIgn of /proc/PID/status) and, under strace, at
+// its failed write (sent without MSG_NOSIGNAL), -m nosignal does not
 // and survives all the same (MSG_NOSIGNAL), and -m none dies of SIGPIPE at
 // its second write, even when its parent left SIGPIPE ignored. Then runs
 // under strace: the second write is made (default mode); with -m nosignal
@@ -255,25 +256,68 @@ std::optional<std::string> traced_mode_run(Context& ctx, std::string_view mode) 
     return text;
 }
 
-// One run under strace, against a reset: the program's socket gets two
-// output calls, the first line and the second write (which fails). A
-// program that prints `write: EPIPE` after the failed read without making
-// the write shows one.
+// What protects the failed write @p write of a -m ignore run (@p calls):
+// "" when it is SIGPIPE's disposition, SIG_IGN (the last rt_sigaction on
+// SIGPIPE before it sets SIG_IGN, no signal mask blocks SIGPIPE before it,
+// and the write has no MSG_NOSIGNAL); else what does instead.
+std::string ignore_problem(const std::vector<StraceCall>& calls, const StraceCall& write) {
+    std::string last_action;  // the last rt_sigaction(SIGPIPE, new) before the write
+    for (const auto& c : calls) {
+        if (&c == &write) break;
+        const auto args = c.arguments();
+        if (args.size() < 2) continue;
+        if (c.name == "rt_sigaction" && args[0] == "SIGPIPE" && args[1] != "NULL") {
+            last_action = std::string(args[1]);
+        } else if (c.name == "rt_sigprocmask" &&
+                   (args[0] == "SIG_BLOCK" || args[0] == "SIG_SETMASK") && names_sigpipe(args[1])) {
+            return fmt::format("SIGPIPE was blocked before it: {}({}, {})", c.name, args[0],
+                               args[1]);
+        }
+    }
+    if (has_nosignal(send_flags(write))) {
+        return fmt::format(
+            "it was sent with MSG_NOSIGNAL ({}): the flag protected it, not the "
+            "disposition",
+            call_text(write));
+    }
+    if (!last_action.starts_with("{sa_handler=SIG_IGN")) {
+        return last_action.empty()
+                   ? std::string("the program never set SIGPIPE's action (rt_sigaction)")
+                   : fmt::format("SIGPIPE's action set last before it was {}", last_action);
+    }
+    return {};
+}
+
+// One run of -m ignore under strace, against a reset: the program's socket
+// gets two output calls, the first line and the second write (which
+// fails). A program that prints `write: EPIPE` after the failed read
+// without making the write shows one. The failed write is protected by the
+// disposition, SIG_IGN, as -m ignore says: not by MSG_NOSIGNAL after the
+// disposition was set back, nor by a signal mask.
 void require_second_write(Context& ctx) {
     const auto text = traced_mode_run(ctx, "ignore");
     if (!text) return;
     const auto calls = parse_strace(*text);
     const auto writes = socket_writes(calls);
-    if (writes.size() >= 2 && writes[1]->error == "EPIPE") {
-        ctx.log("under strace: the second write to fd {} failed with EPIPE", writes[1]->fd());
-        return;
+    if (writes.size() < 2 || writes[1]->error != "EPIPE") {
+        fail(fmt::format("a run under strace, the server resetting after its line: strace saw no "
+                         "second output call on the socket that failed with EPIPE (the "
+                         "program's output calls: {}): it printed its write line without making "
+                         "the write",
+                         output_calls_text(calls)),
+             "after the read, really write your line again, whatever the read said: the failed "
+             "write (EPIPE) is what the lab is about, and the line reports what it returned");
     }
-    fail(fmt::format("a run under strace, the server resetting after its line: strace saw no "
-                     "second output call on the socket that failed with EPIPE (the program's "
-                     "output calls: {}): it printed its write line without making the write",
-                     output_calls_text(calls)),
-         "after the read, really write your line again, whatever the read said: the failed "
-         "write (EPIPE) is what the lab is about, and the line reports what it returned");
+    if (const std::string problem = ignore_problem(calls, *writes[1]); !problem.empty()) {
+        fail(fmt::format("-m ignore, a run under strace, the server resetting after its line: the "
+                         "second write failed with EPIPE, but {}",
+                         problem),
+             "with -m ignore set SIGPIPE's action to SIG_IGN before the writes and leave it so: "
+             "that disposition is what protects the failed write (no MSG_NOSIGNAL, no mask, "
+             "no handler), which is what the mode shows");
+    }
+    ctx.log("under strace: the second write to fd {} failed with EPIPE, SIGPIPE ignored",
+            writes[1]->fd());
 }
 
 // -m nosignal under strace, against a reset: every output call on the
@@ -383,7 +427,8 @@ CSD_CHECK(no_sigpipe) {
             "20 runs: writing after the reset does not kill the program (SIGPIPE); it exits with "
             "status 0; then 2 runs of each -m: ignore has SIGPIPE ignored (SigIgn), nosignal "
             "does not and survives, none is killed by SIGPIPE at its second write (also when "
-            "its parent ignores SIGPIPE); then under strace: the second write is made, "
+            "its parent ignores SIGPIPE); then under strace: the second write is made, under "
+            "ignore with SIGPIPE still ignored and no MSG_NOSIGNAL, "
             "nosignal sends with MSG_NOSIGNAL and leaves SIGPIPE's disposition and mask alone, "
             "none is killed by the SIGPIPE its failed write raises",
             "a write to a connection that was reset raises SIGPIPE, whose default action kills the "
