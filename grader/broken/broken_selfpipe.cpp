@@ -28,6 +28,8 @@
 //                      itself: a signal between that look and select() is
 //                      answered at the next line (signals, under strace:
 //                      no write between the signal and rt_sigreturn)
+//   selfpipe-blocking-ends  the self-pipe made with pipe2(O_CLOEXEC) only:
+//                      both ends blocking (signals: /proc/PID/fdinfo)
 //   selfpipe-pselect-handler-exits  the self-pipe, right, but with -m pselect
 //                      the handler prints "got SIGUSR1" and _exit()s (signals,
 //                      under strace in that mode)
@@ -58,6 +60,9 @@
 // test: selfpipe-zero-timeout selfpipe signals control race-window lines
 // test: selfpipe-pselect-unblocked selfpipe modes control lines
 // test: selfpipe-pselect-handler-exits selfpipe signals control race-window lines
+//   Right in every run here (one signal, one byte), wrong by the handout
+//   (the seventh red-team: full marks): a blocking write end.
+// test: selfpipe-blocking-ends selfpipe signals control race-window lines
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>
@@ -184,7 +189,7 @@ int main(int argc, char** argv) {
         "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces "
         "selfpipe-ignores-w selfpipe-handler-exits selfpipe-ignores-m "
         "selfpipe-flag-after-window selfpipe-zero-timeout selfpipe-pselect-handler-exits "
-        "selfpipe-pselect-unblocked selfpipe-loop-writes");
+        "selfpipe-pselect-unblocked selfpipe-loop-writes selfpipe-blocking-ends");
     handler_exits = bug == "selfpipe-handler-exits";
     long window_us = 0;
     // -m is accepted and ignored (each bug is one way of waiting), but by
@@ -205,15 +210,17 @@ int main(int argc, char** argv) {
     if (bug == "selfpipe-pselect-unblocked" && mode != "selfpipe") {
         return pselect_or_signalfd(mode == "pselect", window_us);
     }
-    const bool uses_pipe =
-        bug == "selfpipe-late" || bug == "selfpipe-pieces" || bug == "selfpipe-ignores-w" ||
-        handler_exits || bug == "selfpipe-ignores-m" || bug == "selfpipe-pselect-handler-exits" ||
-        bug == "selfpipe-pselect-unblocked" || bug == "selfpipe-loop-writes" || bug == "none";
+    const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" ||
+                           bug == "selfpipe-ignores-w" || handler_exits ||
+                           bug == "selfpipe-ignores-m" || bug == "selfpipe-pselect-handler-exits" ||
+                           bug == "selfpipe-pselect-unblocked" || bug == "selfpipe-loop-writes" ||
+                           bug == "selfpipe-blocking-ends" || bug == "none";
     int wake_read = -1;
     int loop_write = -1;  // selfpipe-loop-writes: the loop's end, not the handler's
     if (uses_pipe) {
         int ends[2];
-        if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
+        const int nonblocking = bug == "selfpipe-blocking-ends" ? 0 : O_NONBLOCK;
+        if (::pipe2(ends, O_CLOEXEC | nonblocking) != 0) return 1;
         wake_read = ends[0];
         (bug == "selfpipe-loop-writes" ? loop_write : wake_write) = ends[1];
     }

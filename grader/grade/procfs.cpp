@@ -477,6 +477,29 @@ std::optional<std::vector<EpollEntry>> epoll_interest(pid_t pid, int epfd) {
     return parse_epoll_interest(*text);
 }
 
+std::optional<unsigned> parse_fdinfo_flags(std::string_view text) {
+    while (!text.empty()) {
+        const std::size_t nl = std::min(text.find('\n'), text.size());
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(std::min(nl + 1, text.size()));
+        if (!line.starts_with("flags:")) continue;
+        line.remove_prefix(6);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+            line.remove_prefix(1);
+        unsigned flags = 0;
+        const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), flags, 8);
+        if (ec != std::errc{} || end == line.data()) return std::nullopt;
+        return flags;
+    }
+    return std::nullopt;
+}
+
+std::optional<unsigned> fd_flags(pid_t pid, int fd) {
+    const auto text = read_text(pid_path(pid, "fdinfo") + "/" + std::to_string(fd));
+    if (!text) return std::nullopt;
+    return parse_fdinfo_flags(*text);
+}
+
 std::optional<std::string> read_memory(pid_t pid, std::uint64_t address, std::size_t size) {
     csd::Fd fd(::open(pid_path(pid, "mem").c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return std::nullopt;

@@ -211,6 +211,15 @@ struct Holder {
 /// entry's event mask; nullopt when it cannot be read.
 [[nodiscard]] std::optional<std::vector<EpollEntry>> epoll_interest(pid_t pid, int epfd);
 
+/// The file status flags of a descriptor (the octal `flags:` line of the
+/// text of /proc/PID/fdinfo/FD: O_NONBLOCK, O_CLOEXEC, the access mode);
+/// nullopt when the text has none.
+[[nodiscard]] std::optional<unsigned> parse_fdinfo_flags(std::string_view text);
+
+/// The file status flags of descriptor @p fd of @p pid
+/// (parse_fdinfo_flags()); nullopt when it cannot be read.
+[[nodiscard]] std::optional<unsigned> fd_flags(pid_t pid, int fd);
+
 /// @p size bytes of the memory of @p pid at @p address (/proc/PID/mem: the
 /// same permission as /proc/PID/syscall); nullopt when they cannot be read
 /// (process gone, address not mapped, not permitted).

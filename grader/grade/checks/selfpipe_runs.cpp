@@ -3,15 +3,19 @@
 // selfpipe).
 #include "selfpipe_runs.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "failure.hpp"
 #include "process.hpp"
+#include "procfs.hpp"
 #include "strace_text.hpp"
 #include "timing.hpp"
 
@@ -51,6 +55,27 @@ std::string self_pipe_problem(std::string_view trace) {
            "and the handler's rt_sigreturn): the byte must come from the handler itself, or a "
            "signal that lands between the flag check and select() is seen only at the next "
            "line";
+}
+
+std::string self_pipe_ends_problem(pid_t pid) {
+    std::map<std::string, std::vector<int>> ends;  // "pipe:[N]" -> its descriptors here
+    for (const auto& fd : procfs::open_fds(pid)) {
+        if (fd.target.starts_with("pipe:[")) ends[fd.target].push_back(fd.fd);
+    }
+    for (const auto& [pipe, fds] : ends) {
+        if (fds.size() < 2) continue;
+        for (const int fd : fds) {
+            const auto flags = procfs::fd_flags(pid, fd);
+            if (!flags || (*flags & O_NONBLOCK) != 0) continue;
+            return fmt::format(
+                "its self-pipe ({}, descriptors {}) has a blocking end: fd {} (flags {:o} in "
+                "/proc/{}/fdinfo/{}, no O_NONBLOCK): a handler that writes into a full pipe "
+                "would block the program for good, and the loop's drain would wait once the "
+                "pipe is empty",
+                pipe, fmt::join(fds, " and "), fd, *flags, pid, fd);
+        }
+    }
+    return {};
 }
 
 namespace {

@@ -56,6 +56,15 @@ double expect_answer(ProgramRun& run, Deadline::Clock::time_point sent, Deadline
 /// the trick closes. "" when right, or when the trace shows no signal.
 [[nodiscard]] std::string self_pipe_problem(std::string_view trace);
 
+/// The self-pipe's ends, seen in /proc while process @p pid waits: each
+/// pipe whose two ends it holds (the self-pipe; stdout's pipe has its other
+/// end in the grader) must have both non-blocking, so that a handler's write
+/// into a full pipe fails instead of blocking the process for good and the
+/// loop's drain stops when the pipe is empty. "" when right, or when it
+/// holds no such pipe (a variant that uses something else is judged by the
+/// traces).
+[[nodiscard]] std::string self_pipe_ends_problem(pid_t pid);
+
 /// The calls a program of the lab may wait in (select and its kin), for
 /// strace's `-e trace=`.
 inline constexpr std::string_view wait_calls =

@@ -25,11 +25,22 @@ namespace {
 
 // A run under strace, SIGUSR1 while it waits: the answer comes from the
 // loop, after the handler returned, not from the handler (handler_problem()).
+// Before the signal, in the default mode (the self-pipe), both ends of the
+// pipe must be non-blocking (self_pipe_ends_problem()).
 // Without strace this part is not judged (the log says so).
 void require_handler_returns(Context& ctx) {
     ProgramRun run(ctx.program(), {}, 0, ProgramRun::Tracer::none);  // strace attaches below
     const std::string name = "a run under strace";
     expect_ready(run, name);
+    const auto& modes = ctx.lab().modes;
+    const bool self_pipe = !modes.empty() && modes.front().name == "selfpipe";
+    if (const std::string ends = self_pipe ? self_pipe_ends_problem(run.pid()) : std::string();
+        !ends.empty()) {
+        fail(fmt::format("{}, waiting: {}", who(run, name), ends),
+             "make both ends of the self-pipe non-blocking and close-on-exec when you create it "
+             "(pipe2 with O_NONBLOCK | O_CLOEXEC): the handler's write must never block, and "
+             "the loop drains the pipe until it is empty (EAGAIN)");
+    }
     Strace trace(run.pid(), "write,writev,rt_sigreturn,exit,exit_group", true);
     if (!trace.attached()) {
         ctx.log("who answers SIGUSR1 not checked: {}", trace.why_not());
@@ -45,8 +56,7 @@ void require_handler_returns(Context& ctx) {
     }
     const std::string text = trace.finish();
     std::string problem = handler_problem(text);
-    const auto& modes = ctx.lab().modes;
-    if (problem.empty() && !modes.empty() && modes.front().name == "selfpipe") {
+    if (problem.empty() && self_pipe) {
         problem = self_pipe_problem(text);  // the default mode is the self-pipe's
     }
     if (!problem.empty()) {

@@ -2,6 +2,7 @@
 #include "procfs.hpp"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -212,6 +213,27 @@ TEST_CASE("main_thread_child_count sees a new child") {
 TEST_CASE("thread_name reads a thread's comm") {
     CHECK_FALSE(thread_name(::getpid(), ::getpid()).empty());
     CHECK(thread_name(::getpid(), ::getpid()).find('\n') == std::string::npos);
+}
+
+TEST_CASE("parse_fdinfo_flags reads the octal flags line") {
+    CHECK(parse_fdinfo_flags("pos:\t0\nflags:\t02004000\nmnt_id:\t15\nino:\t1234\n") == 02004000U);
+    CHECK(parse_fdinfo_flags("pos:\t0\nmnt_id:\t15\n") == std::nullopt);
+    CHECK(parse_fdinfo_flags("flags:\tzz\n") == std::nullopt);
+}
+
+TEST_CASE("fd_flags sees O_NONBLOCK on one end of a pipe and not on the other") {
+    int ends[2];
+    REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+    REQUIRE(::fcntl(ends[1], F_SETFL, O_NONBLOCK) == 0);
+    const auto read_end = fd_flags(::getpid(), ends[0]);
+    const auto write_end = fd_flags(::getpid(), ends[1]);
+    REQUIRE(read_end);
+    REQUIRE(write_end);
+    CHECK((*read_end & O_NONBLOCK) == 0);
+    CHECK((*write_end & O_NONBLOCK) != 0);
+    CHECK((*write_end & O_ACCMODE) == O_WRONLY);
+    ::close(ends[0]);
+    ::close(ends[1]);
 }
 
 TEST_CASE("parse_tracer_pid") {
