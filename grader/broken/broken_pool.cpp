@@ -28,6 +28,8 @@
 //                         of its own: -n bounds nothing
 //   pool-of-4             4 workers whatever -n says
 //   pool-capped-4         at most 4 workers: -n 3 gives 3, -n 7 gives 4
+//   pool-capped-32        at most 32 workers: right up to -n 32 (the seventh
+//                         red-team's cap; architecture asks for 100)
 //   stop-no-wait          at the stop, signals its workers and exits without
 //                         waiting for them (the sandbox's init reaps them)
 //   supervisor-polls      the parent looks for dead workers every 600 ms
@@ -74,6 +76,7 @@
 // test: thread-per-client prefork architecture control pipeline
 // test: pool-of-4 prefork architecture control pipeline
 // test: pool-capped-4 prefork architecture control pipeline
+// test: pool-capped-32 prefork architecture control pipeline
 // test: stop-no-wait prefork sigterm control pipeline
 //   The idle parent is watched in every mode: it must wait, not poll.
 // test: supervisor-polls prefork modes control pipeline
@@ -236,7 +239,8 @@ int main(int argc, char** argv) {
         argv[0],
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 counts-in-a-byte "
-        "thread-per-client pool-of-4 pool-capped-4 correct-variant stop-no-wait supervisor-polls "
+        "thread-per-client pool-of-4 pool-capped-4 pool-capped-32 correct-variant stop-no-wait "
+        "supervisor-polls "
         "wakeups-not-counted counts-round-robin counts-reset-on-replace");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
@@ -259,9 +263,11 @@ int main(int argc, char** argv) {
         listener = csd::listen_tcp(options.host, options.port, {.nonblocking = waits_first});
     // Bug pool-of-4: 4 workers (the grader's usual -n) whatever -n says.
     // Bug pool-capped-4: never more than 4, whatever -n says.
-    const auto n = static_cast<std::size_t>(bug == "pool-of-4"       ? 4
-                                            : bug == "pool-capped-4" ? std::min(options.workers, 4)
-                                                                     : options.workers);
+    const auto n =
+        static_cast<std::size_t>(bug == "pool-of-4"        ? 4
+                                 : bug == "pool-capped-4"  ? std::min(options.workers, 4)
+                                 : bug == "pool-capped-32" ? std::min(options.workers, 32)
+                                                           : options.workers);
     const std::size_t bytes = (2 * n + 1) * sizeof(std::atomic<std::uint64_t>);
     void* memory = bug == "private-counters"
                        ? ::operator new(bytes)

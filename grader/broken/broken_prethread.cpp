@@ -18,6 +18,8 @@
 // test: queue-only prethread modes control pipeline
 //   The pool's size is -n, not the number the grader happens to use.
 // test: pool-of-8 prethread architecture control pipeline
+//   A pool that stops at 32 threads (the seventh red-team: full marks).
+// test: thread-pool-capped-32 prethread architecture control pipeline
 //   Every client the acceptor can take sits in the server's memory.
 // test: unbounded-queue prethread stalled control pipeline
 //   Each pool thread hands up to 8 connections at a time to helper threads
@@ -95,6 +97,8 @@ std::string_view bug;
 //                   waiting: nobody told them, nobody joined them         -> sigterm
 //   nolock-blind     -m nolock: the threads wait on the listener alone, and
 //                   at the stop main _exit(0)s without them           -> sigterm
+//   thread-pool-capped-32  a pool that follows -n up to 32 threads and stops there
+//                                                                       -> architecture
 //   pool-serves-8    each pool thread passes what it pops to a helper thread
 //                   of its own while fewer than 8 of them run: the pool
 //                   bounds nothing                                      -> stalled
@@ -183,12 +187,12 @@ class Queue {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bug =
-        broken::bug_from_name(argv[0],
-                              "pool-spawns spin-queue sleep-queue pool-no-wakeup "
-                              "queue-per-thread queue-only pool-of-8 unbounded-queue pool-serves-8 "
-                              "lock-try-sleep lock-spins lock-held-serving pool-exits-unjoined "
-                              "nolock-blind queue-leaks full-queue-sleeps full-queue-timed-wait");
+    bug = broken::bug_from_name(
+        argv[0],
+        "pool-spawns spin-queue sleep-queue pool-no-wakeup "
+        "queue-per-thread queue-only pool-of-8 thread-pool-capped-32 unbounded-queue pool-serves-8 "
+        "lock-try-sleep lock-spins lock-held-serving pool-exits-unjoined "
+        "nolock-blind queue-leaks full-queue-sleeps full-queue-timed-wait");
     csd::ServerOptions opts = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,
@@ -198,6 +202,7 @@ int main(int argc, char** argv) {
                                                 .choices = {"queue", "lock", "nolock"},
                                                 .default_value = "queue"}}});
     if (bug == "pool-of-8") opts.workers = 8;  // whatever -n says
+    if (bug == "thread-pool-capped-32") opts.workers = std::min(opts.workers, 32);
     const std::string mode = bug == "queue-only" ? "queue" : opts.value('m');
     csd::route_signals({SIGTERM, SIGINT});
     csd::Fd listener = csd::listen_tcp(opts.host, opts.port, {.nonblocking = mode != "queue"});

@@ -46,10 +46,17 @@ auto poll_until(std::chrono::milliseconds limit, Probe probe) {
 std::vector<pid_t> require_thread_pool(Context& ctx, int n, std::string_view when,
                                        const std::string& hint);
 
-/// Three other pool sizes than the lab's usual -n, one below it and two
-/// above: 3 (2 when the lab's is 3), the usual + 3 and twice the usual + 5.
-/// A pool that ignores -n fails the first or all; one capped at the usual
-/// size, or at a constant a little above it, fails the others.
+/// The largest pool other_pool_sizes() asks for in a lab with no most
+/// (labs/labs.txt `workers-max`): far above any small constant a pool might
+/// stop at (the seventh red-team's pools stopped at 32).
+inline constexpr int large_pool_size = 100;
+
+/// Four other pool sizes than the lab's usual -n, one below it and three
+/// above: 3 (2 when the lab's is 3), the usual + 3, twice the usual + 5,
+/// and the most -n allows (labs/labs.txt `workers-max`), else
+/// large_pool_size. A pool that ignores -n fails the first or all; one
+/// capped at the usual size, or at any constant below the largest, fails
+/// the others.
 [[nodiscard]] std::vector<int> other_pool_sizes(const Context& ctx);
 
 /// Starts the server again with `-n @p size` instead of the lab's usual -n

@@ -384,7 +384,8 @@ void require_work_spread(Context& ctx, std::vector<Connection>& held, int want,
 // routed signals in a thread named csd-signals (labs/lib/src/signals.cpp).
 std::vector<int> other_pool_sizes(const Context& ctx) {
     const int n = ctx.lab().workers;
-    return {n == 3 ? 2 : 3, n + 3, 2 * n + 5};
+    const int largest = ctx.lab().workers_max > 0 ? ctx.lab().workers_max : large_pool_size;
+    return {n == 3 ? 2 : 3, n + 3, 2 * n + 5, largest};
 }
 
 void restart_with_pool_size(Context& ctx, int size) {
