@@ -37,6 +37,7 @@
 //                         for SIGCHLD or SIGTERM: little CPU, a timer loop
 //   wakeups-not-counted   the report says 0 useless wakeups whatever the
 //                         workers met: -m select's herd goes unseen -> distribution
+//   wakeups-counted-in-select-only  the same in -m epoll only    -> distribution
 // and one name that is no bug: broken-correct-variant does every mode
 // another valid way (plain accept() without flags, open file description
 // locks F_OFD_SETLKW on each worker's own open of the lock file, pselect(),
@@ -72,6 +73,9 @@
 //   Useless wakeups always 0 in the report (issue 20: a made-up report had
 //   full marks; distribution runs -m select to see the herd counted).
 // test: wakeups-not-counted prefork distribution control pipeline
+//   Counted in -m select only (the seventh red-team: full marks while
+//   distribution looked at -m select alone).
+// test: wakeups-counted-in-select-only prefork distribution control pipeline
 //   Each worker has one thread, however many clients it serves.
 // test: thread-per-client prefork architecture control pipeline
 // test: pool-of-4 prefork architecture control pipeline
@@ -213,7 +217,10 @@ csd::Accepted accept_plainly(int listener) {
         csd::Accepted accepted = variant && mode == "accept" ? accept_plainly(listener)
                                                              : csd::accept_connection(listener);
         if (bug != "lock-while-serving") set_lock(F_UNLCK);
-        if (!accepted.connection) wakeups[slot].fetch_add(1);
+        // Bug wakeups-counted-in-select-only: -m epoll's herd goes uncounted.
+        if (!accepted.connection && !(bug == "wakeups-counted-in-select-only" && mode == "epoll")) {
+            wakeups[slot].fetch_add(1);
+        }
         if (accepted.connection) {
             const std::size_t counted = bug == "counts-in-slot-0" ? 0
                                         : bug == "counts-round-robin"
@@ -241,7 +248,8 @@ int main(int argc, char** argv) {
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 counts-in-a-byte "
         "thread-per-client pool-of-4 pool-capped-4 pool-capped-32 correct-variant stop-no-wait "
         "supervisor-polls "
-        "wakeups-not-counted counts-round-robin counts-reset-on-replace");
+        "wakeups-not-counted counts-round-robin counts-reset-on-replace "
+        "wakeups-counted-in-select-only");
     variant = bug == "correct-variant";
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
