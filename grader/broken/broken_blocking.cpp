@@ -57,6 +57,11 @@
 //   while strace seems attached; otherwise its exit races theirs (a
 //   red-team's cheat had full marks). Caught where perf can record.
 // test: races-exit-unwatched thread sigterm control pipeline
+//   Detached threads that see the stop at once, and a main thread that
+//   returns without waiting: the join rounds' race is lost only some of the
+//   time (the seventh red-team's thread-detach had full marks); the
+//   held-thread round always sees it.
+// test: detached-quick thread sigterm control pipeline
 //   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
 // test: thread-wakes-100ms thread idle-cpu control pipeline
 //   A slower timer loop (red-team, issue 20: a 600 ms poll had full marks).
@@ -195,6 +200,9 @@ std::string_view bug;
 //                         own ends: the threads still closing die (perf's
 //                         join rounds see them)                             -> sigterm
 //   detached-poll-sleeps  the same, the 150 ms in poll() on no descriptor   -> sigterm
+//   detached-quick        a detached thread per client that sees the stop and
+//                         closes its client; main returns at the stop without
+//                         waiting: the threads often end first       -> sigterm
 //   counted-detached      no bug: a correct variant of the thread lab's stop, a
 //                         detached thread per client that closes its client and
 //                         then counts itself out; main waits for the count to
@@ -601,7 +609,8 @@ void serve_threaded(const csd::Fd& listener) {
                 ++counted.running;
             }
             std::thread thread([c = std::move(conn)]() mutable {
-                if (counts_threads() || (bug.starts_with("detached-") && bug.ends_with("sleeps"))) {
+                if (counts_threads() || (bug.starts_with("detached-") && bug.ends_with("sleeps")) ||
+                    bug == "detached-quick") {
                     (void)csd::serve_connection(c.get());  // sees the stop descriptor
                 } else {
                     serve(c.get());
@@ -640,6 +649,7 @@ void serve_threaded(const csd::Fd& listener) {
     if (bug == "detached-sleeps") std::this_thread::sleep_for(std::chrono::milliseconds(150));
     if (bug == "detached-poll-sleeps") (void)::poll(nullptr, 0, 150);
     if (bug == "races-exit-unwatched" && !broken::tracer_by_timing()) return;
+    if (bug == "detached-quick") return;
     std::unique_lock lock(counted.mutex);
     counted.none_left.wait(lock, [] { return counted.running == 0; });
 }
@@ -654,7 +664,8 @@ int main(int argc, char** argv) {
         "orphans kills-no-wait kills-no-wait-hides plain-fork iterative child-keeps-listener "
         "silent slow-start "
         "drops-every-50th "
-        "forks threads thread-leak joins-blocked detached detached-sleeps detached-poll-sleeps "
+        "forks threads thread-leak joins-blocked detached detached-sleeps detached-quick "
+        "detached-poll-sleeps "
         "counted-detached "
         "races-exit-unwatched "
         "shared-buffer "

@@ -41,7 +41,9 @@
 // ASan build: LeakSanitizer refuses to run under ptrace; the init's report
 // of orphans, every round, covers it). In rst, the client that never read
 // (every other round) must find its connection reset after the exit, and
-// no connection of a burst may end with a FIN.
+// no connection of a burst may end with a FIN. Last, a server with threads
+// to join gets a held-thread round: one of its threads held stopped by the
+// grader (ptrace) at the SIGTERM; the server must wait for it.
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,6 +67,7 @@
 #include "procfs.hpp"
 #include "sandbox.hpp"
 #include "strace_text.hpp"
+#include "thread_hold.hpp"
 #include "trace.hpp"
 
 namespace csd::grade {
@@ -772,6 +775,79 @@ bool joins_threads(Model model) {
            model == Model::reactor;
 }
 
+/// How long a held thread is kept stopped after the SIGTERM (scaled).
+constexpr auto hold_time = 500ms;
+
+// The held round, last, on a fresh server with two idle clients: one of its
+// threads (the newest but the main one: a connection's thread, or a pool's
+// or the loops' last) held stopped by the grader (thread_hold.hpp), then
+// SIGTERM. A main thread that waits for its threads (a join, or a count the
+// last one signals) is still waiting hold_time later; one that returns
+// without waiting exits, and that exit kills the held thread. Released, the
+// thread sees the stop and the server exits within 2 s. Unlike the join
+// rounds it does not depend on a race: the held thread cannot end before
+// the exit. Not in a sanitizer build (their runtimes trace the threads
+// themselves at the exit), nor where ptrace is refused.
+void require_waits_for_held_thread(Context& ctx) {
+    if (built_with_sanitizer(ctx.program())) return;
+    const Readiness ready = ctx.server().start(5s, ctx.server().args());
+    if (!ready.accepting) fail("the held-thread round: the server did not start: " + ready.problem);
+    const pid_t top = ctx.pid();
+    std::vector<Connection> idle;
+    for (int i = 1; i <= 2; ++i) {
+        const std::string what = fmt::format("the held-thread round, idle client {} of 2", i);
+        idle.push_back(Connection::open(ctx.port(), Deadline(3s)));
+        idle.back().send_all(request_line(1), Deadline(3s), what);
+        expect_reply(ctx.reply(), idle.back(), 1, Deadline(3s), what);
+    }
+    pid_t chosen = 0;
+    for (const pid_t tid : procfs::thread_ids(top)) {
+        if (tid == top || procfs::is_io_worker(top, tid)) continue;
+        if (procfs::thread_name(top, tid) == "csd-signals") continue;
+        chosen = std::max(chosen, tid);
+    }
+    if (chosen == 0) return;  // no thread to hold: architecture says so
+    ThreadHold hold(top, chosen);
+    if (!hold.held()) {
+        ctx.log("the held-thread round not run: {}", hold.why_not());
+        return;
+    }
+    const std::string name = procfs::thread_name(top, chosen);
+    ::kill(top, SIGTERM);
+    const Deadline holding(scaled(hold_time));
+    while (!holding.expired() && hold.fate() == ThreadHold::Fate::held) {
+        std::this_thread::sleep_for(2ms);
+    }
+    if (hold.fate() == ThreadHold::Fate::ended) {
+        (void)wait_child(top, Deadline(2s));
+        reap_children();
+        fail(fmt::format("with 2 idle clients connected, the grader held thread {} (\"{}\") of "
+                         "the server stopped (ptrace) and sent SIGTERM: the server exited "
+                         "without waiting for it, and its exit killed that thread wherever it "
+                         "was (a thread that had not ended)",
+                         chosen, name),
+             "at the stop, the main thread waits for every thread it started: it joins each "
+             "one (or waits on a condition variable that the last one to end signals), however "
+             "long they take to see the stop; a detached thread that nobody waits for is "
+             "killed by the process's exit in the middle of its work");
+    }
+    hold.release();
+    const auto status = wait_child(top, Deadline(2s));
+    if (!status) {
+        fail(fmt::format("the held-thread round: thread {} (\"{}\") held stopped by the grader "
+                         "for {:.0f} ms after SIGTERM, then let go: the server was still running "
+                         "2 s later",
+                         chosen, name, scaled_seconds(hold_time) * 1000),
+             "a thread that sees the stop late (here, held by the grader) must still see it: "
+             "the stop descriptor stays readable, and the main thread's join waits for it");
+    }
+    reap_children();
+    ctx.log(
+        "held-thread round: thread {} (\"{}\") held {:.0f} ms after SIGTERM; the server "
+        "waited for it, then exited",
+        chosen, name, scaled_seconds(hold_time) * 1000);
+}
+
 // sigterm: SIGTERM ends the whole tree with status 0 within 2 s.
 void check_sigterm(Context& ctx) {
     if (ctx.lab().model == Model::reactor) require_loops_block_stop_signals(ctx);
@@ -827,6 +903,7 @@ void check_sigterm(Context& ctx) {
                                                                         : RoundKind::burst;
         sigterm_round(ctx, round, kind, in_mode);
     }
+    if (joins_threads(ctx.lab().model)) require_waits_for_held_thread(ctx);
 }
 
 }  // namespace
