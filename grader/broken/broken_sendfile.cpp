@@ -12,6 +12,9 @@
 // the test broken.LAB.CHECK.BUG, which grades it as LAB with --check CHECK
 // and the controls: CHECK must fail, every control must pass.
 // test: sendfile-copy sendfile zero-copy control pipeline
+//   Small replies copied, large ones sent (the seventh red-team: full marks
+//   while zero-copy measured 56 MiB of large replies only).
+// test: sendfile-small-copied sendfile zero-copy control pipeline
 // test: sendfile-copies-untraced sendfile zero-copy control pipeline
 // test: sendfile-mmap sendfile zero-copy control pipeline
 //   Copies unless a system call takes more than 4 µs (strace stops each
@@ -112,6 +115,8 @@ bool splice_mode = false;
 
 // The bugs, each with the check that must catch it:
 //   sendfile-copy   pread() into a buffer and send() it: right bytes, copied -> zero-copy
+//   sendfile-small-copied  pread() and send() for every piece of 64 KiB or less
+//                   (every load's reply), sendfile() for the rest   -> zero-copy
 //   sendfile-copies-untraced  the same unless TracerPid in /proc/self/status
 //                   says it is traced: sendfile() only under strace  -> zero-copy
 //   sendfile-copies-unwatched  the same unless a getppid() takes more than
@@ -286,7 +291,10 @@ long send_piece(int sock, const File& file, std::uint64_t at, std::size_t count)
         count = static_cast<std::size_t>(std::min<std::uint64_t>(count, head - at));
     const bool sendfile_anyway =
         bug == "sendfile-copy-is-sendfile" || (bug == "sendfile-copy-unwatched" && unwatched);
+    // Bug sendfile-small-copied: a reply of 64 KiB or less goes through a buffer.
+    const bool small_copied = bug == "sendfile-small-copied" && count <= 64 * 1024;
     if (bug == "sendfile-copy" || (bug == "sendfile-copies-untraced" && !traced()) ||
+        (small_copied && !copy_mode && !splice_mode) ||
         (unwatched && bug != "sendfile-copy-unwatched") ||
         (copy_mode && !sendfile_anyway && !head_by_sendfile)) {
         if (bug == "sendfile-copy-cached") {
@@ -373,7 +381,8 @@ void serve(csd::Fd fd, const File& file) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "sendfile-copy sendfile-copies-untraced sendfile-copies-unwatched sendfile-copy-unwatched "
+        "sendfile-copy sendfile-small-copied sendfile-copies-untraced sendfile-copies-unwatched "
+        "sendfile-copy-unwatched "
         "sendfile-splice-unwatched sendfile-mmap sendfile-short sendfile-continues "
         "sendfile-lseek-null "
         "sendfile-shared-offset sendfile-no-file-check sendfile-no-writable-wait "

@@ -4,7 +4,8 @@
 // system call of the server returned while it sent 56 MiB of replies; and
 // with no tracer at all, the bytes a reply had queued when the -f file was
 // rewritten in place changed with it (page_cache_probe.hpp), which copies
-// made in the server's memory would not.
+// made in the server's memory would not. Then 100 small replies (4000
+// bytes, a load's), which must leave by sendfile or splice as well.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "page_cache_probe.hpp"
 #include "procfs.hpp"
 #include "strace_text.hpp"
+#include "trace.hpp"
 #include "traced_replies.hpp"
 
 namespace csd::grade {
@@ -80,6 +82,59 @@ void require_from_served_file(Context& ctx, const std::string& text, std::uint64
          "sendfile from the file you were given, opened once at start: the kernel sends its "
          "pages from the page cache. A copy of it (a memfd, a buffer filled at start) is one "
          "more copy of every byte, and not the lesson");
+}
+
+/// The small replies of small_replies_by_kernel(): as many as a load's.
+constexpr int small_replies = 100;
+/// Their size: a load's reply.
+constexpr std::uint64_t small_reply = 4000;
+
+// The replies a load asks for are small: small_replies of small_reply bytes,
+// pipelined on one connection under strace, must leave by sendfile or
+// splice too (90 % of their bytes), not only the large ones: a server that
+// copies every reply up to some size through its memory copies nearly
+// everything a real load asks for.
+void require_small_replies_by_kernel(Context& ctx) {
+    Strace trace(ctx.pid(), traced + std::string(tracer_probe_calls));
+    if (!trace.attached()) {
+        ctx.log("small replies not checked: {}", trace.why_not());
+        return;
+    }
+    std::string requests;
+    for (int i = 0; i < small_replies; ++i) requests += request_line(small_reply);
+    try {
+        Connection conn = Connection::open(ctx.port(), Deadline(3s));
+        conn.send_all(requests, Deadline(3s), "the small requests");
+        const Deadline overall(20s);
+        for (int i = 1; i <= small_replies; ++i) {
+            expect_reply(ctx.reply(), conn, small_reply, overall,
+                         fmt::format("small request {} of {}", i, small_replies));
+        }
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const std::string text = trace.finish();
+    require_no_tracer_probe(ctx, text);
+    auto bytes = strace_bytes_per_call(text);
+    std::erase_if(bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
+    std::uint64_t kernel = 0;
+    std::string seen;
+    for (const auto& [name, n] : bytes) {
+        if (in_kernel_copy(name)) kernel += n;
+        seen += fmt::format("{}{} {} B", seen.empty() ? "" : ", ", name, n);
+    }
+    const std::uint64_t total = small_replies * small_reply;
+    ctx.log("zero-copy, {} replies of {} bytes: {} bytes by sendfile/splice ({})", small_replies,
+            small_reply, kernel, seen);
+    if (kernel >= total - total / 10) return;
+    fail(fmt::format("{} replies of {} bytes, pipelined on one connection under strace: "
+                     "sendfile or splice sent {} of their {} bytes (strace saw: {}); the rest "
+                     "went through the server's memory",
+                     small_replies, small_reply, kernel, total,
+                     seen.empty() ? std::string("no data-moving system call") : seen),
+         "every reply leaves by sendfile(), small ones too: a load's replies are a few KiB, so "
+         "copying the small ones through your memory copies nearly everything it asks for");
 }
 
 // zero-copy: the served file's bytes leave by sendfile or splice, never by read and write.
@@ -152,6 +207,7 @@ void check_zero_copy(Context& ctx) {
     require_bounded_turns(ctx, "in the default mode",
                           "send at most write_budget to a connection in one turn of the loop",
                           8u << 20);
+    require_small_replies_by_kernel(ctx);
 }
 
 }  // namespace
@@ -163,7 +219,7 @@ CSD_CHECK(zero_copy) {
             "56 MiB of replies leave by sendfile(2) (or splice): strace sees no read or write "
             "call move the file's bytes; and with no tracer, the bytes of a reply waiting in the "
             "sockets change when the grader rewrites the -f file in place (they are the page "
-            "cache's pages, not copies)",
+            "cache's pages, not copies); 100 replies of 4000 bytes leave by sendfile too",
             "send the file with sendfile(sock, file, &offset, count): the kernel moves the bytes "
             "from the page cache to the socket. A read()/write() loop, or write() from an mmap of "
             "the file, copies every byte through your memory",
