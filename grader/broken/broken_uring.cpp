@@ -21,6 +21,8 @@
 //                 submitted again: no client is accepted after it         -> emfile
 //   emfile-retry-1ms  out of descriptors, pauses 1 ms, not 100, between
 //                 two tries: 1000 wakeups a second                       -> emfile
+//   emfile-sleeps  out of descriptors, the loop sleeps 100 ms (usleep), then
+//                 submits the accept again: every served client waits too -> emfile
 //   emfile-spin   out of descriptors, submits the accept again at once
 //                 instead of pausing: it fails again at once, a spin      -> emfile
 //   ring-timer-4600ms  keeps a 4.6 s timeout request in its ring, again
@@ -61,6 +63,8 @@
 //   A pause of a millisecond: little CPU, a retry loop all the same (the
 //   fifth red-team of issue 20: full marks).
 // test: emfile-retry-1ms uring emfile control pipeline
+//   The pause as a sleep of the whole loop (the seventh red-team: full marks).
+// test: emfile-sleeps uring emfile control pipeline
 //   Timer loops slower than the idle window, the timer in the ring or in
 //   the wait's argument (the fifth red-team of issue 20: full marks).
 // test: ring-timer-4600ms uring idle-cpu control pipeline
@@ -160,7 +164,12 @@ class Server {
                         if ((c.flags & IORING_CQE_F_MORE) == 0) {
                             if (c.res < 0 && bug == "accept-no-rearm") break;
                             if (c.res < 0 && csd::out_of_descriptors(-c.res) &&
-                                bug != "emfile-spin") {
+                                bug == "emfile-sleeps") {
+                                // The bug: the whole loop sleeps, its clients too.
+                                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                                accept();
+                            } else if (c.res < 0 && csd::out_of_descriptors(-c.res) &&
+                                       bug != "emfile-spin") {
                                 pause();
                             } else {
                                 accept();
@@ -301,7 +310,8 @@ int main(int argc, char** argv) {
         argv[0],
         "ring-timeout ring-thread send-syscall pwritev2-syscall send-syscall-unwatched ring-async "
         "accept-no-rearm emfile-retry-1ms "
-        "emfile-spin recv-own-buffer ring-timer-4600ms ring-wait-4600ms accept-single-shot "
+        "emfile-spin emfile-sleeps recv-own-buffer ring-timer-4600ms ring-wait-4600ms "
+        "accept-single-shot "
         "no-stop-poll");
     const csd::ServerOptions opts = csd::parse_server_options(argc, argv);
     csd::route_signals({SIGTERM, SIGINT});

@@ -9,10 +9,11 @@
 // EMFILE, which ends an io_uring multishot accept (a completion without
 // IORING_CQE_F_MORE), and the others wait in the listen queue. For 1 s of
 // that the server must stay under 30 % of a CPU (an accept submitted again
-// at once fails again at once: a spin). Then the grader closes the served
-// connections: within 3 s every queued client must be served, and a new
-// one too. The server is stopped at the end (the next check gets one with
-// the sandbox's usual limits).
+// at once fails again at once: a spin), wake no more than 50 times a
+// second, and never be found asleep (a sleep call holds up every client
+// the loop already serves; the pause is a timeout request on the ring). Then the grader closes the
+// served connections: within 3 s every queued client must be served, and a new one too. The server
+// is stopped at the end (the next check gets one with the sandbox's usual limits).
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -27,6 +28,7 @@
 #include "expect.hpp"
 #include "idle_watch.hpp"
 #include "procfs.hpp"
+#include "waits.hpp"
 
 namespace csd::grade {
 
@@ -94,6 +96,24 @@ void collect(std::vector<Client>& all, Deadline::Clock::duration limit) {
     }
 }
 
+// A thread of @p pid asleep: in a sleep call, or in a poll, select or
+// epoll wait on no descriptor with a timeout (a sleep by another name), as
+// "thread 12 (\"name\") sleeps in clock_nanosleep"; "" when none is.
+std::string asleep_thread(pid_t pid) {
+    for (const pid_t tid : procfs::thread_ids(pid)) {
+        if (procfs::is_io_worker(pid, tid)) continue;
+        const waits::TaskWait w = waits::wait_of(pid, tid);
+        const bool sleep_call = w.call == "nanosleep" || w.call == "clock_nanosleep";
+        const bool empty_wait =
+            (w.call == "poll" || w.call == "ppoll" || w.call == "select" || w.call == "pselect6") &&
+            w.fds.empty() && w.write_fds.empty() && !w.timeout.empty();
+        if (!sleep_call && !empty_wait) continue;
+        return fmt::format("thread {} (\"{}\") sleeps in {} (/proc/{}/task/{}/syscall)", tid,
+                           procfs::thread_name(pid, tid), w.call, pid, tid);
+    }
+    return {};
+}
+
 // emfile: out of descriptors, no spin, and accepting again by itself.
 void check_emfile(Context& ctx) {
     const FileLimit limit(ctx.server(), file_limit);
@@ -131,7 +151,14 @@ void check_emfile(Context& ctx) {
     const auto before = procfs::cpu_ticks(pid);
     const auto woke_before = idle_watch::snapshot(pid);
     const auto measured = scaled(1s);
-    std::this_thread::sleep_for(measured);
+    // Ten looks at what each thread waits in meanwhile: a thread asleep
+    // (a sleep call, or a poll on no descriptor with a timeout) holds up
+    // every client it serves, however little CPU it uses.
+    std::string sleeper;
+    for (int look = 0; look < 10; ++look) {
+        std::this_thread::sleep_for(measured / 10);
+        if (sleeper.empty()) sleeper = asleep_thread(pid);
+    }
     const auto after = procfs::cpu_ticks(pid);
     const auto busiest = idle_watch::busiest(woke_before, idle_watch::snapshot(pid));
     if (before && after) {
@@ -149,6 +176,14 @@ void check_emfile(Context& ctx) {
                  "clients wait: pause (a timeout request on the ring), then submit the accept "
                  "again when the pause completes");
         }
+    }
+    if (!sleeper.empty()) {
+        fail(fmt::format("out of descriptors ({} of {} clients served, {} waiting in the listen "
+                         "queue), {}: while it sleeps, the clients it already serves wait too",
+                         served, clients, clients - served, sleeper),
+             "pause the accepting alone: a timeout request on the ring, whose completion "
+             "submits the accept again, while the ring goes on with every other request; a "
+             "sleep stops the whole loop");
     }
     // A retry every few milliseconds costs little CPU but is a polling loop
     // all the same: the pause between two tries is a pause.
@@ -194,8 +229,9 @@ CSD_CHECK(emfile) {
             10,
             check_emfile,
             "out of descriptors (the server started with RLIMIT_NOFILE 48, then 64 clients "
-            "connect): the server stays under 30 % of a CPU while clients wait in the listen "
-            "queue, and once the served ones close, every waiting client and a new one are "
+            "connect): the server stays under 30 % of a CPU, wakes at most 50 times a second "
+            "and never sleeps (nanosleep) while clients wait in the listen queue, and once the "
+            "served ones close, every waiting client and a new one are "
             "served within 3 s",
             "when accepting fails with EMFILE or ENFILE, pause (a timeout request on the ring) "
             "and then submit the accept again: at once it would fail again, never it would "
