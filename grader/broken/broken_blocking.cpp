@@ -62,6 +62,9 @@
 //   time (the seventh red-team's thread-detach had full marks); the
 //   held-thread round always sees it.
 // test: detached-quick thread sigterm control pipeline
+//   Everything the client sent read before each reply (the seventh
+//   red-team's cork-slurp: full marks while no client read slowly).
+// test: drains-before-reply fork back-pressure control pipeline
 //   Waiting by polling (issue 20: these had full marks): each wakes on a timer.
 // test: thread-wakes-100ms thread idle-cpu control pipeline
 //   A slower timer loop (red-team, issue 20: a 600 ms poll had full marks).
@@ -200,6 +203,9 @@ std::string_view bug;
 //                         own ends: the threads still closing die (perf's
 //                         join rounds see them)                             -> sigterm
 //   detached-poll-sleeps  the same, the 150 ms in poll() on no descriptor   -> sigterm
+//   drains-before-reply   reads everything the client has sent so far before
+//                         each reply: a client that reads slowly while it
+//                         pipelines has its requests held by the server -> back-pressure
 //   detached-quick        a detached thread per client that sees the stop and
 //                         closes its client; main returns at the stop without
 //                         waiting: the threads often end first       -> sigterm
@@ -372,6 +378,31 @@ bool answer(int fd, std::string_view line) {
 /// Reads once from the blocking socket @p fd and answers every whole line
 /// of what came, keeping a partial one in @p line; false when the client is
 /// done (EOF, reset, a malformed line, a stop).
+/// Bug drains-before-reply: serves the lines of @p data, reading everything
+/// the client has sent so far before each reply (into @p pending, which
+/// grows as fast as the client sends). False when the client is gone.
+bool serve_draining(int fd, std::string_view data, std::string& line) {
+    static thread_local std::string pending;
+    static thread_local std::size_t at = 0;  // pending's first unread byte
+    pending.append(data);
+    char more[65536];
+    for (;;) {
+        for (ssize_t n = 0; (n = ::recv(fd, more, sizeof more, MSG_DONTWAIT)) > 0;) {
+            pending.append(more, static_cast<std::size_t>(n));
+        }
+        const auto nl = pending.find('\n', at);
+        if (nl == std::string::npos) break;
+        line.append(pending, at, nl - at);
+        at = nl + 1;
+        if (!answer(fd, line)) return false;
+        line.clear();
+    }
+    line.append(pending, at);
+    pending.clear();
+    at = 0;
+    return line.size() <= csd::max_line_bytes;
+}
+
 bool serve_some(int fd, std::string& line) {
     char buf[4096];
     ssize_t got = 0;
@@ -380,6 +411,7 @@ bool serve_some(int fd, std::string& line) {
     } while (got < 0 && errno == EINTR && !csd::stop_requested());
     if (got <= 0) return false;  // EOF, reset, or a stop
     std::string_view data(buf, static_cast<std::size_t>(got));
+    if (bug == "drains-before-reply") return serve_draining(fd, data, line);
     for (auto nl = data.find('\n'); nl != std::string_view::npos; nl = data.find('\n')) {
         line.append(data.substr(0, nl));
         data.remove_prefix(nl + 1);
@@ -665,6 +697,7 @@ int main(int argc, char** argv) {
         "silent slow-start "
         "drops-every-50th "
         "forks threads thread-leak joins-blocked detached detached-sleeps detached-quick "
+        "drains-before-reply "
         "detached-poll-sleeps "
         "counted-detached "
         "races-exit-unwatched "

@@ -1,9 +1,11 @@
 // back-pressure: a client that pipelines requests without reading any reply
 // must not make the server's memory grow, nor stop it serving the others;
 // nor may 8 such clients at once (a cap per client that is generous alone
-// adds up over many clients).
+// adds up over many clients); nor a client that reads its replies, but
+// slowly, while it pipelines more requests.
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <thread>
@@ -169,6 +171,76 @@ void flood_at_once(Context& ctx, const Flood& flood, std::uint64_t before) {
     for (auto& f : all) f.conn.reset();
 }
 
+/// The slow reader's requests, its pace, and how long it goes on.
+constexpr std::uint64_t slow_reply = 64 * 1024;
+constexpr std::size_t slow_read_bytes = 64 * 1024;
+constexpr auto slow_read_every = 5ms;
+constexpr auto slow_window = 500ms;
+
+// The third part: one client pipelines requests for 64 KiB replies as fast
+// as the server takes them, and reads its replies, but slowly (64 KiB
+// every 5 ms). A server that drains whatever the client sent before each
+// reply (into a string of its own) holds every request the client had time
+// to send; one that reads a request only when it needs the next one leaves
+// them in the socket buffers, whose fill makes the client wait. For 0.5 s
+// (scaled), or flood_limit sent, the memory must stay within
+// flooders_bound of what it was with the client connected: one client's
+// requests, which the contract caps at a few KiB. The client that never
+// reads (the first part) cannot see this: a blocking server stops in its
+// first write and drains nothing more.
+void slow_reader_flood(Context& ctx) {
+    const pid_t root = ctx.pid();
+    Connection conn = Connection::open(ctx.port(), Deadline(3s));
+    std::this_thread::sleep_for(scaled(50ms));
+    const std::uint64_t before = procfs::tree_rss_bytes(root);
+    std::string requests;
+    for (int i = 0; i < 16 * 1024; ++i) requests += request_line(slow_reply);
+    std::vector<char> sink(slow_read_bytes);
+    std::uint64_t sent = 0;
+    std::uint64_t read = 0;
+    std::uint64_t peak = before;
+    const Deadline window(scaled(slow_window));
+    auto next_read = Deadline::Clock::now();
+    while (!window.expired() && sent < flood_limit) {
+        const long n = conn.send_some(std::string_view(requests).substr(sent % requests.size()));
+        if (n < 0) {
+            fail(
+                fmt::format("the server closed the connection of a client that pipelined "
+                            "requests for {} KiB and read its replies slowly (after {} of "
+                            "requests)",
+                            slow_reply / 1024, in_mib(sent)));
+        }
+        sent += static_cast<std::uint64_t>(std::max(n, 0L));
+        if (Deadline::Clock::now() >= next_read) {
+            const ssize_t got = ::recv(conn.fd(), sink.data(), sink.size(), MSG_DONTWAIT);
+            if (got > 0) read += static_cast<std::uint64_t>(got);
+            next_read = Deadline::Clock::now() + scaled(slow_read_every);
+        }
+        peak = std::max(peak, procfs::tree_rss_bytes(root));
+        if (peak > before + flooders_bound) {
+            conn.reset();
+            fail(fmt::format("one client pipelined {} of requests for {} KiB replies and read "
+                             "them slowly ({} KiB every {} ms; {} read); meanwhile the server's "
+                             "memory (VmRSS of its processes) grew from {} to {}: by more than "
+                             "the {} allowed. It read the requests far ahead of the replies",
+                             in_mib(sent), slow_reply / 1024, slow_read_bytes / 1024,
+                             slow_read_every.count(), in_mib(read), in_mib(before), in_mib(peak),
+                             in_mib(flooders_bound)),
+                 "read a request only when you are ready to serve it (a blocking server: the "
+                 "next line when the reply is sent; an event loop: while wants_input()); "
+                 "reading everything the client sent before each reply holds every request it "
+                 "had time to send");
+        }
+        if (n <= 0) {
+            pollfd p{conn.fd(), POLLOUT, 0};
+            (void)::poll(&p, 1, 1);
+        }
+    }
+    ctx.log("a slow reader sent {} of requests for {} KiB replies and read {}; RSS peak {}",
+            in_mib(sent), slow_reply / 1024, in_mib(read), in_mib(peak));
+    conn.reset();
+}
+
 // back-pressure: a client that never reads cannot make the server's memory grow.
 void check_back_pressure(Context& ctx) {
     const pid_t root = ctx.pid();
@@ -228,6 +300,7 @@ void check_back_pressure(Context& ctx) {
     if (grown()) too_much("then");
     conn.reset();
     flood_at_once(ctx, flood, before);
+    slow_reader_flood(ctx);
 }
 
 }  // namespace
@@ -238,7 +311,8 @@ CSD_CHECK(back_pressure) {
             check_back_pressure,
             "a client pipelining requests for 400 MiB and more without reading grows the server's "
             "memory by less than 48 MiB; others are still served; 8 such clients at once grow "
-            "it by less than 8 MiB (1 MiB each)",
+            "it by less than 8 MiB (1 MiB each); a client that reads its replies slowly while "
+            "it pipelines requests grows it by less than 8 MiB",
             "stop reading from a client while it has many requests waiting for their replies "
             "(csd::Session::wants_input()); never build a reply in memory",
             {"cpu"}};
