@@ -46,6 +46,8 @@
 //                2 s (watching the stop) and resets; a client that reads at
 //                once gets its end 2 s late (fails reply)
 //   rst-fin-malformed  a malformed request gets a FIN (fails rst)
+//   rst-disconnect  resets with connect(AF_UNSPEC), a Linux disconnect, and
+//                never sets SO_LINGER (fails rst, under strace)
 //   rst-any-address  listens on 0.0.0.0 whatever -i says (fails start)
 //   rst-fd-leak  leaks a descriptor of /dev/null per connection (fails fd-leak)
 //   rst-crash-odd  aborts on a request line over 32 bytes (fails malformed)
@@ -88,6 +90,9 @@
 //   The fifth red-team of issue 20 (full marks): a fixed grace of 2 s.
 // test: rst-grace-2s rst reply control rst
 // test: rst-fin-malformed rst rst control reply
+//   The RST by another call than the lesson's (the seventh red-team: full
+//   marks; the wire is the same).
+// test: rst-disconnect rst rst control reply
 // test: rst-any-address rst start control rst
 // test: rst-fd-leak rst fd-leak control rst
 // test: rst-crash-odd rst malformed control rst
@@ -221,7 +226,12 @@ void serve(int fd) {
     const bool fin = bug == "rst-fin" || (bug == "rst-fin-malformed" && n == 0) ||
                      (bug == "rst-fin-at-stop" && test_server::stop) ||
                      (bug == "rst-fin-reading-at-stop" && test_server::stop && n == 0);
-    if (!fin) {
+    if (!fin && bug == "rst-disconnect") {
+        // The bug: an abort by disconnecting the socket (tcp_disconnect).
+        sockaddr unspec{};
+        unspec.sa_family = AF_UNSPEC;
+        (void)::connect(fd, &unspec, sizeof unspec);
+    } else if (!fin) {
         const linger abort{1, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
     }
@@ -233,7 +243,8 @@ void serve(int fd) {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "rst-fin rst-no-wait rst-sleep-1s rst-no-limit rst-queue-no-limit rst-fresh-deadline "
+        "rst-fin rst-disconnect rst-no-wait rst-sleep-1s rst-no-limit rst-queue-no-limit "
+        "rst-fresh-deadline "
         "rst-12s rst-spin-ack rst-phase-deadline rst-progress-deadline rst-spin-write "
         "rst-read-fresh rst-ack-fresh "
         "rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "

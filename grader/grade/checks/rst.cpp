@@ -1,11 +1,15 @@
 // rst (rst lab, docs/contract.md, section 6, "rst"): after its one reply
 // the server resets the connection once the reply is acknowledged: the
-// client's read() fails with ECONNRESET, it does not see EOF.
+// client's read() fails with ECONNRESET, it does not see EOF; and, under
+// strace, the RST comes from SO_LINGER {1, 0} and close(), not from a
+// connect(AF_UNSPEC).
 #include <fmt/format.h>
 
 #include "checks.hpp"
 #include "expect.hpp"
 #include "rst_common.hpp"
+#include "strace_text.hpp"
+#include "trace.hpp"
 
 namespace csd::grade {
 
@@ -13,6 +17,43 @@ using namespace std::chrono_literals;
 using rst::expect_end;
 
 namespace {
+
+// Under strace, one more connection served: the RST must come from the
+// abortive close the lab teaches (SO_LINGER {1, 0}, then close), not from
+// connect() with AF_UNSPEC, which on Linux aborts a TCP connection too
+// (tcp_disconnect) and leaves SO_LINGER unused. (SO_LINGER may have been
+// set on the listening socket, whose accepted sockets inherit it: strace
+// attached after the start cannot see that, and does not ask for it.)
+void require_linger_close(Context& ctx) {
+    Strace trace(ctx.pid(), "setsockopt,connect,close");
+    if (!trace.attached()) {
+        ctx.log("how the RST is made not checked: {}", trace.why_not());
+        return;
+    }
+    const std::string what = "a connection under strace";
+    try {
+        Connection conn = Connection::open(ctx.port(), Deadline(3s));
+        conn.send_all(request_line(100), Deadline(3s), what);
+        expect_reply(ctx.reply(), conn, 100, Deadline(5s), what);
+        (void)expect_end(conn, Deadline(3s), what);
+    } catch (...) {
+        (void)trace.finish();
+        throw;
+    }
+    const std::string text = trace.finish();
+    for (const StraceCall& c : parse_strace(text)) {
+        if (c.name != "connect") continue;
+        const auto args = c.arguments();
+        if (args.size() < 2 || args[1].find("AF_UNSPEC") == std::string_view::npos) continue;
+        fail(fmt::format("{}: the server reset it with connect({}, {{sa_family=AF_UNSPEC}}) (a "
+                         "Linux disconnect), not with the abortive close: strace saw `{}({}) = "
+                         "{}`",
+                         what, c.fd(), c.name, c.args, c.result),
+             "the lesson is the abortive close: set SO_LINGER to {l_onoff = 1, l_linger = 0} on "
+             "the connected socket, then close() it (docs/contract.md, rst)");
+    }
+    ctx.log("{}: no connect(AF_UNSPEC); the RST comes from the close", what);
+}
 
 // rst (rst): after its reply the server resets the connection (ECONNRESET, not EOF).
 void check_rst(Context& ctx) {
@@ -48,13 +89,15 @@ void check_rst(Context& ctx) {
              "every connection ends with the abortive close, whatever happened to it: a "
              "malformed request gets no reply and the same SO_LINGER {1, 0} close");
     }
+    require_linger_close(ctx);
 }
 
 }  // namespace
 
 CSD_CHECK(rst) {
     return {"rst", 10, check_rst,
-            "rst: after the reply, the client's read() fails with ECONNRESET, not EOF",
+            "rst: after the reply, the client's read() fails with ECONNRESET, not EOF; under "
+            "strace, the RST comes from the close (SO_LINGER {1, 0}), not connect(AF_UNSPEC)",
             "set SO_LINGER to {l_onoff = 1, l_linger = 0} on the connected socket, then close() "
             "it: the kernel sends an RST instead of a FIN"};
 }
