@@ -40,6 +40,10 @@
 //   The same, the eventfds left in the loops' sets, never written (the
 //   second red-team of issue 20: full marks): strace sees who adds.
 // test: reactor-direct-add-eventfd reactor modes control pipeline
+//   Loops woken at the stop by the main thread, the stop descriptor in no
+//   loop's set (the seventh red-team: full marks; the contract wants it in
+//   every set).
+// test: reactor-no-stop-watch reactor architecture control pipeline
 //   Both, hidden: honest whenever a tracer seems attached (timed system
 //   calls, no /proc probe), so that only the untraced checks can see them
 //   (the third red-team of issue 20: full marks).
@@ -93,6 +97,9 @@ bool polls_inbox() {
 // The bugs, each with the check that must catch it:
 //   reactor-shared-epoll   one loop (one epoll instance) run by all -n
 //                          threads, one at a time under a mutex         -> architecture
+//   reactor-no-stop-watch  -m handoff: the loops do not watch the stop
+//                          descriptor; the main thread writes each loop's
+//                          eventfd at the stop instead           -> architecture
 //   reactor-no-wakeup      the acceptor never writes the loop's eventfd:
 //                          each loop wakes every 20 ms to look at its
 //                          inbox                                        -> architecture
@@ -211,6 +218,8 @@ class Loop {
 
     /// Gives @p client to this loop: any thread may call it.
     void hand_over(csd::Fd client);
+    /// Bug reactor-no-stop-watch: the main thread wakes the loop at the stop.
+    void poke();
 
     /// reactor-decoy-loops: loop 0 watches @p other's epoll set in its own
     /// and serves @p other's connections itself.
@@ -276,7 +285,11 @@ Loop::Loop(int index, std::size_t capacity, csd::Fd listener)
     }
     // Every loop watches the stop descriptor: it stays readable once a stop
     // was requested, so each loop sees it in its own epoll_wait().
-    control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);
+    // Bug reactor-no-stop-watch (-m handoff): not so; the main thread pokes
+    // each loop's eventfd at the stop instead.
+    if (bug != "reactor-no-stop-watch" || listener_) {
+        control(EPOLL_CTL_ADD, csd::stop_fd(), EPOLLIN, &stop_tag);
+    }
     if (bug != "reactor-direct-add") control(EPOLL_CTL_ADD, wakeup_.get(), EPOLLIN, &wakeup_tag);
     if (listener_) control(EPOLL_CTL_ADD, listener_.get(), EPOLLIN, &listener_tag);
 }
@@ -313,6 +326,11 @@ void Loop::hand_over(csd::Fd client) {
         }
         return;
     }
+    csd::check(::write(wakeup_.get(), &one, sizeof one), "write (eventfd)");
+}
+
+void Loop::poke() {
+    const std::uint64_t one = 1;
     csd::check(::write(wakeup_.get(), &one, sizeof one), "write (eventfd)");
 }
 
@@ -439,6 +457,7 @@ void Loop::run() {
                 return;  // ~Loop closes every connection
             } else if (tag == &wakeup_tag) {
                 take_inbox();
+                if (bug == "reactor-no-stop-watch" && csd::stop_requested()) return;
             } else if (tag == &listener_tag) {
                 accept_clients();
             } else if (tag == &asked_tag) {
@@ -569,7 +588,7 @@ struct StopOnExit {
 int main(int argc, char** argv) {
     bug = broken::bug_from_name(
         argv[0],
-        "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms "
+        "reactor-shared-epoll reactor-no-wakeup reactor-inbox-260ms reactor-no-stop-watch "
         "reactor-epoll-per-connection "
         "reactor-one-listener reactor-blocking-write reactor-four-loops "
         "reactor-decoy-loops reactor-handoff-loop-0 reactor-handoff-uneven "
@@ -654,6 +673,9 @@ int main(int argc, char** argv) {
             run_loop(*loops[0]);
         } else {
             run_acceptor(listener, loops);
+            if (bug == "reactor-no-stop-watch") {
+                for (auto& loop : loops) loop->poke();
+            }
         }
         if (bug == "reactor-exits-unjoined") ::_exit(0);
     } catch (const std::exception& e) {

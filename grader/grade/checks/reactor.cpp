@@ -10,6 +10,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "models.hpp"
@@ -111,9 +114,41 @@ void require_handoff_wakes_loop(Context& ctx, const std::vector<pid_t>& loops,
 
 }  // namespace
 
+// Every loop watches the stop descriptor in its epoll set (docs/contract.md,
+// "Loops"): idle, some descriptor is in the interest list of each of the
+// @p epolls. Loops woken at the stop another way (the main thread writing
+// to each one's eventfd) do not: the contract makes the stop every loop's
+// own event, which no thread has to pass on.
+void require_stop_in_every_set(Context& ctx, const std::vector<int>& epolls) {
+    std::optional<std::set<int>> common;
+    std::string lists;
+    for (const int ep : epolls) {
+        const auto targets = procfs::epoll_targets(ctx.pid(), ep);
+        if (!targets) return;  // unreadable here: connection_sets() says so later
+        const std::set<int> mine(targets->begin(), targets->end());
+        lists +=
+            fmt::format("{}fd {}: {{{}}}", lists.empty() ? "" : "; ", ep, fmt::join(mine, ", "));
+        if (!common) {
+            common = mine;
+        } else {
+            std::set<int> both;
+            std::set_intersection(common->begin(), common->end(), mine.begin(), mine.end(),
+                                  std::inserter(both, both.begin()));
+            common = std::move(both);
+        }
+    }
+    if (!common || !common->empty()) return;
+    fail(fmt::format("idle, no descriptor is in the interest list of every one of the {} epoll "
+                     "instances ({}; /proc/{}/fdinfo): the loops do not all watch the stop "
+                     "descriptor",
+                     epolls.size(), lists, ctx.pid()),
+         "add the stop descriptor (csd::stop_fd()) to every loop's epoll set: at SIGTERM it "
+         "becomes readable and each loop sees the stop by itself (docs/contract.md, Loops)");
+}
+
 void check_reactor_architecture(Context& ctx) {
     const int n = loops_of(ctx);
-    (void)require_loops(ctx, n, "idle, before any client");
+    require_stop_in_every_set(ctx, require_loops(ctx, n, "idle, before any client"));
     // Idle, every loop sleeps in epoll_wait() and stays asleep: a loop
     // that wakes up now and then to look at its inbox answers late and
     // costs CPU for nothing.
