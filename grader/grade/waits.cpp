@@ -42,6 +42,17 @@ bool TaskWait::waits_on(int fd) const {
     return std::binary_search(fds.begin(), fds.end(), fd);
 }
 
+bool TaskWait::asleep() const {
+    if (is_sleep_call(call)) return true;
+    const bool fd_wait =
+        call == "poll" || call == "ppoll" || call == "select" || call == "pselect6";
+    return fd_wait && fds.empty() && write_fds.empty() && !timeout.empty();
+}
+
+bool is_sleep_call(std::string_view call) {
+    return call == "nanosleep" || call == "clock_nanosleep";
+}
+
 std::string TaskWait::text() const {
     if (!readable) return "(unreadable)";
     if (call.empty()) return "not in a system call";
@@ -99,7 +110,7 @@ void set_timeout(TaskWait& w, const std::string& c, const std::vector<std::uint6
     const auto as_int = [&](std::size_t i) {
         return static_cast<std::int32_t>(static_cast<std::uint32_t>(a[i]));
     };
-    if (c == "nanosleep" || c == "clock_nanosleep") {
+    if (is_sleep_call(c)) {
         w.timeout = "a sleep";
         return;
     }

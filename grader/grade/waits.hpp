@@ -50,10 +50,19 @@ struct TaskWait {
 
     /// True when it waits on descriptor @p fd.
     [[nodiscard]] bool waits_on(int fd) const;
+    /// True when it is asleep: in a sleep call (is_sleep_call()), or in a
+    /// poll, ppoll, select or pselect6 on no descriptor with a timeout (a
+    /// sleep by another name).
+    [[nodiscard]] bool asleep() const;
     /// "accept4 on fd 3", "poll on fds 3, 5", "futex", "fcntl(F_SETLKW)",
     /// "running", for messages.
     [[nodiscard]] std::string text() const;
 };
+
+/// True for the system calls that do nothing but sleep: nanosleep and
+/// clock_nanosleep (what usleep, sleep and std::this_thread::sleep_for
+/// become), by their names in /proc, strace and perf.
+[[nodiscard]] bool is_sleep_call(std::string_view call);
 
 /// Where describe() gets what the system call's arguments point to.
 struct Readers {

@@ -27,6 +27,7 @@
 
 #include "checks.hpp"
 #include "expect.hpp"
+#include "modes.hpp"
 #include "process.hpp"
 #include "procfs.hpp"
 #include "strace_text.hpp"
@@ -92,20 +93,16 @@ std::uint64_t failed_accepts(const std::string& trace) {
     return n;
 }
 
-/// In -m @p mode (select, epoll: every idle worker wakes for each
-/// connection) the report's useless wakeups are the workers' accepts that
+/// In -m @p mode (one where every idle worker wakes for each connection:
+/// modes::wakes_every_worker()) the report's useless wakeups are the workers' accepts that
 /// found no connection, as strace sees them (each worker traced while
 /// herd_connections connections come one after another): a report that
 /// always says 0, or counts something else, does not follow them. Where
-/// strace cannot attach, or the lab has no such mode, left out.
-void require_herd_counted(Context& ctx, int n, std::string_view mode) {
-    const auto& modes = ctx.lab().modes;
-    const auto found =
-        std::find_if(modes.begin(), modes.end(), [&](const LabMode& m) { return m.name == mode; });
-    if (found == modes.end()) return;
+/// strace cannot attach, left out.
+void require_herd_counted(Context& ctx, int n, const LabMode& mode) {
     auto args = ctx.start_args("modes");  // -n, no mode flag
-    for (const auto a : found->args) args.emplace_back(a);
-    const std::string label = fmt::format("started with -m {}", mode);
+    for (const auto a : mode.args) args.emplace_back(a);
+    const std::string label = fmt::format("started with -m {}", mode.name);
     const Readiness ready = ctx.server().start(5s, args);
     if (!ready.accepting) {
         fail(fmt::format("{}: the server did not start: {}", label, ready.problem));
@@ -307,9 +304,13 @@ void check_distribution(Context& ctx) {
     }
     ctx.log("distribution: {} (the grader saw: {} attributed, {} not)", lines,
             total + short_ones - unseen, unseen);
-    // Both modes whose idle workers all wake for each connection: a report
-    // that counts the herd in one only is made up in the other.
-    for (const std::string_view mode : {"select", "epoll"}) require_herd_counted(ctx, n, mode);
+    // Every mode whose idle workers all wake for each connection: a report
+    // that counts the herd in one only is made up in the others.
+    for (const LabMode& mode : ctx.lab().modes) {
+        if (modes::wakes_every_worker(ctx.lab().model, mode.name)) {
+            require_herd_counted(ctx, n, mode);
+        }
+    }
 }
 
 }  // namespace

@@ -103,11 +103,7 @@ std::string asleep_thread(pid_t pid) {
     for (const pid_t tid : procfs::thread_ids(pid)) {
         if (procfs::is_io_worker(pid, tid)) continue;
         const waits::TaskWait w = waits::wait_of(pid, tid);
-        const bool sleep_call = w.call == "nanosleep" || w.call == "clock_nanosleep";
-        const bool empty_wait =
-            (w.call == "poll" || w.call == "ppoll" || w.call == "select" || w.call == "pselect6") &&
-            w.fds.empty() && w.write_fds.empty() && !w.timeout.empty();
-        if (!sleep_call && !empty_wait) continue;
+        if (!w.asleep()) continue;
         return fmt::format("thread {} (\"{}\") sleeps in {} (/proc/{}/task/{}/syscall)", tid,
                            procfs::thread_name(pid, tid), w.call, pid, tid);
     }

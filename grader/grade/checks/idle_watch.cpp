@@ -30,7 +30,7 @@ std::string sleeping_thread(pid_t root) {
             if (procfs::is_io_worker(pid, tid)) continue;
             if (procfs::thread_name(pid, tid) == "csd-signals") continue;
             const waits::TaskWait w = waits::wait_of(pid, tid);
-            if (w.call == "nanosleep" || w.call == "clock_nanosleep") {
+            if (waits::is_sleep_call(w.call)) {
                 return fmt::format(
                     "thread {} of process {} (\"{}\") sleeps in {} "
                     "(/proc/{}/task/{}/syscall)",

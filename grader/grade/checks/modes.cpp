@@ -58,6 +58,7 @@ struct Evidence {
     Model model;
     std::string_view mode;
     std::string_view what;
+    bool herd = false;  // every idle worker wakes for each connection
 };
 
 // The evidence of every mode the course has (labs/labs.txt).
@@ -74,10 +75,11 @@ constexpr Evidence table[] = {
      "-n sockets listen on the port (SO_REUSEPORT), each held by one worker alone and none by "
      "the parent; each worker waits on its own"},
     {Model::process_pool, "select",
-     "every worker waits in select() with the listening socket in its read set"},
+     "every worker waits in select() with the listening socket in its read set", true},
     {Model::process_pool, "epoll",
      "every worker waits in epoll_wait() on an epoll set watching the listening socket, without "
-     "EPOLLEXCLUSIVE"},
+     "EPOLLEXCLUSIVE",
+     true},
     {Model::process_pool, "epoll-exclusive",
      "every worker waits in epoll_wait() on an epoll set watching the listening socket with "
      "EPOLLEXCLUSIVE"},
@@ -111,6 +113,13 @@ std::string_view evidence(Model model, std::string_view mode) {
         if (e.model == model && e.mode == mode) return e.what;
     }
     return {};
+}
+
+bool wakes_every_worker(Model model, std::string_view mode) {
+    for (const auto& e : table) {
+        if (e.model == model && e.mode == mode) return e.herd;
+    }
+    return false;
 }
 
 }  // namespace modes
@@ -715,7 +724,7 @@ std::string pselect_window_problem(const Context& ctx, const std::vector<std::st
         const auto s = procfs::current_syscall(run.pid());
         if (!s.number) return false;
         const std::string call = syscall_name(*s.number);
-        if (call != "nanosleep" && call != "clock_nanosleep") return false;
+        if (!waits::is_sleep_call(call)) return false;
         blocked = procfs::signal_mask(run.pid(), "SigBlk:");
         return true;
     });

@@ -14,4 +14,9 @@ namespace csd::grade::modes {
 /// knows no evidence for that mode (then it cannot grade that lab).
 [[nodiscard]] std::string_view evidence(Model model, std::string_view mode);
 
+/// True when, in mode @p mode of a server of design @p model, every idle
+/// worker wakes for each connection (the thundering herd: prefork's select
+/// and epoll), so that its report's useless wakeups can be counted.
+[[nodiscard]] bool wakes_every_worker(Model model, std::string_view mode);
+
 }  // namespace csd::grade::modes

@@ -177,18 +177,27 @@ bool names_sigpipe(std::string_view set) {
     return false;
 }
 
+// True when @p c, with its arguments @p args, sets a new action for
+// SIGPIPE (rt_sigaction with one).
+bool sets_sigpipe_action(const StraceCall& c, const std::vector<std::string_view>& args) {
+    return c.name == "rt_sigaction" && args.size() >= 2 && args[0] == "SIGPIPE" &&
+           args[1] != "NULL";
+}
+
+// True when @p c, with its arguments @p args, blocks SIGPIPE
+// (rt_sigprocmask SIG_BLOCK or SIG_SETMASK with a set naming it).
+bool blocks_sigpipe(const StraceCall& c, const std::vector<std::string_view>& args) {
+    return c.name == "rt_sigprocmask" && args.size() >= 2 &&
+           (args[0] == "SIG_BLOCK" || args[0] == "SIG_SETMASK") && names_sigpipe(args[1]);
+}
+
 // What in @p calls changes SIGPIPE's disposition (rt_sigaction with a new
 // action) or blocks it (rt_sigprocmask SIG_BLOCK or SIG_SETMASK naming it):
 // the call as strace showed it, "" when nothing does.
 std::string disposition_change(const std::vector<StraceCall>& calls) {
     for (const auto& c : calls) {
         const auto args = c.arguments();
-        if (args.size() < 2) continue;
-        if (c.name == "rt_sigaction" && args[0] == "SIGPIPE" && args[1] != "NULL") {
-            return fmt::format("{}({}, {})", c.name, args[0], args[1]);
-        }
-        if (c.name == "rt_sigprocmask" && (args[0] == "SIG_BLOCK" || args[0] == "SIG_SETMASK") &&
-            names_sigpipe(args[1])) {
+        if (sets_sigpipe_action(c, args) || blocks_sigpipe(c, args)) {
             return fmt::format("{}({}, {})", c.name, args[0], args[1]);
         }
     }
@@ -265,11 +274,9 @@ std::string ignore_problem(const std::vector<StraceCall>& calls, const StraceCal
     for (const auto& c : calls) {
         if (&c == &write) break;
         const auto args = c.arguments();
-        if (args.size() < 2) continue;
-        if (c.name == "rt_sigaction" && args[0] == "SIGPIPE" && args[1] != "NULL") {
+        if (sets_sigpipe_action(c, args)) {
             last_action = std::string(args[1]);
-        } else if (c.name == "rt_sigprocmask" &&
-                   (args[0] == "SIG_BLOCK" || args[0] == "SIG_SETMASK") && names_sigpipe(args[1])) {
+        } else if (blocks_sigpipe(c, args)) {
             return fmt::format("SIGPIPE was blocked before it: {}({}, {})", c.name, args[0],
                                args[1]);
         }

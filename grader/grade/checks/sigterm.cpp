@@ -69,6 +69,7 @@
 #include "strace_text.hpp"
 #include "thread_hold.hpp"
 #include "trace.hpp"
+#include "waits.hpp"
 
 namespace csd::grade {
 
@@ -254,7 +255,7 @@ std::string timed_wait(const PerfEvent& e) {
     const auto as_int = [&](std::string_view key) {
         return static_cast<std::int32_t>(static_cast<std::uint32_t>(e.field(key)));
     };
-    if (e.name == "nanosleep" || e.name == "clock_nanosleep") return e.name + "()";
+    if (waits::is_sleep_call(e.name)) return e.name + "()";
     if (e.name == "sched_yield") return "sched_yield() (a spin)";
     if (e.name == "poll" && e.field("nfds") == 0 && as_int("timeout_msecs") > 0) {
         return fmt::format("poll(no descriptor, {} ms)", as_int("timeout_msecs"));
@@ -317,7 +318,7 @@ std::vector<std::string> main_thread_sleeps(const std::vector<StraceCall>& calls
     for (const StraceCall& c : calls) {
         if (c.pid != 0 && c.pid != top) continue;
         if (c.name == "exit_group") break;
-        if (c.name == "nanosleep" || c.name == "clock_nanosleep") {
+        if (waits::is_sleep_call(c.name)) {
             sleeps.push_back(fmt::format("{}({})", c.name, c.args));
         }
     }

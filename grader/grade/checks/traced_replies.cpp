@@ -15,20 +15,16 @@ namespace csd::grade {
 
 using namespace std::chrono_literals;
 
-TracedReplies traced_pipelined_replies(Context& ctx, std::string_view calls, std::uint64_t first,
-                                       std::uint64_t second,
-                                       const std::function<void(const ReplyFailed&)>& on_failure) {
+std::optional<TracedReplies> traced_replies(
+    Context& ctx, std::string_view calls, const std::function<void()>& drive,
+    const std::function<void(const ReplyFailed&)>& on_failure, std::string& why_not) {
     Strace trace(ctx.pid(), std::string(calls) + tracer_probe_calls);
     if (!trace.attached()) {
-        ctx.require_running("while strace attached to it");
-        skip(trace.why_not());
+        why_not = trace.why_not();
+        return std::nullopt;
     }
     try {
-        Connection conn = Connection::open(ctx.port(), Deadline(3s));
-        conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
-        std::this_thread::sleep_for(scaled(300ms));
-        expect_reply(ctx.reply(), conn, first, Deadline(20s), fmt::format("request {}", first));
-        expect_reply(ctx.reply(), conn, second, Deadline(30s), fmt::format("request {}", second));
+        drive();
     } catch (const ReplyFailed& e) {
         (void)trace.finish();
         on_failure(e);
@@ -43,6 +39,25 @@ TracedReplies traced_pipelined_replies(Context& ctx, std::string_view calls, std
     out.bytes = strace_bytes_per_call(out.text);
     std::erase_if(out.bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
     return out;
+}
+
+TracedReplies traced_pipelined_replies(Context& ctx, std::string_view calls, std::uint64_t first,
+                                       std::uint64_t second,
+                                       const std::function<void(const ReplyFailed&)>& on_failure) {
+    const auto drive = [&] {
+        Connection conn = Connection::open(ctx.port(), Deadline(3s));
+        conn.send_all(request_line(first) + request_line(second), Deadline(3s), "two requests");
+        std::this_thread::sleep_for(scaled(300ms));
+        expect_reply(ctx.reply(), conn, first, Deadline(20s), fmt::format("request {}", first));
+        expect_reply(ctx.reply(), conn, second, Deadline(30s), fmt::format("request {}", second));
+    };
+    std::string why_not;
+    auto seen = traced_replies(ctx, calls, drive, on_failure, why_not);
+    if (!seen) {
+        ctx.require_running("while strace attached to it");
+        skip(why_not);
+    }
+    return std::move(*seen);
 }
 
 TracedReplies traced_mode_replies(Context& ctx, std::string_view calls, std::string_view mode,

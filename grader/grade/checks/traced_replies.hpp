@@ -1,8 +1,8 @@
 #pragma once
 /// @file traced_replies.hpp
-/// @brief Two pipelined replies of the sendfile lab sent under strace, with
-/// the bytes each data-moving system call moved: what zero-copy and
-/// copy-mode judge. Main thread only.
+/// @brief Replies of the sendfile lab sent under strace (two pipelined
+/// ones, or any a check asks for), with the bytes each data-moving system
+/// call moved: what zero-copy and copy-mode judge. Main thread only.
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -39,6 +39,16 @@ struct TracedReplies {
     std::string text;                            ///< strace's output.
     std::map<std::string, std::uint64_t> bytes;  ///< Bytes per call name, tracer probes left out.
 };
+
+/// Attaches strace (the calls @p calls, and the tracer probes) to the
+/// server and runs @p drive, which asks the server for replies and checks
+/// them; then what strace saw, after require_no_tracer_probe(). A reply
+/// that goes wrong (ReplyFailed) goes to @p on_failure, which may fail with
+/// a hint of its own; otherwise it propagates. nullopt, with the reason in
+/// @p why_not, when strace cannot attach.
+[[nodiscard]] std::optional<TracedReplies> traced_replies(
+    Context& ctx, std::string_view calls, const std::function<void()>& drive,
+    const std::function<void(const ReplyFailed&)>& on_failure, std::string& why_not);
 
 /// Attaches strace (the calls @p calls, and the tracer probes) to the
 /// server, asks for @p first and then @p second bytes on one connection,

@@ -95,14 +95,9 @@ constexpr std::uint64_t small_reply = 4000;
 // copies every reply up to some size through its memory copies nearly
 // everything a real load asks for.
 void require_small_replies_by_kernel(Context& ctx) {
-    Strace trace(ctx.pid(), traced + std::string(tracer_probe_calls));
-    if (!trace.attached()) {
-        ctx.log("small replies not checked: {}", trace.why_not());
-        return;
-    }
     std::string requests;
     for (int i = 0; i < small_replies; ++i) requests += request_line(small_reply);
-    try {
+    const auto drive = [&] {
         Connection conn = Connection::open(ctx.port(), Deadline(3s));
         conn.send_all(requests, Deadline(3s), "the small requests");
         const Deadline overall(20s);
@@ -110,17 +105,17 @@ void require_small_replies_by_kernel(Context& ctx) {
             expect_reply(ctx.reply(), conn, small_reply, overall,
                          fmt::format("small request {} of {}", i, small_replies));
         }
-    } catch (...) {
-        (void)trace.finish();
-        throw;
+    };
+    std::string why_not;
+    const auto traced_small = traced_replies(
+        ctx, traced, drive, [](const ReplyFailed&) {}, why_not);
+    if (!traced_small) {
+        ctx.log("small replies not checked: {}", why_not);
+        return;
     }
-    const std::string text = trace.finish();
-    require_no_tracer_probe(ctx, text);
-    auto bytes = strace_bytes_per_call(text);
-    std::erase_if(bytes, [](const auto& entry) { return is_tracer_probe_call(entry.first); });
     std::uint64_t kernel = 0;
     std::string seen;
-    for (const auto& [name, n] : bytes) {
+    for (const auto& [name, n] : traced_small->bytes) {
         if (in_kernel_copy(name)) kernel += n;
         seen += fmt::format("{}{} {} B", seen.empty() ? "" : ", ", name, n);
     }

@@ -221,4 +221,11 @@ TEST_CASE("every lab with several modes has its modes graded, each with its evid
         }
     }
     CHECK(modes::evidence(Model::process_pool, "nope").empty());
+    // The herd: prefork's select and epoll wake every idle worker; the
+    // exclusive and locked modes, and other designs, do not.
+    CHECK(modes::wakes_every_worker(Model::process_pool, "select"));
+    CHECK(modes::wakes_every_worker(Model::process_pool, "epoll"));
+    CHECK_FALSE(modes::wakes_every_worker(Model::process_pool, "epoll-exclusive"));
+    CHECK_FALSE(modes::wakes_every_worker(Model::process_pool, "accept"));
+    CHECK_FALSE(modes::wakes_every_worker(Model::thread_pool, "nolock"));
 }

@@ -224,3 +224,19 @@ TEST_CASE("timeouts: io_uring_enter's IORING_ENTER_EXT_ARG, with a timespec or n
     std::memset(arg.data() + 16, 0, 8);
     CHECK(describe(sample(SYS_io_uring_enter, {4, 0, 1, 1 | 8, 0x1000, 24}), r).timeout.empty());
 }
+
+TEST_CASE("asleep: a sleep call, or a poll or select on nothing with a timeout") {
+    CHECK(is_sleep_call("nanosleep"));
+    CHECK(is_sleep_call("clock_nanosleep"));
+    CHECK_FALSE(is_sleep_call("epoll_wait"));
+    const Readers none;
+    CHECK(describe(sample(SYS_clock_nanosleep, {1, 0, 0x1000, 0}), none).asleep());
+    CHECK(describe(sample(SYS_poll, {0, 0, 100}), none).asleep());
+    CHECK_FALSE(describe(sample(SYS_poll, {0, 0, 0xffffffff}), none).asleep());
+    // A poll on a descriptor with a timeout waits for something: not asleep.
+    const pollfd one[1] = {{5, POLLIN, 0}};
+    std::string bytes(sizeof one, '\0');
+    std::memcpy(bytes.data(), one, sizeof one);
+    CHECK_FALSE(describe(sample(SYS_poll, {0x1000, 1, 100}), memory_at_0x1000(bytes)).asleep());
+    CHECK_FALSE(describe(sample(SYS_epoll_wait, {5, 0x1000, 64, 100}), none).asleep());
+}
