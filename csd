@@ -70,7 +70,10 @@ Usage: ./csd [COMMAND [ARGS...]]
                       program build/bin/skeleton-LAB). OPTS go to csd-grade:
                       --check ID (one check), --list (lab ids), --json FILE
                       (Gradescope results.json), --autolab (Autolab's score
-                      line last). Exit status 0 at full score.
+                      line last). Exit status 0 at full score. For a lab
+                      with threads (thread, prethread, reactor) it also
+                      builds your server with ThreadSanitizer (build-tsan/)
+                      for the races check (--tsan).
   grade-solution LAB [OPTS]
                       The same for the reference solution (solution-LAB).
   batch LAB DIR [OPTS]
@@ -402,8 +405,30 @@ grade_program() {
     else
         build default "$kind-$lab" csd-grade csd-client
     fi
+    local tsan=()
+    if [ -n "$(manifest_labs threads yes | grep -x -F -- "$lab")" ]; then
+        # The races check runs a ThreadSanitizer build of the same server.
+        if tsan_build "$kind-$lab"; then
+            tsan=(--tsan "$ROOT/build-tsan/bin/$kind-$lab")
+        else
+            echo "csd: the ThreadSanitizer build of $kind-$lab failed" \
+                "(build-tsan/tsan-$lab.log): check races is skipped" >&2
+        fi
+    fi
     say "Grading build/bin/$kind-$lab (csd-grade $lab)"
-    exec "$BIN/csd-grade" "$lab" "$BIN/$kind-$lab" "$@"
+    exec "$BIN/csd-grade" "$lab" "$BIN/$kind-$lab" "${tsan[@]}" "$@"
+}
+
+# tsan_build PROGRAM: builds PROGRAM (skeleton-LAB or solution-LAB) with
+# ThreadSanitizer in build-tsan/ (cmake --preset tsan), quietly: what the
+# races check of a lab with threads runs. The first one builds the lab
+# library too (a minute or two). False when it does not build.
+tsan_build() {
+    local program=$1 log
+    log="$ROOT/build-tsan/tsan-${program#*-}.log"
+    say "Building $program with ThreadSanitizer too (build-tsan/), for check races"
+    mkdir -p "$ROOT/build-tsan"
+    { configured tsan && cmake --build --preset tsan --target "$program"; } >"$log" 2>&1
 }
 
 # test_preset PRESET WHAT [CTEST ARGS...]: configures and builds PRESET, runs

@@ -17,7 +17,8 @@ endmacro()
 #   grade_shown   its arguments, for messages
 #   grade_json    the --json results ("" when it wrote none)
 #   grade_output  its report (stdout)
-#   status_<id>   the verdict of each check in them ("passed", "failed"...)
+#   status_<id>   the verdict of each check in them ("passed", "failed",
+#                 "skipped")
 macro(csd_grade lab server json checks)
   set(_csd_args ${lab} ${server})
   string(REPLACE "," ";" _csd_checks "${checks}")
@@ -42,7 +43,12 @@ macro(csd_grade lab server json checks)
       math(EXPR _csd_last "${_csd_count} - 1")
       foreach(_csd_i RANGE ${_csd_last})
         string(JSON _csd_id GET "${grade_json}" tests ${_csd_i} name)
-        string(JSON status_${_csd_id} GET "${grade_json}" tests ${_csd_i} status)
+        # A skipped check has no status (Gradescope knows none for it).
+        string(JSON status_${_csd_id} ERROR_VARIABLE _csd_no_status
+               GET "${grade_json}" tests ${_csd_i} status)
+        if(_csd_no_status)
+          set(status_${_csd_id} skipped)
+        endif()
       endforeach()
     endif()
   endif()

@@ -54,6 +54,11 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv, int& exit_s
                    "With --leaderboard: the server to compare with (the lab's reference "
                    "solution)")
         ->option_text("PROGRAM");
+    app.add_option("--tsan", line.tsan,
+                   "A ThreadSanitizer build (-fsanitize=thread) of the same server: the races "
+                   "check runs it and reads its reports (without one, races is skipped, not "
+                   "scored, unless SERVER is such a build itself)")
+        ->option_text("PROGRAM");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

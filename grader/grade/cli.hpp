@@ -25,6 +25,8 @@ struct CommandLine {
     double deadline = 0;       ///< --deadline SECONDS (whole run, unscaled); 0: default.
     bool leaderboard = false;  ///< --leaderboard: measure the server's speed after grading.
     std::string reference;     ///< --reference PROGRAM: the server to compare it with.
+    /// --tsan PROGRAM: a ThreadSanitizer build of SERVER, for the races check.
+    std::string tsan;
 };
 
 /// Parses `csd-grade LAB SERVER [--json FILE] [--check ID]... [--list] [-v]`.

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "check_locks.hpp"
+#include "checks/races.hpp"
 #include "cli.hpp"
 #include "io_uring_probe.hpp"
 #include "leaderboard.hpp"
@@ -129,6 +130,8 @@ int grade(const CommandLine& line) {
         fmt::print(stderr, "csd-grade: {}\n", selection.error);
         return exit_error;
     }
+    races::set_tsan_build(line.tsan.empty() ? std::string()
+                                            : std::filesystem::absolute(line.tsan).string());
     const auto path = executable(server);
     if (!path) {
         // No program to grade (a submission that did not build): 0 points each.

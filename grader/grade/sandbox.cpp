@@ -128,9 +128,16 @@ int apply_limits(const ChildLimits& limits) noexcept {
     return 0;
 }
 
-bool built_with_sanitizer(const std::string& path) {
+namespace {
+
+// The sanitizer runtimes' init symbols, as they appear in an executable.
+constexpr std::string_view sanitizer_markers[] = {"__asan_init", "__tsan_init", "__msan_init"};
+
+// Which of sanitizer_markers the executable at @p path holds, as bits in
+// their order (0: none, or unreadable). Read once per path.
+unsigned sanitizer_bits(const std::string& path) {
     static std::mutex m;
-    static std::map<std::string, bool> known;
+    static std::map<std::string, unsigned> known;
     const std::lock_guard lock(m);
     if (const auto it = known.find(path); it != known.end()) return it->second;
     std::string bytes;
@@ -142,12 +149,22 @@ bool built_with_sanitizer(const std::string& path) {
         }
         ::close(fd);
     }
-    bool found = false;
-    for (const std::string_view marker : {"__asan_init", "__tsan_init", "__msan_init"}) {
-        if (bytes.find(marker) != std::string::npos) found = true;
+    unsigned found = 0;
+    for (std::size_t i = 0; i < std::size(sanitizer_markers); ++i) {
+        if (bytes.find(sanitizer_markers[i]) != std::string::npos) found |= 1u << i;
     }
     known[path] = found;
     return found;
+}
+
+}  // namespace
+
+bool built_with_sanitizer(const std::string& path) {
+    return sanitizer_bits(path) != 0;
+}
+
+bool built_with_thread_sanitizer(const std::string& path) {
+    return (sanitizer_bits(path) & 2u) != 0;  // __tsan_init
 }
 
 }  // namespace csd::grade

@@ -65,4 +65,9 @@ int apply_limits(const ChildLimits& limits) noexcept;
 /// reserves terabytes of address space. Reads the file; false when it cannot.
 [[nodiscard]] bool built_with_sanitizer(const std::string& path);
 
+/// True when the executable at @p path was built with ThreadSanitizer
+/// (-fsanitize=thread: it holds __tsan_init). Reads the file (once, as
+/// built_with_sanitizer() does); false when it cannot.
+[[nodiscard]] bool built_with_thread_sanitizer(const std::string& path);
+
 }  // namespace csd::grade

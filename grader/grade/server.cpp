@@ -171,6 +171,12 @@ std::string Server::stdout_text() const {
     return out_->text();
 }
 
+std::string Server::stderr_text() const {
+    if (!err_) return {};
+    if (pid_ != 0 && status()) (void)err_->wait_for_eof(200ms);
+    return err_->text();
+}
+
 std::string Server::stderr_tail(std::size_t lines) const {
     return err_ ? tail_lines(err_->text(), lines) : std::string();
 }

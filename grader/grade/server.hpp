@@ -78,6 +78,10 @@ class Server {
     /// around a line `[N bytes cut]`); once the server ended, everything it
     /// wrote (waits up to 200 ms for the pipe to drain).
     [[nodiscard]] std::string stdout_text() const;
+    /// What the server wrote to stderr (all of it, or its head and tail
+    /// around a line `[N bytes cut]`); once the server ended, everything it
+    /// wrote (waits up to 200 ms for the pipe to drain).
+    [[nodiscard]] std::string stderr_text() const;
     /// The last @p lines lines the server wrote to stderr.
     [[nodiscard]] std::string stderr_tail(std::size_t lines = 8) const;
     /// "the server (pid N) was killed by signal 13 (SIGPIPE)" + @p when +

@@ -27,3 +27,15 @@ fi
 cmake -S "$TREE" -B "$TREE/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCSD_WERROR=OFF -DCSD_BUILD_TESTS=OFF -DCSD_BUILD_DOCS=OFF "$@"
 cmake --build "$TREE/build" --target csd-grade csd-client "skeleton-$LAB"
+
+# A lab with threads (labs/labs.txt: `threads yes`): a ThreadSanitizer build
+# of the skeleton too, in build-tsan/, which run_autograder rebuilds with
+# the submission and passes to csd-grade (--tsan) for the races check.
+if awk -v lab="$LAB" '/^lab[ \t]/ { in_lab = ($2 == lab) }
+        in_lab && $1 == "threads" && $2 == "yes" { found = 1 }
+        END { exit !found }' "$TREE/labs/labs.txt"; then
+    cmake -S "$TREE" -B "$TREE/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+        -DCSD_SANITIZE=ON -DCSD_SANITIZE_KIND=thread \
+        -DCSD_WERROR=OFF -DCSD_BUILD_TESTS=OFF -DCSD_BUILD_DOCS=OFF "$@"
+    cmake --build "$TREE/build-tsan" --target "skeleton-$LAB"
+fi
