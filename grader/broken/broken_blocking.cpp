@@ -62,6 +62,9 @@
 //   time (the seventh red-team's thread-detach had full marks); the
 //   held-thread round always sees it.
 // test: detached-quick thread sigterm control pipeline
+//   Out of descriptors, accepts again at once (the eighth red-team's
+//   thread-emfspin: full marks, the thread lab had no emfile check).
+// test: thread-emfile-spin thread emfile control pipeline
 //   Everything the client sent read before each reply (the seventh
 //   red-team's cork-slurp: full marks while no client read slowly).
 // test: drains-before-reply fork back-pressure control pipeline
@@ -241,6 +244,9 @@ std::string_view bug;
 //                         getppid()), when each thread serves its own client    -> architecture
 //   thread-decoy-timer    thread-decoy-hides whose I/O thread also wakes every
 //                         5 ms, idle or not                                     -> architecture
+//   thread-emfile-spin    a thread per client; out of descriptors, the main
+//                         thread waits for the listener and accepts again at
+//                         once: a spin while the clients wait          -> emfile
 //   thread-logger         no bug: a thread per client, plus an access-log thread
 //                         that each request wakes (it reads and writes no
 //                         connection): architecture must pass it             -> none
@@ -265,7 +271,7 @@ Design design() {
                    bug.starts_with("detached") || counts_threads() || bug == "shared-buffer" ||
                    bug == "cap-closes" || bug == "cap-spins" || bug.starts_with("thread-wakes-") ||
                    bug.starts_with("thread-decoy") || bug.starts_with("cap-parks") ||
-                   bug == "thread-logger"
+                   bug == "thread-logger" || bug == "thread-emfile-spin"
                ? Design::thread
                : Design::fork;
 }
@@ -622,7 +628,13 @@ void serve_threaded(const csd::Fd& listener) {
             while (alive.load() >= 256 && !csd::stop_requested()) std::this_thread::yield();
         }
         if (csd::wait_readable(listener.get()) == csd::Wakeup::signal) continue;
-        if (csd::Fd conn = csd::accept_connection(listener.get()).connection) {
+        csd::Accepted accepted = csd::accept_connection(listener.get());
+        if (accepted.status == csd::AcceptStatus::out_of_descriptors &&
+            bug != "thread-emfile-spin") {  // the bug: at once again, a spin
+            (void)csd::wait_for_stop(std::chrono::milliseconds(100));
+            continue;
+        }
+        if (csd::Fd conn = std::move(accepted.connection)) {
             if (bug == "cap-spins") alive.fetch_add(1);
             if (bug == "cap-closes") {
                 if (alive.load() >= 256) continue;  // conn closes here, unanswered
@@ -706,7 +718,7 @@ int main(int argc, char** argv) {
         "thread-wakes-100ms thread-wakes-600ms thread-wakes-1900ms thread-wakes-4600ms "
         "time-scale-blind thread-decoy "
         "thread-decoy-hides thread-decoy-timer joins-blocked-write thread-logger "
-        "cap-parks cap-parks-in-flight");
+        "cap-parks cap-parks-in-flight thread-emfile-spin");
     // -n is accepted (and ignored): the pool labs grade these servers as other designs.
     const csd::ServerOptions opts =
         csd::parse_server_options(argc, argv, csd::CommandLine{.workers = true});

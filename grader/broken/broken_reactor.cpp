@@ -54,6 +54,10 @@
 // test: reactor-no-loop-limit reactor architecture control pipeline
 //   The fifth red-team of issue 20 (full marks): a main thread that sleeps.
 // test: reactor-main-sleeps reactor modes control pipeline
+//   Out of descriptors, a -m reuseport loop sleeps 100 ms (usleep) and
+//   tries again: its clients wait meanwhile (issue 20's reactor-sleeppause,
+//   ungraded before: reactor had no emfile check).
+// test: reactor-emfile-sleeps reactor emfile control pipeline
 // (reactor-pipe-wakeup is no bug: a self-pipe per loop instead of an
 // eventfd, a correct variant that modes must pass; CMakeLists.txt.)
 #include <fcntl.h>
@@ -481,6 +485,11 @@ void Loop::run() {
 void Loop::accept_clients() {
     for (;;) {
         csd::Accepted accepted = csd::accept_connection(listener_.get(), csd::IoMode::nonblocking);
+        if (accepted.status == csd::AcceptStatus::out_of_descriptors &&
+            bug == "reactor-emfile-sleeps") {
+            ::usleep(100'000);  // the bug: the whole loop sleeps, its clients wait
+            return;
+        }
         if (accepted.status == csd::AcceptStatus::out_of_descriptors) {
             std::cerr << "loop " << index_ << ": " << std::strerror(accepted.error)
                       << "; not accepting for 100 ms\n";
@@ -594,7 +603,7 @@ int main(int argc, char** argv) {
         "reactor-decoy-loops reactor-handoff-loop-0 reactor-handoff-uneven "
         "reactor-loops-take-signals reactor-exits-unjoined reactor-direct-add "
         "reactor-direct-add-eventfd reactor-decoy-hides reactor-direct-add-hides "
-        "reactor-pipe-wakeup reactor-no-loop-limit reactor-main-sleeps");
+        "reactor-pipe-wakeup reactor-no-loop-limit reactor-main-sleeps reactor-emfile-sleeps");
     const csd::ServerOptions options = csd::parse_server_options(
         argc, argv,
         csd::CommandLine{.workers = true,

@@ -39,7 +39,12 @@ const std::vector<LabHints>& lab_hints() {
          .hints = {{"sigterm",
                     "every connection thread must see the stop: csd::serve_connection() watches "
                     "csd::stop_fd() and returns `stopped`, even for an idle client; then join "
-                    "every thread (a std::jthread joins in its destructor) and return 0"}}},
+                    "every thread (a std::jthread joins in its destructor) and return 0"},
+                   {"emfile",
+                    "when accept fails with EMFILE or ENFILE (csd::AcceptStatus::"
+                    "out_of_descriptors), wait a while for the stop (as at the cap), then wait "
+                    "for the listening socket and accept again: at once it would fail again "
+                    "and spin"}}},
         {.lab = "prethread",
          .hints = {{"stalled",
                     "each pool thread serves one client at a time, so -n threads serve -n clients "
@@ -68,6 +73,12 @@ const std::vector<LabHints>& lab_hints() {
                     "send with MSG_NOSIGNAL; a recv or send that completes with -ECONNRESET or "
                     "-EPIPE (cqe->res) ends that one client: close it (cancel what it still has "
                     "in flight) and go on; never leave the loop because of one client"}}},
+        {.lab = "reactor",
+         .hints = {{"emfile",
+                    "when a loop's accept fails with EMFILE or ENFILE, that loop stops "
+                    "watching its listening socket for a while (epoll_wait's timeout ends the "
+                    "pause) and goes on serving its clients, then watches it again: at once it "
+                    "would spin, never it would strand the clients queued on it"}}},
         {.lab = "sendfile",
          .hints = {{"bytes",
                     "byte i of every reply is byte i % SIZE of the file: start each reply at "
