@@ -43,6 +43,9 @@
 // test: wraps-at-16m fork bytes control pipeline
 // test: thread-leak thread architecture control pipeline
 // test: joins-blocked thread sigterm control pipeline
+//   Its threads are joined at the stop only: each ended thread keeps its
+//   stack until then (the eighth red-team's thread-nojoin: 144/148).
+// test: joins-blocked thread architecture control pipeline
 //   Reads that see the stop, writes that do not: only a client that never
 //   reads its reply holds a thread at the SIGTERM.
 // test: joins-blocked-write thread sigterm control pipeline
@@ -193,6 +196,8 @@ std::string_view bug;
 //                         holds the join at the stop                          -> sigterm
 //   joins-blocked         a joined thread per client, blocked in plain read():
 //                         an idle client's thread never sees the stop           -> sigterm
+//                         and joined only at the stop: the ended threads'
+//                         stacks stay mapped until then               -> architecture
 //   detached              a detached thread per client, blocked in plain read();
 //                         main returns at the stop without waiting for them:
 //                         exit status 0 in time, but the exit kills them     -> sigterm

@@ -544,6 +544,25 @@ bool is_io_worker(pid_t pid, pid_t tid) {
     return flags && (*flags & pf_io_worker) != 0;
 }
 
+int count_inaccessible_mappings(std::string_view maps) {
+    int n = 0;
+    while (!maps.empty()) {
+        const std::size_t nl = std::min(maps.find('\n'), maps.size());
+        const std::string_view line = maps.substr(0, nl);
+        maps.remove_prefix(std::min(nl + 1, maps.size()));
+        // "7f12a000-7f12b000 ---p 00000000 00:00 0": the permissions field.
+        const std::size_t space = line.find(' ');
+        if (space != std::string_view::npos && line.substr(space + 1, 4) == "---p") ++n;
+    }
+    return n;
+}
+
+std::optional<int> inaccessible_mappings(pid_t pid) {
+    const auto maps = read_text(pid_path(pid, "maps"));
+    if (!maps) return std::nullopt;
+    return count_inaccessible_mappings(*maps);
+}
+
 bool runs_tsan(pid_t pid) {
     const auto maps = read_text(pid_path(pid, "maps"));
     return maps && maps->find("libtsan") != std::string::npos;

@@ -238,6 +238,15 @@ struct Holder {
 /// kernel's PF_IO_WORKER flag, not its name): not a thread of the server's.
 [[nodiscard]] bool is_io_worker(pid_t pid, pid_t tid);
 
+/// How many mappings of @p pid are inaccessible (`---p` in
+/// /proc/PID/maps): among them the guard page below each thread stack,
+/// which stays mapped until the thread is joined (or, detached, ends).
+/// nullopt when the file cannot be read.
+[[nodiscard]] std::optional<int> inaccessible_mappings(pid_t pid);
+
+/// The number of `---p` lines in the text @p maps of /proc/PID/maps.
+[[nodiscard]] int count_inaccessible_mappings(std::string_view maps);
+
 /// True when @p pid runs under ThreadSanitizer (its library in
 /// /proc/PID/maps), whose runtime has a thread of its own.
 [[nodiscard]] bool runs_tsan(pid_t pid);

@@ -18,6 +18,7 @@
 #include "procfs.hpp"
 #include "reply_writers.hpp"
 #include "request_wakeups.hpp"
+#include "sandbox.hpp"
 #include "strace_text.hpp"
 #include "trace.hpp"
 #include "worker_pool.hpp"
@@ -533,6 +534,48 @@ void check_descriptor_passing(Context& ctx) {
     }
 }
 
+// Short connections one after another in require_ended_threads_joined(),
+// and the most guard pages they may leave (glibc keeps up to 40 MiB of
+// stacks of joined threads for reuse, and a malloc arena or two).
+constexpr int short_connections = 64;
+constexpr int kept_guards = 16;
+
+// A thread that has ended but was never joined keeps its stack mapped,
+// with the guard page below it (a `---p` mapping in /proc/PID/maps), until
+// the join: short_connections connections one after another must not
+// leave that many behind. (Not in a sanitizer build, whose runtime maps
+// memory of its own.)
+void require_ended_threads_joined(Context& ctx) {
+    if (built_with_sanitizer(ctx.program())) {
+        ctx.log("thread stacks not counted: a sanitizer build");
+        return;
+    }
+    const auto before = procfs::inaccessible_mappings(ctx.pid());
+    if (!before) return;
+    const Deadline overall(30s);
+    for (int i = 1; i <= short_connections; ++i) {
+        fetch(ctx.reply(), ctx.port(), 100, overall.within(3s),
+              fmt::format("short connection {} of {}", i, short_connections));
+    }
+    int after = *before;
+    const bool freed = poll_until(2s, [&] {
+        after = procfs::inaccessible_mappings(ctx.pid()).value_or(*before);
+        return after <= *before + kept_guards;
+    });
+    ctx.log("inaccessible mappings: {} idle, {} after {} short connections", *before, after,
+            short_connections);
+    if (freed) return;
+    ctx.require_running("after the short connections");
+    fail(fmt::format("2 s after {} short connections one after another, the server (pid {}) had "
+                     "{} inaccessible mappings (---p in /proc/{}/maps), {} before them: the guard "
+                     "page of each ended thread's stack, still mapped because the thread was "
+                     "never joined",
+                     short_connections, ctx.pid(), after, ctx.pid(), *before),
+         "join each connection thread as soon as it has ended (step 4: the main loop looks at "
+         "the done flags each time round), not only at the stop: until the join, a thread's "
+         "stack stays allocated");
+}
+
 void check_thread_per_connection(Context& ctx) {
     constexpr int held_count = 5;
     require_no_children(ctx, "idle, before any client", thread_hint);
@@ -574,6 +617,7 @@ void check_thread_per_connection(Context& ctx) {
                          held_count, ctx.pid(), threads, idle),
              thread_hint);
     }
+    require_ended_threads_joined(ctx);
 }
 
 void check_thread_pool(Context& ctx) {

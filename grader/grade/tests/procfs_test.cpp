@@ -297,3 +297,14 @@ TEST_CASE("listening_inodes sees every SO_REUSEPORT listener of a port") {
     ::close(a);
     CHECK(listening_inodes(port).empty());
 }
+
+TEST_CASE("inaccessible mappings: the ---p lines of /proc/PID/maps") {
+    const std::string maps =
+        "55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 123 /usr/bin/server\n"
+        "7f12a0000000-7f12a0001000 ---p 00000000 00:00 0 \n"
+        "7f12a0001000-7f12a0801000 rw-p 00000000 00:00 0 \n"
+        "7f12a1000000-7f12a1001000 ---p 00000000 00:00 0\n"
+        "7ffd1000-7ffd2000 r-xp 00000000 00:00 0 [vdso]";
+    CHECK(count_inaccessible_mappings(maps) == 2);
+    CHECK(count_inaccessible_mappings("") == 0);
+}
