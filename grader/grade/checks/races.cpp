@@ -247,24 +247,23 @@ const std::string races_hint =
     "thread you start. Build with `cmake --preset tsan` and run your server from build-tsan/bin "
     "to see the whole report: it names both accesses and their threads";
 
-// races: a ThreadSanitizer build of the server reports nothing.
-void check_races(Context& ctx) {
-    const std::string program = tsan_program(ctx);
-    // One server at a time: the graded one stops (the runner starts it
-    // again for the next check).
-    ctx.server().stop();
+// One run of the ThreadSanitizer build @p program with @p args (@p label:
+// "" for the default mode, else "with -m lock: "), judged.
+void run_mode(Context& ctx, const std::string& program, const std::vector<std::string>& args,
+              const std::string& label) {
     Server server(program);
-    const Readiness ready = server.start(20s, ctx.start_args("races"));
+    const Readiness ready = server.start(20s, args);
     if (!ready.accepting) {
         const std::string err = server.stderr_text();
         if (races::runtime_failed(err)) {
             skip("ThreadSanitizer cannot run here: " + server.stderr_tail(2));
         }
         if (const std::string report = races::first_report(err); !report.empty()) {
-            fail("the ThreadSanitizer build of the server, at its start: " + report, races_hint);
+            fail(label + "the ThreadSanitizer build of the server, at its start: " + report,
+                 races_hint);
         }
-        fail(fmt::format("the ThreadSanitizer build of the server ({}) did not start: {}", program,
-                         ready.problem));
+        fail(fmt::format("{}the ThreadSanitizer build of the server ({}) did not start: {}", label,
+                         program, ready.problem));
     }
     ctx.log("races: `{}` as pid {}", server.command_line(), server.pid());
     std::size_t threads = 0;
@@ -274,29 +273,54 @@ void check_races(Context& ctx) {
         // A report may be why (halt_on_error ends the server at the first).
         (void)wait_child(server.pid(), Deadline(2s));
         if (const std::string report = races::first_report(server.stderr_text()); !report.empty()) {
-            fail("under load, " + report, races_hint);
+            fail(label + "under load, " + report, races_hint);
         }
         throw;
     }
     const std::string err = server.stderr_text();
     if (const std::string report = races::first_report(err); !report.empty()) {
-        fail(fmt::format("eight concurrent pipelined clients, twenty short connections, three "
+        fail(fmt::format("{}eight concurrent pipelined clients, twenty short connections, three "
                          "idle clients, then SIGTERM: {}",
-                         report),
+                         label, report),
              races_hint);
     }
     // Main, ThreadSanitizer's background thread and at least two of the
     // server's own: with fewer, nothing ran at once, so nothing could race.
     if (threads < 4) {
-        fail(fmt::format("no ThreadSanitizer report, but while eight clients were served the "
+        fail(fmt::format("{}no ThreadSanitizer report, but while eight clients were served the "
                          "server ran at most {} thread{} (ThreadSanitizer's own included): "
                          "nothing of it ran at once, so nothing could race",
-                         threads, threads == 1 ? "" : "s"),
+                         label, threads, threads == 1 ? "" : "s"),
              "serve the clients in the lab's threads (see check architecture): this check "
              "judges what those threads share");
     }
-    ctx.log("races: no ThreadSanitizer report ({} bytes of stderr, up to {} threads)", err.size(),
-            threads);
+    ctx.log("races: {}no ThreadSanitizer report ({} bytes of stderr, up to {} threads)", label,
+            err.size(), threads);
+}
+
+// races: a ThreadSanitizer build of the server reports nothing, in each
+// mode of the lab (a mode's own code, a lock or a queue, races too).
+void check_races(Context& ctx) {
+    const std::string program = tsan_program(ctx);
+    // One server at a time: the graded one stops (the runner starts it
+    // again for the next check).
+    ctx.server().stop();
+    const auto& modes = ctx.lab().modes;
+    if (modes.empty()) {
+        run_mode(ctx, program, ctx.start_args("races"), "");
+        return;
+    }
+    for (std::size_t i = 0; i < modes.size(); ++i) {
+        auto args = ctx.start_args("races");  // -n, the default mode's flags: none
+        std::string flags;
+        if (i > 0) {
+            for (const auto a : modes[i].args) {
+                args.emplace_back(a);
+                flags += (flags.empty() ? "" : " ") + std::string(a);
+            }
+        }
+        run_mode(ctx, program, args, i == 0 ? std::string() : "with " + flags + ": ");
+    }
 }
 
 }  // namespace
@@ -305,9 +329,10 @@ CSD_CHECK(races) {
     return {"races",
             10,
             check_races,
-            "a ThreadSanitizer build of the server (csd-grade --tsan; ./csd grade builds it) "
-            "serves concurrent pipelined clients, short connections and idle ones, then stops "
-            "on SIGTERM, and reports no data race, unjoined thread or lock-order inversion "
+            "a ThreadSanitizer build of the server (csd-grade --tsan; ./csd grade builds it), "
+            "in each mode, serves concurrent pipelined clients, short connections and idle "
+            "ones, then stops on SIGTERM, and reports no data race, unjoined thread or lock-order "
+            "inversion "
             "(skipped, not scored, without such a build)",
             "a value that one thread writes while another reads or writes it needs a lock or an "
             "atomic; join every thread you start",
