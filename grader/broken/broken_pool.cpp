@@ -13,6 +13,8 @@
 //                         worker's listening socket (the kernel may queue
 //                         connections on a socket that only the parent holds
 //                         once its worker is gone)
+//   epoll-shared-set      -m epoll on one epoll set the parent made before the
+//                         forks: every worker waits on it, one wakes  -> modes
 //   epoll-not-exclusive   -m epoll-exclusive without EPOLLEXCLUSIVE: the herd
 //                         the mode exists to avoid
 //   counts-in-slot-0      every connection counted in slot 0: a report that adds
@@ -59,6 +61,10 @@
 // test: fcntl-only prefork modes control pipeline
 // test: reuseport-parent-copy prefork modes control pipeline
 // test: epoll-not-exclusive prefork modes control pipeline
+//   -m epoll with one epoll set made before the forks, shared by every
+//   worker: one waiter wakes per connection, no herd (the eighth
+//   red-team's prefork-sharedep: full marks).
+// test: epoll-shared-set prefork modes control pipeline
 //   What the report says against who the grader saw serve.
 // test: counts-in-slot-0 prefork distribution control pipeline
 //   Each count carried in 8 bits, as an exit status would (a red-team's
@@ -125,6 +131,10 @@ std::size_t pool = 0;
 
 /// The -m mode (accept, lock, fcntl, reuseport, select, epoll, epoll-exclusive).
 std::string mode;
+
+/// Bug epoll-shared-set: the one epoll set, made by the parent before the
+/// forks, that every worker inherits and waits on.
+int shared_epoll = -1;
 
 /// The accept lock of mode fcntl: a record lock on an unnamed temporary file.
 /// correct-variant: each worker reopens it (its own open file description)
@@ -201,8 +211,8 @@ csd::Accepted accept_plainly(int listener) {
         const std::string path = "/proc/self/fd/" + std::to_string(lock_file);
         lock_file = csd::check(::open(path.c_str(), O_RDWR | O_CLOEXEC), "open lock file");
     }
-    int epoll = -1;
-    if (mode == "epoll" || mode == "epoll-exclusive") {
+    int epoll = shared_epoll;
+    if ((mode == "epoll" || mode == "epoll-exclusive") && epoll < 0) {
         epoll = csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
         epoll_event event{};
         event.events = EPOLLIN;
@@ -247,7 +257,7 @@ int main(int argc, char** argv) {
         "no-replace lock-while-serving private-counters mutex-not-robust "
         "fcntl-only reuseport-parent-copy epoll-not-exclusive counts-in-slot-0 counts-in-a-byte "
         "thread-per-client pool-of-4 pool-capped-4 pool-capped-32 correct-variant stop-no-wait "
-        "supervisor-polls "
+        "supervisor-polls epoll-shared-set "
         "wakeups-not-counted counts-round-robin counts-reset-on-replace "
         "wakeups-counted-in-select-only");
     variant = bug == "correct-variant";
@@ -269,6 +279,13 @@ int main(int argc, char** argv) {
     csd::Fd listener;  // the shared one (none in mode reuseport)
     if (!reuseport)
         listener = csd::listen_tcp(options.host, options.port, {.nonblocking = waits_first});
+    if (bug == "epoll-shared-set" && mode == "epoll") {
+        // The bug: one epoll set for the whole pool, made before the forks.
+        shared_epoll = csd::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+        epoll_event event{};
+        event.events = EPOLLIN;
+        csd::check(::epoll_ctl(shared_epoll, EPOLL_CTL_ADD, listener.get(), &event), "epoll_ctl");
+    }
     // Bug pool-of-4: 4 workers (the grader's usual -n) whatever -n says.
     // Bug pool-capped-4: never more than 4, whatever -n says.
     const auto n =

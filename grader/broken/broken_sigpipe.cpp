@@ -31,6 +31,8 @@
 //   sigpipe-ignore-swaps  -m ignore: SIGPIPE ignored while it waits, set back
 //                     to SIG_DFL after the read; the second send protected
 //                     by MSG_NOSIGNAL instead                        -> no-sigpipe
+//   sigpipe-zero-write after a reset, the second send writes 0 bytes, not the
+//                     line: it fails with EPIPE all the same        -> no-sigpipe
 //   sigpipe-probes-tracer after a reset, prints "write: EPIPE" without
 //                     writing unless TracerPid says it is traced     -> no-sigpipe
 //   sigpipe-none-raises   -m none: raise(SIGPIPE) after the read, no
@@ -83,6 +85,8 @@
 //   -m ignore that is really -m nosignal at the write (the seventh red-team:
 //   full marks, SigIgn was only read while it waits).
 // test: sigpipe-ignore-swaps sigpipe no-sigpipe control epipe
+//   The eighth red-team's sigpipe-zerowrite (full marks).
+// test: sigpipe-zero-write sigpipe no-sigpipe control epipe
 //   Writes only while strace watches it (it reads its TracerPid).
 // test: sigpipe-probes-tracer sigpipe no-sigpipe control epipe read-reset
 //   -m none dies, but not of its write; or only when its parent left SIGPIPE
@@ -158,7 +162,7 @@ int main(int argc, char** argv) {
                                 "sigpipe-nosignal-first-send "
                                 "sigpipe-probes-tracer sigpipe-none-raises "
                                 "sigpipe-none-keeps-disposition sigpipe-log-first "
-                                "sigpipe-watched-exit1 sigpipe-ignore-swaps");
+                                "sigpipe-watched-exit1 sigpipe-ignore-swaps sigpipe-zero-write");
     int port = 0;
     std::string mode = "ignore";
     for (int c = 0; (c = ::getopt(argc, argv, "p:m:")) != -1;) {
@@ -226,7 +230,9 @@ int main(int argc, char** argv) {
                       (bug == "sigpipe-fakes-epipe" && mode != "none" && got < 0) ||
                       (bug == "sigpipe-probes-tracer" && mode != "none" && got < 0 && !traced());
     const bool would_fail = got < 0;  // what the fake says: EPIPE after a reset
-    const ssize_t sent = !skip        ? ::send(fd, "hello\n", 6, swaps ? MSG_NOSIGNAL : flags)
+    // sigpipe-zero-write: after a reset, an empty send (EPIPE all the same).
+    const std::size_t length = bug == "sigpipe-zero-write" && got < 0 ? 0 : 6;
+    const ssize_t sent = !skip        ? ::send(fd, "hello\n", length, swaps ? MSG_NOSIGNAL : flags)
                          : would_fail ? -1
                                       : 6;
     if (skip && would_fail) errno = EPIPE;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -542,6 +543,14 @@ bool is_io_worker(pid_t pid, pid_t tid) {
     constexpr unsigned long pf_io_worker = 0x10;  // linux/sched.h
     const auto flags = task_flags(pid, tid);
     return flags && (*flags & pf_io_worker) != 0;
+}
+
+std::optional<bool> same_open_file(pid_t a, int fd_a, pid_t b, int fd_b) {
+    constexpr int kcmp_file = 0;  // KCMP_FILE (linux/kcmp.h)
+    const long r = ::syscall(SYS_kcmp, a, b, kcmp_file, static_cast<unsigned long>(fd_a),
+                             static_cast<unsigned long>(fd_b));
+    if (r < 0) return std::nullopt;
+    return r == 0;
 }
 
 int count_inaccessible_mappings(std::string_view maps) {

@@ -238,6 +238,12 @@ struct Holder {
 /// kernel's PF_IO_WORKER flag, not its name): not a thread of the server's.
 [[nodiscard]] bool is_io_worker(pid_t pid, pid_t tid);
 
+/// Whether descriptor @p fd_a of process @p a and descriptor @p fd_b of
+/// process @p b are the same open file description (kcmp(2), KCMP_FILE:
+/// one inherited across fork, or passed): nullopt when the kernel cannot
+/// tell (no kcmp, not allowed, a descriptor gone).
+[[nodiscard]] std::optional<bool> same_open_file(pid_t a, int fd_a, pid_t b, int fd_b);
+
 /// How many mappings of @p pid are inaccessible (`---p` in
 /// /proc/PID/maps): among them the guard page below each thread stack,
 /// which stays mapped until the thread is joined (or, detached, ends).

@@ -207,8 +207,11 @@ TaskWait describe(const procfs::SyscallSample& s, const Readers& from) {
             w.fds = fds_in_pollfds(*array);
             w.write_fds = fds_in_pollfds(*array, POLLOUT);
         }
-    } else if (c.starts_with("epoll_") && c != "epoll_ctl" && !a.empty() && from.epoll) {
-        if (const auto entries = from.epoll(static_cast<int>(a[0]))) {
+    } else if (c.starts_with("epoll_") && c != "epoll_ctl" && !a.empty()) {
+        w.epoll_fd = static_cast<int>(a[0]);
+        const auto entries =
+            from.epoll ? from.epoll(w.epoll_fd) : std::optional<std::vector<procfs::EpollEntry>>();
+        if (entries) {
             for (const auto& e : *entries) {
                 w.fds.push_back(e.fd);
                 w.epoll_events[e.fd] = e.events;

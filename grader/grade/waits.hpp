@@ -39,6 +39,8 @@ struct TaskWait {
     bool record_lock = false;  ///< In fcntl(F_SETLKW) or fcntl(F_OFD_SETLKW).
     /// An epoll wait: the event mask of each descriptor of the epoll set.
     std::map<int, std::uint32_t> epoll_events = {};
+    /// An epoll wait: the epoll descriptor it waits on (-1: none).
+    int epoll_fd = -1;
     /// When the wait ends by itself: "a timeout of 400 ms", "a sleep", "a
     /// deadline 3 ms away" (a futex FUTEX_WAIT_BITSET's absolute deadline),
     /// "a timeout" (one that could not be read); "" when it waits with no

@@ -160,6 +160,30 @@ bool in_call(const waits::TaskWait& w, std::initializer_list<std::string_view> c
     return std::find(calls.begin(), calls.end(), w.call) != calls.end();
 }
 
+// Two workers of @p waits (their epoll waits) that wait on one epoll
+// instance, made before the fork and inherited (kcmp(2)): "" when each has
+// its own. A shared instance wakes one waiter per event, whatever the
+// flags say: the herd of -m epoll, and EPOLLEXCLUSIVE's answer to it, are
+// each worker's own epoll set.
+std::string shared_epoll(const std::vector<waits::TaskWait>& waits) {
+    for (std::size_t i = 0; i < waits.size(); ++i) {
+        const auto& a = waits[i];
+        if (a.epoll_fd < 0) continue;
+        for (std::size_t j = i + 1; j < waits.size(); ++j) {
+            const auto& b = waits[j];
+            if (b.epoll_fd < 0 || b.pid == a.pid) continue;
+            if (procfs::same_open_file(a.pid, a.epoll_fd, b.pid, b.epoll_fd).value_or(false)) {
+                return fmt::format(
+                    "workers {} and {} wait on one epoll instance (fd {} of {} and fd {} of {} "
+                    "are the same open file, kcmp(2)): it was made before the fork and is "
+                    "shared; each worker makes its own after the fork",
+                    a.pid, b.pid, a.epoll_fd, a.pid, b.epoll_fd, b.pid);
+            }
+        }
+    }
+    return {};
+}
+
 // The problem with the waits of the prefork workers in @p mode, "" when none.
 std::string pool_problem(Context& ctx, std::string_view mode, const std::set<pid_t>& workers) {
     const auto n = workers.size();
@@ -199,6 +223,9 @@ std::string pool_problem(Context& ctx, std::string_view mode, const std::set<pid
         all.insert(all.end(), ws.begin(), ws.end());
     }
     const std::string seen = fmt::format("the workers wait: {}", waits::list_text(all, true));
+    if (mode == "epoll" || mode == "epoll-exclusive") {
+        if (std::string shared = shared_epoll(all); !shared.empty()) return shared;
+    }
     if (mode == "lock" || mode == "fcntl") {
         const std::size_t locked = mode == "lock" ? in_futex : in_record_lock;
         if (on_listener == 1 && locked + 1 >= n) return "";

@@ -129,6 +129,14 @@ std::vector<const StraceCall*> socket_writes(const std::vector<StraceCall>& call
     return out;
 }
 
+// True when the output call @p c carries the line `hello\n` (or at least
+// its start: one writev piece may hold the rest), as strace shows its
+// buffer: the failed second write is the line sent again, not an empty
+// write made to get EPIPE.
+bool carries_line(const StraceCall& c) {
+    return c.args.find("\"hello") != std::string::npos;
+}
+
 // How @p c, an output call, appears in a message: "sendto(3, ..., 0) = -1 EPIPE".
 std::string call_text(const StraceCall& c) {
     std::string args = c.args;
@@ -315,6 +323,14 @@ void require_second_write(Context& ctx) {
              "after the read, really write your line again, whatever the read said: the failed "
              "write (EPIPE) is what the lab is about, and the line reports what it returned");
     }
+    if (!carries_line(*writes[1])) {
+        fail(fmt::format("a run under strace, the server resetting after its line: the second "
+                         "output call on the socket failed with EPIPE, but it was not the line "
+                         "`hello\\n` sent again: {}",
+                         call_text(*writes[1])),
+             "after the read, send the same line `hello\\n` again (docs/contract.md, section 6): "
+             "the failed write is that line, not an empty write made to get EPIPE");
+    }
     if (const std::string problem = ignore_problem(calls, *writes[1]); !problem.empty()) {
         fail(fmt::format("-m ignore, a run under strace, the server resetting after its line: the "
                          "second write failed with EPIPE, but {}",
@@ -363,6 +379,12 @@ void require_nosignal_sends(Context& ctx) {
                         "program's output calls: {})",
                         output_calls_text(calls)));
     }
+    if (!carries_line(*writes[1])) {
+        problem(
+            fmt::format("the second send, which failed with EPIPE, was not the line "
+                        "`hello\\n` sent again: {}",
+                        call_text(*writes[1])));
+    }
     if (text->find("--- SIGPIPE ") != std::string::npos) {
         problem("SIGPIPE was delivered to the program: something raised it");
     }
@@ -393,6 +415,12 @@ void require_none_killed_by_write(Context& ctx) {
             fmt::format("strace saw no second output call on the socket that failed with "
                         "EPIPE (the program's output calls: {})",
                         output_calls_text(calls)));
+    }
+    if (!carries_line(*writes[1])) {
+        problem(
+            fmt::format("the second output call, which failed with EPIPE, was not the line "
+                        "`hello\\n` sent again: {}",
+                        call_text(*writes[1])));
     }
     if (!sigpipe_follows_epipe(*text) ||
         text->find("+++ killed by SIGPIPE +++") == std::string::npos) {
