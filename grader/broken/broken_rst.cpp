@@ -48,6 +48,9 @@
 //   rst-fin-malformed  a malformed request gets a FIN (fails rst)
 //   rst-disconnect  resets with connect(AF_UNSPEC), a Linux disconnect, and
 //                never sets SO_LINGER (fails rst, under strace)
+//   rst-not-sent-only  waits until the send queue holds nothing unsent
+//                (SIOCOUTQNSD), not nothing unacknowledged (fails rst, under
+//                strace)
 //   rst-any-address  listens on 0.0.0.0 whatever -i says (fails start)
 //   rst-fd-leak  leaks a descriptor of /dev/null per connection (fails fd-leak)
 //   rst-crash-odd  aborts on a request line over 32 bytes (fails malformed)
@@ -93,6 +96,8 @@
 //   The RST by another call than the lesson's (the seventh red-team: full
 //   marks; the wire is the same).
 // test: rst-disconnect rst rst control reply
+//   The eighth red-team's rst-outqnsd (full marks: loopback loses nothing).
+// test: rst-not-sent-only rst rst control reply
 // test: rst-any-address rst start control rst
 // test: rst-fd-leak rst fd-leak control rst
 // test: rst-crash-odd rst malformed control rst
@@ -196,7 +201,9 @@ void wait_acknowledged(int fd, Clock::time_point end) {
     const bool sees_stop = bug != "rst-ack-wait-ignores-stop";
     for (;;) {
         int queued = 0;
-        if (::ioctl(fd, SIOCOUTQ, &queued) != 0 || queued == 0) return;
+        // rst-not-sent-only: the bytes not yet sent, not those not yet acknowledged.
+        const unsigned long ask = bug == "rst-not-sent-only" ? SIOCOUTQNSD : SIOCOUTQ;
+        if (::ioctl(fd, ask, &queued) != 0 || queued == 0) return;
         if (bug == "rst-grace-2s") {
             (void)wait_for(-1, 0, std::min(end, Clock::now() + 2s));  // the stop, or 2 s
             return;
@@ -249,7 +256,7 @@ int main(int argc, char** argv) {
         "rst-read-fresh rst-ack-fresh "
         "rst-no-wait-small rst-fin-malformed rst-any-address rst-fd-leak "
         "rst-crash-odd rst-ack-wait-ignores-stop rst-fin-at-stop rst-fin-reading-at-stop "
-        "rst-grace-2s");
+        "rst-grace-2s rst-not-sent-only");
     const test_server::Options options = test_server::parse(argc, argv);
     test_server::catch_stop();
     test_server::Options bound = options;

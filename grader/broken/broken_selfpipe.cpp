@@ -28,6 +28,7 @@
 //                      itself: a signal between that look and select() is
 //                      answered at the next line (signals, under strace:
 //                      no write between the signal and rt_sigreturn)
+//   selfpipe-restart  the handler installed with SA_RESTART         -> signals
 //   selfpipe-blocking-ends  the self-pipe made with pipe2(O_CLOEXEC) only:
 //                      both ends blocking (signals: /proc/PID/fdinfo)
 //   selfpipe-pselect-handler-exits  the self-pipe, right, but with -m pselect
@@ -63,6 +64,9 @@
 //   Right in every run here (one signal, one byte), wrong by the handout
 //   (the seventh red-team: full marks): a blocking write end.
 // test: selfpipe-blocking-ends selfpipe signals control race-window lines
+//   The handler installed with SA_RESTART against the handout's "no flags"
+//   (the eighth red-team: full marks, select never restarts anyway).
+// test: selfpipe-restart selfpipe signals control race-window lines
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/select.h>
@@ -189,7 +193,8 @@ int main(int argc, char** argv) {
         "selfpipe-naive selfpipe-poll-10ms selfpipe-poll-1s selfpipe-late selfpipe-pieces "
         "selfpipe-ignores-w selfpipe-handler-exits selfpipe-ignores-m "
         "selfpipe-flag-after-window selfpipe-zero-timeout selfpipe-pselect-handler-exits "
-        "selfpipe-pselect-unblocked selfpipe-loop-writes selfpipe-blocking-ends");
+        "selfpipe-pselect-unblocked selfpipe-loop-writes selfpipe-blocking-ends "
+        "selfpipe-restart");
     handler_exits = bug == "selfpipe-handler-exits";
     long window_us = 0;
     // -m is accepted and ignored (each bug is one way of waiting), but by
@@ -210,11 +215,11 @@ int main(int argc, char** argv) {
     if (bug == "selfpipe-pselect-unblocked" && mode != "selfpipe") {
         return pselect_or_signalfd(mode == "pselect", window_us);
     }
-    const bool uses_pipe = bug == "selfpipe-late" || bug == "selfpipe-pieces" ||
-                           bug == "selfpipe-ignores-w" || handler_exits ||
-                           bug == "selfpipe-ignores-m" || bug == "selfpipe-pselect-handler-exits" ||
-                           bug == "selfpipe-pselect-unblocked" || bug == "selfpipe-loop-writes" ||
-                           bug == "selfpipe-blocking-ends" || bug == "none";
+    const bool uses_pipe =
+        bug == "selfpipe-late" || bug == "selfpipe-pieces" || bug == "selfpipe-ignores-w" ||
+        handler_exits || bug == "selfpipe-ignores-m" || bug == "selfpipe-pselect-handler-exits" ||
+        bug == "selfpipe-pselect-unblocked" || bug == "selfpipe-loop-writes" ||
+        bug == "selfpipe-blocking-ends" || bug == "selfpipe-restart" || bug == "none";
     int wake_read = -1;
     int loop_write = -1;  // selfpipe-loop-writes: the loop's end, not the handler's
     if (uses_pipe) {
@@ -227,6 +232,7 @@ int main(int argc, char** argv) {
     struct sigaction sa {};
     sa.sa_handler = on_usr1;
     sigemptyset(&sa.sa_mask);
+    if (bug == "selfpipe-restart") sa.sa_flags = SA_RESTART;  // the bug
     ::sigaction(SIGUSR1, &sa, nullptr);
     say("ready");
     std::string pending;

@@ -24,8 +24,12 @@ namespace {
 // (tcp_disconnect) and leaves SO_LINGER unused. (SO_LINGER may have been
 // set on the listening socket, whose accepted sockets inherit it: strace
 // attached after the start cannot see that, and does not ask for it.)
+// And the wait before it asks how much is not yet acknowledged (SIOCOUTQ,
+// or TCP_INFO's unacknowledged segments), not how much is not yet sent
+// (SIOCOUTQNSD): bytes sent but not acknowledged are lost to the RST when
+// one segment must be sent again, which loopback never shows.
 void require_linger_close(Context& ctx) {
-    Strace trace(ctx.pid(), "setsockopt,connect,close");
+    Strace trace(ctx.pid(), "setsockopt,getsockopt,ioctl,connect,close");
     if (!trace.attached()) {
         ctx.log("how the RST is made not checked: {}", trace.why_not());
         return;
@@ -41,6 +45,29 @@ void require_linger_close(Context& ctx) {
         throw;
     }
     const std::string text = trace.finish();
+    bool unacked = false;  // SIOCOUTQ (strace: TIOCOUTQ) or TCP_INFO asked
+    std::string not_sent;  // an ioctl SIOCOUTQNSD, as strace showed it
+    for (const StraceCall& c : parse_strace(text)) {
+        const auto args = c.arguments();
+        if (c.name == "ioctl" && args.size() >= 2) {
+            if (args[1] == "TIOCOUTQ" || args[1] == "SIOCOUTQ" || args[1] == "0x5411") {
+                unacked = true;
+            }
+            if ((args[1] == "SIOCOUTQNSD" || args[1] == "0x894b") && not_sent.empty()) {
+                not_sent = fmt::format("{}({}) = {}", c.name, c.args, c.result);
+            }
+        }
+        if (c.name == "getsockopt" && args.size() >= 3 && args[2] == "TCP_INFO") unacked = true;
+    }
+    if (!not_sent.empty() && !unacked) {
+        fail(fmt::format("{}: before the reset the server asked how much of the reply was not "
+                         "yet sent (`{}`), never how much was not yet acknowledged (SIOCOUTQ, "
+                         "TCP_INFO)",
+                         what, not_sent),
+             "wait until the send queue holds nothing unacknowledged: ioctl SIOCOUTQ counts the "
+             "bytes not yet acknowledged, SIOCOUTQNSD only those not yet sent; a segment lost "
+             "after it was sent cannot be sent again once the RST has gone");
+    }
     for (const StraceCall& c : parse_strace(text)) {
         if (c.name != "connect") continue;
         const auto args = c.arguments();

@@ -4,6 +4,8 @@
 // (while it waits, around a line, after a line), each answered promptly.
 #include <fmt/format.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <random>
@@ -14,6 +16,8 @@
 #include "checks.hpp"
 #include "program.hpp"
 #include "selfpipe_runs.hpp"
+#include "server.hpp"
+#include "strace_text.hpp"
 #include "trace.hpp"
 
 namespace csd::grade {
@@ -124,6 +128,51 @@ void require_wait_answers(Context& ctx) {
     ctx.log("each mode, SIGUSR1 in a -w window under strace: answered by its wait");
 }
 
+// In each mode, a run under strace from its first instruction (rt_sigaction
+// only): a handler for SIGUSR1 is installed with no SA_RESTART (handout
+// step 1), so that a blocking call it interrupts returns EINTR to the loop
+// instead of going on waiting. Without strace not judged.
+void require_no_restart(Context& ctx) {
+    const std::string strace = find_strace();
+    if (strace.empty()) {
+        ctx.log("the handler's flags not checked: strace is not installed");
+        return;
+    }
+    for (const LabMode& mode : ctx.lab().modes) {
+        char path[] = "/tmp/csd-grade-selfpipe-XXXXXX";
+        const int fd = ::mkstemp(path);
+        if (fd < 0) return;
+        const csd::Fd out(fd);
+        std::vector<std::string> args{"-f", "-qq", "-e",         "trace=rt_sigaction",
+                                      "-o", path,  ctx.program()};
+        for (const auto a : mode.args) args.emplace_back(a);
+        const std::string name = fmt::format("-m {} under strace", mode.name);
+        {
+            ProgramRun run(strace, args, 0, ProgramRun::Tracer::none);  // strace is its tracer
+            expect_ready(run, name);
+            run.close_stdin();
+            (void)run.wait(Deadline(3s));
+        }
+        const std::string text = read_all(out.get());
+        ::unlink(path);
+        for (const StraceCall& c : parse_strace(text)) {
+            const auto a = c.arguments();
+            if (c.name != "rt_sigaction" || a.size() < 2 || a[0] != "SIGUSR1") continue;
+            if (!a[1].starts_with("{sa_handler=") || a[1].starts_with("{sa_handler=SIG_")) {
+                continue;  // no new action, or SIG_DFL / SIG_IGN
+            }
+            if (a[1].find("SA_RESTART") == std::string_view::npos) continue;
+            fail(fmt::format("{}: the handler of SIGUSR1 was installed with SA_RESTART: "
+                             "`rt_sigaction({}, {}, ...)`",
+                             name, a[0], a[1]),
+                 "install the handler with no flags (handout step 1): with SA_RESTART a "
+                 "read() or write() the signal interrupts starts again instead of returning "
+                 "EINTR, and the loop does not look at the signal until it returns");
+        }
+    }
+    ctx.log("each mode under strace: no SA_RESTART on SIGUSR1's handler");
+}
+
 // signals (selfpipe): 300 fresh runs, SIGUSR1 at a random moment, each answered in 100 ms.
 void check_signals(Context& ctx) {
     // Who answers first (a few traced runs): a handler that does the work,
@@ -131,6 +180,7 @@ void check_signals(Context& ctx) {
     // the 300 timed runs' wait.
     require_handler_returns(ctx);
     require_wait_answers(ctx);
+    require_no_restart(ctx);
     constexpr int runs = 300;
     std::random_device seed_source;
     const auto seed = seed_source();
