@@ -10,7 +10,8 @@
 // IORING_CQE_F_MORE), and the others wait in the listen queue. For 1 s of
 // that the server must stay under 30 % of a CPU (an accept submitted again
 // at once fails again at once: a spin), wake no more than 50 times a
-// second, and, in an event loop, never be found asleep (a sleep call holds
+// second where the lab gives the pause (uring, reactor: 100 ms), and, in
+// an event loop, never be found asleep (a sleep call holds
 // up every client the loop already serves; the pause is a timeout request
 // on the ring, or epoll_wait's timeout; a thread per connection's main
 // thread serves nobody and may pause as it likes). Then the grader closes
@@ -230,11 +231,16 @@ void check_emfile(Context& ctx) {
                          pause.how));
     }
     // A retry every few milliseconds costs little CPU but is a polling loop
-    // all the same: the pause between two tries is a pause.
+    // all the same: the pause between two tries is a pause. Judged where
+    // the lab gives the pause (uring's timeout request, reactor's
+    // accept_pause, 100 ms); the thread lab asks for "a little" pause, and
+    // its CPU is judged above.
     const double seconds = std::chrono::duration<double>(measured).count();
     ctx.log("wakeups while out of descriptors: at most {} in one thread in {:.1f} s",
             busiest.wakeups, seconds);
-    if (static_cast<double>(busiest.wakeups) > max_retry_rate * seconds) {
+    const bool pause_given =
+        ctx.lab().model == Model::io_uring_loop || ctx.lab().model == Model::reactor;
+    if (pause_given && static_cast<double>(busiest.wakeups) > max_retry_rate * seconds) {
         fail(fmt::format("out of descriptors ({} of {} clients served, {} waiting in the listen "
                          "queue), {}: it tried to accept again every few milliseconds",
                          served, clients, clients - served, idle_watch::describe(busiest, seconds)),
@@ -275,7 +281,8 @@ CSD_CHECK(emfile) {
             check_emfile,
             "out of descriptors (the server started with RLIMIT_NOFILE 48, then 64 clients "
             "connect): the server stays under 30 % of a CPU, wakes at most 50 times a second "
-            "and, an event loop, never sleeps (nanosleep) while clients wait in the listen "
+            "where the lab gives the pause (uring, reactor) and, an event loop, never sleeps "
+            "(nanosleep) while clients wait in the listen "
             "queue, and once the served ones close, every waiting client and a new one are "
             "served within 3 s",
             "when accepting fails with EMFILE or ENFILE, pause (a timeout request on the ring) "
