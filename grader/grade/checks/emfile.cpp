@@ -33,6 +33,7 @@
 #include "expect.hpp"
 #include "idle_watch.hpp"
 #include "procfs.hpp"
+#include "sandbox.hpp"
 #include "waits.hpp"
 
 namespace csd::grade {
@@ -158,9 +159,12 @@ void check_emfile(Context& ctx) {
     const Pause pause = pause_of(ctx);
     // A sleep holds up every client of the thread that sleeps: in an event
     // loop, the loop's; a thread per connection's main thread serves none.
-    const bool loop_serves = ctx.lab().model == Model::io_uring_loop ||
-                             ctx.lab().model == Model::reactor ||
-                             ctx.lab().model == Model::event_loop;
+    // (Not under ThreadSanitizer, whose own background thread sleeps in
+    // nanosleep.)
+    const bool loop_serves =
+        (ctx.lab().model == Model::io_uring_loop || ctx.lab().model == Model::reactor ||
+         ctx.lab().model == Model::event_loop) &&
+        !built_with_thread_sanitizer(ctx.program());
     const FileLimit limit(ctx.server(), file_limit);
     const Readiness started = ctx.server().start(5s, ctx.server().args());
     if (!started.accepting) {
