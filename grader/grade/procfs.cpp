@@ -16,6 +16,7 @@
 
 #include "csd/fd.hpp"
 #include "tcp_diag.hpp"
+#include "text_lines.hpp"
 
 namespace csd::grade::procfs {
 namespace {
@@ -555,10 +556,7 @@ std::optional<bool> same_open_file(pid_t a, int fd_a, pid_t b, int fd_b) {
 
 int count_inaccessible_mappings(std::string_view maps) {
     int n = 0;
-    while (!maps.empty()) {
-        const std::size_t nl = std::min(maps.find('\n'), maps.size());
-        const std::string_view line = maps.substr(0, nl);
-        maps.remove_prefix(std::min(nl + 1, maps.size()));
+    for (const std::string_view line : lines_of(maps)) {
         // "7f12a000-7f12b000 ---p 00000000 00:00 0": the permissions field.
         const std::size_t space = line.find(' ');
         if (space != std::string_view::npos && line.substr(space + 1, 4) == "---p") ++n;

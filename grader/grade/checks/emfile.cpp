@@ -120,11 +120,19 @@ std::string asleep_thread(pid_t pid) {
     return {};
 }
 
-/// How a server of one design pauses its accepting, for the hints.
+/// How a server of one design pauses its accepting: the hints, and which
+/// of the check's rules apply to it.
 struct Pause {
     std::string_view how;       ///< "a timeout request on the ring"
     std::string_view again;     ///< what it does when the pause is over
     std::string_view for_good;  ///< why a server may never accept again
+    /// The accepting thread also serves clients (an event loop), so a sleep
+    /// holds them up; a thread per connection's main thread serves none.
+    bool loop_serves = false;
+    /// The lab gives the pause's length (uring's timeout request, reactor's
+    /// accept_pause, 100 ms), so a retry every few milliseconds is judged;
+    /// the thread lab asks for "a little" pause, and only its CPU is.
+    bool length_given = false;
 };
 
 Pause pause_of(const Context& ctx) {
@@ -134,7 +142,8 @@ Pause pause_of(const Context& ctx) {
                     "submit the accept again when the pause completes",
                     "an accept that fails (EMFILE) ends the multishot accept: its completion "
                     "comes without IORING_CQE_F_MORE. Submit the accept again after a pause (a "
-                    "timeout request), or no client is ever accepted again"};
+                    "timeout request), or no client is ever accepted again",
+                    true, true};
         case Model::reactor:
             return {
                 "stop watching the listening socket for a while (take it out of the loop's "
@@ -142,7 +151,8 @@ Pause pause_of(const Context& ctx) {
                 "watch the listening socket again when the pause is over",
                 "a loop that stopped watching its listening socket must watch it again "
                 "once the pause is over (each -m reuseport loop its own), or the clients "
-                "queued on it are never accepted"};
+                "queued on it are never accepted",
+                true, true};
         default:
             return {
                 "wait a while for the stop descriptor (csd::wait_for_stop(), as at the "
@@ -150,21 +160,18 @@ Pause pause_of(const Context& ctx) {
                 "wait for the listening socket again and accept",
                 "after the pause, go back to waiting for the listening socket and "
                 "accepting: a server that stops accepting at the first EMFILE never serves "
-                "the queued clients"};
+                "the queued clients",
+                ctx.lab().model == Model::event_loop, false};
     }
 }
 
 // emfile: out of descriptors, no spin, and accepting again by itself.
 void check_emfile(Context& ctx) {
     const Pause pause = pause_of(ctx);
-    // A sleep holds up every client of the thread that sleeps: in an event
-    // loop, the loop's; a thread per connection's main thread serves none.
-    // (Not under ThreadSanitizer, whose own background thread sleeps in
-    // nanosleep.)
-    const bool loop_serves =
-        (ctx.lab().model == Model::io_uring_loop || ctx.lab().model == Model::reactor ||
-         ctx.lab().model == Model::event_loop) &&
-        !built_with_thread_sanitizer(ctx.program());
+    // A sleep holds up every client of the thread that sleeps (not looked
+    // for under ThreadSanitizer, whose own background thread sleeps in
+    // nanosleep).
+    const bool look_for_sleep = pause.loop_serves && !built_with_thread_sanitizer(ctx.program());
     const FileLimit limit(ctx.server(), file_limit);
     const Readiness started = ctx.server().start(5s, ctx.server().args());
     if (!started.accepting) {
@@ -206,7 +213,7 @@ void check_emfile(Context& ctx) {
     std::string sleeper;
     for (int look = 0; look < 10; ++look) {
         std::this_thread::sleep_for(measured / 10);
-        if (sleeper.empty() && loop_serves) sleeper = asleep_thread(pid);
+        if (sleeper.empty() && look_for_sleep) sleeper = asleep_thread(pid);
     }
     const auto after = procfs::cpu_ticks(pid);
     const auto busiest = idle_watch::busiest(woke_before, idle_watch::snapshot(pid));
@@ -236,15 +243,12 @@ void check_emfile(Context& ctx) {
     }
     // A retry every few milliseconds costs little CPU but is a polling loop
     // all the same: the pause between two tries is a pause. Judged where
-    // the lab gives the pause (uring's timeout request, reactor's
-    // accept_pause, 100 ms); the thread lab asks for "a little" pause, and
-    // its CPU is judged above.
+    // the lab gives the pause's length (Pause::length_given); elsewhere the
+    // CPU above is.
     const double seconds = std::chrono::duration<double>(measured).count();
     ctx.log("wakeups while out of descriptors: at most {} in one thread in {:.1f} s",
             busiest.wakeups, seconds);
-    const bool pause_given =
-        ctx.lab().model == Model::io_uring_loop || ctx.lab().model == Model::reactor;
-    if (pause_given && static_cast<double>(busiest.wakeups) > max_retry_rate * seconds) {
+    if (pause.length_given && static_cast<double>(busiest.wakeups) > max_retry_rate * seconds) {
         fail(fmt::format("out of descriptors ({} of {} clients served, {} waiting in the listen "
                          "queue), {}: it tried to accept again every few milliseconds",
                          served, clients, clients - served, idle_watch::describe(busiest, seconds)),

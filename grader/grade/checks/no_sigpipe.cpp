@@ -28,6 +28,7 @@
 #include "server.hpp"
 #include "sigpipe_runs.hpp"
 #include "strace_text.hpp"
+#include "text_lines.hpp"
 
 namespace csd::grade {
 
@@ -233,10 +234,7 @@ std::string self_sent_sigpipe(const std::vector<StraceCall>& calls) {
 // kernel's signal, raised by that write.
 bool sigpipe_follows_epipe(std::string_view text) {
     std::map<std::string, std::string_view> last;  // the last call line per pid prefix
-    while (!text.empty()) {
-        const std::size_t nl = std::min(text.find('\n'), text.size());
-        const std::string_view line = text.substr(0, nl);
-        text.remove_prefix(std::min(nl + 1, text.size()));
+    for (const std::string_view line : lines_of(text)) {
         std::size_t digits = 0;
         while (digits < line.size() && line[digits] >= '0' && line[digits] <= '9') ++digits;
         const std::string pid(line.substr(0, digits));

@@ -24,6 +24,7 @@
 #include "procfs.hpp"
 #include "sandbox.hpp"
 #include "server.hpp"
+#include "text_lines.hpp"
 
 namespace csd::grade {
 
@@ -36,17 +37,6 @@ namespace {
 std::string& build_path() {
     static std::string path;
     return path;
-}
-
-// The lines of @p text, without their '\n'.
-std::vector<std::string_view> lines_of(std::string_view text) {
-    std::vector<std::string_view> out;
-    while (!text.empty()) {
-        const std::size_t nl = std::min(text.find('\n'), text.size());
-        out.push_back(text.substr(0, nl));
-        text.remove_prefix(std::min(nl + 1, text.size()));
-    }
-    return out;
 }
 
 std::string_view trimmed(std::string_view s) {

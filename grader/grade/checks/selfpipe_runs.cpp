@@ -17,6 +17,7 @@
 #include "process.hpp"
 #include "procfs.hpp"
 #include "strace_text.hpp"
+#include "text_lines.hpp"
 #include "timing.hpp"
 
 namespace csd::grade::selfpipe {
@@ -120,18 +121,6 @@ bool wait_reported(std::string_view line) {
     return digits && count > 0;
 }
 
-std::vector<std::string_view> lines_of(std::string_view text) {
-    std::vector<std::string_view> out;
-    while (!text.empty()) {
-        const auto nl = text.find('\n');
-        const std::string_view line = text.substr(0, nl);
-        if (!line.empty()) out.push_back(line);
-        if (nl == std::string_view::npos) break;
-        text.remove_prefix(nl + 1);
-    }
-    return out;
-}
-
 }  // namespace
 
 std::string window_problem(std::string_view trace) {
@@ -161,7 +150,7 @@ std::string window_problem(std::string_view trace) {
     }
     // Or the wait the signal interrupted (pselect: the signal is let in there).
     for (std::size_t i = *delivered; i-- > 0;) {
-        if (lines[i].starts_with("---")) continue;
+        if (lines[i].empty() || lines[i].starts_with("---")) continue;
         if (is_wait_line(lines[i]) && lines[i].find("= ? ERESTART") != std::string_view::npos) {
             return "";
         }

@@ -6,6 +6,7 @@
 #include "net.hpp"
 #include "process.hpp"
 #include "server.hpp"
+#include "text_lines.hpp"
 
 using namespace csd::grade;
 
@@ -15,6 +16,14 @@ TEST_CASE("tail_lines") {
     CHECK(tail_lines("a\nb", 5) == "a\nb");
     CHECK(tail_lines("", 3).empty());
     CHECK(tail_lines("x\n", 0).empty());
+}
+
+TEST_CASE("lines_of") {
+    using V = std::vector<std::string_view>;
+    CHECK(lines_of("a\nb\n") == V{"a", "b"});
+    CHECK(lines_of("a\n\nb") == V{"a", "", "b"});
+    CHECK(lines_of("\n") == V{""});
+    CHECK(lines_of("").empty());
 }
 
 TEST_CASE("describe_wait_status") {
