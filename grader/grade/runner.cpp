@@ -347,31 +347,40 @@ std::vector<CheckResult> run_checks(const LabInfo& lab,
         CheckResult r{.id = std::string(check->id),
                       .max_points = check_points(lab, *check),
                       .hint = std::string(check_hint(lab, *check))};
-        // Under a lock directory (csd-batch, the test suite) a heavy check
-        // waits here, before its clock starts, until no other grader runs
-        // one that shares a lock (check_locks.hpp).
-        const CheckLockGuard locks(check->id);
-        const auto begin = Deadline::Clock::now();
-        if (!begin_check(r)) {
-            // The whole-run deadline passed: not run, 0 points.
-        } else if (check->lifecycle == Lifecycle::first) {
-            run_one(*check, ctx, r);
-            end_check(r);
-        } else if (!run.prepare(*check)) {
-            r.saw = run.unusable();
-            const std::string flags = mode_flags(lab, check->id);
-            r.hint = flags.empty() ? ""
-                                   : fmt::format(
-                                         "make your server work with `{}` first (the "
-                                         "handout says what that mode does)",
-                                         flags);
-            end_check(r);
-        } else {
-            ctx.log("check {}", check->id);
-            run_one(*check, ctx, r);
-            end_check(r);
-            run.after(r, check->lifecycle == Lifecycle::ends_server);
+        // The server is (re)started for the check and probed before the
+        // check's locks are taken, and looked at again after they are let
+        // go: a server that cannot start or does not answer keeps no other
+        // grader's heavy check waiting for it.
+        const bool opening = check->lifecycle == Lifecycle::first;
+        const bool ready = !run_over() && (opening || run.prepare(*check));
+        bool ran = false;
+        auto begin = Deadline::Clock::now();
+        {
+            // Under a lock directory (csd-batch, the test suite) a heavy
+            // check waits here, before its clock starts, until no other
+            // grader runs one that shares a lock (check_locks.hpp).
+            std::optional<CheckLockGuard> locks;
+            if (ready) locks.emplace(check->id);
+            begin = Deadline::Clock::now();
+            if (!begin_check(r)) {
+                // The whole-run deadline passed: not run, 0 points.
+            } else if (!ready) {
+                r.saw = run.unusable();
+                const std::string flags = mode_flags(lab, check->id);
+                r.hint = flags.empty() ? ""
+                                       : fmt::format(
+                                             "make your server work with `{}` first (the "
+                                             "handout says what that mode does)",
+                                             flags);
+                end_check(r);
+            } else {
+                if (!opening) ctx.log("check {}", check->id);
+                run_one(*check, ctx, r);
+                end_check(r);
+                ran = !opening;
+            }
         }
+        if (ran) run.after(r, check->lifecycle == Lifecycle::ends_server);
         finish_result(r, begin, ctx, results, on_result);
     }
     server.stop();
