@@ -89,8 +89,9 @@ Usage: ./csd [COMMAND [ARGS...]]
                       g++ (build/, the whole suite with the docs), clang++
                       with ASan+UBSan (build-clang-asan/: unit tests,
                       solutions, fuzzer) and g++ with TSan (build-tsan/: unit
-                      tests, thread labs); warnings are errors. Prints the
-                      time of each. This is what CI runs.
+                      tests, thread labs); warnings are errors. The two
+                      sanitizer builds build while the g++ tests run. Prints
+                      the time of each. This is what CI runs.
   release DIR [--labs LAB,...]
                       (Instructors) Write the student release into DIR: the
                       tracked files without solutions/, grader/broken/, tools/,
@@ -431,11 +432,41 @@ tsan_build() {
     { configured tsan && cmake --build --preset tsan --target "$program"; } >"$log" 2>&1
 }
 
-# test_preset PRESET WHAT [CTEST ARGS...]: configures and builds PRESET, runs
-# its CTest suite (the tests the extra ctest arguments select, e.g. -L
-# REGEX, when given); adds to the caller's `failed` and `phases`.
+# build_now PRESET [TARGETS...]: configures and builds PRESET (TARGETS, or
+# everything) now; test_preset PRESET then only tests. Sets the caller's
+# `build_done`.
+build_now() {
+    local preset=$1 start
+    shift
+    start=$(now)
+    build_done[$preset]=0
+    if configure "$preset" && build "$preset" "$@"; then build_done[$preset]=1; fi
+    phases+=("$(printf '  %-8s %7s s  configure and build' "$preset" "$(seconds "$start" "$(now)")")")
+}
+
+# build_beside PRESET [TARGETS...]: the same in the background, at the
+# lowest CPU priority, while the caller goes on (./csd test: beside the g++
+# suite's tests, which leave about half of the two cores idle);
+# test_preset PRESET then waits for it and shows its output. Sets the
+# caller's `beside_pid` and `beside_log`.
+build_beside() {
+    local preset=$1
+    shift
+    beside_log[$preset]=$(mktemp "${TMPDIR:-/tmp}/csd-build-$preset.XXXXXX")
+    (
+        renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true
+        configure "$preset" && build "$preset" "$@"
+    ) >"${beside_log[$preset]}" 2>&1 &
+    beside_pid[$preset]=$!
+}
+
+# test_preset PRESET WHAT [CTEST ARGS...]: configures and builds PRESET (or
+# takes its build_now build, or waits for its build_beside one), runs its
+# CTest suite (the tests the
+# extra ctest arguments select, e.g. -L REGEX, when given); adds to the
+# caller's `failed` and `phases`.
 test_preset() {
-    local preset=$1 what=$2 start
+    local preset=$1 what=$2 start built=0
     shift 2
     # Up to "--": the targets to build (none: everything); after it, what
     # ctest runs (none: every test).
@@ -447,7 +478,17 @@ test_preset() {
     [ $# -gt 0 ] && shift
     select=("$@")
     start=$(now)
-    if configure "$preset" && build "$preset" "${targets[@]}"; then
+    if [ -n "${build_done[$preset]:-}" ]; then
+        built=${build_done[$preset]}
+    elif [ -n "${beside_pid[$preset]:-}" ]; then
+        wait "${beside_pid[$preset]}" && built=1
+        say "Configured and built $preset beside the tests before (its output follows)"
+        cat "${beside_log[$preset]}"
+        rm -f "${beside_log[$preset]}"
+    elif configure "$preset" && build "$preset" "${targets[@]}"; then
+        built=1
+    fi
+    if [ "$built" -eq 1 ]; then
         say "Testing $what (ctest --preset $preset ${select[*]})"
         # (Each preset says how many tests run at once: CMakePresets.json.)
         ctest --preset "$preset" --output-on-failure "${select[@]}" || {
@@ -493,6 +534,7 @@ cmd_test() {
         "${BROWSER_PACKAGES[@]}"
     want_packages "${TRACE_PACKAGES[@]}"
     local failed=() phases=() digests=() start
+    local -A build_done=() beside_pid=() beside_log=()
     start=$(now)
 
     if [ "$RELEASE" -eq 1 ]; then
@@ -505,14 +547,6 @@ cmd_test() {
         return
     fi
 
-    test_preset default "g++, the whole suite with the docs"
-    # Everything builds warning-free with clang++ too (skeletons, tools;
-    # not the broken servers of grader/broken, whose verdicts the g++ build
-    # proves), under ASan+UBSan (one build proves both: another
-    # compiler, and no memory error or undefined behaviour in the unit tests
-    # and the graded solutions); it also runs the libFuzzer target.
-    test_preset clang-asan "clang++ with ASan+UBSan, unit tests, solutions graded, fuzzing" \
-        -- -L '^(unit|solution|fuzz)$' -LE '^split$' -E '^mode[.]'
     # The threaded labs under ThreadSanitizer (the preset sets
     # TSAN_OPTIONS=halt_on_error=1: a race fails the grading), and their
     # hammers: only what those tests run is built (not the uring lab's
@@ -521,15 +555,34 @@ cmd_test() {
     local threaded=() lab
     mapfile -t threaded < <(manifest_labs threads yes)
     local tsan_targets=() tsan_labs
-    for lab in "${threaded[@]}"; do tsan_targets+=("solution-$lab"); done
+    for lab in "${threaded[@]}"; do
+        tsan_targets+=("solution-$lab")
+    done
+    tsan_targets+=(csd-grade csd-client csd_lab_tests csd_grade_tests csd_client_tests
+        csd_launch_tests stop_hammer)
     tsan_labs=$(IFS='|'; echo "${threaded[*]}")
+
+    # The g++ build first; the two sanitizer builds then build beside its
+    # tests (the tests of each build run one build after the other: the
+    # sanitizers' servers next to the g++ suite's deadlines fail them).
+    build_now default
+    build_beside clang-asan
+    build_beside tsan "${tsan_targets[@]}"
+    test_preset default "g++, the whole suite with the docs"
+    # Everything builds warning-free with clang++ too (skeletons, tools;
+    # not the broken servers of grader/broken, whose verdicts the g++ build
+    # proves), under ASan+UBSan (one build proves both: another
+    # compiler, and no memory error or undefined behaviour in the unit tests
+    # and the graded solutions); it also runs the libFuzzer target.
+    test_preset clang-asan "clang++ with ASan+UBSan, unit tests, solutions graded, fuzzing" \
+        -- -L '^(unit|solution|fuzz)$' -LE '^split$' -E '^mode[.]'
     test_preset tsan "g++ with ThreadSanitizer, unit tests, the thread labs graded and hammered" \
-        csd-grade csd-client "${tsan_targets[@]}" csd_lab_tests \
-        csd_grade_tests csd_client_tests csd_launch_tests stop_hammer \
+        "${tsan_targets[@]}" \
         -- -R "^(unit[.]|(solution|hammer)[.]($tsan_labs)(\$|[.]))" -E '^unit[.]uring$'
 
     echo
-    echo "csd test: time (configure, build and test) of each build:"
+    echo "csd test: time of each build (the sanitizer builds: built beside the g++ tests," \
+        "then their own tests):"
     printf '%s\n' "${phases[@]}"
     printf '  %-8s %7s s\n' total "$(seconds "$start" "$(now)")"
     if [ ${#failed[@]} -eq 0 ]; then

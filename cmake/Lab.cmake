@@ -117,7 +117,7 @@ function(csd_add_lab lab)
     file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/results)
     # A sanitizer build grades the solution without the checks the lab's
     # `sanitizer-skips` names (labs/labs.txt: ones that only wait or count,
-    # graded by the default build).
+    # and back-pressure, which measures memory; graded by the default build).
     set(only_checks "")
     if(CSD_SANITIZE AND DEFINED CSD_LAB_SANITIZER_SKIPS_${lab})
       foreach(check IN LISTS CSD_LAB_CHECKS_${lab})
