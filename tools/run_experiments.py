@@ -41,7 +41,10 @@ terminal, with job control on: each job has its own process group):
 - commands in SKIPPED_COMMANDS (`./csd ...`, a PID the reader copies from
   the screen) are not run; the report prints each with its reason;
 - SETUP[NAME] runs first what the prose around the block says is already
-  running (a server); its output is not checked.
+  running (a server); its output is not checked;
+- STAND_INS[NAME] gives the server the prose describes where it is not a
+  lab program ("a server that takes each read for a line"): a program of
+  the test build (a deliberately broken server) replaces the one named.
 
 What is checked:
 
@@ -110,8 +113,6 @@ NOT_RUNNABLE: dict[tuple[str, str], str] = {
         "builds in the source tree's build/ and grades for minutes",
     ("docs/workflow.md", "cmake --build --preset default --target grade-fork   # the CMake target"):
         "builds in the source tree's build/ and grades the fork lab in full (minutes)",
-    ("docs/workflow.md", "build/bin/csd-grade iterative build/bin/skeleton-iterative --check split"):
-        "shows the grader failing a student's buggy server; the reference passes this check",
     ("docs/workflow.md", "build/bin/csd-grade fork build/bin/skeleton-fork --json results.json"):
         "grades the fork lab in full (minutes)",
 }
@@ -137,6 +138,14 @@ SETUP: dict[str, list[str]] = {
     "workflow-client": ["build/bin/solution-fork -p 2000"],
 }
 
+# The server a block's prose describes, where it is not a lab program: NAME
+# -> (the program the block names, the test build's program that stands in
+# for it; build/tests/broken/ holds the deliberately broken servers).
+STAND_INS: dict[str, tuple[str, str]] = {
+    # "a server that takes the end of each read for a whole line"
+    "workflow-grade-split": ("build/bin/skeleton-iterative", "build/tests/broken/broken-partial-line"),
+}
+
 # Marked blocks known to fail, with the issue: they are run and reported, a
 # failure does not fail the test, a pass does (remove the entry then).
 KNOWN_FAILING: dict[str, str] = {}
@@ -145,6 +154,8 @@ KNOWN_FAILING: dict[str, str] = {}
 ALLOWED_STATUS: dict[str, dict[int, int]] = {
     # strace re-raises the SIGPIPE that killed its tracee: 128 + 13.
     "sigpipe-strace": {0: 141},
+    # csd-grade below full score.
+    "workflow-grade-split": {0: 1},
 }
 
 # Programs that run until Ctrl-C when started in the foreground.
@@ -294,14 +305,27 @@ def port_of(cmd: str) -> str:
     return m.group(1) if m else ""
 
 
+def expected_of(block: Block, cmd: Command) -> list[str]:
+    """The lines the handout shows under @p cmd, with the stand-in's path where
+    the block names the program it stands for (STAND_INS)."""
+    stand_in = STAND_INS.get(block.name or "")
+    if not stand_in:
+        return cmd.expected
+    return [line.replace(stand_in[0], stand_in[1]) for line in cmd.expected]
+
+
 def script_for(block: Block, work: Path) -> tuple[str, list[int]]:
     """The bash script of @p block, and the indices of the commands it runs."""
     out = [PRELUDE]
     ran: list[int] = []
     setup = [Command(c) for c in SETUP.get(block.name or "", [])]
     commands = [(-1 - k, c) for k, c in enumerate(setup)] + list(enumerate(block.commands))
+    stand_in = STAND_INS.get(block.name or "")
     for index, cmd in commands:
-        text = re.sub(r"\bskeleton-(?=[a-z])", "solution-", strip_comment(cmd.text))
+        text = cmd.text
+        if stand_in:
+            text = text.replace(stand_in[0], stand_in[1])
+        text = re.sub(r"\bskeleton-(?=[a-z])", "solution-", strip_comment(text))
         text = text.replace("/tmp/", f"{work}/")
         if index >= 0 and skip_reason(cmd.text):
             continue
@@ -328,7 +352,7 @@ def script_for(block: Block, work: Path) -> tuple[str, list[int]]:
             out.append(f"printf '@@status {index} %d\\n' $?")
         if cmd.expected and index >= 0:
             exp = work / f"expected-{index}.txt"
-            exp.write_text("\n".join(cmd.expected) + "\n")
+            exp.write_text("\n".join(expected_of(block, cmd)) + "\n")
             out.append(f"__wait_for '{exp}'")
     out.append('for __j in $(jobs -p); do __stop "$__j"; done')
     out.append("printf '@@end\\n'")
@@ -401,7 +425,7 @@ def run_block(block: Block, build: Path, use_ns: bool) -> tuple[bool, list[str]]
         want = ALLOWED_STATUS.get(block.name or "", {}).get(index, 0)
         if index in statuses and statuses[index] != want:
             problems.append(f"exit status {statuses[index]}, want {want}")
-        pos, missing = find_in(cmd.expected, content, max(pos, markers[index]))
+        pos, missing = find_in(expected_of(block, cmd), content, max(pos, markers[index]))
         if missing is not None:
             problems.append(f"the handout shows {missing!r}, not printed")
             pos = markers[index]
