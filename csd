@@ -441,7 +441,7 @@ build_now() {
     start=$(now)
     build_done[$preset]=0
     if configure "$preset" && build "$preset" "$@"; then build_done[$preset]=1; fi
-    phases+=("$(printf '  %-8s %7s s  configure and build' "$preset" "$(seconds "$start" "$(now)")")")
+    phases+=("$(printf '  %-10s %7s s  configure and build' "$preset" "$(seconds "$start" "$(now)")")")
 }
 
 # build_beside PRESET [TARGETS...]: the same in the background, at the
@@ -498,7 +498,7 @@ test_preset() {
     else
         failed+=("build $preset")
     fi
-    phases+=("$(printf '  %-8s %7s s  %s' "$preset" "$(seconds "$start" "$(now)")" "$what")")
+    phases+=("$(printf '  %-10s %7s s  %s' "$preset" "$(seconds "$start" "$(now)")" "$what")")
 }
 
 # failure_digest PRESET: the name and the last lines of the output of each
@@ -584,7 +584,7 @@ cmd_test() {
     echo "csd test: time of each build (the sanitizer builds: built beside the g++ tests," \
         "then their own tests):"
     printf '%s\n' "${phases[@]}"
-    printf '  %-8s %7s s\n' total "$(seconds "$start" "$(now)")"
+    printf '  %-10s %7s s\n' total "$(seconds "$start" "$(now)")"
     if [ ${#failed[@]} -eq 0 ]; then
         echo "csd test: OK (the whole suite with g++; unit tests and solutions with" \
             "clang++ under ASan+UBSan and, for the thread labs, under TSan)"
